@@ -1,0 +1,321 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/groundcap/groundcap/internal/blobio"
+)
+
+// shardParams are the parameters of the toy stages below.
+type shardParams struct {
+	Shards int               `json:"shards"`
+	Word   string            `json:"word"`
+	Extra  map[string]string `json:"extra,omitempty"`
+}
+
+var errCrash = errors.New("injected crash")
+
+// shardStage writes Shards files, each derived from the input and the word. crashAfter >= 0
+// makes it fail after writing that many shards (in this attempt).
+func shardStage(name string, p shardParams, inputRef string, crashAfter *int, runs *int) *Stage {
+	return &Stage{
+		Name: name, Version: "1", SchemaVersion: "1", Params: p,
+		Inputs: []Input{{Name: "in", Ref: inputRef}},
+		Run: func(ctx context.Context, r *Run) error {
+			*runs++
+			in, err := blobio.ReadAll(ctx, r.Input("in"))
+			if err != nil {
+				return err
+			}
+			written := 0
+			for i := 0; i < p.Shards; i++ {
+				name := fmt.Sprintf("shard-%03d.txt", i)
+				if ok, err := r.Done(ctx, name); err != nil {
+					return err
+				} else if ok {
+					r.SetRows(name, 1)
+					continue
+				}
+				if crashAfter != nil && *crashAfter >= 0 && written == *crashAfter {
+					return errCrash
+				}
+				data := fmt.Sprintf("%s %d %s\n", p.Word, i, bytes.ToUpper(in))
+				if err := blobio.WriteAll(ctx, r.Output(name), []byte(data)); err != nil {
+					return err
+				}
+				r.SetRows(name, 1)
+				written++
+			}
+			return nil
+		},
+	}
+}
+
+// copyStage copies its upstream input; it counts its runs.
+func copyStage(name, ref string, runs *int) *Stage {
+	return &Stage{
+		Name: name, Version: "1", SchemaVersion: "1", Params: map[string]int{},
+		Inputs: []Input{{Name: "in", Ref: ref}},
+		Run: func(ctx context.Context, r *Run) error {
+			*runs++
+			data, err := blobio.ReadAll(ctx, r.Input("in"))
+			if err != nil {
+				return err
+			}
+			return blobio.WriteAll(ctx, r.Output("copy.txt"), data)
+		},
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newEngine(t *testing.T, root string, stages ...*Stage) *Engine {
+	t.Helper()
+	e, err := New(root, stages, Options{ModuleVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func keyOf(t *testing.T, e *Engine, name string) string {
+	t.Helper()
+	ms, err := e.Make(context.Background(), name, MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms[name].Key
+}
+
+func TestKeyComponents(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.txt"), "hello")
+	writeFile(t, filepath.Join(dir, "b.txt"), "hello")
+	writeFile(t, filepath.Join(dir, "c.txt"), "other")
+	base := shardParams{Shards: 2, Word: "w", Extra: map[string]string{"x": "1", "y": "2"}}
+	var runs int
+	mk := func(mut func(s *Stage), ref string, p shardParams, module string) string {
+		s := shardStage("s", p, ref, nil, &runs)
+		if mut != nil {
+			mut(s)
+		}
+		e, err := New(filepath.Join(dir, "root"), []*Stage{s}, Options{ModuleVersion: module})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := e.components(context.Background(), s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Key()
+	}
+	k0 := mk(nil, filepath.Join(dir, "a.txt"), base, "m1")
+	// Irrelevant changes: same content at another path; map keys given in another order.
+	if k := mk(nil, filepath.Join(dir, "b.txt"), base, "m1"); k != k0 {
+		t.Errorf("key changed with the input path only")
+	}
+	reordered := shardParams{Shards: 2, Word: "w", Extra: map[string]string{"y": "2", "x": "1"}}
+	if k := mk(nil, filepath.Join(dir, "a.txt"), reordered, "m1"); k != k0 {
+		t.Errorf("key changed with parameter order only")
+	}
+	// Each relevant component changes the key.
+	changed := map[string]string{
+		"input content": mk(nil, filepath.Join(dir, "c.txt"), base, "m1"),
+		"params":        mk(nil, filepath.Join(dir, "a.txt"), shardParams{Shards: 3, Word: "w", Extra: base.Extra}, "m1"),
+		"module":        mk(nil, filepath.Join(dir, "a.txt"), base, "m2"),
+		"version":       mk(func(s *Stage) { s.Version = "2" }, filepath.Join(dir, "a.txt"), base, "m1"),
+		"schema":        mk(func(s *Stage) { s.SchemaVersion = "2" }, filepath.Join(dir, "a.txt"), base, "m1"),
+		"name":          mk(func(s *Stage) { s.Name = "t" }, filepath.Join(dir, "a.txt"), base, "m1"),
+		"input name":    mk(func(s *Stage) { s.Inputs[0].Name = "other" }, filepath.Join(dir, "a.txt"), base, "m1"),
+	}
+	seen := map[string]string{k0: "base"}
+	for what, k := range changed {
+		if prev, dup := seen[k]; dup {
+			t.Errorf("changing %s gives the same key as %s", what, prev)
+		}
+		seen[k] = what
+	}
+}
+
+func TestKeyEncodingUnambiguous(t *testing.T) {
+	a := Components{Stage: "ab", Version: "c", Params: []byte("{}")}
+	b := Components{Stage: "a", Version: "bc", Params: []byte("{}")}
+	if a.Key() == b.Key() {
+		t.Fatal("length-prefixed encoding collides")
+	}
+}
+
+func TestCacheHitAndEarlyCutoff(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "abc")
+	root := filepath.Join(dir, "root")
+	var upRuns, downRuns int
+	p := shardParams{Shards: 2, Word: "w"}
+	up := shardStage("up", p, filepath.Join(dir, "in.txt"), nil, &upRuns)
+	down := copyStage("down", "@up/shard-001.txt", &downRuns)
+	e := newEngine(t, root, up, down)
+	k1 := keyOf(t, e, "down")
+	keyOf(t, e, "down")
+	if upRuns != 1 || downRuns != 1 {
+		t.Fatalf("second make reran stages: up %d down %d", upRuns, downRuns)
+	}
+	// A new upstream version that reproduces the same bytes: up reruns, down is a cache hit.
+	up2 := shardStage("up", p, filepath.Join(dir, "in.txt"), nil, &upRuns)
+	up2.Version = "2"
+	e2 := newEngine(t, root, up2, copyStage("down", "@up/shard-001.txt", &downRuns))
+	k2 := keyOf(t, e2, "down")
+	if upRuns != 2 || downRuns != 1 || k1 != k2 {
+		t.Fatalf("early cutoff failed: up runs %d, down runs %d, keys equal %v", upRuns, downRuns, k1 == k2)
+	}
+}
+
+func TestCrashAndResumeByteIdentical(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "data")
+	p := shardParams{Shards: 5, Word: "w"}
+	var runs int
+	// Uninterrupted reference run.
+	ref := newEngine(t, filepath.Join(dir, "ref"), shardStage("s", p, filepath.Join(dir, "in.txt"), nil, &runs))
+	refMs, err := ref.Make(context.Background(), "s", MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for crash := 0; crash < p.Shards; crash++ {
+		root := filepath.Join(dir, fmt.Sprintf("crash%d", crash))
+		c := crash
+		e := newEngine(t, root, shardStage("s", p, filepath.Join(dir, "in.txt"), &c, &runs))
+		if _, err := e.Make(context.Background(), "s", MakeOptions{}); !errors.Is(err, errCrash) {
+			t.Fatalf("crash %d: got %v", crash, err)
+		}
+		st, _ := e.Status(context.Background(), false)
+		if st[0].State == "fresh" {
+			t.Fatalf("crash %d: a crashed stage reads as fresh", crash)
+		}
+		c = -1
+		ms, err := e.Make(context.Background(), "s", MakeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ms["s"].OutputDigest != refMs["s"].OutputDigest {
+			t.Fatalf("crash %d: resumed output differs from uninterrupted run", crash)
+		}
+		a, _ := os.ReadFile(filepath.Join(dir, "ref", "s", refMs["s"].Key, ManifestName))
+		b, _ := os.ReadFile(filepath.Join(root, "s", ms["s"].Key, ManifestName))
+		if !bytes.Equal(a, b) {
+			t.Fatalf("crash %d: manifests differ", crash)
+		}
+	}
+}
+
+func TestCorruptManifestTreatedAsMissing(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "data")
+	root := filepath.Join(dir, "root")
+	var runs int
+	e := newEngine(t, root, shardStage("s", shardParams{Shards: 2, Word: "w"}, filepath.Join(dir, "in.txt"), nil, &runs))
+	key := keyOf(t, e, "s")
+	man := filepath.Join(root, "s", key, ManifestName)
+	data, _ := os.ReadFile(man)
+	for name, bad := range map[string][]byte{
+		"truncated": data[:len(data)/2],
+		"bad size":  regexp.MustCompile(`"size": \d+`).ReplaceAll(data, []byte(`"size": 99`)),
+	} {
+		writeFile(t, man, string(bad))
+		st, err := e.Status(context.Background(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st[0].State != "missing" || !strings.Contains(st[0].Reason, "manifest") {
+			t.Errorf("%s: status = %+v, want missing with a manifest reason", name, st[0])
+		}
+		before := runs
+		keyOf(t, e, "s")
+		if runs != before+1 {
+			t.Errorf("%s: stage not recomputed", name)
+		}
+	}
+	// A changed output file is caught by --verify.
+	shard := filepath.Join(root, "s", key, "shard-000.txt")
+	orig, _ := os.ReadFile(shard)
+	writeFile(t, shard, strings.ToLower(string(orig)))
+	st, _ := e.Status(context.Background(), true)
+	if st[0].State != "missing" || !strings.Contains(st[0].Reason, "SHA-256") {
+		t.Errorf("verify: status = %+v", st[0])
+	}
+}
+
+func TestStatusExplainsParamChange(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "data")
+	root := filepath.Join(dir, "root")
+	var runs, downRuns int
+	in := filepath.Join(dir, "in.txt")
+	e := newEngine(t, root, shardStage("s", shardParams{Shards: 2, Word: "w"}, in, nil, &runs), copyStage("d", "@s/shard-000.txt", &downRuns))
+	keyOf(t, e, "d")
+	st, _ := e.Status(context.Background(), false)
+	for _, s := range st {
+		if s.State != "fresh" {
+			t.Fatalf("%s: %+v", s.Stage, s)
+		}
+	}
+	e2 := newEngine(t, root, shardStage("s", shardParams{Shards: 3, Word: "w"}, in, nil, &runs), copyStage("d", "@s/shard-000.txt", &downRuns))
+	st, _ = e2.Status(context.Background(), false)
+	if st[0].State != "stale" || len(st[0].Changes) != 1 || st[0].Changes[0].Component != "params.shards" ||
+		st[0].Changes[0].Old != "2" || st[0].Changes[0].New != "3" {
+		t.Fatalf("status = %+v", st[0])
+	}
+	if !strings.Contains(st[0].Reason, "params.shards: 2 -> 3") {
+		t.Errorf("reason %q does not explain the change", st[0].Reason)
+	}
+	if st[1].State != "stale" || !strings.Contains(st[1].Reason, "upstream stage s") {
+		t.Errorf("downstream status = %+v", st[1])
+	}
+}
+
+func TestGraphErrors(t *testing.T) {
+	var n int
+	a := copyStage("a", "@b/x", &n)
+	b := copyStage("b", "@a/x", &n)
+	if _, err := New(t.TempDir(), []*Stage{a, b}, Options{}); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Errorf("cycle: %v", err)
+	}
+	c := copyStage("c", "@nope/x", &n)
+	if _, err := New(t.TempDir(), []*Stage{c}, Options{}); err == nil || !strings.Contains(err.Error(), "unknown stage") {
+		t.Errorf("unknown: %v", err)
+	}
+	dir := t.TempDir()
+	e := newEngine(t, filepath.Join(dir, "root"), copyStage("d", filepath.Join(dir, "absent.txt"), &n))
+	if _, err := e.Make(context.Background(), "d", MakeOptions{}); err == nil || !strings.Contains(err.Error(), "absent.txt") {
+		t.Errorf("missing input: %v", err)
+	}
+}
+
+func TestForceRecomputes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "data")
+	var runs int
+	e := newEngine(t, filepath.Join(dir, "root"), shardStage("s", shardParams{Shards: 1, Word: "w"}, filepath.Join(dir, "in.txt"), nil, &runs))
+	keyOf(t, e, "s")
+	if _, err := e.Make(context.Background(), "s", MakeOptions{Force: []string{"s"}}); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 {
+		t.Fatalf("runs = %d, want 2", runs)
+	}
+}
