@@ -1,0 +1,94 @@
+package blas
+
+import (
+	"errors"
+	"testing"
+
+	"gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+func TestSelectExplicitAndUnknown(t *testing.T) {
+	b, err := Select(Go)
+	if err != nil || b.Name != Go {
+		t.Fatalf("Select(go) = %v, %v", b.Name, err)
+	}
+	if _, err := Select("nosuch"); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("Select(nosuch) error = %v, want ErrUnknown", err)
+	}
+}
+
+func TestRegisterRejects(t *testing.T) {
+	f := func() (Float32, error) { return gonum.Implementation{}, nil }
+	for i, name := range []string{"", Auto, Go} {
+		if err := Register(name, f); err == nil {
+			t.Errorf("%d: Register(%q) succeeded, want error", i, name)
+		}
+	}
+	if err := Register("nilfactory", nil); err == nil {
+		t.Error("Register with nil factory succeeded")
+	}
+}
+
+func TestAutoSkipsFailingAndPrefersCUDA(t *testing.T) {
+	// A failing "cuda" must be skipped by auto but reported for an explicit request.
+	if err := Register(CUDA, func() (Float32, error) { return nil, errors.New("no device") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Select(CUDA); err == nil {
+		t.Fatal("explicit cuda with failing factory: want error")
+	}
+	b, err := Select(Auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Name == CUDA {
+		t.Fatalf("auto picked failing cuda")
+	}
+	// A working third-party backend is preferred by auto over go.
+	if err := Register("zz-test", func() (Float32, error) { return gonum.Implementation{}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	b, err = Select("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Name != OpenBLAS && b.Name != "zz-test" {
+		t.Fatalf("auto picked %q, want openblas (if built) or zz-test", b.Name)
+	}
+}
+
+func TestCounterSeesGorgoniaMatMul(t *testing.T) {
+	// Install a counting backend and check a gorgonia MatMul of (3×4)·(4×5)
+	// goes through it: 2·3·5·4 = 120 flops.
+	c := NewCounter(gonum.Implementation{})
+	Install(Backend{Name: "count", Impl: c})
+	defer Install(Backend{Name: Go, Impl: gonum.Implementation{}})
+
+	g := G.NewGraph()
+	a := G.NewMatrix(g, tensor.Float32, G.WithShape(3, 4), G.WithName("a"), G.WithInit(G.Ones()))
+	b := G.NewMatrix(g, tensor.Float32, G.WithShape(4, 5), G.WithName("b"), G.WithInit(G.Ones()))
+	p := G.Must(G.Mul(a, b))
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Flops(); got != 120 {
+		t.Fatalf("counted %d flops, want 120", got)
+	}
+	if v := p.Value().Data().([]float32)[0]; v != 4 {
+		t.Fatalf("product[0] = %v, want 4", v)
+	}
+}
+
+func TestPeakSgemmPositive(t *testing.T) {
+	gf, err := PeakSgemm(gonum.Implementation{}, 64, 2)
+	if err != nil || !(gf > 0) {
+		t.Fatalf("PeakSgemm = %v, %v", gf, err)
+	}
+	if _, err := PeakSgemm(gonum.Implementation{}, 0, 1); err == nil {
+		t.Fatal("PeakSgemm(n=0) succeeded")
+	}
+}
