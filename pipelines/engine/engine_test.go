@@ -319,3 +319,10 @@ func TestForceRecomputes(t *testing.T) {
 		t.Fatalf("runs = %d, want 2", runs)
 	}
 }
+
+func writeFileB(path, data string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(data), 0o644)
+}

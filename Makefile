@@ -1,0 +1,48 @@
+# groundcap — one target per stage, plus demo, test, bench.
+# The stage engine, not Make, decides what is fresh: every stage target just asks the CLI.
+
+GO        ?= go
+CONFIG    ?= configs/demo.yaml
+BIN       ?= bin/groundcap
+# TAGS=openblas builds the OpenBLAS backend (cgo; Debian: apt-get install libopenblas-dev).
+TAGS      ?=
+# Extra flags for stage commands, e.g. BEAMFLAGS='--runner=universal --endpoint=localhost:8099'.
+BEAMFLAGS ?=
+# Go benchmark selection and duration for `make bench`.
+BENCH     ?= .
+BENCHTIME ?= 1x
+
+STAGES := synth
+
+.PHONY: all build demo test bench status gpu-bin clean $(STAGES)
+
+all: build
+
+build:
+	$(GO) build -tags '$(TAGS)' -o $(BIN) ./cmd/groundcap
+
+demo: build
+	$(BIN) run --config $(CONFIG) $(BEAMFLAGS)
+	@echo
+	$(BIN) status --config $(CONFIG)
+
+$(STAGES): build
+	$(BIN) $@ --config $(CONFIG) $(BEAMFLAGS)
+
+status: build
+	$(BIN) status --config $(CONFIG)
+
+test:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 25m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./... | tee bench.out
+
+# A linux/amd64 binary for the GPU machine (no cgo: CUDA libraries are loaded at run time).
+gpu-bin:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o gpu-bin/groundcap ./cmd/groundcap
+
+clean:
+	rm -rf bin gpu-bin bench.out
