@@ -8,14 +8,19 @@ const maxN = 4
 // are exact for any vocabulary size.
 type ngramIndex struct {
 	words map[string]int32
-	next  [maxN - 1]map[uint64]int32 // orders 2..4
-	size  [maxN]int32                // number of ids of each order
+	next  [maxN - 1]*idTable // orders 2..4
+	size  [maxN]int32        // number of ids of each order
+	arena []int32            // backing store of sentences' n-gram ids
 }
 
-func newNgramIndex() *ngramIndex {
-	x := &ngramIndex{words: make(map[string]int32)}
+// arenaChunk is the number of int32 n-gram ids allocated at once for sentences.
+const arenaChunk = 1 << 16
+
+// newNgramIndex returns an empty index sized for about hint tokens.
+func newNgramIndex(hint int) *ngramIndex {
+	x := &ngramIndex{words: make(map[string]int32, hint/8)}
 	for i := range x.next {
-		x.next[i] = make(map[uint64]int32)
+		x.next[i] = newIDTable(hint / 2)
 	}
 	return x
 }
@@ -33,9 +38,9 @@ func (x *ngramIndex) word(w string) int32 {
 
 // sentence is one tokenised sentence as n-gram ids, in order of occurrence.
 type sentence struct {
-	words int            // number of whitespace-separated tokens
-	grams [maxN][]int32  // grams[n-1][i] = id of the n-gram starting at token i
-	rouge []int32        // word ids of the literal split on " " (ROUGE-L)
+	words int           // number of whitespace-separated tokens
+	grams [maxN][]int32 // grams[n-1][i] = id of the n-gram starting at token i
+	rouge []int32       // word ids of the literal split on " " (ROUGE-L)
 }
 
 // add interns the n-grams of tokens; rougeTokens are the tokens ROUGE-L sees (nil: the same).
@@ -46,7 +51,12 @@ func (x *ngramIndex) add(tokens, rougeTokens []string) sentence {
 		s.rouge = x.ids(rougeTokens)
 		return s
 	}
-	buf := make([]int32, 0, maxN*len(tokens))
+	need := maxN * len(tokens)
+	if cap(x.arena)-len(x.arena) < need {
+		x.arena = make([]int32, 0, max(arenaChunk, need))
+	}
+	buf := x.arena[len(x.arena) : len(x.arena) : len(x.arena)+need]
+	x.arena = x.arena[:len(x.arena)+need]
 	for _, t := range tokens {
 		buf = append(buf, x.word(t))
 	}
@@ -58,15 +68,10 @@ func (x *ngramIndex) add(tokens, rougeTokens []string) sentence {
 		start := len(buf)
 		for i := 0; i < cnt; i++ {
 			key := uint64(uint32(prev[i]))<<32 | uint64(uint32(s.grams[0][i+n-1]))
-			id, ok := m[key]
-			if !ok {
-				id = x.size[n-1]
-				m[key] = id
-				x.size[n-1]++
-			}
-			buf = append(buf, id)
+			buf = append(buf, m.intern(key))
 		}
 		s.grams[n-1] = buf[start:len(buf):len(buf)]
+		x.size[n-1] = m.n
 		prev = s.grams[n-1]
 	}
 	if rougeTokens == nil {

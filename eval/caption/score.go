@@ -214,7 +214,14 @@ func rougeSplit(s string, fields []string) []string {
 
 // scoreTokenized scores tokenised hypotheses (one per image) against their references.
 func scoreTokenized(hyps []string, refs [][]string, workers int) *Result {
-	idx := newNgramIndex()
+	hint := 0
+	for i, h := range hyps {
+		hint += len(h) / 5
+		for _, r := range refs[i] {
+			hint += len(r) / 5
+		}
+	}
+	idx := newNgramIndex(hint)
 	hs := make([]sentence, len(hyps))
 	rs := make([][]sentence, len(hyps))
 	for i, h := range hyps {

@@ -188,9 +188,9 @@ func TestScoreErrors(t *testing.T) {
 		want    string
 	}{
 		{map[int64]string{1: "a", 9: "x", 8: "y"}, true, "not in the references: 8, 9"}, // 0
-		{map[int64]string{1: "a"}, false, "have no prediction"},                          // 1
-		{map[int64]string{3: "a"}, true, "no reference captions: 3"},                     // 2
-		{map[int64]string{}, true, "no predictions"},                                     // 3
+		{map[int64]string{1: "a"}, false, "have no prediction"},                         // 1
+		{map[int64]string{3: "a"}, true, "no reference captions: 3"},                    // 2
+		{map[int64]string{}, true, "no predictions"},                                    // 3
 	}
 	for i, c := range cases {
 		_, err := Score(refs, c.preds, Options{PreTokenized: true, Partial: c.partial})
