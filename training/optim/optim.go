@@ -1,0 +1,247 @@
+// Package optim holds the optimiser, gradient clipping and learning-rate
+// schedules of groundcap's trainers. The optimiser's state (Adam moments and
+// step count) is exported so that checkpoints can save and restore it
+// exactly (gorgonia's own Adam keeps it unexported).
+//
+// Parameters and gradients are passed as flat float32 slices in a fixed
+// order (the model's parameter order); Values and Grads extract them from
+// gorgonia nodes without copying.
+package optim
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+)
+
+// AdamConfig holds Adam's constants. Zero fields take PyTorch's defaults.
+type AdamConfig struct {
+	// Beta1 is the first-moment decay (0: 0.9).
+	Beta1 float64
+	// Beta2 is the second-moment decay (0: 0.999).
+	Beta2 float64
+	// Eps is added to the denominator (0: 1e-8).
+	Eps float64
+}
+
+func (c AdamConfig) withDefaults() AdamConfig {
+	if c.Beta1 == 0 {
+		c.Beta1 = 0.9
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = 0.999
+	}
+	if c.Eps == 0 {
+		c.Eps = 1e-8
+	}
+	return c
+}
+
+// Validate reports out-of-range constants (after defaults).
+func (c AdamConfig) Validate() error {
+	c = c.withDefaults()
+	if !(c.Beta1 > 0 && c.Beta1 < 1) {
+		return fmt.Errorf("optim: AdamConfig.Beta1 = %v, want in (0, 1)", c.Beta1)
+	}
+	if !(c.Beta2 > 0 && c.Beta2 < 1) {
+		return fmt.Errorf("optim: AdamConfig.Beta2 = %v, want in (0, 1)", c.Beta2)
+	}
+	if !(c.Eps > 0) {
+		return fmt.Errorf("optim: AdamConfig.Eps = %v, want > 0", c.Eps)
+	}
+	return nil
+}
+
+// AdamState is Adam's complete mutable state: the number of updates applied
+// and the first (M) and second (V) moments, one slice per parameter in
+// parameter order. It is what a checkpoint stores.
+type AdamState struct {
+	Step int64
+	M, V [][]float32
+}
+
+// Adam is PyTorch's Adam (no weight decay, no amsgrad):
+//
+//	m = β1·m + (1−β1)·g ;  v = β2·v + (1−β2)·g²
+//	p −= (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)
+type Adam struct {
+	Config AdamConfig
+	State  AdamState
+}
+
+// NewAdam returns Adam with zero moments for parameters of the given sizes.
+func NewAdam(cfg AdamConfig, sizes []int) (*Adam, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &Adam{Config: cfg.withDefaults()}
+	a.State.M = make([][]float32, len(sizes))
+	a.State.V = make([][]float32, len(sizes))
+	for i, n := range sizes {
+		a.State.M[i] = make([]float32, n)
+		a.State.V[i] = make([]float32, n)
+	}
+	return a, nil
+}
+
+// Update applies one Adam step with learning rate lr to params using grads
+// (same shapes as the state). It returns an error, changing nothing, if the
+// shapes disagree or a gradient is NaN or Inf.
+func (a *Adam) Update(lr float64, params, grads [][]float32) error {
+	if len(params) != len(a.State.M) || len(grads) != len(params) {
+		return fmt.Errorf("optim: Adam.Update: %d params, %d grads, state for %d", len(params), len(grads), len(a.State.M))
+	}
+	for i := range params {
+		if len(params[i]) != len(a.State.M[i]) || len(grads[i]) != len(params[i]) {
+			return fmt.Errorf("optim: Adam.Update: param %d has %d values, grad %d, state %d", i, len(params[i]), len(grads[i]), len(a.State.M[i]))
+		}
+		for j, g := range grads[i] {
+			if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
+				return fmt.Errorf("optim: Adam.Update: gradient %d[%d] is %v", i, j, g)
+			}
+		}
+	}
+	c := a.Config.withDefaults()
+	a.State.Step++
+	t := float64(a.State.Step)
+	bc1 := 1 - math.Pow(c.Beta1, t)
+	bc2 := 1 - math.Pow(c.Beta2, t)
+	stepSize := float32(lr / bc1)
+	invSqrtBC2 := float32(1 / math.Sqrt(bc2))
+	b1, b2 := float32(c.Beta1), float32(c.Beta2)
+	eps := float32(c.Eps)
+	for i, p := range params {
+		m, v, g := a.State.M[i], a.State.V[i], grads[i]
+		for j := range p {
+			gj := g[j]
+			m[j] = b1*m[j] + (1-b1)*gj
+			v[j] = b2*v[j] + (1-b2)*gj*gj
+			den := float32(math.Sqrt(float64(v[j])))*invSqrtBC2 + eps
+			p[j] -= stepSize * m[j] / den
+		}
+	}
+	return nil
+}
+
+// GlobalNorm returns √(Σ g²) over all gradients (accumulated in float64).
+func GlobalNorm(grads [][]float32) float64 {
+	var s float64
+	for _, g := range grads {
+		for _, x := range g {
+			s += float64(x) * float64(x)
+		}
+	}
+	return math.Sqrt(s)
+}
+
+// ClipGlobalNorm is PyTorch's clip_grad_norm_: when the global norm exceeds
+// maxNorm every gradient is scaled by maxNorm/(norm + 1e-6). It returns the
+// norm before clipping.
+func ClipGlobalNorm(grads [][]float32, maxNorm float64) float64 {
+	n := GlobalNorm(grads)
+	coef := maxNorm / (n + 1e-6)
+	if coef < 1 {
+		c := float32(coef)
+		for _, g := range grads {
+			for j := range g {
+				g[j] *= c
+			}
+		}
+	}
+	return n
+}
+
+// ClipValue clamps every gradient value to [−c, c] (self-critical's
+// clip_gradient), returning how many values were clipped.
+func ClipValue(grads [][]float32, c float64) int {
+	lo, hi := float32(-c), float32(c)
+	n := 0
+	for _, g := range grads {
+		for j, x := range g {
+			if x > hi {
+				g[j] = hi
+				n++
+			} else if x < lo {
+				g[j] = lo
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// StepLR is a step-wise learning-rate schedule:
+// lr(epoch) = Base · Gamma^⌊(epoch − Start)/Every⌋ for epoch > Start, Base
+// before. SCAN: Base 2e-4, Gamma 0.1, Every 15 (lr_update), Start 0.
+// self-critical: Gamma 0.8, Every 3, Start = learning_rate_decay_start.
+type StepLR struct {
+	// Base is the initial learning rate.
+	Base float64
+	// Gamma is the decay factor applied every Every epochs (0: no decay).
+	Gamma float64
+	// Every is the decay period in epochs (0: no decay).
+	Every int
+	// Start is the epoch after which decay begins (0: from the start).
+	Start int
+}
+
+// Validate names a bad field.
+func (s StepLR) Validate() error {
+	if !(s.Base > 0) {
+		return fmt.Errorf("optim: StepLR.Base = %v, want > 0", s.Base)
+	}
+	if s.Gamma < 0 || s.Every < 0 || s.Start < 0 {
+		return fmt.Errorf("optim: StepLR Gamma %v, Every %d, Start %d: want ≥ 0", s.Gamma, s.Every, s.Start)
+	}
+	return nil
+}
+
+// LR returns the learning rate of epoch (0-based).
+func (s StepLR) LR(epoch int) float64 {
+	if s.Every <= 0 || s.Gamma == 0 || epoch <= s.Start {
+		return s.Base
+	}
+	return s.Base * math.Pow(s.Gamma, float64((epoch-s.Start)/s.Every))
+}
+
+// Values returns the float32 backing slices of the nodes' values (no copy:
+// writing to them changes the parameters).
+func Values(nodes G.Nodes) ([][]float32, error) {
+	out := make([][]float32, len(nodes))
+	for i, n := range nodes {
+		v := n.Value()
+		if v == nil {
+			return nil, fmt.Errorf("optim: node %s has no value", n.Name())
+		}
+		d, ok := v.Data().([]float32)
+		if !ok {
+			return nil, fmt.Errorf("optim: node %s holds %T, want []float32", n.Name(), v.Data())
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// Grads returns the float32 gradient slices of the nodes after a backward
+// pass (no copy).
+func Grads(nodes G.Nodes) ([][]float32, error) {
+	out := make([][]float32, len(nodes))
+	for i, n := range nodes {
+		gv, err := n.Grad()
+		if err != nil {
+			return nil, fmt.Errorf("optim: gradient of %s: %w", n.Name(), err)
+		}
+		d, ok := gv.Data().([]float32)
+		if !ok {
+			return nil, fmt.Errorf("optim: gradient of %s holds %T, want []float32", n.Name(), gv.Data())
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// ErrNonFinite is returned (wrapped) when a loss or gradient norm is NaN or
+// Inf.
+var ErrNonFinite = errors.New("optim: non-finite value")
