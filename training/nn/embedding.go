@@ -22,20 +22,22 @@ type Embedding struct {
 
 // NewEmbedding creates an embedding of vocab rows of width dim initialised
 // by init (SCAN: U(−0.1, 0.1)); the padding row (pad ≥ 0) starts at zero.
-func NewEmbedding(g *G.ExprGraph, dt tensor.Dtype, name string, r *rand.Rand, init Init, vocab, dim, pad int) *Embedding {
+func NewEmbedding(g *G.ExprGraph, ps *ParamSet, name string, init Init, vocab, dim, pad int) *Embedding {
 	if pad >= vocab {
 		panic(fmt.Sprintf("nn: NewEmbedding %s: pad %d ≥ vocab %d", name, pad, vocab))
 	}
-	v := init(r, dt, vocab, dim)
-	if pad >= 0 {
-		for j := 0; j < dim; j++ {
-			if err := v.SetAt(zeroOf(dt), pad, j); err != nil {
-				panic(err)
+	padded := func(r *rand.Rand, dt tensor.Dtype, shape ...int) *tensor.Dense {
+		v := init(r, dt, shape...)
+		if pad >= 0 {
+			for j := 0; j < dim; j++ {
+				if err := v.SetAt(zeroOf(dt), pad, j); err != nil {
+					panic(err)
+				}
 			}
 		}
+		return v
 	}
-	w := G.NewMatrix(g, dt, G.WithShape(vocab, dim), G.WithName(name), G.WithValue(v))
-	return &Embedding{W: w, Pad: pad}
+	return &Embedding{W: ps.Node(g, name, padded, vocab, dim), Pad: pad}
 }
 
 func zeroOf(dt tensor.Dtype) interface{} {

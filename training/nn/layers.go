@@ -16,10 +16,10 @@ type Linear struct {
 }
 
 // NewLinear creates a Linear layer; weights from wInit, bias from bInit.
-func NewLinear(g *G.ExprGraph, dt tensor.Dtype, name string, r *rand.Rand, in, out int, wInit, bInit Init) *Linear {
+func NewLinear(g *G.ExprGraph, ps *ParamSet, name string, in, out int, wInit, bInit Init) *Linear {
 	return &Linear{
-		W:  NewParam(g, dt, name+".w", r, wInit, in, out),
-		B:  NewParam(g, dt, name+".b", r, bInit, out),
+		W:  ps.Node(g, name+".w", wInit, in, out),
+		B:  ps.Node(g, name+".b", bInit, out),
 		In: in, Out: out,
 	}
 }
@@ -48,10 +48,10 @@ type GRU struct {
 }
 
 // NewGRU creates a GRU layer with input width in and hidden width hidden.
-func NewGRU(g *G.ExprGraph, dt tensor.Dtype, name string, r *rand.Rand, in, hidden int) *GRU {
+func NewGRU(g *G.ExprGraph, ps *ParamSet, name string, in, hidden int) *GRU {
 	k := 1 / math.Sqrt(float64(hidden))
 	u := Uniform(-k, k)
-	p := func(s string, shape ...int) *G.Node { return NewParam(g, dt, name+"."+s, r, u, shape...) }
+	p := func(s string, shape ...int) *G.Node { return ps.Node(g, name+"."+s, u, shape...) }
 	return &GRU{
 		Wir: p("wir", in, hidden), Wiz: p("wiz", in, hidden), Win: p("win", in, hidden),
 		Whr: p("whr", hidden, hidden), Whz: p("whz", hidden, hidden), Whn: p("whn", hidden, hidden),
@@ -121,8 +121,8 @@ type BiGRU struct {
 
 // NewBiGRU creates both directions (forward first, so initialisation is
 // deterministic for a seed).
-func NewBiGRU(g *G.ExprGraph, dt tensor.Dtype, name string, r *rand.Rand, in, hidden int) *BiGRU {
-	return &BiGRU{Fwd: NewGRU(g, dt, name+".fwd", r, in, hidden), Bwd: NewGRU(g, dt, name+".bwd", r, in, hidden)}
+func NewBiGRU(g *G.ExprGraph, ps *ParamSet, name string, in, hidden int) *BiGRU {
+	return &BiGRU{Fwd: NewGRU(g, ps, name+".fwd", in, hidden), Bwd: NewGRU(g, ps, name+".bwd", in, hidden)}
 }
 
 // Params returns the learnable nodes (forward direction first).
@@ -149,18 +149,18 @@ type LSTMCell struct {
 }
 
 // NewLSTMCell creates an LSTM cell.
-func NewLSTMCell(g *G.ExprGraph, dt tensor.Dtype, name string, r *rand.Rand, in, hidden int) *LSTMCell {
+func NewLSTMCell(g *G.ExprGraph, ps *ParamSet, name string, in, hidden int) *LSTMCell {
 	k := 1 / math.Sqrt(float64(hidden))
 	u := Uniform(-k, k)
 	c := &LSTMCell{In: in, Hidden: hidden}
 	gates := []string{"i", "f", "g", "o"}
 	for i, s := range gates {
-		c.Wx[i] = NewParam(g, dt, name+".wx"+s, r, u, in, hidden)
-		c.Wh[i] = NewParam(g, dt, name+".wh"+s, r, u, hidden, hidden)
+		c.Wx[i] = ps.Node(g, name+".wx"+s, u, in, hidden)
+		c.Wh[i] = ps.Node(g, name+".wh"+s, u, hidden, hidden)
 	}
 	for i, s := range gates {
-		c.Bx[i] = NewParam(g, dt, name+".bx"+s, r, u, hidden)
-		c.Bh[i] = NewParam(g, dt, name+".bh"+s, r, u, hidden)
+		c.Bx[i] = ps.Node(g, name+".bx"+s, u, hidden)
+		c.Bh[i] = ps.Node(g, name+".bh"+s, u, hidden)
 	}
 	return c
 }
@@ -199,11 +199,11 @@ type AdditiveAttention struct {
 
 // NewAdditiveAttention creates the attention with region width dv, query
 // width dh and hidden width a; weights Xavier, biases zero.
-func NewAdditiveAttention(g *G.ExprGraph, dt tensor.Dtype, name string, r *rand.Rand, dv, dh, a int) *AdditiveAttention {
+func NewAdditiveAttention(g *G.ExprGraph, ps *ParamSet, name string, dv, dh, a int) *AdditiveAttention {
 	return &AdditiveAttention{
-		V: NewLinear(g, dt, name+".v", r, dv, a, Xavier(dv, a), Zeros),
-		H: NewLinear(g, dt, name+".h", r, dh, a, Xavier(dh, a), Zeros),
-		W: NewLinear(g, dt, name+".w", r, a, 1, Xavier(a, 1), Zeros),
+		V: NewLinear(g, ps, name+".v", dv, a, Xavier(dv, a), Zeros),
+		H: NewLinear(g, ps, name+".h", dh, a, Xavier(dh, a), Zeros),
+		W: NewLinear(g, ps, name+".w", a, 1, Xavier(a, 1), Zeros),
 	}
 }
 

@@ -15,15 +15,14 @@ func ids(g *G.ExprGraph, name string, v ...int) *G.Node {
 
 func TestGradLayers(t *testing.T) {
 	// All float64, GradCheckOptions defaults (abs 1e-6 + rel 1e-4).
-	r := func(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 3)) }
-	f64 := tensor.Float64
+	r := func(seed uint64) *ParamSet { return NewParamSet(tensor.Float64, rand.New(rand.NewPCG(seed, 3))) }
 	checkGrad(t, "Linear", func(g *G.ExprGraph) (*G.Node, G.Nodes) {
-		l := NewLinear(g, f64, "lin", r(1), 3, 2, Uniform(-1, 1), Uniform(-1, 1))
+		l := NewLinear(g, r(1), "lin", 3, 2, Uniform(-1, 1), Uniform(-1, 1))
 		x := randParam(g, "x", 2, 4, 3)
 		return weighted(g, l.Forward(x), 1), append(l.Params(), x)
 	})
 	checkGrad(t, "Embedding", func(g *G.ExprGraph) (*G.Node, G.Nodes) {
-		e := NewEmbedding(g, f64, "emb", r(2), Uniform(-0.1, 0.1), 5, 3, 0)
+		e := NewEmbedding(g, r(2), "emb", Uniform(-0.1, 0.1), 5, 3, 0)
 		y := e.Forward(ids(g, "ids", 1, 0, 4, 1, 2))
 		return weighted(g, y, 2), e.Params()
 	})
@@ -33,18 +32,18 @@ func TestGradLayers(t *testing.T) {
 	}
 	for _, rev := range []bool{false, true} {
 		checkGrad(t, "GRU", func(g *G.ExprGraph) (*G.Node, G.Nodes) {
-			c := NewGRU(g, f64, "gru", r(3), 2, 3)
+			c := NewGRU(g, r(3), "gru", 2, 3)
 			x := randParam(g, "x", 4, 6, 2)
 			return weighted(g, c.Forward(x, mask(g), 3, 2, rev), 3), append(c.Params(), x)
 		})
 	}
 	checkGrad(t, "BiGRU", func(g *G.ExprGraph) (*G.Node, G.Nodes) {
-		c := NewBiGRU(g, f64, "bi", r(5), 2, 3)
+		c := NewBiGRU(g, r(5), "bi", 2, 3)
 		x := randParam(g, "x", 6, 6, 2)
 		return weighted(g, c.Forward(x, mask(g), 3, 2), 4), append(c.Params(), x)
 	})
 	checkGrad(t, "LSTMCell", func(g *G.ExprGraph) (*G.Node, G.Nodes) {
-		c := NewLSTMCell(g, f64, "lstm", r(7), 2, 3)
+		c := NewLSTMCell(g, r(7), "lstm", 2, 3)
 		x := randParam(g, "x", 8, 2, 2)
 		h := randParam(g, "h", 9, 2, 3)
 		cc := randParam(g, "c", 10, 2, 3)
@@ -53,7 +52,7 @@ func TestGradLayers(t *testing.T) {
 		return weighted(g, h2, 5), append(c.Params(), x, h, cc)
 	})
 	checkGrad(t, "AdditiveAttention", func(g *G.ExprGraph) (*G.Node, G.Nodes) {
-		a := NewAdditiveAttention(g, f64, "att", r(11), 3, 2, 4)
+		a := NewAdditiveAttention(g, r(11), "att", 3, 2, 4)
 		v := randParam(g, "v", 12, 2, 3, 3)
 		h := randParam(g, "h", 13, 2, 2)
 		m := constTensor(g, "m", tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float64{1, 1, 0, 1, 1, 1})))
@@ -62,7 +61,7 @@ func TestGradLayers(t *testing.T) {
 	})
 	checkGrad(t, "Dropout", func(g *G.ExprGraph) (*G.Node, G.Nodes) {
 		x := randParam(g, "x", 14, 3, 4)
-		m := constTensor(g, "m", DropoutMask(r(15), f64, 0.5, 3, 4))
+		m := constTensor(g, "m", DropoutMask(rand.New(rand.NewPCG(15, 3)), tensor.Float64, 0.5, 3, 4))
 		return weighted(g, Dropout(x, m), 8), G.Nodes{x}
 	})
 }
@@ -73,7 +72,7 @@ func TestGRUPaddingIsolation(t *testing.T) {
 	// backward direction). Tolerance: float64 round-off.
 	build := func(steps int, xs []float64, m []float64) []float64 {
 		g := G.NewGraph()
-		c := NewBiGRU(g, tensor.Float64, "bi", rand.New(rand.NewPCG(1, 1)), 2, 3)
+		c := NewBiGRU(g, NewParamSet(tensor.Float64, rand.New(rand.NewPCG(1, 1))), "bi", 2, 3)
 		x := constTensor(g, "x", tensor.New(tensor.WithShape(steps, 2), tensor.WithBacking(xs)))
 		var mask *G.Node
 		if m != nil {
@@ -93,14 +92,14 @@ func TestGRUPaddingIsolation(t *testing.T) {
 
 func TestEmbeddingPadAndRange(t *testing.T) {
 	g := G.NewGraph()
-	e := NewEmbedding(g, tensor.Float32, "emb", rand.New(rand.NewPCG(1, 1)), Uniform(-0.1, 0.1), 4, 2, 0)
+	e := NewEmbedding(g, NewParamSet(tensor.Float32, rand.New(rand.NewPCG(1, 1))), "emb", Uniform(-0.1, 0.1), 4, 2, 0)
 	y := e.Forward(ids(g, "ids", 0, 3))
 	out := runOut(t, g, y)
 	if out[0] != 0 || out[1] != 0 || out[2] == 0 {
 		t.Fatalf("embedding out = %v, want zero pad row and non-zero row 3", out)
 	}
 	g2 := G.NewGraph()
-	e2 := NewEmbedding(g2, tensor.Float32, "emb", rand.New(rand.NewPCG(1, 1)), Uniform(-0.1, 0.1), 4, 2, 0)
+	e2 := NewEmbedding(g2, NewParamSet(tensor.Float32, rand.New(rand.NewPCG(1, 1))), "emb", Uniform(-0.1, 0.1), 4, 2, 0)
 	e2.Forward(ids(g2, "ids", 7))
 	m := G.NewTapeMachine(g2)
 	defer m.Close()

@@ -13,6 +13,17 @@ const bigNeg = 1e9
 // L2Eps is SCAN's epsilon added to the norm in l2norm (X / (‖X‖ + eps)).
 const L2Eps = 1e-8
 
+// SqrtTiny is added under every square root of a sum of squares so that an
+// all-zero vector (a padded word) has a finite gradient (gorgonia's Sqrt
+// gradient is 1/(2√x), infinite at 0). It is far below float32 resolution
+// of any non-degenerate sum, so values are unchanged.
+const SqrtTiny = 1e-30
+
+// SafeSqrt returns √(x + SqrtTiny).
+func SafeSqrt(x *G.Node) *G.Node {
+	return must(G.Sqrt(must(G.Add(x, Scalar(x.Dtype(), SqrtTiny)))))
+}
+
 // bcastMul multiplies x by small (a mask or reduced tensor) broadcast along
 // pattern, the axes of x that small lacks (nil: same shape).
 func bcastMul(x, small *G.Node, pattern []byte) *G.Node {
@@ -52,7 +63,7 @@ func keepAxis(axis int) []byte { return []byte{byte(axis)} }
 func L2Norm(x *G.Node, axis int) *G.Node {
 	dt := x.Dtype()
 	n := must(G.Sum(must(G.Square(x)), axis))
-	n = must(G.Add(must(G.Sqrt(n)), Scalar(dt, L2Eps)))
+	n = must(G.Add(SafeSqrt(n), Scalar(dt, L2Eps)))
 	return bcastDiv(x, n, keepAxis(axis))
 }
 
@@ -63,7 +74,7 @@ func MaskedL2Norm(x, mask *G.Node, pattern []byte, axis int) *G.Node {
 	dt := x.Dtype()
 	sq := bcastMul(must(G.Square(x)), mask, pattern)
 	n := must(G.Sum(sq, axis))
-	n = must(G.Add(must(G.Sqrt(n)), Scalar(dt, L2Eps)))
+	n = must(G.Add(SafeSqrt(n), Scalar(dt, L2Eps)))
 	return bcastDiv(x, n, keepAxis(axis))
 }
 

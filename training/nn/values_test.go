@@ -92,3 +92,26 @@ func TestL2NormUnit(t *testing.T) {
 	x := constTensor(g, "x", tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{3, 4})))
 	near(t, "l2", runOut(t, g, L2Norm(x, 1)), []float64{3 / (5 + 1e-8), 4 / (5 + 1e-8)}, 1e-15)
 }
+
+func TestL2NormZeroRowFiniteGradient(t *testing.T) {
+	// A zero row (padded word) must give output 0 and a finite gradient.
+	bad, maxDiff, err := GradCheck(func(g *G.ExprGraph) (*G.Node, G.Nodes) {
+		x := constTensor(g, "x", tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float64{0, 0, 0.3, -0.2})))
+		return weighted(g, L2Norm(x, 1), 1), G.Nodes{x}
+	}, GradCheckOptions{Step: 1e-9, AbsTol: 1e-3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.IsNaN(maxDiff) {
+		t.Fatal("NaN gradient at a zero row")
+	}
+	// At exactly 0 the function is not differentiable (x/‖x‖); only check the non-zero row.
+	for _, b := range bad {
+		if b.Index >= 2 {
+			t.Errorf("%s[%d]: analytic %v numeric %v", b.Node, b.Index, b.Analytic, b.Numeric)
+		}
+		if math.IsNaN(b.Analytic) || math.IsInf(b.Analytic, 0) {
+			t.Errorf("non-finite analytic gradient at %d", b.Index)
+		}
+	}
+}
