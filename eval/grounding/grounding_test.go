@@ -1,0 +1,217 @@
+package grounding
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/floats/scalar"
+)
+
+// tol bounds float comparisons of values derived by hand (exact fractions).
+const tol = 1e-12
+
+func TestIoU(t *testing.T) {
+	cases := []struct {
+		p, g Box
+		want float32
+	}{
+		{Box{0, 0, 9, 9}, Box{0, 0, 9, 9}, 1},           // 0 identical
+		{Box{0, 0, 9, 9}, Box{5, 0, 14, 9}, 50.0 / 150}, // 1 +1 px widths: inter 5×10, union 150
+		{Box{0, 0, 9, 9}, Box{20, 20, 29, 29}, 0},       // 2 disjoint
+		{Box{3, 3, 3, 3}, Box{0, 0, 9, 9}, -1},          // 3 predicted box of 1×1 px: masked to −1
+		{Box{0, 0, 9, 9}, Box{3, 3, 3, 3}, 0},           // 4 GT box of 1×1 px: masked to 0
+		{Box{0, 0, 9, 9}, Box{10, 0, 19, 9}, 0},         // 5 touching edges: iw = 0
+	}
+	for i, c := range cases {
+		if got := IoU(c.p, c.g); got != c.want {
+			t.Errorf("%d: IoU(%v, %v) = %v, want %v", i, c.p, c.g, got, c.want)
+		}
+	}
+	// Strictness: IoU exactly 0.5 is not a hit (inter 5×10 = 50, union 100).
+	if hit(Box{20, 20, 24, 29}, []Box{{20, 20, 29, 29}}) {
+		t.Error("IoU 0.5 counted as a hit")
+	}
+	// Several GT boxes: the best one counts.
+	if !hit(Box{0, 0, 9, 9}, []Box{{50, 50, 60, 60}, {0, 0, 9, 9}}) {
+		t.Error("hit on the second GT box missed")
+	}
+}
+
+var (
+	g1 = Box{0, 0, 9, 9}
+	g2 = Box{20, 20, 29, 29}
+	g3 = Box{50, 50, 59, 59}
+)
+
+// handRefs is the hand-made reference of TestF1 and TestAttentionAccuracy.
+func handRefs() *References {
+	return &References{Images: []ImageRef{
+		{ImageID: 1, Captions: []Caption{
+			{Tokens: strings.Fields("a man with a dog and dogs"), Words: []Word{{"man", 1, []Box{g1}}, {"dog", 4, []Box{g2}}}},
+			{Tokens: strings.Fields("a woman near dogs and a tree"), Words: []Word{{"woman", 1, []Box{g1}}, {"tree", 6, []Box{g3}}}},
+		}},
+		{ImageID: 2, Captions: []Caption{
+			{Tokens: strings.Fields("a man and boy"), Words: []Word{{"man", 1, []Box{g1}}, {"boy", 3, []Box{g2}}}},
+		}},
+	}}
+}
+
+func TestF1(t *testing.T) {
+	sub := Submission{
+		1:  {{Classes: []string{"man", "dog", "cat", "tree"}, Boxes: []Box{g1, {20, 20, 24, 29}, {0, 0, 1, 1}, g3}}},
+		99: {{Classes: []string{"man"}, Boxes: []Box{g1}}}, // not in the references: ignored
+	}
+	// Hand derivation. Classes of predicted images' captions: man, dog, woman, tree (4); boy is only
+	// in image 2, which has no prediction.
+	// Precision, caption 1: man hit; dog IoU 0.5 → miss; cat hallucinated (all: 0); tree not in the
+	// caption (all: 0). Caption 2: man not annotated (all: 0); dog skipped ("dogs" is an unannotated
+	// token whose lemma is dog); cat (all: 0); tree hit.
+	//   all: man [1 0] .5, dog [0] 0, cat [0 0] 0, tree [0 1] .5 → P = 1/4
+	//   loc: man [1] 1, dog [0] 0, tree [1] 1 → P = 2/4
+	// Recall: man hit (img 1), man miss (img 2 not predicted), dog miss, woman not predicted (all: 0),
+	// tree hit, boy miss (img 2).
+	//   all: man .5, dog 0, woman 0, tree 1, boy 0 → R = 1.5/4
+	//   loc: man .5, dog 0, tree 1, boy 0 → R = 1.5/4
+	cases := []struct {
+		mode     Mode
+		p, r, f1 float64
+	}{
+		{ModeAll, 0.25, 0.375, 2 * 0.25 * 0.375 / 0.625}, // 0
+		{ModeLoc, 0.5, 0.375, 2 * 0.5 * 0.375 / 0.875},   // 1
+	}
+	for i, c := range cases {
+		res, err := F1(handRefs(), sub, c.mode, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !scalar.EqualWithinAbs(res.Precision, c.p, tol) || !scalar.EqualWithinAbs(res.Recall, c.r, tol) || !scalar.EqualWithinAbs(res.F1, c.f1, tol) {
+			t.Errorf("%d %v: got P %v R %v F1 %v, want %v %v %v", i, c.mode, res.Precision, res.Recall, res.F1, c.p, c.r, c.f1)
+		}
+		if res.NumClasses != 4 || res.NumPredicted != 1 || res.NumImages != 2 {
+			t.Errorf("%d: classes %d predicted %d images %d, want 4 1 2", i, res.NumClasses, res.NumPredicted, res.NumImages)
+		}
+		if len(res.IgnoredPredictions) != 1 || res.IgnoredPredictions[0] != 99 {
+			t.Errorf("%d: ignored %v, want [99]", i, res.IgnoredPredictions)
+		}
+		if len(res.PerClass) != 4 || res.PerClass[0].Class != "man" || res.PerClass[0].NumRecall != 2 {
+			t.Errorf("%d: per-class %+v", i, res.PerClass)
+		}
+	}
+}
+
+// TestF1FirstOccurrence: precision uses the first GT occurrence of a class and recall the first
+// predicted box of a class.
+func TestF1FirstOccurrence(t *testing.T) {
+	refs := &References{Images: []ImageRef{{ImageID: 5, Captions: []Caption{
+		{Tokens: strings.Fields("a man and a man"), Words: []Word{{"man", 4, []Box{g2}}, {"man", 1, []Box{g1}}}},
+	}}}}
+	// Predicted man boxes: g2 then g1. Precision: both compared with the first occurrence (index 1, g1):
+	// [0 1] → .5. Recall: both GT words compared with the first predicted box (g2): index 4 hit, index 1
+	// miss → .5. One class: P = R = F1 = .5.
+	sub := Submission{5: {{Classes: []string{"man", "man"}, Boxes: []Box{g2, g1}}}}
+	res, err := F1(refs, sub, ModeAll, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Precision != 0.5 || res.Recall != 0.5 || res.F1 != 0.5 {
+		t.Errorf("got P %v R %v F1 %v, want .5 .5 .5", res.Precision, res.Recall, res.F1)
+	}
+	// P + R = 0 gives F1 = 0 (the reference prints nan).
+	res, err = F1(refs, Submission{5: {{Classes: []string{"man"}, Boxes: []Box{g3}}}}, ModeAll, nil)
+	if err != nil || res.F1 != 0 || res.Precision != 0 {
+		t.Errorf("all misses: got %+v, %v", res, err)
+	}
+}
+
+func TestF1Errors(t *testing.T) {
+	refs := handRefs()
+	if _, err := F1(refs, Submission{1: {}}, ModeAll, nil); !errors.Is(err, ErrInput) {
+		t.Errorf("empty entry list: got %v", err)
+	}
+	if _, err := F1(refs, Submission{1: {{Classes: []string{"man"}}}}, ModeAll, nil); !errors.Is(err, ErrInput) {
+		t.Errorf("box count mismatch: got %v", err)
+	}
+	if _, err := F1(refs, Submission{}, ModeAll, nil); !errors.Is(err, ErrInput) {
+		t.Errorf("no predicted image: got %v", err)
+	}
+	if _, err := F1(refs, Submission{}, Mode(7), nil); err == nil {
+		t.Error("invalid mode accepted")
+	}
+	bad := []*References{
+		{Images: []ImageRef{{ImageID: 1}, {ImageID: 1}}},                                                                                          // 0 duplicate image
+		{Images: []ImageRef{{ImageID: 1, Captions: []Caption{{Tokens: []string{"a"}, Words: []Word{{"a", 3, []Box{g1}}}}}}}},                      // 1 index out of range
+		{Images: []ImageRef{{ImageID: 1, Captions: []Caption{{Tokens: []string{"a"}, Words: []Word{{"a", 0, []Box{g1}}, {"b", 0, []Box{g1}}}}}}}}, // 2 index twice
+		{Images: []ImageRef{{ImageID: 1, Captions: []Caption{{Tokens: []string{"a"}, Words: []Word{{"a", 0, nil}}}}}}},                            // 3 no box
+		{Images: []ImageRef{{ImageID: 1, Captions: []Caption{{Tokens: []string{"a"}, Words: []Word{{"", 0, []Box{g1}}}}}}}},                       // 4 no class
+	}
+	for i, r := range bad {
+		if err := r.Validate(); !errors.Is(err, ErrInput) {
+			t.Errorf("%d: got %v, want ErrInput", i, err)
+		}
+	}
+	if m, err := ParseMode("loc"); err != nil || m != ModeLoc || m.String() != "loc" {
+		t.Errorf("ParseMode(loc) = %v, %v", m, err)
+	}
+	if _, err := ParseMode("both"); err == nil {
+		t.Error("ParseMode accepted both")
+	}
+}
+
+func TestAttentionAccuracy(t *testing.T) {
+	sub := Submission{1: {
+		{Classes: []string{"man", "dog"}, IdxInSent: []int{1, 4}, Boxes: []Box{g1, g3}}, // man hit, dog miss
+		{Classes: []string{"tree"}, IdxInSent: []int{6}, Boxes: []Box{g3}},              // tree hit; woman not grounded
+	}}
+	// Per class: man [1, 0 (image 2 has no prediction)] .5, dog 0, woman 0, tree 1, boy 0 → 1.5/5.
+	res, err := AttentionAccuracy(handRefs(), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !scalar.EqualWithinAbs(res.Accuracy, 0.3, tol) {
+		t.Errorf("accuracy %v, want 0.3", res.Accuracy)
+	}
+	if len(res.PerClass) != 5 || res.PerClass[0].Class != "man" || res.PerClass[0].Recall != 0.5 {
+		t.Errorf("per-class %+v", res.PerClass)
+	}
+	if _, err := AttentionAccuracy(handRefs(), Submission{1: sub[1][:1]}); !errors.Is(err, ErrInput) {
+		t.Errorf("one entry for two captions: got %v", err)
+	}
+	if _, err := AttentionAccuracy(handRefs(), Submission{1: {{Classes: []string{"man"}, Boxes: []Box{g1}}, {}}}); !errors.Is(err, ErrInput) {
+		t.Errorf("no idx_in_sent: got %v", err)
+	}
+}
+
+func TestNounLemmatizer(t *testing.T) {
+	// Expected lemmas are the dictionary singulars (as CoreNLP gives for nouns).
+	cases := map[string]string{
+		"men": "man", "women": "woman", "children": "child", "people": "people", "feet": "foot",
+		"teeth": "tooth", "mice": "mouse", "geese": "goose", "policemen": "policeman",
+		"policewomen": "policewoman", "specimen": "specimen", "knives": "knife", "leaves": "leaf",
+		"babies": "baby", "movies": "movie", "tomatoes": "tomato", "shoes": "shoe", "canoes": "canoe",
+		"glasses": "glass", "brushes": "brush", "boxes": "box", "benches": "bench",
+		"mustaches": "mustache", "buzzes": "buzz", "dogs": "dog", "Dogs": "dog", "dress": "dress",
+		"bus": "bus", "buses": "bus", "cactus": "cactus", "tennis": "tennis", "sheep": "sheep",
+		"dog": "dog", "was": "was", "gloves": "glove", "houses": "house", "skis": "ski", "cat": "cat",
+	}
+	var l NounLemmatizer
+	for in, want := range cases {
+		if got := l.Lemma(in); got != want {
+			t.Errorf("Lemma(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
