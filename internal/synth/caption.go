@@ -2,8 +2,8 @@ package synth
 
 import (
 	"fmt"
-	"slices"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 

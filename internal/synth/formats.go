@@ -180,7 +180,6 @@ type TruthCaption struct {
 	Mentions []Mention `json:"mentions"`
 }
 
-
 func truthImage(im *imageData) TruthImage {
 	t := TruthImage{ImageID: im.id, Index: im.index, Split: im.split, Width: im.w, Height: im.h,
 		Scene: scenes[im.scene].name, Objects: []TruthObject{}, Groups: []TruthGroup{}}
