@@ -1,0 +1,5 @@
+package parquetshard
+
+import "github.com/groundcap/groundcap/internal/shard"
+
+func shardName(table string, i, n int) string { return shard.Name(table, i, n) }
