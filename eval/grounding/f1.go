@@ -266,3 +266,11 @@ func AttentionAccuracy(refs *References, sub Submission) (*AccuracyResult, error
 	sort.SliceStable(res.PerClass, func(i, j int) bool { return res.PerClass[i].NumRecall > res.PerClass[j].NumRecall })
 	return res, nil
 }
+
+// MarshalText writes the mode as "all" or "loc".
+func (m Mode) MarshalText() ([]byte, error) {
+	if m != ModeAll && m != ModeLoc {
+		return nil, fmt.Errorf("grounding: invalid mode %d", int(m))
+	}
+	return []byte(m.String()), nil
+}
