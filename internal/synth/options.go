@@ -13,9 +13,9 @@ const (
 	DefaultBoxes    = 36
 	DefaultTSVFiles = 4
 
-	// MinBoxes is the smallest K: every object (at most MaxObjects) gets a tight proposal and
-	// a few jittered, part and background ones remain.
-	MinBoxes = 8
+	// MinBoxes is the smallest K (adaptive bottom-up sets have 10..100): every object (at most
+	// MaxObjects) gets a tight proposal and jittered, part and background ones remain.
+	MinBoxes = 10
 	// MaxBoxes is the largest K (adaptive bottom-up sets have at most 100).
 	MaxBoxes = 100
 	// MinFeatDim is the smallest D at which class signatures (8 non-zeros) stay distinguishable.

@@ -622,7 +622,7 @@ func TestValidate(t *testing.T) {
 		{Options{Images: -1}, "Images"}, // 0
 		{Options{Seed: -3}, "Seed"},     // 1
 		{Options{FeatDim: 8}, "FeatDim"},
-		{Options{Boxes: 5}, "Boxes"},
+		{Options{Boxes: 9}, "Boxes"},
 		{Options{Boxes: 101}, "Boxes"},
 		{Options{TSVFiles: -1}, "TSVFiles"},
 		{Options{Workers: -2}, "Workers"},
@@ -704,7 +704,7 @@ func (f failSink) Create(name string) (io.WriteCloser, error) {
 }
 
 func TestGenerateErrors(t *testing.T) {
-	opts := Options{Images: 12, FeatDim: 32, Boxes: 8, NoImages: true, Workers: 2}
+	opts := Options{Images: 12, FeatDim: 32, Boxes: 10, NoImages: true, Workers: 2}
 	for _, bad := range []string{"Sentences/", "part-00001", "truth.json"} {
 		dir := t.TempDir()
 		_, err := Generate(context.Background(), opts, failSink{DirSink(dir), bad}, nil)
@@ -721,7 +721,7 @@ func TestGenerateErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	calls := 0
-	_, err := Generate(ctx, Options{Images: 200, FeatDim: 32, Boxes: 8, NoImages: true}, DirSink(t.TempDir()),
+	_, err := Generate(ctx, Options{Images: 200, FeatDim: 32, Boxes: 10, NoImages: true}, DirSink(t.TempDir()),
 		func(done, total int) {
 			mu.Lock()
 			calls++
@@ -741,7 +741,7 @@ func TestGenerateErrors(t *testing.T) {
 func TestProgressAndEmptyParts(t *testing.T) {
 	var got []int
 	dir := t.TempDir()
-	sum, err := Generate(context.Background(), Options{Images: 3, FeatDim: 32, Boxes: 8, TSVFiles: 5, NoImages: true},
+	sum, err := Generate(context.Background(), Options{Images: 3, FeatDim: 32, Boxes: 10, TSVFiles: 5, NoImages: true},
 		DirSink(dir), func(done, total int) {
 			if total != 3 {
 				t.Errorf("progress total = %d", total)
