@@ -347,7 +347,18 @@ func (c *captioner) sentence() []seg {
 			}
 			segs = append(segs, plain(append(verb, c.spatial(subj, o)...)...), c.np(o))
 		}
-		if !sceneFirst && r.Float64() < 0.3 {
+		budget--
+		var rest []entity
+		for _, e := range others {
+			if disjoint(e, o) && (conj.objs == nil || disjoint(e, conj)) {
+				rest = append(rest, e)
+			}
+		}
+		if budget > 0 && len(rest) > 0 && r.Float64() < 0.8 {
+			// A second place: "a man is holding a ball next to a tree".
+			o2 := pick(r, rest)
+			segs = append(segs, plain(c.spatial(subj, o2)...), c.np(o2))
+		} else if !sceneFirst && r.Float64() < 0.3 {
 			segs = append(segs, c.scenePhrase()...)
 		}
 	case c.animate(subj) && conj.objs == nil && r.Float64() < 0.2:
