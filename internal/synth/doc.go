@@ -27,8 +27,9 @@
 //
 //   - Same [Options] (Workers excepted) give byte-identical files: every image draws from its own
 //     random stream seeded from (Seed, image index), and outputs are assembled in index order.
-//   - dataset.json tokens equal the lower-cased words of the Entities caption minus punctuation, so
-//     a mention's word index (truth.json) indexes both.
+//   - dataset.json tokens equal the lower-cased words of the Entities caption minus punctuation
+//     ("." at the end, and "," after a leading scene phrase: "In the park , a dog …"); a mention's
+//     word index (truth.json) indexes those tokens.
 //   - Every mention's boxes belong to its chain in Annotations/<id>.xml; XML coordinates are 1-based
 //     (the usual parser subtracts 1), truth.json and TSV boxes are 0-based pixels.
 package synth
