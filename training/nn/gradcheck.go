@@ -50,10 +50,11 @@ func GradCheck(build func(g *G.ExprGraph) (cost *G.Node, wrt G.Nodes), o GradChe
 	if cost.Dtype() != tensor.Float64 {
 		return nil, 0, fmt.Errorf("nn: GradCheck needs a float64 graph, got %v", cost.Dtype())
 	}
-	if _, err := G.Grad(cost, wrt...); err != nil {
+	gradNodes, err := G.Grad(cost, wrt...)
+	if err != nil {
 		return nil, 0, fmt.Errorf("nn: GradCheck: symbolic gradient: %w", err)
 	}
-	m := G.NewTapeMachine(g, G.BindDualValues(wrt...))
+	m := NewMachine(g, wrt...)
 	defer m.Close()
 	run := func() (float64, error) {
 		m.Reset()
@@ -66,10 +67,10 @@ func GradCheck(build func(g *G.ExprGraph) (cost *G.Node, wrt G.Nodes), o GradChe
 		return nil, 0, fmt.Errorf("nn: GradCheck: forward/backward: %w", err)
 	}
 	analytic := make([][]float64, len(wrt))
-	for i, n := range wrt {
-		gv, err := n.Grad()
-		if err != nil {
-			return nil, 0, fmt.Errorf("nn: GradCheck: gradient of %s: %w", n.Name(), err)
+	for i, n := range gradNodes {
+		gv := n.Value()
+		if gv == nil {
+			return nil, 0, fmt.Errorf("nn: GradCheck: no gradient value for %s", wrt[i].Name())
 		}
 		analytic[i] = append([]float64(nil), gv.Data().([]float64)...)
 	}

@@ -29,8 +29,8 @@ func (l *Linear) Params() G.Nodes { return G.Nodes{l.W, l.B} }
 
 // Forward maps x (N, In) to (N, Out).
 func (l *Linear) Forward(x *G.Node) *G.Node {
-	y := must(G.Mul(x, l.W))                            // (N, Out)
-	return must(G.BroadcastAdd(y, l.B, nil, []byte{0})) // + b broadcast over rows
+	y := must(G.Mul(x, l.W))           // (N, Out)
+	return bcastAdd(y, l.B, []byte{0}) // + b broadcast over rows
 }
 
 // GRU is one layer of PyTorch's GRU (gates r, z, n):
@@ -66,7 +66,7 @@ func (c *GRU) Params() G.Nodes {
 	return G.Nodes{c.Wir, c.Wiz, c.Win, c.Whr, c.Whz, c.Whn, c.Bir, c.Biz, c.Bin, c.Bhr, c.Bhz, c.Bhn}
 }
 
-func addRow(x, b *G.Node) *G.Node { return must(G.BroadcastAdd(x, b, nil, []byte{0})) }
+func addRow(x, b *G.Node) *G.Node { return bcastAdd(x, b, []byte{0}) }
 
 // Forward runs the GRU over a time-major sequence x of shape (T·B, In)
 // (row t·B+b is step t of sequence b) from a zero state and returns the
@@ -85,9 +85,8 @@ func (c *GRU) Forward(x, mask *G.Node, steps, batch int, reverse bool) *G.Node {
 	xr := must(G.Reshape(addRow(must(G.Mul(x, c.Wir)), c.Bir), h3))
 	xz := must(G.Reshape(addRow(must(G.Mul(x, c.Wiz)), c.Biz), h3))
 	xn := must(G.Reshape(addRow(must(G.Mul(x, c.Win)), c.Bin), h3))
-	var m3 *G.Node
-	if mask != nil {
-		m3 = must(G.Reshape(mask, tensor.Shape{steps, batch, 1})) // (T, B, 1)
+	if mask != nil && !mask.Shape().Eq(tensor.Shape{steps, batch}) {
+		panic(fmt.Sprintf("nn: GRU.Forward: mask shape %v, want (%d, %d)", mask.Shape(), steps, batch))
 	}
 	h := G.NewMatrix(x.Graph(), dt, G.WithShape(batch, c.Hidden), G.WithName(fmt.Sprintf("%s.h0", c.Wir.Name())), G.WithInit(G.Zeroes()))
 	out := make(G.Nodes, steps)
@@ -103,9 +102,9 @@ func (c *GRU) Forward(x, mask *G.Node, steps, batch int, reverse bool) *G.Node {
 		n := must(G.Tanh(must(G.Add(must(G.Slice(xn, st)), must(G.HadamardProd(r, hn))))))
 		// h' = n + z ⊙ (h − n)
 		hNew := must(G.Add(n, must(G.HadamardProd(z, must(G.Sub(h, n))))))
-		if m3 != nil {
-			mt := must(G.Slice(m3, st)) // (B, 1)
-			hNew = must(G.BroadcastHadamardProd(hNew, mt, nil, []byte{1}))
+		if mask != nil {
+			mt := must(G.Slice(mask, st)) // (B)
+			hNew = bcastMul(hNew, mt, []byte{1})
 		}
 		h = hNew
 		out[t] = h
@@ -224,22 +223,22 @@ func (a *AdditiveAttention) Forward(v, h, mask *G.Node) (beta, ctx *G.Node) {
 func (a *AdditiveAttention) ProjectRegions(v *G.Node) *G.Node {
 	s := v.Shape()
 	b, k, dv := s[0], s[1], s[2]
-	pv := a.V.Forward(must(G.Reshape(v, tensor.Shape{b * k, dv}))) // (B·K, A)
-	return must(G.Reshape(pv, tensor.Shape{b, k, a.V.Out}))        // (B, K, A)
+	pv := a.V.Forward(ReshapeCopy(v, b*k, dv)) // (B·K, A)
+	return Reshape(pv, b, k, a.V.Out)          // (B, K, A)
 }
 
 // ForwardProjected is Forward with W_v v precomputed (pv, (B, K, A)).
 func (a *AdditiveAttention) ForwardProjected(v, pv, h, mask *G.Node) (beta, ctx *G.Node) {
 	s := v.Shape()
 	b, k, dv := s[0], s[1], s[2]
-	ph := a.H.Forward(h)                                               // (B, A)
-	t := must(G.Tanh(must(G.BroadcastAdd(pv, ph, nil, []byte{1}))))    // (B, K, A)
-	z := a.W.Forward(must(G.Reshape(t, tensor.Shape{b * k, a.V.Out}))) // (B·K, 1)
-	z = must(G.Reshape(z, tensor.Shape{b, k}))                         // (B, K)
-	beta = MaskedSoftmax(z, mask, nil, 1)                              // (B, K)
-	b3 := must(G.Reshape(beta, tensor.Shape{b, 1, k}))                 // (B, 1, K)
-	c := must(G.BatchedMatMul(b3, v))                                  // (B, 1, Dv)
-	return beta, must(G.Reshape(c, tensor.Shape{b, dv}))
+	ph := a.H.Forward(h)                           // (B, A)
+	t := must(G.Tanh(bcastAdd(pv, ph, []byte{1}))) // (B, K, A)
+	z := a.W.Forward(Reshape(t, b*k, a.V.Out))     // (B·K, 1)
+	z = Reshape(z, b, k)                           // (B, K)
+	beta = MaskedSoftmax(z, mask, nil, 1)          // (B, K)
+	b3 := Reshape(beta, b, 1, k)                   // (B, 1, K)
+	c := must(G.BatchedMatMul(b3, v))              // (B, 1, Dv)
+	return beta, Reshape(c, b, dv)
 }
 
 // DropoutMask draws an inverted-dropout mask of the given shape from r: each

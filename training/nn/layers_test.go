@@ -101,7 +101,7 @@ func TestEmbeddingPadAndRange(t *testing.T) {
 	g2 := G.NewGraph()
 	e2 := NewEmbedding(g2, NewParamSet(tensor.Float32, rand.New(rand.NewPCG(1, 1))), "emb", Uniform(-0.1, 0.1), 4, 2, 0)
 	e2.Forward(ids(g2, "ids", 7))
-	m := G.NewTapeMachine(g2)
+	m := NewMachine(g2)
 	defer m.Close()
 	if err := m.RunAll(); err == nil {
 		t.Fatal("id 7 in a vocabulary of 4: want error")

@@ -37,15 +37,15 @@ func HingeTriplet(scores *G.Node, margin float64, maxViolation bool) *G.Node {
 	dt := scores.Dtype()
 	eye := identity(scores.Graph(), dt, s[0])
 	offDiag := must(G.Sub(Scalar(dt, 1), eye))
-	diag := must(G.Sum(must(G.HadamardProd(scores, eye)), 1)) // (B): S[i,i]
+	diag := ReduceSum(must(G.HadamardProd(scores, eye)), 1) // (B): S[i,i]
 	mS := must(G.Add(scores, Scalar(dt, margin)))
-	costS := must(G.Rectify(must(G.BroadcastSub(mS, diag, nil, []byte{1}))))  // − S[i,i] per row
-	costIm := must(G.Rectify(must(G.BroadcastSub(mS, diag, nil, []byte{0})))) // − S[j,j] per column
+	costS := must(G.Rectify(bcastSub(mS, diag, []byte{1})))  // − S[i,i] per row
+	costIm := must(G.Rectify(bcastSub(mS, diag, []byte{0}))) // − S[j,j] per column
 	costS = must(G.HadamardProd(costS, offDiag))
 	costIm = must(G.HadamardProd(costIm, offDiag))
 	if maxViolation {
-		costS = must(G.Max(costS, 1))
-		costIm = must(G.Max(costIm, 0))
+		costS = ReduceMax(costS, 1)
+		costIm = ReduceMax(costIm, 0)
 	}
 	return must(G.Add(must(G.Sum(costS)), must(G.Sum(costIm))))
 }
@@ -54,7 +54,7 @@ func HingeTriplet(scores *G.Node, margin float64, maxViolation bool) *G.Node {
 // −Σ_n mask[n] · logp[n, target[n]] / Σ mask, with logp (N, V)
 // log-probabilities, target (N, V) one-hot and mask (N).
 func MaskedCrossEntropy(logp, target, mask *G.Node) *G.Node {
-	picked := must(G.Sum(must(G.HadamardProd(logp, target)), 1)) // (N)
+	picked := ReduceSum(must(G.HadamardProd(logp, target)), 1) // (N)
 	num := must(G.Sum(must(G.HadamardProd(picked, mask))))
 	return must(G.Neg(must(G.HadamardDiv(num, must(G.Sum(mask))))))
 }
@@ -66,7 +66,7 @@ func MaskedKL(alpha, beta, mask *G.Node) *G.Node {
 	a := Clamp(alpha, KLClamp)
 	b := Clamp(beta, KLClamp)
 	d := must(G.Sub(must(G.Log(a)), must(G.Log(b))))
-	per := must(G.Sum(must(G.HadamardProd(a, d)), 1)) // (N)
+	per := ReduceSum(must(G.HadamardProd(a, d)), 1) // (N)
 	num := must(G.Sum(must(G.HadamardProd(per, mask))))
 	return must(G.HadamardDiv(num, must(G.Sum(mask))))
 }
@@ -77,6 +77,6 @@ func MaskedKL(alpha, beta, mask *G.Node) *G.Node {
 // r(sample) − r(greedy) and mask (N, T) covering tokens up to and including
 // the first end token.
 func SCSTLoss(logp, adv, mask *G.Node) *G.Node {
-	w := must(G.BroadcastHadamardProd(must(G.HadamardProd(logp, mask)), adv, nil, []byte{1})) // (N, T)
+	w := bcastMul(must(G.HadamardProd(logp, mask)), adv, []byte{1}) // (N, T)
 	return must(G.Neg(must(G.HadamardDiv(must(G.Sum(w)), must(G.Sum(mask))))))
 }

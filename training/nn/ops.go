@@ -27,31 +27,19 @@ func SafeSqrt(x *G.Node) *G.Node {
 // bcastMul multiplies x by small (a mask or reduced tensor) broadcast along
 // pattern, the axes of x that small lacks (nil: same shape).
 func bcastMul(x, small *G.Node, pattern []byte) *G.Node {
-	if len(pattern) == 0 {
-		return must(G.HadamardProd(x, small))
-	}
-	return must(G.BroadcastHadamardProd(x, small, nil, pattern))
+	return must(G.HadamardProd(x, BroadcastTo(small, pattern, x.Shape())))
 }
 
 func bcastDiv(x, small *G.Node, pattern []byte) *G.Node {
-	if len(pattern) == 0 {
-		return must(G.HadamardDiv(x, small))
-	}
-	return must(G.BroadcastHadamardDiv(x, small, nil, pattern))
+	return must(G.HadamardDiv(x, BroadcastTo(small, pattern, x.Shape())))
 }
 
 func bcastSub(x, small *G.Node, pattern []byte) *G.Node {
-	if len(pattern) == 0 {
-		return must(G.Sub(x, small))
-	}
-	return must(G.BroadcastSub(x, small, nil, pattern))
+	return must(G.Sub(x, BroadcastTo(small, pattern, x.Shape())))
 }
 
 func bcastAdd(x, small *G.Node, pattern []byte) *G.Node {
-	if len(pattern) == 0 {
-		return must(G.Add(x, small))
-	}
-	return must(G.BroadcastAdd(x, small, nil, pattern))
+	return must(G.Add(x, BroadcastTo(small, pattern, x.Shape())))
 }
 
 // keepAxis is the broadcast pattern that expands a tensor reduced along axis
@@ -62,7 +50,7 @@ func keepAxis(axis int) []byte { return []byte{byte(axis)} }
 // x / (sqrt(Σ x²) + L2Eps). Shape is preserved.
 func L2Norm(x *G.Node, axis int) *G.Node {
 	dt := x.Dtype()
-	n := must(G.Sum(must(G.Square(x)), axis))
+	n := ReduceSum(must(G.Square(x)), axis)
 	n = must(G.Add(SafeSqrt(n), Scalar(dt, L2Eps)))
 	return bcastDiv(x, n, keepAxis(axis))
 }
@@ -73,7 +61,7 @@ func L2Norm(x *G.Node, axis int) *G.Node {
 func MaskedL2Norm(x, mask *G.Node, pattern []byte, axis int) *G.Node {
 	dt := x.Dtype()
 	sq := bcastMul(must(G.Square(x)), mask, pattern)
-	n := must(G.Sum(sq, axis))
+	n := ReduceSum(sq, axis)
 	n = must(G.Add(SafeSqrt(n), Scalar(dt, L2Eps)))
 	return bcastDiv(x, n, keepAxis(axis))
 }
@@ -120,12 +108,12 @@ func LogSumExp(x *G.Node, axis int) *G.Node {
 // at least one unmasked position. The axis is removed.
 func MaskedLogSumExp(x, mask *G.Node, pattern []byte, axis int) *G.Node {
 	xm := maskLogits(x, mask, pattern)
-	mx := must(G.Max(xm, axis))
+	mx := ReduceMax(xm, axis)
 	e := must(G.Exp(bcastSub(xm, mx, keepAxis(axis))))
 	if mask != nil {
 		e = bcastMul(e, mask, pattern)
 	}
-	return must(G.Add(must(G.Log(must(G.Sum(e, axis)))), mx))
+	return must(G.Add(must(G.Log(ReduceSum(e, axis))), mx))
 }
 
 // MaskedLogSoftmax returns x − logΣ_{mask=1} exp(x) along axis (mask nil:
@@ -156,10 +144,10 @@ func LogSoftmax(x *G.Node, axis int) *G.Node { return MaskedLogSoftmax(x, nil, n
 // MaskedMean returns Σ_{mask=1} x / Σ mask along axis (mask same shape as x
 // or broadcast along pattern). The axis is removed.
 func MaskedMean(x, mask *G.Node, pattern []byte, axis int) *G.Node {
-	num := must(G.Sum(bcastMul(x, mask, pattern), axis))
+	num := ReduceSum(bcastMul(x, mask, pattern), axis)
 	var den *G.Node
 	if len(pattern) == 0 {
-		den = must(G.Sum(mask, axis))
+		den = ReduceSum(mask, axis)
 	} else {
 		// the mask lacks the axes in pattern; find axis's index in the mask.
 		ma := axis
@@ -170,7 +158,7 @@ func MaskedMean(x, mask *G.Node, pattern []byte, axis int) *G.Node {
 				panic(fmt.Sprintf("nn: MaskedMean: mask is broadcast along the reduced axis %d", axis))
 			}
 		}
-		den = must(G.Sum(mask, ma))
+		den = ReduceSum(mask, ma)
 		var rest []byte
 		for _, p := range pattern {
 			if int(p) > axis {

@@ -12,7 +12,7 @@ func runOut(t *testing.T, g *G.ExprGraph, n *G.Node) []float64 {
 	t.Helper()
 	var v G.Value
 	G.Read(n, &v)
-	m := G.NewTapeMachine(g)
+	m := NewMachine(g)
 	defer m.Close()
 	if err := m.RunAll(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,84 @@
+package scan
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/groundcap/groundcap/training/nn"
+)
+
+// cosEps is the clamp of the denominator in SCAN's cosine_similarity.
+const cosEps = 1e-8
+
+// Dims are the sizes of one all-pairs attention graph: I images of K
+// regions, J captions of L words (time-major), embedding width E.
+type Dims struct {
+	I, K, J, L, E int
+}
+
+// XAttnT2I is SCAN's text-to-image stacked cross attention for every
+// (image i, caption j) pair at once:
+//
+//	s[i,k,t,j] = v[i,k]·e[t,j]
+//	s̄ = clipped_l2norm(s) over the words t in T′ (wordMask)
+//	α[i,k,t,j] = softmax_k(λ·s̄) over valid regions (regionMask)
+//	R[i,t,j]  = cos(e[t,j], a) with a = Σ_k α v[i,k]
+//
+// v is (I·K, E) (row i·K+k), e is (L·J, E) (row t·J+j), regionMask (I, K),
+// wordMask (L, J). It returns α (I, K, L, J) and R (I, L, J); values at
+// masked words are not meaningful.
+//
+// The attended vectors are never materialised (they would be I·J·L·E
+// values): e·a = Σ_k α s and |a|² = αᵀ(V Vᵀ)α with one K×K Gram matrix per
+// image, which is the same cosine, computed with one large sgemm for s, a
+// batched K×K product and element-wise work.
+func XAttnT2I(v, e, regionMask, wordMask *G.Node, d Dims, lambdaSoftmax float64) (alpha, r *G.Node) {
+	dt := v.Dtype()
+	if !v.Shape().Eq(tensor.Shape{d.I * d.K, d.E}) || !e.Shape().Eq(tensor.Shape{d.L * d.J, d.E}) {
+		panic(fmt.Sprintf("scan: XAttnT2I: v %v, e %v do not match %+v", v.Shape(), e.Shape(), d))
+	}
+	// Views (Reshape) are taken of copies only: see nn.Copy.
+	v3 := nn.ReshapeCopy(v, 1, d.I*d.K, d.E)                      // (1, I·K, E)
+	e3 := nn.ReshapeCopy(e, 1, d.L*d.J, d.E)                      // (1, L·J, E)
+	s := must(G.BatchedMatMul(v3, e3, false, true))               // (1, I·K, L·J)
+	s = nn.Reshape(s, d.I, d.K, d.L, d.J)                         // (I, K, L, J)
+	sn := nn.ClippedL2Norm(s, wordMask, []byte{0, 1}, 2)          // over words t ∈ T′
+	logits := must(G.Mul(sn, nn.Scalar(dt, lambdaSoftmax)))       // λ·s̄
+	alpha = nn.MaskedSoftmax(logits, regionMask, []byte{2, 3}, 1) // softmax over k
+	w12 := must(G.Sum(must(G.HadamardProd(alpha, s)), 1))         // (I, L, J): e·a
+	vi := nn.ReshapeCopy(v, d.I, d.K, d.E)                        // (I, K, E)
+	gram := must(G.BatchedMatMul(vi, vi, false, true))            // (I, K, K)
+	a3 := nn.ReshapeCopy(alpha, d.I, d.K, d.L*d.J)                // (I, K, L·J)
+	ga := must(G.BatchedMatMul(gram, a3))                         // (I, K, L·J)
+	aa := must(G.Sum(must(G.HadamardProd(a3, ga)), 1))            // (I, L·J): |a|²
+	w2 := nn.SafeSqrt(must(G.Rectify(aa)))                        // |a|
+	w2 = nn.Reshape(w2, d.I, d.L, d.J)                            // (I, L, J)
+	w1 := nn.SafeSqrt(must(G.Sum(must(G.Square(e)), 1)))          // (L·J): |e|
+	w1 = nn.Reshape(w1, d.L, d.J)                                 // (L, J)
+	den := nn.Clamp(must(G.HadamardProd(w2, nn.BroadcastTo(w1, []byte{0}, w2.Shape()))), cosEps)
+	r = must(G.HadamardDiv(w12, den)) // (I, L, J)
+	return alpha, r
+}
+
+// ScoreLSE aggregates R (I, L, J) over the words of T′ (wordMask (L, J)):
+// S = (1/λ) log Σ_t exp(λ R_t), giving (I, J).
+func ScoreLSE(r, wordMask *G.Node, lambda float64) *G.Node {
+	dt := r.Dtype()
+	x := must(G.Mul(r, nn.Scalar(dt, lambda)))
+	lse := nn.MaskedLogSumExp(x, wordMask, []byte{0}, 1) // (I, J)
+	return must(G.Mul(lse, nn.Scalar(dt, 1/lambda)))
+}
+
+// ScoreAVG is the mean of R (I, L, J) over the words of T′, giving (I, J).
+func ScoreAVG(r, wordMask *G.Node) *G.Node {
+	return nn.MaskedMean(r, wordMask, []byte{0}, 1)
+}
+
+func must(n *G.Node, err error) *G.Node {
+	if err != nil {
+		panic(fmt.Errorf("scan: building graph: %w", err))
+	}
+	return n
+}
