@@ -1,0 +1,198 @@
+package scan
+
+import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+)
+
+// toyWorld makes n images whose features encode a "concept" id, and
+// captions naming it: word ids 2+concept are nouns, 1 is a filler verb.
+func toyWorld(n, regions, dim int, seed uint64) Batch {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var b Batch
+	for i := 0; i < n; i++ {
+		f := make([]float32, regions*dim)
+		for k := range f {
+			f[k] = float32(r.NormFloat64()) * 0.1
+		}
+		// region 0 carries the concept signal
+		f[i%dim] += 2
+		b.Feats = append(b.Feats, f)
+		ids := []int32{1, int32(2 + i), 1}
+		if i%2 == 1 {
+			ids = append(ids, 1) // different lengths
+		}
+		nouns := make([]bool, len(ids))
+		nouns[1] = true
+		b.Captions = append(b.Captions, Caption{IDs: ids, Nouns: nouns})
+	}
+	return b
+}
+
+func toyConfig() Config {
+	return Config{Vocab: 12, ImgDim: 8, Embed: 16, WordDim: 8, LR: 1e-2, Epochs: 3, Seed: 7}
+}
+
+func TestConfigValidateAndParse(t *testing.T) {
+	if err := (Config{}).Validate(); err == nil {
+		t.Error("zero Vocab accepted")
+	}
+	if _, err := ParseConfig([]byte(`{"vocab": 5, "bogus": 1}`)); err == nil {
+		t.Error("unknown key accepted")
+	}
+	c, err := ParseConfig([]byte(`{"vocab": 5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Resolved()
+	if r.Embed != 1024 || r.WordDim != 300 || r.LambdaSoftmax != 9 || r.LambdaLSE != 6 || r.Margin != 0.2 || r.GradClip != 2 || r.LR != 2e-4 || r.LRUpdate != 15 || r.Agg != AggLSE {
+		t.Errorf("defaults: %+v", r)
+	}
+	if err := (Config{Vocab: 5, Agg: "max"}).Validate(); err == nil {
+		t.Error("unknown Agg accepted")
+	}
+}
+
+func TestOverfitToyBatch(t *testing.T) {
+	// After training on 6 pairs, the loss falls markedly and each image
+	// scores its own caption above every other caption (R@1 = 100%).
+	for _, plain := range []bool{false, true} {
+		cfg := toyConfig()
+		cfg.PlainSCAN = plain
+		m, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := toyWorld(6, 3, 8, 1)
+		first, err := m.TrainStep(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last StepResult
+		for i := 0; i < 60; i++ {
+			if last, err = m.TrainStep(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("plain=%v: loss %.4g → %.4g", plain, first.Loss, last.Loss)
+		if !(last.Loss < 0.25*first.Loss) {
+			t.Errorf("plain=%v: loss %v → %v, want a drop below 25%%", plain, first.Loss, last.Loss)
+		}
+		s, err := m.Forward(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(b.Captions)
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				if j != i && !(s[i*n+i] > s[i*n+j]) {
+					t.Errorf("plain=%v: S(%d,%d)=%v not above S(%d,%d)=%v", plain, i, i, s[i*n+i], i, j, s[i*n+j])
+				}
+			}
+		}
+	}
+}
+
+func TestAlignMatchesForward(t *testing.T) {
+	m, err := New(toyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := toyWorld(3, 4, 8, 2)
+	s, err := m.Forward(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := m.Align(b, []int{0, 1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j, a := range al {
+		if a.Score != s[j*3+j] {
+			t.Errorf("caption %d: Align score %v, Forward %v", j, a.Score, s[j*3+j])
+		}
+		if len(a.Positions) != 1 || a.Positions[0] != 1 || a.Regions != 4 || len(a.Attention) != 4 {
+			t.Fatalf("caption %d: alignment %+v, want the single noun at position 1 over 4 regions", j, a)
+		}
+		sum := float32(0)
+		for _, x := range a.Attention {
+			sum += x
+		}
+		if sum < 0.999 || sum > 1.001 { // float32 softmax
+			t.Errorf("caption %d: attention sums to %v", j, sum)
+		}
+	}
+	// A single pair alone gives the same score as inside the batch
+	// (float32 tolerance: different graph shapes pad differently).
+	one, err := m.Align(Batch{Feats: b.Feats[1:2], Captions: b.Captions[1:2]}, []int{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := one[0].Score - al[1].Score; d > 1e-5 || d < -1e-5 {
+		t.Errorf("single-pair score %v vs batched %v", one[0].Score, al[1].Score)
+	}
+}
+
+type sliceSource struct {
+	batches []Batch
+	pos     int
+}
+
+func (s *sliceSource) Start(epoch int, skip int64) error {
+	s.pos = int(skip)
+	return nil
+}
+func (s *sliceSource) Next(context.Context) (Batch, error) {
+	if s.pos >= len(s.batches) {
+		return Batch{}, io.EOF
+	}
+	s.pos++
+	return s.batches[s.pos-1], nil
+}
+
+func TestResumeIsBitIdentical(t *testing.T) {
+	// N steps straight vs N/2, checkpoint, fresh model from the file, N/2.
+	src := &sliceSource{batches: []Batch{toyWorld(4, 3, 8, 1), toyWorld(4, 3, 8, 2), toyWorld(4, 3, 8, 3)}}
+	cfg := toyConfig()
+	cfg.Epochs = 2 // 6 steps
+	straight, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Train(context.Background(), straight, src, TrainOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "scan.ckpt")
+	half, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// stop mid-epoch 0 after 2 steps... then mid-epoch 1: 4 steps in total
+	if err := Train(context.Background(), half, src, TrainOptions{MaxSteps: 4, CheckpointPath: path}, nil); err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.Step() != 4 || resumed.Epoch() != 1 || resumed.DataPos() != 1 {
+		t.Fatalf("resumed at step %d epoch %d pos %d, want 4, 1, 1", resumed.Step(), resumed.Epoch(), resumed.DataPos())
+	}
+	if err := Train(context.Background(), resumed, src, TrainOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if resumed.Step() != straight.Step() {
+		t.Fatalf("steps %d vs %d", resumed.Step(), straight.Step())
+	}
+	for _, name := range straight.ParamNames() {
+		a, b := straight.Param(name), resumed.Param(name)
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%s[%d]: straight %v, resumed %v", name, i, a[i], b[i])
+			}
+		}
+	}
+}
