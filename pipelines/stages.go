@@ -1,6 +1,26 @@
 package pipelines
 
+import (
+	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/engine"
+)
+
 // Defs lists every stage in the order of the chain. Add one line per stage package.
 func Defs() []Def {
-	return []Def{}
+	return []Def{
+		{Name: "captions", Short: "tokenise, POS-tag and encode captions; vocabulary, CIDEr-D document frequencies, grounding references (Beam)", Build: func(c *config.Config) (*engine.Stage, error) {
+			p := captions.Params{}
+			if err := c.Decode("captions", &p); err != nil {
+				return nil, err
+			}
+			if _, ok := c.Sections["captions"]; !ok {
+				return nil, nil
+			}
+			if p.Seed == 0 {
+				p.Seed = c.Seed
+			}
+			return captions.Stage(p)
+		}},
+	}
 }

@@ -1,0 +1,76 @@
+package captions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/groundcap/groundcap/eval/caption"
+	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/transforms/parquetshard"
+	"github.com/groundcap/groundcap/transforms/vocab"
+)
+
+// ReadShard reads the rows of one captions shard file (sorted by image id, caption index).
+func ReadShard(ctx context.Context, loc string) ([]Row, error) {
+	rows, err := parquetshard.Read[Row](ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("captions: %w", err)
+	}
+	return rows, nil
+}
+
+// ReadCaptions reads the whole captions table: loc is the table directory (…/captions) or one
+// shard file; shards are read in order.
+func ReadCaptions(ctx context.Context, loc string) ([]Row, error) {
+	rows, err := parquetshard.ReadAll[Row](ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("captions: %w", err)
+	}
+	return rows, nil
+}
+
+// ReadGroundingRefs reads the grounding_refs table: loc is the table directory or one shard file.
+func ReadGroundingRefs(ctx context.Context, loc string) ([]GroundingRef, error) {
+	rows, err := parquetshard.ReadAll[GroundingRef](ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("captions: %w", err)
+	}
+	return rows, nil
+}
+
+// ReadVocab reads vocab.json.
+func ReadVocab(ctx context.Context, loc string) (*vocab.Vocab, error) {
+	data, err := blobio.ReadAll(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("captions: %w", err)
+	}
+	var v vocab.Vocab
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("captions: %s: %w", loc, err)
+	}
+	return &v, nil
+}
+
+// ReadStats reads stats.json.
+func ReadStats(ctx context.Context, loc string) (*Stats, error) {
+	data, err := blobio.ReadAll(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("captions: %w", err)
+	}
+	var st Stats
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("captions: %s: %w", loc, err)
+	}
+	return &st, nil
+}
+
+// ReadDocFreq reads cider_df.json (eval/caption's DocFreq format).
+func ReadDocFreq(ctx context.Context, loc string) (*caption.DocFreq, error) {
+	r, err := blobio.NewReader(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("captions: %w", err)
+	}
+	defer r.Close()
+	return caption.ReadDocFreq(r, loc)
+}

@@ -1,0 +1,65 @@
+package captions
+
+import "cmp"
+
+// Row is one row of the captions table.
+type Row struct {
+	ImageID    int64    `parquet:"image_id" json:"image_id"`
+	Split      string   `parquet:"split,dict" json:"split"`
+	CaptionIdx int32    `parquet:"caption_idx" json:"caption_idx"`
+	Raw        string   `parquet:"raw" json:"raw"`
+	Tokens     []string `parquet:"tokens,list" json:"tokens"`       // truncated to max_length
+	POS        []string `parquet:"pos,list" json:"pos"`             // Penn Treebank tag of each token
+	NounMask   []bool   `parquet:"noun_mask,list" json:"noun_mask"` // tag NN/NNS/NNP/NNPS and word not UNK
+	Labels     []int32  `parquet:"labels,list" json:"labels"`       // vocabulary ids (not padded)
+	Length     int32    `parquet:"length" json:"length"`            // number of tokens
+}
+
+// Compare orders rows by image id, then caption index.
+func (r *Row) Compare(o *Row) int {
+	if c := cmp.Compare(r.ImageID, o.ImageID); c != 0 {
+		return c
+	}
+	return cmp.Compare(r.CaptionIdx, o.CaptionIdx)
+}
+
+// GroundingRef is one row of the grounding_refs table: one annotated phrase of one caption of
+// Flickr30k Entities.
+type GroundingRef struct {
+	ImageID    int64  `parquet:"image_id" json:"image_id"`
+	Split      string `parquet:"split,dict" json:"split"`
+	CaptionIdx int32  `parquet:"caption_idx" json:"caption_idx"` // line of Sentences/<id>.txt
+	PhraseIdx  int32  `parquet:"phrase_idx" json:"phrase_idx"`   // index of the phrase in its caption
+	ChainID    int64  `parquet:"chain_id" json:"chain_id"`
+	// Words are the phrase's lower-cased words (punctuation removed); FirstWord indexes the first
+	// of them in the caption's tokens (the Entities sentence's lower-cased words without
+	// punctuation, which equal Karpathy's tokens of the caption).
+	Words     []string `parquet:"words,list" json:"words"`
+	FirstWord int32    `parquet:"first_word" json:"first_word"`
+	Types     []string `parquet:"types,list" json:"types"` // entity types: people, clothing, …
+	// HeadWord is the phrase's last noun (by POS tag; its last word if it has no noun) and
+	// HeadIndex its index in the caption's tokens; Class is the grounding class the head word's
+	// lemma matches ("" when none, or when no class list was given).
+	HeadWord  string `parquet:"head_word" json:"head_word"`
+	HeadIndex int32  `parquet:"head_index" json:"head_index"`
+	Class     string `parquet:"class,dict" json:"class"`
+	// NotVisual marks chain 0 / type notvisual phrases (never boxed); NoBox a chain whose objects
+	// are flagged nobndbox in the XML; Scene a chain flagged scene.
+	NotVisual bool  `parquet:"not_visual" json:"not_visual"`
+	NoBox     bool  `parquet:"no_box" json:"no_box"`
+	Scene     bool  `parquet:"scene" json:"scene"`
+	Boxes     []Box `parquet:"boxes,list" json:"boxes"` // every box of the chain, 0-based pixels
+	Width     int32 `parquet:"width" json:"width"`      // image size from the XML
+	Height    int32 `parquet:"height" json:"height"`
+}
+
+// Compare orders rows by image id, caption index, phrase index.
+func (g *GroundingRef) Compare(o *GroundingRef) int {
+	if c := cmp.Compare(g.ImageID, o.ImageID); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(g.CaptionIdx, o.CaptionIdx); c != 0 {
+		return c
+	}
+	return cmp.Compare(g.PhraseIdx, o.PhraseIdx)
+}
