@@ -14,6 +14,12 @@
 //   - "cuda": registered by the GPU package through Register;
 //   - "auto": the first of cuda, openblas, go whose factory succeeds.
 //
+// Building with OpenBLAS (Debian: apt-get install libopenblas-dev):
+//
+//	CGO_LDFLAGS=-lopenblas go build -tags openblas ./cmd/groundcap
+//
+// The default build has no cgo dependency.
+//
 // Float64 and complex routines always come from gonum's native BLAS; models
 // in this project run in float32 (float64 is only used by gradient checks).
 //
