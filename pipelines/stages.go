@@ -4,11 +4,25 @@ import (
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/synth"
 )
 
 // Defs lists every stage in the order of the chain. Add one line per stage package.
 func Defs() []Def {
 	return []Def{
+		{Name: "synth", Short: "write the synthetic grounded world into the artifact store", Build: func(c *config.Config) (*engine.Stage, error) {
+			var p synth.Params
+			if err := c.Decode("synth", &p); err != nil {
+				return nil, err
+			}
+			if _, ok := c.Sections["synth"]; !ok {
+				return nil, nil // real data: no synthetic world
+			}
+			if p.Seed == 0 {
+				p.Seed = c.Seed
+			}
+			return synth.Stage(p)
+		}},
 		{Name: "captions", Short: "tokenise, POS-tag and encode captions; vocabulary, CIDEr-D document frequencies, grounding references (Beam)", Build: func(c *config.Config) (*engine.Stage, error) {
 			p := captions.Params{}
 			if err := c.Decode("captions", &p); err != nil {

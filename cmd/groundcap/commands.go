@@ -1,7 +1,21 @@
 package main
 
+import "github.com/groundcap/groundcap/pipelines"
+
 // commandConstructors builds every subcommand; add one line per cmd_<name>.go file.
 var commandConstructors = []func(*globalOptions) *command{
+	newRunCommand,
 	newScoreCommand,
 	newScoreGroundingCommand,
+	newStatusCommand,
+	newSynthCommand,
+}
+
+// stageCommands makes one 'groundcap STAGE' command per stage of the registry.
+func stageCommands(g *globalOptions) []*command {
+	var cmds []*command
+	for _, d := range pipelines.Defs() {
+		cmds = append(cmds, newStageCommand(d, g))
+	}
+	return cmds
 }

@@ -21,6 +21,9 @@ import (
 type globalOptions struct {
 	Stdout io.Writer
 	Stderr io.Writer
+	// BeamFlags are the Beam pipeline flags given on the command line, applied after the
+	// config's runner section (so they override it).
+	BeamFlags [][2]string
 }
 
 // command is one subcommand: a name, its help text, its flags and the function that runs it.
@@ -33,6 +36,8 @@ type command struct {
 	AddFlags func(fs *flag.FlagSet)
 	// Run runs the command with the positional arguments left after flag parsing.
 	Run func(ctx context.Context, args []string) error
+	// Beam marks commands that run Beam pipelines: Beam's own flags pass through to them.
+	Beam bool
 }
 
 // usageError marks an error in the command line; it exits with status 2.
@@ -42,7 +47,7 @@ func (e usageError) Error() string { return e.msg }
 
 // commands lists every subcommand. Each lives in its own cmd_<name>.go file.
 func commands(g *globalOptions) []*command {
-	cmds := []*command{}
+	cmds := stageCommands(g)
 	for _, f := range commandConstructors {
 		cmds = append(cmds, f(g))
 	}
@@ -84,7 +89,16 @@ func run(ctx context.Context, args []string, g *globalOptions) int {
 		if c.AddFlags != nil {
 			c.AddFlags(fs)
 		}
-		if err := fs.Parse(args[1:]); err != nil {
+		rest := args[1:]
+		if c.Beam {
+			own, beamFlags, err := splitBeamFlags(rest, fs)
+			if err != nil {
+				fmt.Fprintf(g.Stderr, "groundcap %s: %v\n", c.Name, err)
+				return 2
+			}
+			rest, g.BeamFlags = own, beamFlags
+		}
+		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				printCommandHelp(g.Stdout, c, fs)
 				return 0
