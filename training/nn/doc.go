@@ -23,5 +23,10 @@
 // (LogSumExp here is built from Max/Sub/Exp/Sum/Log); SoftMax and LogSoftMax
 // on one node collapse (Softmax here is Exp of LogSoftmax); its Dropout op
 // is not seedable (Dropout here multiplies by a mask drawn from an explicit
-// RNG).
+// RNG). Two more found while building SCAN: gorgonia.org/tensor reduces
+// along a middle axis of a ≥4-D tensor incorrectly (ReduceSum, ReduceMax,
+// Expand and BroadcastTo here replace Sum/Max/Broadcast*), and the
+// TapeMachine computes element-wise ops in place into registers that views
+// (Reshape) still alias, corrupting values (Reshape here copies; read graph
+// outputs through Copy).
 package nn
