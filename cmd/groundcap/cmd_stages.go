@@ -80,22 +80,30 @@ func newStageCommand(d pipelines.Def, g *globalOptions) *command {
 			if len(args) > 0 {
 				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
 			}
-			_, e, err := openExperiment(opts.experimentOptions, g)
-			if err != nil {
-				return err
-			}
-			var force []string
-			if opts.Force {
-				force = []string{d.Name}
-			}
-			ms, err := e.Make(ctx, d.Name, engine.MakeOptions{Force: force, Verify: opts.Verify})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.Stdout, "%s: %s\n", d.Name, e.OutputDir(d.Name, ms[d.Name].Key))
-			return nil
+			return runStage(ctx, d.Name, opts, g)
 		},
 	}
+}
+
+// runStage brings one stage and its upstream stages up to date.
+func runStage(ctx context.Context, name string, opts stageOptions, g *globalOptions) error {
+	_, e, err := openExperiment(opts.experimentOptions, g)
+	if err != nil {
+		return err
+	}
+	if e.Stage(name) == nil {
+		return fmt.Errorf("stage %s is not part of %s (no %s section)", name, opts.Config, name)
+	}
+	var force []string
+	if opts.Force {
+		force = []string{name}
+	}
+	ms, err := e.Make(ctx, name, engine.MakeOptions{Force: force, Verify: opts.Verify})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.Stdout, "%s: %s\n", name, e.OutputDir(name, ms[name].Key))
+	return nil
 }
 
 // runOptions are the flags of 'groundcap run'.

@@ -13,12 +13,14 @@ import (
 
 // synthOptions are the flags of 'groundcap synth'.
 type synthOptions struct {
+	stageOptions
 	Out    string
 	Params synth.Params
 }
 
 func (o *synthOptions) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Out, "out", "", "output directory or URL (required)")
+	o.stageOptions.AddFlags(fs)
+	fs.StringVar(&o.Out, "out", "", "write a standalone world to this directory or URL (without it: run the config's synth stage)")
 	fs.IntVar(&o.Params.Images, "images", 0, "number of images (0: the generator's default, 2000)")
 	fs.Int64Var(&o.Params.Seed, "seed", 0, "seed (0: the generator's default, 1)")
 	fs.IntVar(&o.Params.FeatDim, "feat-dim", 0, "region feature dimension D (0: 2048)")
@@ -32,18 +34,21 @@ func newSynthCommand(g *globalOptions) *command {
 	return &command{
 		Name:  "synth",
 		Short: "write the synthetic grounded world (real formats) to a directory",
-		Usage: "groundcap synth --out DIR [--images N] [--seed S] [--feat-dim D] [--boxes K]",
+		Usage: "groundcap synth --out DIR [--images N] [--seed S] [--feat-dim D] [--boxes K]\n       groundcap synth [--config F] [--force]   (the experiment's cached synth stage)",
 		Long: "Writes dataset.json (Karpathy split format), Sentences/ and Annotations/ (Flickr30k Entities),\n" +
 			"features/part-*.tsv (bottom-up TSV, original layout), images/<id>.png, class_names.txt,\n" +
-			"split_ids.json and truth.json. Same flags, same bytes. In an experiment the world is the\n" +
-			"cached 'synth' stage instead (see configs/demo.yaml).",
+			"split_ids.json and truth.json. Same flags, same bytes. Without --out, runs the experiment's\n" +
+			"cached 'synth' stage (its parameters come from the config's synth section).",
 		AddFlags: opts.AddFlags,
 		Run: func(ctx context.Context, args []string) error {
-			if opts.Out == "" {
-				return usageError{"--out is required"}
-			}
 			if len(args) > 0 {
 				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+			}
+			if opts.Out == "" {
+				if opts.Params != (synth.Params{}) {
+					return usageError{"--images, --seed, --feat-dim, --boxes, --tsv-files and --no-images need --out; the stage takes its parameters from the config"}
+				}
+				return runStage(ctx, "synth", opts.stageOptions, g)
 			}
 			return runSynth(ctx, opts, g)
 		},

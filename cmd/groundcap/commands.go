@@ -15,6 +15,9 @@ var commandConstructors = []func(*globalOptions) *command{
 func stageCommands(g *globalOptions) []*command {
 	var cmds []*command
 	for _, d := range pipelines.Defs() {
+		if d.Name == "synth" {
+			continue // 'groundcap synth' serves both the stage and standalone worlds (cmd_synth.go)
+		}
 		cmds = append(cmds, newStageCommand(d, g))
 	}
 	return cmds
