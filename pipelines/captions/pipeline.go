@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
 	"sort"
@@ -73,7 +74,8 @@ func (f *ReadFn) ProcessElement(ctx context.Context, _ []byte, emit func(int, Ca
 			return err
 		}
 	}
-	r := &reader{source: f.Dataset, numShards: f.NumShards, splitIDs: splits, emit: emit, emitTrain: emitTrain, emitReject: emitReject, seen: map[int64]string{}}
+	r := &reader{source: f.Dataset, numShards: f.NumShards, splitIDs: splits, emit: emit, emitTrain: emitTrain, emitReject: emitReject, seen: map[int64]string{},
+		reopen: func() (io.ReadCloser, error) { return blobio.NewReader(ctx, f.Dataset) }}
 	in, err := blobio.NewReader(ctx, f.Dataset)
 	if err != nil {
 		return fmt.Errorf("captions: dataset: %w", err)

@@ -67,6 +67,9 @@ type reader struct {
 	emit       func(shard int, c Caption)
 	emitTrain  func(tokens []string)
 	emitReject func(rejects.Reject)
+	// reopen opens the source again to locate a syntax error exactly (the streaming decoder's
+	// offsets are not byte-exact); nil: report the decoder's offset.
+	reopen func() (io.ReadCloser, error)
 
 	stats ReaderStats
 	seen  map[int64]string // image id -> record of its first occurrence
@@ -214,10 +217,11 @@ func (r *reader) finish() error {
 func (r *reader) readJSON(in io.Reader) error {
 	dec := json.NewDecoder(in)
 	fail := func(err error) error {
-		var se *json.SyntaxError
 		off := dec.InputOffset()
-		if errors.As(err, &se) {
-			off = se.Offset
+		if r.reopen != nil {
+			if o, e, ok := r.locate(); ok {
+				off, err = o, e
+			}
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("captions: %s: byte %d: malformed JSON: unexpected end of file", r.source, off)
@@ -273,6 +277,31 @@ func (r *reader) readJSON(in io.Reader) error {
 	return nil
 }
 
+// locate reads the whole source again and returns the 0-based offset of the byte where its JSON
+// syntax fails (its length for a truncated file) and the error; ok is false when it cannot.
+func (r *reader) locate() (int64, error, bool) {
+	in, err := r.reopen()
+	if err != nil {
+		return 0, nil, false
+	}
+	defer in.Close()
+	data, err := io.ReadAll(in)
+	if err != nil {
+		return 0, nil, false
+	}
+	var raw json.RawMessage
+	err = json.Unmarshal(data, &raw)
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return 0, nil, false
+	}
+	off := se.Offset - 1 // Offset counts the bytes read, the offending one included
+	if se.Offset >= int64(len(data)) && strings.Contains(se.Error(), "unexpected end") {
+		return int64(len(data)), io.ErrUnexpectedEOF, true
+	}
+	return off, err, true
+}
+
 // readJSONL reads one image object per line; blank lines are skipped.
 func (r *reader) readJSONL(in io.Reader) error {
 	br := bufio.NewReaderSize(in, 1<<20)
@@ -288,7 +317,7 @@ func (r *reader) readJSONL(in io.Reader) error {
 					var se *json.SyntaxError
 					at := off
 					if errors.As(jerr, &se) {
-						at += int64(bytes.Index(b, trimmed)) + se.Offset
+						at += int64(bytes.Index(b, trimmed)) + se.Offset - 1
 					}
 					return fmt.Errorf("captions: %s: line %d: byte %d: malformed JSON: %v", r.source, line, at, jerr)
 				}
