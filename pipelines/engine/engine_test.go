@@ -326,3 +326,51 @@ func writeFileB(path, data string) error {
 	}
 	return os.WriteFile(path, []byte(data), 0o644)
 }
+
+func TestConcurrentRunsOnOneRoot(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "data")
+	root := filepath.Join(dir, "root")
+	p := shardParams{Shards: 16, Word: "w"}
+	const n = 4
+	errs := make(chan error, n)
+	digests := make(chan string, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			var runs int
+			e, err := New(root, []*Stage{shardStage("s", p, filepath.Join(dir, "in.txt"), nil, &runs)}, Options{ModuleVersion: "test"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			ms, err := e.Make(context.Background(), "s", MakeOptions{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			errs <- nil
+			digests <- ms["s"].OutputDigest
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := <-digests
+	for i := 1; i < n; i++ {
+		if d := <-digests; d != first {
+			t.Fatal("concurrent runs produced different outputs")
+		}
+	}
+	var runs int
+	e := newEngine(t, root, shardStage("s", p, filepath.Join(dir, "in.txt"), nil, &runs))
+	st, err := e.Status(context.Background(), true)
+	if err != nil || st[0].State != "fresh" {
+		t.Fatalf("after concurrent runs: %+v %v", st, err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(root, "s", st[0].Key, "*.tmp"))
+	if len(leftovers) != 0 {
+		t.Fatalf("temporary files left behind: %v", leftovers)
+	}
+}
