@@ -9,6 +9,8 @@ var commandConstructors = []func(*globalOptions) *command{
 	newScoreGroundingCommand,
 	newStatusCommand,
 	newSynthCommand,
+	newDoctorCommand,
+	newGPUCheckCommand,
 }
 
 // stageCommands makes one 'groundcap STAGE' command per stage of the registry.

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	gblas "gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/groundcap/groundcap/internal/gpublas"
+	"github.com/groundcap/groundcap/training/blas"
+)
+
+// gpuCheckOptions are the flags of 'groundcap gpu-check'.
+type gpuCheckOptions struct {
+	LibDir   string
+	Device   int
+	Pedantic bool
+	Reps     int
+	CPUReps  int
+	Tol      float64
+
+	// shapes and step size the measurements; zero means the defaults
+	// (benchShapes, defaultStep). Tests shrink them.
+	shapes [][3]int
+	step   stepDims
+}
+
+// benchShapes are the m, n, k of the timed products.
+var benchShapes = [][3]int{{128, 1024, 1024}, {2048, 2048, 2048}}
+
+// defaultStep sizes the timed training step.
+var defaultStep = stepDims{Batch: 256, In: 2048, Hidden: 1024, Out: 256}
+
+func (o *gpuCheckOptions) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.LibDir, "lib-dir", "", "directory (or ':'-separated list) holding the CUDA libraries, searched before the system library path; sets "+gpublas.EnvLibDir+" for this run (default $"+gpublas.EnvLibDir+")")
+	fs.IntVar(&o.Device, "device", 0, "CUDA device ordinal")
+	fs.BoolVar(&o.Pedantic, "pedantic", false, "run cuBLAS in CUBLAS_PEDANTIC_MATH instead of CUBLAS_DEFAULT_MATH (neither uses TF32)")
+	fs.IntVar(&o.Reps, "reps", 20, "timed repetitions of each GPU product and training step")
+	fs.IntVar(&o.CPUReps, "cpu-reps", 2, "timed repetitions of each CPU product and training step")
+	fs.Float64Var(&o.Tol, "tol", 1e-5, "largest max-norm relative error of a GPU Sgemm against gonum")
+}
+
+func newGPUCheckCommand(g *globalOptions) *command {
+	var opts gpuCheckOptions
+	return &command{
+		Name:  "gpu-check",
+		Short: "check cuBLAS Sgemm against the CPU and measure GPU vs CPU throughput",
+		Usage: "groundcap gpu-check [--lib-dir DIR] [--device N] [--reps N] [--cpu-reps N]",
+		Long: "Loads cuBLAS at run time (see docs/gpu.md), checks Sgemm against gonum on every transpose\n" +
+			"combination with odd sizes and padded leading dimensions (max-norm relative error <= --tol,\n" +
+			"fp32, TF32 off), runs a small gorgonia training step (matmul, tanh, backward) on CPU and GPU and\n" +
+			"compares its loss and gradient, and prints GFLOP/s of 128x1024x1024 and 2048x2048x2048\n" +
+			"products and step times on GPU and CPU. Exits 1 when CUDA is unavailable or any check fails.",
+		AddFlags: opts.AddFlags,
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+			}
+			if opts.Reps <= 0 || opts.CPUReps <= 0 || !(opts.Tol > 0) {
+				return usageError{"--reps and --cpu-reps must be positive and --tol > 0"}
+			}
+			return runGPUCheck(ctx, opts, g)
+		},
+	}
+}
+
+// stepTol bounds the relative difference of the training step's loss and
+// gradient between GPU and CPU: both are fp32, only the summation order of
+// the products differs, and the step adds tanh and a mean on top.
+const stepTol = 1e-4
+
+func runGPUCheck(ctx context.Context, opts gpuCheckOptions, g *globalOptions) (err error) {
+	if opts.LibDir != "" {
+		if err := os.Setenv(gpublas.EnvLibDir, opts.LibDir); err != nil {
+			return err
+		}
+	}
+	gpu, err := gpublas.New(gpublas.Options{
+		LibDir:    os.Getenv(gpublas.EnvLibDir),
+		Device:    opts.Device,
+		Pedantic:  opts.Pedantic,
+		Threshold: 1, // every product of the checks runs on the GPU
+		Strict:    true,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, gpu.Close()) }()
+	w := g.Stdout
+	fmt.Fprintln(w, "CUDA:")
+	printDeviceInfo(w, gpu.Info())
+
+	cpu := gonum.Implementation{}
+	var failed []string
+	fmt.Fprintf(w, "\nSgemm vs gonum (max-norm relative error, limit %g):\n", opts.Tol)
+	for i, c := range gpublas.CheckCases() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := gpublas.Compare(gpu, cpu, c, uint64(i)+1)
+		status := "ok"
+		switch {
+		case err != nil:
+			status = "FAILED: " + err.Error()
+		case rel > opts.Tol:
+			status = "FAILED"
+		}
+		if status != "ok" {
+			failed = append(failed, c.String())
+		}
+		fmt.Fprintf(w, "  %-55s %.2g  %s\n", c, rel, status)
+	}
+
+	fmt.Fprintln(w, "\nThroughput (NN products, GPU time includes host<->device copies):")
+	shapes := opts.shapes
+	if shapes == nil {
+		shapes = benchShapes
+	}
+	for _, s := range shapes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		gg, gt, err := gpublas.GFLOPS(gpu, s[0], s[1], s[2], opts.Reps)
+		if err != nil {
+			return err
+		}
+		cg, ct, err := gpublas.GFLOPS(cpu, s[0], s[1], s[2], opts.CPUReps)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  %4dx%4dx%4d  GPU %8.1f GFLOP/s (%v/call)  CPU %6.1f GFLOP/s (%v/call)  speed-up %.1fx\n",
+			s[0], s[1], s[2], gg, gt.Round(time.Microsecond), cg, ct.Round(time.Microsecond), gg/cg)
+	}
+
+	fmt.Fprintln(w, "\nTraining step through gorgonia (X·W1 -> tanh -> ·W2 -> mean square, backward to W1, W2):")
+	dims := opts.step
+	if dims == (stepDims{}) {
+		dims = defaultStep
+	}
+	cs, err := graphStep(cpu, dims, opts.CPUReps)
+	if err != nil {
+		return err
+	}
+	counted := blas.NewCounter(gpu)
+	before := gpu.Stats().GPUCalls
+	gs, err := graphStep(counted, dims, opts.Reps)
+	if err != nil {
+		return err
+	}
+	onGPU := gpu.Stats().GPUCalls - before
+	lossRel := math.Abs(float64(gs.Loss-cs.Loss)) / math.Max(math.Abs(float64(cs.Loss)), math.SmallestNonzeroFloat32)
+	gradRel := maxNormRel(gs.Grad, cs.Grad)
+	status := "ok"
+	if !(lossRel <= stepTol && gradRel <= stepTol) || onGPU == 0 {
+		status = "FAILED"
+		failed = append(failed, "training step")
+	}
+	fmt.Fprintf(w, "  %v: loss CPU %.7g GPU %.7g (rel %.2g), dW1 rel %.2g (limit %g), %d Sgemm calls on the GPU: %s\n",
+		dims, cs.Loss, gs.Loss, lossRel, gradRel, stepTol, onGPU, status)
+	fmt.Fprintf(w, "  step time: CPU %v, GPU %v (speed-up %.1fx)\n", cs.Time.Round(time.Microsecond), gs.Time.Round(time.Microsecond),
+		cs.Time.Seconds()/gs.Time.Seconds())
+	// TODO(issue 8): run one POS-SCAN training step on CPU and GPU (loss and step time) once
+	// training/scan exposes a training-step API; training/scan is empty at the time of writing.
+	fmt.Fprintln(w, "  POS-SCAN step: not run (TODO(issue 8): training/scan has no training-step API yet)")
+
+	if len(failed) > 0 {
+		return fmt.Errorf("%d check(s) failed: %v", len(failed), failed)
+	}
+	fmt.Fprintln(w, "\nall checks passed")
+	return nil
+}
+
+// stepDims sizes the gorgonia training step of gpu-check.
+type stepDims struct{ Batch, In, Hidden, Out int }
+
+// String formats the sizes.
+func (d stepDims) String() string {
+	return fmt.Sprintf("X %dx%d, W1 %dx%d, W2 %dx%d", d.Batch, d.In, d.In, d.Hidden, d.Hidden, d.Out)
+}
+
+// stepResult is the outcome of graphStep.
+type stepResult struct {
+	Loss float32
+	Grad []float32     // dLoss/dW1
+	Time time.Duration // mean time of one forward+backward pass
+}
+
+// graphStep installs impl as gorgonia's BLAS, runs a forward and backward
+// pass of loss = mean((tanh(X·W1)·W2)²) with seeded X, W1, W2 once, then
+// reps more times for the timing, and puts gonum back. Every product of the
+// pass (forward and the transposed ones of backward) ends in impl.Sgemm.
+func graphStep(impl gblas.Float32, d stepDims, reps int) (res stepResult, err error) {
+	blas.Install(blas.Backend{Name: "gpu-check", Impl: impl})
+	defer blas.Install(blas.Backend{Name: blas.Go, Impl: gonum.Implementation{}})
+	r := rand.New(rand.NewPCG(7, 7))
+	val := func(rows, cols int, scale float32) *tensor.Dense {
+		x := make([]float32, rows*cols)
+		for i := range x {
+			x[i] = (r.Float32() - 0.5) * scale
+		}
+		return tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(x))
+	}
+	g := G.NewGraph()
+	x := G.NewMatrix(g, tensor.Float32, G.WithShape(d.Batch, d.In), G.WithName("x"), G.WithValue(val(d.Batch, d.In, 1)))
+	w1 := G.NewMatrix(g, tensor.Float32, G.WithShape(d.In, d.Hidden), G.WithName("w1"),
+		G.WithValue(val(d.In, d.Hidden, float32(2/math.Sqrt(float64(d.In))))))
+	w2 := G.NewMatrix(g, tensor.Float32, G.WithShape(d.Hidden, d.Out), G.WithName("w2"),
+		G.WithValue(val(d.Hidden, d.Out, float32(2/math.Sqrt(float64(d.Hidden))))))
+	h, err := G.Mul(x, w1) // (batch, hidden)
+	if err != nil {
+		return res, err
+	}
+	if h, err = G.Tanh(h); err != nil {
+		return res, err
+	}
+	y, err := G.Mul(h, w2) // (batch, out)
+	if err != nil {
+		return res, err
+	}
+	sq, err := G.Square(y)
+	if err != nil {
+		return res, err
+	}
+	loss, err := G.Mean(sq) // scalar
+	if err != nil {
+		return res, err
+	}
+	if _, err := G.Grad(loss, w1, w2); err != nil {
+		return res, err
+	}
+	vm := G.NewTapeMachine(g, G.BindDualValues(w1, w2))
+	defer func() { err = errors.Join(err, vm.Close()) }()
+	if err := vm.RunAll(); err != nil {
+		return res, fmt.Errorf("gpu-check: training step: %w", err)
+	}
+	lv, ok := loss.Value().Data().(float32)
+	if !ok {
+		return res, fmt.Errorf("gpu-check: training step: loss is %T, want float32", loss.Value().Data())
+	}
+	gv, err := w1.Grad()
+	if err != nil {
+		return res, err
+	}
+	res.Loss = lv
+	res.Grad = append([]float32(nil), gv.Data().([]float32)...)
+	start := time.Now()
+	for i := 0; i < reps; i++ {
+		vm.Reset()
+		if err := vm.RunAll(); err != nil {
+			return res, fmt.Errorf("gpu-check: training step: %w", err)
+		}
+	}
+	res.Time = time.Since(start) / time.Duration(max(reps, 1))
+	return res, nil
+}
+
+// maxNormRel is max|a−b| / max|b|.
+func maxNormRel(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var d, m float64
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
+		m = math.Max(m, math.Abs(float64(b[i])))
+	}
+	if m == 0 {
+		return d
+	}
+	return d / m
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	gblas "gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/groundcap/groundcap/internal/gpublas"
+	"github.com/groundcap/groundcap/training/blas"
+)
+
+// fakeCUDADir compiles gpublas's CPU stand-ins of the CUDA libraries
+// (internal/gpublas/testdata/fakecuda.c) into a temporary directory. They
+// exercise the commands' wiring and the real bindings, not a GPU.
+func fakeCUDADir(t *testing.T) string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the CUDA backend is linux-only")
+	}
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler (cc) to build the fake CUDA libraries")
+	}
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "internal", "gpublas", "testdata", "fakecuda.c")
+	for _, lib := range [][2]string{
+		{"FAKE_DRIVER", "libcuda.so.1"}, {"FAKE_RUNTIME", "libcudart.so.13"},
+		{"FAKE_CUBLASLT", "libcublasLt.so.13"}, {"FAKE_CUBLAS", "libcublas.so.13"},
+	} {
+		out, err := exec.Command(cc, "-shared", "-fPIC", "-O2", "-D"+lib[0], "-o", filepath.Join(dir, lib[1]), src).CombinedOutput()
+		if err != nil {
+			t.Fatalf("build %s: %v\n%s", lib[1], err, out)
+		}
+	}
+	return dir
+}
+
+func TestCUDABackendRegistered(t *testing.T) {
+	if !slices.Contains(blas.Names(), blas.CUDA) {
+		t.Errorf("registered backends %v lack %q", blas.Names(), blas.CUDA)
+	}
+}
+
+func TestDoctorWithoutCUDA(t *testing.T) {
+	t.Setenv(gpublas.EnvLibDir, "")
+	dir := t.TempDir()
+	var out bytes.Buffer
+	err := runDoctor(context.Background(), doctorOptions{LibDir: dir}, &globalOptions{Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatalf("doctor on a machine without CUDA: %v", err)
+	}
+	s := out.String()
+	for _, want := range []string{"  go        ok", "  auto      selects ", "library dir  " + dir} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	if !strings.Contains(s, "Sgemm check") { // no CUDA here (a GPU machine would pass the check instead)
+		for _, want := range []string{"cuda      unavailable: ", "unavailable  gpublas: cannot load", filepath.Join(dir, "libcuda.so.1")} {
+			if !strings.Contains(s, want) {
+				t.Errorf("output lacks %q:\n%s", want, s)
+			}
+		}
+	}
+}
+
+func TestDoctorWithFakeCUDA(t *testing.T) {
+	t.Setenv(gpublas.EnvLibDir, "")
+	dir := fakeCUDADir(t)
+	var out bytes.Buffer
+	if err := runDoctor(context.Background(), doctorOptions{LibDir: dir}, &globalOptions{Stdout: &out, Stderr: &out}); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{
+		"  cuda      ok", "  auto      selects cuda",
+		"runtime      " + filepath.Join(dir, "libcudart.so.13"),
+		"Fake CUDA Device (CPU), compute capability 9.0",
+		"80.0 GiB total", "CUBLAS_DEFAULT_MATH",
+		"limit 1e-05): ok",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestGPUCheckWithoutCUDA(t *testing.T) {
+	t.Setenv(gpublas.EnvLibDir, "")
+	var out bytes.Buffer
+	err := runGPUCheck(context.Background(), gpuCheckOptions{LibDir: t.TempDir(), Reps: 1, CPUReps: 1, Tol: 1e-5}, &globalOptions{Stdout: &out, Stderr: &out})
+	if err == nil {
+		t.Skip("CUDA is installed here; this test needs a machine without it")
+	}
+	if !errors.Is(err, gpublas.ErrNoCUDA) {
+		t.Errorf("err = %v, want one wrapping gpublas.ErrNoCUDA", err)
+	}
+}
+
+func TestGPUCheckWithFakeCUDA(t *testing.T) {
+	t.Setenv(gpublas.EnvLibDir, "")
+	dir := fakeCUDADir(t)
+	var out bytes.Buffer
+	opts := gpuCheckOptions{LibDir: dir, Reps: 1, CPUReps: 1, Tol: 1e-5,
+		shapes: [][3]int{{16, 32, 24}}, step: stepDims{Batch: 8, In: 32, Hidden: 16, Out: 4}}
+	if err := runGPUCheck(context.Background(), opts, &globalOptions{Stdout: &out, Stderr: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"TT m=64 n=130 k=65", "  16x  32x  24  GPU", "GFLOP/s", "Sgemm calls on the GPU: ok", "POS-SCAN step: not run", "all checks passed"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "FAILED") {
+		t.Errorf("a check failed:\n%s", s)
+	}
+}
+
+// TestGraphStepUsesInstalledBLAS checks that the gorgonia step of gpu-check
+// routes its products through the BLAS it installs (so the GPU comparison
+// compares something) and that a wrong Sgemm changes its loss.
+func TestGraphStepUsesInstalledBLAS(t *testing.T) {
+	d := stepDims{Batch: 6, In: 10, Hidden: 8, Out: 3}
+	ref, err := graphStep(gonum.Implementation{}, d, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := blas.NewCounter(gonum.Implementation{})
+	same, err := graphStep(counter, d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Forward X·W1, H·W2; backward dW2 = Hᵀ·dY, dH = dY·W2ᵀ, dW1 = Xᵀ·dH.
+	if counter.Flops() == 0 {
+		t.Fatal("no Sgemm/Sgemv went through the installed BLAS")
+	}
+	if same.Loss != ref.Loss || maxNormRel(same.Grad, ref.Grad) != 0 {
+		t.Errorf("same BLAS, different step: loss %g vs %g", same.Loss, ref.Loss)
+	}
+	wrong, err := graphStep(scaledBLAS{f: 1.01}, d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := maxNormRel([]float32{wrong.Loss}, []float32{ref.Loss}); rel <= stepTol {
+		t.Errorf("a 1%% Sgemm error moved the loss by only %.3g", rel)
+	}
+}
+
+// scaledBLAS is gonum with every Sgemm's alpha multiplied by f.
+type scaledBLAS struct {
+	gonum.Implementation
+	f float32
+}
+
+func (s scaledBLAS) Sgemm(tA, tB gblas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gonum.Implementation{}.Sgemm(tA, tB, m, n, k, alpha*s.f, a, lda, b, ldb, beta, c, ldc)
+}
