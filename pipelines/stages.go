@@ -4,6 +4,7 @@ import (
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/features"
 	"github.com/groundcap/groundcap/pipelines/synth"
 )
 
@@ -35,6 +36,16 @@ func Defs() []Def {
 				p.Seed = c.Seed
 			}
 			return captions.Stage(p)
+		}},
+		{Name: "features", Short: "materialise bottom-up region features (TSV, npz) into the sharded Parquet feature store (Beam)", Build: func(c *config.Config) (*engine.Stage, error) {
+			p := features.Params{}
+			if err := c.Decode("features", &p); err != nil {
+				return nil, err
+			}
+			if _, ok := c.Sections["features"]; !ok {
+				return nil, nil
+			}
+			return features.Stage(p)
 		}},
 	}
 }

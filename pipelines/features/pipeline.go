@@ -1,0 +1,523 @@
+package features
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/parquet-go/parquet-go"
+
+	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/shard"
+	"github.com/groundcap/groundcap/transforms/rejects"
+)
+
+func init() {
+	register.DoFn4x1[context.Context, Range, func(int, LineRef), func(RangeLines), error](&scanFn{})
+	register.DoFn2x0[int, func(int, LineRef)](&markerFn{})
+	register.DoFn4x1[context.Context, int, func(*LineRef) bool, func(*RangeLines) bool, error](&writeShardFn{})
+	register.Emitter2[int, LineRef]()
+	register.Emitter1[RangeLines]()
+	register.Iter1[LineRef]()
+	register.Iter1[RangeLines]()
+	beam.RegisterType(reflect.TypeOf((*Range)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*LineRef)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*RangeLines)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*Source)(nil)).Elem())
+}
+
+// Source kinds.
+const (
+	KindTSV = "tsv"
+	KindNPZ = "npz"
+)
+
+// Source is one input of the pipeline: a TSV file or a set of self-critical npz/npy files.
+type Source struct {
+	Kind string
+	// Loc is the TSV file, or the npz root directory.
+	Loc string
+	// Name identifies the source in rejects: the input reference plus the file's path.
+	Name string
+	// Size is the TSV file's size in bytes.
+	Size int64
+	// Prefix is the npz set's name: files are <Loc>/<Prefix>_att/<id>.npz and so on.
+	Prefix string
+	// HasFC says the npz set has a <Prefix>_fc directory.
+	HasFC bool
+}
+
+// Range is a byte range [Start, End) of TSV source Src, or (Src of an npz source) a listing.
+type Range struct {
+	Src        int
+	Start, End int64
+}
+
+// LineRef locates one record: a TSV line or an npz file. Src -1 marks a shard with no records.
+type LineRef struct {
+	Src int
+	// Offset and Length locate a TSV line (without its "\n").
+	Offset, Length int64
+	// RangeStart and Index (0-based, counting every line of the range) give the line number.
+	RangeStart, Index int64
+	// Name is the npz file name (<id>.npz).
+	Name    string
+	ImageID int64
+	// Bad is set when the image id could not be read; the record is rejected with it.
+	Bad string
+}
+
+// RangeLines counts the lines of one scanned range (or the files of an npz listing).
+type RangeLines struct {
+	Src   int
+	Start int64
+	// Lines counts every line (blank ones too, for line numbers); Records the non-blank ones.
+	Lines, Records int64
+}
+
+// Config is everything Build needs, resolved by the stage (or a test).
+type Config struct {
+	Sources []Source
+	// Out is the output directory (features/, rejects/ go under it).
+	Out          string
+	Layout       feat.Layout
+	Encoding     feat.Encoding
+	DType        feat.DType
+	Dim          int
+	NumShards    int
+	RowsPerGroup int
+	MinBoxes     int
+	MaxBoxes     int
+	RangeSize    int64
+	Workers      int
+	// FailShard (tests) is 1 + a shard whose writer fails half-way; 0 never.
+	FailShard int
+}
+
+// Build adds the features pipeline to s: it scans the sources, writes every shard of the store
+// under cfg.Out (features/ and rejects/) and returns nothing; the caller writes the index and
+// checks counts afterwards (see the stage). It panics on a malformed Config.
+func Build(s beam.Scope, cfg Config) {
+	s = s.Scope("features.Build")
+	if cfg.NumShards < 1 || cfg.Dim < 1 || cfg.RangeSize < 1 || cfg.Out == "" {
+		panic(fmt.Sprintf("features: Build: bad config: %d shards, dim %d, range size %d, out %q", cfg.NumShards, cfg.Dim, cfg.RangeSize, cfg.Out))
+	}
+	var ranges []Range
+	for i, src := range cfg.Sources {
+		switch src.Kind {
+		case KindTSV:
+			for start := int64(0); start < src.Size; start += cfg.RangeSize {
+				ranges = append(ranges, Range{Src: i, Start: start, End: min(start+cfg.RangeSize, src.Size)})
+			}
+		case KindNPZ:
+			ranges = append(ranges, Range{Src: i})
+		default:
+			panic(fmt.Sprintf("features: Build: source %d has kind %q", i, src.Kind))
+		}
+	}
+	rs := beam.Reshuffle(s, beam.CreateList(s, ranges))
+	refs, counts := beam.ParDo2(s, &scanFn{Sources: cfg.Sources, NumShards: cfg.NumShards}, rs)
+	shards := make([]int, cfg.NumShards)
+	for i := range shards {
+		shards[i] = i
+	}
+	markers := beam.ParDo(s, &markerFn{}, beam.CreateList(s, shards))
+	grouped := beam.GroupByKey(s, beam.Flatten(s, refs, markers))
+	beam.ParDo0(s, &writeShardFn{Config: cfg}, grouped, beam.SideInput{Input: counts})
+}
+
+// scanFn reads one byte range of a TSV file (or lists an npz set) and emits a LineRef per
+// record keyed by its shard, plus the range's line count.
+type scanFn struct {
+	Sources   []Source
+	NumShards int
+}
+
+func (f *scanFn) ProcessElement(ctx context.Context, r Range, emit func(int, LineRef), emitCount func(RangeLines)) error {
+	src := f.Sources[r.Src]
+	if src.Kind == KindNPZ {
+		return f.listNPZ(ctx, r.Src, src, emit, emitCount)
+	}
+	var idx, records int64
+	_, err := feat.ScanRange(ctx, src.Loc, r.Start, r.End, func(off int64, line []byte) error {
+		i := idx
+		idx++
+		if len(bytes.TrimSpace(line)) == 0 {
+			return nil // a blank line is no record
+		}
+		records++
+		ref := LineRef{Src: r.Src, Offset: off, Length: int64(len(line)), RangeStart: r.Start, Index: i}
+		id, err := feat.ParseImageID(feat.FirstField(line))
+		if err != nil {
+			ref.Bad = err.Error()
+		}
+		ref.ImageID = id
+		emit(shard.Of(id, f.NumShards), ref)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("features: scan %s [%d, %d): %w", src.Name, r.Start, r.End, err)
+	}
+	emitCount(RangeLines{Src: r.Src, Start: r.Start, Lines: idx, Records: records})
+	return nil
+}
+
+func (f *scanFn) listNPZ(ctx context.Context, i int, src Source, emit func(int, LineRef), emitCount func(RangeLines)) error {
+	objs, err := blobio.List(ctx, blobio.Join(src.Loc, src.Prefix+"_att"))
+	if err != nil {
+		return fmt.Errorf("features: list %s: %w", src.Name, err)
+	}
+	var n int64
+	for _, o := range objs {
+		if strings.Contains(o.Name, "/") || !strings.HasSuffix(o.Name, ".npz") {
+			continue
+		}
+		ref := LineRef{Src: i, Name: o.Name, Index: n}
+		id, err := strconv.ParseInt(strings.TrimSuffix(o.Name, ".npz"), 10, 64)
+		if err != nil {
+			ref.Bad = fmt.Sprintf("%v: npz file name %q is not <image id>.npz", feat.ErrImageID, o.Name)
+		}
+		ref.ImageID = id
+		emit(shard.Of(id, f.NumShards), ref)
+		n++
+	}
+	emitCount(RangeLines{Src: i, Lines: n, Records: n})
+	return nil
+}
+
+// markerFn emits one marker per shard so that every shard gets a file, even an empty one.
+type markerFn struct{}
+
+func (f *markerFn) ProcessElement(i int, emit func(int, LineRef)) { emit(i, LineRef{Src: -1}) }
+
+// writeShardFn writes one shard of the store from its records' refs.
+type writeShardFn struct {
+	Config Config
+}
+
+// isDataError tells a bad record (rejected) from an I/O failure (the stage fails).
+func isDataError(err error) bool {
+	for _, e := range []error{feat.ErrFields, feat.ErrImageID, feat.ErrNumber, feat.ErrBase64, feat.ErrLength,
+		feat.ErrNumBoxes, feat.ErrDim, feat.ErrNonFinite, feat.ErrBox, feat.ErrMissingKey, feat.ErrMissingFile,
+		feat.ErrNPY, feat.ErrFloat16Range} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// job is one record in flight through the decoding goroutines.
+type job struct {
+	ref  *LineRef
+	row  *feat.Row
+	rej  string // reject reason
+	err  error  // fatal
+	done chan struct{}
+}
+
+func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*LineRef) bool, counts func(*RangeLines) bool) error {
+	cfg := &f.Config
+	name := shard.Name(feat.FeaturesTable, sh, cfg.NumShards)
+	out := blobio.Join(cfg.Out, name)
+	if ok, err := blobio.Exists(ctx, out); err != nil {
+		return err
+	} else if ok {
+		log.Infof(ctx, "features: %s exists (finished by an earlier attempt); skipping", name)
+		return nil
+	}
+	// Line numbers: the lines before each range of each file.
+	var rl []RangeLines
+	var total int64
+	var c RangeLines
+	for counts(&c) {
+		rl = append(rl, c)
+		total += c.Records
+	}
+	sort.Slice(rl, func(i, j int) bool {
+		if rl[i].Src != rl[j].Src {
+			return rl[i].Src < rl[j].Src
+		}
+		return rl[i].Start < rl[j].Start
+	})
+	before := map[[2]int64]int64{}
+	for i := range rl {
+		if i == 0 || rl[i].Src != rl[i-1].Src {
+			before[[2]int64{int64(rl[i].Src), rl[i].Start}] = 0
+		} else {
+			before[[2]int64{int64(rl[i].Src), rl[i].Start}] = before[[2]int64{int64(rl[i-1].Src), rl[i-1].Start}] + rl[i-1].Lines
+		}
+	}
+	var refs []*LineRef
+	var ref LineRef
+	for iter(&ref) {
+		if ref.Src < 0 {
+			continue
+		}
+		r := ref
+		if r.Bad == "" && shard.Of(r.ImageID, cfg.NumShards) != sh {
+			return fmt.Errorf("features: image %d routed to shard %d, belongs to %d", r.ImageID, sh, shard.Of(r.ImageID, cfg.NumShards))
+		}
+		refs = append(refs, &r)
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		a, b := refs[i], refs[j]
+		if a.ImageID != b.ImageID {
+			return a.ImageID < b.ImageID
+		}
+		if a.Src != b.Src {
+			return a.Src < b.Src
+		}
+		if a.Offset != b.Offset {
+			return a.Offset < b.Offset
+		}
+		return a.Name < b.Name
+	})
+	record := func(r *LineRef) string {
+		if cfg.Sources[r.Src].Kind == KindNPZ {
+			return cfg.Sources[r.Src].Prefix + "_att/" + r.Name
+		}
+		return "line " + strconv.FormatInt(before[[2]int64{int64(r.Src), r.RangeStart}]+r.Index+1, 10)
+	}
+	var rej []rejects.Reject
+	reject := func(r *LineRef, reason string) {
+		rej = append(rej, rejects.Reject{Source: cfg.Sources[r.Src].Name, Record: record(r), ImageID: r.ImageID, Reason: reason})
+	}
+	// Duplicates (the same id from two lines or files) keep the first in (source, offset) order.
+	var todo []*LineRef
+	for i, r := range refs {
+		switch {
+		case r.Bad != "":
+			reject(r, r.Bad)
+		case i > 0 && refs[i-1].Bad == "" && refs[i-1].ImageID == r.ImageID:
+			first := i - 1
+			for first > 0 && refs[first-1].Bad == "" && refs[first-1].ImageID == r.ImageID {
+				first--
+			}
+			reject(r, fmt.Sprintf("%v: %d, first at %s %s", feat.ErrDuplicate, r.ImageID, cfg.Sources[refs[first].Src].Name, record(refs[first])))
+		default:
+			todo = append(todo, r)
+		}
+	}
+
+	w, err := blobio.NewWriter(ctx, out)
+	if err != nil {
+		return err
+	}
+	fw, err := feat.NewWriter(w, feat.WriterOptions{Encoding: cfg.Encoding, DType: cfg.DType, Dim: cfg.Dim,
+		RowsPerGroup: cfg.RowsPerGroup, Shard: sh, NumShards: cfg.NumShards})
+	if err != nil {
+		w.Abort()
+		return err
+	}
+	if err := f.writeRows(ctx, sh, todo, fw, reject); err != nil {
+		if !errors.Is(err, errInjected) {
+			w.Abort()
+		}
+		return err
+	}
+	st := fw.Stats()
+	fw.SetCounts(int64(len(refs)), int64(len(rej)), total)
+	if st.Rows+int64(len(rej)) != int64(len(refs)) {
+		w.Abort()
+		return fmt.Errorf("features: shard %d: %d records, %d written, %d rejected", sh, len(refs), st.Rows, len(rej))
+	}
+	// The rejects commit first: a features shard that exists implies its rejects do.
+	if err := writeRejects(ctx, blobio.Join(cfg.Out, shard.Name(feat.RejectsTable, sh, cfg.NumShards)), rej); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := fw.Close(); err != nil {
+		w.Abort()
+		return fmt.Errorf("features: %s: %w", out, err)
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	log.Infof(ctx, "features: %s: %d rows, %d rejected", name, st.Rows, len(rej))
+	return nil
+}
+
+var errInjected = errors.New("features: injected failure (test)")
+
+// inFlightPerWorker bounds the records decoded ahead of the writer.
+const inFlightPerWorker = 2
+
+// writeRows decodes, checks and encodes todo with a pool of goroutines and writes the rows in
+// order; bad records go to reject.
+func (f *writeShardFn) writeRows(ctx context.Context, sh int, todo []*LineRef, fw *feat.Writer, reject func(*LineRef, string)) error {
+	cfg := &f.Config
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	order := make(chan *job, workers*inFlightPerWorker)
+	work := make(chan *job, workers*inFlightPerWorker)
+	go func() {
+		defer close(order)
+		defer close(work)
+		for _, r := range todo {
+			j := &job{ref: r, done: make(chan struct{})}
+			select {
+			case order <- j:
+			case <-ctx.Done():
+				return
+			}
+			work <- j
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var line []byte
+			for j := range work {
+				line = f.decode(ctx, j, fw, line)
+				close(j.done)
+			}
+		}()
+	}
+	defer wg.Wait()
+	progress := newProgress(ctx, sh, int64(len(todo)))
+	n := 0
+	for j := range order {
+		<-j.done
+		switch {
+		case j.err != nil:
+			cancel()
+			for range order {
+			}
+			return j.err
+		case j.rej != "":
+			reject(j.ref, j.rej)
+		default:
+			if err := fw.WriteRow(j.row); err != nil {
+				cancel()
+				for range order {
+				}
+				return err
+			}
+		}
+		n++
+		progress.add(1)
+		if cfg.FailShard == sh+1 && n == len(todo)/2 {
+			cancel()
+			for range order {
+			}
+			return fmt.Errorf("%w: shard %d after %d rows", errInjected, sh, n)
+		}
+	}
+	progress.done()
+	return ctx.Err()
+}
+
+// decode fills j.row, j.rej or j.err; line is a reusable read buffer.
+func (f *writeShardFn) decode(ctx context.Context, j *job, fw *feat.Writer, line []byte) []byte {
+	cfg := &f.Config
+	src := cfg.Sources[j.ref.Src]
+	raw := &feat.Raw{}
+	var err error
+	if src.Kind == KindNPZ {
+		files := feat.NPZFiles{
+			Att: blobio.Join(src.Loc, src.Prefix+"_att", j.ref.Name),
+			Box: blobio.Join(src.Loc, src.Prefix+"_box", strings.TrimSuffix(j.ref.Name, ".npz")+".npy"),
+		}
+		if src.HasFC {
+			files.FC = blobio.Join(src.Loc, src.Prefix+"_fc", strings.TrimSuffix(j.ref.Name, ".npz")+".npy")
+		}
+		err = feat.ReadNPZ(ctx, j.ref.ImageID, files, raw)
+	} else {
+		line, err = feat.ReadLine(ctx, src.Loc, j.ref.Offset, j.ref.Length, line)
+		if err != nil {
+			j.err = err
+			return line
+		}
+		layout := cfg.Layout
+		if layout == feat.LayoutNPZ {
+			layout = feat.LayoutAuto
+		}
+		_, err = feat.ParseTSV(line, layout, raw)
+	}
+	if err == nil {
+		err = raw.Check(feat.Limits{Dim: cfg.Dim, MinBoxes: cfg.MinBoxes, MaxBoxes: cfg.MaxBoxes})
+	}
+	if err == nil {
+		j.row, err = fw.Prepare(raw)
+	}
+	switch {
+	case err == nil:
+	case isDataError(err):
+		j.rej = err.Error()
+	default:
+		j.err = fmt.Errorf("features: %s: %w", src.Name, err)
+	}
+	return line
+}
+
+// writeRejects writes one rejects shard (possibly empty).
+func writeRejects(ctx context.Context, loc string, rows []rejects.Reject) error {
+	w, err := blobio.NewWriter(ctx, loc)
+	if err != nil {
+		return err
+	}
+	pw := parquet.NewGenericWriter[rejects.Reject](w, parquet.CreatedBy("groundcap", "1", ""))
+	if len(rows) > 0 {
+		if _, err := pw.Write(rows); err != nil {
+			w.Abort()
+			return fmt.Errorf("features: %s: %w", loc, err)
+		}
+	}
+	if err := pw.Close(); err != nil {
+		w.Abort()
+		return fmt.Errorf("features: %s: %w", loc, err)
+	}
+	return w.Close()
+}
+
+// progressLog logs a shard writer's progress with rate and ETA at most every few seconds.
+type progressLog struct {
+	ctx   context.Context
+	shard int
+	total int64
+	n     int64
+	start time.Time
+	last  time.Time
+}
+
+const progressInterval = 5 * time.Second
+
+func newProgress(ctx context.Context, sh int, total int64) *progressLog {
+	now := time.Now()
+	return &progressLog{ctx: ctx, shard: sh, total: total, start: now, last: now}
+}
+
+func (p *progressLog) add(k int64) {
+	p.n += k
+	if now := time.Now(); now.Sub(p.last) >= progressInterval {
+		p.last = now
+		el := now.Sub(p.start)
+		rate := float64(p.n) / el.Seconds()
+		eta := time.Duration(float64(p.total-p.n) / rate * float64(time.Second))
+		log.Infof(p.ctx, "features: shard %d: %d/%d records, %.0f records/s, ETA %s", p.shard, p.n, p.total, rate, eta.Round(time.Second))
+	}
+}
+
+func (p *progressLog) done() {
+	el := time.Since(p.start)
+	log.Infof(p.ctx, "features: shard %d: %d records in %s", p.shard, p.n, el.Round(time.Millisecond))
+}
