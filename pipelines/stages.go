@@ -5,6 +5,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/features"
+	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/pipelines/synth"
 )
 
@@ -47,5 +48,22 @@ func Defs() []Def {
 			}
 			return features.Stage(p)
 		}},
+		{Name: scan.NamePOS, Short: "train the POS-SCAN matching model (val R@K each epoch, best checkpoint, curve)", Build: func(c *config.Config) (*engine.Stage, error) { return scanDef(c, scan.NamePOS) }},
+		{Name: scan.NamePlain, Short: "train plain SCAN (no POS restriction) for comparison with POS-SCAN", Build: func(c *config.Config) (*engine.Stage, error) { return scanDef(c, scan.NamePlain) }},
 	}
+}
+
+// scanDef builds the scan or scan-plain stage from its config section (off when absent).
+func scanDef(c *config.Config, name string) (*engine.Stage, error) {
+	var p scan.Params
+	if err := c.Decode(name, &p); err != nil {
+		return nil, err
+	}
+	if _, ok := c.Sections[name]; !ok {
+		return nil, nil
+	}
+	if p.Seed == 0 {
+		p.Seed = c.Seed
+	}
+	return scan.StageNamed(name, p)
 }

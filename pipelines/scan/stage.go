@@ -1,0 +1,411 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/groundcap/groundcap/eval/retrieval"
+	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/progress"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/checkpoint"
+	tscan "github.com/groundcap/groundcap/training/scan"
+)
+
+// Output names inside the stage's directory.
+const (
+	ModelFile   = "model.ckpt"
+	LastFile    = "last.ckpt"
+	MetricsFile = "metrics.json"
+	CurveFile   = "curve.png"
+)
+
+// Input names of the stage.
+const (
+	InputCaptions = "captions"
+	InputVocab    = "vocab"
+	InputFeatures = "features"
+)
+
+// stateKey is the checkpoint meta key under which the training history travels with last.ckpt,
+// so that a resumed run continues the same curve and best-model selection.
+const stateKey = "groundcap.scan.history"
+
+// errInjected is the failure tests inject after a given step.
+var errInjected = errors.New("scan: injected failure (test)")
+
+// Recalls are one retrieval direction's metrics (percent; ranks 1-based).
+type Recalls struct {
+	R1    float64 `json:"r1"`
+	R5    float64 `json:"r5"`
+	R10   float64 `json:"r10"`
+	MedR  float64 `json:"medr"`
+	MeanR float64 `json:"meanr"`
+}
+
+// Retrieval is R@K in both directions and rsum.
+type Retrieval struct {
+	I2T  Recalls `json:"i2t"`
+	T2I  Recalls `json:"t2i"`
+	RSum float64 `json:"rsum"`
+}
+
+// FromResult converts eval/retrieval's result.
+func FromResult(r retrieval.Result) Retrieval {
+	c := func(x retrieval.Recalls) Recalls {
+		return Recalls{R1: x.R1, R5: x.R5, R10: x.R10, MedR: x.MedR, MeanR: x.MeanR}
+	}
+	return Retrieval{I2T: c(r.I2T), T2I: c(r.T2I), RSum: r.RSum}
+}
+
+// EpochVal is one validation of the model (at an epoch end, or at max_steps: Partial).
+type EpochVal struct {
+	Epoch     int     `json:"epoch"`
+	Step      int64   `json:"step"`
+	Partial   bool    `json:"partial,omitempty"`
+	TrainLoss float64 `json:"train_loss"` // mean batch loss of the epoch's steps
+	Retrieval
+}
+
+// history is the training record carried in checkpoints.
+type history struct {
+	Loss []float32  `json:"loss"` // per step
+	Val  []EpochVal `json:"val"`
+	Best int        `json:"best"` // index into Val of model.ckpt's validation; -1: none yet
+}
+
+// Metrics is metrics.json.
+type Metrics struct {
+	Stage  string       `json:"stage"`
+	POS    bool         `json:"pos"`
+	Config tscan.Config `json:"config"`
+	// Data sizes.
+	TrainImages   int `json:"train_images"`
+	TrainCaptions int `json:"train_captions"`
+	ValImages     int `json:"val_images"`
+	ValCaptions   int `json:"val_captions"`
+	ValExcluded   int `json:"val_images_excluded"`
+	// Steps done, epochs completed, whether max_steps stopped training.
+	Steps             int64 `json:"steps"`
+	EpochsDone        int   `json:"epochs_done"`
+	StoppedAtMaxSteps bool  `json:"stopped_at_max_steps"`
+	// Best is the validation of model.ckpt; Val every validation.
+	Best EpochVal   `json:"best"`
+	Val  []EpochVal `json:"val"`
+	// Loss is the training loss of every step.
+	Loss []float32 `json:"loss"`
+}
+
+// Stage returns the POS-SCAN stage "scan".
+func Stage(p Params) (*engine.Stage, error) { return StageNamed(NamePOS, p) }
+
+// PlainStage returns the plain SCAN stage "scan-plain".
+func PlainStage(p Params) (*engine.Stage, error) { return StageNamed(NamePlain, p) }
+
+// StageNamed returns the stage instance called name (NamePOS or NamePlain).
+func StageNamed(name string, p Params) (*engine.Stage, error) {
+	if err := p.Validate(name); err != nil {
+		return nil, err
+	}
+	p = p.withDefaults(name)
+	desc := "train POS-SCAN (noun-restricted attention), validate R@K each epoch, keep the best model"
+	if !*p.POS {
+		desc = "train plain SCAN, validate R@K each epoch, keep the best model"
+	}
+	return &engine.Stage{
+		Name:          name,
+		Description:   desc,
+		Version:       "1",
+		SchemaVersion: "1",
+		Params:        p,
+		Inputs: []engine.Input{
+			{Name: InputCaptions, Ref: p.Captions},
+			{Name: InputVocab, Ref: p.Vocab},
+			{Name: InputFeatures, Ref: p.Features},
+		},
+		Run: func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
+	}, nil
+}
+
+// ModelConfig returns the model configuration the stage trains for a vocabulary of vocab ids and
+// features of dim values.
+func (p Params) ModelConfig(name string, vocab, dim int) tscan.Config {
+	p = p.withDefaults(name)
+	return tscan.Config{
+		Vocab: vocab, ImgDim: dim, Embed: p.Embed, WordDim: p.WordDim, PlainSCAN: !*p.POS,
+		LambdaSoftmax: p.LambdaSoftmax, LambdaLSE: p.LambdaLSE, Margin: p.Margin,
+		LR: p.LR, LRUpdate: p.LRUpdate, LRGamma: p.LRGamma, Epochs: p.Epochs, BatchSize: p.BatchSize,
+		GradClip: p.GradClip, Seed: uint64(p.Seed),
+	}.Resolved()
+}
+
+// localPath returns the local file behind a file:// location, or "" for other stores.
+func localPath(loc string) string {
+	if s, ok := strings.CutPrefix(loc, "file://"); ok {
+		return filepath.FromSlash(s)
+	}
+	return ""
+}
+
+func run(ctx context.Context, r *engine.Run, name string, p Params) error {
+	backend, err := blas.Use(p.BLAS)
+	if err != nil {
+		return fmt.Errorf("scan: blas: %w", err)
+	}
+	voc, err := captions.ReadVocab(ctx, r.Input(InputVocab))
+	if err != nil {
+		return err
+	}
+	rows, err := captions.ReadCaptions(ctx, r.Input(InputCaptions))
+	if err != nil {
+		return err
+	}
+	store, err := feat.OpenStore(ctx, r.Input(InputFeatures))
+	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	defer store.Close()
+	fc := NewFeatureCache(store, int64(p.FeatureCacheMB)<<20)
+
+	var train []trainCaption
+	images := map[int64]bool{}
+	for i := range rows {
+		if !IsTrain(rows[i].Split) {
+			continue
+		}
+		c, err := ModelCaption(&rows[i])
+		if err != nil {
+			return err
+		}
+		train = append(train, trainCaption{image: rows[i].ImageID, cap: c})
+		images[rows[i].ImageID] = true
+	}
+	if len(train) == 0 {
+		return fmt.Errorf("scan: %s has no train captions", r.Input(InputCaptions))
+	}
+	val, err := NewEvalSet(rows, "val", p.CaptionsPerImage)
+	if err != nil {
+		return err
+	}
+	if len(val.Images) == 0 {
+		return fmt.Errorf("scan: %s has no val image with %d captions (captions_per_image)", r.Input(InputCaptions), p.CaptionsPerImage)
+	}
+	valFeats, err := val.Feats(ctx, fc)
+	if err != nil {
+		return err
+	}
+	cfg := p.ModelConfig(name, len(voc.IxToWord), store.Dim())
+	r.Logf("%d train captions of %d images, %d val images (%d left out: fewer than %d captions); vocab %d, D %d, embed %d, pos %v, blas %s",
+		len(train), len(images), len(val.Images), val.Excluded, p.CaptionsPerImage, cfg.Vocab, cfg.ImgDim, cfg.Embed, *p.POS, backend)
+
+	// The training state lives in a local file (training/checkpoint writes files atomically by
+	// rename); for a file:// output that is the output directory itself.
+	ckptLoc := r.Output(LastFile)
+	ckptPath := localPath(ckptLoc)
+	upload := ckptPath == ""
+	if upload {
+		ckptPath = filepath.Join(os.TempDir(), "groundcap-"+name, r.Key, LastFile)
+	}
+	if err := os.MkdirAll(filepath.Dir(ckptPath), 0o755); err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	if upload {
+		if data, err := blobio.ReadAll(ctx, ckptLoc); err == nil {
+			if err := os.WriteFile(ckptPath, data, 0o644); err != nil {
+				return fmt.Errorf("scan: %w", err)
+			}
+		} else if !blobio.IsNotExist(err) {
+			return err
+		}
+	}
+	m, hist, err := openModel(ckptPath, cfg)
+	if err != nil {
+		return err
+	}
+	if m.Step() > 0 {
+		r.Logf("resuming from %s: step %d, epoch %d, batch %d", ckptLoc, m.Step(), m.Epoch(), m.DataPos())
+	}
+	// Provenance: the stage key names the module version, parameters and input digests; the
+	// references are stored as written (locations would make the bytes depend on the root).
+	m.SetMeta("stage", name)
+	m.SetMeta("key", r.Key)
+	m.SetMeta("input.captions", p.Captions)
+	m.SetMeta("input.vocab", p.Vocab)
+	m.SetMeta("input.features", p.Features)
+	setHistory := func() error {
+		b, err := json.Marshal(hist)
+		if err != nil {
+			return fmt.Errorf("scan: history: %w", err)
+		}
+		m.SetMeta(stateKey, string(b))
+		return nil
+	}
+
+	src := &batchSource{caps: train, batch: cfg.BatchSize, seed: uint64(p.Seed), feats: fc}
+	perEpoch := int64(src.batches())
+	total := int64(cfg.Epochs) * perEpoch
+	if p.MaxSteps > 0 {
+		total = min(total, p.MaxSteps)
+	}
+	validate := func(epoch int, partial bool) error {
+		sims, err := Similarities(m, valFeats, val.Captions, p.EvalImages, p.EvalCaptions)
+		if err != nil {
+			return err
+		}
+		res, err := retrieval.Evaluate(sims, len(val.Images), val.PerImage)
+		if err != nil {
+			return fmt.Errorf("scan: validation: %w", err)
+		}
+		ev := EpochVal{Epoch: epoch, Step: m.Step(), Partial: partial, Retrieval: FromResult(res)}
+		from := int64(0)
+		if n := len(hist.Val); n > 0 {
+			from = hist.Val[n-1].Step
+		}
+		if n := m.Step() - from; n > 0 {
+			var s float64
+			for _, l := range hist.Loss[from:m.Step()] {
+				s += float64(l)
+			}
+			ev.TrainLoss = s / float64(n)
+		}
+		hist.Val = append(hist.Val, ev)
+		improved := hist.Best < 0 || ev.RSum > hist.Val[hist.Best].RSum
+		if improved {
+			hist.Best = len(hist.Val) - 1
+		}
+		r.Logf("epoch %d step %d: train loss %.4g; val R@1/5/10 i2t %.1f/%.1f/%.1f t2i %.1f/%.1f/%.1f rsum %.1f%s",
+			epoch, m.Step(), ev.TrainLoss, ev.I2T.R1, ev.I2T.R5, ev.I2T.R10, ev.T2I.R1, ev.T2I.R5, ev.T2I.R10, ev.RSum,
+			map[bool]string{true: " (best)", false: ""}[improved])
+		if err := setHistory(); err != nil {
+			return err
+		}
+		if improved {
+			return saveModel(ctx, m, r.Output(ModelFile))
+		}
+		return nil
+	}
+
+	tctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	start, startStep := time.Now(), m.Step()
+	last := start
+	every := p.CheckpointEvery
+	if every < 0 {
+		every = 0
+	}
+	opts := tscan.TrainOptions{
+		CheckpointPath:  ckptPath,
+		CheckpointEvery: every,
+		MaxSteps:        p.MaxSteps,
+		OnEpochEnd: func(ctx context.Context, epoch int, m *tscan.Model) error {
+			return validate(epoch, false)
+		},
+	}
+	err = tscan.Train(tctx, m, src, opts, func(pr tscan.Progress) {
+		hist.Loss = append(hist.Loss, float32(pr.Result.Loss))
+		if err := setHistory(); err != nil {
+			cancel(err)
+		}
+		if now := time.Now(); now.Sub(last) >= progress.Interval || pr.Step == total {
+			last = now
+			done := pr.Step - startStep
+			rate := float64(done) * float64(cfg.BatchSize) / now.Sub(start).Seconds()
+			eta := time.Duration(float64(now.Sub(start)) * float64(total-pr.Step) / float64(max(done, 1)))
+			r.Logf("epoch %d/%d batch %d/%d step %d/%d: loss %.4g, grad norm %.3g, lr %.3g, %.1f captions/s, ETA %s",
+				pr.Epoch+1, cfg.Epochs, pr.Batch, perEpoch, pr.Step, total, pr.Result.Loss, pr.Result.GradNorm, pr.Result.LR, rate, eta.Round(time.Second))
+		}
+		if p.failAfterStep > 0 && pr.Step == p.failAfterStep {
+			cancel(errInjected) // Train writes the checkpoint of this step, then returns
+		}
+	})
+	if err != nil {
+		if cause := context.Cause(tctx); cause != nil && ctx.Err() == nil {
+			return cause
+		}
+		return err
+	}
+	partial := m.DataPos() > 0
+	if partial { // max_steps stopped training inside an epoch: validate that state too
+		if err := validate(m.Epoch(), true); err != nil {
+			return err
+		}
+		if err := m.Save(ckptPath); err != nil {
+			return err
+		}
+	}
+	if hist.Best < 0 {
+		return fmt.Errorf("scan: training ended without a validation (max_steps %d)", p.MaxSteps)
+	}
+	if upload {
+		data, err := os.ReadFile(ckptPath)
+		if err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+		if err := blobio.WriteAll(ctx, ckptLoc, data); err != nil {
+			return err
+		}
+	}
+	met := Metrics{Stage: name, POS: *p.POS, Config: m.Config(), TrainImages: len(images), TrainCaptions: len(train),
+		ValImages: len(val.Images), ValCaptions: len(val.Captions), ValExcluded: val.Excluded,
+		Steps: m.Step(), EpochsDone: m.Epoch(), StoppedAtMaxSteps: p.MaxSteps > 0 && m.Step() >= p.MaxSteps && m.Epoch() < cfg.Epochs,
+		Best: hist.Val[hist.Best], Val: hist.Val, Loss: hist.Loss}
+	mj, err := json.MarshalIndent(met, "", "  ")
+	if err != nil {
+		return fmt.Errorf("scan: metrics: %w", err)
+	}
+	if err := blobio.WriteAll(ctx, r.Output(MetricsFile), append(mj, '\n')); err != nil {
+		return err
+	}
+	var png bytes.Buffer
+	if err := DrawCurve(&png, hist.Loss, hist.Val); err != nil {
+		return err
+	}
+	if err := blobio.WriteAll(ctx, r.Output(CurveFile), png.Bytes()); err != nil {
+		return err
+	}
+	b := met.Best
+	r.SetInfo("scan", map[string]any{"pos": *p.POS, "steps": met.Steps, "epochs_done": met.EpochsDone, "best_epoch": b.Epoch,
+		"best_rsum": b.RSum, "best_i2t_r1": b.I2T.R1, "best_t2i_r1": b.T2I.R1})
+	r.Logf("best: epoch %d (step %d) rsum %.1f; %s", b.Epoch, b.Step, b.RSum, r.Output(ModelFile))
+	return nil
+}
+
+// openModel resumes from the checkpoint at path when it exists (checking that it was trained
+// with cfg) or builds a fresh model.
+func openModel(path string, cfg tscan.Config) (*tscan.Model, *history, error) {
+	hist := &history{Best: -1}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		m, err := tscan.New(cfg)
+		return m, hist, err
+	}
+	c, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scan: resuming: %w", err)
+	}
+	m, err := tscan.FromCheckpoint(c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scan: resuming from %s: %w", path, err)
+	}
+	if m.Config() != cfg {
+		return nil, nil, fmt.Errorf("scan: resuming from %s: it was trained with %+v, this run wants %+v", path, m.Config(), cfg)
+	}
+	if s, ok := c.Meta[stateKey]; ok {
+		if err := json.Unmarshal([]byte(s), hist); err != nil {
+			return nil, nil, fmt.Errorf("scan: resuming from %s: history: %w", path, err)
+		}
+	}
+	if int64(len(hist.Loss)) != m.Step() {
+		return nil, nil, fmt.Errorf("scan: resuming from %s: history has %d steps, the model %d", path, len(hist.Loss), m.Step())
+	}
+	return m, hist, nil
+}

@@ -1,0 +1,155 @@
+package scan_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/scan/scantest"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+// tinyParams trains a very small model for a few steps.
+func tinyParams() scan.Params {
+	return scan.Params{Embed: 24, WordDim: 16, BatchSize: 16, Epochs: 2, LR: 2e-3, Seed: 3, CheckpointEvery: 2, EvalImages: 3, EvalCaptions: 7}
+}
+
+func makeStage(t *testing.T, root string, s *engine.Stage, log *bytes.Buffer, force bool) (map[string]*engine.Manifest, error) {
+	t.Helper()
+	up, err := scantest.Stages(scantest.Options{Images: 30, FeatDim: 32, Boxes: 10, Seed: 5, Shards: 2, WordCountThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(root, append(up, s), engine.Options{ModuleVersion: "test", Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts engine.MakeOptions
+	if force {
+		opts.Force = []string{s.Name}
+	}
+	return e.Make(context.Background(), s.Name, opts)
+}
+
+func readOut(t *testing.T, m *engine.Manifest, root, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, m.Stage, m.Key, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestTrainResume trains a tiny POS-SCAN, kills it after step 5 (inside the first epoch),
+// resumes, and compares every output byte with an uninterrupted run.
+func TestTrainResume(t *testing.T) {
+	root := t.TempDir()
+	var log bytes.Buffer
+	st, err := scan.Stage(scan.WithFailAfter(tinyParams(), 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := makeStage(t, root, st, &log, false); err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("first run: got %v, want the injected failure", err)
+	}
+	st, err = scan.Stage(tinyParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Reset()
+	ms, err := makeStage(t, root, st, &log, false)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "resuming from") || !strings.Contains(log.String(), "step 5,") {
+		t.Errorf("the second run did not resume from step 5:\n%s", log.String())
+	}
+	resumed := ms["scan"]
+	got := map[string][]byte{}
+	for _, f := range []string{scan.ModelFile, scan.LastFile, scan.MetricsFile, scan.CurveFile} {
+		got[f] = readOut(t, resumed, root, f)
+	}
+	log.Reset()
+	ms, err = makeStage(t, root, st, &log, true)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	t.Logf("uninterrupted run:\n%s", log.String())
+	if strings.Contains(log.String(), "resuming") {
+		t.Errorf("the forced run resumed:\n%s", log.String())
+	}
+	for f, b := range got {
+		if !bytes.Equal(b, readOut(t, ms["scan"], root, f)) {
+			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
+		}
+	}
+
+	var met scan.Metrics
+	if err := json.Unmarshal(got[scan.MetricsFile], &met); err != nil {
+		t.Fatal(err)
+	}
+	// 24 train images × 5 captions = 120 captions, batches of 16: 8 steps per epoch, 2 epochs.
+	if met.TrainCaptions != 120 || met.Steps != 16 || len(met.Loss) != 16 || met.EpochsDone != 2 || len(met.Val) != 2 {
+		t.Errorf("metrics: %d train captions, %d steps, %d losses, %d epochs, %d validations; want 120, 16, 16, 2, 2",
+			met.TrainCaptions, met.Steps, len(met.Loss), met.EpochsDone, len(met.Val))
+	}
+	if met.ValImages != 3 || met.ValCaptions != 15 || !met.POS {
+		t.Errorf("metrics: val %d images %d captions, pos %v", met.ValImages, met.ValCaptions, met.POS)
+	}
+	for _, v := range met.Val {
+		if v.RSum < 0 || v.RSum > 600 || v.I2T.R10 != 100 { // 3 val images: every image within the top 10
+			t.Errorf("validation %+v out of range", v)
+		}
+	}
+	if _, err := png.Decode(bytes.NewReader(got[scan.CurveFile])); err != nil {
+		t.Errorf("curve.png: %v", err)
+	}
+	if m, err := scan.LoadModel(context.Background(), filepath.Join(root, "scan", resumed.Key, scan.ModelFile)); err != nil {
+		t.Error(err)
+	} else if m.Config().PlainSCAN || m.Config().Embed != 24 {
+		t.Errorf("model.ckpt config %+v", m.Config())
+	}
+}
+
+func TestParamsValidate(t *testing.T) {
+	yes := true
+	for i, c := range []struct {
+		name string
+		p    scan.Params
+		want string // substring of the error; "" for none
+	}{
+		{scan.NamePOS, scan.Params{}, ""},                       // 0
+		{scan.NamePlain, scan.Params{}, ""},                     // 1
+		{scan.NamePlain, scan.Params{POS: &yes}, "pos"},         // 2
+		{scan.NamePOS, scan.Params{BatchSize: 1}, "batch_size"}, // 3
+		{scan.NamePOS, scan.Params{BLAS: "mkl"}, "blas"},        // 4
+		{scan.NamePOS, scan.Params{Epochs: -1}, "epochs"},       // 5
+		{"scan-x", scan.Params{}, "stage name"},                 // 6
+		{scan.NamePOS, scan.Params{MaxSteps: -2}, "max_steps"},  // 7
+	} {
+		err := c.p.Validate(c.name)
+		if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%d: got %v, want %q", i, err, c.want)
+		}
+	}
+	r := scan.Params{}.Resolved(scan.NamePOS)
+	if !*r.POS || r.Embed != 1024 || r.WordDim != 300 || r.LR != 2e-4 || r.LRUpdate != 15 || r.Epochs != 30 || r.BatchSize != 128 || r.GradClip != 2 || r.Margin != 0.2 {
+		t.Errorf("defaults %+v", r)
+	}
+	if *(scan.Params{}.Resolved(scan.NamePlain)).POS {
+		t.Error("scan-plain defaults to pos")
+	}
+	if _, err := scan.PlainStage(scan.Params{}); err != nil {
+		t.Error(err)
+	}
+}
