@@ -152,7 +152,7 @@ func atoi32(s, what string) (int32, error) {
 	return int32(v), nil
 }
 
-func flag(s string) bool { s = strings.TrimSpace(s); return s != "" && s != "0" }
+func isSet(s string) bool { s = strings.TrimSpace(s); return s != "" && s != "0" }
 
 // parseAnnotation parses an Annotations XML file.
 func parseAnnotation(data []byte) (*annotation, error) {
@@ -206,8 +206,8 @@ func parseAnnotation(data []byte) (*annotation, error) {
 			if box != nil {
 				c.Boxes = append(c.Boxes, *box)
 			}
-			c.NoBox = c.NoBox || flag(o.NoBndBox)
-			c.Scene = c.Scene || flag(o.Scene)
+			c.NoBox = c.NoBox || isSet(o.NoBndBox)
+			c.Scene = c.Scene || isSet(o.Scene)
 		}
 	}
 	return a, nil
