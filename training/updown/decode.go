@@ -72,9 +72,9 @@ func (m *Model) prepare(im *Images, drop *featDrop, rowImg []int) (*prepared, er
 		return nil, err
 	}
 	p := &prepared{k: k, rows: len(rowImg), rowImg: rowImg, numBoxes: im.NumBoxes, feats: feats, fcRaw: fcRaw, imgMask: mask, drop: drop}
-	p.v = expandRows(values(pg.v), k*c.RNNSize, rowImg)
-	p.pv = expandRows(values(pg.pv), k*c.AttHid, rowImg)
-	p.fc = expandRows(values(pg.fc), c.RNNSize, rowImg)
+	p.v = expandRows(pg.vOut.f32(), k*c.RNNSize, rowImg)
+	p.pv = expandRows(pg.pvOut.f32(), k*c.AttHid, rowImg)
+	p.fc = expandRows(pg.fcOut.f32(), c.RNNSize, rowImg)
 	p.mask = expandRows(mask, k, rowImg)
 	return p, nil
 }
@@ -125,12 +125,12 @@ func (d *decoder) step(tok []int, wordDrop, outDrop []float32) (logp, beta []flo
 	if err := run(sg.vm, binds...); err != nil {
 		return nil, nil, err
 	}
-	d.h1 = append(d.h1[:0:0], values(sg.out.h1)...)
-	d.c1 = append(d.c1[:0:0], values(sg.out.c1)...)
-	d.h2 = append(d.h2[:0:0], values(sg.out.h2)...)
-	d.c2 = append(d.c2[:0:0], values(sg.out.c2)...)
-	logp = append([]float32(nil), values(sg.logp)...)
-	beta = append([]float32(nil), values(sg.beta)...)
+	d.h1 = append(d.h1[:0:0], sg.stateOut[0].f32()...)
+	d.c1 = append(d.c1[:0:0], sg.stateOut[1].f32()...)
+	d.h2 = append(d.h2[:0:0], sg.stateOut[2].f32()...)
+	d.c2 = append(d.c2[:0:0], sg.stateOut[3].f32()...)
+	logp = append([]float32(nil), sg.logpOut.f32()...)
+	beta = append([]float32(nil), sg.betaOut.f32()...)
 	for _, x := range logp {
 		if math.IsNaN(float64(x)) {
 			return nil, nil, fmt.Errorf("updown: decoding produced NaN log-probabilities")

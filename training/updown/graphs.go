@@ -21,6 +21,7 @@ type tfKey struct {
 	nImg, n, k, t   int
 	train, grad, kl bool
 	lambda          float64
+	outputs         bool // also copy out logp and betas (tests)
 }
 
 // tfNodes are the inputs and outputs of a teacher-forced graph.
@@ -32,6 +33,8 @@ type tfNodes struct {
 	alpha, klw                   *G.Node // (T·N, K), (T·N); nil unless kl
 	xe, kl, cost                 *G.Node // scalars (kl nil unless kl)
 	logp, betas                  *G.Node // (T·N, V+1), (T·N, K)
+	xeOut, klOut                 *output // copies of xe and kl (klOut nil unless kl)
+	logpOut, betasOut            *output // copies of logp and betas (nil unless key.outputs)
 }
 
 // buildTF builds the teacher-forced unrolled graph of TopDownModel on g:
@@ -83,6 +86,11 @@ func buildTF(g *G.ExprGraph, l *layers, c Config, key tfKey, dt tensor.Dtype) *t
 		if key.lambda != 0 {
 			x.cost = must(G.Add(x.xe, must(G.Mul(x.kl, nn.Scalar(dt, key.lambda)))))
 		}
+		x.klOut = readOut(x.kl)
+	}
+	x.xeOut = readOut(x.xe)
+	if key.outputs {
+		x.logpOut, x.betasOut = readOut(x.logp), readOut(x.betas)
 	}
 	return x
 }
@@ -92,6 +100,7 @@ type tfGraph struct {
 	*tfNodes
 	vm     G.VM
 	params G.Nodes
+	ran    bool // the graph has run (its gradients exist)
 }
 
 func (tg *tfGraph) close() { tg.vm.Close() }
@@ -135,6 +144,8 @@ type stepGraph struct {
 	wordDrop, outDrop    *G.Node // (N,E), (N,rnn); nil unless train
 	logp, beta           *G.Node // (N, V+1), (N, K)
 	out                  state
+	logpOut, betaOut     *output
+	stateOut             [4]*output // h1, c1, h2, c2
 }
 
 func (sg *stepGraph) close() { sg.vm.Close() }
@@ -159,6 +170,8 @@ func (m *Model) stepGraph(key stepKey) (*stepGraph, error) {
 	xt := dropout(must(G.Rectify(l.embed.Forward(sg.tok))), sg.wordDrop) // (N, E)
 	sg.out, sg.beta = l.step(xt, sg.fc, sg.v, sg.pv, sg.mask, sg.in)
 	sg.logp = nn.LogSoftmax(l.logit.Forward(dropout(sg.out.h2, sg.outDrop)), 1) // (N, V+1)
+	sg.logpOut, sg.betaOut = readOut(sg.logp), readOut(sg.beta)
+	sg.stateOut = [4]*output{readOut(sg.out.h1), readOut(sg.out.c1), readOut(sg.out.h2), readOut(sg.out.c2)}
 	sg.vm = G.NewTapeMachine(g)
 	m.cache.put(key, sg)
 	return sg, nil
@@ -176,6 +189,8 @@ type prepGraph struct {
 	feats, fcIn     *G.Node // (nImg·K, D), (nImg, D)
 	attDrop, fcDrop *G.Node // nil unless train
 	v, pv, fc       *G.Node // (nImg,K,rnn), (nImg,K,A), (nImg,rnn)
+	vOut, pvOut     *output
+	fcOut           *output
 }
 
 func (pg *prepGraph) close() { pg.vm.Close() }
@@ -193,6 +208,7 @@ func (m *Model) prepGraph(key prepKey) (*prepGraph, error) {
 		pg.attDrop, pg.fcDrop = in("att_drop", key.nImg*key.k, c.RNNSize), in("fc_drop", key.nImg, c.RNNSize)
 	}
 	pg.v, pg.pv, pg.fc = l.prepare(pg.feats, pg.fcIn, pg.attDrop, pg.fcDrop, key.nImg, key.k)
+	pg.vOut, pg.pvOut, pg.fcOut = readOut(pg.v), readOut(pg.pv), readOut(pg.fc)
 	pg.vm = G.NewTapeMachine(g)
 	m.cache.put(key, pg)
 	return pg, nil
@@ -268,14 +284,24 @@ func intsT(data []int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(len(data)), tensor.WithBacking(data))
 }
 
-// values returns the float32 data of a node after a run (not a copy).
-func values(n *G.Node) []float32 {
-	return n.Value().Data().([]float32)
+// output is a copy of a node's value taken when the node is computed
+// (gorgonia.Read). Node values cannot be read after a run: the tape machine
+// reuses a node's memory for later nodes once its last consumer has run.
+type output struct{ v G.Value }
+
+// readOut adds a read of n to n's graph (before the graph is compiled).
+func readOut(n *G.Node) *output {
+	o := &output{}
+	G.Read(n, &o.v)
+	return o
 }
 
-// scalar returns a scalar node's value after a run.
-func scalar(n *G.Node) float64 {
-	switch d := n.Value().Data().(type) {
+// f32 returns the copied data (valid until the graph runs again).
+func (o *output) f32() []float32 { return o.v.Data().([]float32) }
+
+// scalar returns a copied scalar.
+func (o *output) scalar() float64 {
+	switch d := o.v.Data().(type) {
 	case float32:
 		return float64(d)
 	case float64:
@@ -285,5 +311,5 @@ func scalar(n *G.Node) float64 {
 	case []float64:
 		return d[0]
 	}
-	panic(fmt.Sprintf("updown: scalar of %T", n.Value().Data()))
+	panic(fmt.Sprintf("updown: scalar of %T", o.v.Data()))
 }

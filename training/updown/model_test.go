@@ -134,15 +134,15 @@ func TestKLRowsMatchesNN(t *testing.T) {
 	bn := G.NewTensor(g, tensor.Float64, 2, G.WithShape(4, 5), G.WithName("b"), G.WithValue(b))
 	mn := G.NewTensor(g, tensor.Float64, 1, G.WithShape(4), G.WithName("m"), G.WithValue(tensor.New(tensor.WithShape(4), tensor.WithBacking(mask))))
 	wn := G.NewTensor(g, tensor.Float64, 1, G.WithShape(4), G.WithName("w"), G.WithValue(tensor.New(tensor.WithShape(4), tensor.WithBacking([]float64{1.0 / 3, 0, 1.0 / 3, 1.0 / 3}))))
-	ours := must(G.Sum(must(G.HadamardProd(klRows(an, bn), wn))))
-	ref := nn.MaskedKL(an, bn, mn)
+	ours := readOut(must(G.Sum(must(G.HadamardProd(klRows(an, bn), wn)))))
+	ref := readOut(nn.MaskedKL(an, bn, mn))
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	if d := math.Abs(scalar(ours) - scalar(ref)); d > 1e-12 {
-		t.Fatalf("klRows %.15g vs nn.MaskedKL %.15g", scalar(ours), scalar(ref))
+	if d := math.Abs(ours.scalar() - ref.scalar()); d > 1e-12 {
+		t.Fatalf("klRows %.15g vs nn.MaskedKL %.15g", ours.scalar(), ref.scalar())
 	}
 	bad, _, err := nn.GradCheck(func(g *G.ExprGraph) (*G.Node, G.Nodes) {
 		bp := G.NewTensor(g, tensor.Float64, 2, G.WithShape(4, 5), G.WithName("b"), G.WithValue(b))
@@ -176,12 +176,12 @@ func TestStepGraphMatchesTeacherForced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := m.runTF(&b.Images, pt, s, s.w, nil, nil, nil, 0, false)
+	tg, err := m.runTF(&b.Images, pt, s, tfRun{w: s.w, outputs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append([]float32(nil), values(tg.logp)...)
-	wantBeta := append([]float32(nil), values(tg.betas)...)
+	want := append([]float32(nil), tg.logpOut.f32()...)
+	wantBeta := append([]float32(nil), tg.betasOut.f32()...)
 	p, err := m.prepare(&b.Images, nil, s.imgOf)
 	if err != nil {
 		t.Fatal(err)

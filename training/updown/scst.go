@@ -77,7 +77,8 @@ func refsOf(b *Batch, sc *caption.Scorer, maxLen int) ([]*caption.Refs, error) {
 type sampled struct {
 	rows   int
 	steps  int
-	tokens [][]int32 // per row, up to and including the first end token
+	tokens [][]int32   // per row, up to and including the first end token
+	logps  [][]float32 // log p of each token when it was drawn
 	ended  []bool
 	drops  *stepDrops
 }
@@ -89,7 +90,7 @@ func (m *Model) sample(p *prepared, r *rand.Rand) (*sampled, error) {
 	rows := p.rows
 	d := m.newDecoder(p, p.drop != nil)
 	v1 := c.VocabSize + 1
-	s := &sampled{rows: rows, tokens: make([][]int32, rows), ended: make([]bool, rows), drops: &stepDrops{}}
+	s := &sampled{rows: rows, tokens: make([][]int32, rows), logps: make([][]float32, rows), ended: make([]bool, rows), drops: &stepDrops{}}
 	tok := make([]int, rows)
 	for t := 0; t < c.MaxLen; t++ {
 		var wd, od []float32
@@ -112,6 +113,7 @@ func (m *Model) sample(p *prepared, r *rand.Rand) (*sampled, error) {
 			}
 			w := sampleRow(r, logp[row*v1:(row+1)*v1])
 			s.tokens[row] = append(s.tokens[row], int32(w))
+			s.logps[row] = append(s.logps[row], logp[row*v1+w])
 			tok[row] = w
 			if int32(w) == EndToken {
 				s.ended[row] = true
@@ -243,11 +245,11 @@ func (m *Model) SCSTStep(b *Batch, lr float64, samples int, rw *Rewarder, r *ran
 	if err != nil {
 		return SCSTStats{}, err
 	}
-	tg, err := m.runTF(&b.Images, pt, s, w, smp.drops, nil, nil, 0, true)
+	tg, err := m.runTF(&b.Images, pt, s, tfRun{w: w, drops: smp.drops, grad: true})
 	if err != nil {
 		return SCSTStats{}, err
 	}
-	st := SCSTStats{Loss: scalar(tg.xe), Images: nImg, Samples: rows, Tokens: s.tokCnt}
+	st := SCSTStats{Loss: tg.xeOut.scalar(), Images: nImg, Samples: rows, Tokens: s.tokCnt}
 	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
 		return st, fmt.Errorf("updown: SCST step: loss is %v: %w", st.Loss, optim.ErrNonFinite)
 	}

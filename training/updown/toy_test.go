@@ -18,6 +18,7 @@ type toyWorld struct {
 	images   []toyImage
 	wordA    int32
 	wordAnd  int32
+	wordNear int32
 	firstObj int32
 }
 
@@ -31,8 +32,8 @@ type toyImage struct {
 
 func newToyWorld(seed uint64, nImg, nObj, d int, twoCaps bool) *toyWorld {
 	r := rand.New(rand.NewPCG(seed, 99))
-	w := &toyWorld{d: d, wordA: 1, wordAnd: 2, firstObj: 3}
-	w.words = []string{"a", "and"}
+	w := &toyWorld{d: d, wordA: 1, wordAnd: 2, wordNear: 3, firstObj: 4}
+	w.words = []string{"a", "and", "near"}
 	vecs := make([][]float32, nObj)
 	for o := range vecs {
 		w.words = append(w.words, fmt.Sprintf("obj%d", o))
@@ -44,6 +45,9 @@ func newToyWorld(seed uint64, nImg, nObj, d int, twoCaps bool) *toyWorld {
 	for i := 0; i < nImg; i++ {
 		o1 := r.IntN(nObj)
 		o2 := (o1 + 1 + r.IntN(nObj-1)) % nObj
+		if o2 < o1 {
+			o1, o2 = o2, o1
+		}
 		k := 3 + r.IntN(2) // adaptive box counts: 3 or 4
 		slots := r.Perm(k)
 		im := toyImage{boxes: k, feats: make([]float32, k*d)}
@@ -75,14 +79,14 @@ func newToyWorld(seed uint64, nImg, nObj, d int, twoCaps bool) *toyWorld {
 			a[slot] = 0.9
 			return a
 		}
-		add := func(x, y, sx, sy int) {
-			im.captions = append(im.captions, []int32{w.wordA, w.firstObj + int32(x), w.wordAnd, w.wordA, w.firstObj + int32(y)})
+		add := func(conj int32, x, y, sx, sy int) {
+			im.captions = append(im.captions, []int32{w.wordA, w.firstObj + int32(x), conj, w.wordA, w.firstObj + int32(y)})
 			im.nounPos = append(im.nounPos, []int{1, 4})
 			im.alpha = append(im.alpha, append(att(sx), att(sy)...))
 		}
-		add(o1, o2, slots[0], slots[1])
+		add(w.wordAnd, o1, o2, slots[0], slots[1])
 		if twoCaps {
-			add(o2, o1, slots[1], slots[0])
+			add(w.wordNear, o1, o2, slots[0], slots[1])
 		}
 		w.images = append(w.images, im)
 	}

@@ -59,14 +59,24 @@ type stepDrops struct {
 	word, out []float32 // (T·N, E), (T·N, rnn) time-major
 }
 
-// runTF runs the teacher-forced graph on seq with features p (imgMask and
-// padded features), optional per-step dropout and KL inputs. scale
-// multiplies the weights w (1/Σmask for a mean). It returns the graph (its
-// outputs valid until the next graph run).
-func (m *Model) runTF(im *Images, p *prepared, s *seqBatch, w []float32, drops *stepDrops, alpha, klw []float32, lambda float64, grad bool) (*tfGraph, error) {
+// tfRun are the optional inputs of a teacher-forced run.
+type tfRun struct {
+	w          []float32  // (T·N) loss weights (1/Σmask for a mean NLL, A·mask/Σmask for SCST)
+	drops      *stepDrops // per-step dropout masks (training mode)
+	alpha, klw []float32  // distillation inputs (nil: no KL term)
+	lambda     float64    // KL weight in the cost
+	grad       bool       // run the backward pass
+	outputs    bool       // copy out logp and betas
+}
+
+// runTF runs the teacher-forced graph on s with features p (padded features
+// and image masks; p.drop its feature dropout). It returns the graph, whose
+// outputs stay valid until its next run.
+func (m *Model) runTF(im *Images, p *prepared, s *seqBatch, o tfRun) (*tfGraph, error) {
 	c := m.cfg
 	nImg, k := len(im.Feats), p.k
-	key := tfKey{nImg: nImg, n: s.n, k: k, t: s.t, train: p.drop != nil, grad: grad, kl: alpha != nil, lambda: lambda}
+	w, drops, alpha, klw, grad := o.w, o.drops, o.alpha, o.klw, o.grad
+	key := tfKey{nImg: nImg, n: s.n, k: k, t: s.t, train: p.drop != nil, grad: grad, kl: alpha != nil, lambda: o.lambda, outputs: o.outputs}
 	if alpha == nil {
 		key.lambda = 0
 	}
@@ -93,9 +103,21 @@ func (m *Model) runTF(im *Images, p *prepared, s *seqBatch, w []float32, drops *
 	if alpha != nil {
 		binds = append(binds, bind{tg.alpha, f32(alpha, s.t*s.n, k)}, bind{tg.klw, f32(klw, s.t*s.n)})
 	}
+	if grad && tg.ran {
+		// gorgonia's tape machine adds into the parameters' gradients on
+		// every run of a reused graph: clear them first.
+		gs, err := optim.Grads(tg.params)
+		if err != nil {
+			return nil, fmt.Errorf("updown: %w", err)
+		}
+		for _, g := range gs {
+			clear(g)
+		}
+	}
 	if err := run(tg.vm, binds...); err != nil {
 		return nil, err
 	}
+	tg.ran = true
 	return tg, nil
 }
 
@@ -152,13 +174,13 @@ func (m *Model) Loss(b *Batch) (XEStats, error) {
 	if distill {
 		alpha, klw, st.Nouns = distillInputs(b, s, p.k, m.cfg.MaxLen)
 	}
-	tg, err := m.runTF(&b.Images, p, s, scaled(s.w, 1/float64(s.tokCnt)), nil, alpha, klw, 0, false)
+	tg, err := m.runTF(&b.Images, p, s, tfRun{w: scaled(s.w, 1/float64(s.tokCnt)), alpha: alpha, klw: klw})
 	if err != nil {
 		return XEStats{}, err
 	}
-	st.XE = scalar(tg.xe)
+	st.XE = tg.xeOut.scalar()
 	if alpha != nil {
-		st.KL = scalar(tg.kl)
+		st.KL = tg.klOut.scalar()
 	}
 	st.Loss = st.XE
 	return st, nil
@@ -245,20 +267,14 @@ func (m *Model) XEStep(b *Batch, lr, lambda, ss float64, r *rand.Rand, opt *Opti
 	if distill {
 		alpha, klw, st.Nouns = distillInputs(b, s, k, c.MaxLen)
 	}
-	if p.drop != nil && drops == nil {
-		return XEStats{}, fmt.Errorf("updown: internal: dropout masks missing")
-	}
-	if drop == nil {
-		drops = nil
-	}
-	tg, err := m.runTF(&b.Images, p, s, scaled(s.w, 1/float64(s.tokCnt)), drops, alpha, klw, lambda, true)
+	tg, err := m.runTF(&b.Images, p, s, tfRun{w: scaled(s.w, 1/float64(s.tokCnt)), drops: drops, alpha: alpha, klw: klw, lambda: lambda, grad: true})
 	if err != nil {
 		return XEStats{}, err
 	}
-	st.XE = scalar(tg.xe)
+	st.XE = tg.xeOut.scalar()
 	st.Loss = st.XE
 	if alpha != nil {
-		st.KL = scalar(tg.kl)
+		st.KL = tg.klOut.scalar()
 		st.Loss += lambda * st.KL
 	}
 	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
