@@ -17,6 +17,7 @@ import (
 
 	"github.com/groundcap/groundcap/internal/gpublas"
 	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/scan"
 )
 
 // gpuCheckOptions are the flags of 'groundcap gpu-check'.
@@ -28,10 +29,11 @@ type gpuCheckOptions struct {
 	CPUReps  int
 	Tol      float64
 
-	// shapes and step size the measurements; zero means the defaults
-	// (benchShapes, defaultStep). Tests shrink them.
+	// shapes, step and scan size the measurements; zero means the
+	// defaults (benchShapes, defaultStep, defaultScan). Tests shrink them.
 	shapes [][3]int
 	step   stepDims
+	scan   scanSize
 }
 
 // benchShapes are the m, n, k of the timed products.
@@ -57,9 +59,10 @@ func newGPUCheckCommand(g *globalOptions) *command {
 		Usage: "groundcap gpu-check [--lib-dir DIR] [--device N] [--reps N] [--cpu-reps N]",
 		Long: "Loads cuBLAS at run time (see docs/gpu.md), checks Sgemm against gonum on every transpose\n" +
 			"combination with odd sizes and padded leading dimensions (max-norm relative error <= --tol,\n" +
-			"fp32, TF32 off), runs a small gorgonia training step (matmul, tanh, backward) on CPU and GPU and\n" +
-			"compares its loss and gradient, and prints GFLOP/s of 128x1024x1024 and 2048x2048x2048\n" +
-			"products and step times on GPU and CPU. Exits 1 when CUDA is unavailable or any check fails.",
+			"fp32, TF32 off), prints GFLOP/s of 128x1024x1024 and 2048x2048x2048 products on GPU and CPU,\n" +
+			"runs a small gorgonia step (matmul, tanh, backward) and one POS-SCAN training step on CPU and\n" +
+			"GPU, compares their losses and prints step times. Exits 1 when CUDA is unavailable or any\n" +
+			"check fails.",
 		AddFlags: opts.AddFlags,
 		Run: func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
@@ -166,11 +169,49 @@ func runGPUCheck(ctx context.Context, opts gpuCheckOptions, g *globalOptions) (e
 	}
 	fmt.Fprintf(w, "  %v: loss CPU %.7g GPU %.7g (rel %.2g), dW1 rel %.2g (limit %g), %d Sgemm calls on the GPU: %s\n",
 		dims, cs.Loss, gs.Loss, lossRel, gradRel, stepTol, onGPU, status)
-	fmt.Fprintf(w, "  step time: CPU %v, GPU %v (speed-up %.1fx)\n", cs.Time.Round(time.Microsecond), gs.Time.Round(time.Microsecond),
+	fmt.Fprintf(w, "  step time: CPU %v, GPU %v (speed-up %.1fx; every product on the GPU)\n", cs.Time.Round(time.Microsecond), gs.Time.Round(time.Microsecond),
 		cs.Time.Seconds()/gs.Time.Seconds())
-	// TODO(issue 8): run one POS-SCAN training step on CPU and GPU (loss and step time) once
-	// training/scan exposes a training-step API; training/scan is empty at the time of writing.
-	fmt.Fprintln(w, "  POS-SCAN step: not run (TODO(issue 8): training/scan has no training-step API yet)")
+
+	ss := opts.scan
+	if ss == (scanSize{}) {
+		ss = defaultScan
+	}
+	fmt.Fprintf(w, "\nPOS-SCAN training step (scan.Model.TrainStep: forward, backward, clip, Adam; %v):\n", ss)
+	cpuScan, err := scanSteps(cpu, ss, opts.CPUReps)
+	if err != nil {
+		return err
+	}
+	// The loss check sends every product to the GPU; the timing uses the
+	// default threshold, as training does.
+	before = gpu.Stats().GPUCalls
+	allGPU, err := scanSteps(gpu, ss, 0)
+	if err != nil {
+		return err
+	}
+	onGPU = gpu.Stats().GPUCalls - before
+	lossRel = math.Abs(allGPU.Loss-cpuScan.Loss) / math.Max(math.Abs(cpuScan.Loss), math.SmallestNonzeroFloat64)
+	status = "ok"
+	if !(lossRel <= stepTol) || onGPU == 0 {
+		status = "FAILED"
+		failed = append(failed, "POS-SCAN step")
+	}
+	fmt.Fprintf(w, "  first-step loss CPU %.7g GPU %.7g (rel %.2g, limit %g), %d Sgemm calls on the GPU: %s\n",
+		cpuScan.Loss, allGPU.Loss, lossRel, stepTol, onGPU, status)
+	timed, err := gpublas.New(gpublas.Options{LibDir: os.Getenv(gpublas.EnvLibDir), Device: opts.Device, Pedantic: opts.Pedantic, Strict: true})
+	if err != nil {
+		return err
+	}
+	gpuScan, err := scanSteps(timed, ss, opts.Reps)
+	st := timed.Stats()
+	if cerr := timed.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  step time: CPU %v, GPU %v (speed-up %.1fx; default threshold m·n·k >= %d: %d products on the GPU, %d on the CPU)\n",
+		cpuScan.Time.Round(time.Microsecond), gpuScan.Time.Round(time.Microsecond), cpuScan.Time.Seconds()/gpuScan.Time.Seconds(),
+		gpublas.DefaultThreshold, st.GPUCalls, st.CPUCalls)
 
 	if len(failed) > 0 {
 		return fmt.Errorf("%d check(s) failed: %v", len(failed), failed)
@@ -261,6 +302,63 @@ func graphStep(impl gblas.Float32, d stepDims, reps int) (res stepResult, err er
 	}
 	res.Time = time.Since(start) / time.Duration(max(reps, 1))
 	return res, nil
+}
+
+// scanSize sizes the POS-SCAN step of gpu-check: Batch images of Regions
+// regions of Feat features and Batch captions of Words words.
+type scanSize struct{ Batch, Regions, Feat, Words, Embed, Vocab int }
+
+// String formats the sizes.
+func (s scanSize) String() string {
+	return fmt.Sprintf("batch %d, %d regions x %d features, %d words, embed %d, vocab %d", s.Batch, s.Regions, s.Feat, s.Words, s.Embed, s.Vocab)
+}
+
+// defaultScan is the step of training/scan's BenchmarkTrainStep (B=32,E=256).
+var defaultScan = scanSize{Batch: 32, Regions: 36, Feat: 2048, Words: 12, Embed: 256, Vocab: 1000}
+
+// scanResult is the outcome of scanSteps.
+type scanResult struct {
+	Loss float64       // loss of the first step
+	Time time.Duration // mean time of the later steps
+}
+
+// scanSteps installs impl as gorgonia's BLAS, builds a POS-SCAN model
+// (seed 1) and a seeded random batch of size s, runs one training step
+// (which also builds the graph), then reps timed steps, and puts gonum back.
+func scanSteps(impl gblas.Float32, s scanSize, reps int) (scanResult, error) {
+	blas.Install(blas.Backend{Name: "gpu-check", Impl: impl})
+	defer blas.Install(blas.Backend{Name: blas.Go, Impl: gonum.Implementation{}})
+	m, err := scan.New(scan.Config{Vocab: s.Vocab, ImgDim: s.Feat, Embed: s.Embed, Seed: 1})
+	if err != nil {
+		return scanResult{}, err
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	var batch scan.Batch
+	for i := 0; i < s.Batch; i++ {
+		f := make([]float32, s.Regions*s.Feat)
+		for j := range f {
+			f[j] = r.Float32()
+		}
+		ids := make([]int32, s.Words)
+		nouns := make([]bool, s.Words)
+		for t := range ids {
+			ids[t] = int32(1 + r.IntN(s.Vocab-1))
+			nouns[t] = t%3 == 1
+		}
+		batch.Feats = append(batch.Feats, f)
+		batch.Captions = append(batch.Captions, scan.Caption{IDs: ids, Nouns: nouns})
+	}
+	first, err := m.TrainStep(batch)
+	if err != nil {
+		return scanResult{}, fmt.Errorf("gpu-check: POS-SCAN step: %w", err)
+	}
+	start := time.Now()
+	for i := 0; i < reps; i++ {
+		if _, err := m.TrainStep(batch); err != nil {
+			return scanResult{}, fmt.Errorf("gpu-check: POS-SCAN step: %w", err)
+		}
+	}
+	return scanResult{Loss: first.Loss, Time: time.Since(start) / time.Duration(max(reps, 1))}, nil
 }
 
 // maxNormRel is max|a−b| / max|b|.

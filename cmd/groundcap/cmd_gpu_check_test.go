@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -111,12 +112,14 @@ func TestGPUCheckWithFakeCUDA(t *testing.T) {
 	dir := fakeCUDADir(t)
 	var out bytes.Buffer
 	opts := gpuCheckOptions{LibDir: dir, Reps: 1, CPUReps: 1, Tol: 1e-5,
-		shapes: [][3]int{{16, 32, 24}}, step: stepDims{Batch: 8, In: 32, Hidden: 16, Out: 4}}
+		shapes: [][3]int{{16, 32, 24}}, step: stepDims{Batch: 8, In: 32, Hidden: 16, Out: 4},
+		scan: scanSize{Batch: 4, Regions: 5, Feat: 16, Words: 6, Embed: 8, Vocab: 30}}
 	if err := runGPUCheck(context.Background(), opts, &globalOptions{Stdout: &out, Stderr: &out}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	s := out.String()
-	for _, want := range []string{"TT m=64 n=130 k=65", "  16x  32x  24  GPU", "GFLOP/s", "Sgemm calls on the GPU: ok", "POS-SCAN step: not run", "all checks passed"} {
+	t.Log(s)
+	for _, want := range []string{"TT m=64 n=130 k=65", "  16x  32x  24  GPU", "GFLOP/s", "Sgemm calls on the GPU: ok", "first-step loss CPU", "all checks passed"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
@@ -153,6 +156,32 @@ func TestGraphStepUsesInstalledBLAS(t *testing.T) {
 	}
 	if rel := maxNormRel([]float32{wrong.Loss}, []float32{ref.Loss}); rel <= stepTol {
 		t.Errorf("a 1%% Sgemm error moved the loss by only %.3g", rel)
+	}
+}
+
+// TestScanStepUsesInstalledBLAS checks the POS-SCAN step of gpu-check
+// runs its products through the installed BLAS and that a wrong Sgemm
+// changes its loss beyond the check's limit.
+func TestScanStepUsesInstalledBLAS(t *testing.T) {
+	s := scanSize{Batch: 4, Regions: 5, Feat: 16, Words: 6, Embed: 8, Vocab: 30}
+	ref, err := scanSteps(gonum.Implementation{}, s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := blas.NewCounter(gonum.Implementation{})
+	same, err := scanSteps(counter, s, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counter.Flops() == 0 || same.Loss != ref.Loss {
+		t.Errorf("flops through the installed BLAS %d (want > 0), loss %g vs %g (want equal: same BLAS, same seed)", counter.Flops(), same.Loss, ref.Loss)
+	}
+	wrong, err := scanSteps(scaledBLAS{f: 1.01}, s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := math.Abs(wrong.Loss-ref.Loss) / math.Abs(ref.Loss); rel <= stepTol {
+		t.Errorf("a 1%% Sgemm error moved the POS-SCAN loss by only %.3g (loss %g)", rel, ref.Loss)
 	}
 }
 

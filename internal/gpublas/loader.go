@@ -143,7 +143,7 @@ type loaded struct {
 
 // hintToolkit is the advice for a missing toolkit library.
 const hintToolkit = "point --lib-dir or " + EnvLibDir + " at the directory holding them " +
-	"(pip install nvidia-cuda-runtime-cu13 nvidia-cublas-cu13 puts them in site-packages/nvidia/cu13/lib)"
+	"(pip install 'nvidia-cuda-runtime>=13,<14' 'nvidia-cublas>=13,<14' puts them in site-packages/nvidia/cu13/lib)"
 
 // loadAll loads the driver library and the first complete toolkit set.
 func (l loader) loadAll() (loaded, error) {
