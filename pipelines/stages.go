@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/align"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/features"
@@ -50,6 +51,16 @@ func Defs() []Def {
 		}},
 		{Name: scan.NamePOS, Short: "train the POS-SCAN matching model (val R@K each epoch, best checkpoint, curve)", Build: func(c *config.Config) (*engine.Stage, error) { return scanDef(c, scan.NamePOS) }},
 		{Name: scan.NamePlain, Short: "train plain SCAN (no POS restriction) for comparison with POS-SCAN", Build: func(c *config.Config) (*engine.Stage, error) { return scanDef(c, scan.NamePlain) }},
+		{Name: "align", Short: "word-region attention and matching score of every training caption from the matching model (Beam)", Build: func(c *config.Config) (*engine.Stage, error) {
+			var p align.Params
+			if err := c.Decode("align", &p); err != nil {
+				return nil, err
+			}
+			if _, ok := c.Sections["align"]; !ok {
+				return nil, nil
+			}
+			return align.Stage(p)
+		}},
 	}
 }
 

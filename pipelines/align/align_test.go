@@ -1,0 +1,195 @@
+package align_test
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/shard"
+	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/scan/scantest"
+	tscan "github.com/groundcap/groundcap/training/scan"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+const numShards = 3
+
+// world builds the synthetic world, a tiny POS-SCAN and the align stage in an engine.
+func world(t *testing.T, root string) *engine.Engine {
+	t.Helper()
+	up, err := scantest.Stages(scantest.Options{Images: 30, FeatDim: 32, Boxes: 10, Seed: 9, Shards: numShards, WordCountThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scan.Stage(scan.Params{Embed: 24, WordDim: 16, BatchSize: 16, Epochs: 1, LR: 2e-3, Seed: 2, EvalImages: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := align.Stage(align.Params{BatchImages: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(root, append(up, sc, al), engine.Options{ModuleVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func dirOf(root string, m *engine.Manifest) string { return filepath.Join(root, m.Stage, m.Key) }
+
+func TestAlignShardsDeterministicResumable(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	e := world(t, root)
+	ms, err := e.Make(ctx, "align", engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := dirOf(root, ms["align"])
+	capRows, err := captions.ReadCaptions(ctx, filepath.Join(dirOf(root, ms["captions"]), captions.CaptionsTable))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := scan.LoadModel(ctx, filepath.Join(dirOf(root, ms["scan"]), scan.ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := feat.OpenStore(ctx, dirOf(root, ms["features"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	byKey := map[align.Key]captions.Row{}
+	want := 0
+	for _, r := range capRows {
+		if r.Split == "train" {
+			byKey[align.Key{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx}] = r
+			want++
+		}
+	}
+	shards := map[string][]byte{}
+	got := 0
+	for i := 0; i < numShards; i++ {
+		loc := align.ShardLocation(out, i, numShards)
+		b, err := os.ReadFile(filepath.Join(out, shard.Name(align.Table, i, numShards)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards[loc] = b
+		rows, err := align.ReadShard(ctx, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, r := range rows {
+			got++
+			if s := shard.Of(r.ImageID, numShards); s != i {
+				t.Errorf("shard %d holds image %d of shard %d", i, r.ImageID, s)
+			}
+			c, ok := byKey[align.Key{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx}]
+			if !ok {
+				t.Fatalf("shard %d row %d: image %d caption %d is not a train caption", i, k, r.ImageID, r.CaptionIdx)
+			}
+			var nouns []int32
+			for p, isNoun := range c.NounMask {
+				if isNoun {
+					nouns = append(nouns, int32(p))
+				}
+			}
+			if len(nouns) == 0 {
+				for p := range c.Labels {
+					nouns = append(nouns, int32(p))
+				}
+			}
+			if !slices.Equal(r.NounPositions, nouns) {
+				t.Errorf("image %d caption %d: positions %v, noun mask says %v", r.ImageID, r.CaptionIdx, r.NounPositions, nouns)
+			}
+			alpha, err := r.Alpha()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Each attention row is a softmax over the image's regions: it sums to 1.
+			const tol = 1e-4
+			for w := range r.NounPositions {
+				var s float64
+				for _, a := range alpha[w*int(r.Regions) : (w+1)*int(r.Regions)] {
+					s += float64(a)
+				}
+				if math.Abs(s-1) > tol {
+					t.Errorf("image %d caption %d word %d: attention sums to %v", r.ImageID, r.CaptionIdx, w, s)
+				}
+			}
+			// The score equals the model's score of the pair scored on its own (float32 sums in
+			// another block shape: tolerance 1e-5).
+			if k%7 == 0 {
+				rec, err := store.Get(ctx, r.ImageID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := model.Forward(tscan.Batch{Feats: [][]float32{rec.Features}, Captions: []tscan.Caption{{IDs: c.Labels, Nouns: c.NounMask}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Abs(float64(s[0]-r.Score)) > 1e-5 || int(r.Regions) != rec.NumBoxes {
+					t.Errorf("image %d caption %d: score %v regions %d, model alone %v regions %d", r.ImageID, r.CaptionIdx, r.Score, r.Regions, s[0], rec.NumBoxes)
+				}
+			}
+		}
+	}
+	t.Logf("%d alignments in %d shards", got, numShards)
+	if got != want {
+		t.Errorf("%d alignments, want every train caption (%d)", got, want)
+	}
+
+	// Resume: remove the manifest and shard 1 as a crash would leave it; shard 0 is not rewritten.
+	keep := filepath.Join(out, shard.Name(align.Table, 0, numShards))
+	st0, err := os.Stat(keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{engine.ManifestName, shard.Name(align.Table, 1, numShards)} {
+		if err := os.Remove(filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Make(ctx, "align", engine.MakeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(keep); err != nil || !st.ModTime().Equal(st0.ModTime()) {
+		t.Errorf("shard 0 was rewritten on resume (%v)", err)
+	}
+	// Determinism: a forced rerun writes the same bytes.
+	if _, err := e.Make(ctx, "align", engine.MakeOptions{Force: []string{"align"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < numShards; i++ {
+		b, err := os.ReadFile(filepath.Join(out, shard.Name(align.Table, i, numShards)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, shards[align.ShardLocation(out, i, numShards)]) {
+			t.Errorf("shard %d differs after a rerun", i)
+		}
+	}
+}
+
+func TestParams(t *testing.T) {
+	if err := (align.Params{Teacher: "clip"}).Validate(); err == nil {
+		t.Error("unknown teacher accepted")
+	}
+	p := align.Params{Teacher: scan.NamePlain}.Resolved()
+	if p.Model != "@scan-plain/model.ckpt" || !slices.Equal(p.Splits, []string{"train", "restval"}) || p.BatchImages != align.DefaultBatchImages {
+		t.Errorf("resolved %+v", p)
+	}
+}

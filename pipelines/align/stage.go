@@ -1,0 +1,131 @@
+package align
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/shard"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/transforms/parquetshard"
+	"github.com/groundcap/groundcap/transforms/rejects"
+)
+
+// Input names of the stage.
+const (
+	InputModel    = "model"
+	InputCaptions = "captions"
+	InputFeatures = "features"
+)
+
+// Stage returns the align stage.
+func Stage(p Params) (*engine.Stage, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	p = p.withDefaults()
+	return &engine.Stage{
+		Name:          "align",
+		Description:   "word-region attention and matching score of every training caption from the matching model (Beam)",
+		Version:       "1",
+		SchemaVersion: "1",
+		Params:        p,
+		Inputs: []engine.Input{
+			{Name: InputModel, Ref: p.Model},
+			{Name: InputCaptions, Ref: p.Captions},
+			{Name: InputFeatures, Ref: p.Features},
+		},
+		Run: func(ctx context.Context, r *engine.Run) error { return run(ctx, r, p) },
+	}, nil
+}
+
+// NumShards returns the shard count of a sharded table directory, checking that every shard
+// 0..n−1 is present.
+func NumShards(ctx context.Context, table string) (int, error) {
+	files, err := parquetshard.Tables(ctx, table)
+	if err != nil {
+		return 0, fmt.Errorf("align: %w", err)
+	}
+	n := -1
+	have := map[int]bool{}
+	for _, f := range files {
+		i, m, ok := feat.ParseShardName(path.Base(f))
+		if !ok || (n >= 0 && m != n) {
+			return 0, fmt.Errorf("align: %s: not a shard of a %d-shard table", f, n)
+		}
+		n = m
+		have[i] = true
+	}
+	for i := 0; i < n; i++ {
+		if !have[i] {
+			return 0, fmt.Errorf("align: %s: shard %d of %d is missing", table, i, n)
+		}
+	}
+	return n, nil
+}
+
+func run(ctx context.Context, r *engine.Run, p Params) error {
+	cfg := Config{Captions: r.Input(InputCaptions), Features: r.Input(InputFeatures), Model: r.Input(InputModel), Out: r.Out,
+		Splits: p.Splits, BatchImages: p.BatchImages, BLAS: p.BLAS, Teacher: p.Teacher}
+	n, err := NumShards(ctx, cfg.Captions)
+	if err != nil {
+		return err
+	}
+	store, err := feat.OpenStore(ctx, cfg.Features)
+	if err != nil {
+		return fmt.Errorf("align: %w", err)
+	}
+	nf := store.NumShards()
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("align: %w", err)
+	}
+	if nf != n {
+		return fmt.Errorf("align: the captions table has %d shards and the feature store %d: give both stages the same num_shards", n, nf)
+	}
+	cfg.NumShards = n
+	r.Logf("aligning the %v captions of %d shards with %s (teacher %s, %d images per call, blas %s)", p.Splits, n, p.Model, p.Teacher, p.BatchImages, p.BLAS)
+	pl := beam.NewPipeline()
+	Build(pl.Root(), cfg)
+	if err := beamx.Run(ctx, pl); err != nil {
+		return fmt.Errorf("align: pipeline: %w", err)
+	}
+	// Reconcile from what is on storage (shards of earlier attempts included).
+	var read, written, rejected int64
+	for i := 0; i < n; i++ {
+		rows, err := captions.ReadShard(ctx, blobio.Join(cfg.Captions, path.Base(shard.Name(captions.CaptionsTable, i, n))))
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			if slices.Contains(p.Splits, row.Split) {
+				read++
+			}
+		}
+		for _, t := range []string{Table, RejectsTable} {
+			name := shard.Name(t, i, n)
+			k, err := parquetshard.NumRows(ctx, r.Output(name))
+			if err != nil {
+				return fmt.Errorf("align: %w", err)
+			}
+			r.SetRows(name, k)
+			if t == Table {
+				written += k
+			} else {
+				rejected += k
+			}
+		}
+	}
+	if err := rejects.Check("captions", read, written, rejected, p.MaxRejectFraction); err != nil {
+		return fmt.Errorf("align: %w", err)
+	}
+	r.SetInfo("align", map[string]any{"teacher": p.Teacher, "captions": written, "rejected": rejected, "num_shards": n, "splits": p.Splits})
+	r.Logf("%d captions aligned, %d rejected", written, rejected)
+	return nil
+}
