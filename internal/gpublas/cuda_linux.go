@@ -5,6 +5,7 @@ package gpublas
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -119,6 +120,8 @@ func openCUDA(opts Options) (device, error) {
 	if err != nil {
 		return nil, err
 	}
+	runtime.LockOSThread() // cudaSetDevice below holds for this thread only
+	defer runtime.UnlockOSThread()
 	d := &cudaDevice{ordinal: int32(opts.Device)}
 	if err := d.api.bind(libs); err != nil {
 		return nil, err
@@ -235,8 +238,10 @@ func cublasErr(call string, s int32) error {
 	return fmt.Errorf("gpublas: %s: cuBLAS status %d (%s)", call, s, name)
 }
 
-// current makes the device current on this OS thread (goroutines move
-// between threads; the runtime's current device is per thread).
+// current makes the device current on this OS thread: the runtime's
+// current device is per thread and goroutines move between threads. BLAS
+// locks the goroutine to its thread for each sequence of calls; malloc,
+// free, upload (the first call of a product) and close set the device.
 func (d *cudaDevice) current() error {
 	if e := d.api.setDevice(d.ordinal); e != cudaSuccess {
 		return d.err("cudaSetDevice", e)
@@ -256,6 +261,9 @@ func (d *cudaDevice) malloc(n int) (devPtr, error) {
 }
 
 func (d *cudaDevice) free(p devPtr) error {
+	if err := d.current(); err != nil {
+		return err
+	}
 	if e := d.api.free(uintptr(p)); e != cudaSuccess {
 		return d.err("cudaFree", e)
 	}
@@ -336,6 +344,9 @@ func (d *cudaDevice) info() DeviceInfo { return d.desc }
 
 func (d *cudaDevice) close() error {
 	var errs []error
+	if err := d.current(); err != nil {
+		errs = append(errs, err)
+	}
 	if d.handle != 0 {
 		if s := d.api.cublasDestroy(d.handle); s != 0 {
 			errs = append(errs, cublasErr("cublasDestroy_v2", s))

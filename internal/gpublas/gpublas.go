@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -173,6 +174,8 @@ func (b *BLAS) Close() error {
 	}
 	b.closed = true
 	b.disabled.Store(true)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	var errs []error
 	if b.bufCap > 0 {
 		errs = append(errs, b.dev.free(b.dbuf), b.dev.freeHost(b.host))
@@ -280,6 +283,10 @@ func (b *BLAS) deviceSgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a 
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// One OS thread for the whole sequence: the CUDA runtime's current
+	// device is per thread, and the device sets it at the first call.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if b.closed || b.err != nil {
 		// Disabled between offload and here; not a new failure.
 		return errDisabled
