@@ -16,7 +16,6 @@ const (
 	DefaultDecodeMaxLen  = 20
 
 	DefaultBatchImages   = 29
-	DefaultCaptionsPer   = 5
 	DefaultXEEpochs      = 30
 	DefaultXELR          = 5e-4
 	DefaultLRDecayEvery  = 3

@@ -1,0 +1,149 @@
+package updown
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/groundcap/groundcap/eval/caption"
+)
+
+// benchBatch is a synthetic batch at demo-like sizes: nImg images of k
+// regions of width d, five captions of 10–16 words per image from a
+// vocabulary of v words, two nouns per caption with a random α.
+func benchBatch(seed uint64, nImg, k, d, v int) *Batch {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := &Batch{}
+	for i := 0; i < nImg; i++ {
+		f := make([]float32, k*d)
+		for j := range f {
+			f[j] = float32(r.Float64())
+		}
+		b.Feats = append(b.Feats, f)
+		b.NumBoxes = append(b.NumBoxes, k)
+		for c := 0; c < 5; c++ {
+			cp := make([]int32, 10+r.IntN(7))
+			for j := range cp {
+				cp[j] = int32(1 + r.IntN(v))
+			}
+			b.Captions = append(b.Captions, cp)
+			b.ImageOf = append(b.ImageOf, i)
+			b.NounPos = append(b.NounPos, []int{1, 4})
+			a := make([]float32, 2*k)
+			for j := range a {
+				a[j] = float32(r.Float64()) / float32(k) * 2
+			}
+			b.Alpha = append(b.Alpha, a)
+		}
+	}
+	return b
+}
+
+func benchConfig(rnn int) Config {
+	return Config{VocabSize: 300, FeatDim: 256, InputEncoding: rnn, RNNSize: rnn, AttHid: rnn, Seed: 1}
+}
+
+// BenchmarkXEStep measures XE training (teacher forcing, KL term λ = 0.1,
+// dropout 0.5, Adam) on 29 images × 5 captions with K = 36 regions of
+// D = 256 and V = 300, reporting captions/s.
+func BenchmarkXEStep(b *testing.B) {
+	for _, rnn := range []int{128, 256} {
+		b.Run("rnn="+strconv.Itoa(rnn), func(b *testing.B) {
+			m, err := New(benchConfig(rnn))
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := benchBatch(1, 29, 36, 256, 300)
+			opt, err := NewOptimizer(m, 0.1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, 1))
+			if _, err := m.XEStep(batch, 5e-4, 0.1, 0, r, opt); err != nil { // compile the graph
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.XEStep(batch, 5e-4, 0.1, 0, r, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(batch.Captions)*b.N)/b.Elapsed().Seconds(), "captions/s")
+		})
+	}
+}
+
+// BenchmarkSCSTStep measures SCST (greedy baseline, 5 samples per image,
+// CIDEr-D rewards, policy-gradient update) on 29 images, reporting images/s.
+func BenchmarkSCSTStep(b *testing.B) {
+	for _, rnn := range []int{128, 256} {
+		b.Run("rnn="+strconv.Itoa(rnn), func(b *testing.B) {
+			m, err := New(benchConfig(rnn))
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := benchBatch(2, 29, 36, 256, 300)
+			words := make([]string, 300)
+			refs := make([][][]string, 29)
+			for i := range words {
+				words[i] = fmt.Sprintf("w%d", i+1)
+			}
+			for c, cp := range batch.Captions {
+				var ws []string
+				for _, t := range cp {
+					ws = append(ws, words[t-1])
+				}
+				refs[batch.ImageOf[c]] = append(refs[batch.ImageOf[c]], append(ws, "<eos>"))
+			}
+			df, err := caption.BuildDocFreq(refs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sc, err := caption.NewScorer(df, ScorerVocab("<eos>", words))
+			if err != nil {
+				b.Fatal(err)
+			}
+			opt, err := NewOptimizer(m, 0.1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rw := &Rewarder{Scorer: sc, WCider: 1}
+			r := rand.New(rand.NewPCG(1, 1))
+			if _, err := m.SCSTStep(batch, 5e-5, 5, rw, r, opt); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.SCSTStep(batch, 5e-5, 5, rw, r, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(batch.Feats)*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
+
+// BenchmarkDecode measures greedy and beam-3 decoding (20 words) of 29
+// images, reporting images/s.
+func BenchmarkDecode(b *testing.B) {
+	m, err := New(benchConfig(256))
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := benchBatch(3, 29, 36, 256, 300)
+	for _, k := range []int{1, 3} {
+		b.Run("beam="+strconv.Itoa(k), func(b *testing.B) {
+			if _, err := m.Beam(&batch.Images, k); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Beam(&batch.Images, k); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(batch.Feats)*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
