@@ -51,6 +51,38 @@ func TestCUDABackendRegistered(t *testing.T) {
 	}
 }
 
+// TestSelectCUDA checks the registered backend through training/blas: a
+// hard error naming the directory searched for "cuda", a CPU fallback for
+// "auto" without CUDA, the GPU backend for "auto" with (fake) CUDA.
+func TestSelectCUDA(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(gpublas.EnvLibDir, dir)
+	_, err := blas.Select(blas.CUDA)
+	if !errors.Is(err, gpublas.ErrNoCUDA) {
+		t.Skipf("Select(cuda) = %v: CUDA seems installed here; this part needs a machine without it", err)
+	}
+	if !strings.Contains(err.Error(), filepath.Join(dir, "libcuda.so.1")) {
+		t.Errorf("error %q does not name the path searched", err)
+	}
+	b, err := blas.Select(blas.Auto)
+	if err != nil || b.Name == blas.CUDA {
+		t.Errorf("Select(auto) = %q, %v; want a CPU backend", b.Name, err)
+	}
+
+	t.Setenv(gpublas.EnvLibDir, fakeCUDADir(t))
+	b, err = blas.Select(blas.Auto)
+	if err != nil || b.Name != blas.CUDA {
+		t.Fatalf("Select(auto) with CUDA = %q, %v; want cuda", b.Name, err)
+	}
+	gpu, ok := b.Impl.(*gpublas.BLAS)
+	if !ok {
+		t.Fatalf("cuda backend is %T, want *gpublas.BLAS", b.Impl)
+	}
+	if err := gpu.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestDoctorWithoutCUDA(t *testing.T) {
 	t.Setenv(gpublas.EnvLibDir, "")
 	dir := t.TempDir()
