@@ -40,9 +40,11 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./... | tee bench.out
 
-# A linux/amd64 binary for the GPU machine (no cgo: CUDA libraries are loaded at run time).
+# A linux/amd64 binary for the GPU machine (no cgo: CUDA libraries are loaded at run time),
+# stripped and gzipped so it fits a 64 MiB transfer (docs/gpu.md).
 gpu-bin:
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o gpu-bin/groundcap ./cmd/groundcap
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -ldflags='-s -w' -o gpu-bin/groundcap ./cmd/groundcap
+	gzip -9 -f gpu-bin/groundcap
 
 clean:
 	rm -rf bin gpu-bin bench.out
