@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"gocloud.dev/gcerrors"
+
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/transforms/lemma"
@@ -340,6 +342,23 @@ func (f *ShardFn) grounding(ctx context.Context, names []string, all []Caption, 
 		byImage[all[i].ImageID] = append(byImage[all[i].ImageID], i)
 	}
 	out := make([]entityImage, len(names))
+	// One bucket for every file of the shard (opening one per file dominates on local disks).
+	bucket, prefix, err := blobio.Open(ctx, f.Entities)
+	if err != nil {
+		return nil, GroundingStats{}, fmt.Errorf("captions: entities: %w", err)
+	}
+	defer bucket.Close()
+	read := func(rel string) ([]byte, error) {
+		key := strings.TrimSuffix(prefix, "/") + "/" + rel
+		if prefix == "" {
+			key = rel
+		}
+		data, err := bucket.ReadAll(ctx, key)
+		if err != nil && gcerrors.Code(err) == gcerrors.NotFound {
+			return nil, fmt.Errorf("%s: %w", blobio.Join(f.Entities, rel), blobio.ErrNotExist)
+		}
+		return data, err
+	}
 	sem := make(chan struct{}, 8) // concurrent reads: object stores have high latency per file
 	var wg sync.WaitGroup
 	for k, name := range names {
@@ -349,7 +368,7 @@ func (f *ShardFn) grounding(ctx context.Context, names []string, all []Caption, 
 			defer wg.Done()
 			defer func() { <-sem }()
 			t := postag.New(f.model)
-			out[k] = f.entityImage(ctx, name, byImage, all, tags, t)
+			out[k] = f.entityImage(name, read, byImage, all, tags, t)
 		}()
 	}
 	wg.Wait()
@@ -368,7 +387,7 @@ func (f *ShardFn) grounding(ctx context.Context, names []string, all []Caption, 
 	return refs, g, nil
 }
 
-func (f *ShardFn) entityImage(ctx context.Context, name string, byImage map[int64][]int, all []Caption, tags [][]string, t *postag.Tagger) entityImage {
+func (f *ShardFn) entityImage(name string, read func(rel string) ([]byte, error), byImage map[int64][]int, all []Caption, tags [][]string, t *postag.Tagger) entityImage {
 	var e entityImage
 	sentLoc := blobio.Join(f.Entities, "Sentences", name+".txt")
 	xmlLoc := blobio.Join(f.Entities, "Annotations", name+".xml")
@@ -388,7 +407,7 @@ func (f *ShardFn) entityImage(ctx context.Context, name string, byImage map[int6
 		return e
 	}
 	e.stats.Images++
-	data, err := blobio.ReadAll(ctx, sentLoc)
+	data, err := read("Sentences/" + name + ".txt")
 	if err != nil {
 		if blobio.IsNotExist(err) {
 			reject(sentLoc, "file", "Sentences file missing")
@@ -399,7 +418,7 @@ func (f *ShardFn) entityImage(ctx context.Context, name string, byImage map[int6
 	}
 	var ann *annotation
 	annErr := ""
-	if xd, err := blobio.ReadAll(ctx, xmlLoc); err != nil {
+	if xd, err := read("Annotations/" + name + ".xml"); err != nil {
 		if !blobio.IsNotExist(err) {
 			e.err = fmt.Errorf("captions: %w", err)
 			return e
