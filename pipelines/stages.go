@@ -4,6 +4,7 @@ import (
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/align"
 	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/features"
 	"github.com/groundcap/groundcap/pipelines/scan"
@@ -61,6 +62,9 @@ func Defs() []Def {
 			}
 			return align.Stage(p)
 		}},
+		{Name: captionxe.NameBase, Short: "train the Up-Down captioner with cross-entropy (baseline, no distillation)", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NameBase) }},
+		{Name: captionxe.NameSCAN, Short: "train the Up-Down captioner with XE + KL(α‖β) distilled from SCAN", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NameSCAN) }},
+		{Name: captionxe.NamePOSSCAN, Short: "train the Up-Down captioner with XE + KL(α‖β) distilled from POS-SCAN", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NamePOSSCAN) }},
 	}
 }
 
@@ -77,4 +81,19 @@ func scanDef(c *config.Config, name string) (*engine.Stage, error) {
 		p.Seed = c.Seed
 	}
 	return scan.StageNamed(name, p)
+}
+
+// captionXEDef builds a caption-xe instance from its config section (off when absent).
+func captionXEDef(c *config.Config, name string) (*engine.Stage, error) {
+	var p captionxe.Params
+	if err := c.Decode(name, &p); err != nil {
+		return nil, err
+	}
+	if _, ok := c.Sections[name]; !ok {
+		return nil, nil
+	}
+	if p.Seed == 0 {
+		p.Seed = c.Seed
+	}
+	return captionxe.Stage(name, p)
 }

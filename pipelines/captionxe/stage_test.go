@@ -1,0 +1,277 @@
+package captionxe_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/captionxe/captiontest"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/training/updown"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+// tiny trains a very small captioner for two epochs.
+func tiny() captionxe.Params {
+	return captionxe.Params{InputEncoding: 16, RNNSize: 16, AttHid: 16, BatchImages: 6, Epochs: 2, LR: 5e-3, Seed: 3, CheckpointEvery: 2}
+}
+
+func newEngine(t *testing.T, root string, log io.Writer, extra ...*engine.Stage) *engine.Engine {
+	t.Helper()
+	up, err := captiontest.Stages(captiontest.Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(root, append(up, extra...), engine.Options{ModuleVersion: "test", Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func mustStage(t *testing.T, name string, p captionxe.Params) *engine.Stage {
+	t.Helper()
+	s, err := captionxe.Stage(name, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func outDir(root string, m *engine.Manifest) string { return filepath.Join(root, m.Stage, m.Key) }
+
+var outputs = []string{captionxe.BestFile, captionxe.LastFile, captionxe.HistoryFile, captionxe.MetricsFile, captionxe.CurvesFile}
+
+func readOutputs(t *testing.T, root string, m *engine.Manifest) map[string][]byte {
+	t.Helper()
+	got := map[string][]byte{}
+	for _, f := range outputs {
+		b, err := os.ReadFile(filepath.Join(outDir(root, m), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[f] = b
+	}
+	return got
+}
+
+// TestStagesWriteOutputs runs the three instances (baseline, SCAN distillation with online α,
+// POS-SCAN distillation with precomputed α) and checks their outputs.
+func TestStagesWriteOutputs(t *testing.T) {
+	root := t.TempDir()
+	var log bytes.Buffer
+	online := tiny()
+	online.Alpha = captionxe.AlphaOnline
+	e := newEngine(t, root, &log,
+		mustStage(t, captionxe.NameBase, tiny()),
+		mustStage(t, captionxe.NameSCAN, online),
+		mustStage(t, captionxe.NamePOSSCAN, tiny()))
+	ms, err := e.Make(context.Background(), "", engine.MakeOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	for _, c := range []struct {
+		name    string
+		teacher captionxe.Teacher
+		kl      float64
+		input   string
+	}{
+		{captionxe.NameBase, captionxe.TeacherNone, 0, ""},
+		{captionxe.NameSCAN, captionxe.TeacherPlain, updown.DefaultKLWeightFlick, "@scan-plain/model.ckpt"},
+		{captionxe.NamePOSSCAN, captionxe.TeacherPOS, updown.DefaultKLWeightFlick, "@align/alignments"},
+	} {
+		m := ms[c.name]
+		out := readOutputs(t, root, m)
+		var met captionxe.Metrics
+		if err := json.Unmarshal(out[captionxe.MetricsFile], &met); err != nil {
+			t.Fatal(err)
+		}
+		if met.Teacher != c.teacher || met.KLWeight != c.kl {
+			t.Errorf("%s: teacher %s λ %g, want %s λ %g", c.name, met.Teacher, met.KLWeight, c.teacher, c.kl)
+		}
+		// 24 train images (80% of 30) in batches of 6: 4 steps per epoch, 2 epochs.
+		if met.TrainImages != 24 || met.Steps != 8 || len(met.ValCIDEr) != 2 {
+			t.Errorf("%s: %d train images, %d steps, %d validations; want 24, 8, 2", c.name, met.TrainImages, met.Steps, len(met.ValCIDEr))
+		}
+		best := math.Inf(-1)
+		for _, v := range met.ValCIDEr {
+			best = math.Max(best, v)
+		}
+		if met.BestValCIDEr != best || met.ValCIDEr[met.BestEpoch-1] != best {
+			t.Errorf("%s: best %g at epoch %d, val scores %v", c.name, met.BestValCIDEr, met.BestEpoch, met.ValCIDEr)
+		}
+		var hist updown.History
+		if err := json.Unmarshal(out[captionxe.HistoryFile], &hist); err != nil {
+			t.Fatal(err)
+		}
+		if len(hist.Loss) != 8 || hist.BestEpoch != met.BestEpoch {
+			t.Errorf("%s: history has %d losses, best epoch %d", c.name, len(hist.Loss), hist.BestEpoch)
+		}
+		if _, err := png.Decode(bytes.NewReader(out[captionxe.CurvesFile])); err != nil {
+			t.Errorf("%s: curves: %v", c.name, err)
+		}
+		for _, f := range []string{captionxe.BestFile, captionxe.LastFile} {
+			model, ck, err := captionxe.LoadModel(context.Background(), filepath.Join(outDir(root, m), f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if model.Config().RNNSize != 16 || ck.M == nil {
+				t.Errorf("%s/%s: rnn %d, optimiser state %v", c.name, f, model.Config().RNNSize, ck.M != nil)
+			}
+		}
+		refs := map[string]bool{}
+		for _, in := range m.Components.Inputs {
+			refs[in.Ref] = true
+		}
+		if c.input != "" && !refs[c.input] {
+			t.Errorf("%s: inputs %v lack %s", c.name, m.Components.Inputs, c.input)
+		}
+		if _, err := os.Stat(outDir(root, m) + ".work"); !os.IsNotExist(err) {
+			t.Errorf("%s: the work directory is still there (%v)", c.name, err)
+		}
+	}
+}
+
+// TestResumeIdentical stops caption-xe-posscan after step 3 (its last checkpoint is step 2),
+// reruns it, and compares every output byte with an uninterrupted run (forced afterwards).
+func TestResumeIdentical(t *testing.T) {
+	root := t.TempDir()
+	var log bytes.Buffer
+	ctx := context.Background()
+	e := newEngine(t, root, &log, mustStage(t, captionxe.NamePOSSCAN, captionxe.WithFailAfter(tiny(), 3)))
+	if _, err := e.Make(ctx, captionxe.NamePOSSCAN, engine.MakeOptions{}); err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("first run: got %v, want the injected failure\n%s", err, log.String())
+	}
+	log.Reset()
+	e = newEngine(t, root, &log, mustStage(t, captionxe.NamePOSSCAN, tiny()))
+	ms, err := e.Make(ctx, captionxe.NamePOSSCAN, engine.MakeOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "resuming from") {
+		t.Errorf("the second run did not resume:\n%s", log.String())
+	}
+	resumed := readOutputs(t, root, ms[captionxe.NamePOSSCAN])
+	ms, err = e.Make(ctx, captionxe.NamePOSSCAN, engine.MakeOptions{Force: []string{captionxe.NamePOSSCAN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := readOutputs(t, root, ms[captionxe.NamePOSSCAN])
+	for _, f := range outputs {
+		if !bytes.Equal(resumed[f], fresh[f]) {
+			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
+		}
+	}
+}
+
+// TestOnlineAlphaMatchesAlignments checks that α computed online from the POS-SCAN model equals
+// the align stage's table for the same captions (the align stage batches 4 images per call, so
+// the last bits may differ).
+func TestOnlineAlphaMatchesAlignments(t *testing.T) {
+	const tol = 1e-5 // float32 attention, different batch shapes
+	root := t.TempDir()
+	ctx := context.Background()
+	e := newEngine(t, root, io.Discard)
+	ms, err := e.Make(ctx, "align", engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := captions.ReadCaptions(ctx, filepath.Join(outDir(root, ms["captions"]), captions.CaptionsTable))
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := align.ReadAll(ctx, filepath.Join(outDir(root, ms["align"]), align.Table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre, err := captionxe.NewPrecomputed(al)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := scan.LoadModel(ctx, filepath.Join(outDir(root, ms["scan"]), scan.ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := captionxe.OpenInputs(ctx, filepath.Join(outDir(root, ms["captions"]), captions.CaptionsTable),
+		filepath.Join(outDir(root, ms["captions"]), captions.VocabFile), outDir(root, ms["features"]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	split, err := captionxe.SelectSplit(rows, []string{"train"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: pre}
+	b := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: &captionxe.Online{Model: model}}
+	idx := []int{0, 3, 7}
+	ba, err := a.Batch(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, err := b.Batch(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nouns := 0
+	for c := range ba.Captions {
+		if len(ba.NounPos[c]) != len(bb.NounPos[c]) || len(ba.Alpha[c]) != len(bb.Alpha[c]) {
+			t.Fatalf("caption %d: %v vs %v", c, ba.NounPos[c], bb.NounPos[c])
+		}
+		nouns += len(ba.NounPos[c])
+		for i := range ba.Alpha[c] {
+			if d := math.Abs(float64(ba.Alpha[c][i] - bb.Alpha[c][i])); d > tol {
+				t.Fatalf("caption %d value %d: %g vs %g", c, i, ba.Alpha[c][i], bb.Alpha[c][i])
+			}
+		}
+	}
+	if nouns == 0 {
+		t.Fatal("no noun in the batch: the test checks nothing")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	kl := 0.5
+	neg := -1.0
+	for i, c := range []struct {
+		name string
+		p    captionxe.Params
+		want string
+	}{
+		{captionxe.NameBase, captionxe.Params{KLWeight: &kl}, "kl_weight"},            // 0
+		{captionxe.NameSCAN, captionxe.Params{KLWeight: &neg}, "kl_weight"},           // 1
+		{captionxe.NamePOSSCAN, captionxe.Params{Alpha: "sometimes"}, "alpha"},        // 2
+		{captionxe.NamePOSSCAN, captionxe.Params{Teacher: "clip"}, "teacher"},         // 3
+		{"caption-xe-other", captionxe.Params{}, "stage name"},                        // 4
+		{captionxe.NameBase, captionxe.Params{TrainSplits: []string{"val"}}, "train"}, // 5
+		{captionxe.NameBase, captionxe.Params{BLAS: "mkl"}, "blas"},                   // 6
+	} {
+		err := c.p.Validate(c.name)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%d: got %v, want an error naming %s", i, err, c.want)
+		}
+	}
+	zero := 0.0
+	p := captionxe.Params{KLWeight: &zero}.Resolved(captionxe.NamePOSSCAN)
+	if p.Teacher != captionxe.TeacherNone || p.Alignments != "" {
+		t.Errorf("kl_weight 0 keeps teacher %s, alignments %q", p.Teacher, p.Alignments)
+	}
+	p = captionxe.Params{}.Resolved(captionxe.NameSCAN)
+	if p.Teacher != captionxe.TeacherPlain || p.Alignments != "@align-plain/alignments" || *p.KLWeight != updown.DefaultKLWeightFlick {
+		t.Errorf("caption-xe-scan defaults: %+v", p)
+	}
+}
