@@ -8,6 +8,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/features"
 	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/scaneval"
 	"github.com/groundcap/groundcap/pipelines/synth"
 )
 
@@ -61,6 +62,16 @@ func Defs() []Def {
 				return nil, nil
 			}
 			return align.Stage(p)
+		}},
+		{Name: scaneval.Name, Short: "attention accuracy and R@K of SCAN vs POS-SCAN against the grounding references, with a random-region baseline", Build: func(c *config.Config) (*engine.Stage, error) {
+			var p scaneval.Params
+			if err := c.Decode(scaneval.Name, &p); err != nil {
+				return nil, err
+			}
+			if _, ok := c.Sections[scaneval.Name]; !ok {
+				return nil, nil
+			}
+			return scaneval.Stage(p)
 		}},
 		{Name: captionxe.NameBase, Short: "train the Up-Down captioner with cross-entropy (baseline, no distillation)", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NameBase) }},
 		{Name: captionxe.NameSCAN, Short: "train the Up-Down captioner with XE + KL(α‖β) distilled from SCAN", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NameSCAN) }},

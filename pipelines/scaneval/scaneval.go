@@ -1,0 +1,549 @@
+// Package scaneval is the scan-eval stage: the grounding quality of the matching models (the
+// paper's Table 1). For SCAN and POS-SCAN it scores attention accuracy on the ground-truth
+// captions of the val and test splits against the grounding references (for every annotated
+// object word, the box of the region with the largest attention α must have IoU > 0.5 with a
+// ground-truth box; the mean over words per class, then over classes: eval/grounding's
+// AttentionAccuracy), next to the expected accuracy of a uniformly random region, and R@1/5/10
+// in both directions with rsum on test (5 captions per image).
+//
+// A word is scored at the word index of its phrase's head word (the captions stage's
+// grounding_refs); words past the captions' max_length truncation, which the model never sees,
+// are left out and counted. A POS-SCAN attention exists only for noun positions: an annotated
+// word the tagger did not tag as a noun counts as a miss.
+//
+// Outputs: metrics.json (Metrics) and table.md (the comparison as a Markdown table).
+package scaneval
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/groundcap/groundcap/eval/grounding"
+	"github.com/groundcap/groundcap/eval/retrieval"
+	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/training/blas"
+	tscan "github.com/groundcap/groundcap/training/scan"
+)
+
+// Name is the stage name.
+const Name = "scan-eval"
+
+// Output names.
+const (
+	MetricsFile = "metrics.json"
+	TableFile   = "table.md"
+)
+
+// Params configure the scan-eval stage (config section "scan-eval"). Zero values are the
+// documented defaults.
+type Params struct {
+	// Models are the matching-model stages to compare, each read from "@<stage>/model.ckpt"
+	// (default scan-plain and scan: SCAN and POS-SCAN).
+	Models []string `yaml:"models" json:"models"`
+	// Splits whose ground-truth captions are scored for attention accuracy (default val, test).
+	Splits []string `yaml:"splits" json:"splits"`
+	// RetrievalSplit is the split of the R@K evaluation (default test).
+	RetrievalSplit string `yaml:"retrieval_split" json:"retrieval_split"`
+	// CaptionsPerImage in retrieval (default 5).
+	CaptionsPerImage int `yaml:"captions_per_image" json:"captions_per_image"`
+	// Captions, GroundingRefs and Features are the inputs (defaults "@captions/captions",
+	// "@captions/grounding_refs", "@features").
+	Captions      string `yaml:"captions" json:"-"`
+	GroundingRefs string `yaml:"grounding_refs" json:"-"`
+	Features      string `yaml:"features" json:"-"`
+	// BLAS is the matrix backend (default go).
+	BLAS string `yaml:"blas" json:"-"`
+	// EvalImages and EvalCaptions size the scoring blocks (defaults 8 and 128); they bound
+	// memory only.
+	EvalImages   int `yaml:"eval_images" json:"-"`
+	EvalCaptions int `yaml:"eval_captions" json:"-"`
+}
+
+func (p Params) withDefaults() Params {
+	if len(p.Models) == 0 {
+		p.Models = []string{scan.NamePlain, scan.NamePOS}
+	}
+	if len(p.Splits) == 0 {
+		p.Splits = []string{"val", "test"}
+	}
+	if p.RetrievalSplit == "" {
+		p.RetrievalSplit = "test"
+	}
+	if p.CaptionsPerImage == 0 {
+		p.CaptionsPerImage = scan.DefaultCaptionsPerImg
+	}
+	if p.Captions == "" {
+		p.Captions = "@captions/captions"
+	}
+	if p.GroundingRefs == "" {
+		p.GroundingRefs = "@captions/grounding_refs"
+	}
+	if p.Features == "" {
+		p.Features = "@features"
+	}
+	if p.BLAS == "" {
+		p.BLAS = blas.Go
+	}
+	if p.EvalImages == 0 {
+		p.EvalImages = scan.DefaultEvalImages
+	}
+	if p.EvalCaptions == 0 {
+		p.EvalCaptions = scan.DefaultEvalCaptions
+	}
+	return p
+}
+
+// Resolved returns p with its defaults applied.
+func (p Params) Resolved() Params { return p.withDefaults() }
+
+// Validate reports the first bad field (after defaults), by its config key.
+func (p Params) Validate() error {
+	p = p.withDefaults()
+	seen := map[string]bool{}
+	for i, m := range p.Models {
+		if m != scan.NamePOS && m != scan.NamePlain {
+			return fmt.Errorf("scan-eval: models[%d]: %q (want %s or %s)", i, m, scan.NamePOS, scan.NamePlain)
+		}
+		if seen[m] {
+			return fmt.Errorf("scan-eval: models[%d]: %s named twice", i, m)
+		}
+		seen[m] = true
+	}
+	for i, s := range p.Splits {
+		if s == "" {
+			return fmt.Errorf("scan-eval: splits[%d]: empty", i)
+		}
+	}
+	switch {
+	case p.CaptionsPerImage < 1:
+		return fmt.Errorf("scan-eval: captions_per_image: %d (want ≥ 1)", p.CaptionsPerImage)
+	case p.EvalImages < 1 || p.EvalCaptions < 1:
+		return fmt.Errorf("scan-eval: eval_images %d, eval_captions %d (want ≥ 1)", p.EvalImages, p.EvalCaptions)
+	case p.BLAS != blas.Go && p.BLAS != blas.OpenBLAS && p.BLAS != blas.CUDA && p.BLAS != blas.Auto:
+		return fmt.Errorf("scan-eval: blas: %q (want go, openblas, cuda or auto)", p.BLAS)
+	}
+	return nil
+}
+
+// Input names besides one "model-<stage>" per model.
+const (
+	InputCaptions      = "captions"
+	InputGroundingRefs = "grounding_refs"
+	InputFeatures      = "features"
+)
+
+// Stage returns the scan-eval stage.
+func Stage(p Params) (*engine.Stage, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	p = p.withDefaults()
+	st := &engine.Stage{
+		Name:          Name,
+		Description:   "attention accuracy (vs GT boxes) and R@K of SCAN vs POS-SCAN, with a random-region baseline",
+		Version:       "1",
+		SchemaVersion: "1",
+		Params:        p,
+		Inputs: []engine.Input{
+			{Name: InputCaptions, Ref: p.Captions},
+			{Name: InputGroundingRefs, Ref: p.GroundingRefs},
+			{Name: InputFeatures, Ref: p.Features},
+		},
+	}
+	for _, m := range p.Models {
+		st.Inputs = append(st.Inputs, engine.Input{Name: "model-" + m, Ref: "@" + m + "/" + scan.ModelFile})
+	}
+	st.Run = func(ctx context.Context, r *engine.Run) error {
+		if _, err := blas.Use(p.BLAS); err != nil {
+			return fmt.Errorf("scan-eval: blas: %w", err)
+		}
+		rows, err := captions.ReadCaptions(ctx, r.Input(InputCaptions))
+		if err != nil {
+			return err
+		}
+		refs, err := captions.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs))
+		if err != nil {
+			return err
+		}
+		store, err := feat.OpenStore(ctx, r.Input(InputFeatures))
+		if err != nil {
+			return fmt.Errorf("scan-eval: %w", err)
+		}
+		defer store.Close()
+		in := Inputs{Rows: rows, Refs: refs, Features: scan.NewFeatureCache(store, 1<<30)}
+		for _, m := range p.Models {
+			model, err := scan.LoadModel(ctx, r.Input("model-"+m))
+			if err != nil {
+				return err
+			}
+			in.Models = append(in.Models, NamedModel{Stage: m, Model: model})
+		}
+		met, err := Evaluate(ctx, in, p)
+		if err != nil {
+			return err
+		}
+		mj, err := json.MarshalIndent(met, "", "  ")
+		if err != nil {
+			return fmt.Errorf("scan-eval: %w", err)
+		}
+		if err := blobio.WriteAll(ctx, r.Output(MetricsFile), append(mj, '\n')); err != nil {
+			return err
+		}
+		table := met.Table()
+		if err := blobio.WriteAll(ctx, r.Output(TableFile), []byte(table)); err != nil {
+			return err
+		}
+		r.Logf("\n%s", table)
+		info := map[string]any{"random": met.Random}
+		for _, mr := range met.Models {
+			info[mr.Stage] = map[string]any{"attention_accuracy": mr.Accuracy, "rsum": mr.Retrieval.RSum}
+		}
+		r.SetInfo("scan_eval", info)
+		return nil
+	}
+	return st, nil
+}
+
+// NamedModel is a matching model and the stage that trained it.
+type NamedModel struct {
+	Stage string
+	Model *tscan.Model
+}
+
+// Inputs are what Evaluate reads.
+type Inputs struct {
+	Rows     []captions.Row
+	Refs     []captions.GroundingRef
+	Features *scan.FeatureCache
+	Models   []NamedModel
+}
+
+// ModelResult is one model's row.
+type ModelResult struct {
+	Stage string `json:"stage"`
+	POS   bool   `json:"pos"`
+	// Accuracy is the attention accuracy per split (percent).
+	Accuracy map[string]float64 `json:"attention_accuracy"`
+	// PerClass is the per-class accuracy (percent) and word count of each split.
+	PerClass  map[string][]ClassAccuracy `json:"per_class"`
+	Retrieval scan.Retrieval             `json:"retrieval"`
+}
+
+// ClassAccuracy is one class's accuracy.
+type ClassAccuracy struct {
+	Class    string  `json:"class"`
+	Accuracy float64 `json:"accuracy"`
+	Words    int     `json:"words"`
+}
+
+// SplitInfo describes the ground truth of one split.
+type SplitInfo struct {
+	Images   int `json:"images"`
+	Captions int `json:"captions"`
+	Words    int `json:"annotated_words"` // annotated object words scored
+	Classes  int `json:"classes"`
+	// Truncated counts annotated words past the captions' max_length (not scored).
+	Truncated int `json:"words_past_max_length"`
+}
+
+// Metrics is metrics.json.
+type Metrics struct {
+	Splits         map[string]SplitInfo `json:"splits"`
+	RetrievalSplit string               `json:"retrieval_split"`
+	RetrievalSize  [2]int               `json:"retrieval_images_captions"`
+	// Random is the expected attention accuracy (percent) of a region drawn uniformly at random,
+	// per split: per word the fraction of the image's regions that hit, then the class means.
+	Random map[string]float64 `json:"random_region_accuracy"`
+	Models []ModelResult      `json:"models"`
+}
+
+// refImage is one image's references and its captions rows.
+type refImage struct {
+	id   int64
+	rows []captions.Row
+	ref  grounding.ImageRef
+}
+
+// references builds the grounding references of split from the captions and grounding_refs
+// tables: every image of the split with its captions (by caption index) and, per caption, the
+// head word of every boxed phrase that has a class.
+func references(rows []captions.Row, refs []captions.GroundingRef, split string) ([]refImage, SplitInfo) {
+	byImage := map[int64][]captions.Row{}
+	for _, r := range rows {
+		if r.Split == split {
+			byImage[r.ImageID] = append(byImage[r.ImageID], r)
+		}
+	}
+	type capKey struct {
+		img int64
+		c   int32
+	}
+	words := map[capKey][]captions.GroundingRef{}
+	for _, g := range refs {
+		if g.Class == "" || g.NotVisual || g.NoBox || len(g.Boxes) == 0 {
+			continue
+		}
+		k := capKey{g.ImageID, g.CaptionIdx}
+		words[k] = append(words[k], g)
+	}
+	ids := make([]int64, 0, len(byImage))
+	for id := range byImage {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	var out []refImage
+	var info SplitInfo
+	classes := map[string]bool{}
+	for _, id := range ids {
+		rs := byImage[id]
+		sort.Slice(rs, func(i, j int) bool { return rs[i].CaptionIdx < rs[j].CaptionIdx })
+		im := refImage{id: id, rows: rs, ref: grounding.ImageRef{ImageID: id}}
+		for _, r := range rs {
+			c := grounding.Caption{Tokens: r.Tokens}
+			seen := map[int]bool{}
+			for _, g := range words[capKey{id, r.CaptionIdx}] {
+				idx := int(g.HeadIndex)
+				if idx >= len(r.Tokens) {
+					info.Truncated++
+					continue
+				}
+				if seen[idx] {
+					continue
+				}
+				seen[idx] = true
+				w := grounding.Word{Class: g.Class, Index: idx}
+				for _, b := range g.Boxes {
+					w.Boxes = append(w.Boxes, grounding.Box{float64(b.X1), float64(b.Y1), float64(b.X2), float64(b.Y2)})
+				}
+				c.Words = append(c.Words, w)
+				classes[g.Class] = true
+				info.Words++
+			}
+			im.ref.Captions = append(im.ref.Captions, c)
+		}
+		info.Images++
+		info.Captions += len(rs)
+		out = append(out, im)
+	}
+	info.Classes = len(classes)
+	return out, info
+}
+
+func regionBox(boxes []float32, k int) grounding.Box {
+	return grounding.Box{float64(boxes[4*k]), float64(boxes[4*k+1]), float64(boxes[4*k+2]), float64(boxes[4*k+3])}
+}
+
+// Evaluate computes the metrics.
+func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
+	p = p.withDefaults()
+	met := &Metrics{Splits: map[string]SplitInfo{}, Random: map[string]float64{}, RetrievalSplit: p.RetrievalSplit}
+	for _, nm := range in.Models {
+		met.Models = append(met.Models, ModelResult{Stage: nm.Stage, POS: !nm.Model.Config().PlainSCAN,
+			Accuracy: map[string]float64{}, PerClass: map[string][]ClassAccuracy{}})
+	}
+	for _, split := range p.Splits {
+		imgs, info := references(in.Rows, in.Refs, split)
+		met.Splits[split] = info
+		if info.Words == 0 {
+			return nil, fmt.Errorf("scan-eval: split %s has no annotated object word in the grounding references", split)
+		}
+		refs := &grounding.References{}
+		for _, im := range imgs {
+			refs.Images = append(refs.Images, im.ref)
+		}
+		// Random region: expected hit rate per word, then class means.
+		perClass := map[string][]float64{}
+		for _, im := range imgs {
+			rec, err := in.Features.Get(ctx, im.id)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range im.ref.Captions {
+				for _, w := range c.Words {
+					hits := 0
+					for k := 0; k < rec.NumBoxes; k++ {
+						if hit(regionBox(rec.Boxes, k), w.Boxes) {
+							hits++
+						}
+					}
+					perClass[w.Class] = append(perClass[w.Class], float64(hits)/float64(rec.NumBoxes))
+				}
+			}
+		}
+		var sum float64
+		classes := make([]string, 0, len(perClass))
+		for c := range perClass {
+			classes = append(classes, c)
+		}
+		sort.Strings(classes) // a fixed summation order: the same bytes every run
+		for _, c := range classes {
+			v := perClass[c]
+			var s float64
+			for _, x := range v {
+				s += x
+			}
+			sum += s / float64(len(v))
+		}
+		met.Random[split] = 100 * sum / float64(len(perClass))
+
+		for mi, nm := range in.Models {
+			sub, err := submission(ctx, nm.Model, imgs, in.Features, p.EvalImages)
+			if err != nil {
+				return nil, err
+			}
+			res, err := grounding.AttentionAccuracy(refs, sub)
+			if err != nil {
+				return nil, fmt.Errorf("scan-eval: %s on %s: %w", nm.Stage, split, err)
+			}
+			met.Models[mi].Accuracy[split] = 100 * res.Accuracy
+			for _, c := range res.PerClass {
+				met.Models[mi].PerClass[split] = append(met.Models[mi].PerClass[split], ClassAccuracy{Class: c.Class, Accuracy: 100 * c.Recall, Words: c.NumRecall})
+			}
+		}
+	}
+	es, err := scan.NewEvalSet(in.Rows, p.RetrievalSplit, p.CaptionsPerImage)
+	if err != nil {
+		return nil, err
+	}
+	if len(es.Images) == 0 {
+		return nil, fmt.Errorf("scan-eval: split %s has no image with %d captions for retrieval", p.RetrievalSplit, p.CaptionsPerImage)
+	}
+	met.RetrievalSize = [2]int{len(es.Images), len(es.Captions)}
+	feats, err := es.Feats(ctx, in.Features)
+	if err != nil {
+		return nil, err
+	}
+	for mi, nm := range in.Models {
+		sims, err := scan.Similarities(nm.Model, feats, es.Captions, p.EvalImages, p.EvalCaptions)
+		if err != nil {
+			return nil, err
+		}
+		res, err := retrieval.Evaluate(sims, len(es.Images), es.PerImage)
+		if err != nil {
+			return nil, fmt.Errorf("scan-eval: %w", err)
+		}
+		met.Models[mi].Retrieval = scan.FromResult(res)
+	}
+	return met, nil
+}
+
+// hit reports whether box has IoU > 0.5 with one of gts (GVD's rule, eval/grounding.IoU).
+func hit(box grounding.Box, gts []grounding.Box) bool {
+	for _, g := range gts {
+		if grounding.IoU(box, g) > 0.5 {
+			return true
+		}
+	}
+	return false
+}
+
+// submission aligns every caption of imgs with its image (batch images at a time) and predicts,
+// for each annotated word at an aligned position, the box of its argmax-attention region.
+func submission(ctx context.Context, m *tscan.Model, imgs []refImage, fc *scan.FeatureCache, batch int) (grounding.Submission, error) {
+	sub := grounding.Submission{}
+	for i0 := 0; i0 < len(imgs); i0 += batch {
+		group := imgs[i0:min(i0+batch, len(imgs))]
+		var b tscan.Batch
+		var imageOf []int
+		var boxes [][]float32
+		for gi, im := range group {
+			rec, err := fc.Get(ctx, im.id)
+			if err != nil {
+				return nil, err
+			}
+			b.Feats = append(b.Feats, rec.Features)
+			boxes = append(boxes, rec.Boxes)
+			for k := range im.rows {
+				c, err := scan.ModelCaption(&im.rows[k])
+				if err != nil {
+					return nil, err
+				}
+				b.Captions = append(b.Captions, c)
+				imageOf = append(imageOf, gi)
+			}
+		}
+		als, err := m.Align(b, imageOf)
+		if err != nil {
+			return nil, err
+		}
+		j := 0
+		for gi, im := range group {
+			preds := make([]grounding.Prediction, len(im.ref.Captions))
+			for c, cap := range im.ref.Captions {
+				al := als[j]
+				j++
+				pred := grounding.Prediction{IdxInSent: []int{}}
+				for _, w := range cap.Words {
+					for t, pos := range al.Positions {
+						if int(pos) != w.Index {
+							continue
+						}
+						row := al.Attention[t*al.Regions : (t+1)*al.Regions]
+						best := 0
+						for k, a := range row {
+							if a > row[best] {
+								best = k
+							}
+						}
+						pred.Classes = append(pred.Classes, w.Class)
+						pred.IdxInSent = append(pred.IdxInSent, w.Index)
+						pred.Boxes = append(pred.Boxes, regionBox(boxes[gi], best))
+					}
+				}
+				preds[c] = pred
+			}
+			sub[im.id] = preds
+		}
+	}
+	return sub, nil
+}
+
+// Table renders the comparison as Markdown.
+func (m *Metrics) Table() string {
+	var b bytes.Buffer
+	splits := make([]string, 0, len(m.Splits))
+	for s := range m.Splits {
+		splits = append(splits, s)
+	}
+	sort.Strings(splits)
+	fmt.Fprintf(&b, "| model |")
+	for _, s := range splits {
+		fmt.Fprintf(&b, " attention acc. %s (%%) |", s)
+	}
+	fmt.Fprintf(&b, " i2t R@1 | R@5 | R@10 | t2i R@1 | R@5 | R@10 | rsum |\n|---|")
+	for range splits {
+		b.WriteString("---|")
+	}
+	b.WriteString("---|---|---|---|---|---|---|\n")
+	b.WriteString("| random region |")
+	for _, s := range splits {
+		fmt.Fprintf(&b, " %.2f |", m.Random[s])
+	}
+	b.WriteString(" – | – | – | – | – | – | – |\n")
+	for _, r := range m.Models {
+		name := "SCAN (" + r.Stage + ")"
+		if r.POS {
+			name = "POS-SCAN (" + r.Stage + ")"
+		}
+		fmt.Fprintf(&b, "| %s |", name)
+		for _, s := range splits {
+			fmt.Fprintf(&b, " %.2f |", r.Accuracy[s])
+		}
+		x := r.Retrieval
+		fmt.Fprintf(&b, " %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", x.I2T.R1, x.I2T.R5, x.I2T.R10, x.T2I.R1, x.T2I.R5, x.T2I.R10, x.RSum)
+	}
+	fmt.Fprintf(&b, "\nAttention accuracy: argmax-attention region vs ground-truth boxes (IoU > 0.5), mean over classes; R@K on %s (%d images, %d captions).\n",
+		m.RetrievalSplit, m.RetrievalSize[0], m.RetrievalSize[1])
+	for _, s := range splits {
+		in := m.Splits[s]
+		fmt.Fprintf(&b, "%s: %d images, %d captions, %d annotated words of %d classes (%d past max_length, not scored).\n", s, in.Images, in.Captions, in.Words, in.Classes, in.Truncated)
+	}
+	return b.String()
+}
