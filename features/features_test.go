@@ -301,6 +301,28 @@ func TestScanRangeTiling(t *testing.T) {
 		if len(got) != len(offsets) {
 			t.Fatalf("size %d: %d lines visited, want %d", size, len(got), len(offsets))
 		}
+		// ScanHeads visits the same lines with their lengths and first 10 bytes.
+		var heads []int64
+		for start := int64(0); start < int64(len(data)); start += size {
+			end := min(start+size, int64(len(data)))
+			_, err := ScanHeads(ctx, loc, start, end, 10, func(off, length int64, head []byte) error {
+				next := int64(len(data))
+				if k := bytes.IndexByte(data[off:], '\n'); k >= 0 {
+					next = off + int64(k)
+				}
+				if length != next-off || !bytes.Equal(head, data[off:min(next, off+10)]) {
+					t.Fatalf("size %d: ScanHeads line at %d: length %d head %q, want %d %q", size, off, length, head, next-off, data[off:min(next, off+10)])
+				}
+				heads = append(heads, off)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(heads) != len(offsets) {
+			t.Fatalf("size %d: ScanHeads visited %d lines, want %d", size, len(heads), len(offsets))
+		}
 		for i := range got {
 			if got[i] != offsets[i] {
 				t.Fatalf("size %d: line %d at offset %d, want %d", size, i, got[i], offsets[i])

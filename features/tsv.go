@@ -182,6 +182,18 @@ const scanBufferSize = 1 << 20
 // starts inside a line skips to the next line start. So consecutive ranges that tile a file
 // visit every line exactly once. It returns the number of bytes read.
 func ScanRange(ctx context.Context, loc string, start, end int64, fn func(offset int64, line []byte) error) (int64, error) {
+	return scan(ctx, loc, start, end, -1, func(off, _ int64, line []byte) error { return fn(off, line) })
+}
+
+// ScanHeads is ScanRange for callers that need only the start of each line: fn gets the
+// line's offset, its length (without the "\n") and at most its first headSize bytes, and long
+// lines are never assembled in memory.
+func ScanHeads(ctx context.Context, loc string, start, end int64, headSize int, fn func(offset, length int64, head []byte) error) (int64, error) {
+	return scan(ctx, loc, start, end, headSize, fn)
+}
+
+// scan implements ScanRange (headSize < 0: whole lines) and ScanHeads.
+func scan(ctx context.Context, loc string, start, end int64, headSize int, fn func(offset, length int64, b []byte) error) (int64, error) {
 	from := start
 	if start > 0 {
 		from = start - 1 // to see whether start is a line start
@@ -216,23 +228,41 @@ func ScanRange(ctx context.Context, loc string, start, end int64, fn func(offset
 			return read, err
 		}
 		line, err := br.ReadSlice('\n')
+		n := int64(len(line))
 		if err == bufio.ErrBufferFull {
-			long = append(long[:0], line...)
+			if headSize < 0 {
+				long = append(long[:0], line...)
+			} else {
+				long = append(long[:0], line[:min(len(line), headSize)]...)
+			}
 			for err == bufio.ErrBufferFull {
 				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
+				n += int64(len(line))
+				if headSize < 0 {
+					long = append(long, line...)
+				}
 			}
 			line = long
 		}
 		if err != nil && err != io.EOF {
 			return read, fmt.Errorf("features: %s: offset %d: %w", loc, pos, err)
 		}
-		if len(line) == 0 && err == io.EOF {
+		if n == 0 && err == io.EOF {
 			break
 		}
-		n := int64(len(line))
 		read += n
-		if ferr := fn(pos, bytes.TrimSuffix(line, []byte{'\n'})); ferr != nil {
+		length := n
+		if err == nil {
+			length-- // the "\n"
+		}
+		b := line
+		if headSize >= 0 && len(b) > headSize {
+			b = b[:headSize]
+		}
+		if int64(len(b)) > length {
+			b = b[:length]
+		}
+		if ferr := fn(pos, length, b); ferr != nil {
 			return read, ferr
 		}
 		pos += n

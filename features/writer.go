@@ -91,7 +91,8 @@ type ShardStats struct {
 	Rejected      int64 `json:"rejected"`
 	SourceRecords int64 `json:"source_records"`
 	Boxes         int64 `json:"boxes"`
-	// Min, Max and Mean are over every stored feature value; NaNCount counts stored NaN or Inf
+	// Min, Max and Mean are over every stored feature value (for float32 storage Mean is
+	// computed from per-row, per-dimension float32 sums); NaNCount counts stored NaN or Inf
 	// values (0 unless the checks were bypassed).
 	Min      float64 `json:"feature_min"`
 	Max      float64 `json:"feature_max"`
@@ -252,21 +253,31 @@ func (w *Writer) Prepare(r *Raw) (*Row, error) {
 	if k <= 0 || r.Dim() != w.opts.Dim || len(r.Features) != 4*k*w.opts.Dim {
 		return nil, fmt.Errorf("%w: image %d: %d boxes, %d feature bytes, want D = %d", ErrDim, r.ImageID, k, len(r.Features), w.opts.Dim)
 	}
+	row := &Row{boxes: int64(k), id: r.ImageID}
 	fc := r.FC
 	var fcv []float32
-	if fc == nil {
-		fcv = MeanFC(r.Features, k, nil)
-		fc = Float32Bytes(fcv)
-	}
 	feats := r.Features
 	if w.opts.DType == DTypeFloat16 {
+		if fc == nil {
+			fcv = MeanFC(r.Features, k, nil)
+			fc = Float32Bytes(fcv)
+		}
 		var err error
 		if feats, err = Float32ToFloat16(r.Features, nil); err != nil {
 			return nil, fmt.Errorf("image %d: features: %w", r.ImageID, err)
 		}
+		row.featureStats(feats, w.opts.DType)
+	} else {
+		// One pass: per-dimension sums (fc) and the statistics.
+		sums := row.columnStats(r.Features, k)
+		if fc == nil {
+			kf := float32(k)
+			for j := range sums {
+				sums[j] /= kf // as MeanFC: float32 sum over boxes, then float32 division
+			}
+			fcv, fc = sums, Float32Bytes(sums)
+		}
 	}
-	row := &Row{boxes: int64(k), id: r.ImageID}
-	row.featureStats(feats, w.opts.DType)
 	if w.opts.Encoding == EncodingBlob {
 		row.blob = blobRow{
 			ImageID: r.ImageID, ImageW: r.Width, ImageH: r.Height, NumBoxes: int32(k),
@@ -292,35 +303,75 @@ func (w *Writer) Prepare(r *Raw) (*Row, error) {
 	return row, nil
 }
 
+// columnStats computes in one pass the float32 sum over boxes of every dimension (in box
+// order, as MeanFC) and the row's statistics: min, max, NaN/Inf count and the sum of the
+// finite values (from the per-dimension sums, in float64).
+func (r *Row) columnStats(feats []byte, k int) []float32 {
+	d := len(feats) / 4 / k
+	sums := make([]float32, d)
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	var bad int64
+	for b := 0; b < k; b++ {
+		row := feats[4*d*b : 4*d*(b+1)]
+		for j := range sums {
+			u := binary.LittleEndian.Uint32(row[4*j:])
+			x := math.Float32frombits(u)
+			sums[j] += x
+			if u&0x7f800000 == 0x7f800000 {
+				bad++
+				continue
+			}
+			if x < lo {
+				lo = x
+			}
+			if x > hi {
+				hi = x
+			}
+		}
+	}
+	var sum float64
+	for _, v := range sums {
+		sum += float64(v)
+	}
+	r.min, r.max, r.sum, r.nan, r.n = float64(lo), float64(hi), sum, bad, int64(len(feats)/4)-bad
+	if bad > 0 {
+		// Sums that include NaN or Inf say nothing; recount the finite values exactly.
+		r.featureStats(feats, DTypeFloat32)
+	}
+	return sums
+}
+
 // featureStats computes min, max, sum and the NaN/Inf count of the stored feature values.
 func (r *Row) featureStats(b []byte, dt DType) {
-	r.min, r.max = math.Inf(1), math.Inf(-1)
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
 	var sum float64
-	add := func(x float32) {
-		if x != x || math.IsInf(float64(x), 0) {
-			r.nan++
-			return
-		}
-		v := float64(x)
-		sum += v
-		if v < r.min {
-			r.min = v
-		}
-		if v > r.max {
-			r.max = v
-		}
-		r.n++
-	}
+	var bad, n int64
 	if dt == DTypeFloat16 {
 		for i := 0; i+2 <= len(b); i += 2 {
-			add(Float16Value(binary.LittleEndian.Uint16(b[i:])))
+			h := binary.LittleEndian.Uint16(b[i:])
+			if h&0x7c00 == 0x7c00 {
+				bad++
+				continue
+			}
+			x := Float16Value(h)
+			sum += float64(x)
+			lo, hi = min(lo, x), max(hi, x)
+			n++
 		}
 	} else {
 		for i := 0; i+4 <= len(b); i += 4 {
-			add(math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
+			u := binary.LittleEndian.Uint32(b[i:])
+			if u&0x7f800000 == 0x7f800000 {
+				bad++
+				continue
+			}
+			x := math.Float32frombits(u)
+			sum += float64(x)
+			lo, hi = min(lo, x), max(hi, x)
+			n++
 		}
 	}
-	r.sum = sum
+	r.min, r.max, r.sum, r.nan, r.n = float64(lo), float64(hi), sum, bad, n
 }
 
 // WriteRow appends a prepared row; image ids must increase strictly.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"runtime"
 	"sort"
@@ -27,7 +28,8 @@ import (
 func init() {
 	register.DoFn4x1[context.Context, Range, func(int, LineRef), func(RangeLines), error](&scanFn{})
 	register.DoFn2x0[int, func(int, LineRef)](&markerFn{})
-	register.DoFn4x1[context.Context, int, func(*LineRef) bool, func(*RangeLines) bool, error](&writeShardFn{})
+	register.DoFn5x1[context.Context, int, func(*LineRef) bool, func(*RangeLines) bool, func(int), error](&writeShardFn{})
+	register.Emitter1[int]()
 	register.Emitter2[int, LineRef]()
 	register.Emitter1[RangeLines]()
 	register.Iter1[LineRef]()
@@ -106,10 +108,14 @@ type Config struct {
 	FailShard int
 }
 
-// Build adds the features pipeline to s: it scans the sources, writes every shard of the store
-// under cfg.Out (features/ and rejects/) and returns nothing; the caller writes the index and
-// checks counts afterwards (see the stage). It panics on a malformed Config.
-func Build(s beam.Scope, cfg Config) {
+// Build adds the features pipeline to s: it scans the sources and writes every shard of the
+// store under cfg.Out (features/ and rejects/). It returns the PCollection<int> of the shard
+// numbers done (written, or found finished); the caller writes the index and checks counts
+// once the pipeline has run (see the stage). It panics on a malformed Config.
+//
+// The shard writer has an output on purpose: prism (v2.77) busy-waits for the whole bundle of a
+// DoFn without outputs, which costs a core.
+func Build(s beam.Scope, cfg Config) beam.PCollection {
 	s = s.Scope("features.Build")
 	if cfg.NumShards < 1 || cfg.Dim < 1 || cfg.RangeSize < 1 || cfg.Out == "" {
 		panic(fmt.Sprintf("features: Build: bad config: %d shards, dim %d, range size %d, out %q", cfg.NumShards, cfg.Dim, cfg.RangeSize, cfg.Out))
@@ -135,8 +141,11 @@ func Build(s beam.Scope, cfg Config) {
 	}
 	markers := beam.ParDo(s, &markerFn{}, beam.CreateList(s, shards))
 	grouped := beam.GroupByKey(s, beam.Flatten(s, refs, markers))
-	beam.ParDo0(s, &writeShardFn{Config: cfg}, grouped, beam.SideInput{Input: counts})
+	return beam.ParDo(s, &writeShardFn{Config: cfg}, grouped, beam.SideInput{Input: counts})
 }
+
+// scanHead is how much of each line the scan keeps: enough for the image id field.
+const scanHead = 256
 
 // scanFn reads one byte range of a TSV file (or lists an npz set) and emits a LineRef per
 // record keyed by its shard, plus the range's line count.
@@ -151,17 +160,21 @@ func (f *scanFn) ProcessElement(ctx context.Context, r Range, emit func(int, Lin
 		return f.listNPZ(ctx, r.Src, src, emit, emitCount)
 	}
 	var idx, records int64
-	_, err := feat.ScanRange(ctx, src.Loc, r.Start, r.End, func(off int64, line []byte) error {
+	_, err := feat.ScanHeads(ctx, src.Loc, r.Start, r.End, scanHead, func(off, length int64, head []byte) error {
 		i := idx
 		idx++
-		if len(bytes.TrimSpace(line)) == 0 {
+		if length <= scanHead && len(bytes.TrimSpace(head)) == 0 {
 			return nil // a blank line is no record
 		}
 		records++
-		ref := LineRef{Src: r.Src, Offset: off, Length: int64(len(line)), RangeStart: r.Start, Index: i}
-		id, err := feat.ParseImageID(feat.FirstField(line))
+		ref := LineRef{Src: r.Src, Offset: off, Length: length, RangeStart: r.Start, Index: i}
+		first := feat.FirstField(head)
+		id, err := feat.ParseImageID(first)
 		if err != nil {
 			ref.Bad = err.Error()
+		} else if len(first) == len(head) && length > int64(len(head)) {
+			ref.Bad = fmt.Sprintf("%v: the first field is longer than %d bytes", feat.ErrImageID, scanHead)
+			id = 0
 		}
 		ref.ImageID = id
 		emit(shard.Of(id, f.NumShards), ref)
@@ -228,7 +241,7 @@ type job struct {
 	done chan struct{}
 }
 
-func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*LineRef) bool, counts func(*RangeLines) bool) error {
+func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*LineRef) bool, counts func(*RangeLines) bool, done func(int)) error {
 	cfg := &f.Config
 	name := shard.Name(feat.FeaturesTable, sh, cfg.NumShards)
 	out := blobio.Join(cfg.Out, name)
@@ -236,6 +249,7 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*Li
 		return err
 	} else if ok {
 		log.Infof(ctx, "features: %s exists (finished by an earlier attempt); skipping", name)
+		done(sh)
 		return nil
 	}
 	// Line numbers: the lines before each range of each file.
@@ -316,37 +330,49 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*Li
 	if err != nil {
 		return err
 	}
-	fw, err := feat.NewWriter(w, feat.WriterOptions{Encoding: cfg.Encoding, DType: cfg.DType, Dim: cfg.Dim,
+	aw := newAsyncWriter(w)
+	abort := func() {
+		aw.abort()
+		w.Abort()
+	}
+	fw, err := feat.NewWriter(aw, feat.WriterOptions{Encoding: cfg.Encoding, DType: cfg.DType, Dim: cfg.Dim,
 		RowsPerGroup: cfg.RowsPerGroup, Shard: sh, NumShards: cfg.NumShards})
 	if err != nil {
-		w.Abort()
+		abort()
 		return err
 	}
 	if err := f.writeRows(ctx, sh, todo, fw, reject); err != nil {
-		if !errors.Is(err, errInjected) {
-			w.Abort()
+		if errors.Is(err, errInjected) {
+			aw.abort() // as if killed: the temporary file stays behind
+		} else {
+			abort()
 		}
 		return err
 	}
 	st := fw.Stats()
 	fw.SetCounts(int64(len(refs)), int64(len(rej)), total)
 	if st.Rows+int64(len(rej)) != int64(len(refs)) {
-		w.Abort()
+		abort()
 		return fmt.Errorf("features: shard %d: %d records, %d written, %d rejected", sh, len(refs), st.Rows, len(rej))
 	}
 	// The rejects commit first: a features shard that exists implies its rejects do.
 	if err := writeRejects(ctx, blobio.Join(cfg.Out, shard.Name(feat.RejectsTable, sh, cfg.NumShards)), rej); err != nil {
-		w.Abort()
+		abort()
 		return err
 	}
 	if err := fw.Close(); err != nil {
-		w.Abort()
+		abort()
 		return fmt.Errorf("features: %s: %w", out, err)
+	}
+	if err := aw.Close(); err != nil {
+		w.Abort()
+		return err
 	}
 	if err := w.Close(); err != nil {
 		return err
 	}
 	log.Infof(ctx, "features: %s: %d rows, %d rejected", name, st.Rows, len(rej))
+	done(sh)
 	return nil
 }
 
@@ -520,4 +546,76 @@ func (p *progressLog) add(k int64) {
 func (p *progressLog) done() {
 	el := time.Since(p.start)
 	log.Infof(p.ctx, "features: shard %d: %d records in %s", p.shard, p.n, el.Round(time.Millisecond))
+}
+
+// Sizes of asyncWriter's buffers: up to asyncDepth chunks queued behind the one being written.
+const (
+	asyncChunk = 2 << 20
+	asyncDepth = 4
+)
+
+// asyncWriter queues writes for a goroutine that passes them to w, so that storage writes
+// overlap decoding. Errors surface at Close.
+type asyncWriter struct {
+	w    io.Writer
+	ch   chan []byte
+	free chan []byte
+	cur  []byte
+	done chan struct{}
+	err  error // set by the goroutine; read after done
+}
+
+func newAsyncWriter(w io.Writer) *asyncWriter {
+	a := &asyncWriter{w: w, ch: make(chan []byte, asyncDepth), free: make(chan []byte, asyncDepth+2), done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		for b := range a.ch {
+			if a.err == nil {
+				_, a.err = a.w.Write(b)
+			}
+			a.free <- b[:0]
+		}
+	}()
+	return a
+}
+
+// Write copies p into the queue.
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if a.cur == nil {
+			select {
+			case b := <-a.free:
+				a.cur = b
+			default:
+				a.cur = make([]byte, 0, asyncChunk)
+			}
+		}
+		k := min(len(p), cap(a.cur)-len(a.cur))
+		a.cur = append(a.cur, p[:k]...)
+		p = p[k:]
+		if len(a.cur) == cap(a.cur) {
+			a.ch <- a.cur
+			a.cur = nil
+		}
+	}
+	return n, nil
+}
+
+// Close writes what is queued and returns the first write error.
+func (a *asyncWriter) Close() error {
+	if len(a.cur) > 0 {
+		a.ch <- a.cur
+		a.cur = nil
+	}
+	close(a.ch)
+	<-a.done
+	return a.err
+}
+
+// abort stops the goroutine after the queued writes.
+func (a *asyncWriter) abort() {
+	a.cur = nil
+	close(a.ch)
+	<-a.done
 }

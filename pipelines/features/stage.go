@@ -108,12 +108,26 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 		bytesIn += s.Size
 	}
 	r.Logf("%d sources (%d bytes of TSV) -> %d shards, encoding %s, dtype %s", len(sources), bytesIn, p.NumShards, enc, dt)
+	return materialise(ctx, r, cfg, p.MaxRejectFraction, known, knownFrom)
+}
+
+// recorder is the part of engine.Run that finish uses (a fake in benchmarks).
+type recorder interface {
+	Output(name string) string
+	SetRows(name string, n int64)
+	SetInfo(key string, v any)
+	Logf(format string, args ...any)
+}
+
+// materialise runs the pipeline (beamx.Run: the runner named by Beam's flags, prism by
+// default) and then finishes the store.
+func materialise(ctx context.Context, r recorder, cfg Config, maxReject float64, known []int64, knownFrom string) error {
 	pl := beam.NewPipeline()
 	Build(pl.Root(), cfg)
 	if err := beamx.Run(ctx, pl); err != nil {
 		return fmt.Errorf("features: pipeline: %w", err)
 	}
-	return finish(ctx, r, cfg, p.MaxRejectFraction, known, knownFrom)
+	return finish(ctx, r, cfg, maxReject, known, knownFrom)
 }
 
 // ShardSummary is one shard's entry in the manifest's info.
@@ -142,7 +156,7 @@ const maxListed = 100
 
 // finish reads back every shard's footer: row counts for the manifest, per-shard stats,
 // reconciliation of counts, the index, and the ids the captions know but the features lack.
-func finish(ctx context.Context, r *engine.Run, cfg Config, maxReject float64, known []int64, knownFrom string) error {
+func finish(ctx context.Context, r recorder, cfg Config, maxReject float64, known []int64, knownFrom string) error {
 	n := cfg.NumShards
 	var index []feat.IndexEntry
 	var summaries []ShardSummary
