@@ -82,3 +82,11 @@ func applyBeamFlags(beamFlags [][2]string) error {
 	}
 	return nil
 }
+
+// initBeam runs Beam's initialisation hooks once, after the pipeline flags are set and before any
+// pipeline is built (in a launching process it does nothing else).
+func initBeam() {
+	if !beam.Initialized() {
+		beam.Init()
+	}
+}

@@ -45,6 +45,7 @@ func openExperiment(o experimentOptions, g *globalOptions) (*config.Config, *eng
 	if err := applyBeamFlags(g.BeamFlags); err != nil {
 		return nil, nil, err
 	}
+	initBeam()
 	e, err := pipelines.Graph(cfg, g.Stderr)
 	if err != nil {
 		return nil, nil, err
