@@ -12,7 +12,7 @@ BEAMFLAGS ?=
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-STAGES := synth captions
+STAGES := synth captions features
 
 .PHONY: all build demo test bench status gpu-bin clean $(STAGES)
 
