@@ -4,6 +4,7 @@ import (
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/align"
 	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/features"
@@ -76,6 +77,9 @@ func Defs() []Def {
 		{Name: captionxe.NameBase, Short: "train the Up-Down captioner with cross-entropy (baseline, no distillation)", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NameBase) }},
 		{Name: captionxe.NameSCAN, Short: "train the Up-Down captioner with XE + KL(α‖β) distilled from SCAN", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NameSCAN) }},
 		{Name: captionxe.NamePOSSCAN, Short: "train the Up-Down captioner with XE + KL(α‖β) distilled from POS-SCAN", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NamePOSSCAN) }},
+		{Name: captionscst.NameBase, Short: "self-critical training of caption-xe (reward CIDEr-D + POS-SCAN score)", Build: func(c *config.Config) (*engine.Stage, error) { return captionSCSTDef(c, captionscst.NameBase) }},
+		{Name: captionscst.NameSCAN, Short: "self-critical training of caption-xe-scan (reward CIDEr-D + SCAN score)", Build: func(c *config.Config) (*engine.Stage, error) { return captionSCSTDef(c, captionscst.NameSCAN) }},
+		{Name: captionscst.NamePOSSCAN, Short: "self-critical training of caption-xe-posscan (reward CIDEr-D + POS-SCAN score)", Build: func(c *config.Config) (*engine.Stage, error) { return captionSCSTDef(c, captionscst.NamePOSSCAN) }},
 	}
 }
 
@@ -107,4 +111,19 @@ func captionXEDef(c *config.Config, name string) (*engine.Stage, error) {
 		p.Seed = c.Seed
 	}
 	return captionxe.Stage(name, p)
+}
+
+// captionSCSTDef builds a caption-scst instance from its config section (off when absent).
+func captionSCSTDef(c *config.Config, name string) (*engine.Stage, error) {
+	var p captionscst.Params
+	if err := c.Decode(name, &p); err != nil {
+		return nil, err
+	}
+	if _, ok := c.Sections[name]; !ok {
+		return nil, nil
+	}
+	if p.Seed == 0 {
+		p.Seed = c.Seed
+	}
+	return captionscst.Stage(name, p)
 }

@@ -1,0 +1,234 @@
+package captionscst_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/captionscst"
+	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/captionxe/captiontest"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/transforms/vocab"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+func tinyXE() captionxe.Params {
+	return captionxe.Params{InputEncoding: 16, RNNSize: 16, AttHid: 16, BatchImages: 6, Epochs: 2, LR: 5e-3, Seed: 3}
+}
+
+func tiny() captionscst.Params {
+	return captionscst.Params{BatchImages: 6, Epochs: 2, LR: 1e-3, Samples: 3, Seed: 4, CheckpointEvery: 2, Init: "@caption-xe/last.ckpt"}
+}
+
+func newEngine(t *testing.T, root string, log io.Writer, extra ...*engine.Stage) *engine.Engine {
+	t.Helper()
+	up, err := captiontest.Stages(captiontest.Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xe, err := captionxe.Stage(captionxe.NameBase, tinyXE())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(root, append(append(up, xe), extra...), engine.Options{ModuleVersion: "test", Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func mustStage(t *testing.T, name string, p captionscst.Params) *engine.Stage {
+	t.Helper()
+	s, err := captionscst.Stage(name, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func outDir(root string, m *engine.Manifest) string { return filepath.Join(root, m.Stage, m.Key) }
+
+var outputs = []string{captionscst.BestFile, captionscst.LastFile, captionscst.HistoryFile, captionscst.MetricsFile, captionscst.CurvesFile}
+
+func readOutputs(t *testing.T, root string, m *engine.Manifest) map[string][]byte {
+	t.Helper()
+	got := map[string][]byte{}
+	for _, f := range outputs {
+		b, err := os.ReadFile(filepath.Join(outDir(root, m), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[f] = b
+	}
+	return got
+}
+
+// TestStagesWriteOutputs runs SCST with the POS-SCAN, the SCAN and no matching reward.
+func TestStagesWriteOutputs(t *testing.T) {
+	root := t.TempDir()
+	var log bytes.Buffer
+	none := tiny()
+	none.Matcher = captionxe.TeacherNone
+	e := newEngine(t, root, &log,
+		mustStage(t, captionscst.NameBase, tiny()),
+		mustStage(t, captionscst.NameSCAN, tiny()),
+		mustStage(t, captionscst.NamePOSSCAN, none))
+	ms, err := e.Make(context.Background(), "", engine.MakeOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	var xe captionxe.Metrics
+	if err := json.Unmarshal(readFile(t, filepath.Join(outDir(root, ms[captionxe.NameBase]), captionxe.MetricsFile)), &xe); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		matcher captionxe.Teacher
+	}{{captionscst.NameBase, captionxe.TeacherPOS}, {captionscst.NameSCAN, captionxe.TeacherPlain}, {captionscst.NamePOSSCAN, captionxe.TeacherNone}} {
+		out := readOutputs(t, root, ms[c.name])
+		var met captionscst.Metrics
+		if err := json.Unmarshal(out[captionscst.MetricsFile], &met); err != nil {
+			t.Fatal(err)
+		}
+		if met.Matcher != c.matcher || (c.matcher == captionxe.TeacherNone) != (met.SCST.WMatch == 0) {
+			t.Errorf("%s: matcher %s, w_match %g; want %s", c.name, met.Matcher, met.SCST.WMatch, c.matcher)
+		}
+		// 24 train images in batches of 6, 2 epochs.
+		if met.Steps != 8 || len(met.ValCIDEr) != 2 || met.BestValCIDEr != met.ValCIDEr[met.BestEpoch-1] {
+			t.Errorf("%s: %d steps, val %v, best %g at %d", c.name, met.Steps, met.ValCIDEr, met.BestValCIDEr, met.BestEpoch)
+		}
+		// The start is caption-xe's last.ckpt: its val score is XE's last validation (same val
+		// images, same decode batches: the same numbers).
+		if want := xe.ValCIDEr[len(xe.ValCIDEr)-1]; met.StartValCIDEr != want {
+			t.Errorf("%s: start val CIDEr-D %g, caption-xe's last validation %g", c.name, met.StartValCIDEr, want)
+		}
+		if _, _, err := captionxe.LoadModel(context.Background(), filepath.Join(outDir(root, ms[c.name]), captionscst.BestFile)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestResumeIdentical stops caption-scst after step 3, reruns it, and compares every output
+// byte with an uninterrupted (forced) run.
+func TestResumeIdentical(t *testing.T) {
+	root := t.TempDir()
+	var log bytes.Buffer
+	ctx := context.Background()
+	e := newEngine(t, root, &log, mustStage(t, captionscst.NameBase, captionscst.WithFailAfter(tiny(), 3)))
+	if _, err := e.Make(ctx, captionscst.NameBase, engine.MakeOptions{}); err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("first run: got %v, want the injected failure\n%s", err, log.String())
+	}
+	log.Reset()
+	e = newEngine(t, root, &log, mustStage(t, captionscst.NameBase, tiny()))
+	ms, err := e.Make(ctx, captionscst.NameBase, engine.MakeOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "resuming from") {
+		t.Errorf("the second run did not resume:\n%s", log.String())
+	}
+	resumed := readOutputs(t, root, ms[captionscst.NameBase])
+	ms, err = e.Make(ctx, captionscst.NameBase, engine.MakeOptions{Force: []string{captionscst.NameBase}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := readOutputs(t, root, ms[captionscst.NameBase])
+	for _, f := range outputs {
+		if !bytes.Equal(resumed[f], fresh[f]) {
+			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
+		}
+	}
+}
+
+// TestMatcherNounMask checks that the noun mask the matcher derives for sampled words equals the
+// captions stage's mask on the same (untruncated, UNK-free) reference captions, and that its
+// scores equal the model's scores of those captions.
+func TestMatcherNounMask(t *testing.T) {
+	const tol = 1e-5 // float32 scores, different batch shapes
+	root := t.TempDir()
+	ctx := context.Background()
+	e := newEngine(t, root, io.Discard)
+	ms, err := e.Make(ctx, scan.NamePOS, engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capDir := outDir(root, ms["captions"])
+	in, err := captionxe.OpenInputs(ctx, filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile), outDir(root, ms["features"]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	split, err := captionxe.SelectSplit(in.Rows, []string{"train"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := scan.LoadModel(ctx, filepath.Join(outDir(root, ms[scan.NamePOS]), scan.ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats}
+	m, err := captionscst.NewMatcher(model, src, in.Words)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for i, rows := range split.Rows[:5] {
+		var toks [][]int32
+		for _, r := range rows {
+			if int(r.Length) != len(r.Labels) || slices.Contains(r.Tokens, vocab.UNK) {
+				continue // truncated or with UNK: tagged in another context
+			}
+			c, err := m.Caption(r.Labels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.Nouns, r.NounMask) {
+				t.Errorf("image %d caption %d %v: noun mask %v, captions stage %v", r.ImageID, r.CaptionIdx, r.Tokens, c.Nouns, r.NounMask)
+			}
+			toks = append(toks, r.Labels)
+			checked++
+		}
+		got, err := m.Scores(i, append(toks, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[len(toks)] != 0 {
+			t.Errorf("empty caption scores %g, want 0", got[len(toks)])
+		}
+		for j, tk := range toks {
+			c, _ := m.Caption(tk)
+			rec, _ := src.Record(i)
+			want, err := model.Forward(scanBatch(rec.Features, c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := got[j] - want[0]; d > tol || d < -tol {
+				t.Errorf("image %d caption %d: score %g, alone %g", i, j, got[j], want[0])
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no caption checked")
+	}
+}
