@@ -18,8 +18,11 @@ STAGES := synth captions features
 
 all: build
 
+# cgo link flags for the OpenBLAS backend.
+CGO_LDFLAGS_OPENBLAS := $(if $(findstring openblas,$(TAGS)),-lopenblas)
+
 build:
-	$(GO) build -tags '$(TAGS)' -o $(BIN) ./cmd/groundcap
+	CGO_LDFLAGS='$(CGO_LDFLAGS_OPENBLAS)' $(GO) build -tags '$(TAGS)' -o $(BIN) ./cmd/groundcap
 
 demo: build
 	$(BIN) run --config $(CONFIG) $(BEAMFLAGS)
