@@ -1,0 +1,259 @@
+package evaluate
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/groundcap/groundcap/eval/caption"
+	"github.com/groundcap/groundcap/eval/grounding"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/transforms/lemma"
+)
+
+// Result is one line of the COCO results file.
+type Result struct {
+	ImageID int64  `json:"image_id"`
+	Caption string `json:"caption"`
+}
+
+// Results returns the COCO results of decodes (sorted by image id).
+func Results(decodes []Decode) []Result {
+	out := make([]Result, len(decodes))
+	for i, d := range decodes {
+		out[i] = Result{ImageID: d.ImageID, Caption: d.Caption}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ImageID < out[j].ImageID })
+	return out
+}
+
+// References returns the reference captions of the split's images for eval/caption.Score: each
+// row's raw caption (its tokens joined when it has none), PTB-tokenised there as coco-caption
+// does.
+func References(rows []captions.Row, split string) map[int64][]string {
+	type ref struct {
+		idx int32
+		s   string
+	}
+	by := map[int64][]ref{}
+	for _, r := range rows {
+		if r.Split != split {
+			continue
+		}
+		s := r.Raw
+		if strings.TrimSpace(s) == "" {
+			s = strings.Join(r.Tokens, " ")
+		}
+		by[r.ImageID] = append(by[r.ImageID], ref{r.CaptionIdx, s})
+	}
+	out := make(map[int64][]string, len(by))
+	for id, rs := range by {
+		sort.Slice(rs, func(i, j int) bool { return rs[i].idx < rs[j].idx })
+		for _, r := range rs {
+			out[id] = append(out[id], r.s)
+		}
+	}
+	return out
+}
+
+// Predictions returns the results as eval/caption's predictions map.
+func Predictions(res []Result) map[int64]string {
+	out := make(map[int64]string, len(res))
+	for _, r := range res {
+		out[r.ImageID] = r.Caption
+	}
+	return out
+}
+
+// CaptionScores are the corpus caption metrics (fractions, as coco-caption prints them).
+type CaptionScores struct {
+	Bleu1  float64 `json:"Bleu_1"`
+	Bleu2  float64 `json:"Bleu_2"`
+	Bleu3  float64 `json:"Bleu_3"`
+	Bleu4  float64 `json:"Bleu_4"`
+	RougeL float64 `json:"ROUGE_L"`
+	CIDEr  float64 `json:"CIDEr"`
+}
+
+// ScoresOf converts eval/caption's corpus metrics.
+func ScoresOf(m caption.Metrics) CaptionScores {
+	return CaptionScores{Bleu1: m.Bleu[0], Bleu2: m.Bleu[1], Bleu3: m.Bleu[2], Bleu4: m.Bleu[3], RougeL: m.RougeL, CIDEr: m.CIDErD}
+}
+
+// GroundingReferences builds the split's grounding references from the captions and
+// grounding_refs tables: every image of the split that has grounding rows, with its captions by
+// caption index and, per caption, the head word of every boxed phrase with a class, at its
+// token index. Head words past the captions' max_length truncation are left out and counted.
+func GroundingReferences(rows []captions.Row, refs []captions.GroundingRef, split string) (*grounding.References, int) {
+	type capKey struct {
+		img int64
+		c   int32
+	}
+	words := map[capKey][]captions.GroundingRef{}
+	annotated := map[int64]bool{}
+	for _, g := range refs {
+		if g.Split != split {
+			continue
+		}
+		annotated[g.ImageID] = true
+		if g.Class == "" || g.NotVisual || g.NoBox || len(g.Boxes) == 0 {
+			continue
+		}
+		k := capKey{g.ImageID, g.CaptionIdx}
+		words[k] = append(words[k], g)
+	}
+	by := map[int64][]captions.Row{}
+	for _, r := range rows {
+		if r.Split == split && annotated[r.ImageID] {
+			by[r.ImageID] = append(by[r.ImageID], r)
+		}
+	}
+	ids := make([]int64, 0, len(by))
+	for id := range by {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := &grounding.References{}
+	truncated := 0
+	for _, id := range ids {
+		rs := by[id]
+		sort.Slice(rs, func(i, j int) bool { return rs[i].CaptionIdx < rs[j].CaptionIdx })
+		im := grounding.ImageRef{ImageID: id}
+		for _, r := range rs {
+			c := grounding.Caption{Tokens: r.Tokens}
+			seen := map[int]bool{}
+			ws := words[capKey{id, r.CaptionIdx}]
+			sort.Slice(ws, func(i, j int) bool { return ws[i].PhraseIdx < ws[j].PhraseIdx })
+			for _, g := range ws {
+				idx := int(g.HeadIndex)
+				if idx >= len(r.Tokens) {
+					truncated++
+					continue
+				}
+				if seen[idx] {
+					continue
+				}
+				seen[idx] = true
+				w := grounding.Word{Class: g.Class, Index: idx}
+				for _, b := range g.Boxes {
+					w.Boxes = append(w.Boxes, grounding.Box{float64(b.X1), float64(b.Y1), float64(b.X2), float64(b.Y2)})
+				}
+				c.Words = append(c.Words, w)
+			}
+			im.Captions = append(im.Captions, c)
+		}
+		out.Images = append(out.Images, im)
+	}
+	return out, truncated
+}
+
+// ClassesOfRefs returns the sorted classes named in grounding references.
+func ClassesOfRefs(refs []captions.GroundingRef) []string {
+	var out []string
+	for _, g := range refs {
+		if g.Class != "" {
+			out = append(out, g.Class)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// ParseClassList parses a class list: one class per line, blank lines skipped; name is used in
+// errors.
+func ParseClassList(data []byte, name string) ([]string, error) {
+	var out []string
+	seen := map[string]int{}
+	for i, line := range strings.Split(string(data), "\n") {
+		c := strings.TrimSpace(line)
+		if c == "" {
+			continue
+		}
+		if strings.ContainsAny(c, " \t") {
+			return nil, fmt.Errorf("evaluate: %s:%d: class %q is not a single word", name, i+1, c)
+		}
+		if prev, dup := seen[c]; dup {
+			return nil, fmt.Errorf("evaluate: %s:%d: class %q already on line %d", name, i+1, c, prev)
+		}
+		seen[c] = i + 1
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("evaluate: %s: no class", name)
+	}
+	return out, nil
+}
+
+// Submission grounds the generated words: for every word that names a class, its class, index
+// and attended box. Every decoded image gets an entry (possibly empty), so an image without a
+// grounded word still counts as predicted.
+func Submission(decodes []Decode, classes *lemma.Classes) grounding.Submission {
+	sub := grounding.Submission{}
+	for _, d := range decodes {
+		p := grounding.Prediction{Classes: []string{}, IdxInSent: []int{}, Boxes: []grounding.Box{}}
+		for i, w := range d.Tokens {
+			c, ok := classes.Match(w)
+			if !ok {
+				continue
+			}
+			b := d.Box(i)
+			p.Classes = append(p.Classes, c)
+			p.IdxInSent = append(p.IdxInSent, i)
+			p.Boxes = append(p.Boxes, grounding.Box{float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])})
+		}
+		sub[d.ImageID] = []grounding.Prediction{p}
+	}
+	return sub
+}
+
+// EncodeSubmission writes a submission in GVD's JSON format (images by id; boxes as float32
+// values, as they come from the feature store).
+func EncodeSubmission(sub grounding.Submission) ([]byte, error) {
+	ids := make([]int64, 0, len(sub))
+	for id := range sub {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	type entry struct {
+		Clss      []string        `json:"clss"`
+		IdxInSent []int           `json:"idx_in_sent"`
+		BBox      []grounding.Box `json:"bbox"`
+	}
+	var b bytes.Buffer
+	b.WriteString("{\"results\": {")
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		var es []entry
+		for _, p := range sub[id] {
+			es = append(es, entry{Clss: p.Classes, IdxInSent: p.IdxInSent, BBox: p.Boxes})
+		}
+		v, err := json.Marshal(es)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: submission: %w", err)
+		}
+		b.WriteString("\n  " + strconv.Quote(strconv.FormatInt(id, 10)) + ": ")
+		b.Write(v)
+	}
+	b.WriteString("\n}, \"external_data\": {\"used\": true, \"details\": \"bottom-up region features; POS-SCAN / SCAN matching models (groundcap)\"}}\n")
+	return b.Bytes(), nil
+}
+
+// F1Scores are one F1 mode's results (fractions).
+type F1Scores struct {
+	Precision float64                `json:"precision"`
+	Recall    float64                `json:"recall"`
+	F1        float64                `json:"f1"`
+	Classes   int                    `json:"classes"`
+	PerClass  []grounding.ClassScore `json:"per_class"`
+}
+
+// F1Of converts eval/grounding's result.
+func F1Of(r *grounding.F1Result) F1Scores {
+	return F1Scores{Precision: r.Precision, Recall: r.Recall, F1: r.F1, Classes: r.NumClasses, PerClass: r.PerClass}
+}

@@ -1,0 +1,384 @@
+package evaluate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"sort"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/groundcap/groundcap/eval/caption"
+	"github.com/groundcap/groundcap/eval/grounding"
+	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/shard"
+	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/transforms/lemma"
+	"github.com/groundcap/groundcap/transforms/parquetshard"
+	"github.com/groundcap/groundcap/transforms/postag"
+	"github.com/groundcap/groundcap/transforms/vocab"
+)
+
+// Output names inside the stage's directory.
+const (
+	ResultsFile    = "results.json"
+	SubmissionFile = "grounding_submission.json"
+	MetricsFile    = "metrics.json"
+	ReportFile     = "report.md"
+	PicturesDir    = "pictures"
+)
+
+// Input names of the stage.
+const (
+	InputModel         = "model"
+	InputCaptions      = "captions"
+	InputVocab         = "vocab"
+	InputFeatures      = "features"
+	InputGroundingRefs = "grounding_refs"
+	InputClassNames    = "class_names"
+	InputImages        = "images"
+)
+
+// GroundingMetrics are the grounding results.
+type GroundingMetrics struct {
+	All F1Scores `json:"f1_all"`
+	Loc F1Scores `json:"f1_loc"`
+	// ClassSource is where the class list came from ("class_names" or "grounding_refs") and
+	// Classes its length.
+	ClassSource string `json:"class_source"`
+	Classes     int    `json:"classes"`
+	// GroundedWords counts the generated words that name a class (the submission's entries).
+	GroundedWords int `json:"grounded_words"`
+	// RefImages counts the split's images with grounding references; RefWordsPastMaxLength the
+	// annotated head words beyond the captions' truncation (not scored).
+	RefImages             int `json:"ref_images"`
+	RefWordsPastMaxLength int `json:"ref_words_past_max_length"`
+}
+
+// Metrics is metrics.json. Scores are fractions (coco-caption's and GVD's scale); report.md
+// shows them ×100.
+type Metrics struct {
+	Stage     string `json:"stage"`
+	Captioner string `json:"captioner"`
+	Model     string `json:"model"`
+	Split     string `json:"split"`
+	BeamSize  int    `json:"beam_size"`
+	// Images decoded; MeanLength the mean caption length in words; Unended the captions stopped
+	// at the maximum length; Vocabulary the distinct words generated.
+	Images     int     `json:"images"`
+	MeanLength float64 `json:"mean_length"`
+	Unended    int     `json:"unended"`
+	Vocabulary int     `json:"vocabulary"`
+	// Caption holds BLEU-1..4, ROUGE-L and CIDEr-D of the corpus.
+	Caption   CaptionScores     `json:"caption"`
+	Grounding *GroundingMetrics `json:"grounding,omitempty"`
+	// Pictures lists the drawn pictures (output names).
+	Pictures []string `json:"pictures"`
+}
+
+// Stage returns the stage instance called name.
+func Stage(name string, p Params) (*engine.Stage, error) {
+	if err := p.Validate(name); err != nil {
+		return nil, err
+	}
+	p = p.withDefaults(name)
+	inputs := []engine.Input{
+		{Name: InputModel, Ref: p.Model},
+		{Name: InputCaptions, Ref: p.Captions},
+		{Name: InputVocab, Ref: p.Vocab},
+		{Name: InputFeatures, Ref: p.Features},
+	}
+	for _, in := range []engine.Input{{Name: InputClassNames, Ref: p.ClassNames}, {Name: InputImages, Ref: p.Images}} {
+		if in.Ref != "" {
+			inputs = append(inputs, in)
+		}
+	}
+	if p.Grounding() {
+		inputs = append(inputs, engine.Input{Name: InputGroundingRefs, Ref: p.GroundingRefs})
+	}
+	return &engine.Stage{
+		Name:          name,
+		Description:   fmt.Sprintf("decode the %s split with %s (beam %d), caption and grounding metrics, attention pictures (Beam)", p.Split, p.Model, p.BeamSize),
+		Version:       "1",
+		SchemaVersion: "1",
+		Params:        p,
+		Inputs:        inputs,
+		Run:           func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
+	}, nil
+}
+
+func run(ctx context.Context, r *engine.Run, name string, p Params) error {
+	cfg := Config{Model: r.Input(InputModel), Captions: r.Input(InputCaptions), Vocab: r.Input(InputVocab),
+		Features: r.Input(InputFeatures), Out: r.Out, Split: p.Split, BeamSize: p.BeamSize, DecodeBatch: p.DecodeBatch, BLAS: p.BLAS}
+	n, err := align.NumShards(ctx, cfg.Captions)
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	store, err := feat.OpenStore(ctx, cfg.Features)
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	nf := store.NumShards()
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	if nf != n {
+		return fmt.Errorf("evaluate: the captions table has %d shards and the feature store %d: give both stages the same num_shards", n, nf)
+	}
+	cfg.NumShards = n
+	r.Logf("decoding the %s split of %d shards with %s (beam %d, %d images per call, blas %s)", p.Split, n, p.Model, p.BeamSize, p.DecodeBatch, p.BLAS)
+	pl := beam.NewPipeline()
+	Build(pl.Root(), cfg)
+	if err := beamx.Run(ctx, pl); err != nil {
+		return fmt.Errorf("evaluate: pipeline: %w", err)
+	}
+	for i := 0; i < n; i++ {
+		name := shard.Name(DecodesTable, i, n)
+		k, err := parquetshard.NumRows(ctx, r.Output(name))
+		if err != nil {
+			return fmt.Errorf("evaluate: %w", err)
+		}
+		r.SetRows(name, k)
+	}
+	decodes, err := parquetshard.ReadAll[Decode](ctx, r.Output(DecodesTable))
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	sort.Slice(decodes, func(i, j int) bool { return decodes[i].ImageID < decodes[j].ImageID })
+	rows, err := captions.ReadCaptions(ctx, cfg.Captions)
+	if err != nil {
+		return err
+	}
+	refs := References(rows, p.Split)
+	if len(decodes) != len(refs) {
+		return fmt.Errorf("evaluate: %d images decoded, the %s split has %d", len(decodes), p.Split, len(refs))
+	}
+	if len(decodes) == 0 {
+		return fmt.Errorf("evaluate: the %s split of %s has no images", p.Split, cfg.Captions)
+	}
+	results := Results(decodes)
+	rj, err := json.MarshalIndent(results, "", " ")
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	if err := blobio.WriteAll(ctx, r.Output(ResultsFile), append(rj, '\n')); err != nil {
+		return err
+	}
+	res, err := caption.Score(refs, Predictions(results), caption.Options{})
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	met := &Metrics{Stage: name, Captioner: CaptionerOf(name), Model: p.Model, Split: p.Split, BeamSize: p.BeamSize,
+		Images: len(decodes), Caption: ScoresOf(res.Corpus), Pictures: []string{}}
+	words := map[string]bool{}
+	for _, d := range decodes {
+		met.MeanLength += float64(len(d.Tokens)) / float64(len(decodes))
+		if !d.Ended {
+			met.Unended++
+		}
+		for _, w := range d.Tokens {
+			words[w] = true
+		}
+	}
+	met.Vocabulary = len(words)
+	if p.Grounding() {
+		if met.Grounding, err = groundingEval(ctx, r, p, rows, decodes); err != nil {
+			return err
+		}
+	}
+	if err := drawPictures(ctx, r, p, decodes, met); err != nil {
+		return err
+	}
+	if err := writeJSON(ctx, r.Output(MetricsFile), met); err != nil {
+		return err
+	}
+	if err := blobio.WriteAll(ctx, r.Output(ReportFile), []byte(Report(met, decodes))); err != nil {
+		return err
+	}
+	info := map[string]any{"images": met.Images, "bleu4": met.Caption.Bleu4, "cider": met.Caption.CIDEr}
+	line := fmt.Sprintf("%d images: B@1 %.1f B@4 %.1f ROUGE-L %.1f CIDEr-D %.1f", met.Images, 100*met.Caption.Bleu1, 100*met.Caption.Bleu4, 100*met.Caption.RougeL, 100*met.Caption.CIDEr)
+	if g := met.Grounding; g != nil {
+		info["f1_all"], info["f1_loc"] = g.All.F1, g.Loc.F1
+		line += fmt.Sprintf(", F1_all %.2f F1_loc %.2f", 100*g.All.F1, 100*g.Loc.F1)
+	}
+	r.SetInfo("evaluate", info)
+	r.Logf("%s; %s", line, r.Output(ReportFile))
+	return nil
+}
+
+func writeJSON(ctx context.Context, loc string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("evaluate: %s: %w", loc, err)
+	}
+	return blobio.WriteAll(ctx, loc, append(b, '\n'))
+}
+
+// groundingEval writes the submission and computes F1_all and F1_loc.
+func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions.Row, decodes []Decode) (*GroundingMetrics, error) {
+	grefs, err := captions.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs))
+	if err != nil {
+		return nil, err
+	}
+	g := &GroundingMetrics{ClassSource: "grounding_refs"}
+	classList := ClassesOfRefs(grefs)
+	if p.ClassNames != "" {
+		data, err := blobio.ReadAll(ctx, r.Input(InputClassNames))
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		if classList, err = ParseClassList(data, p.ClassNames); err != nil {
+			return nil, err
+		}
+		g.ClassSource = "class_names"
+	}
+	g.Classes = len(classList)
+	sub := Submission(decodes, lemma.NewClasses(classList))
+	for _, ps := range sub {
+		for _, pr := range ps {
+			g.GroundedWords += len(pr.Classes)
+		}
+	}
+	sj, err := EncodeSubmission(sub)
+	if err != nil {
+		return nil, err
+	}
+	if err := blobio.WriteAll(ctx, r.Output(SubmissionFile), sj); err != nil {
+		return nil, err
+	}
+	refs, truncated := GroundingReferences(rows, grefs, p.Split)
+	g.RefImages, g.RefWordsPastMaxLength = len(refs.Images), truncated
+	if len(refs.Images) == 0 {
+		return nil, fmt.Errorf("evaluate: %s has no grounding references of the %s split (grounding_refs: none switches grounding off)", p.GroundingRefs, p.Split)
+	}
+	for _, m := range []grounding.Mode{grounding.ModeAll, grounding.ModeLoc} {
+		res, err := grounding.F1(refs, sub, m, nil)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: F1_%s: %w", m, err)
+		}
+		if m == grounding.ModeAll {
+			g.All = F1Of(res)
+		} else {
+			g.Loc = F1Of(res)
+		}
+	}
+	return g, nil
+}
+
+// drawPictures draws the first p.Pictures decodes (by image id) with their nouns' attended boxes.
+func drawPictures(ctx context.Context, r *engine.Run, p Params, decodes []Decode, met *Metrics) error {
+	if p.Pictures <= 0 {
+		return nil
+	}
+	tm, err := postag.Load()
+	if err != nil {
+		return fmt.Errorf("evaluate: POS tagger: %w", err)
+	}
+	tagger := postag.New(tm)
+	var tags []string
+	for i := range decodes[:min(p.Pictures, len(decodes))] {
+		d := &decodes[i]
+		var src image.Image
+		if p.Images != "" {
+			if src, err = loadImage(ctx, r.Input(InputImages), d.ImageID); err != nil {
+				return err
+			}
+		}
+		tags = tagger.Tag(d.Tokens, tags)
+		var marked []Marked
+		for k, t := range tags {
+			if postag.IsNoun(t) && d.Tokens[k] != vocab.UNK {
+				marked = append(marked, Marked{Index: k, Word: d.Tokens[k]})
+			}
+		}
+		png, err := DrawPicture(src, d, marked)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("%s/%d.png", PicturesDir, d.ImageID)
+		if err := blobio.WriteAll(ctx, r.Output(name), png); err != nil {
+			return err
+		}
+		met.Pictures = append(met.Pictures, name)
+	}
+	return nil
+}
+
+// loadImage reads <dir>/<id>.png or <dir>/<id>.jpg.
+func loadImage(ctx context.Context, dir string, id int64) (image.Image, error) {
+	var tried []string
+	for _, ext := range []string{".png", ".jpg", ".jpeg"} {
+		loc := blobio.Join(dir, fmt.Sprintf("%d%s", id, ext))
+		data, err := blobio.ReadAll(ctx, loc)
+		if blobio.IsNotExist(err) {
+			tried = append(tried, loc)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		img, _, err := image.Decode(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %s: %w", loc, err)
+		}
+		return img, nil
+	}
+	return nil, fmt.Errorf("evaluate: image %d: none of %s exists", id, strings.Join(tried, ", "))
+}
+
+// Report renders report.md: the scores (×100), the grounding per-class table and sample captions.
+func Report(m *Metrics, decodes []Decode) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s: %s on the %s split\n\n", m.Stage, m.Captioner, m.Split)
+	fmt.Fprintf(&b, "Model `%s`, beam size %d, %d images; mean length %.2f words, %d distinct words, %d captions stopped at the maximum length.\n\n",
+		m.Model, m.BeamSize, m.Images, m.MeanLength, m.Vocabulary, m.Unended)
+	c := m.Caption
+	b.WriteString("| B@1 | B@2 | B@3 | B@4 | ROUGE-L | CIDEr-D |")
+	sep := "|---|---|---|---|---|---|"
+	vals := fmt.Sprintf("| %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |", 100*c.Bleu1, 100*c.Bleu2, 100*c.Bleu3, 100*c.Bleu4, 100*c.RougeL, 100*c.CIDEr)
+	if g := m.Grounding; g != nil {
+		b.WriteString(" F1_all | F1_loc |")
+		sep += "---|---|"
+		vals += fmt.Sprintf(" %.2f | %.2f |", 100*g.All.F1, 100*g.Loc.F1)
+	}
+	b.WriteString("\n" + sep + "\n" + vals + "\n\n")
+	if g := m.Grounding; g != nil {
+		fmt.Fprintf(&b, "## Grounding\n\n%d generated words name one of %d classes (from %s); %d reference images (%d annotated words past the captions' maximum length not scored).\n\n",
+			g.GroundedWords, g.Classes, g.ClassSource, g.RefImages, g.RefWordsPastMaxLength)
+		b.WriteString("| mode | precision | recall | F1 | classes |\n|---|---|---|---|---|\n")
+		for _, s := range []struct {
+			n string
+			f F1Scores
+		}{{"all", g.All}, {"loc", g.Loc}} {
+			fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.2f | %d |\n", s.n, 100*s.f.Precision, 100*s.f.Recall, 100*s.f.F1, s.f.Classes)
+		}
+		b.WriteString("\n### Per class (F1_all; F1_loc in brackets)\n\n| class | precision | recall | words |\n|---|---|---|---|\n")
+		loc := map[string]grounding.ClassScore{}
+		for _, cs := range g.Loc.PerClass {
+			loc[cs.Class] = cs
+		}
+		for _, cs := range g.All.PerClass {
+			l := loc[cs.Class]
+			fmt.Fprintf(&b, "| %s | %.1f (%.1f) | %.1f (%.1f) | %d |\n", cs.Class, 100*cs.Precision, 100*l.Precision, 100*cs.Recall, 100*l.Recall, cs.NumRecall)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("## Sample captions\n\n| image | caption |\n|---|---|\n")
+	for _, d := range decodes[:min(10, len(decodes))] {
+		fmt.Fprintf(&b, "| %d | %s |\n", d.ImageID, d.Caption)
+	}
+	if len(m.Pictures) > 0 {
+		b.WriteString("\n## Attention pictures\n\nEach noun's box is the region with the largest attention β when the word was generated.\n\n")
+		for _, p := range m.Pictures {
+			fmt.Fprintf(&b, "![%s](%s)\n", p, p)
+		}
+	}
+	return b.String()
+}

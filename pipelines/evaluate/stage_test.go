@@ -1,0 +1,313 @@
+package evaluate_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/groundcap/groundcap/eval/caption"
+	"github.com/groundcap/groundcap/eval/grounding"
+	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/shard"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/captionxe/captiontest"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/evaluate"
+	"github.com/groundcap/groundcap/transforms/lemma"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+const name = "evaluate-xe"
+
+func newEngine(t *testing.T, root string, log io.Writer, p evaluate.Params) *engine.Engine {
+	t.Helper()
+	up, err := captiontest.Stages(captiontest.Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xe, err := captionxe.Stage(captionxe.NameBase, captionxe.Params{InputEncoding: 16, RNNSize: 16, AttHid: 16, BatchImages: 8, Epochs: 2, LR: 1e-2, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := evaluate.Stage(name, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(root, append(up, xe, ev), engine.Options{ModuleVersion: "test", Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func outDir(root string, m *engine.Manifest) string { return filepath.Join(root, m.Stage, m.Key) }
+
+func params() evaluate.Params {
+	return evaluate.Params{ClassNames: "@synth/class_names.txt", Pictures: 2, DecodeBatch: 2}
+}
+
+// TestMetricsMatchFiles evaluates a tiny captioner and recomputes every score from the written
+// results and submission files with references read independently of the stage: the synthetic
+// world's Karpathy file (eval/caption) and its Flickr30k Entities folder (eval/grounding).
+func TestMetricsMatchFiles(t *testing.T) {
+	const tol = 1e-12 // the same computation on the same inputs; only summation order may differ
+	ctx := context.Background()
+	root := t.TempDir()
+	var log bytes.Buffer
+	e := newEngine(t, root, &log, params())
+	ms, err := e.Make(ctx, name, engine.MakeOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	out := outDir(root, ms[name])
+	synthDir := outDir(root, ms["synth"])
+	var met evaluate.Metrics
+	if err := json.Unmarshal(readFile(t, filepath.Join(out, evaluate.MetricsFile)), &met); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := caption.ReadReferences(filepath.Join(synthDir, "dataset.json"), caption.ReadOptions{Split: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds, err := caption.ReadPredictions(filepath.Join(out, evaluate.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if met.Images != len(refs) || len(preds) != len(refs) {
+		t.Fatalf("%d images in metrics, %d predictions, %d test images", met.Images, len(preds), len(refs))
+	}
+	res, err := caption.Score(refs, preds, caption.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := evaluate.ScoresOf(res.Corpus)
+	for _, c := range [][2]float64{{met.Caption.Bleu1, want.Bleu1}, {met.Caption.Bleu4, want.Bleu4}, {met.Caption.RougeL, want.RougeL}, {met.Caption.CIDEr, want.CIDEr}} {
+		if math.Abs(c[0]-c[1]) > tol {
+			t.Errorf("metrics.json caption scores %+v, recomputed %+v", met.Caption, want)
+			break
+		}
+	}
+	if met.Caption.Bleu1 == 0 {
+		t.Errorf("B@1 is 0: the captioner learnt nothing, the test checks little (%+v)", met.Caption)
+	}
+	// Grounding: the submission file against references read from the Entities folder.
+	sub, err := grounding.ReadSubmission(filepath.Join(out, evaluate.SubmissionFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes, err := grounding.ReadClassList(filepath.Join(synthDir, "class_names.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for id := range refs {
+		ids = append(ids, id)
+	}
+	grefs, err := grounding.ReadEntities(synthDir, classes, ids, grounding.EntitiesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if met.Grounding == nil || met.Grounding.RefImages != len(refs) {
+		t.Fatalf("grounding metrics %+v, want references of the %d test images", met.Grounding, len(refs))
+	}
+	// The tiny captioner rarely names an object: TestSubmission checks grounded words.
+	for _, c := range []struct {
+		mode grounding.Mode
+		got  evaluate.F1Scores
+	}{{grounding.ModeAll, met.Grounding.All}, {grounding.ModeLoc, met.Grounding.Loc}} {
+		r, err := grounding.F1(grefs, sub, c.mode, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(r.F1-c.got.F1) > tol || math.Abs(r.Precision-c.got.Precision) > tol || math.Abs(r.Recall-c.got.Recall) > tol {
+			t.Errorf("F1_%s: metrics.json P %g R %g F1 %g, recomputed from the Entities folder P %g R %g F1 %g",
+				c.mode, c.got.Precision, c.got.Recall, c.got.F1, r.Precision, r.Recall, r.F1)
+		}
+	}
+	if len(met.Pictures) != 2 {
+		t.Fatalf("pictures %v, want 2", met.Pictures)
+	}
+	for _, p := range met.Pictures {
+		if _, err := png.Decode(bytes.NewReader(readFile(t, filepath.Join(out, p)))); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	rep := string(readFile(t, filepath.Join(out, evaluate.ReportFile)))
+	if !strings.Contains(rep, "| B@1 |") || !strings.Contains(rep, "F1_all") {
+		t.Errorf("report.md lacks the score table:\n%s", rep)
+	}
+}
+
+// TestSubmission grounds hand-made decodes, writes the submission file, reads it back with
+// eval/grounding and scores it against hand-made references.
+func TestSubmission(t *testing.T) {
+	const tol = 1e-12
+	decodes := []evaluate.Decode{
+		// "dogs" matches class dog (plural), "man" matches man; "red" names no class.
+		{ImageID: 1, Tokens: []string{"two", "dogs", "and", "a", "man"}, Boxes: []float32{0, 0, 0, 0, 10, 10, 50, 50, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 140, 80}},
+		{ImageID: 2, Tokens: []string{"a", "red", "ball"}, Boxes: make([]float32, 12)},
+	}
+	sub := evaluate.Submission(decodes, lemma.NewClasses([]string{"dog", "man", "car"}))
+	p := sub[1][0]
+	if strings.Join(p.Classes, ",") != "dog,man" || p.IdxInSent[0] != 1 || p.IdxInSent[1] != 4 || p.Boxes[1] != (grounding.Box{100, 0, 140, 80}) {
+		t.Errorf("image 1 prediction %+v", p)
+	}
+	if len(sub[2]) != 1 || len(sub[2][0].Classes) != 0 {
+		t.Errorf("image 2 (no class word) prediction %+v, want one empty entry", sub[2])
+	}
+	data, err := evaluate.EncodeSubmission(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "sub.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := grounding.ReadSubmission(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One GT caption: "a dog near a man"; the dog box is hit (IoU 1), the man box is missed.
+	refs := &grounding.References{Images: []grounding.ImageRef{{ImageID: 1, Captions: []grounding.Caption{{
+		Tokens: []string{"a", "dog", "near", "a", "man"},
+		Words:  []grounding.Word{{Class: "dog", Index: 1, Boxes: []grounding.Box{{10, 10, 50, 50}}}, {Class: "man", Index: 4, Boxes: []grounding.Box{{0, 0, 20, 20}}}}}}}}}
+	r, err := grounding.F1(refs, back, grounding.ModeAll, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per class: dog P = R = 1, man P = R = 0; means over 2 classes: P = R = F1 = 0.5.
+	if math.Abs(r.Precision-0.5) > tol || math.Abs(r.Recall-0.5) > tol || math.Abs(r.F1-0.5) > tol {
+		t.Errorf("F1_all of the read-back submission: P %g R %g F1 %g, want 0.5 each", r.Precision, r.Recall, r.F1)
+	}
+}
+
+// TestResumeByShard deletes one decode shard and every later output of a finished run, reruns
+// the stage, and compares every file with the first run.
+func TestResumeByShard(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	e := newEngine(t, root, io.Discard, params())
+	ms, err := e.Make(ctx, name, engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := outDir(root, ms[name])
+	first := map[string][]byte{}
+	for _, f := range ms[name].Files {
+		first[f.Name] = readFile(t, filepath.Join(out, f.Name))
+	}
+	n := captiontest.Small.Shards
+	for _, f := range []string{engine.ManifestName, shard.Name(evaluate.DecodesTable, 1, n), evaluate.MetricsFile, evaluate.ResultsFile} {
+		if err := os.Remove(filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log bytes.Buffer
+	e = newEngine(t, root, &log, params())
+	ms, err = e.Make(ctx, name, engine.MakeOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if len(ms[name].Files) != len(first) {
+		t.Errorf("%d files after the rerun, %d before", len(ms[name].Files), len(first))
+	}
+	for _, f := range ms[name].Files {
+		if !bytes.Equal(readFile(t, filepath.Join(out, f.Name)), first[f.Name]) {
+			t.Errorf("%s differs after the rerun", f.Name)
+		}
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fakeReader yields records in order.
+type fakeReader struct{ recs []*feat.Record }
+
+func (f *fakeReader) Next() (*feat.Record, error) {
+	if len(f.recs) == 0 {
+		return nil, io.EOF
+	}
+	r := f.recs[0]
+	f.recs = f.recs[1:]
+	return r, nil
+}
+
+func TestDecodeImagesMissingFeatures(t *testing.T) {
+	rec := func(id int64) *feat.Record {
+		return &feat.Record{ImageID: id, NumBoxes: 2, Dim: 4, Boxes: make([]float32, 8), Features: make([]float32, 8)}
+	}
+	for i, c := range []struct {
+		recs []*feat.Record
+		ids  []int64
+	}{
+		{[]*feat.Record{rec(1), rec(3)}, []int64{1, 2}}, // 0: 2 lies between 1 and 3
+		{[]*feat.Record{rec(1)}, []int64{1, 5}},         // 1: 5 after the last record
+	} {
+		_, err := evaluate.DecodeImages(nil, nil, 1, 4, &fakeReader{c.recs}, c.ids)
+		if err == nil || !strings.Contains(err.Error(), "has no region features") {
+			t.Errorf("%d: got %v, want a missing-features error", i, err)
+		}
+	}
+}
+
+// TestDrawPictureOnImage draws on a given image: the picture keeps its size plus the caption
+// band, the box outline takes the first palette colour and the inside stays the image's.
+func TestDrawPictureOnImage(t *testing.T) {
+	src := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for i := range src.Pix {
+		src.Pix[i] = 255
+	}
+	d := &evaluate.Decode{ImageID: 7, Caption: "a dog", Tokens: []string{"a", "dog"}, Boxes: []float32{0, 0, 1, 1, 5, 15, 35, 28}}
+	b, err := evaluate.DrawPicture(src, d, []evaluate.Marked{{Index: 1, Word: "dog"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != 40 || h <= 30 {
+		t.Errorf("picture %d×%d, want width 40 and height > 30", w, h)
+	}
+	if c := color.RGBAModel.Convert(img.At(5, 28)).(color.RGBA); c != (color.RGBA{230, 25, 75, 255}) {
+		t.Errorf("box corner colour %v", c)
+	}
+	if c := color.RGBAModel.Convert(img.At(20, 22)).(color.RGBA); c != (color.RGBA{255, 255, 255, 255}) {
+		t.Errorf("box inside colour %v, want the image's white", c)
+	}
+	if _, err := evaluate.DrawPicture(src, d, []evaluate.Marked{{Index: 5, Word: "cat"}}); err == nil {
+		t.Error("a marked word outside the caption gave no error")
+	}
+}
+
+func TestReferencesUseRawCaptions(t *testing.T) {
+	rows := []captions.Row{
+		{ImageID: 2, Split: "test", CaptionIdx: 1, Raw: "A dog runs.", Tokens: []string{"a", "dog", "runs"}},
+		{ImageID: 2, Split: "test", CaptionIdx: 0, Tokens: []string{"a", "cat"}},
+		{ImageID: 3, Split: "val", CaptionIdx: 0, Raw: "x"},
+	}
+	got := evaluate.References(rows, "test")
+	if len(got) != 1 || strings.Join(got[2], "|") != "a cat|A dog runs." {
+		t.Errorf("references %v", got)
+	}
+}
