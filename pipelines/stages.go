@@ -81,12 +81,12 @@ func Defs() []Def {
 		{Name: captionscst.NameBase, Short: "self-critical training of caption-xe (reward CIDEr-D + POS-SCAN score)", Build: func(c *config.Config) (*engine.Stage, error) { return captionSCSTDef(c, captionscst.NameBase) }},
 		{Name: captionscst.NameSCAN, Short: "self-critical training of caption-xe-scan (reward CIDEr-D + SCAN score)", Build: func(c *config.Config) (*engine.Stage, error) { return captionSCSTDef(c, captionscst.NameSCAN) }},
 		{Name: captionscst.NamePOSSCAN, Short: "self-critical training of caption-xe-posscan (reward CIDEr-D + POS-SCAN score)", Build: func(c *config.Config) (*engine.Stage, error) { return captionSCSTDef(c, captionscst.NamePOSSCAN) }},
-		{Name: evaluate.NameOf(captionxe.NameBase), Short: "decode the test split with caption-xe: BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)", Build: func(c *config.Config) (*engine.Stage, error) { return evaluateDef(c, evaluate.NameOf(captionxe.NameBase)) }},
-		{Name: evaluate.NameOf(captionxe.NameSCAN), Short: "decode the test split with caption-xe-scan: BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)", Build: func(c *config.Config) (*engine.Stage, error) { return evaluateDef(c, evaluate.NameOf(captionxe.NameSCAN)) }},
-		{Name: evaluate.NameOf(captionxe.NamePOSSCAN), Short: "decode the test split with caption-xe-posscan: BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)", Build: func(c *config.Config) (*engine.Stage, error) { return evaluateDef(c, evaluate.NameOf(captionxe.NamePOSSCAN)) }},
-		{Name: evaluate.NameOf(captionscst.NameBase), Short: "decode the test split with caption-scst: BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)", Build: func(c *config.Config) (*engine.Stage, error) { return evaluateDef(c, evaluate.NameOf(captionscst.NameBase)) }},
-		{Name: evaluate.NameOf(captionscst.NameSCAN), Short: "decode the test split with caption-scst-scan: BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)", Build: func(c *config.Config) (*engine.Stage, error) { return evaluateDef(c, evaluate.NameOf(captionscst.NameSCAN)) }},
-		{Name: evaluate.NameOf(captionscst.NamePOSSCAN), Short: "decode the test split with caption-scst-posscan: BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)", Build: func(c *config.Config) (*engine.Stage, error) { return evaluateDef(c, evaluate.NameOf(captionscst.NamePOSSCAN)) }},
+		evaluateEntry(captionxe.NameBase),
+		evaluateEntry(captionxe.NameSCAN),
+		evaluateEntry(captionxe.NamePOSSCAN),
+		evaluateEntry(captionscst.NameBase),
+		evaluateEntry(captionscst.NameSCAN),
+		evaluateEntry(captionscst.NamePOSSCAN),
 	}
 }
 
@@ -133,6 +133,13 @@ func captionSCSTDef(c *config.Config, name string) (*engine.Stage, error) {
 		p.Seed = c.Seed
 	}
 	return captionscst.Stage(name, p)
+}
+
+// evaluateEntry is the registry entry of the evaluate instance of a captioner stage.
+func evaluateEntry(captioner string) Def {
+	name := evaluate.NameOf(captioner)
+	return Def{Name: name, Short: "decode the test split with " + captioner + ": BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)",
+		Build: func(c *config.Config) (*engine.Stage, error) { return evaluateDef(c, name) }}
 }
 
 // evaluateDef builds an evaluate instance from its config section (off when absent).
