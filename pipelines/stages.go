@@ -9,6 +9,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/evaluate"
 	"github.com/groundcap/groundcap/pipelines/features"
+	"github.com/groundcap/groundcap/pipelines/report"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/pipelines/scaneval"
 	"github.com/groundcap/groundcap/pipelines/synth"
@@ -87,6 +88,7 @@ func Defs() []Def {
 		evaluateEntry(captionscst.NameBase),
 		evaluateEntry(captionscst.NameSCAN),
 		evaluateEntry(captionscst.NamePOSSCAN),
+		{Name: report.Name, Short: "the paper-style comparison table of every captioner variant and the matching models (report.md)", Build: reportDef},
 	}
 }
 
@@ -152,4 +154,16 @@ func evaluateDef(c *config.Config, name string) (*engine.Stage, error) {
 		return nil, nil
 	}
 	return evaluate.Stage(name, p)
+}
+
+// reportDef builds the report stage from its config section (off when absent).
+func reportDef(c *config.Config) (*engine.Stage, error) {
+	var p report.Params
+	if err := c.Decode(report.Name, &p); err != nil {
+		return nil, err
+	}
+	if _, ok := c.Sections[report.Name]; !ok {
+		return nil, nil
+	}
+	return report.Stage(p)
 }

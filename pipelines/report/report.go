@@ -1,0 +1,260 @@
+// Package report is the final stage of the demo: it gathers every captioner variant's evaluation
+// (the evaluate stages' metrics.json) and the matching models' attention accuracy (the scan-eval
+// stage's metrics.json) into the paper-style comparison (Zhou et al., CVPR 2020, Tables 1 and 3):
+// rows Up-Down XE; XE + KL(SCAN); XE + KL(POS-SCAN); each + SCST; columns B@1, B@4, ROUGE-L,
+// CIDEr-D, F1_all, F1_loc (×100).
+//
+// Outputs: report.md (the tables, printed at the end of the run) and report.json (Report).
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/pipelines/captionscst"
+	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/evaluate"
+	"github.com/groundcap/groundcap/pipelines/scaneval"
+)
+
+// Name is the stage name.
+const Name = "report"
+
+// Output names.
+const (
+	ReportFile = "report.md"
+	JSONFile   = "report.json"
+)
+
+// InputScanEval names the scan-eval input.
+const InputScanEval = "scan_eval"
+
+// Row is one row of the comparison: a label and an evaluate stage's metrics.json.
+type Row struct {
+	Label   string `yaml:"label" json:"label"`
+	Metrics string `yaml:"metrics" json:"-"`
+}
+
+// DefaultRows are the paper's ablation rows over the six evaluate instances.
+func DefaultRows() []Row {
+	labels := map[string]string{
+		captionxe.NameBase: "Up-Down (XE)", captionxe.NameSCAN: "XE + KL(SCAN)", captionxe.NamePOSSCAN: "XE + KL(POS-SCAN)",
+		captionscst.NameBase: "Up-Down (XE) + SCST", captionscst.NameSCAN: "XE + KL(SCAN) + SCST", captionscst.NamePOSSCAN: "XE + KL(POS-SCAN) + SCST",
+	}
+	var out []Row
+	for _, c := range evaluate.Captioners() {
+		out = append(out, Row{Label: labels[c], Metrics: "@" + evaluate.NameOf(c) + "/" + evaluate.MetricsFile})
+	}
+	return out
+}
+
+// Params configure the report stage (config section "report"). Zero values are the documented
+// defaults.
+type Params struct {
+	// Rows are the table's rows (default DefaultRows: the six evaluate instances).
+	Rows []Row `yaml:"rows" json:"rows"`
+	// ScanEval is the scan-eval stage's metrics (default "@scan-eval/metrics.json"; "none": no
+	// matching-model table).
+	ScanEval string `yaml:"scan_eval" json:"-"`
+	// Title heads report.md (default "Grounded captioning: comparison").
+	Title string `yaml:"title" json:"title"`
+}
+
+func (p Params) withDefaults() Params {
+	if len(p.Rows) == 0 {
+		p.Rows = DefaultRows()
+	}
+	if p.ScanEval == "" {
+		p.ScanEval = "@" + scaneval.Name + "/" + scaneval.MetricsFile
+	}
+	if p.Title == "" {
+		p.Title = "Grounded captioning: comparison"
+	}
+	return p
+}
+
+// Validate reports the first bad field (after defaults), by its key.
+func (p Params) Validate() error {
+	p = p.withDefaults()
+	for i, r := range p.Rows {
+		if r.Label == "" || r.Metrics == "" {
+			return fmt.Errorf("report: rows[%d]: label %q, metrics %q (want both)", i, r.Label, r.Metrics)
+		}
+	}
+	return nil
+}
+
+// Stage returns the report stage.
+func Stage(p Params) (*engine.Stage, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	p = p.withDefaults()
+	var inputs []engine.Input
+	for i, r := range p.Rows {
+		inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d", i), Ref: r.Metrics})
+	}
+	if p.ScanEval != evaluate.None {
+		inputs = append(inputs, engine.Input{Name: InputScanEval, Ref: p.ScanEval})
+	}
+	return &engine.Stage{
+		Name:          Name,
+		Description:   "the paper-style comparison of every captioner variant and the matching models' attention accuracy",
+		Version:       "1",
+		SchemaVersion: "1",
+		Params:        p,
+		Inputs:        inputs,
+		Run: func(ctx context.Context, r *engine.Run) error {
+			rep := &Report{Title: p.Title}
+			for i, row := range p.Rows {
+				var m evaluate.Metrics
+				if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d", i)), &m); err != nil {
+					return err
+				}
+				rep.Rows = append(rep.Rows, RowOf(row.Label, &m))
+			}
+			if p.ScanEval != evaluate.None {
+				var se scaneval.Metrics
+				if err := readJSON(ctx, r.Input(InputScanEval), &se); err != nil {
+					return err
+				}
+				rep.Matching = MatchingOf(&se)
+			}
+			md := rep.Markdown()
+			if err := blobio.WriteAll(ctx, r.Output(ReportFile), []byte(md)); err != nil {
+				return err
+			}
+			b, err := json.MarshalIndent(rep, "", "  ")
+			if err != nil {
+				return fmt.Errorf("report: %w", err)
+			}
+			if err := blobio.WriteAll(ctx, r.Output(JSONFile), append(b, '\n')); err != nil {
+				return err
+			}
+			r.Logf("%s\n%s", r.Output(ReportFile), md)
+			return nil
+		},
+	}, nil
+}
+
+func readJSON(ctx context.Context, loc string, v any) error {
+	data, err := blobio.ReadAll(ctx, loc)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("report: %s: %w", loc, err)
+	}
+	return nil
+}
+
+// Scores is one captioner's row (×100). F1 values are absent without grounding references.
+type Scores struct {
+	Label     string   `json:"label"`
+	Stage     string   `json:"stage"`
+	Captioner string   `json:"captioner"`
+	Images    int      `json:"images"`
+	B1        float64  `json:"bleu_1"`
+	B4        float64  `json:"bleu_4"`
+	RougeL    float64  `json:"rouge_l"`
+	CIDEr     float64  `json:"cider_d"`
+	F1All     *float64 `json:"f1_all,omitempty"`
+	F1Loc     *float64 `json:"f1_loc,omitempty"`
+}
+
+// RowOf converts an evaluate stage's metrics.
+func RowOf(label string, m *evaluate.Metrics) Scores {
+	s := Scores{Label: label, Stage: m.Stage, Captioner: m.Captioner, Images: m.Images,
+		B1: 100 * m.Caption.Bleu1, B4: 100 * m.Caption.Bleu4, RougeL: 100 * m.Caption.RougeL, CIDEr: 100 * m.Caption.CIDEr}
+	if g := m.Grounding; g != nil {
+		a, l := 100*g.All.F1, 100*g.Loc.F1
+		s.F1All, s.F1Loc = &a, &l
+	}
+	return s
+}
+
+// Matching is one matching model's grounding quality.
+type Matching struct {
+	Stage string `json:"stage"`
+	POS   bool   `json:"pos"`
+	// Accuracy is the attention accuracy (percent) per split; RSum the test retrieval rsum.
+	Accuracy map[string]float64 `json:"attention_accuracy"`
+	RSum     float64            `json:"rsum"`
+}
+
+// MatchingTable is the matching models' table with the random-region baseline.
+type MatchingTable struct {
+	Splits []string           `json:"splits"`
+	Random map[string]float64 `json:"random_region_accuracy"`
+	Models []Matching         `json:"models"`
+}
+
+// MatchingOf converts the scan-eval stage's metrics.
+func MatchingOf(se *scaneval.Metrics) *MatchingTable {
+	t := &MatchingTable{Random: se.Random}
+	for s := range se.Splits {
+		t.Splits = append(t.Splits, s)
+	}
+	sort.Strings(t.Splits)
+	for _, m := range se.Models {
+		t.Models = append(t.Models, Matching{Stage: m.Stage, POS: m.POS, Accuracy: m.Accuracy, RSum: m.Retrieval.RSum})
+	}
+	return t
+}
+
+// Report is report.json.
+type Report struct {
+	Title    string         `json:"title"`
+	Rows     []Scores       `json:"rows"`
+	Matching *MatchingTable `json:"matching,omitempty"`
+}
+
+// Markdown renders the tables.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\n", r.Title)
+	images := 0
+	if len(r.Rows) > 0 {
+		images = r.Rows[0].Images
+	}
+	fmt.Fprintf(&b, "Captioning and grounding on the test split (%d images); scores ×100.\n\n", images)
+	b.WriteString("| Model | B@1 | B@4 | ROUGE-L | CIDEr-D | F1_all | F1_loc |\n|---|---|---|---|---|---|---|\n")
+	f1 := func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", *v)
+	}
+	for _, s := range r.Rows {
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %.1f | %s | %s |\n", s.Label, s.B1, s.B4, s.RougeL, s.CIDEr, f1(s.F1All), f1(s.F1Loc))
+	}
+	if t := r.Matching; t != nil {
+		b.WriteString("\nMatching models: attention accuracy (%) of the word–region attention on ground-truth captions, and test retrieval rsum.\n\n| Matching model |")
+		for _, s := range t.Splits {
+			fmt.Fprintf(&b, " accuracy (%s) |", s)
+		}
+		b.WriteString(" rsum |\n|---|" + strings.Repeat("---|", len(t.Splits)+1) + "\n")
+		for _, m := range t.Models {
+			name := "SCAN"
+			if m.POS {
+				name = "POS-SCAN"
+			}
+			fmt.Fprintf(&b, "| %s (%s) |", name, m.Stage)
+			for _, s := range t.Splits {
+				fmt.Fprintf(&b, " %.2f |", m.Accuracy[s])
+			}
+			fmt.Fprintf(&b, " %.1f |\n", m.RSum)
+		}
+		b.WriteString("| random region |")
+		for _, s := range t.Splits {
+			fmt.Fprintf(&b, " %.2f |", t.Random[s])
+		}
+		b.WriteString(" – |\n")
+	}
+	return b.String()
+}
