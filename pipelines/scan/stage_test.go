@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/pipelines/scan/scantest"
@@ -151,5 +152,48 @@ func TestParamsValidate(t *testing.T) {
 	}
 	if _, err := scan.PlainStage(scan.Params{}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestResumeNonFileStore runs the stage on a mem:// root, where last.ckpt is kept in a local
+// scratch file (under $TMPDIR) during training and copied into the store at the end: the rerun
+// on the same machine resumes from the scratch file, and the result equals a file:// run's.
+func TestResumeNonFileStore(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	root := "mem://scantest-" + strings.ReplaceAll(t.Name(), "/", "-")
+	var log bytes.Buffer
+	st, err := scan.Stage(scan.WithFailAfter(tinyParams(), 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := makeStage(t, root, st, &log, false); err == nil {
+		t.Fatal("the injected failure did not fail the run")
+	}
+	st, err = scan.Stage(tinyParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Reset()
+	ms, err := makeStage(t, root, st, &log, false)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "resuming from") {
+		t.Errorf("the rerun did not resume:\n%s", log.String())
+	}
+	fileRoot := t.TempDir()
+	fs, err := makeStage(t, fileRoot, st, &log, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, f := range []string{scan.ModelFile, scan.LastFile, scan.MetricsFile} {
+		a, err := blobio.ReadAll(ctx, blobio.Join(root, "scan", ms["scan"].Key, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, readOut(t, fs["scan"], fileRoot, f)) {
+			t.Errorf("%s differs between the mem:// and the file:// run", f)
+		}
 	}
 }
