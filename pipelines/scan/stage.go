@@ -354,6 +354,9 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 		if err := blobio.WriteAll(ctx, ckptLoc, data); err != nil {
 			return err
 		}
+		if err := os.RemoveAll(filepath.Dir(ckptPath)); err != nil {
+			return fmt.Errorf("scan: removing the scratch checkpoint: %w", err)
+		}
 	}
 	met := Metrics{Stage: name, POS: *p.POS, Config: m.Config(), TrainImages: len(images), TrainCaptions: len(train),
 		ValImages: len(val.Images), ValCaptions: len(val.Captions), ValExcluded: val.Excluded,
