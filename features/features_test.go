@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/groundcap/groundcap/internal/fixtures"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -17,32 +18,10 @@ import (
 	"github.com/groundcap/groundcap/internal/shard"
 )
 
-// fixturesDir finds the real-data fixtures (GROUNDCAP_FIXTURES, default ../shared/fixtures
-// from the module root) or skips the test.
+// fixturesDir returns the shared fixtures directory or skips the test.
 func fixturesDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("GROUNDCAP_FIXTURES"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("fixtures: no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(filepath.Join(d, "bottom_up")); err != nil {
-		t.Skipf("fixtures: %s/bottom_up not present (set GROUNDCAP_FIXTURES); skipping real-data test", d)
-	}
-	return d
+	return fixtures.Dir(t, "bottom_up")
 }
 
 // randRaw makes a valid record with k boxes of dimension d inside a w×h image; lx adds the

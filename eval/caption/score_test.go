@@ -3,6 +3,7 @@ package caption
 import (
 	"encoding/json"
 	"errors"
+	"github.com/groundcap/groundcap/internal/fixtures"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,32 +113,10 @@ func TestScoreEdgeCase(t *testing.T) {
 	}
 }
 
-// fixturesDir returns the shared fixtures folder, or skips the test.
+// fixturesDir returns the shared fixtures directory or skips the test.
 func fixturesDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("GROUNDCAP_FIXTURES")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "..", "shared", "fixtures")
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	if dir == "" {
-		t.Skip("fixtures not found: set GROUNDCAP_FIXTURES")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("fixtures not found at %s (set GROUNDCAP_FIXTURES): %v", dir, err)
-	}
-	return dir
+	return fixtures.Dir(t, "")
 }
 
 // TestScoreNlgevalFixture reads the nlg-eval files themselves and compares with the expected JSON.

@@ -3,6 +3,7 @@ package grounding
 import (
 	"bytes"
 	"errors"
+	"github.com/groundcap/groundcap/internal/fixtures"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -136,26 +137,10 @@ func TestReadClassListAndSplit(t *testing.T) {
 	}
 }
 
-// fixturesDir returns the shared fixtures folder, or skips the test.
+// fixturesDir returns the shared fixtures directory or skips the test.
 func fixturesDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("GROUNDCAP_FIXTURES")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "..", "shared", "fixtures")
-				break
-			}
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "flickr30k_entities")); dir == "" || err != nil {
-		t.Skipf("fixtures not found at %q (set GROUNDCAP_FIXTURES)", dir)
-	}
-	return dir
+	return fixtures.Dir(t, "flickr30k_entities")
 }
 
 // TestEntitiesFixture reads the 40 real Flickr30k Entities val images with GVD's class list and

@@ -2,6 +2,7 @@ package captions
 
 import (
 	"context"
+	"github.com/groundcap/groundcap/internal/fixtures"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,30 +10,10 @@ import (
 	"testing"
 )
 
-// fixturesDir returns the shared fixtures directory (GROUNDCAP_FIXTURES, default ../shared/fixtures
-// from the repository root) or skips the test.
+// fixturesDir returns the shared fixtures directory or skips the test.
 func fixturesDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("GROUNDCAP_FIXTURES")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "..", "shared", "fixtures")
-				break
-			}
-			if filepath.Dir(d) == d {
-				t.Skip("fixtures: no go.mod above the test directory")
-			}
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "flickr30k_entities", "Sentences")); err != nil {
-		t.Skipf("Flickr30k Entities fixtures absent (%v); set GROUNDCAP_FIXTURES", err)
-	}
-	return dir
+	return fixtures.Dir(t, "flickr30k_entities/Sentences")
 }
 
 // TestFlickr30kEntitiesFixtures parses the 40 real Flickr30k Entities images (Karpathy/GVD val

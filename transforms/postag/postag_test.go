@@ -3,6 +3,7 @@ package postag
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/groundcap/groundcap/internal/fixtures"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,35 +15,16 @@ import (
 
 func TestMain(m *testing.M) { ptest.Main(m) }
 
-// fixtures returns the shared fixtures directory or skips the test.
-func fixtures(t *testing.T) string {
+// fixturesDir returns the shared fixtures directory or skips the test.
+func fixturesDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("GROUNDCAP_FIXTURES")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "..", "shared", "fixtures")
-				break
-			}
-			if filepath.Dir(d) == d {
-				t.Skip("fixtures: no go.mod above the test directory")
-			}
-		}
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("fixtures absent (%v); set GROUNDCAP_FIXTURES", err)
-	}
-	return dir
+	return fixtures.Dir(t, "")
 }
 
 // TestAgreesWithNLTK checks the tags of 1014 generated Flickr30k captions against the tags
 // nltk.pos_tag (NLTK 3.8.1, averaged perceptron) gave them; the issue asks for >= 99.5%.
 func TestAgreesWithNLTK(t *testing.T) {
-	path := filepath.Join(fixtures(t), "pos", "nltk_tagged_captions.jsonl")
+	path := filepath.Join(fixturesDir(t), "pos", "nltk_tagged_captions.jsonl")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Skipf("fixture absent: %v", err)
