@@ -12,7 +12,7 @@ BEAMFLAGS ?=
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-STAGES := synth captions features
+STAGES := synth captions features scan scan-plain align scan-eval
 
 .PHONY: all build demo test bench status gpu-bin clean $(STAGES)
 
