@@ -35,6 +35,7 @@ import (
 
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/training/blas"
 )
 
@@ -90,6 +91,15 @@ type Params struct {
 	// "@synth/images"); default "": pictures are drawn on a blank canvas of the image's size.
 	Images string `yaml:"images" json:"-"`
 
+	// KLTeacher is the matching model whose attention α the captioner's β is compared with on
+	// the split's ground-truth captions (teacher-forced, mean KL(α‖β) over their nouns, and the
+	// mean token XE): scan (POS-SCAN, the default), scan-plain or none. KLTeacherModel is its
+	// checkpoint (default "@<kl_teacher>/model.ckpt").
+	KLTeacher      captionxe.Teacher `yaml:"kl_teacher" json:"kl_teacher"`
+	KLTeacherModel string            `yaml:"kl_teacher_model" json:"-"`
+	// FeatureCacheMB bounds the memory holding region features for the KL pass (default 4096).
+	FeatureCacheMB int `yaml:"feature_cache_mb" json:"-"`
+
 	// Split is the split decoded (default test).
 	Split string `yaml:"split" json:"split"`
 	// BeamSize is the beam width (default 1: greedy).
@@ -119,6 +129,17 @@ func (p Params) withDefaults(name string) Params {
 	}
 	if p.GroundingRefs == "" {
 		p.GroundingRefs = "@captions/grounding_refs"
+	}
+	if p.KLTeacher == "" {
+		p.KLTeacher = captionxe.TeacherPOS
+	}
+	if p.KLTeacher == captionxe.TeacherNone {
+		p.KLTeacherModel = ""
+	} else if p.KLTeacherModel == "" {
+		p.KLTeacherModel = "@" + string(p.KLTeacher) + "/" + scan.ModelFile
+	}
+	if p.FeatureCacheMB == 0 {
+		p.FeatureCacheMB = captionxe.DefaultFeatureCacheMB
 	}
 	if p.Split == "" {
 		p.Split = DefaultSplit
@@ -161,6 +182,10 @@ func (p Params) Validate(name string) error {
 		return fmt.Errorf("evaluate: %s: %s: %v (want %s)", name, key, v, want)
 	}
 	switch {
+	case p.KLTeacher != captionxe.TeacherNone && p.KLTeacher != captionxe.TeacherPOS && p.KLTeacher != captionxe.TeacherPlain:
+		return bad("kl_teacher", p.KLTeacher, "scan, scan-plain or none")
+	case p.FeatureCacheMB < 0:
+		return bad("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
 	case p.BeamSize < 1:
 		return bad("beam_size", p.BeamSize, "≥ 1")
 	case p.DecodeBatch < 1:

@@ -19,7 +19,9 @@ import (
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/align"
 	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/transforms/lemma"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/postag"
@@ -44,6 +46,7 @@ const (
 	InputGroundingRefs = "grounding_refs"
 	InputClassNames    = "class_names"
 	InputImages        = "images"
+	InputKLTeacher     = "kl_teacher"
 )
 
 // GroundingMetrics are the grounding results.
@@ -62,6 +65,19 @@ type GroundingMetrics struct {
 	RefWordsPastMaxLength int `json:"ref_words_past_max_length"`
 }
 
+// AttentionMetrics are teacher-forced scores on the split's ground-truth captions.
+type AttentionMetrics struct {
+	// Teacher is the matching model; KL the mean KL(α‖β) over the captions' nouns (within the
+	// captioner's max_len), Nouns their number.
+	Teacher captionxe.Teacher `json:"teacher"`
+	KL      float64           `json:"kl"`
+	Nouns   int               `json:"nouns"`
+	// XE is the mean token cross-entropy (end tokens included) of the captions, Tokens their
+	// number.
+	XE     float64 `json:"xe"`
+	Tokens int     `json:"tokens"`
+}
+
 // Metrics is metrics.json. Scores are fractions (coco-caption's and GVD's scale); report.md
 // shows them ×100.
 type Metrics struct {
@@ -76,6 +92,9 @@ type Metrics struct {
 	MeanLength float64 `json:"mean_length"`
 	Unended    int     `json:"unended"`
 	Vocabulary int     `json:"vocabulary"`
+	// Attention compares the captioner's attention with a matching model's on the split's
+	// ground-truth captions (absent with kl_teacher none).
+	Attention *AttentionMetrics `json:"attention,omitempty"`
 	// Caption holds BLEU-1..4, ROUGE-L and CIDEr-D of the corpus.
 	Caption   CaptionScores     `json:"caption"`
 	Grounding *GroundingMetrics `json:"grounding,omitempty"`
@@ -102,6 +121,9 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 	}
 	if p.Grounding() {
 		inputs = append(inputs, engine.Input{Name: InputGroundingRefs, Ref: p.GroundingRefs})
+	}
+	if p.KLTeacherModel != "" {
+		inputs = append(inputs, engine.Input{Name: InputKLTeacher, Ref: p.KLTeacherModel})
 	}
 	return &engine.Stage{
 		Name:          name,
@@ -193,6 +215,11 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 			return err
 		}
 	}
+	if p.KLTeacherModel != "" {
+		if met.Attention, err = attentionEval(ctx, cfg, r.Input(InputKLTeacher), p, rows); err != nil {
+			return err
+		}
+	}
 	if err := drawPictures(ctx, r, p, decodes, met); err != nil {
 		return err
 	}
@@ -207,6 +234,10 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	if g := met.Grounding; g != nil {
 		info["f1_all"], info["f1_loc"] = g.All.F1, g.Loc.F1
 		line += fmt.Sprintf(", F1_all %.2f F1_loc %.2f", 100*g.All.F1, 100*g.Loc.F1)
+	}
+	if a := met.Attention; a != nil {
+		info["attention_kl"] = a.KL
+		line += fmt.Sprintf(", KL(α‖β) to %s %.4f", a.Teacher, a.KL)
 	}
 	r.SetInfo("evaluate", info)
 	r.Logf("%s; %s", line, r.Output(ReportFile))
@@ -270,6 +301,56 @@ func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions
 		}
 	}
 	return g, nil
+}
+
+// attentionEval scores the captioner teacher-forced on the split's ground-truth captions:
+// mean XE and mean KL(α‖β) with α computed by the matching model (DecodeBatch images per call).
+func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params, rows []captions.Row) (*AttentionMetrics, error) {
+	m, _, err := captionxe.LoadModel(ctx, cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	sm, err := scan.LoadModel(ctx, teacherLoc)
+	if err != nil {
+		return nil, err
+	}
+	store, err := feat.OpenStore(ctx, cfg.Features)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	defer store.Close()
+	split, err := captionxe.SelectSplit(rows, []string{p.Split}, 0)
+	if err != nil {
+		return nil, err
+	}
+	src := &captionxe.Source{Ctx: ctx, Split: split, Feats: scan.NewFeatureCache(store, int64(p.FeatureCacheMB)<<20), Alpha: &captionxe.Online{Model: sm}}
+	a := &AttentionMetrics{Teacher: p.KLTeacher}
+	var kl, xe float64
+	for lo := 0; lo < src.Len(); lo += p.DecodeBatch {
+		var idx []int
+		for i := lo; i < min(lo+p.DecodeBatch, src.Len()); i++ {
+			idx = append(idx, i)
+		}
+		b, err := src.Batch(idx)
+		if err != nil {
+			return nil, err
+		}
+		st, err := m.Loss(b)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: teacher-forced scores of images %d..%d: %w", lo, idx[len(idx)-1], err)
+		}
+		kl += st.KL * float64(st.Nouns)
+		xe += st.XE * float64(st.Tokens)
+		a.Nouns += st.Nouns
+		a.Tokens += st.Tokens
+	}
+	if a.Nouns > 0 {
+		a.KL = kl / float64(a.Nouns)
+	}
+	if a.Tokens > 0 {
+		a.XE = xe / float64(a.Tokens)
+	}
+	return a, nil
 }
 
 // drawPictures draws the first p.Pictures decodes (by image id) with their nouns' attended boxes.
@@ -349,6 +430,9 @@ func Report(m *Metrics, decodes []Decode) string {
 		vals += fmt.Sprintf(" %.2f | %.2f |", 100*g.All.F1, 100*g.Loc.F1)
 	}
 	b.WriteString("\n" + sep + "\n" + vals + "\n\n")
+	if a := m.Attention; a != nil {
+		fmt.Fprintf(&b, "Teacher-forced on the ground-truth captions: token XE %.4f (%d tokens); KL(α‖β) to %s %.4f over %d nouns.\n\n", a.XE, a.Tokens, a.Teacher, a.KL, a.Nouns)
+	}
 	if g := m.Grounding; g != nil {
 		fmt.Fprintf(&b, "## Grounding\n\n%d generated words name one of %d classes (from %s); %d reference images (%d annotated words past the captions' maximum length not scored).\n\n",
 			g.GroundedWords, g.Classes, g.ClassSource, g.RefImages, g.RefWordsPastMaxLength)

@@ -137,6 +137,9 @@ func TestMetricsMatchFiles(t *testing.T) {
 				c.mode, c.got.Precision, c.got.Recall, c.got.F1, r.Precision, r.Recall, r.F1)
 		}
 	}
+	if a := met.Attention; a == nil || a.Teacher != "scan" || a.Nouns == 0 || a.Tokens == 0 || !(a.KL > 0) || !(a.XE > 0) {
+		t.Errorf("attention metrics %+v, want POS-SCAN KL and XE over some nouns and tokens", met.Attention)
+	}
 	if len(met.Pictures) != 2 {
 		t.Fatalf("pictures %v, want 2", met.Pictures)
 	}
@@ -310,4 +313,55 @@ func TestReferencesUseRawCaptions(t *testing.T) {
 	if len(got) != 1 || strings.Join(got[2], "|") != "a cat|A dog runs." {
 		t.Errorf("references %v", got)
 	}
+}
+
+// TestDistillationLowersKL trains the same tiny captioner with λ = 0 and with a large λ on
+// POS-SCAN's attention and checks that the distilled one's attention is closer to POS-SCAN's on
+// the test split's ground-truth captions.
+func TestDistillationLowersKL(t *testing.T) {
+	ctx := context.Background()
+	up, err := captiontest.Stages(captiontest.Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lambda := 5.0
+	xp := captionxe.Params{InputEncoding: 16, RNNSize: 16, AttHid: 16, BatchImages: 8, Epochs: 3, LR: 1e-2, Seed: 3}
+	base, err := captionxe.Stage(captionxe.NameBase, xp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xp.KLWeight = &lambda
+	dist, err := captionxe.Stage(captionxe.NamePOSSCAN, xp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := append(up, base, dist)
+	for _, c := range []string{captionxe.NameBase, captionxe.NamePOSSCAN} {
+		ev, err := evaluate.Stage(evaluate.NameOf(c), evaluate.Params{Pictures: -1, GroundingRefs: evaluate.None})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stages = append(stages, ev)
+	}
+	root := t.TempDir()
+	e, err := engine.New(root, stages, engine.Options{ModuleVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.Make(ctx, "", engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kl := map[string]float64{}
+	for _, c := range []string{captionxe.NameBase, captionxe.NamePOSSCAN} {
+		var met evaluate.Metrics
+		if err := json.Unmarshal(readFile(t, filepath.Join(outDir(root, ms[evaluate.NameOf(c)]), evaluate.MetricsFile)), &met); err != nil {
+			t.Fatal(err)
+		}
+		kl[c] = met.Attention.KL
+	}
+	if kl[captionxe.NamePOSSCAN] >= kl[captionxe.NameBase] {
+		t.Errorf("KL(α‖β) on test: λ = %g gives %.4f, λ = 0 gives %.4f; want lower with distillation", lambda, kl[captionxe.NamePOSSCAN], kl[captionxe.NameBase])
+	}
+	t.Logf("KL(α‖β) on test: λ = 0: %.4f, λ = %g: %.4f", kl[captionxe.NameBase], lambda, kl[captionxe.NamePOSSCAN])
 }

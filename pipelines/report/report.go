@@ -165,6 +165,10 @@ type Scores struct {
 	CIDEr     float64  `json:"cider_d"`
 	F1All     *float64 `json:"f1_all,omitempty"`
 	F1Loc     *float64 `json:"f1_loc,omitempty"`
+	// KL is the captioner's attention KL(α‖β) to KLTeacher's on the ground-truth captions (not
+	// ×100); absent when the evaluation did not compute it.
+	KL        *float64 `json:"attention_kl,omitempty"`
+	KLTeacher string   `json:"kl_teacher,omitempty"`
 }
 
 // RowOf converts an evaluate stage's metrics.
@@ -174,6 +178,10 @@ func RowOf(label string, m *evaluate.Metrics) Scores {
 	if g := m.Grounding; g != nil {
 		a, l := 100*g.All.F1, 100*g.Loc.F1
 		s.F1All, s.F1Loc = &a, &l
+	}
+	if a := m.Attention; a != nil {
+		kl := a.KL
+		s.KL, s.KLTeacher = &kl, string(a.Teacher)
 	}
 	return s
 }
@@ -222,16 +230,31 @@ func (r *Report) Markdown() string {
 	if len(r.Rows) > 0 {
 		images = r.Rows[0].Images
 	}
-	fmt.Fprintf(&b, "Captioning and grounding on the test split (%d images); scores ×100.\n\n", images)
-	b.WriteString("| Model | B@1 | B@4 | ROUGE-L | CIDEr-D | F1_all | F1_loc |\n|---|---|---|---|---|---|---|\n")
-	f1 := func(v *float64) string {
+	teacher := ""
+	for _, s := range r.Rows {
+		if s.KL != nil {
+			teacher = s.KLTeacher
+		}
+	}
+	fmt.Fprintf(&b, "Captioning and grounding on the test split (%d images); scores ×100", images)
+	head, sep := "| Model | B@1 | B@4 | ROUGE-L | CIDEr-D | F1_all | F1_loc |", "|---|---|---|---|---|---|---|"
+	if teacher != "" {
+		fmt.Fprintf(&b, "; KL(α‖β) is the mean KL divergence of the captioner's attention from the %s model's on the ground-truth captions' nouns (teacher-forced; lower is closer)", teacher)
+		head, sep = head+" KL(α‖β) |", sep+"---|"
+	}
+	b.WriteString(".\n\n" + head + "\n" + sep + "\n")
+	num := func(v *float64, format string) string {
 		if v == nil {
 			return "–"
 		}
-		return fmt.Sprintf("%.2f", *v)
+		return fmt.Sprintf(format, *v)
 	}
 	for _, s := range r.Rows {
-		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %.1f | %s | %s |\n", s.Label, s.B1, s.B4, s.RougeL, s.CIDEr, f1(s.F1All), f1(s.F1Loc))
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %.1f | %s | %s |", s.Label, s.B1, s.B4, s.RougeL, s.CIDEr, num(s.F1All, "%.2f"), num(s.F1Loc, "%.2f"))
+		if teacher != "" {
+			fmt.Fprintf(&b, " %s |", num(s.KL, "%.3f"))
+		}
+		b.WriteString("\n")
 	}
 	if t := r.Matching; t != nil {
 		b.WriteString("\nMatching models: attention accuracy (%) of the word–region attention on ground-truth captions, and test retrieval rsum.\n\n| Matching model |")

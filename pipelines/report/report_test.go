@@ -32,7 +32,8 @@ func fake(name, file string, v any) *engine.Stage {
 func TestReportTables(t *testing.T) {
 	xe := evaluate.Metrics{Stage: "evaluate-xe", Captioner: "caption-xe", Images: 40,
 		Caption:   evaluate.CaptionScores{Bleu1: 0.6543, Bleu4: 0.2109, RougeL: 0.45, CIDEr: 0.987},
-		Grounding: &evaluate.GroundingMetrics{All: evaluate.F1Scores{F1: 0.0412}, Loc: evaluate.F1Scores{F1: 0.1234}}}
+		Grounding: &evaluate.GroundingMetrics{All: evaluate.F1Scores{F1: 0.0412}, Loc: evaluate.F1Scores{F1: 0.1234}},
+		Attention: &evaluate.AttentionMetrics{Teacher: "scan", KL: 1.23456}}
 	scst := evaluate.Metrics{Stage: "evaluate-scst", Captioner: "caption-scst", Images: 40, Caption: evaluate.CaptionScores{Bleu1: 0.7, CIDEr: 1.5}}
 	se := scaneval.Metrics{Splits: map[string]scaneval.SplitInfo{"test": {}, "val": {}}, Random: map[string]float64{"test": 9.5, "val": 10},
 		Models: []scaneval.ModelResult{
@@ -61,8 +62,8 @@ func TestReportTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| Up-Down (XE) | 65.4 | 21.1 | 45.0 | 98.7 | 4.12 | 12.34 |",
-		"| Up-Down (XE) + SCST | 70.0 | 0.0 | 0.0 | 150.0 | – | – |",
+		"| Up-Down (XE) | 65.4 | 21.1 | 45.0 | 98.7 | 4.12 | 12.34 | 1.235 |",
+		"| Up-Down (XE) + SCST | 70.0 | 0.0 | 0.0 | 150.0 | – | – | – |",
 		"| Matching model | accuracy (test) | accuracy (val) | rsum |",
 		"| SCAN (scan-plain) | 20.00 | 21.00 | 300.0 |",
 		"| POS-SCAN (scan) | 30.25 | 31.00 | 310.0 |",
