@@ -232,8 +232,12 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 		return fmt.Errorf("captionxe: %w", err)
 	}
 	xc := p.XEConfig().Resolved()
-	r.Logf("%d train images (%d captions), %d val images; vocab %d, D %d, %d weights; teacher %s (λ %g, α %s); blas %s",
-		len(train.Images), train.NumCaptions(), len(val.Images), len(in.Words), in.Store.Dim(), model.NumParams(), p.Teacher, *p.KLWeight, p.Alpha, backend)
+	distill := "no distillation"
+	if p.Teacher != TeacherNone {
+		distill = fmt.Sprintf("teacher %s (λ %g, %s α)", p.Teacher, *p.KLWeight, p.Alpha)
+	}
+	r.Logf("%d train images (%d captions), %d val images; vocab %d, D %d, %d weights; %s; blas %s",
+		len(train.Images), train.NumCaptions(), len(val.Images), len(in.Words), in.Store.Dim(), model.NumParams(), distill, backend)
 
 	work := WorkDir(r)
 	if err := PrepareWork(ctx, r, work, LastFile, BestFile); err != nil {

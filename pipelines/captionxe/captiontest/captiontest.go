@@ -4,7 +4,12 @@
 package captiontest
 
 import (
+	"context"
+
+	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/pipelines/scan/scantest"
@@ -43,4 +48,24 @@ func Stages(o Options) ([]*engine.Stage, error) {
 		return nil, err
 	}
 	return append(up, pos, plain, al), nil
+}
+
+// Data runs the synth, captions and features stages of a world under root and opens their
+// outputs for the captioner (benchmarks; close the result).
+func Data(ctx context.Context, root string, o Options) (*captionxe.Inputs, error) {
+	up, err := scantest.Stages(scantest.Options{Images: o.Images, FeatDim: o.FeatDim, Boxes: o.Boxes, Seed: o.Seed, Shards: o.Shards, WordCountThreshold: 1})
+	if err != nil {
+		return nil, err
+	}
+	e, err := engine.New(root, up, engine.Options{ModuleVersion: "test"})
+	if err != nil {
+		return nil, err
+	}
+	ms, err := e.Make(ctx, "", engine.MakeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	capDir := e.OutputDir("captions", ms["captions"].Key)
+	return captionxe.OpenInputs(ctx, blobio.Join(capDir, captions.CaptionsTable), blobio.Join(capDir, captions.VocabFile),
+		e.OutputDir("features", ms["features"].Key), 4096)
 }
