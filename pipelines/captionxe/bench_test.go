@@ -1,0 +1,109 @@
+package captionxe_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/captionxe/captiontest"
+	tscan "github.com/groundcap/groundcap/training/scan"
+	"github.com/groundcap/groundcap/training/updown"
+)
+
+// benchWorld is the demo's world in small: D 256, 36 regions, 100 images (80 train).
+var benchWorld = captiontest.Options{Images: 100, FeatDim: 256, Boxes: 36, Seed: 1, Shards: 2}
+
+// BenchmarkXEStep measures one caption-xe training step (batch loading, α, XE + λ·KL forward,
+// backward and Adam) at the demo's sizes (16 images × 5 captions, rnn = input encoding = att_hid
+// = 128, λ = 0.1) with α read from precomputed alignments and with α computed online by the
+// POS-SCAN model (embed 128, word_dim 64; its weights do not change the cost) in every step, in
+// one run, plus the online α alone.
+func BenchmarkXEStep(b *testing.B) {
+	ctx := context.Background()
+	in, err := captiontest.Data(ctx, b.TempDir(), benchWorld)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	split, err := captionxe.SelectSplit(in.Rows, []string{"train"}, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sm, err := tscan.New(tscan.Config{Vocab: len(in.Words) + 1, ImgDim: in.Store.Dim(), Embed: 128, WordDim: 64, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	online := &captionxe.Online{Model: sm}
+	// The alignments table as the align stage would write it, from the same model.
+	var rows []align.Row
+	for i, id := range split.Images {
+		rec, err := in.Feats.Get(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = append(rows, alignRows(b, sm, rec, split.Rows[i])...)
+	}
+	pre, err := captionxe.NewPrecomputed(rows)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 16
+	idx := rand.New(rand.NewPCG(1, 1)).Perm(len(split.Images))[:batch]
+	for _, c := range []struct {
+		name  string
+		alpha captionxe.AlphaSource
+		step  bool
+	}{{"alpha=precomputed", pre, true}, {"alpha=online", online, true}, {"alpha=online-only", online, false}} {
+		b.Run(c.name, func(b *testing.B) {
+			src := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: c.alpha}
+			m, err := updown.New(updown.Config{VocabSize: len(in.Words), FeatDim: in.Store.Dim(), InputEncoding: 128, RNNSize: 128, AttHid: 128, Seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			opt, err := updown.NewOptimizer(m, updown.DefaultGradClip)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			caps := 0
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				bt, err := src.Batch(idx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				caps += len(bt.Captions)
+				if !c.step {
+					continue
+				}
+				if _, err := m.XEStep(bt, updown.DefaultXELR, updown.DefaultKLWeightFlick, 0, r, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(caps)/b.Elapsed().Seconds(), "captions/s")
+		})
+	}
+}
+
+// alignRows aligns one image's captions as the align stage does.
+func alignRows(b *testing.B, m *tscan.Model, rec *feat.Record, rows []*captions.Row) []align.Row {
+	b.Helper()
+	bt := tscan.Batch{Feats: [][]float32{rec.Features}}
+	for _, r := range rows {
+		bt.Captions = append(bt.Captions, tscan.Caption{IDs: r.Labels, Nouns: r.NounMask})
+	}
+	als, err := m.Align(bt, make([]int, len(rows)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]align.Row, len(rows))
+	for j, a := range als {
+		out[j] = align.Row{ImageID: rows[j].ImageID, CaptionIdx: rows[j].CaptionIdx, NounPositions: a.Positions, Regions: int32(a.Regions),
+			Attention: feat.Float32Bytes(a.Attention), Score: a.Score}
+	}
+	return out
+}
