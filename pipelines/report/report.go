@@ -239,7 +239,11 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Captioning and grounding on the test split (%d images); scores ×100", images)
 	head, sep := "| Model | B@1 | B@4 | ROUGE-L | CIDEr-D | F1_all | F1_loc |", "|---|---|---|---|---|---|---|"
 	if teacher != "" {
-		fmt.Fprintf(&b, "; KL(α‖β) is the mean KL divergence of the captioner's attention from the %s model's on the ground-truth captions' nouns (teacher-forced; lower is closer)", teacher)
+		name := map[string]string{"scan": "POS-SCAN", "scan-plain": "SCAN"}[teacher]
+		if name == "" {
+			name = teacher
+		}
+		fmt.Fprintf(&b, "; KL(α‖β) is the mean KL divergence of the captioner's attention β from %s's α on the ground-truth captions' nouns (teacher-forced; lower is closer)", name)
 		head, sep = head+" KL(α‖β) |", sep+"---|"
 	}
 	b.WriteString(".\n\n" + head + "\n" + sep + "\n")
