@@ -105,7 +105,7 @@ func Stage(p Params) (*engine.Stage, error) {
 	return &engine.Stage{
 		Name:          Name,
 		Description:   "the paper-style comparison of every captioner variant and the matching models' attention accuracy",
-		Version:       "1",
+		Version:       "2",
 		SchemaVersion: "1",
 		Params:        p,
 		Inputs:        inputs,
