@@ -146,6 +146,11 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 		len(train.Images), train.NumCaptions(), len(val.Images), p.Init, start, sc2.WCider, sc2.WMatch, p.Matcher, backend)
 
 	work := captionxe.WorkDir(r)
+	unlock, err := captionxe.LockWork(work)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := captionxe.PrepareWork(ctx, r, work, LastFile, BestFile); err != nil {
 		return err
 	}

@@ -240,6 +240,11 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 		len(train.Images), train.NumCaptions(), len(val.Images), len(in.Words), in.Store.Dim(), model.NumParams(), distill, backend)
 
 	work := WorkDir(r)
+	unlock, err := LockWork(work)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := PrepareWork(ctx, r, work, LastFile, BestFile); err != nil {
 		return err
 	}
