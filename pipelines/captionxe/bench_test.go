@@ -21,7 +21,8 @@ var benchWorld = captiontest.Options{Images: 100, FeatDim: 256, Boxes: 36, Seed:
 // backward and Adam) at the demo's sizes (16 images × 5 captions, rnn = input encoding = att_hid
 // = 128, λ = 0.1) with α read from precomputed alignments and with α computed online by the
 // POS-SCAN model (embed 128, word_dim 64; its weights do not change the cost) in every step, in
-// one run, plus the online α alone.
+// one run; and the batch loading alone with each α source (also with a paper-sized POS-SCAN,
+// embed 1024, word_dim 300).
 func BenchmarkXEStep(b *testing.B) {
 	ctx := context.Background()
 	in, err := captiontest.Data(ctx, b.TempDir(), benchWorld)
@@ -51,13 +52,21 @@ func BenchmarkXEStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	big, err := tscan.New(tscan.Config{Vocab: len(in.Words) + 1, ImgDim: in.Store.Dim(), Embed: 1024, WordDim: 300, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
 	const batch = 16
 	idx := rand.New(rand.NewPCG(1, 1)).Perm(len(split.Images))[:batch]
 	for _, c := range []struct {
 		name  string
 		alpha captionxe.AlphaSource
 		step  bool
-	}{{"alpha=precomputed", pre, true}, {"alpha=online", online, true}, {"alpha=online-only", online, false}} {
+	}{
+		{"alpha=precomputed", pre, true}, {"alpha=online", online, true},
+		{"alpha=precomputed-only", pre, false}, {"alpha=online-only", online, false},
+		{"alpha=online-only/embed=1024", &captionxe.Online{Model: big}, false},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			src := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: c.alpha}
 			m, err := updown.New(updown.Config{VocabSize: len(in.Words), FeatDim: in.Store.Dim(), InputEncoding: 128, RNNSize: 128, AttHid: 128, Seed: 1})
