@@ -275,3 +275,33 @@ func TestValidate(t *testing.T) {
 		t.Errorf("caption-xe-scan defaults: %+v", p)
 	}
 }
+
+// TestMemRoot runs caption-xe on a mem:// root: the trainer's work directory is then local
+// scratch space, removed once the checkpoints are in the store.
+func TestMemRoot(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // the work directory goes under os.TempDir()
+	ctx := context.Background()
+	root := "mem://captionxe-test/" + strings.ReplaceAll(t.Name(), "/", "_")
+	e := newEngine(t, root, io.Discard, mustStage(t, captionxe.NameBase, tiny()))
+	ms, err := e.Make(ctx, captionxe.NameBase, engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ms[captionxe.NameBase]
+	names := map[string]bool{}
+	for _, f := range m.Files {
+		names[f.Name] = true
+	}
+	for _, f := range outputs {
+		if !names[f] {
+			t.Errorf("manifest lacks %s: %+v", f, m.Files)
+		}
+	}
+	if _, _, err := captionxe.LoadModel(ctx, e.OutputDir(captionxe.NameBase, m.Key)+"/"+captionxe.BestFile); err != nil {
+		t.Error(err)
+	}
+	work := filepath.Join(os.TempDir(), "groundcap-work", captionxe.NameBase, m.Key)
+	if _, err := os.Stat(work); !os.IsNotExist(err) {
+		t.Errorf("the work directory %s is still there (%v)", work, err)
+	}
+}
