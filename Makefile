@@ -12,7 +12,9 @@ BEAMFLAGS ?=
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-STAGES := synth captions features scan scan-plain align scan-eval
+STAGES := synth captions features scan scan-plain align align-plain scan-eval \
+          caption-xe caption-xe-scan caption-xe-posscan caption-scst caption-scst-scan caption-scst-posscan \
+          evaluate-xe evaluate-xe-scan evaluate-xe-posscan evaluate-scst evaluate-scst-scan evaluate-scst-posscan report
 
 .PHONY: all build demo test bench status gpu-bin clean $(STAGES)
 

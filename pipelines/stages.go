@@ -66,6 +66,16 @@ func Defs() []Def {
 			}
 			return align.Stage(p)
 		}},
+		{Name: align.NamePlain, Short: "the same alignments from plain SCAN (teacher scan-plain), for the XE+KL(SCAN) captioner (Beam)", Build: func(c *config.Config) (*engine.Stage, error) {
+			p := align.Params{Teacher: scan.NamePlain}
+			if err := c.Decode(align.NamePlain, &p); err != nil {
+				return nil, err
+			}
+			if _, ok := c.Sections[align.NamePlain]; !ok {
+				return nil, nil
+			}
+			return align.StageNamed(align.NamePlain, p)
+		}},
 		{Name: scaneval.Name, Short: "attention accuracy and R@K of SCAN vs POS-SCAN against the grounding references, with a random-region baseline", Build: func(c *config.Config) (*engine.Stage, error) {
 			var p scaneval.Params
 			if err := c.Decode(scaneval.Name, &p); err != nil {

@@ -25,14 +25,24 @@ const (
 	InputFeatures = "features"
 )
 
+// Stage names: the alignments of the POS-SCAN teacher (the default) and of plain SCAN.
+const (
+	Name      = "align"
+	NamePlain = "align-plain"
+)
+
 // Stage returns the align stage.
-func Stage(p Params) (*engine.Stage, error) {
+func Stage(p Params) (*engine.Stage, error) { return StageNamed(Name, p) }
+
+// StageNamed returns an align stage under another name, so that several teachers' alignments
+// can live side by side (align: POS-SCAN, align-plain: SCAN).
+func StageNamed(name string, p Params) (*engine.Stage, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	p = p.withDefaults()
 	return &engine.Stage{
-		Name:          "align",
+		Name:          name,
 		Description:   "word-region attention and matching score of every training caption from the matching model (Beam)",
 		Version:       "1",
 		SchemaVersion: "1",
