@@ -3,6 +3,8 @@
 
 GO        ?= go
 CONFIG    ?= configs/demo.yaml
+# The artifact root of configs/demo.yaml (where `make demo` finds the report).
+DEMO_ROOT ?= artifacts/demo
 BIN       ?= bin/groundcap
 # TAGS=openblas builds the OpenBLAS backend (cgo; Debian: apt-get install libopenblas-dev).
 TAGS      ?=
@@ -30,6 +32,9 @@ demo: build
 	$(BIN) run --config $(CONFIG) $(BEAMFLAGS)
 	@echo
 	$(BIN) status --config $(CONFIG)
+	@r=$(DEMO_ROOT)/report/$$(cat $(DEMO_ROOT)/report/LATEST 2>/dev/null); \
+	if [ -f $$r/report.md ]; then echo; cat $$r/report.md; echo; echo "Results: $$r (report.md);"; \
+	echo "per-variant metrics, attention pictures and curves under $(DEMO_ROOT)/evaluate-*/ and $(DEMO_ROOT)/caption-*/"; fi
 
 $(STAGES): build
 	$(BIN) $@ --config $(CONFIG) $(BEAMFLAGS)
