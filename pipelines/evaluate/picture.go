@@ -9,45 +9,26 @@ import (
 	_ "image/jpeg" // the images directory may hold JPEGs
 	"image/png"
 	"strings"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
 )
 
-// glyphScale is the pixel size of one font dot.
-const glyphScale = 2
-
-// glyphs is a 3×5 pixel font (rows top to bottom, bit 4 = left column); letters are drawn in
-// upper case.
-var glyphs = map[rune][5]uint8{
-	'A': {2, 5, 7, 5, 5}, 'B': {6, 5, 6, 5, 6}, 'C': {3, 4, 4, 4, 3}, 'D': {6, 5, 5, 5, 6},
-	'E': {7, 4, 6, 4, 7}, 'F': {7, 4, 6, 4, 4}, 'G': {3, 4, 5, 5, 3}, 'H': {5, 5, 7, 5, 5},
-	'I': {7, 2, 2, 2, 7}, 'J': {1, 1, 1, 5, 2}, 'K': {5, 5, 6, 5, 5}, 'L': {4, 4, 4, 4, 7},
-	'M': {5, 7, 7, 5, 5}, 'N': {6, 5, 5, 5, 5}, 'O': {2, 5, 5, 5, 2}, 'P': {6, 5, 6, 4, 4},
-	'Q': {2, 5, 5, 6, 3}, 'R': {6, 5, 6, 5, 5}, 'S': {3, 4, 2, 1, 6}, 'T': {7, 2, 2, 2, 2},
-	'U': {5, 5, 5, 5, 7}, 'V': {5, 5, 5, 5, 2}, 'W': {5, 5, 7, 7, 5}, 'X': {5, 5, 2, 5, 5},
-	'Y': {5, 5, 2, 2, 2}, 'Z': {7, 1, 2, 4, 7},
-	'0': {7, 5, 5, 5, 7}, '1': {2, 6, 2, 2, 7}, '2': {7, 1, 7, 4, 7}, '3': {7, 1, 7, 1, 7},
-	'4': {5, 5, 7, 1, 1}, '5': {7, 4, 7, 1, 7}, '6': {7, 4, 7, 5, 7}, '7': {7, 1, 1, 1, 1},
-	'8': {7, 5, 7, 5, 7}, '9': {7, 5, 7, 1, 7}, '.': {0, 0, 0, 0, 2}, '-': {0, 0, 7, 0, 0},
-	',': {0, 0, 0, 2, 4}, '\'': {2, 2, 0, 0, 0}, '?': {6, 1, 2, 0, 2}, '!': {2, 2, 2, 0, 2},
-}
+// Text is drawn with the 7×13 fixed-width face of golang.org/x/image/font/basicfont.
+const (
+	charW  = 7  // advance of one character, pixels
+	lineH  = 13 // height of one line of text, pixels
+	ascent = 11 // baseline below the top of a line
+)
 
 // textWidth returns the pixel width of s.
-func textWidth(s string) int { return len([]rune(s)) * 4 * glyphScale }
+func textWidth(s string) int { return len([]rune(s)) * charW }
 
 // drawText draws s with its top left at (x, y).
 func drawText(img *image.RGBA, x, y int, s string, c color.RGBA) {
-	for _, ch := range strings.ToUpper(s) {
-		if g, ok := glyphs[ch]; ok {
-			for row, bits := range g {
-				for col := 0; col < 3; col++ {
-					if bits&(4>>col) != 0 {
-						r := image.Rect(x+col*glyphScale, y+row*glyphScale, x+(col+1)*glyphScale, y+(row+1)*glyphScale)
-						draw.Draw(img, r, image.NewUniform(c), image.Point{}, draw.Src)
-					}
-				}
-			}
-		}
-		x += 4 * glyphScale
-	}
+	d := font.Drawer{Dst: img, Src: image.NewUniform(c), Face: basicfont.Face7x13, Dot: fixed.P(x, y+ascent)}
+	d.DrawString(s)
 }
 
 // palette gives each drawn word its colour.
@@ -90,9 +71,9 @@ func DrawPicture(src image.Image, d *Decode, marked []Marked) ([]byte, error) {
 		w, h = max(w, 64), max(h, 64)
 	}
 	// The caption band: as many lines of text as the caption needs at this width.
-	lineChars := max(1, (w-8)/(4*glyphScale))
+	lineChars := max(1, (w-8)/charW)
 	lines := wrap(d.Caption, lineChars)
-	band := 8 + len(lines)*(6*glyphScale+4)
+	band := 8 + len(lines)*(lineH+4)
 	img := image.NewRGBA(image.Rect(0, 0, w, h+band))
 	draw.Draw(img, img.Bounds(), image.NewUniform(color.RGBA{255, 255, 255, 255}), image.Point{}, draw.Src)
 	if src != nil {
@@ -108,7 +89,7 @@ func DrawPicture(src image.Image, d *Decode, marked []Marked) ([]byte, error) {
 		b := d.Box(m.Index)
 		r := image.Rect(int(b[0]), int(b[1]), int(b[2])+1, int(b[3])+1)
 		rectOutline(img, r, 2, c)
-		lw, lh := textWidth(m.Word)+4, 5*glyphScale+4
+		lw, lh := textWidth(m.Word)+4, lineH+4
 		lx, ly := r.Min.X, r.Min.Y-lh
 		if ly < 0 {
 			ly = r.Min.Y
@@ -118,7 +99,7 @@ func DrawPicture(src image.Image, d *Decode, marked []Marked) ([]byte, error) {
 		drawText(img, lx+2, ly+2, m.Word, color.RGBA{255, 255, 255, 255})
 	}
 	for i, l := range lines {
-		drawText(img, 4, h+6+i*(6*glyphScale+4), l, color.RGBA{0, 0, 0, 255})
+		drawText(img, 4, h+6+i*(lineH+4), l, color.RGBA{0, 0, 0, 255})
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {

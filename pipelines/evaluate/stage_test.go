@@ -276,11 +276,11 @@ func TestDecodeImagesMissingFeatures(t *testing.T) {
 // TestDrawPictureOnImage draws on a given image: the picture keeps its size plus the caption
 // band, the box outline takes the first palette colour and the inside stays the image's.
 func TestDrawPictureOnImage(t *testing.T) {
-	src := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	src := image.NewRGBA(image.Rect(0, 0, 80, 60))
 	for i := range src.Pix {
 		src.Pix[i] = 255
 	}
-	d := &evaluate.Decode{ImageID: 7, Caption: "a dog", Tokens: []string{"a", "dog"}, Boxes: []float32{0, 0, 1, 1, 5, 15, 35, 28}}
+	d := &evaluate.Decode{ImageID: 7, Caption: "a dog", Tokens: []string{"a", "dog"}, Boxes: []float32{0, 0, 1, 1, 5, 25, 75, 55}}
 	b, err := evaluate.DrawPicture(src, d, []evaluate.Marked{{Index: 1, Word: "dog"}})
 	if err != nil {
 		t.Fatal(err)
@@ -289,13 +289,13 @@ func TestDrawPictureOnImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != 40 || h <= 30 {
-		t.Errorf("picture %d×%d, want width 40 and height > 30", w, h)
+	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != 80 || h <= 60 {
+		t.Errorf("picture %d×%d, want width 80 and height > 60", w, h)
 	}
-	if c := color.RGBAModel.Convert(img.At(5, 28)).(color.RGBA); c != (color.RGBA{230, 25, 75, 255}) {
+	if c := color.RGBAModel.Convert(img.At(5, 55)).(color.RGBA); c != (color.RGBA{230, 25, 75, 255}) {
 		t.Errorf("box corner colour %v", c)
 	}
-	if c := color.RGBAModel.Convert(img.At(20, 22)).(color.RGBA); c != (color.RGBA{255, 255, 255, 255}) {
+	if c := color.RGBAModel.Convert(img.At(40, 45)).(color.RGBA); c != (color.RGBA{255, 255, 255, 255}) {
 		t.Errorf("box inside colour %v, want the image's white", c)
 	}
 	if _, err := evaluate.DrawPicture(src, d, []evaluate.Marked{{Index: 5, Word: "cat"}}); err == nil {
