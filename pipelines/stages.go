@@ -15,165 +15,81 @@ import (
 	"github.com/groundcap/groundcap/pipelines/synth"
 )
 
-// Defs lists every stage in the order of the chain. Add one line per stage package.
+// Defs lists every stage in the order of the chain. Add one line per stage (instance).
 func Defs() []Def {
 	return []Def{
-		{Name: "synth", Short: "write the synthetic grounded world into the artifact store", Build: func(c *config.Config) (*engine.Stage, error) {
-			var p synth.Params
-			if err := c.Decode("synth", &p); err != nil {
-				return nil, err
-			}
-			if _, ok := c.Sections["synth"]; !ok {
-				return nil, nil // real data: no synthetic world
-			}
-			if p.Seed == 0 {
-				p.Seed = c.Seed
-			}
-			return synth.Stage(p)
-		}},
-		{Name: "captions", Short: "tokenise, POS-tag and encode captions; vocabulary, CIDEr-D document frequencies, grounding references (Beam)", Build: func(c *config.Config) (*engine.Stage, error) {
-			p := captions.Params{}
-			if err := c.Decode("captions", &p); err != nil {
-				return nil, err
-			}
-			if _, ok := c.Sections["captions"]; !ok {
-				return nil, nil
-			}
-			if p.Seed == 0 {
-				p.Seed = c.Seed
-			}
-			return captions.Stage(p)
-		}},
-		{Name: "features", Short: "materialise bottom-up region features (TSV, npz) into the sharded Parquet feature store (Beam)", Build: func(c *config.Config) (*engine.Stage, error) {
-			p := features.Params{}
-			if err := c.Decode("features", &p); err != nil {
-				return nil, err
-			}
-			if _, ok := c.Sections["features"]; !ok {
-				return nil, nil
-			}
-			return features.Stage(p)
-		}},
-		{Name: scan.NamePOS, Short: "train the POS-SCAN matching model (val R@K each epoch, best checkpoint, curve)", Build: func(c *config.Config) (*engine.Stage, error) { return scanDef(c, scan.NamePOS) }},
-		{Name: scan.NamePlain, Short: "train plain SCAN (no POS restriction) for comparison with POS-SCAN", Build: func(c *config.Config) (*engine.Stage, error) { return scanDef(c, scan.NamePlain) }},
-		{Name: "align", Short: "word-region attention and matching score of every training caption from the matching model (Beam)", Build: func(c *config.Config) (*engine.Stage, error) {
-			var p align.Params
-			if err := c.Decode("align", &p); err != nil {
-				return nil, err
-			}
-			if _, ok := c.Sections["align"]; !ok {
-				return nil, nil
-			}
-			return align.Stage(p)
-		}},
-		{Name: align.NamePlain, Short: "the same alignments from plain SCAN (teacher scan-plain), for the XE+KL(SCAN) captioner (Beam)", Build: func(c *config.Config) (*engine.Stage, error) {
-			p := align.Params{Teacher: scan.NamePlain}
-			if err := c.Decode(align.NamePlain, &p); err != nil {
-				return nil, err
-			}
-			if _, ok := c.Sections[align.NamePlain]; !ok {
-				return nil, nil
-			}
-			return align.StageNamed(align.NamePlain, p)
-		}},
-		{Name: scaneval.Name, Short: "attention accuracy and R@K of SCAN vs POS-SCAN against the grounding references, with a random-region baseline", Build: func(c *config.Config) (*engine.Stage, error) {
-			var p scaneval.Params
-			if err := c.Decode(scaneval.Name, &p); err != nil {
-				return nil, err
-			}
-			if _, ok := c.Sections[scaneval.Name]; !ok {
-				return nil, nil
-			}
-			return scaneval.Stage(p)
-		}},
-		{Name: captionxe.NameBase, Short: "train the Up-Down captioner with cross-entropy (baseline, no distillation)", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NameBase) }},
-		{Name: captionxe.NameSCAN, Short: "train the Up-Down captioner with XE + KL(α‖β) distilled from SCAN", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NameSCAN) }},
-		{Name: captionxe.NamePOSSCAN, Short: "train the Up-Down captioner with XE + KL(α‖β) distilled from POS-SCAN", Build: func(c *config.Config) (*engine.Stage, error) { return captionXEDef(c, captionxe.NamePOSSCAN) }},
-		{Name: captionscst.NameBase, Short: "self-critical training of caption-xe (reward CIDEr-D + POS-SCAN score)", Build: func(c *config.Config) (*engine.Stage, error) { return captionSCSTDef(c, captionscst.NameBase) }},
-		{Name: captionscst.NameSCAN, Short: "self-critical training of caption-xe-scan (reward CIDEr-D + SCAN score)", Build: func(c *config.Config) (*engine.Stage, error) { return captionSCSTDef(c, captionscst.NameSCAN) }},
-		{Name: captionscst.NamePOSSCAN, Short: "self-critical training of caption-xe-posscan (reward CIDEr-D + POS-SCAN score)", Build: func(c *config.Config) (*engine.Stage, error) { return captionSCSTDef(c, captionscst.NamePOSSCAN) }},
-		evaluateEntry(captionxe.NameBase),
-		evaluateEntry(captionxe.NameSCAN),
-		evaluateEntry(captionxe.NamePOSSCAN),
-		evaluateEntry(captionscst.NameBase),
-		evaluateEntry(captionscst.NameSCAN),
-		evaluateEntry(captionscst.NamePOSSCAN),
-		{Name: report.Name, Short: "the paper-style comparison table of every captioner variant and the matching models (report.md)", Build: reportDef},
+		stageDef("synth", "write the synthetic grounded world into the artifact store",
+			synth.Params{}, func(p *synth.Params) *int64 { return &p.Seed }, unnamed(synth.Stage)),
+		stageDef("captions", "tokenise, POS-tag and encode captions; vocabulary, CIDEr-D document frequencies, grounding references (Beam)",
+			captions.Params{}, func(p *captions.Params) *int64 { return &p.Seed }, unnamed(captions.Stage)),
+		stageDef("features", "materialise bottom-up region features (TSV, npz) into the sharded Parquet feature store (Beam)",
+			features.Params{}, nil, unnamed(features.Stage)),
+		stageDef(scan.NamePOS, "train the POS-SCAN matching model (val R@K each epoch, best checkpoint, curve)",
+			scan.Params{}, scanSeed, scan.StageNamed),
+		stageDef(scan.NamePlain, "train plain SCAN (no POS restriction) for comparison with POS-SCAN",
+			scan.Params{}, scanSeed, scan.StageNamed),
+		stageDef(align.Name, "word-region attention and matching score of every training caption from the matching model (Beam)",
+			align.Params{}, nil, align.StageNamed),
+		stageDef(align.NamePlain, "the same alignments from plain SCAN (teacher scan-plain), for the XE+KL(SCAN) captioner (Beam)",
+			align.Params{Teacher: scan.NamePlain}, nil, align.StageNamed),
+		stageDef(scaneval.Name, "attention accuracy and R@K of SCAN vs POS-SCAN against the grounding references, with a random-region baseline",
+			scaneval.Params{}, nil, unnamed(scaneval.Stage)),
+		stageDef(captionxe.NameBase, "train the Up-Down captioner with cross-entropy (baseline, no distillation)",
+			captionxe.Params{}, xeSeed, captionxe.Stage),
+		stageDef(captionxe.NameSCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from SCAN",
+			captionxe.Params{}, xeSeed, captionxe.Stage),
+		stageDef(captionxe.NamePOSSCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from POS-SCAN",
+			captionxe.Params{}, xeSeed, captionxe.Stage),
+		stageDef(captionscst.NameBase, "self-critical training of caption-xe (reward CIDEr-D + POS-SCAN score)",
+			captionscst.Params{}, scstSeed, captionscst.Stage),
+		stageDef(captionscst.NameSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D + SCAN score)",
+			captionscst.Params{}, scstSeed, captionscst.Stage),
+		stageDef(captionscst.NamePOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D + POS-SCAN score)",
+			captionscst.Params{}, scstSeed, captionscst.Stage),
+		evaluateDef(captionxe.NameBase),
+		evaluateDef(captionxe.NameSCAN),
+		evaluateDef(captionxe.NamePOSSCAN),
+		evaluateDef(captionscst.NameBase),
+		evaluateDef(captionscst.NameSCAN),
+		evaluateDef(captionscst.NamePOSSCAN),
+		stageDef(report.Name, "the paper-style comparison table of every captioner variant and the matching models (report.md)",
+			report.Params{}, nil, unnamed(report.Stage)),
 	}
 }
 
-// scanDef builds the scan or scan-plain stage from its config section (off when absent).
-func scanDef(c *config.Config, name string) (*engine.Stage, error) {
-	var p scan.Params
-	if err := c.Decode(name, &p); err != nil {
-		return nil, err
-	}
-	if _, ok := c.Sections[name]; !ok {
-		return nil, nil
-	}
-	if p.Seed == 0 {
-		p.Seed = c.Seed
-	}
-	return scan.StageNamed(name, p)
+// stageDef makes the registry entry of a stage whose parameters decode from the config section
+// called name, starting from defaults. The stage is off when the config has no such section. seed,
+// when not nil, points at the parameter that takes the experiment seed when the section leaves it 0.
+func stageDef[P any](name, short string, defaults P, seed func(*P) *int64, build func(name string, p P) (*engine.Stage, error)) Def {
+	return Def{Name: name, Short: short, Build: func(c *config.Config) (*engine.Stage, error) {
+		if _, ok := c.Sections[name]; !ok {
+			return nil, nil
+		}
+		p := defaults
+		if err := c.Decode(name, &p); err != nil {
+			return nil, err
+		}
+		if seed != nil {
+			if s := seed(&p); *s == 0 {
+				*s = c.Seed
+			}
+		}
+		return build(name, p)
+	}}
 }
 
-// captionXEDef builds a caption-xe instance from its config section (off when absent).
-func captionXEDef(c *config.Config, name string) (*engine.Stage, error) {
-	var p captionxe.Params
-	if err := c.Decode(name, &p); err != nil {
-		return nil, err
-	}
-	if _, ok := c.Sections[name]; !ok {
-		return nil, nil
-	}
-	if p.Seed == 0 {
-		p.Seed = c.Seed
-	}
-	return captionxe.Stage(name, p)
+// unnamed adapts the constructor of a stage that has a single instance (its name is fixed).
+func unnamed[P any](f func(P) (*engine.Stage, error)) func(string, P) (*engine.Stage, error) {
+	return func(_ string, p P) (*engine.Stage, error) { return f(p) }
 }
 
-// captionSCSTDef builds a caption-scst instance from its config section (off when absent).
-func captionSCSTDef(c *config.Config, name string) (*engine.Stage, error) {
-	var p captionscst.Params
-	if err := c.Decode(name, &p); err != nil {
-		return nil, err
-	}
-	if _, ok := c.Sections[name]; !ok {
-		return nil, nil
-	}
-	if p.Seed == 0 {
-		p.Seed = c.Seed
-	}
-	return captionscst.Stage(name, p)
-}
+func scanSeed(p *scan.Params) *int64        { return &p.Seed }
+func xeSeed(p *captionxe.Params) *int64     { return &p.Seed }
+func scstSeed(p *captionscst.Params) *int64 { return &p.Seed }
 
-// evaluateEntry is the registry entry of the evaluate instance of a captioner stage.
-func evaluateEntry(captioner string) Def {
-	name := evaluate.NameOf(captioner)
-	return Def{Name: name, Short: "decode the test split with " + captioner + ": BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)",
-		Build: func(c *config.Config) (*engine.Stage, error) { return evaluateDef(c, name) }}
-}
-
-// evaluateDef builds an evaluate instance from its config section (off when absent).
-func evaluateDef(c *config.Config, name string) (*engine.Stage, error) {
-	var p evaluate.Params
-	if err := c.Decode(name, &p); err != nil {
-		return nil, err
-	}
-	if _, ok := c.Sections[name]; !ok {
-		return nil, nil
-	}
-	return evaluate.Stage(name, p)
-}
-
-// reportDef builds the report stage from its config section (off when absent).
-func reportDef(c *config.Config) (*engine.Stage, error) {
-	var p report.Params
-	if err := c.Decode(report.Name, &p); err != nil {
-		return nil, err
-	}
-	if _, ok := c.Sections[report.Name]; !ok {
-		return nil, nil
-	}
-	return report.Stage(p)
+// evaluateDef is the registry entry of the evaluate instance of a captioner stage.
+func evaluateDef(captioner string) Def {
+	return stageDef(evaluate.NameOf(captioner),
+		"decode the test split with "+captioner+": BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)",
+		evaluate.Params{}, nil, evaluate.Stage)
 }
