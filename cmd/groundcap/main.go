@@ -124,8 +124,12 @@ func run(ctx context.Context, args []string, g *globalOptions) int {
 func printHelp(w io.Writer, cmds []*command) {
 	fmt.Fprintln(w, "groundcap: grounded image captioning (POS-SCAN distillation into Up-Down), reproducible and cached.")
 	fmt.Fprintln(w, "\nUsage: groundcap <command> [flags]\n\nCommands:")
+	width := 0
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-16s %s\n", c.Name, c.Short)
+		width = max(width, len(c.Name))
+	}
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.Name, c.Short)
 	}
 	fmt.Fprintln(w, "\nRun 'groundcap <command> --help' for a command's flags.")
 }
