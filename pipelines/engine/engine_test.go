@@ -374,3 +374,25 @@ func TestConcurrentRunsOnOneRoot(t *testing.T) {
 		t.Fatalf("temporary files left behind: %v", leftovers)
 	}
 }
+
+func TestExternalDirectoryInput(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "ents", "Sentences", "1.txt"), "a")
+	writeFile(t, filepath.Join(dir, "ents", "Annotations", "1.xml"), "b")
+	var runs int
+	s := &Stage{Name: "d", Version: "1", Params: map[string]int{}, Inputs: []Input{{Name: "in", Ref: filepath.Join(dir, "ents")}},
+		Run: func(ctx context.Context, r *Run) error {
+			runs++
+			objs, err := blobio.List(ctx, r.Input("in"))
+			if err != nil {
+				return err
+			}
+			return blobio.WriteAll(ctx, r.Output("n.txt"), []byte(fmt.Sprint(len(objs))))
+		}}
+	e := newEngine(t, filepath.Join(dir, "root"), s)
+	k1 := keyOf(t, e, "d")
+	writeFile(t, filepath.Join(dir, "ents", "Sentences", "1.txt"), "changed")
+	if k2 := keyOf(t, e, "d"); k2 == k1 || runs != 2 {
+		t.Fatalf("a changed file inside a directory input did not change the key (runs %d)", runs)
+	}
+}
