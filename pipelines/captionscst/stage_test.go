@@ -58,23 +58,6 @@ func mustStage(t *testing.T, name string, p captionscst.Params) *engine.Stage {
 	return s
 }
 
-func outDir(root string, m *engine.Manifest) string { return filepath.Join(root, m.Stage, m.Key) }
-
-var outputs = []string{captionscst.BestFile, captionscst.LastFile, captionscst.HistoryFile, captionscst.MetricsFile, captionscst.CurvesFile}
-
-func readOutputs(t *testing.T, root string, m *engine.Manifest) map[string][]byte {
-	t.Helper()
-	got := map[string][]byte{}
-	for _, f := range outputs {
-		b, err := os.ReadFile(filepath.Join(outDir(root, m), f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got[f] = b
-	}
-	return got
-}
-
 // TestStagesWriteOutputs runs SCST with the POS-SCAN, the SCAN and no matching reward.
 func TestStagesWriteOutputs(t *testing.T) {
 	root := t.TempDir()
@@ -90,14 +73,14 @@ func TestStagesWriteOutputs(t *testing.T) {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	var xe captionxe.Metrics
-	if err := json.Unmarshal(readFile(t, filepath.Join(outDir(root, ms[captionxe.NameBase]), captionxe.MetricsFile)), &xe); err != nil {
+	if err := json.Unmarshal(readFile(t, filepath.Join(captiontest.OutDir(root, ms[captionxe.NameBase]), captionxe.MetricsFile)), &xe); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		name    string
 		matcher captionxe.Teacher
 	}{{captionscst.NameBase, captionxe.TeacherPOS}, {captionscst.NameSCAN, captionxe.TeacherPlain}, {captionscst.NamePOSSCAN, captionxe.TeacherNone}} {
-		out := readOutputs(t, root, ms[c.name])
+		out := captiontest.ReadOutputs(t, root, ms[c.name])
 		var met captionscst.Metrics
 		if err := json.Unmarshal(out[captionscst.MetricsFile], &met); err != nil {
 			t.Fatal(err)
@@ -114,7 +97,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 		if want := xe.ValCIDEr[len(xe.ValCIDEr)-1]; met.StartValCIDEr != want {
 			t.Errorf("%s: start val CIDEr-D %g, caption-xe's last validation %g", c.name, met.StartValCIDEr, want)
 		}
-		if _, _, err := captionxe.LoadModel(context.Background(), filepath.Join(outDir(root, ms[c.name]), captionscst.BestFile)); err != nil {
+		if _, _, err := captionxe.LoadModel(context.Background(), filepath.Join(captiontest.OutDir(root, ms[c.name]), captionscst.BestFile)); err != nil {
 			t.Error(err)
 		}
 	}
@@ -148,13 +131,13 @@ func TestResumeIdentical(t *testing.T) {
 	if !strings.Contains(log.String(), "resuming from") {
 		t.Errorf("the second run did not resume:\n%s", log.String())
 	}
-	resumed := readOutputs(t, root, ms[captionscst.NameBase])
+	resumed := captiontest.ReadOutputs(t, root, ms[captionscst.NameBase])
 	ms, err = e.Make(ctx, captionscst.NameBase, engine.MakeOptions{Force: []string{captionscst.NameBase}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := readOutputs(t, root, ms[captionscst.NameBase])
-	for _, f := range outputs {
+	fresh := captiontest.ReadOutputs(t, root, ms[captionscst.NameBase])
+	for _, f := range captiontest.Outputs {
 		if !bytes.Equal(resumed[f], fresh[f]) {
 			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
 		}
@@ -173,8 +156,8 @@ func TestMatcherNounMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	capDir := outDir(root, ms["captions"])
-	in, err := captionxe.OpenInputs(ctx, filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile), outDir(root, ms["features"]), 64)
+	capDir := captiontest.OutDir(root, ms["captions"])
+	in, err := captionxe.OpenInputs(ctx, filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile), captiontest.OutDir(root, ms["features"]), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +166,7 @@ func TestMatcherNounMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := scan.LoadModel(ctx, filepath.Join(outDir(root, ms[scan.NamePOS]), scan.ModelFile))
+	model, err := scan.LoadModel(ctx, filepath.Join(captiontest.OutDir(root, ms[scan.NamePOS]), scan.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,23 +52,6 @@ func mustStage(t *testing.T, name string, p captionxe.Params) *engine.Stage {
 	return s
 }
 
-func outDir(root string, m *engine.Manifest) string { return filepath.Join(root, m.Stage, m.Key) }
-
-var outputs = []string{captionxe.BestFile, captionxe.LastFile, captionxe.HistoryFile, captionxe.MetricsFile, captionxe.CurvesFile}
-
-func readOutputs(t *testing.T, root string, m *engine.Manifest) map[string][]byte {
-	t.Helper()
-	got := map[string][]byte{}
-	for _, f := range outputs {
-		b, err := os.ReadFile(filepath.Join(outDir(root, m), f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got[f] = b
-	}
-	return got
-}
-
 // TestStagesWriteOutputs runs the three instances (baseline, SCAN distillation with online α,
 // POS-SCAN distillation with precomputed α) and checks their outputs.
 func TestStagesWriteOutputs(t *testing.T) {
@@ -95,7 +78,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 		{captionxe.NamePOSSCAN, captionxe.TeacherPOS, updown.DefaultKLWeightFlick, "@align/alignments"},
 	} {
 		m := ms[c.name]
-		out := readOutputs(t, root, m)
+		out := captiontest.ReadOutputs(t, root, m)
 		var met captionxe.Metrics
 		if err := json.Unmarshal(out[captionxe.MetricsFile], &met); err != nil {
 			t.Fatal(err)
@@ -125,7 +108,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 			t.Errorf("%s: curves: %v", c.name, err)
 		}
 		for _, f := range []string{captionxe.BestFile, captionxe.LastFile} {
-			model, ck, err := captionxe.LoadModel(context.Background(), filepath.Join(outDir(root, m), f))
+			model, ck, err := captionxe.LoadModel(context.Background(), filepath.Join(captiontest.OutDir(root, m), f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +123,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 		if c.input != "" && !refs[c.input] {
 			t.Errorf("%s: inputs %v lack %s", c.name, m.Components.Inputs, c.input)
 		}
-		if _, err := os.Stat(outDir(root, m) + ".work"); !os.IsNotExist(err) {
+		if _, err := os.Stat(captiontest.OutDir(root, m) + ".work"); !os.IsNotExist(err) {
 			t.Errorf("%s: the work directory is still there (%v)", c.name, err)
 		}
 	}
@@ -165,13 +148,13 @@ func TestResumeIdentical(t *testing.T) {
 	if !strings.Contains(log.String(), "resuming from") {
 		t.Errorf("the second run did not resume:\n%s", log.String())
 	}
-	resumed := readOutputs(t, root, ms[captionxe.NamePOSSCAN])
+	resumed := captiontest.ReadOutputs(t, root, ms[captionxe.NamePOSSCAN])
 	ms, err = e.Make(ctx, captionxe.NamePOSSCAN, engine.MakeOptions{Force: []string{captionxe.NamePOSSCAN}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := readOutputs(t, root, ms[captionxe.NamePOSSCAN])
-	for _, f := range outputs {
+	fresh := captiontest.ReadOutputs(t, root, ms[captionxe.NamePOSSCAN])
+	for _, f := range captiontest.Outputs {
 		if !bytes.Equal(resumed[f], fresh[f]) {
 			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
 		}
@@ -190,11 +173,11 @@ func TestOnlineAlphaMatchesAlignments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := captions.ReadCaptions(ctx, filepath.Join(outDir(root, ms["captions"]), captions.CaptionsTable))
+	rows, err := captions.ReadCaptions(ctx, filepath.Join(captiontest.OutDir(root, ms["captions"]), captions.CaptionsTable))
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, err := align.ReadAll(ctx, filepath.Join(outDir(root, ms["align"]), align.Table))
+	al, err := align.ReadAll(ctx, filepath.Join(captiontest.OutDir(root, ms["align"]), align.Table))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,12 +185,12 @@ func TestOnlineAlphaMatchesAlignments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := scan.LoadModel(ctx, filepath.Join(outDir(root, ms["scan"]), scan.ModelFile))
+	model, err := scan.LoadModel(ctx, filepath.Join(captiontest.OutDir(root, ms["scan"]), scan.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := captionxe.OpenInputs(ctx, filepath.Join(outDir(root, ms["captions"]), captions.CaptionsTable),
-		filepath.Join(outDir(root, ms["captions"]), captions.VocabFile), outDir(root, ms["features"]), 64)
+	in, err := captionxe.OpenInputs(ctx, filepath.Join(captiontest.OutDir(root, ms["captions"]), captions.CaptionsTable),
+		filepath.Join(captiontest.OutDir(root, ms["captions"]), captions.VocabFile), captiontest.OutDir(root, ms["features"]), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +275,7 @@ func TestMemRoot(t *testing.T) {
 	for _, f := range m.Files {
 		names[f.Name] = true
 	}
-	for _, f := range outputs {
+	for _, f := range captiontest.Outputs {
 		if !names[f] {
 			t.Errorf("manifest lacks %s: %+v", f, m.Files)
 		}

@@ -5,6 +5,9 @@ package captiontest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"testing"
 
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/pipelines/align"
@@ -68,4 +71,24 @@ func Data(ctx context.Context, root string, o Options) (*captionxe.Inputs, error
 	capDir := e.OutputDir("captions", ms["captions"].Key)
 	return captionxe.OpenInputs(ctx, blobio.Join(capDir, captions.CaptionsTable), blobio.Join(capDir, captions.VocabFile),
 		e.OutputDir("features", ms["features"].Key), 4096)
+}
+
+// Outputs are the files every captioner stage (caption-xe, caption-scst) writes.
+var Outputs = []string{captionxe.BestFile, captionxe.LastFile, captionxe.HistoryFile, captionxe.MetricsFile, captionxe.CurvesFile}
+
+// OutDir is the local directory of a stage output under a file root.
+func OutDir(root string, m *engine.Manifest) string { return filepath.Join(root, m.Stage, m.Key) }
+
+// ReadOutputs reads a captioner stage's Outputs, by file name.
+func ReadOutputs(t testing.TB, root string, m *engine.Manifest) map[string][]byte {
+	t.Helper()
+	got := map[string][]byte{}
+	for _, f := range Outputs {
+		b, err := os.ReadFile(filepath.Join(OutDir(root, m), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[f] = b
+	}
+	return got
 }
