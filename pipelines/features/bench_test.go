@@ -316,32 +316,23 @@ func BenchmarkShardWriter(b *testing.B) {
 			Dim: benchDim, NumShards: DefaultNumShards, RowsPerGroup: DefaultRowsPerGroup, MinBoxes: DefaultMinBoxes,
 			MaxBoxes: DefaultMaxBoxes, RangeSize: DefaultByteRangeSize}
 		byShard := make([][]LineRef, cfg.NumShards)
-		var counts []RangeLines
 		sf := &scanFn{Sources: sources, NumShards: cfg.NumShards}
 		for s, src := range sources {
 			err := sf.ProcessElement(ctx, Range{Src: s, Start: 0, End: src.Size},
-				func(k int, r LineRef) { byShard[k] = append(byShard[k], r) },
-				func(c RangeLines) { counts = append(counts, c) })
+				func(k int, r LineRef) { byShard[k] = append(byShard[k], r) })
 			if err != nil {
 				b.Fatal(err)
 			}
 		}
-		wf := &writeShardFn{Config: cfg}
+		wf := &writeShardFn{Config: cfg, Ranges: len(sources)}
 		for sh, refs := range byShard {
-			k, c := 0, 0
+			k := 0
 			err := wf.ProcessElement(ctx, sh, func(r *LineRef) bool {
 				if k == len(refs) {
 					return false
 				}
 				*r = refs[k]
 				k++
-				return true
-			}, func(r *RangeLines) bool {
-				if c == len(counts) {
-					return false
-				}
-				*r = counts[c]
-				c++
 				return true
 			}, func(int) {})
 			if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/parquet-go/parquet-go"
 
 	feat "github.com/groundcap/groundcap/features"
@@ -26,17 +27,15 @@ import (
 )
 
 func init() {
-	register.DoFn4x1[context.Context, Range, func(int, LineRef), func(RangeLines), error](&scanFn{})
+	register.DoFn3x1[context.Context, Range, func(int, LineRef), error](&scanFn{})
 	register.DoFn2x0[int, func(int, LineRef)](&markerFn{})
-	register.DoFn5x1[context.Context, int, func(*LineRef) bool, func(*RangeLines) bool, func(int), error](&writeShardFn{})
+	register.DoFn4x1[context.Context, int, func(*LineRef) bool, func(int), error](&writeShardFn{})
+	register.DoFn1x1[int, error](&checkDoneFn{})
 	register.Emitter1[int]()
 	register.Emitter2[int, LineRef]()
-	register.Emitter1[RangeLines]()
 	register.Iter1[LineRef]()
-	register.Iter1[RangeLines]()
 	beam.RegisterType(reflect.TypeOf((*Range)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*LineRef)(nil)).Elem())
-	beam.RegisterType(reflect.TypeOf((*RangeLines)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*Source)(nil)).Elem())
 }
 
@@ -67,7 +66,11 @@ type Range struct {
 	Start, End int64
 }
 
-// LineRef locates one record: a TSV line or an npz file. Src -1 marks a shard with no records.
+// LineRef locates one record: a TSV line or an npz file. Two other kinds travel with the
+// records to their shard: a marker (Src -1), so that every shard gets a file, and a range's line
+// count (IsCount), sent to every shard because a record's line number needs the lines of the
+// ranges before its own. (The counts used to be a side input; prism v2.77 busy-waits, one core,
+// for as long as a stage that reads a side input runs.)
 type LineRef struct {
 	Src int
 	// Offset and Length locate a TSV line (without its "\n").
@@ -79,6 +82,10 @@ type LineRef struct {
 	ImageID int64
 	// Bad is set when the image id could not be read; the record is rejected with it.
 	Bad string
+	// IsCount marks a range count: Src and RangeStart name the range, Lines and Records
+	// count it (see RangeLines).
+	IsCount        bool
+	Lines, Records int64
 }
 
 // RangeLines counts the lines of one scanned range (or the files of an npz listing).
@@ -113,8 +120,8 @@ type Config struct {
 // numbers done (written, or found finished); the caller writes the index and checks counts
 // once the pipeline has run (see the stage). It panics on a malformed Config.
 //
-// The shard writer has an output on purpose: prism (v2.77) busy-waits for the whole bundle of a
-// DoFn without outputs, which costs a core.
+// The shard writer has an output, consumed in another stage, on purpose: prism (v2.77)
+// busy-waits for the whole bundle of a stage without outputs, which costs a core.
 func Build(s beam.Scope, cfg Config) beam.PCollection {
 	s = s.Scope("features.Build")
 	if cfg.NumShards < 1 || cfg.Dim < 1 || cfg.RangeSize < 1 || cfg.Out == "" {
@@ -134,28 +141,49 @@ func Build(s beam.Scope, cfg Config) beam.PCollection {
 		}
 	}
 	rs := beam.Reshuffle(s, beam.CreateList(s, ranges))
-	refs, counts := beam.ParDo2(s, &scanFn{Sources: cfg.Sources, NumShards: cfg.NumShards}, rs)
+	refs := beam.ParDo(s, &scanFn{Sources: cfg.Sources, NumShards: cfg.NumShards}, rs)
 	shards := make([]int, cfg.NumShards)
 	for i := range shards {
 		shards[i] = i
 	}
 	markers := beam.ParDo(s, &markerFn{}, beam.CreateList(s, shards))
 	grouped := beam.GroupByKey(s, beam.Flatten(s, refs, markers))
-	return beam.ParDo(s, &writeShardFn{Config: cfg}, grouped, beam.SideInput{Input: counts})
+	done := beam.ParDo(s, &writeShardFn{Config: cfg, Ranges: len(ranges)}, grouped)
+	beam.ParDo0(s, &checkDoneFn{NumShards: cfg.NumShards}, stats.Sum(s, done))
+	return done
+}
+
+// checkDoneFn checks that every shard reported done: the sum of the shard numbers is
+// n(n-1)/2. It also gives the shard writers' output a consumer outside their stage: prism
+// (v2.77) busy-waits for the whole bundle of a stage without outputs, which costs a core.
+type checkDoneFn struct {
+	NumShards int
+}
+
+func (f *checkDoneFn) ProcessElement(sum int) error {
+	if want := f.NumShards * (f.NumShards - 1) / 2; sum != want {
+		return fmt.Errorf("features: shard numbers done sum to %d, want %d for %d shards", sum, want, f.NumShards)
+	}
+	return nil
 }
 
 // scanHead is how much of each line the scan keeps: enough for the image id field.
 const scanHead = 256
 
 // scanFn reads one byte range of a TSV file (or lists an npz set) and emits a LineRef per
-// record keyed by its shard, plus the range's line count.
+// record keyed by its shard, then the range's line count to every shard.
 type scanFn struct {
 	Sources   []Source
 	NumShards int
 }
 
-func (f *scanFn) ProcessElement(ctx context.Context, r Range, emit func(int, LineRef), emitCount func(RangeLines)) error {
+func (f *scanFn) ProcessElement(ctx context.Context, r Range, emit func(int, LineRef)) error {
 	src := f.Sources[r.Src]
+	emitCount := func(c RangeLines) {
+		for sh := 0; sh < f.NumShards; sh++ {
+			emit(sh, LineRef{Src: c.Src, RangeStart: c.Start, IsCount: true, Lines: c.Lines, Records: c.Records})
+		}
+	}
 	if src.Kind == KindNPZ {
 		return f.listNPZ(ctx, r.Src, src, emit, emitCount)
 	}
@@ -218,6 +246,8 @@ func (f *markerFn) ProcessElement(i int, emit func(int, LineRef)) { emit(i, Line
 // writeShardFn writes one shard of the store from its records' refs.
 type writeShardFn struct {
 	Config Config
+	// Ranges is the number of ranges scanned: each sends its line count to every shard.
+	Ranges int
 }
 
 // isDataError tells a bad record (rejected) from an I/O failure (the stage fails).
@@ -241,7 +271,7 @@ type job struct {
 	done chan struct{}
 }
 
-func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*LineRef) bool, counts func(*RangeLines) bool, done func(int)) error {
+func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*LineRef) bool, done func(int)) error {
 	cfg := &f.Config
 	name := shard.Name(feat.FeaturesTable, sh, cfg.NumShards)
 	out := blobio.Join(cfg.Out, name)
@@ -252,14 +282,29 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*Li
 		done(sh)
 		return nil
 	}
-	// Line numbers: the lines before each range of each file.
+	var refs []*LineRef
 	var rl []RangeLines
 	var total int64
-	var c RangeLines
-	for counts(&c) {
-		rl = append(rl, c)
-		total += c.Records
+	var ref LineRef
+	for iter(&ref) {
+		switch {
+		case ref.Src < 0:
+			continue
+		case ref.IsCount:
+			rl = append(rl, RangeLines{Src: ref.Src, Start: ref.RangeStart, Lines: ref.Lines, Records: ref.Records})
+			total += ref.Records
+			continue
+		}
+		r := ref
+		if r.Bad == "" && shard.Of(r.ImageID, cfg.NumShards) != sh {
+			return fmt.Errorf("features: image %d routed to shard %d, belongs to %d", r.ImageID, sh, shard.Of(r.ImageID, cfg.NumShards))
+		}
+		refs = append(refs, &r)
 	}
+	if len(rl) != f.Ranges {
+		return fmt.Errorf("features: shard %d got the line counts of %d ranges, want %d", sh, len(rl), f.Ranges)
+	}
+	// Line numbers: the lines before each range of each file.
 	sort.Slice(rl, func(i, j int) bool {
 		if rl[i].Src != rl[j].Src {
 			return rl[i].Src < rl[j].Src
@@ -273,18 +318,6 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*Li
 		} else {
 			before[[2]int64{int64(rl[i].Src), rl[i].Start}] = before[[2]int64{int64(rl[i-1].Src), rl[i-1].Start}] + rl[i-1].Lines
 		}
-	}
-	var refs []*LineRef
-	var ref LineRef
-	for iter(&ref) {
-		if ref.Src < 0 {
-			continue
-		}
-		r := ref
-		if r.Bad == "" && shard.Of(r.ImageID, cfg.NumShards) != sh {
-			return fmt.Errorf("features: image %d routed to shard %d, belongs to %d", r.ImageID, sh, shard.Of(r.ImageID, cfg.NumShards))
-		}
-		refs = append(refs, &r)
 	}
 	sort.Slice(refs, func(i, j int) bool {
 		a, b := refs[i], refs[j]
