@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -254,10 +255,31 @@ func TestScanRangeTiling(t *testing.T) {
 	}
 	data = append(data, "last line without newline"...)
 	offsets = append(offsets, int64(len(data))-int64(len("last line without newline")))
-	loc := filepath.Join(t.TempDir(), "lines.tsv")
-	if err := os.WriteFile(loc, data, 0o644); err != nil {
+	file := filepath.Join(t.TempDir(), "lines.tsv")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	mem := "mem://scantiling/lines.tsv"
+	if err := blobio.WriteAll(ctx, mem, data); err != nil {
+		t.Fatal(err)
+	}
+	// A local file is scanned through a memory mapping, mem:// through a buffered reader.
+	for _, loc := range []string{file, mem} {
+		name := "file"
+		if strings.HasPrefix(loc, "mem:") {
+			name = "mem"
+		}
+		t.Run(name, func(t *testing.T) { scanTiling(t, loc, data, offsets) })
+	}
+	// Ranges of a mapped file cut into pieces scanned in parallel (at least two pieces even
+	// on one CPU).
+	defer func(n int64, procs int) { parallelScanMin = n; runtime.GOMAXPROCS(procs) }(parallelScanMin, runtime.GOMAXPROCS(max(3, runtime.GOMAXPROCS(0))))
+	parallelScanMin = 1
+	t.Run("parallel", func(t *testing.T) { scanTiling(t, file, data, offsets) })
+}
+
+func scanTiling(t *testing.T, loc string, data []byte, offsets []int64) {
+	ctx := context.Background()
 	for _, size := range []int64{333, 4096, 100000, scanBufferSize, int64(len(data))} {
 		var got []int64
 		for start := int64(0); start < int64(len(data)); start += size {
@@ -311,6 +333,33 @@ func TestScanRangeTiling(t *testing.T) {
 	line, err := ReadLine(ctx, loc, offsets[3], offsets[4]-offsets[3]-1, nil)
 	if err != nil || !bytes.Equal(line, data[offsets[3]:offsets[4]-1]) {
 		t.Fatalf("ReadLine: %v", err)
+	}
+	lr, err := OpenLines(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lr.Close()
+	var buf []byte
+	for i := 0; i+1 < len(offsets); i++ {
+		want := data[offsets[i] : offsets[i+1]-1]
+		calls := 0
+		buf, err = lr.Line(ctx, offsets[i], int64(len(want)), buf, func(line []byte) error {
+			calls++
+			if !bytes.Equal(line, want) {
+				t.Errorf("LineReader line %d: %d bytes, want %d", i, len(line), len(want))
+			}
+			return nil
+		})
+		if err != nil || calls != 1 {
+			t.Fatalf("LineReader line %d: %v (%d calls)", i, err, calls)
+		}
+	}
+	sentinel := errors.New("stop")
+	if _, err := lr.Line(ctx, offsets[1], 5, nil, func([]byte) error { return sentinel }); !errors.Is(err, sentinel) {
+		t.Errorf("LineReader: fn's error %v not returned", err)
+	}
+	if _, err := lr.Line(ctx, int64(len(data))-3, 10, nil, func([]byte) error { return nil }); err == nil {
+		t.Error("LineReader: a line past the end of the file gave no error")
 	}
 }
 

@@ -152,17 +152,6 @@ func (r *Raw) Check(lim Limits) error {
 // f32 returns the i-th little-endian float32 of b.
 func f32(b []byte, i int) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])) }
 
-// firstNonFinite returns the index of the first NaN or ±Inf float32 in b, or -1.
-func firstNonFinite(b []byte) int {
-	n := len(b) / 4
-	for i := 0; i < n; i++ {
-		if binary.LittleEndian.Uint32(b[4*i:])&0x7f800000 == 0x7f800000 {
-			return i
-		}
-	}
-	return -1
-}
-
 // MeanFC computes the mean feature over boxes as NumPy's features.mean(0) does for a float32
 // (K, D) array (self-critical's make_bu_data.py): a float32 running sum over boxes in order,
 // then a float32 division by K. dst is reused when it has capacity for D floats.

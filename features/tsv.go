@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/groundcap/groundcap/internal/blobio"
 )
@@ -192,12 +194,124 @@ func ScanHeads(ctx context.Context, loc string, start, end int64, headSize int, 
 	return scan(ctx, loc, start, end, headSize, fn)
 }
 
-// scan implements ScanRange (headSize < 0: whole lines) and ScanHeads.
+// scan implements ScanRange (headSize < 0: whole lines) and ScanHeads. A local file is read
+// through a memory mapping of the range (no copies); other stores through a buffered reader.
 func scan(ctx context.Context, loc string, start, end int64, headSize int, fn func(offset, length int64, b []byte) error) (int64, error) {
 	from := start
 	if start > 0 {
 		from = start - 1 // to see whether start is a line start
 	}
+	m, err := blobio.OpenMapped(loc)
+	if err != nil {
+		return 0, fmt.Errorf("features: %w", err)
+	}
+	if m != nil {
+		defer m.Close()
+		// The mapping runs to the end of the file (address space only): the range's last
+		// line may end past end. Only the pages touched become resident.
+		mp, err := m.Map(from, m.Size()-from)
+		if err != nil {
+			return 0, fmt.Errorf("features: %w", err)
+		}
+		defer mp.Close()
+		return scanMapped(ctx, m, mp.Data, from, start, end, headSize, fn)
+	}
+	return scanReader(ctx, loc, from, start, end, headSize, fn)
+}
+
+// parallelScanMin is the smallest range that scanMapped cuts into pieces scanned in parallel
+// (a variable for tests).
+var parallelScanMin int64 = 8 << 20
+
+// scanMapped is scan over a mapping: data holds the file's bytes from offset from to its end.
+// A large range is cut into one piece per CPU, found in parallel; fn still sees the lines in
+// order, from one goroutine.
+func scanMapped(ctx context.Context, m *blobio.MappedFile, data []byte, from, start, end int64, headSize int, fn func(offset, length int64, b []byte) error) (int64, error) {
+	workers := runtime.GOMAXPROCS(0)
+	if end-start < parallelScanMin || workers < 2 {
+		var read int64
+		err := m.Guard(func() error {
+			var err error
+			read, err = scanBytes(ctx, data, from, start, end, headSize, fn)
+			return err
+		})
+		return read, err
+	}
+	type line struct {
+		off, length int64
+		b           []byte
+	}
+	pieces := make([][]line, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		s := start + (end-start)*int64(i)/int64(workers)
+		e := start + (end-start)*int64(i+1)/int64(workers)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.Guard(func() error {
+				lo := max(s-1, from) // scanBytes looks at the byte before a piece's start
+				_, err := scanBytes(ctx, data[lo-from:], lo, s, e, headSize, func(off, length int64, b []byte) error {
+					pieces[i] = append(pieces[i], line{off, length, b})
+					return nil
+				})
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	var read int64
+	err := m.Guard(func() error {
+		for _, p := range pieces {
+			for _, l := range p {
+				if err := fn(l.off, l.length, l.b); err != nil {
+					return err
+				}
+				read = l.off + l.length - start
+			}
+		}
+		return nil
+	})
+	return read, err
+}
+
+// scanBytes is scan over data, the bytes of the file from offset from to its end.
+func scanBytes(ctx context.Context, data []byte, from, start, end int64, headSize int, fn func(offset, length int64, b []byte) error) (int64, error) {
+	var pos int64 // in data
+	if start > 0 {
+		i := bytes.IndexByte(data, '\n') // data[0] is the byte before start
+		if i < 0 {
+			return int64(len(data)), nil
+		}
+		pos = int64(i) + 1
+	}
+	for from+pos < end && pos < int64(len(data)) {
+		if err := ctx.Err(); err != nil {
+			return pos, err
+		}
+		rest := data[pos:]
+		length, n := int64(len(rest)), int64(len(rest))
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			length, n = int64(i), int64(i)+1
+		}
+		b := rest[:length]
+		if headSize >= 0 && int64(len(b)) > int64(headSize) {
+			b = b[:headSize]
+		}
+		if err := fn(from+pos, length, b); err != nil {
+			return pos, err
+		}
+		pos += n
+	}
+	return pos, nil
+}
+
+// scanReader is scan through a buffered reader from offset from.
+func scanReader(ctx context.Context, loc string, from, start, end int64, headSize int, fn func(offset, length int64, b []byte) error) (int64, error) {
 	rc, err := blobio.NewRangeReader(ctx, loc, from, -1)
 	if err != nil {
 		return 0, fmt.Errorf("features: %w", err)
@@ -271,6 +385,52 @@ func scan(ctx context.Context, loc string, start, end int64, headSize int, fn fu
 		}
 	}
 	return read, nil
+}
+
+// LineReader reads lines of one TSV file by offset and length (as ScanRange reports them): a
+// local file through memory mappings, with no copy; another store through range reads. It is
+// safe for concurrent use.
+type LineReader struct {
+	loc string
+	m   *blobio.MappedFile
+}
+
+// OpenLines opens loc for LineReader.Line.
+func OpenLines(loc string) (*LineReader, error) {
+	m, err := blobio.OpenMapped(loc)
+	if err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	return &LineReader{loc: loc, m: m}, nil
+}
+
+// Line calls fn with the line at offset (without its "\n"); the bytes are valid only during fn.
+// buf is a read buffer for stores that are not mapped, returned for reuse.
+func (lr *LineReader) Line(ctx context.Context, offset, length int64, buf []byte, fn func(line []byte) error) ([]byte, error) {
+	if lr.m == nil {
+		line, err := ReadLine(ctx, lr.loc, offset, length, buf)
+		if err != nil {
+			return line, err
+		}
+		return line, fn(line)
+	}
+	mp, err := lr.m.Map(offset, length)
+	if err != nil {
+		return buf, fmt.Errorf("features: %w", err)
+	}
+	defer mp.Close()
+	if int64(len(mp.Data)) != length {
+		return buf, fmt.Errorf("features: %s: offset %d: %d bytes, want %d: the file is shorter than when it was scanned", lr.loc, offset, len(mp.Data), length)
+	}
+	return buf, lr.m.Guard(func() error { return fn(mp.Data) })
+}
+
+// Close releases the file.
+func (lr *LineReader) Close() error {
+	if lr.m == nil {
+		return nil
+	}
+	return lr.m.Close()
 }
 
 // ReadLine reads the line of loc at offset with the given length (as ScanRange reported them)

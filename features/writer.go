@@ -200,7 +200,7 @@ func NewWriter(w io.Writer, o WriterOptions) (*Writer, error) {
 		parquet.MaxRowsPerRowGroup(int64(o.RowsPerGroup)),
 		parquet.CreatedBy("groundcap", "1", ""),
 		parquet.PageBufferSize(1 << 20),
-		parquet.WriteBufferSize(1 << 20),
+		parquet.WriteBufferSize(0),
 	}
 	for _, c := range bigColumns {
 		path := c
@@ -307,35 +307,16 @@ func (w *Writer) Prepare(r *Raw) (*Row, error) {
 // order, as MeanFC) and the row's statistics: min, max, NaN/Inf count and the sum of the
 // finite values (from the per-dimension sums, in float64).
 func (r *Row) columnStats(feats []byte, k int) []float32 {
-	d := len(feats) / 4 / k
-	sums := make([]float32, d)
-	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
-	var bad int64
-	for b := 0; b < k; b++ {
-		row := feats[4*d*b : 4*d*(b+1)]
-		for j := range sums {
-			u := binary.LittleEndian.Uint32(row[4*j:])
-			x := math.Float32frombits(u)
-			sums[j] += x
-			if u&0x7f800000 == 0x7f800000 {
-				bad++
-				continue
-			}
-			if x < lo {
-				lo = x
-			}
-			if x > hi {
-				hi = x
-			}
-		}
-	}
+	sums := make([]float32, len(feats)/4/k)
+	lo, hi := columnSums(feats, k, sums)
 	var sum float64
 	for _, v := range sums {
 		sum += float64(v)
 	}
-	r.min, r.max, r.sum, r.nan, r.n = float64(lo), float64(hi), sum, bad, int64(len(feats)/4)-bad
-	if bad > 0 {
-		// Sums that include NaN or Inf say nothing; recount the finite values exactly.
+	r.min, r.max, r.sum, r.nan, r.n = float64(lo), float64(hi), sum, 0, int64(len(feats)/4)
+	if math.IsNaN(sum) || math.IsInf(sum, 0) {
+		// A NaN or ±Inf value (or a float32 column sum that overflowed) made the sums
+		// non-finite; recount the finite values exactly.
 		r.featureStats(feats, DTypeFloat32)
 	}
 	return sums

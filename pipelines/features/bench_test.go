@@ -325,6 +325,9 @@ func BenchmarkShardWriter(b *testing.B) {
 			}
 		}
 		wf := &writeShardFn{Config: cfg, Ranges: len(sources)}
+		if err := wf.StartBundle(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
 		for sh, refs := range byShard {
 			k := 0
 			err := wf.ProcessElement(ctx, sh, func(r *LineRef) bool {
@@ -338,6 +341,9 @@ func BenchmarkShardWriter(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+		}
+		if err := wf.FinishBundle(ctx, nil); err != nil {
+			b.Fatal(err)
 		}
 		cpu += cpuSeconds(syscall.RUSAGE_SELF) - cpu0
 		b.StopTimer()

@@ -248,6 +248,11 @@ type writeShardFn struct {
 	Config Config
 	// Ranges is the number of ranges scanned: each sends its line count to every shard.
 	Ranges int
+
+	sem     chan struct{} // one token per shard being written
+	pending sync.WaitGroup
+	mu      sync.Mutex
+	errs    []error
 }
 
 // isDataError tells a bad record (rejected) from an I/O failure (the stage fails).
@@ -265,6 +270,7 @@ func isDataError(err error) bool {
 // job is one record in flight through the decoding goroutines.
 type job struct {
 	ref  *LineRef
+	raw  *feat.Raw // from rawPool; back once the row is written
 	row  *feat.Row
 	rej  string // reject reason
 	err  error  // fatal
@@ -359,64 +365,133 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*Li
 		}
 	}
 
-	w, err := blobio.NewWriter(ctx, out)
-	if err != nil {
-		return err
-	}
-	aw := newAsyncWriter(w)
-	abort := func() {
-		aw.abort()
-		w.Abort()
-	}
-	fw, err := feat.NewWriter(aw, feat.WriterOptions{Encoding: cfg.Encoding, DType: cfg.DType, Dim: cfg.Dim,
-		RowsPerGroup: cfg.RowsPerGroup, Shard: sh, NumShards: cfg.NumShards})
-	if err != nil {
-		abort()
-		return err
-	}
-	if err := f.writeRows(ctx, sh, todo, fw, reject); err != nil {
-		if errors.Is(err, errInjected) {
-			aw.abort() // as if killed: the temporary file stays behind
-		} else {
-			abort()
+	// The shard is written in the background: the next shard of the bundle starts while this
+	// one drains (FinishBundle waits for all and reports their errors). It counts as done
+	// here; a failure fails the bundle.
+	if err := f.start(func() error {
+		w, err := blobio.NewWriter(ctx, out)
+		if err != nil {
+			return err
 		}
+		abort := func() { w.Abort() }
+		fw, err := feat.NewWriter(w, feat.WriterOptions{Encoding: cfg.Encoding, DType: cfg.DType, Dim: cfg.Dim,
+			RowsPerGroup: cfg.RowsPerGroup, Shard: sh, NumShards: cfg.NumShards})
+		if err != nil {
+			abort()
+			return err
+		}
+		readers := make([]*feat.LineReader, len(cfg.Sources))
+		defer func() {
+			for _, lr := range readers {
+				if lr != nil {
+					lr.Close()
+				}
+			}
+		}()
+		for i, src := range cfg.Sources {
+			if src.Kind == KindTSV {
+				if readers[i], err = feat.OpenLines(src.Loc); err != nil {
+					abort()
+					return err
+				}
+			}
+		}
+		if err := f.writeRows(ctx, sh, todo, readers, fw, reject); err != nil {
+			if errors.Is(err, errInjected) {
+				// as if killed: the temporary file stays behind
+			} else {
+				abort()
+			}
+			return err
+		}
+		st := fw.Stats()
+		fw.SetCounts(int64(len(refs)), int64(len(rej)), total)
+		if st.Rows+int64(len(rej)) != int64(len(refs)) {
+			abort()
+			return fmt.Errorf("features: shard %d: %d records, %d written, %d rejected", sh, len(refs), st.Rows, len(rej))
+		}
+		// The rejects commit first: a features shard that exists implies its rejects do.
+		if err := writeRejects(ctx, blobio.Join(cfg.Out, shard.Name(feat.RejectsTable, sh, cfg.NumShards)), rej); err != nil {
+			abort()
+			return err
+		}
+		if err := fw.Close(); err != nil {
+			abort()
+			return fmt.Errorf("features: %s: %w", out, err)
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+		log.Infof(ctx, "features: %s: %d rows, %d rejected", name, st.Rows, len(rej))
+		return nil
+	}); err != nil {
 		return err
 	}
-	st := fw.Stats()
-	fw.SetCounts(int64(len(refs)), int64(len(rej)), total)
-	if st.Rows+int64(len(rej)) != int64(len(refs)) {
-		abort()
-		return fmt.Errorf("features: shard %d: %d records, %d written, %d rejected", sh, len(refs), st.Rows, len(rej))
-	}
-	// The rejects commit first: a features shard that exists implies its rejects do.
-	if err := writeRejects(ctx, blobio.Join(cfg.Out, shard.Name(feat.RejectsTable, sh, cfg.NumShards)), rej); err != nil {
-		abort()
-		return err
-	}
-	if err := fw.Close(); err != nil {
-		abort()
-		return fmt.Errorf("features: %s: %w", out, err)
-	}
-	if err := aw.Close(); err != nil {
-		w.Abort()
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	log.Infof(ctx, "features: %s: %d rows, %d rejected", name, st.Rows, len(rej))
 	done(sh)
 	return nil
 }
 
+// shardsInParallel is how many shards one bundle writes at once.
+const shardsInParallel = 2
+
+// StartBundle prepares the background shard writers. (The SDK wants ProcessElement's emitter
+// here too.)
+func (f *writeShardFn) StartBundle(_ context.Context, _ func(int)) error {
+	f.sem = make(chan struct{}, shardsInParallel)
+	f.errs = nil
+	return nil
+}
+
+// start runs write in the background once fewer than shardsInParallel shards are in flight,
+// or returns the error of one that failed.
+func (f *writeShardFn) start(write func() error) error {
+	f.sem <- struct{}{}
+	if err := f.firstErr(); err != nil {
+		<-f.sem
+		return err
+	}
+	f.pending.Add(1)
+	go func() {
+		defer f.pending.Done()
+		defer func() { <-f.sem }()
+		if err := write(); err != nil {
+			f.mu.Lock()
+			f.errs = append(f.errs, err)
+			f.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+func (f *writeShardFn) firstErr() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.errs) > 0 {
+		return f.errs[0]
+	}
+	return nil
+}
+
+// FinishBundle waits for the shards in flight.
+func (f *writeShardFn) FinishBundle(_ context.Context, _ func(int)) error {
+	f.pending.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return errors.Join(f.errs...)
+}
+
 var errInjected = errors.New("features: injected failure (test)")
 
+// rawPool recycles the decoding buffers of records (a 36×2048 record is ~300 KB of fresh,
+// zeroed memory otherwise).
+var rawPool = sync.Pool{New: func() any { return new(feat.Raw) }}
+
 // inFlightPerWorker bounds the records decoded ahead of the writer.
-const inFlightPerWorker = 2
+const inFlightPerWorker = 8
 
 // writeRows decodes, checks and encodes todo with a pool of goroutines and writes the rows in
 // order; bad records go to reject.
-func (f *writeShardFn) writeRows(ctx context.Context, sh int, todo []*LineRef, fw *feat.Writer, reject func(*LineRef, string)) error {
+func (f *writeShardFn) writeRows(ctx context.Context, sh int, todo []*LineRef, readers []*feat.LineReader, fw *feat.Writer, reject func(*LineRef, string)) error {
 	cfg := &f.Config
 	workers := cfg.Workers
 	if workers <= 0 {
@@ -446,7 +521,7 @@ func (f *writeShardFn) writeRows(ctx context.Context, sh int, todo []*LineRef, f
 			defer wg.Done()
 			var line []byte
 			for j := range work {
-				line = f.decode(ctx, j, fw, line)
+				line = f.decode(ctx, j, readers, fw, line)
 				close(j.done)
 			}
 		}()
@@ -472,6 +547,9 @@ func (f *writeShardFn) writeRows(ctx context.Context, sh int, todo []*LineRef, f
 				return err
 			}
 		}
+		// The writer has copied the row: its decoding buffers can serve another record.
+		rawPool.Put(j.raw)
+		j.raw, j.row = nil, nil
 		n++
 		progress.add(1)
 		if cfg.FailShard == sh+1 && n == len(todo)/2 {
@@ -486,10 +564,12 @@ func (f *writeShardFn) writeRows(ctx context.Context, sh int, todo []*LineRef, f
 }
 
 // decode fills j.row, j.rej or j.err; line is a reusable read buffer.
-func (f *writeShardFn) decode(ctx context.Context, j *job, fw *feat.Writer, line []byte) []byte {
+func (f *writeShardFn) decode(ctx context.Context, j *job, readers []*feat.LineReader, fw *feat.Writer, line []byte) []byte {
 	cfg := &f.Config
 	src := cfg.Sources[j.ref.Src]
-	raw := &feat.Raw{}
+	raw := rawPool.Get().(*feat.Raw)
+	*raw = feat.Raw{Boxes: raw.Boxes[:0], Features: raw.Features[:0]} // keep only the buffers
+	j.raw = raw
 	var err error
 	if src.Kind == KindNPZ {
 		files := feat.NPZFiles{
@@ -501,16 +581,19 @@ func (f *writeShardFn) decode(ctx context.Context, j *job, fw *feat.Writer, line
 		}
 		err = feat.ReadNPZ(ctx, j.ref.ImageID, files, raw)
 	} else {
-		line, err = feat.ReadLine(ctx, src.Loc, j.ref.Offset, j.ref.Length, line)
-		if err != nil {
-			j.err = err
-			return line
-		}
 		layout := cfg.Layout
 		if layout == feat.LayoutNPZ {
 			layout = feat.LayoutAuto
 		}
-		_, err = feat.ParseTSV(line, layout, raw)
+		var ioErr error
+		line, ioErr = readers[j.ref.Src].Line(ctx, j.ref.Offset, j.ref.Length, line, func(l []byte) error {
+			_, err = feat.ParseTSV(l, layout, raw) // a data error: the record is rejected
+			return nil
+		})
+		if ioErr != nil {
+			j.err = ioErr
+			return line
+		}
 	}
 	if err == nil {
 		err = raw.Check(feat.Limits{Dim: cfg.Dim, MinBoxes: cfg.MinBoxes, MaxBoxes: cfg.MaxBoxes})
