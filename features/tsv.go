@@ -209,11 +209,12 @@ func scan(ctx context.Context, loc string, start, end int64, headSize int, fn fu
 		defer m.Close()
 		// The mapping runs to the end of the file (address space only): the range's last
 		// line may end past end. Only the pages touched become resident.
-		mp, err := m.Map(from, m.Size()-from)
+		mp, err := m.MapLazy(from, m.Size()-from)
 		if err != nil {
 			return 0, fmt.Errorf("features: %w", err)
 		}
 		defer mp.Close()
+		mp.Populate(end - from)
 		return scanMapped(ctx, m, mp.Data, from, start, end, headSize, fn)
 	}
 	return scanReader(ctx, loc, from, start, end, headSize, fn)

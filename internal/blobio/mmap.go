@@ -60,8 +60,19 @@ type Mapping struct {
 	mem  []byte // the whole mapping, from a page boundary
 }
 
-// Map maps length bytes from offset (clipped to the file's size).
+// Map maps length bytes from offset (clipped to the file's size) and asks the kernel to fill
+// in the page tables at once, which costs less than a page fault per page when all of them are
+// read. MapLazy leaves the pages to be faulted in as they are touched.
 func (m *MappedFile) Map(offset, length int64) (*Mapping, error) {
+	return m.mapping(offset, length, true)
+}
+
+// MapLazy is Map without filling in the pages: for a mapping of which only a part is read.
+func (m *MappedFile) MapLazy(offset, length int64) (*Mapping, error) {
+	return m.mapping(offset, length, false)
+}
+
+func (m *MappedFile) mapping(offset, length int64, populate bool) (*Mapping, error) {
 	if offset < 0 || length < 0 {
 		return nil, fmt.Errorf("blobio: map %s: offset %d, length %d", m.path, offset, length)
 	}
@@ -74,11 +85,21 @@ func (m *MappedFile) Map(offset, length int64) (*Mapping, error) {
 	if int64(int(end-start)) != end-start {
 		return nil, fmt.Errorf("blobio: map %s: %d bytes do not fit this platform's address space", m.path, end-start)
 	}
-	mem, err := mmapFile(m.f, start, int(end-start))
+	mem, err := mmapFile(m.f, start, int(end-start), populate)
 	if err != nil {
 		return nil, fmt.Errorf("blobio: map %s [%d, %d): %w", m.path, offset, end, err)
 	}
 	return &Mapping{Data: mem[offset-start:], mem: mem}, nil
+}
+
+// Populate asks the kernel to fill in the page tables of the first n bytes of Data (see Map);
+// it is only a hint.
+func (mp *Mapping) Populate(n int64) {
+	if mp.mem == nil || n <= 0 {
+		return
+	}
+	k := int64(len(mp.mem)-len(mp.Data)) + min(n, int64(len(mp.Data)))
+	populate(mp.mem[:k])
 }
 
 // Close unmaps the piece; Data must not be used afterwards.

@@ -39,6 +39,17 @@ func TestMapped(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			lazy, err := m.MapLazy(c.off, c.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lazy.Populate(c.n / 2)
+			if !bytes.Equal(lazy.Data, mp.Data) {
+				t.Errorf("MapLazy(%d, %d) differs from Map", c.off, c.n)
+			}
+			if err := lazy.Close(); err != nil {
+				t.Fatal(err)
+			}
 			lo := min(c.off, int64(len(want)))
 			hi := min(c.off+c.n, int64(len(want)))
 			if !bytes.Equal(mp.Data, want[lo:hi]) {

@@ -7,8 +7,12 @@ import (
 	"syscall"
 )
 
-var mmapFile = func(f *os.File, offset int64, size int) ([]byte, error) {
-	return syscall.Mmap(int(f.Fd()), offset, size, syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
+var mmapFile = func(f *os.File, offset int64, size int, populate bool) ([]byte, error) {
+	flags := syscall.MAP_SHARED
+	if populate {
+		flags |= mapPopulate
+	}
+	return syscall.Mmap(int(f.Fd()), offset, size, syscall.PROT_READ, flags)
 }
 
 func munmapFile(b []byte) error { return syscall.Munmap(b) }
