@@ -23,10 +23,12 @@ import (
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/rejects"
+	"github.com/groundcap/groundcap/transforms/shardcheck"
 )
 
 func init() {
-	register.DoFn2x1[context.Context, int, error](&alignShardFn{})
+	register.DoFn3x1[context.Context, int, func(int), error](&alignShardFn{})
+	register.Emitter1[int]()
 }
 
 // Config is everything Build needs, resolved by the stage (or a test): locations and settings.
@@ -54,7 +56,8 @@ func Build(s beam.Scope, cfg Config) {
 		shards[i] = i
 	}
 	// Reshuffle spreads the shards over workers (each loads the model once in Setup).
-	beam.ParDo0(s, &alignShardFn{Config: cfg}, beam.Reshuffle(s, beam.CreateList(s, shards)))
+	done := beam.ParDo(s, &alignShardFn{Config: cfg}, beam.Reshuffle(s, beam.CreateList(s, shards)))
+	shardcheck.All(s, "align", done, cfg.NumShards)
 }
 
 // alignShardFn aligns one shard: KV-free input, the shard number.
@@ -77,8 +80,17 @@ func (f *alignShardFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-// ProcessElement aligns and writes shard sh, unless an earlier attempt wrote it.
-func (f *alignShardFn) ProcessElement(ctx context.Context, sh int) error {
+// ProcessElement aligns and writes shard sh, unless an earlier attempt wrote it, and reports
+// it done.
+func (f *alignShardFn) ProcessElement(ctx context.Context, sh int, done func(int)) error {
+	if err := f.process(ctx, sh); err != nil {
+		return err
+	}
+	done(sh)
+	return nil
+}
+
+func (f *alignShardFn) process(ctx context.Context, sh int) error {
 	cfg := f.Config
 	name := shard.Name(Table, sh, cfg.NumShards)
 	out := blobio.Join(cfg.Out, name)

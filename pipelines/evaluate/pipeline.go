@@ -22,10 +22,12 @@ import (
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/updown"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
+	"github.com/groundcap/groundcap/transforms/shardcheck"
 )
 
 func init() {
-	register.DoFn2x1[context.Context, int, error](&decodeShardFn{})
+	register.DoFn3x1[context.Context, int, func(int), error](&decodeShardFn{})
+	register.Emitter1[int]()
 }
 
 // DecodesTable is the directory of the decode shards.
@@ -86,7 +88,8 @@ func Build(s beam.Scope, cfg Config) {
 		shards[i] = i
 	}
 	// Reshuffle spreads the shards over workers (each loads the model once in Setup).
-	beam.ParDo0(s, &decodeShardFn{Config: cfg}, beam.Reshuffle(s, beam.CreateList(s, shards)))
+	done := beam.ParDo(s, &decodeShardFn{Config: cfg}, beam.Reshuffle(s, beam.CreateList(s, shards)))
+	shardcheck.All(s, "evaluate", done, cfg.NumShards)
 }
 
 // decodeShardFn decodes the split's images of one shard.
@@ -117,8 +120,17 @@ func (f *decodeShardFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-// ProcessElement decodes and writes shard sh, unless an earlier attempt wrote it.
-func (f *decodeShardFn) ProcessElement(ctx context.Context, sh int) error {
+// ProcessElement decodes and writes shard sh, unless an earlier attempt wrote it, and reports
+// it done.
+func (f *decodeShardFn) ProcessElement(ctx context.Context, sh int, done func(int)) error {
+	if err := f.process(ctx, sh); err != nil {
+		return err
+	}
+	done(sh)
+	return nil
+}
+
+func (f *decodeShardFn) process(ctx context.Context, sh int) error {
 	cfg := f.Config
 	name := shard.Name(DecodesTable, sh, cfg.NumShards)
 	out := blobio.Join(cfg.Out, name)

@@ -17,20 +17,19 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/parquet-go/parquet-go"
 
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/transforms/rejects"
+	"github.com/groundcap/groundcap/transforms/shardcheck"
 )
 
 func init() {
 	register.DoFn3x1[context.Context, Range, func(int, LineRef), error](&scanFn{})
 	register.DoFn2x0[int, func(int, LineRef)](&markerFn{})
 	register.DoFn4x1[context.Context, int, func(*LineRef) bool, func(int), error](&writeShardFn{})
-	register.DoFn1x1[int, error](&checkDoneFn{})
 	register.Emitter1[int]()
 	register.Emitter2[int, LineRef]()
 	register.Iter1[LineRef]()
@@ -120,8 +119,8 @@ type Config struct {
 // numbers done (written, or found finished); the caller writes the index and checks counts
 // once the pipeline has run (see the stage). It panics on a malformed Config.
 //
-// The shard writer has an output, consumed in another stage, on purpose: prism (v2.77)
-// busy-waits for the whole bundle of a stage without outputs, which costs a core.
+// The shard writer's output goes to shardcheck.All, which checks that every shard was done
+// (and keeps prism from busy-waiting on a stage without outputs).
 func Build(s beam.Scope, cfg Config) beam.PCollection {
 	s = s.Scope("features.Build")
 	if cfg.NumShards < 1 || cfg.Dim < 1 || cfg.RangeSize < 1 || cfg.Out == "" {
@@ -149,22 +148,8 @@ func Build(s beam.Scope, cfg Config) beam.PCollection {
 	markers := beam.ParDo(s, &markerFn{}, beam.CreateList(s, shards))
 	grouped := beam.GroupByKey(s, beam.Flatten(s, refs, markers))
 	done := beam.ParDo(s, &writeShardFn{Config: cfg, Ranges: len(ranges)}, grouped)
-	beam.ParDo0(s, &checkDoneFn{NumShards: cfg.NumShards}, stats.Sum(s, done))
+	shardcheck.All(s, "features", done, cfg.NumShards)
 	return done
-}
-
-// checkDoneFn checks that every shard reported done: the sum of the shard numbers is
-// n(n-1)/2. It also gives the shard writers' output a consumer outside their stage: prism
-// (v2.77) busy-waits for the whole bundle of a stage without outputs, which costs a core.
-type checkDoneFn struct {
-	NumShards int
-}
-
-func (f *checkDoneFn) ProcessElement(sum int) error {
-	if want := f.NumShards * (f.NumShards - 1) / 2; sum != want {
-		return fmt.Errorf("features: shard numbers done sum to %d, want %d for %d shards", sum, want, f.NumShards)
-	}
-	return nil
 }
 
 // scanHead is how much of each line the scan keeps: enough for the image id field.
