@@ -28,7 +28,10 @@ func init() {
 	beam.RegisterType(reflect.TypeOf((*Stats)(nil)).Elem())
 	register.DoFn6x1[context.Context, []byte, func(int, Caption), func([]string), func(rejects.Reject), func(ReaderStats), error](&ReadFn{})
 	register.DoFn4x1[context.Context, []byte, func(int, string), func(rejects.Reject), error](&ListEntitiesFn{})
-	register.DoFn9x1[context.Context, int, func(*Caption) bool, func(*string) bool, func(*int) bool, vocab.Counts, func(ShardStats), func(vocab.Counts), func(rejects.Reject), error](&ShardFn{})
+	register.DoFn9x1[context.Context, int, func(*Caption) bool, func(*string) bool, func(*int) bool, func(*vocab.Counts) bool, func(ShardStats), func(vocab.Counts), func(rejects.Reject), error](&ShardFn{})
+	register.DoFn2x0[vocab.Counts, func(int, vocab.Counts)](&broadcastFn{})
+	register.Emitter2[int, vocab.Counts]()
+	register.Iter1[vocab.Counts]()
 	register.DoFn8x1[context.Context, []byte, ReaderStats, func(*ShardStats) bool, int64, vocab.Counts, vocab.Counts, func(Stats), error](&FinalizeFn{})
 	register.Function2x0(shardSeed)
 	register.Emitter2[int, Caption]()
@@ -164,11 +167,14 @@ func Build(s beam.Scope, loc Locations, p Params) beam.PCollection {
 		seeds[i] = i
 	}
 	seed := beam.ParDo(s, shardSeed, beam.CreateList(s, seeds))
-	grouped := beam.CoGroupByKey(s.Scope("GroupByShard"), caps, ents, seed)
+	// The word counts go to every shard through the grouping, not as a side input: prism
+	// (v2.77) busy-waits, a whole core, while a stage that reads a side input runs.
+	countsByShard := beam.ParDo(s, &broadcastFn{NumShards: p.NumShards}, counts)
+	grouped := beam.CoGroupByKey(s.Scope("GroupByShard"), caps, ents, seed, countsByShard)
 	stats, df, shardRejects := beam.ParDo3(s.Scope("WriteShards"), &ShardFn{
 		Dir: loc.Out, NumShards: p.NumShards, MaxLength: p.MaxLength, Threshold: int64(p.WordCountThreshold),
 		Entities: loc.Entities, ClassNames: loc.ClassNames,
-	}, grouped, beam.SideInput{Input: counts})
+	}, grouped)
 	rejs = append(rejs, shardRejects)
 	nRejects := rejects.Write(s, loc.Out, rejs...)
 	dfSum := vocab.Sum(s.Scope("DocFreq"), df)
@@ -178,6 +184,17 @@ func Build(s beam.Scope, loc Locations, p Params) beam.PCollection {
 }
 
 func init() { register.Function2x0(dropAll) }
+
+// broadcastFn sends the (one) word counts to every shard.
+type broadcastFn struct {
+	NumShards int
+}
+
+func (f *broadcastFn) ProcessElement(c vocab.Counts, emit func(int, vocab.Counts)) {
+	for sh := 0; sh < f.NumShards; sh++ {
+		emit(sh, c)
+	}
+}
 
 // dropAll turns an empty PCollection<string> into an empty PCollection<KV<int, string>>.
 func dropAll(string, func(int, string)) {}

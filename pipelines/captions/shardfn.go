@@ -156,9 +156,18 @@ func ReadClassNames(ctx context.Context, loc string) ([]string, error) {
 
 // ProcessElement processes one shard.
 func (f *ShardFn) ProcessElement(ctx context.Context, shardNum int, caps func(*Caption) bool, ents func(*string) bool, _ func(*int) bool,
-	counts vocab.Counts, emitStats func(ShardStats), emitDF func(vocab.Counts), emitReject func(rejects.Reject)) error {
+	countsIter func(*vocab.Counts) bool, emitStats func(ShardStats), emitDF func(vocab.Counts), emitReject func(rejects.Reject)) error {
 	if err := f.loadClasses(ctx); err != nil {
 		return err
+	}
+	var counts vocab.Counts
+	n := 0
+	for c := (vocab.Counts{}); countsIter(&c); c = (vocab.Counts{}) {
+		counts = c
+		n++
+	}
+	if n != 1 {
+		return fmt.Errorf("captions: shard %d got %d copies of the word counts, want 1", shardNum, n)
 	}
 	v := vocab.Build(counts, f.Threshold)
 	var all []Caption
