@@ -56,6 +56,12 @@ func (e *Embedding) Forward(ids *G.Node) *G.Node {
 	return must(G.ApplyOp(embedOp{pad: e.Pad}, e.W, ids))
 }
 
+// Gather picks rows of x, an (R, D) node: out[n] = x[idx[n]] for idx an (N) tensor.Int node,
+// giving (N, D). Its gradient scatter-adds into x's rows (a row picked twice gets both).
+func Gather(x, idx *G.Node) *G.Node {
+	return must(G.ApplyOp(embedOp{pad: -1}, x, idx))
+}
+
 // embedOp gathers rows of W: out[n] = W[ids[n]] (zeros for the pad id).
 type embedOp struct{ pad int }
 

@@ -26,6 +26,11 @@ func TestGradLayers(t *testing.T) {
 		y := e.Forward(ids(g, "ids", 1, 0, 4, 1, 2))
 		return weighted(g, y, 2), e.Params()
 	})
+	checkGrad(t, "Gather", func(g *G.ExprGraph) (*G.Node, G.Nodes) {
+		x := randParam(g, "x", 7, 4, 3)
+		// Row 1 picked twice, row 3 never: its gradient must stay zero.
+		return weighted(g, Gather(G.Must(G.Tanh(x)), ids(g, "idx", 1, 0, 2, 1)), 8), G.Nodes{x}
+	})
 	// Two sequences of lengths 3 and 2, padded to T = 3 (time-major mask).
 	mask := func(g *G.ExprGraph) *G.Node {
 		return constTensor(g, "mask", tensor.New(tensor.WithShape(3, 2), tensor.WithBacking([]float64{1, 1, 1, 1, 1, 0})))

@@ -13,9 +13,11 @@ import (
 const cosEps = 1e-8
 
 // Dims are the sizes of one all-pairs attention graph: I images of K
-// regions, J captions of L words (time-major), embedding width E.
+// regions, J captions of L words (time-major), embedding width E. T is the
+// number of word slots of the attention: the most words of T′ (the nouns for
+// POS-SCAN) in a caption; 0 means L (XAttnT2I reads L).
 type Dims struct {
-	I, K, J, L, E int
+	I, K, J, L, E, T int
 }
 
 // XAttnT2I is SCAN's text-to-image stacked cross attention for every

@@ -82,6 +82,7 @@ type graph struct {
 	vm    G.VM
 
 	feats, regionMask, ids, wordValid, wordMask *G.Node
+	slots                                       *G.Node // (T·J) rows of e that enter the attention
 	scores, alpha, loss                         *G.Node
 	params, grads                               G.Nodes
 }
@@ -95,7 +96,7 @@ func New(cfg Config) (*Model, error) {
 	src := rand.NewPCG(cfg.Seed, 0x5ca7)
 	m := &Model{cfg: cfg, src: src, ps: nn.NewParamSet(tensor.Float32, rand.New(src)), meta: map[string]string{}}
 	// Build a tiny graph once so that every parameter exists in a fixed order.
-	if _, err := m.graphFor(Dims{I: 1, K: 1, J: 1, L: 1, E: cfg.Embed}, false); err != nil {
+	if _, err := m.graphFor(Dims{I: 1, K: 1, J: 1, L: 1, E: cfg.Embed, T: 1}, false); err != nil {
 		return nil, err
 	}
 	sizes := make([]int, 0)
@@ -176,7 +177,8 @@ func (m *Model) build(d Dims, train bool) (gr *graph, err error) {
 	gr.regionMask = nn.Input(g, f32, "region_mask", d.I, d.K)
 	gr.ids = G.NewTensor(g, tensor.Int, 1, G.WithShape(d.L*d.J), G.WithName("ids"))
 	gr.wordValid = nn.Input(g, f32, "word_valid", d.L, d.J)
-	gr.wordMask = nn.Input(g, f32, "word_mask", d.L, d.J)
+	gr.slots = G.NewTensor(g, tensor.Int, 1, G.WithShape(d.T*d.J), G.WithName("slots"))
+	gr.wordMask = nn.Input(g, f32, "word_mask", d.T, d.J)
 
 	// Image encoder: FC D→E (Xavier, bias 0), l2 norm per region.
 	fc := nn.NewLinear(g, m.ps, "img.fc", c.ImgDim, c.Embed, nn.Xavier(c.ImgDim, c.Embed), nn.Zeros)
@@ -184,9 +186,16 @@ func (m *Model) build(d Dims, train bool) (gr *graph, err error) {
 	// Text encoder: embedding U(−0.1, 0.1), bi-GRU averaged, l2 norm per word.
 	emb := nn.NewEmbedding(g, m.ps, "txt.embed", nn.Uniform(-0.1, 0.1), c.Vocab, c.WordDim, c.Pad)
 	gru := nn.NewBiGRU(g, m.ps, "txt.gru", c.WordDim, c.Embed)
-	x := emb.Forward(gr.ids)                                                   // (L·J, WordDim), time-major
-	e := nn.L2Norm(gru.Forward(x, gr.wordValid, d.L, d.J), 1)                  // (L·J, E)
-	alpha, r := XAttnT2I(v, e, gr.regionMask, gr.wordMask, d, c.LambdaSoftmax) // (I,K,L,J), (I,L,J)
+	x := emb.Forward(gr.ids)                                  // (L·J, WordDim), time-major
+	e := nn.L2Norm(gru.Forward(x, gr.wordValid, d.L, d.J), 1) // (L·J, E)
+	// Only the words of T′ enter the attention, the score and the exported α
+	// (POS-SCAN: the nouns), so only they are attended: slot s of caption j
+	// is row slots[s·J+j] of e. This shrinks every (I, K, ·, J) tensor from L
+	// to T word positions; the masked slots of short captions are ignored.
+	et := nn.Gather(e, gr.slots)
+	da := d
+	da.L = d.T
+	alpha, r := XAttnT2I(v, et, gr.regionMask, gr.wordMask, da, c.LambdaSoftmax) // (I,K,T,J), (I,T,J)
 	var s *G.Node
 	if c.Agg == AggAVG {
 		s = ScoreAVG(r, gr.wordMask)
@@ -222,7 +231,7 @@ func (m *Model) build(d Dims, train bool) (gr *graph, err error) {
 type prepared struct {
 	d                                   Dims
 	feats, regionMask, wordValid, wordM *tensor.Dense
-	ids                                 *tensor.Dense
+	ids, slots                          *tensor.Dense
 	nouns                               [][]int // T′ positions per caption
 }
 
@@ -252,7 +261,7 @@ func (m *Model) prepare(b Batch) (*prepared, error) {
 		l = (l + c.LenBucket - 1) / c.LenBucket * c.LenBucket
 	}
 	d := Dims{I: len(b.Feats), K: k, J: len(b.Captions), L: l, E: c.Embed}
-	p := &prepared{d: d}
+	p := &prepared{}
 	feats := make([]float32, d.I*d.K*c.ImgDim)
 	rmask := make([]float32, d.I*d.K)
 	for i, f := range b.Feats {
@@ -263,7 +272,6 @@ func (m *Model) prepare(b Batch) (*prepared, error) {
 	}
 	ids := make([]int, d.L*d.J)
 	valid := make([]float32, d.L*d.J)
-	wm := make([]float32, d.L*d.J)
 	for j, cp := range b.Captions {
 		var pos []int
 		for t, id := range cp.IDs {
@@ -284,16 +292,30 @@ func (m *Model) prepare(b Batch) (*prepared, error) {
 				pos = append(pos, t)
 			}
 		}
-		for _, t := range pos {
-			wm[t*d.J+j] = 1
-		}
+		d.T = max(d.T, len(pos))
 		p.nouns = append(p.nouns, pos)
 	}
+	if c.LenBucket > 1 {
+		d.T = min((d.T+c.LenBucket-1)/c.LenBucket*c.LenBucket, d.L)
+	}
+	slots := make([]int, d.T*d.J)
+	wm := make([]float32, d.T*d.J)
+	for j, pos := range p.nouns {
+		for s := range d.T {
+			if s < len(pos) {
+				slots[s*d.J+j], wm[s*d.J+j] = pos[s]*d.J+j, 1
+			} else {
+				slots[s*d.J+j] = j // word 0 of caption j, masked
+			}
+		}
+	}
+	p.d = d
+	p.slots = tensor.New(tensor.WithShape(d.T*d.J), tensor.WithBacking(slots))
 	p.feats = tensor.New(tensor.WithShape(d.I*d.K, c.ImgDim), tensor.WithBacking(feats))
 	p.regionMask = tensor.New(tensor.WithShape(d.I, d.K), tensor.WithBacking(rmask))
 	p.ids = tensor.New(tensor.WithShape(d.L*d.J), tensor.WithBacking(ids))
 	p.wordValid = tensor.New(tensor.WithShape(d.L, d.J), tensor.WithBacking(valid))
-	p.wordM = tensor.New(tensor.WithShape(d.L, d.J), tensor.WithBacking(wm))
+	p.wordM = tensor.New(tensor.WithShape(d.T, d.J), tensor.WithBacking(wm))
 	return p, nil
 }
 
@@ -305,7 +327,7 @@ func (m *Model) run(p *prepared, train bool) (*graph, error) {
 	for _, kv := range []struct {
 		n *G.Node
 		v *tensor.Dense
-	}{{gr.feats, p.feats}, {gr.regionMask, p.regionMask}, {gr.ids, p.ids}, {gr.wordValid, p.wordValid}, {gr.wordMask, p.wordM}} {
+	}{{gr.feats, p.feats}, {gr.regionMask, p.regionMask}, {gr.ids, p.ids}, {gr.wordValid, p.wordValid}, {gr.slots, p.slots}, {gr.wordMask, p.wordM}} {
 		if err := G.Let(kv.n, kv.v); err != nil {
 			return nil, fmt.Errorf("scan: feeding %s: %w", kv.n.Name(), err)
 		}
@@ -421,16 +443,16 @@ func (m *Model) Align(b Batch, imageOf []int) ([]Alignment, error) {
 		return nil, err
 	}
 	d := p.d
-	a := gr.alpha.Value().Data().([]float32)  // (I, K, L, J)
+	a := gr.alpha.Value().Data().([]float32)  // (I, K, T, J)
 	s := gr.scores.Value().Data().([]float32) // (I, J)
 	out := make([]Alignment, len(b.Captions))
 	for j, i := range imageOf {
 		regions := len(b.Feats[i]) / m.cfg.ImgDim
 		al := Alignment{Regions: regions, Score: s[i*d.J+j], Attention: make([]float32, 0, len(p.nouns[j])*regions)}
-		for _, t := range p.nouns[j] {
+		for s, t := range p.nouns[j] {
 			al.Positions = append(al.Positions, int32(t))
 			for k := 0; k < regions; k++ {
-				al.Attention = append(al.Attention, a[((i*d.K+k)*d.L+t)*d.J+j])
+				al.Attention = append(al.Attention, a[((i*d.K+k)*d.T+s)*d.J+j])
 			}
 		}
 		out[j] = al

@@ -196,3 +196,71 @@ func TestResumeIsBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareSlots checks the word slots of the attention: the nouns of each caption (all its
+// words when it has none, or with PlainSCAN), padded to the batch's most, the padding masked.
+func TestPrepareSlots(t *testing.T) {
+	b := Batch{
+		Feats: [][]float32{make([]float32, 2*4), make([]float32, 4), make([]float32, 4)},
+		Captions: []Caption{
+			{IDs: []int32{1, 2, 3, 4, 5}, Nouns: []bool{false, true, false, false, true}},
+			{IDs: []int32{1, 2, 3}, Nouns: []bool{false, false, false}},
+			{IDs: []int32{6, 7}, Nouns: []bool{true, false}},
+		},
+	}
+	for _, c := range []struct {
+		plain     bool
+		t         int
+		positions [][]int
+	}{
+		{false, 3, [][]int{{1, 4}, {0, 1, 2}, {0}}},
+		{true, 5, [][]int{{0, 1, 2, 3, 4}, {0, 1, 2}, {0, 1}}},
+	} {
+		m, err := New(Config{Vocab: 10, ImgDim: 4, Embed: 4, WordDim: 3, Seed: 1, PlainSCAN: c.plain, LenBucket: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := m.prepare(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := p.d
+		if d.T != c.t || d.L != 5 || d.J != 3 {
+			t.Fatalf("plain %v: dims %+v, want T %d, L 5, J 3", c.plain, d, c.t)
+		}
+		slots := p.slots.Ints()
+		mask := p.wordM.Data().([]float32)
+		for j, pos := range c.positions {
+			for s := 0; s < d.T; s++ {
+				wantRow, wantMask := j, float32(0) // padding: word 0 of the caption, masked
+				if s < len(pos) {
+					wantRow, wantMask = pos[s]*d.J+j, 1
+				}
+				if slots[s*d.J+j] != wantRow || mask[s*d.J+j] != wantMask {
+					t.Errorf("plain %v: caption %d slot %d: row %d mask %v, want %d %v", c.plain, j, s, slots[s*d.J+j], mask[s*d.J+j], wantRow, wantMask)
+				}
+			}
+		}
+		al, err := m.Align(b, []int{0, 1, 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, a := range al {
+			if len(a.Positions) != len(c.positions[j]) || len(a.Attention) != len(a.Positions)*a.Regions {
+				t.Fatalf("plain %v: caption %d: positions %v, %d attention values, want positions %v", c.plain, j, a.Positions, len(a.Attention), c.positions[j])
+			}
+			for s, p := range a.Positions {
+				if int(p) != c.positions[j][s] {
+					t.Errorf("plain %v: caption %d: positions %v, want %v", c.plain, j, a.Positions, c.positions[j])
+				}
+				var sum float32
+				for _, x := range a.Attention[s*a.Regions : (s+1)*a.Regions] {
+					sum += x
+				}
+				if sum < 0.999 || sum > 1.001 {
+					t.Errorf("plain %v: caption %d position %d: attention sums to %v over its %d regions", c.plain, j, p, sum, a.Regions)
+				}
+			}
+		}
+	}
+}
