@@ -85,6 +85,27 @@ func (c *GRU) Forward(x, mask *G.Node, steps, batch int, reverse bool) *G.Node {
 	xr := must(G.Reshape(addRow(must(G.Mul(x, c.Wir)), c.Bir), h3))
 	xz := must(G.Reshape(addRow(must(G.Mul(x, c.Wiz)), c.Biz), h3))
 	xn := must(G.Reshape(addRow(must(G.Mul(x, c.Win)), c.Bin), h3))
+	if mask == nil {
+		mask = G.NewMatrix(x.Graph(), dt, G.WithShape(steps, batch), G.WithName(fmt.Sprintf("%s.ones", c.Wir.Name())), G.WithInit(G.Ones()))
+	} else if !mask.Shape().Eq(tensor.Shape{steps, batch}) {
+		panic(fmt.Sprintf("nn: GRU.Forward: mask shape %v, want (%d, %d)", mask.Shape(), steps, batch))
+	}
+	// The recurrence is one op (see gruSeqOp); forwardNodes is the same GRU as per-step ops.
+	op := gruSeqOp{steps: steps, batch: batch, hidden: c.Hidden, reverse: reverse, id: gruIDs.Add(1), st: &gruState{}}
+	return must(G.ApplyOp(op, xr, xz, xn, c.Whr, c.Whz, c.Whn, c.Bhr, c.Bhz, c.Bhn, mask))
+}
+
+// forwardNodes is Forward built from per-step graph ops (the reference of gruSeqOp's tests).
+func (c *GRU) forwardNodes(x, mask *G.Node, steps, batch int, reverse bool) *G.Node {
+	if x.Shape()[0] != steps*batch {
+		panic(fmt.Sprintf("nn: GRU.Forward: x has %d rows, want steps·batch = %d", x.Shape()[0], steps*batch))
+	}
+	dt := x.Dtype()
+	h3 := tensor.Shape{steps, batch, c.Hidden}
+	// Input projections of all steps at once: (T·B, H) → (T, B, H).
+	xr := must(G.Reshape(addRow(must(G.Mul(x, c.Wir)), c.Bir), h3))
+	xz := must(G.Reshape(addRow(must(G.Mul(x, c.Wiz)), c.Biz), h3))
+	xn := must(G.Reshape(addRow(must(G.Mul(x, c.Win)), c.Bin), h3))
 	if mask != nil && !mask.Shape().Eq(tensor.Shape{steps, batch}) {
 		panic(fmt.Sprintf("nn: GRU.Forward: mask shape %v, want (%d, %d)", mask.Shape(), steps, batch))
 	}
