@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
@@ -89,6 +91,30 @@ func (op gruSeqOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error
 
 type float interface{ float32 | float64 }
 
+// parallelMin is the smallest step (rows × width values) whose element-wise work
+// parallelRows spreads over the CPUs.
+const parallelMin = 1 << 14
+
+// parallelRows calls fn on consecutive row ranges covering [0, rows), on up to GOMAXPROCS
+// goroutines when rows × width is large enough to pay for them, and waits.
+func parallelRows(rows, width int, fn func(lo, hi int)) {
+	p := min(runtime.GOMAXPROCS(0), rows)
+	if p < 2 || rows*width < parallelMin {
+		fn(0, rows)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < p; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(rows*i/p, rows*(i+1)/p)
+		}()
+	}
+	fn(0, rows/p)
+	wg.Wait()
+}
+
 func data[F float](v G.Value) []F { return v.Data().([]F) }
 
 // gemm is C = alpha·op(A)·op(B) + beta·C, row-major, through the installed BLAS.
@@ -137,20 +163,22 @@ func gruForward[F float](op gruSeqOp, in []G.Value) (G.Value, error) {
 		rows := t * B * H
 		copy(hprev[rows:rows+B*H], h)
 		gemm(false, false, B, 3*H, H, 1, h, H, wcat, 3*H, 0, gh, 3*H)
-		for b := 0; b < B; b++ {
-			m := mask[t*B+b]
-			g := gh[b*3*H : (b+1)*3*H]
-			for j := 0; j < H; j++ {
-				o := rows + b*H + j
-				rr := sigmoid(xr[o] + g[j] + bhr[j])
-				zz := sigmoid(xz[o] + g[H+j] + bhz[j])
-				hn := g[2*H+j] + bhn[j]
-				nn := F(math.Tanh(float64(xn[o] + rr*hn)))
-				hp := h[b*H+j]
-				r[o], z[o], n[o], ghn[o] = rr, zz, nn, hn
-				hs[o] = m * (nn + zz*(hp-nn))
+		parallelRows(B, H, func(lo, hi int) {
+			for b := lo; b < hi; b++ {
+				m := mask[t*B+b]
+				g := gh[b*3*H : (b+1)*3*H]
+				for j := 0; j < H; j++ {
+					o := rows + b*H + j
+					rr := sigmoid(xr[o] + g[j] + bhr[j])
+					zz := sigmoid(xz[o] + g[H+j] + bhz[j])
+					hn := g[2*H+j] + bhn[j]
+					nn := F(math.Tanh(float64(xn[o] + rr*hn)))
+					hp := h[b*H+j]
+					r[o], z[o], n[o], ghn[o] = rr, zz, nn, hn
+					hs[o] = m * (nn + zz*(hp-nn))
+				}
 			}
-		}
+		})
 		copy(h, hs[rows:rows+B*H])
 	}
 	st.fwdGen++
@@ -233,23 +261,25 @@ func gruBackward[F float](op gruSeqOp, dOut G.Value) error {
 			t = T - 1 - i
 		}
 		rows := t * B * H
-		for b := 0; b < B; b++ {
-			m := mask[t*B+b]
-			g := dgh[(t*B+b)*3*H:]
-			for j := 0; j < H; j++ {
-				o := rows + b*H + j
-				d := (dH[o] + dh[b*H+j]) * m // gradient of h' (before the mask)
-				rr, zz, nn, hp := r[o], z[o], n[o], hprev[o]
-				dn := d * (1 - zz)
-				dz := d * (hp - nn)
-				dh[b*H+j] = d * zz // the direct path h → h'; the products are added below
-				dan := dn * (1 - nn*nn)
-				dar := dan * ghn[o] * rr * (1 - rr)
-				daz := dz * zz * (1 - zz)
-				dxr[o], dxz[o], dxn[o] = dar, daz, dan
-				g[j], g[H+j], g[2*H+j] = dar, daz, dan*rr
+		parallelRows(B, H, func(lo, hi int) {
+			for b := lo; b < hi; b++ {
+				m := mask[t*B+b]
+				g := dgh[(t*B+b)*3*H:]
+				for j := 0; j < H; j++ {
+					o := rows + b*H + j
+					d := (dH[o] + dh[b*H+j]) * m // gradient of h' (before the mask)
+					rr, zz, nn, hp := r[o], z[o], n[o], hprev[o]
+					dn := d * (1 - zz)
+					dz := d * (hp - nn)
+					dh[b*H+j] = d * zz // the direct path h → h'; the products are added below
+					dan := dn * (1 - nn*nn)
+					dar := dan * ghn[o] * rr * (1 - rr)
+					daz := dz * zz * (1 - zz)
+					dxr[o], dxz[o], dxn[o] = dar, daz, dan
+					g[j], g[H+j], g[2*H+j] = dar, daz, dan*rr
+				}
 			}
-		}
+		})
 		// dh += dgh_t · Wcatᵀ: (B, 3H)·(3H, H)
 		gemm(false, true, B, H, 3*H, 1, dgh[rows*3:], 3*H, wcat, 3*H, 1, dh, H)
 	}

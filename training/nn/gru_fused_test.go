@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -10,11 +11,24 @@ import (
 )
 
 // TestGRUFusedMatchesNodes runs the fused recurrence and the per-step reference graph on the same
-// weights, inputs and mask (sequences of lengths 5, 3 and 1), both directions, float32, and
-// compares outputs and every gradient; then runs the fused graph again (state is per pass).
+// weights, inputs and mask (sequences of lengths 5, 3, 1, …), both directions, float32, and
+// compares outputs and every gradient; each graph runs twice (the fused state is per pass). The
+// second size is large enough for the element-wise work to run on several goroutines.
 func TestGRUFusedMatchesNodes(t *testing.T) {
-	const steps, batch, in, hidden = 5, 3, 4, 6
-	lengths := []int{5, 3, 1}
+	for _, size := range []struct{ batch, hidden int }{{3, 6}, {40, 420}} {
+		gruFusedMatchesNodes(t, size.batch, size.hidden)
+	}
+}
+
+func gruFusedMatchesNodes(t *testing.T, batch, hidden int) {
+	const steps, in = 5, 4
+	if batch*hidden >= parallelMin && runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	lengths := make([]int, batch)
+	for b := range lengths {
+		lengths[b] = []int{5, 3, 1}[b%3]
+	}
 	run := func(fused, reverse bool) (out []float32, grads [][]float32) {
 		g := G.NewGraph()
 		ps := NewParamSet(tensor.Float32, rand.New(rand.NewPCG(4, 2)))
@@ -66,7 +80,7 @@ func TestGRUFusedMatchesNodes(t *testing.T) {
 		near := func(what string, a, b []float32) {
 			for i := range a {
 				if d := math.Abs(float64(a[i] - b[i])); d > 1e-5*max(1, math.Abs(float64(b[i]))) {
-					t.Fatalf("reverse %v: %s[%d]: fused %v, per-step graph %v", reverse, what, i, a[i], b[i])
+					t.Fatalf("B %d H %d reverse %v: %s[%d]: fused %v, per-step graph %v", batch, hidden, reverse, what, i, a[i], b[i])
 				}
 			}
 		}
