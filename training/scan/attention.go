@@ -34,8 +34,8 @@ type Dims struct {
 //
 // The attended vectors are never materialised (they would be I·J·L·E
 // values): e·a = Σ_k α s and |a|² = αᵀ(V Vᵀ)α with one K×K Gram matrix per
-// image, which is the same cosine, computed with one large sgemm for s, a
-// batched K×K product and element-wise work.
+// image, which is the same cosine, computed with one large sgemm for s and
+// two fused ops (nn.AttentionWeights, nn.CosineAttended).
 func XAttnT2I(v, e, regionMask, wordMask *G.Node, d Dims, lambdaSoftmax float64) (alpha, r *G.Node) {
 	if !v.Shape().Eq(tensor.Shape{d.I * d.K, d.E}) || !e.Shape().Eq(tensor.Shape{d.L * d.J, d.E}) {
 		panic(fmt.Sprintf("scan: XAttnT2I: v %v, e %v do not match %+v", v.Shape(), e.Shape(), d))
@@ -46,18 +46,7 @@ func XAttnT2I(v, e, regionMask, wordMask *G.Node, d Dims, lambdaSoftmax float64)
 	s := must(G.BatchedMatMul(v3, e3, false, true))                     // (1, I·K, L·J)
 	s = nn.Reshape(s, d.I, d.K, d.L, d.J)                               // (I, K, L, J)
 	alpha = nn.AttentionWeights(s, wordMask, regionMask, lambdaSoftmax) // softmax_k(λ·clipped_l2norm_t(s))
-	w12 := must(G.Sum(must(G.HadamardProd(alpha, s)), 1))               // (I, L, J): e·a
-	vi := nn.ReshapeCopy(v, d.I, d.K, d.E)                              // (I, K, E)
-	gram := must(G.BatchedMatMul(vi, vi, false, true))                  // (I, K, K)
-	a3 := nn.ReshapeCopy(alpha, d.I, d.K, d.L*d.J)                      // (I, K, L·J)
-	ga := must(G.BatchedMatMul(gram, a3))                               // (I, K, L·J)
-	aa := must(G.Sum(must(G.HadamardProd(a3, ga)), 1))                  // (I, L·J): |a|²
-	w2 := nn.SafeSqrt(must(G.Rectify(aa)))                              // |a|
-	w2 = nn.Reshape(w2, d.I, d.L, d.J)                                  // (I, L, J)
-	w1 := nn.SafeSqrt(must(G.Sum(must(G.Square(e)), 1)))                // (L·J): |e|
-	w1 = nn.Reshape(w1, d.L, d.J)                                       // (L, J)
-	den := nn.Clamp(must(G.HadamardProd(w2, nn.BroadcastTo(w1, []byte{0}, w2.Shape()))), cosEps)
-	r = must(G.HadamardDiv(w12, den)) // (I, L, J)
+	r = nn.CosineAttended(alpha, s, v, e, cosEps)                       // (I, L, J)
 	return alpha, r
 }
 
