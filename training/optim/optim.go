@@ -12,6 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
 )
@@ -97,10 +100,22 @@ func (a *Adam) Update(lr float64, params, grads [][]float32) error {
 		if len(params[i]) != len(a.State.M[i]) || len(grads[i]) != len(params[i]) {
 			return fmt.Errorf("optim: Adam.Update: param %d has %d values, grad %d, state %d", i, len(params[i]), len(grads[i]), len(a.State.M[i]))
 		}
-		for j, g := range grads[i] {
+	}
+	work := chunks(grads)
+	bad := make([]int, len(work)) // first non-finite gradient of each chunk, −1 for none
+	forChunks(work, func(n int, c chunk) {
+		bad[n] = -1
+		for j, g := range grads[c.i][c.lo:c.hi] {
 			if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
-				return fmt.Errorf("optim: Adam.Update: gradient %d[%d] is %v", i, j, g)
+				bad[n] = c.lo + j
+				return
 			}
+		}
+	})
+	for n, j := range bad { // chunks are in (param, index) order: the first is the first
+		if j >= 0 {
+			i := work[n].i
+			return fmt.Errorf("optim: Adam.Update: gradient %d[%d] is %v", i, j, grads[i][j])
 		}
 	}
 	c := a.Config.withDefaults()
@@ -112,8 +127,10 @@ func (a *Adam) Update(lr float64, params, grads [][]float32) error {
 	invSqrtBC2 := float32(1 / math.Sqrt(bc2))
 	b1, b2 := float32(c.Beta1), float32(c.Beta2)
 	eps := float32(c.Eps)
-	for i, p := range params {
-		m, v, g := a.State.M[i], a.State.V[i], grads[i]
+	// Every value is updated on its own, so splitting the work changes no result.
+	forChunks(work, func(_ int, ch chunk) {
+		p := params[ch.i][ch.lo:ch.hi]
+		m, v, g := a.State.M[ch.i][ch.lo:ch.hi], a.State.V[ch.i][ch.lo:ch.hi], grads[ch.i][ch.lo:ch.hi]
 		for j := range p {
 			gj := g[j]
 			m[j] = b1*m[j] + (1-b1)*gj
@@ -121,8 +138,48 @@ func (a *Adam) Update(lr float64, params, grads [][]float32) error {
 			den := float32(math.Sqrt(float64(v[j])))*invSqrtBC2 + eps
 			p[j] -= stepSize * m[j] / den
 		}
-	}
+	})
 	return nil
+}
+
+// chunk is values [lo, hi) of tensor i.
+type chunk struct{ i, lo, hi int }
+
+// chunkSize is the most values of one chunk of element-wise optimiser work.
+const chunkSize = 1 << 16
+
+// chunks cuts the tensors into chunks of at most chunkSize values, in order.
+func chunks(ts [][]float32) []chunk {
+	var out []chunk
+	for i, t := range ts {
+		for lo := 0; lo < len(t); lo += chunkSize {
+			out = append(out, chunk{i, lo, min(lo+chunkSize, len(t))})
+		}
+	}
+	return out
+}
+
+// forChunks calls fn on every chunk, on up to GOMAXPROCS goroutines, and waits.
+func forChunks(cs []chunk, fn func(n int, c chunk)) {
+	workers := min(runtime.GOMAXPROCS(0), len(cs))
+	if workers < 2 {
+		for n, c := range cs {
+			fn(n, c)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := int(next.Add(1) - 1); n < len(cs); n = int(next.Add(1) - 1) {
+				fn(n, cs[n])
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // GlobalNorm returns √(Σ g²) over all gradients (accumulated in float64).

@@ -1,7 +1,12 @@
 package optim
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -122,5 +127,72 @@ func TestStepLR(t *testing.T) {
 	}
 	if err := (StepLR{}).Validate(); err == nil {
 		t.Error("zero Base accepted")
+	}
+}
+
+// TestAdamChunked runs Adam on tensors large enough to be cut into many chunks spread over
+// goroutines and checks every value against the same update done serially, bit for bit, and that
+// the reported non-finite gradient is the first one in (tensor, index) order.
+func TestAdamChunked(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	sizes := []int{3*chunkSize + 17, 5, 2 * chunkSize}
+	mk := func() [][]float32 {
+		out := make([][]float32, len(sizes))
+		for i, n := range sizes {
+			out[i] = make([]float32, n)
+			for j := range out[i] {
+				out[i][j] = float32(r.NormFloat64())
+			}
+		}
+		return out
+	}
+	params, g1, g2 := mk(), mk(), mk()
+	a, err := NewAdam(AdamConfig{}, sizes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([][]float32, len(params))
+	m := make([][]float32, len(params))
+	v := make([][]float32, len(params))
+	for i, p := range params {
+		want[i] = append([]float32(nil), p...)
+		m[i], v[i] = make([]float32, len(p)), make([]float32, len(p))
+	}
+	for step, g := range [][][]float32{g1, g2} {
+		if err := a.Update(1e-3, params, g); err != nil {
+			t.Fatal(err)
+		}
+		tt := float64(step + 1)
+		bc1, bc2 := 1-math.Pow(0.9, tt), 1-math.Pow(0.999, tt)
+		for i := range want {
+			for j := range want[i] {
+				gj := g[i][j]
+				b1, b2 := float32(0.9), float32(0.999)
+				m[i][j] = b1*m[i][j] + (1-b1)*gj
+				v[i][j] = b2*v[i][j] + (1-b2)*gj*gj
+				den := float32(math.Sqrt(float64(v[i][j])))*float32(1/math.Sqrt(bc2)) + 1e-8
+				want[i][j] -= float32(1e-3/bc1) * m[i][j] / den
+			}
+		}
+		for i := range want {
+			for j := range want[i] {
+				if math.Float32bits(params[i][j]) != math.Float32bits(want[i][j]) {
+					t.Fatalf("step %d: param %d[%d] = %v, serial update %v", step, i, j, params[i][j], want[i][j])
+				}
+			}
+		}
+	}
+	g1[2][chunkSize+3] = float32(math.Inf(1))
+	g1[0][2*chunkSize+1] = float32(math.NaN())
+	before := append([]float32(nil), params[0]...)
+	err = a.Update(1e-3, params, g1)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("gradient 0[%d] is NaN", 2*chunkSize+1)) {
+		t.Fatalf("non-finite gradients: %v, want the first one (0[%d])", err, 2*chunkSize+1)
+	}
+	if !slices.Equal(before, params[0]) {
+		t.Error("a failed update changed the weights")
 	}
 }
