@@ -123,9 +123,11 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 		desc = "train plain SCAN, validate R@K each epoch, keep the best model"
 	}
 	return &engine.Stage{
-		Name:          name,
-		Description:   desc,
-		Version:       "1",
+		Name:        name,
+		Description: desc,
+		// 2: noun slots, fused GRU and attention ops (same model, other float rounding, so
+		// other bytes than version 1's outputs).
+		Version:       "2",
 		SchemaVersion: "1",
 		Params:        p,
 		Inputs: []engine.Input{
