@@ -133,3 +133,47 @@ func checkAttnWeights(t *testing.T, I, K, T, J int, o1, rm []float32) {
 		}
 	}
 }
+
+// TestL2NormRowsMatchesGraph compares the row l2 norm op with the graph of ops it replaces
+// (values and gradients, float32, a size that takes the parallel path, a zero row included).
+func TestL2NormRowsMatchesGraph(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	const rows, cols = 300, 70
+	run := func(fused bool) (out, grad []float32) {
+		g := G.NewGraph()
+		x := NewParam(g, tensor.Float32, "x", rand.New(rand.NewPCG(3, 3)), Uniform(-1, 1), rows, cols)
+		clear(x.Value().Data().([]float32)[5*cols : 6*cols])
+		var y *G.Node
+		if fused {
+			y = L2Norm(x, 1)
+		} else {
+			y = l2NormGraph(x, 1)
+		}
+		yc := Copy(y)
+		w := G.NewTensor(g, tensor.Float32, 2, G.WithShape(rows, cols), G.WithName("w"),
+			G.WithValue(Uniform(-1, 1)(rand.New(rand.NewPCG(4, 4)), tensor.Float32, rows, cols)))
+		cost := must(G.Sum(must(G.HadamardProd(y, w))))
+		if _, err := G.Grad(cost, x); err != nil {
+			t.Fatal(err)
+		}
+		vm := NewMachine(g, x)
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		gx, err := x.Grad()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), yc.Value().Data().([]float32)...), append([]float32(nil), gx.Data().([]float32)...)
+	}
+	o1, g1 := run(true)
+	o2, g2 := run(false)
+	for i := range o1 {
+		if math.Abs(float64(o1[i]-o2[i])) > 1e-6 || math.Abs(float64(g1[i]-g2[i])) > 1e-5*max(1, math.Abs(float64(g2[i]))) {
+			t.Fatalf("[%d]: op %v / ∂ %v, graph %v / ∂ %v", i, o1[i], g1[i], o2[i], g2[i])
+		}
+	}
+}

@@ -49,6 +49,14 @@ func keepAxis(axis int) []byte { return []byte{byte(axis)} }
 // L2Norm divides x by its l2 norm along axis, as SCAN's l2norm:
 // x / (sqrt(Σ x²) + L2Eps). Shape is preserved.
 func L2Norm(x *G.Node, axis int) *G.Node {
+	if x.Dims() == 2 && axis == 1 {
+		return must(G.ApplyOp(l2NormRowsOp{}, x)) // the common case as one op
+	}
+	return l2NormGraph(x, axis)
+}
+
+// l2NormGraph is L2Norm built from graph ops (any axis; the reference of l2NormRowsOp's tests).
+func l2NormGraph(x *G.Node, axis int) *G.Node {
 	dt := x.Dtype()
 	n := ReduceSum(must(G.Square(x)), axis)
 	n = must(G.Add(SafeSqrt(n), Scalar(dt, L2Eps)))
