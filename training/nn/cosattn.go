@@ -107,7 +107,6 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads *[4]*tenso
 		w1[tj] = F(math.Sqrt(float64(q) + SqrtTiny))
 	}
 	var dAlpha, ds, dv, de []F
-	var dw1Parts [][]F
 	if dr != nil {
 		dt := in[0].Dtype()
 		for i, shape := range []tensor.Shape{sh, sh, in[2].Shape(), in[3].Shape()} {
@@ -130,17 +129,22 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads *[4]*tenso
 	if dr != nil {
 		scaled = make([]F, I*K*TJ)
 	}
-	parts := make(chan []F, I)
+	// ∂|e| per image, summed over images in order afterwards: the result must not depend on
+	// how the images were split between goroutines.
+	var dw1Img []F
+	if dr != nil {
+		dw1Img = make([]F, I*TJ)
+	}
 	parallelRows(I, K*TJ, func(from, to int) {
 		w12, aa, dw12, daa := make([]F, TJ), make([]F, TJ), make([]F, TJ), make([]F, TJ)
-		var dw1 []F
-		if dr != nil {
-			dw1 = make([]F, TJ)
-		}
 		for i := from; i < to; i++ {
 			a := alpha[i*K*TJ : (i+1)*K*TJ]
 			si := s[i*K*TJ : (i+1)*K*TJ]
 			gai := ga[i*K*TJ : (i+1)*K*TJ]
+			var dw1 []F
+			if dr != nil {
+				dw1 = dw1Img[i*TJ : (i+1)*TJ]
+			}
 			clear(w12)
 			clear(aa)
 			for k := 0; k < K; k++ { // rows in order: contiguous runs of TJ
@@ -182,9 +186,6 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads *[4]*tenso
 				}
 			}
 		}
-		if dr != nil {
-			parts <- dw1
-		}
 	})
 	if dr != nil {
 		// ∂G = Σ_tj ∂aa·α αᵀ (symmetric), ∂V = (∂G + ∂Gᵀ)·V = 2 ∂G·V.
@@ -195,15 +196,11 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads *[4]*tenso
 			gemm(false, false, K, E, K, 2, dg, K, v[i*K*E:(i+1)*K*E], E, 0, dv[i*K*E:(i+1)*K*E], E)
 		}
 	}
-	close(parts)
-	for p := range parts {
-		dw1Parts = append(dw1Parts, p)
-	}
 	if dr != nil {
 		for tj := 0; tj < TJ; tj++ {
 			var d F
-			for _, p := range dw1Parts {
-				d += p[tj]
+			for i := 0; i < I; i++ {
+				d += dw1Img[i*TJ+tj]
 			}
 			f := d / w1[tj]
 			for c, x := range e[tj*E : (tj+1)*E] {

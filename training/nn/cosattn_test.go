@@ -47,8 +47,48 @@ func TestCosineAttendedMatchesGraph(t *testing.T) {
 	cosAttnMatches(t, 4, 36, 3, 40, 64)
 }
 
+// TestCosineAttendedDeterministic: the same bits whatever the number of CPUs the images are
+// spread over (results must not depend on the machine).
+func TestCosineAttendedDeterministic(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var ref [][]float32
+	for _, procs := range []int{1, 2, 3} {
+		runtime.GOMAXPROCS(procs)
+		o, g := cosAttnRun(t, true, 5, 36, 3, 40, 64)
+		got := append([][]float32{o}, g...)
+		if ref == nil {
+			ref = got
+			continue
+		}
+		for n := range ref {
+			for i := range ref[n] {
+				if math.Float32bits(ref[n][i]) != math.Float32bits(got[n][i]) {
+					t.Fatalf("GOMAXPROCS %d: output %d[%d] = %v, with 1 CPU %v", procs, n, i, got[n][i], ref[n][i])
+				}
+			}
+		}
+	}
+}
+
 func cosAttnMatches(t *testing.T, I, K, T, J, E int) {
-	run := func(fused bool) (out []float32, grads [][]float32) {
+	run := func(fused bool) (out []float32, grads [][]float32) { return cosAttnRun(t, fused, I, K, T, J, E) }
+	o1, g1 := run(true)
+	o2, g2 := run(false)
+	near := func(what string, a, b []float32) {
+		for i := range a {
+			if math.Abs(float64(a[i]-b[i])) > 1e-5*max(1, math.Abs(float64(b[i]))) {
+				t.Fatalf("%d×%d×%d×%d E %d: %s[%d]: op %v, graph %v", I, K, T, J, E, what, i, a[i], b[i])
+			}
+		}
+	}
+	near("R", o1, o2)
+	for i, name := range []string{"∂alpha", "∂s", "∂v", "∂e"} {
+		near(name, g1[i], g2[i])
+	}
+}
+
+func cosAttnRun(t *testing.T, fused bool, I, K, T, J, E int) (out []float32, grads [][]float32) {
+	{
 		g := G.NewGraph()
 		r := rand.New(rand.NewPCG(3, 4))
 		p := func(name string, shape ...int) *G.Node {
@@ -88,18 +128,5 @@ func cosAttnMatches(t *testing.T, I, K, T, J, E int) {
 			grads = append(grads, append([]float32(nil), gv.Data().([]float32)...))
 		}
 		return out, grads
-	}
-	o1, g1 := run(true)
-	o2, g2 := run(false)
-	near := func(what string, a, b []float32) {
-		for i := range a {
-			if math.Abs(float64(a[i]-b[i])) > 1e-5*max(1, math.Abs(float64(b[i]))) {
-				t.Fatalf("%d×%d×%d×%d E %d: %s[%d]: op %v, graph %v", I, K, T, J, E, what, i, a[i], b[i])
-			}
-		}
-	}
-	near("R", o1, o2)
-	for i, name := range []string{"∂alpha", "∂s", "∂v", "∂e"} {
-		near(name, g1[i], g2[i])
 	}
 }
