@@ -27,20 +27,14 @@ func CosineAttended(alpha, s, v, e *G.Node, eps float64) *G.Node {
 	if len(sh) != 4 || !s.Shape().Eq(sh) || !v.Shape().Eq(tensor.Shape{sh[0] * sh[1], e.Shape()[1]}) || e.Shape()[0] != sh[2]*sh[3] {
 		panic(fmt.Sprintf("nn: CosineAttended: alpha %v, s %v, v %v, e %v", sh, s.Shape(), v.Shape(), e.Shape()))
 	}
-	op := cosAttnOp{eps: eps, id: gruIDs.Add(1), st: &cosAttnState{}}
+	op := cosAttnOp{eps: eps, id: opIDs.Add(1), st: &passGrads{}}
 	return must(G.ApplyOp(op, alpha, s, v, e))
 }
 
 type cosAttnOp struct {
 	eps float64
 	id  int64
-	st  *cosAttnState
-}
-
-// cosAttnState carries the gradients from the first gradient op of a pass to the others.
-type cosAttnState struct {
-	fwdGen, gradGen int64
-	grads           [4]*tensor.Dense
+	st  *passGrads
 }
 
 func (op cosAttnOp) Arity() int { return 4 }
@@ -73,7 +67,7 @@ func (op cosAttnOp) Do(in ...G.Value) (G.Value, error) {
 	default:
 		err = fmt.Errorf("nn: CosineAttended: unsupported dtype %v", in[0].Dtype())
 	}
-	op.st.fwdGen++
+	op.st.forward()
 	return out, err
 }
 
@@ -92,7 +86,7 @@ func (op cosAttnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 
 // cosAttn computes R into r; with dr non-nil it computes the four gradients into grads instead
 // (r is then the forward output, unused).
-func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads *[4]*tensor.Dense) error {
+func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads []*tensor.Dense) error {
 	sh := in[0].Shape()
 	I, K, T, J := sh[0], sh[1], sh[2], sh[3]
 	TJ := T * J
@@ -212,7 +206,7 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads *[4]*tenso
 }
 
 // cosAttnGradOp returns the gradient of input which of a cosAttnOp; the first one run in a pass
-// computes all four.
+// computes all four (passGrads).
 type cosAttnGradOp struct {
 	fwd   cosAttnOp
 	which int
@@ -239,25 +233,14 @@ func (op cosAttnGradOp) String() string   { return fmt.Sprintf("%vGrad%d", op.fw
 
 func (op cosAttnGradOp) Do(in ...G.Value) (G.Value, error) {
 	st := op.fwd.st
-	if st.gradGen != st.fwdGen {
-		var err error
+	return st.take(op.which, op.fwd, func() error {
+		st.grads = make([]*tensor.Dense, 4)
 		switch in[0].Dtype() {
 		case tensor.Float32:
-			err = cosAttn(op.fwd.eps, in[:4], nil, data[float32](in[5]), &st.grads)
+			return cosAttn(op.fwd.eps, in[:4], nil, data[float32](in[5]), st.grads)
 		case tensor.Float64:
-			err = cosAttn(op.fwd.eps, in[:4], nil, data[float64](in[5]), &st.grads)
-		default:
-			err = fmt.Errorf("nn: CosineAttended: unsupported dtype %v", in[0].Dtype())
+			return cosAttn(op.fwd.eps, in[:4], nil, data[float64](in[5]), st.grads)
 		}
-		if err != nil {
-			return nil, err
-		}
-		st.gradGen = st.fwdGen
-	}
-	g := st.grads[op.which]
-	st.grads[op.which] = nil
-	if g == nil {
-		return nil, fmt.Errorf("nn: %v: gradient %d asked for twice in one pass", op.fwd, op.which)
-	}
-	return g, nil
+		return fmt.Errorf("nn: CosineAttended: unsupported dtype %v", in[0].Dtype())
+	})
 }

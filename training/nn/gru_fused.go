@@ -6,7 +6,6 @@ import (
 	"math"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	gblas "gonum.org/v1/gonum/blas"
@@ -27,20 +26,17 @@ import (
 type gruSeqOp struct {
 	steps, batch, hidden int
 	reverse              bool
-	id                   int64 // unique: keeps gorgonia from merging two GRUs' ops
+	id                   int64 // unique (opIDs): keeps gorgonia from merging two GRUs' ops
 	st                   *gruState
 }
 
-var gruIDs atomic.Int64
-
 // gruState is what forward saves for backward, in float64 or float32 ([]F).
 type gruState struct {
-	fwdGen, gradGen int64
-	hprev           any // (T·B, H): the state entering each step (row t·B+b)
-	r, z, n, ghn    any // (T·B, H) gates and h·Whn + bhn of each step
-	mask            any // (T·B)
-	wcat            any // (H, 3H): [Whr Whz Whn]
-	grads           [9]*tensor.Dense
+	passGrads
+	hprev        any // (T·B, H): the state entering each step (row t·B+b)
+	r, z, n, ghn any // (T·B, H) gates and h·Whn + bhn of each step
+	mask         any // (T·B)
+	wcat         any // (H, 3H): [Whr Whz Whn]
 }
 
 func (op gruSeqOp) Arity() int { return 10 }
@@ -181,13 +177,14 @@ func gruForward[F float](op gruSeqOp, in []G.Value) (G.Value, error) {
 		})
 		copy(h, hs[rows:rows+B*H])
 	}
-	st.fwdGen++
+	st.forward()
 	st.hprev, st.r, st.z, st.n, st.ghn, st.mask, st.wcat = hprev, r, z, n, ghn, mask, wcat
 	return out, nil
 }
 
 // gruGradOp returns the gradient of input which of a gruSeqOp; the first one run in a pass
-// computes all nine (its inputs are the forward inputs, the output and the output's gradient).
+// computes all nine (passGrads; its inputs are the forward inputs, the output and the output's
+// gradient).
 type gruGradOp struct {
 	fwd   gruSeqOp
 	which int
@@ -213,36 +210,22 @@ func (op gruGradOp) Hashcode() uint32 { return hashOf(op) }
 func (op gruGradOp) String() string   { return fmt.Sprintf("%vGrad%d", op.fwd, op.which) }
 
 func (op gruGradOp) Do(in ...G.Value) (G.Value, error) {
-	st := op.fwd.st
-	if st.gradGen != st.fwdGen {
-		var err error
+	return op.fwd.st.take(op.which, op.fwd, func() error {
 		switch in[0].Dtype() {
 		case tensor.Float32:
-			err = gruBackward[float32](op.fwd, in[11])
+			return gruBackward[float32](op.fwd, in[11])
 		case tensor.Float64:
-			err = gruBackward[float64](op.fwd, in[11])
-		default:
-			err = fmt.Errorf("nn: GRU: unsupported dtype %v", in[0].Dtype())
+			return gruBackward[float64](op.fwd, in[11])
 		}
-		if err != nil {
-			return nil, err
-		}
-		st.gradGen = st.fwdGen
-	}
-	// Each pass allocates fresh gradients and each gradient op runs once per pass, so the
-	// tensor can be handed over without a copy.
-	g := st.grads[op.which]
-	st.grads[op.which] = nil
-	if g == nil {
-		return nil, fmt.Errorf("nn: %v: gradient %d asked for twice in one pass", op.fwd, op.which)
-	}
-	return g, nil
+		return fmt.Errorf("nn: GRU: unsupported dtype %v", in[0].Dtype())
+	})
 }
 
 func gruBackward[F float](op gruSeqOp, dOut G.Value) error {
 	T, B, H := op.steps, op.batch, op.hidden
 	st := op.st
 	hprev, r, z, n, ghn := st.hprev.([]F), st.r.([]F), st.z.([]F), st.n.([]F), st.ghn.([]F)
+	st.grads = make([]*tensor.Dense, 9)
 	mask, wcat := st.mask.([]F), st.wcat.([]F)
 	dH := data[F](dOut)
 	dt := dOut.Dtype()

@@ -91,7 +91,7 @@ func (c *GRU) Forward(x, mask *G.Node, steps, batch int, reverse bool) *G.Node {
 		panic(fmt.Sprintf("nn: GRU.Forward: mask shape %v, want (%d, %d)", mask.Shape(), steps, batch))
 	}
 	// The recurrence is one op (see gruSeqOp); forwardNodes is the same GRU as per-step ops.
-	op := gruSeqOp{steps: steps, batch: batch, hidden: c.Hidden, reverse: reverse, id: gruIDs.Add(1), st: &gruState{}}
+	op := gruSeqOp{steps: steps, batch: batch, hidden: c.Hidden, reverse: reverse, id: opIDs.Add(1), st: &gruState{}}
 	return must(G.ApplyOp(op, xr, xz, xn, c.Whr, c.Whz, c.Whn, c.Bhr, c.Bhz, c.Bhn, mask))
 }
 
