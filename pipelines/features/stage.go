@@ -23,7 +23,7 @@ import (
 // Stage versions: bump Version when the output for the same input changes meaning,
 // SchemaVersion when the store layout changes.
 const (
-	Version       = "1"
+	Version       = "2" // 2: 256 KiB pages (same values, other bytes than version 1)
 	SchemaVersion = "1"
 )
 
