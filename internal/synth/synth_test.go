@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/groundcap/groundcap/internal/treetest"
 )
 
 // generate writes a dataset into a fresh temporary directory.
@@ -34,28 +36,6 @@ func generate(t *testing.T, opts Options) (string, *Summary) {
 	return dir, sum
 }
 
-// readTree maps every file under dir (slash names) to its contents.
-func readTree(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	out := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = b
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func TestDeterministicAcrossWorkers(t *testing.T) {
 	base := Options{Images: 24, FeatDim: 64, Boxes: 12, TSVFiles: 3, Seed: 7}
 	one, four := base, base
@@ -63,7 +43,7 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 	four.Workers = 4
 	d1, s1 := generate(t, one)
 	d4, s4 := generate(t, four)
-	f1, f4 := readTree(t, d1), readTree(t, d4)
+	f1, f4 := treetest.Read(t, d1, nil), treetest.Read(t, d4, nil)
 	if len(f1) != len(f4) {
 		t.Fatalf("file count: %d with 1 worker, %d with 4", len(f1), len(f4))
 	}
@@ -94,7 +74,7 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 	other := base
 	other.Seed = 8
 	d8, _ := generate(t, other)
-	if bytes.Equal(f1["dataset.json"], readTree(t, d8)["dataset.json"]) {
+	if bytes.Equal(f1["dataset.json"], treetest.Read(t, d8, nil)["dataset.json"]) {
 		t.Error("seeds 7 and 8 gave the same dataset.json")
 	}
 }
@@ -225,7 +205,7 @@ func parseTSV(t *testing.T, data []byte, d int) []tsvRow {
 func TestFormatsParseBack(t *testing.T) {
 	const n, d, k, parts = 40, 128, 20, 3
 	dir, sum := generate(t, Options{Images: n, FeatDim: d, Boxes: k, TSVFiles: parts, Seed: 3})
-	files := readTree(t, dir)
+	files := treetest.Read(t, dir, nil)
 
 	// class_names.txt: single lower-case words, unique.
 	classes := map[string]bool{}

@@ -1,9 +1,7 @@
 package captions
 
 import (
-	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/internal/shard"
+	"github.com/groundcap/groundcap/internal/treetest"
 	"github.com/groundcap/groundcap/transforms/postag"
 	"github.com/groundcap/groundcap/transforms/rejects"
 	"github.com/groundcap/groundcap/transforms/vocab"
@@ -26,37 +25,6 @@ func runWorld(t *testing.T, w world, out string, p Params) (*Stats, error) {
 	t.Helper()
 	p.Dataset = w.dataset
 	return Run(context.Background(), Locations{Dataset: w.dataset, Entities: w.entities, ClassNames: w.classNames, SplitIDs: w.splitIDs, Out: out}, p)
-}
-
-// treeBytes reads every file under dir, by relative path.
-func treeBytes(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	out := map[string][]byte{}
-	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = b
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func sameTrees(t *testing.T, a, b map[string][]byte) {
-	t.Helper()
-	if len(a) != len(b) {
-		t.Errorf("%d files vs %d", len(a), len(b))
-	}
-	for k, v := range a {
-		if !bytes.Equal(v, b[k]) {
-			t.Errorf("%s differs", k)
-		}
-	}
 }
 
 func TestRunSmall(t *testing.T) {
@@ -235,5 +203,5 @@ func TestRunSmall(t *testing.T) {
 	if _, err := runWorld(t, w, out2, Params{WordCountThreshold: 1}); err != nil {
 		t.Fatal(err)
 	}
-	sameTrees(t, treeBytes(t, out), treeBytes(t, out2))
+	treetest.Equal(t, treetest.Read(t, out, nil), treetest.Read(t, out2, nil))
 }

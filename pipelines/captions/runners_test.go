@@ -16,6 +16,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+
+	"github.com/groundcap/groundcap/internal/treetest"
 )
 
 // setFlags sets Beam's process-wide flags for one test and restores them afterwards.
@@ -65,11 +67,11 @@ func TestJobServer(t *testing.T) {
 	if _, err := runWorld(t, w, remote, Params{WordCountThreshold: 1}); err != nil {
 		t.Fatal(err)
 	}
-	a, b := treeBytes(t, local), treeBytes(t, remote)
+	a, b := treetest.Read(t, local, nil), treetest.Read(t, remote, nil)
 	if len(a) < 5 {
 		t.Fatalf("only %d files", len(a))
 	}
-	sameTrees(t, a, b)
+	treetest.Equal(t, a, b)
 }
 
 // logCapture collects Beam log lines.

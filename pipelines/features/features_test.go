@@ -20,6 +20,7 @@ import (
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/shard"
 	gen "github.com/groundcap/groundcap/internal/synth"
+	"github.com/groundcap/groundcap/internal/treetest"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/transforms/rejects"
 )
@@ -412,36 +413,8 @@ func TestStageRejects(t *testing.T) {
 	}
 }
 
-// tree reads every file under dir except unfinished temporary files.
-func tree(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	out := map[string][]byte{}
-	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() || strings.HasSuffix(p, ".tmp") {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = b
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func sameTree(t *testing.T, a, b map[string][]byte) {
-	t.Helper()
-	if len(a) != len(b) {
-		t.Errorf("%d files vs %d", len(a), len(b))
-	}
-	for k, v := range a {
-		if !bytes.Equal(v, b[k]) {
-			t.Errorf("%s differs", k)
-		}
-	}
-}
+// unfinished is a temporary file of an interrupted write.
+func unfinished(rel string) bool { return strings.HasSuffix(rel, ".tmp") }
 
 // TestStageResume kills a shard writer half-way (leaving its temporary file, as kill -9 would),
 // then reruns: the output must be byte-identical to an uninterrupted run, and shards finished
@@ -489,7 +462,7 @@ func TestStageResume(t *testing.T) {
 			t.Errorf("shard %d was rewritten on resume", i)
 		}
 	}
-	sameTree(t, tree(t, filepath.Join(clean, "features")), tree(t, filepath.Join(root, "features")))
+	treetest.Equal(t, treetest.Read(t, filepath.Join(clean, "features"), unfinished), treetest.Read(t, filepath.Join(root, "features"), unfinished))
 
 	// Resume with one finished shard removed (and the manifest): only it is rewritten.
 	if err := os.Remove(filepath.Join(out, shard.Name(feat.FeaturesTable, 1, 4))); err != nil {
@@ -501,7 +474,7 @@ func TestStageResume(t *testing.T) {
 	if _, _, err := runStage(t, root, p); err != nil {
 		t.Fatal(err)
 	}
-	sameTree(t, tree(t, filepath.Join(clean, "features")), tree(t, filepath.Join(root, "features")))
+	treetest.Equal(t, treetest.Read(t, filepath.Join(clean, "features"), unfinished), treetest.Read(t, filepath.Join(root, "features"), unfinished))
 }
 
 // TestStageSynth runs the stage on a small synthetic world (internal/synth) and checks every
