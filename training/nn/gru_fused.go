@@ -19,7 +19,7 @@ import (
 // is the hidden states (T·B, H). The three recurrent products of a step are one (B, H)×(H, 3H)
 // product, and backward gets the weight gradient of all steps from one (3H, T·B)×(T·B, H)
 // product instead of one small product plus an accumulation per step, which is what the graph
-// of per-step ops costs (see GRU.forwardNodes, the reference it is tested against).
+// of per-step ops costs (see forwardNodes in the tests, the reference it is checked against).
 //
 // Backward state (gates and states of every step) lives in st, shared with the gradient ops;
 // gorgonia runs the forward op before the gradient ops in every pass.

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -99,4 +100,42 @@ func gruFusedMatchesNodes(t *testing.T, batch, hidden int) {
 			}
 		}
 	}
+}
+
+// forwardNodes is Forward built from per-step graph ops (the reference of gruSeqOp's tests).
+func (c *GRU) forwardNodes(x, mask *G.Node, steps, batch int, reverse bool) *G.Node {
+	if x.Shape()[0] != steps*batch {
+		panic(fmt.Sprintf("nn: GRU.Forward: x has %d rows, want steps·batch = %d", x.Shape()[0], steps*batch))
+	}
+	dt := x.Dtype()
+	h3 := tensor.Shape{steps, batch, c.Hidden}
+	// Input projections of all steps at once: (T·B, H) → (T, B, H).
+	xr := must(G.Reshape(addRow(must(G.Mul(x, c.Wir)), c.Bir), h3))
+	xz := must(G.Reshape(addRow(must(G.Mul(x, c.Wiz)), c.Biz), h3))
+	xn := must(G.Reshape(addRow(must(G.Mul(x, c.Win)), c.Bin), h3))
+	if mask != nil && !mask.Shape().Eq(tensor.Shape{steps, batch}) {
+		panic(fmt.Sprintf("nn: GRU.Forward: mask shape %v, want (%d, %d)", mask.Shape(), steps, batch))
+	}
+	h := G.NewMatrix(x.Graph(), dt, G.WithShape(batch, c.Hidden), G.WithName(fmt.Sprintf("%s.h0", c.Wir.Name())), G.WithInit(G.Zeroes()))
+	out := make(G.Nodes, steps)
+	for i := 0; i < steps; i++ {
+		t := i
+		if reverse {
+			t = steps - 1 - i
+		}
+		st := G.S(t)
+		r := must(G.Sigmoid(must(G.Add(must(G.Slice(xr, st)), addRow(must(G.Mul(h, c.Whr)), c.Bhr)))))
+		z := must(G.Sigmoid(must(G.Add(must(G.Slice(xz, st)), addRow(must(G.Mul(h, c.Whz)), c.Bhz)))))
+		hn := addRow(must(G.Mul(h, c.Whn)), c.Bhn)
+		n := must(G.Tanh(must(G.Add(must(G.Slice(xn, st)), must(G.HadamardProd(r, hn))))))
+		// h' = n + z ⊙ (h − n)
+		hNew := must(G.Add(n, must(G.HadamardProd(z, must(G.Sub(h, n))))))
+		if mask != nil {
+			mt := must(G.Slice(mask, st)) // (B)
+			hNew = bcastMul(hNew, mt, []byte{1})
+		}
+		h = hNew
+		out[t] = h
+	}
+	return must(G.Concat(0, out...)) // (T·B, H)
 }

@@ -90,47 +90,9 @@ func (c *GRU) Forward(x, mask *G.Node, steps, batch int, reverse bool) *G.Node {
 	} else if !mask.Shape().Eq(tensor.Shape{steps, batch}) {
 		panic(fmt.Sprintf("nn: GRU.Forward: mask shape %v, want (%d, %d)", mask.Shape(), steps, batch))
 	}
-	// The recurrence is one op (see gruSeqOp); forwardNodes is the same GRU as per-step ops.
+	// The recurrence is one op (see gruSeqOp; its tests hold the same GRU as per-step ops).
 	op := gruSeqOp{steps: steps, batch: batch, hidden: c.Hidden, reverse: reverse, id: opIDs.Add(1), st: &gruState{}}
 	return must(G.ApplyOp(op, xr, xz, xn, c.Whr, c.Whz, c.Whn, c.Bhr, c.Bhz, c.Bhn, mask))
-}
-
-// forwardNodes is Forward built from per-step graph ops (the reference of gruSeqOp's tests).
-func (c *GRU) forwardNodes(x, mask *G.Node, steps, batch int, reverse bool) *G.Node {
-	if x.Shape()[0] != steps*batch {
-		panic(fmt.Sprintf("nn: GRU.Forward: x has %d rows, want steps·batch = %d", x.Shape()[0], steps*batch))
-	}
-	dt := x.Dtype()
-	h3 := tensor.Shape{steps, batch, c.Hidden}
-	// Input projections of all steps at once: (T·B, H) → (T, B, H).
-	xr := must(G.Reshape(addRow(must(G.Mul(x, c.Wir)), c.Bir), h3))
-	xz := must(G.Reshape(addRow(must(G.Mul(x, c.Wiz)), c.Biz), h3))
-	xn := must(G.Reshape(addRow(must(G.Mul(x, c.Win)), c.Bin), h3))
-	if mask != nil && !mask.Shape().Eq(tensor.Shape{steps, batch}) {
-		panic(fmt.Sprintf("nn: GRU.Forward: mask shape %v, want (%d, %d)", mask.Shape(), steps, batch))
-	}
-	h := G.NewMatrix(x.Graph(), dt, G.WithShape(batch, c.Hidden), G.WithName(fmt.Sprintf("%s.h0", c.Wir.Name())), G.WithInit(G.Zeroes()))
-	out := make(G.Nodes, steps)
-	for i := 0; i < steps; i++ {
-		t := i
-		if reverse {
-			t = steps - 1 - i
-		}
-		st := G.S(t)
-		r := must(G.Sigmoid(must(G.Add(must(G.Slice(xr, st)), addRow(must(G.Mul(h, c.Whr)), c.Bhr)))))
-		z := must(G.Sigmoid(must(G.Add(must(G.Slice(xz, st)), addRow(must(G.Mul(h, c.Whz)), c.Bhz)))))
-		hn := addRow(must(G.Mul(h, c.Whn)), c.Bhn)
-		n := must(G.Tanh(must(G.Add(must(G.Slice(xn, st)), must(G.HadamardProd(r, hn))))))
-		// h' = n + z ⊙ (h − n)
-		hNew := must(G.Add(n, must(G.HadamardProd(z, must(G.Sub(h, n))))))
-		if mask != nil {
-			mt := must(G.Slice(mask, st)) // (B)
-			hNew = bcastMul(hNew, mt, []byte{1})
-		}
-		h = hNew
-		out[t] = h
-	}
-	return must(G.Concat(0, out...)) // (T·B, H)
 }
 
 // BiGRU is a bidirectional GRU whose output is the mean of the two
