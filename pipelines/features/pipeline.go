@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"runtime"
 	"sort"
@@ -647,76 +646,4 @@ func (p *progressLog) add(k int64) {
 func (p *progressLog) done() {
 	el := time.Since(p.start)
 	log.Infof(p.ctx, "features: shard %d: %d records in %s", p.shard, p.n, el.Round(time.Millisecond))
-}
-
-// Sizes of asyncWriter's buffers: up to asyncDepth chunks queued behind the one being written.
-const (
-	asyncChunk = 2 << 20
-	asyncDepth = 4
-)
-
-// asyncWriter queues writes for a goroutine that passes them to w, so that storage writes
-// overlap decoding. Errors surface at Close.
-type asyncWriter struct {
-	w    io.Writer
-	ch   chan []byte
-	free chan []byte
-	cur  []byte
-	done chan struct{}
-	err  error // set by the goroutine; read after done
-}
-
-func newAsyncWriter(w io.Writer) *asyncWriter {
-	a := &asyncWriter{w: w, ch: make(chan []byte, asyncDepth), free: make(chan []byte, asyncDepth+2), done: make(chan struct{})}
-	go func() {
-		defer close(a.done)
-		for b := range a.ch {
-			if a.err == nil {
-				_, a.err = a.w.Write(b)
-			}
-			a.free <- b[:0]
-		}
-	}()
-	return a
-}
-
-// Write copies p into the queue.
-func (a *asyncWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		if a.cur == nil {
-			select {
-			case b := <-a.free:
-				a.cur = b
-			default:
-				a.cur = make([]byte, 0, asyncChunk)
-			}
-		}
-		k := min(len(p), cap(a.cur)-len(a.cur))
-		a.cur = append(a.cur, p[:k]...)
-		p = p[k:]
-		if len(a.cur) == cap(a.cur) {
-			a.ch <- a.cur
-			a.cur = nil
-		}
-	}
-	return n, nil
-}
-
-// Close writes what is queued and returns the first write error.
-func (a *asyncWriter) Close() error {
-	if len(a.cur) > 0 {
-		a.ch <- a.cur
-		a.cur = nil
-	}
-	close(a.ch)
-	<-a.done
-	return a.err
-}
-
-// abort stops the goroutine after the queued writes.
-func (a *asyncWriter) abort() {
-	a.cur = nil
-	close(a.ch)
-	<-a.done
 }
