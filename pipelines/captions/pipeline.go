@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"reflect"
-	"sort"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -347,14 +346,4 @@ func (f *FinalizeFn) ProcessElement(ctx context.Context, _ []byte, rs ReaderStat
 	}
 	emit(st)
 	return nil
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
