@@ -8,6 +8,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	gblas "gonum.org/v1/gonum/blas"
@@ -29,6 +31,13 @@ type gpuCheckOptions struct {
 	CPUReps  int
 	Tol      float64
 
+	// ScanBatch and ScanEmbed, when set, replace the batch size and
+	// embedding width of the POS-SCAN step (defaultScan); Thresholds are
+	// the GPU size thresholds its step is timed with.
+	ScanBatch  int
+	ScanEmbed  int
+	Thresholds thresholdList
+
 	// shapes, step and scan size the measurements; zero means the
 	// defaults (benchShapes, defaultStep, defaultScan). Tests shrink them.
 	shapes [][3]int
@@ -49,6 +58,35 @@ func (o *gpuCheckOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Reps, "reps", 20, "timed repetitions of each GPU product and training step")
 	fs.IntVar(&o.CPUReps, "cpu-reps", 2, "timed repetitions of each CPU product and training step")
 	fs.Float64Var(&o.Tol, "tol", 1e-5, "largest max-norm relative error of a GPU Sgemm against gonum")
+	fs.IntVar(&o.ScanBatch, "scan-batch", 0, "batch size of the POS-SCAN step (default 32; the paper's is 128)")
+	fs.IntVar(&o.ScanEmbed, "scan-embed", 0, "embedding width of the POS-SCAN step (default 256; the paper's is 1024)")
+	fs.Var(&o.Thresholds, "thresholds", "comma-separated m·n·k thresholds to time the POS-SCAN step with on the GPU (default the built-in threshold)")
+}
+
+// thresholdList is a flag holding comma-separated positive integers.
+type thresholdList []int
+
+// String formats the list as the flag takes it.
+func (l *thresholdList) String() string {
+	parts := make([]string, len(*l))
+	for i, v := range *l {
+		parts[i] = strconv.Itoa(v)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set parses a comma-separated list of positive integers.
+func (l *thresholdList) Set(s string) error {
+	var out thresholdList
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			return fmt.Errorf("threshold %q is not a positive integer", f)
+		}
+		out = append(out, v)
+	}
+	*l = out
+	return nil
 }
 
 func newGPUCheckCommand(g *globalOptions) *command {
@@ -68,8 +106,8 @@ func newGPUCheckCommand(g *globalOptions) *command {
 			if len(args) > 0 {
 				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
 			}
-			if opts.Reps <= 0 || opts.CPUReps <= 0 || !(opts.Tol > 0) {
-				return usageError{"--reps and --cpu-reps must be positive and --tol > 0"}
+			if opts.Reps <= 0 || opts.CPUReps <= 0 || !(opts.Tol > 0) || opts.ScanBatch < 0 || opts.ScanEmbed < 0 {
+				return usageError{"--reps and --cpu-reps must be positive, --tol > 0, --scan-batch and --scan-embed >= 0"}
 			}
 			return runGPUCheck(ctx, opts, g)
 		},
@@ -176,6 +214,12 @@ func runGPUCheck(ctx context.Context, opts gpuCheckOptions, g *globalOptions) (e
 	if ss == (scanSize{}) {
 		ss = defaultScan
 	}
+	if opts.ScanBatch > 0 {
+		ss.Batch = opts.ScanBatch
+	}
+	if opts.ScanEmbed > 0 {
+		ss.Embed = opts.ScanEmbed
+	}
 	fmt.Fprintf(w, "\nPOS-SCAN training step (scan.Model.TrainStep: forward, backward, clip, Adam; %v):\n", ss)
 	cpuScan, err := scanSteps(cpu, ss, opts.CPUReps)
 	if err != nil {
@@ -197,21 +241,27 @@ func runGPUCheck(ctx context.Context, opts gpuCheckOptions, g *globalOptions) (e
 	}
 	fmt.Fprintf(w, "  first-step loss CPU %.7g GPU %.7g (rel %.2g, limit %g), %d Sgemm calls on the GPU: %s\n",
 		cpuScan.Loss, allGPU.Loss, lossRel, stepTol, onGPU, status)
-	timed, err := gpublas.New(gpublas.Options{LibDir: os.Getenv(gpublas.EnvLibDir), Device: opts.Device, Pedantic: opts.Pedantic, Strict: true})
-	if err != nil {
-		return err
+	thresholds := []int(opts.Thresholds)
+	if len(thresholds) == 0 {
+		thresholds = []int{gpublas.DefaultThreshold}
 	}
-	gpuScan, err := scanSteps(timed, ss, opts.Reps)
-	st := timed.Stats()
-	if cerr := timed.Close(); err == nil {
-		err = cerr
+	fmt.Fprintf(w, "  step time: CPU %v\n", cpuScan.Time.Round(time.Microsecond))
+	for _, th := range thresholds {
+		timed, err := gpublas.New(gpublas.Options{LibDir: os.Getenv(gpublas.EnvLibDir), Device: opts.Device, Pedantic: opts.Pedantic, Strict: true, Threshold: th})
+		if err != nil {
+			return err
+		}
+		gpuScan, err := scanSteps(timed, ss, opts.Reps)
+		st := timed.Stats()
+		if cerr := timed.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  step time: GPU %v (speed-up %.1fx; threshold m·n·k >= %d: %d products on the GPU, %d on the CPU)\n",
+			gpuScan.Time.Round(time.Microsecond), cpuScan.Time.Seconds()/gpuScan.Time.Seconds(), th, st.GPUCalls, st.CPUCalls)
 	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "  step time: CPU %v, GPU %v (speed-up %.1fx; default threshold m·n·k >= %d: %d products on the GPU, %d on the CPU)\n",
-		cpuScan.Time.Round(time.Microsecond), gpuScan.Time.Round(time.Microsecond), cpuScan.Time.Seconds()/gpuScan.Time.Seconds(),
-		gpublas.DefaultThreshold, st.GPUCalls, st.CPUCalls)
 
 	if len(failed) > 0 {
 		return fmt.Errorf("%d check(s) failed: %v", len(failed), failed)

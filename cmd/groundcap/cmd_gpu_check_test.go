@@ -143,7 +143,7 @@ func TestGPUCheckWithFakeCUDA(t *testing.T) {
 	t.Setenv(gpublas.EnvLibDir, "")
 	dir := fakeCUDADir(t)
 	var out bytes.Buffer
-	opts := gpuCheckOptions{LibDir: dir, Reps: 1, CPUReps: 1, Tol: 1e-5,
+	opts := gpuCheckOptions{LibDir: dir, Reps: 1, CPUReps: 1, Tol: 1e-5, Thresholds: thresholdList{1, 1 << 40},
 		shapes: [][3]int{{16, 32, 24}}, step: stepDims{Batch: 8, In: 32, Hidden: 16, Out: 4},
 		scan: scanSize{Batch: 4, Regions: 5, Feat: 16, Words: 6, Embed: 8, Vocab: 30}}
 	if err := runGPUCheck(context.Background(), opts, &globalOptions{Stdout: &out, Stderr: &out}); err != nil {
@@ -151,7 +151,8 @@ func TestGPUCheckWithFakeCUDA(t *testing.T) {
 	}
 	s := out.String()
 	t.Log(s)
-	for _, want := range []string{"TT m=64 n=130 k=65", "  16x  32x  24  GPU", "GFLOP/s", "Sgemm calls on the GPU: ok", "first-step loss CPU", "all checks passed"} {
+	for _, want := range []string{"TT m=64 n=130 k=65", "  16x  32x  24  GPU", "GFLOP/s", "Sgemm calls on the GPU: ok", "first-step loss CPU",
+		"threshold m·n·k >= 1: ", "threshold m·n·k >= 1099511627776: 0 products on the GPU", "all checks passed"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
@@ -225,4 +226,19 @@ type scaledBLAS struct {
 
 func (s scaledBLAS) Sgemm(tA, tB gblas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gonum.Implementation{}.Sgemm(tA, tB, m, n, k, alpha*s.f, a, lda, b, ldb, beta, c, ldc)
+}
+
+func TestThresholdListFlag(t *testing.T) {
+	var l thresholdList
+	if err := l.Set("1, 262144,4096"); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.String(); got != "1,262144,4096" {
+		t.Errorf("parsed %q", got)
+	}
+	for _, bad := range []string{"", "0", "-3", "1,x"} {
+		if err := l.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted", bad)
+		}
+	}
 }
