@@ -126,8 +126,9 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 		Name:        name,
 		Description: desc,
 		// 2: noun slots, fused GRU and attention ops (same model, other float rounding, so
-		// other bytes than version 1's outputs).
-		Version:       "2",
+		// other bytes than version 1's outputs). 3: the input projections inside the fused
+		// GRU, both directions as one op, chunked gradient norm (other rounding again).
+		Version:       "3",
 		SchemaVersion: "1",
 		Params:        p,
 		Inputs: []engine.Input{

@@ -92,3 +92,30 @@ func TestPeakSgemmPositive(t *testing.T) {
 		t.Fatal("PeakSgemm(n=0) succeeded")
 	}
 }
+
+// threadedFake records the thread limits it is asked for.
+type threadedFake struct {
+	gonum.Implementation
+	got *[]int
+}
+
+func (f threadedFake) Threads(n int, fn func()) bool {
+	*f.got = append(*f.got, n)
+	fn()
+	return true
+}
+
+func TestThreadsForwarding(t *testing.T) {
+	var got []int
+	ran := 0
+	fn := func() { ran++ }
+	if !Threads(NewCounter(threadedFake{got: &got}), 1, fn) || ran != 1 || len(got) != 1 || got[0] != 1 {
+		t.Fatalf("Counter over a Threaded backend: ran %d, limits %v", ran, got)
+	}
+	if !(full{Float32: threadedFake{got: &got}}).Threads(3, fn) || ran != 2 || got[1] != 3 {
+		t.Fatalf("installed Threaded backend: ran %d, limits %v", ran, got)
+	}
+	if Threads(NewCounter(gonum.Implementation{}), 1, fn) || Threads(gonum.Implementation{}, 1, fn) || ran != 2 {
+		t.Fatalf("a backend that is not Threaded ran fn (ran %d) or reported it did", ran)
+	}
+}

@@ -22,6 +22,9 @@ static int openblas_quiet_threads(const char *timeout) {
 	shutdown();
 	return init();
 }
+
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
 */
 import "C"
 
@@ -53,9 +56,53 @@ func init() {
 			defer C.free(unsafe.Pointer(v))
 			C.openblas_quiet_threads(v)
 		})
-		return netlib.Implementation{}, nil
+		return openBLAS{}, nil
 	})
 	if err != nil {
 		panic(err)
 	}
 }
+
+// openBLAS is OpenBLAS through gonum's netlib wrapper, Threaded.
+type openBLAS struct{ netlib.Implementation }
+
+var limit struct {
+	sync.Mutex
+	depth int   // Threads calls running
+	cur   C.int // the thread count they set
+	saved C.int // OpenBLAS's thread count before the first of them
+}
+
+// Threads sets OpenBLAS's thread count to n (at least 1) while fn runs,
+// then restores it; overlapping calls keep the smallest count until the
+// last ends. The count is global to the library: products from other
+// goroutines meanwhile use it too, which is slower but gives the same
+// results.
+func (openBLAS) Threads(n int, fn func()) bool {
+	want := C.int(max(n, 1))
+	limit.Lock()
+	switch {
+	case limit.depth == 0:
+		limit.saved = C.openblas_get_num_threads()
+		limit.cur = min(want, limit.saved)
+		C.openblas_set_num_threads(limit.cur)
+	case want < limit.cur:
+		limit.cur = want
+		C.openblas_set_num_threads(want)
+	}
+	limit.depth++
+	limit.Unlock()
+	defer func() {
+		limit.Lock()
+		limit.depth--
+		if limit.depth == 0 {
+			C.openblas_set_num_threads(limit.saved)
+		}
+		limit.Unlock()
+	}()
+	fn()
+	return true
+}
+
+// openblasThreads is OpenBLAS's current thread count (for tests).
+func openblasThreads() int { return int(C.openblas_get_num_threads()) }

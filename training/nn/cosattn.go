@@ -109,16 +109,17 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads []*tensor.
 		dAlpha, ds, dv, de = grads[0].Data().([]F), grads[1].Data().([]F), grads[2].Data().([]F), grads[3].Data().([]F)
 	}
 	lo := F(eps)
-	// The small products run one after another on this goroutine: OpenBLAS threads each call
-	// itself, and concurrent calls from several goroutines contend badly. The element-wise work
-	// between them is spread over the CPUs.
+	// The small products of each image (eachSmall), then the element-wise work, both spread
+	// over the CPUs.
 	g, ga := make([]F, I*K*K), make([]F, I*K*TJ)
-	for i := 0; i < I; i++ {
-		vi := v[i*K*E : (i+1)*K*E]
-		gi := g[i*K*K : (i+1)*K*K]
-		gemm(false, true, K, K, E, 1, vi, E, vi, E, 0, gi, K)                                              // G = V Vᵀ
-		gemm(false, false, K, TJ, K, 1, gi, K, alpha[i*K*TJ:(i+1)*K*TJ], TJ, 0, ga[i*K*TJ:(i+1)*K*TJ], TJ) // G·α
-	}
+	eachSmall(I, func(from, to int) {
+		for i := from; i < to; i++ {
+			vi := v[i*K*E : (i+1)*K*E]
+			gi := g[i*K*K : (i+1)*K*K]
+			gemm(false, true, K, K, E, 1, vi, E, vi, E, 0, gi, K)                                              // G = V Vᵀ
+			gemm(false, false, K, TJ, K, 1, gi, K, alpha[i*K*TJ:(i+1)*K*TJ], TJ, 0, ga[i*K*TJ:(i+1)*K*TJ], TJ) // G·α
+		}
+	})
 	var scaled []F
 	if dr != nil {
 		scaled = make([]F, I*K*TJ)
@@ -183,12 +184,14 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads []*tensor.
 	})
 	if dr != nil {
 		// ∂G = Σ_tj ∂aa·α αᵀ (symmetric), ∂V = (∂G + ∂Gᵀ)·V = 2 ∂G·V.
-		dg := make([]F, K*K)
-		for i := 0; i < I; i++ {
-			a := alpha[i*K*TJ : (i+1)*K*TJ]
-			gemm(false, true, K, K, TJ, 1, scaled[i*K*TJ:(i+1)*K*TJ], TJ, a, TJ, 0, dg, K)
-			gemm(false, false, K, E, K, 2, dg, K, v[i*K*E:(i+1)*K*E], E, 0, dv[i*K*E:(i+1)*K*E], E)
-		}
+		eachSmall(I, func(from, to int) {
+			dg := make([]F, K*K)
+			for i := from; i < to; i++ {
+				a := alpha[i*K*TJ : (i+1)*K*TJ]
+				gemm(false, true, K, K, TJ, 1, scaled[i*K*TJ:(i+1)*K*TJ], TJ, a, TJ, 0, dg, K)
+				gemm(false, false, K, E, K, 2, dg, K, v[i*K*E:(i+1)*K*E], E, 0, dv[i*K*E:(i+1)*K*E], E)
+			}
+		})
 	}
 	if dr != nil {
 		for tj := 0; tj < TJ; tj++ {

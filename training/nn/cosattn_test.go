@@ -45,12 +45,26 @@ func TestCosineAttendedMatchesGraph(t *testing.T) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
 	cosAttnMatches(t, 4, 36, 3, 40, 64)
+	// With a BLAS that can run products single-threaded, the images' small products are spread
+	// over goroutines (eachSmall).
+	t.Run("threaded", func(t *testing.T) {
+		useThreadedBLAS(t)
+		cosAttnMatches(t, 5, 36, 3, 40, 64)
+	})
 }
 
 // TestCosineAttendedDeterministic: the same bits whatever the number of CPUs the images are
 // spread over (results must not depend on the machine).
 func TestCosineAttendedDeterministic(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	cosAttnDeterministic(t)
+	t.Run("threaded", func(t *testing.T) {
+		useThreadedBLAS(t)
+		cosAttnDeterministic(t)
+	})
+}
+
+func cosAttnDeterministic(t *testing.T) {
 	var ref [][]float32
 	for _, procs := range []int{1, 2, 3} {
 		runtime.GOMAXPROCS(procs)

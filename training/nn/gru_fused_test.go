@@ -5,23 +5,67 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"sync/atomic"
 	"testing"
+
+	"gonum.org/v1/gonum/blas/gonum"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/groundcap/groundcap/training/blas"
 )
 
 // TestGRUFusedMatchesNodes runs the fused recurrence and the per-step reference graph on the same
-// weights, inputs and mask (sequences of lengths 5, 3, 1, …), both directions, float32, and
-// compares outputs and every gradient; each graph runs twice (the fused state is per pass). The
-// second size is large enough for the element-wise work to run on several goroutines.
+// weights, inputs and mask (sequences of lengths 5, 3, 1, …), both directions and the
+// bidirectional op, float32, and compares outputs and every gradient; each graph runs twice (the
+// fused state is per pass). The second size is large enough for the element-wise work to run on
+// several goroutines. Each runs with a BLAS that cannot limit its threads (the directions of the
+// bidirectional op one after another) and with one that can (side by side, threadedBLAS).
 func TestGRUFusedMatchesNodes(t *testing.T) {
-	for _, size := range []struct{ batch, hidden int }{{3, 6}, {40, 420}} {
-		gruFusedMatchesNodes(t, size.batch, size.hidden)
+	for _, threaded := range []bool{false, true} {
+		if threaded {
+			useThreadedBLAS(t)
+		}
+		for _, size := range []struct{ batch, hidden int }{{3, 6}, {40, 420}} {
+			for _, dir := range []string{"forward", "reverse", "bi"} {
+				gruFusedMatchesNodes(t, size.batch, size.hidden, dir)
+			}
+		}
 	}
 }
 
-func gruFusedMatchesNodes(t *testing.T, batch, hidden int) {
+// fakeThreaded is gonum's BLAS with Threads (training/blas's Threaded) that only runs fn: the
+// fused ops then take their side-by-side paths.
+type fakeThreaded struct {
+	gonum.Implementation
+	calls *atomic.Int64
+}
+
+func (f fakeThreaded) Threads(n int, fn func()) bool {
+	f.calls.Add(1)
+	fn()
+	return true
+}
+
+// useThreadedBLAS installs fakeThreaded for the rest of the test and checks at its end that a
+// fused op used it.
+func useThreadedBLAS(t *testing.T) {
+	var calls atomic.Int64
+	blas.Install(blas.Backend{Name: "threaded", Impl: fakeThreaded{calls: &calls}})
+	if runtime.GOMAXPROCS(0) < 2 {
+		prev := runtime.GOMAXPROCS(2)
+		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	}
+	t.Cleanup(func() {
+		blas.Install(blas.Backend{Name: blas.Go, Impl: gonum.Implementation{}})
+		if calls.Load() == 0 {
+			t.Errorf("no fused op limited the BLAS's threads")
+		}
+	})
+}
+
+func gruFusedMatchesNodes(t *testing.T, batch, hidden int, dir string) {
 	const steps, in = 5, 4
 	if batch*hidden >= parallelMin && runtime.GOMAXPROCS(0) < 2 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
@@ -30,10 +74,10 @@ func gruFusedMatchesNodes(t *testing.T, batch, hidden int) {
 	for b := range lengths {
 		lengths[b] = []int{5, 3, 1}[b%3]
 	}
-	run := func(fused, reverse bool) (out []float32, grads [][]float32) {
+	run := func(fused bool) (out []float32, grads [][]float32) {
 		g := G.NewGraph()
 		ps := NewParamSet(tensor.Float32, rand.New(rand.NewPCG(4, 2)))
-		c := NewGRU(g, ps, "gru", in, hidden)
+		bi := NewBiGRU(g, ps, "gru", in, hidden)
 		r := rand.New(rand.NewPCG(9, 9))
 		x := NewParam(g, tensor.Float32, "x", r, Uniform(-1, 1), steps*batch, in)
 		m := make([]float32, steps*batch)
@@ -45,15 +89,23 @@ func gruFusedMatchesNodes(t *testing.T, batch, hidden int) {
 		mask := G.NewTensor(g, tensor.Float32, 2, G.WithShape(steps, batch), G.WithName("mask"),
 			G.WithValue(tensor.New(tensor.WithShape(steps, batch), tensor.WithBacking(m))))
 		var y *G.Node
-		if fused {
-			y = c.Forward(x, mask, steps, batch, reverse)
-		} else {
-			y = c.forwardNodes(x, mask, steps, batch, reverse)
+		wrt := bi.Fwd.Params()
+		switch {
+		case dir == "bi" && fused:
+			y, wrt = bi.Forward(x, mask, steps, batch), bi.Params()
+		case dir == "bi":
+			f := bi.Fwd.forwardNodes(x, mask, steps, batch, false)
+			b := bi.Bwd.forwardNodes(x, mask, steps, batch, true)
+			y, wrt = must(G.Mul(must(G.Add(f, b)), Scalar(tensor.Float32, 0.5))), bi.Params()
+		case fused:
+			y = bi.Fwd.Forward(x, mask, steps, batch, dir == "reverse")
+		default:
+			y = bi.Fwd.forwardNodes(x, mask, steps, batch, dir == "reverse")
 		}
 		w := G.NewTensor(g, tensor.Float32, 2, G.WithShape(y.Shape()...), G.WithName("w"),
 			G.WithValue(Uniform(-1, 1)(rand.New(rand.NewPCG(1, 1)), tensor.Float32, y.Shape()...)))
 		cost := must(G.Sum(must(G.HadamardProd(y, w))))
-		wrt := append(c.Params(), x)
+		wrt = append(wrt, x)
 		if _, err := G.Grad(cost, wrt...); err != nil {
 			t.Fatal(err)
 		}
@@ -75,27 +127,31 @@ func gruFusedMatchesNodes(t *testing.T, batch, hidden int) {
 		}
 		return out, grads
 	}
-	for _, reverse := range []bool{false, true} {
-		o1, g1 := run(true, reverse)
-		o2, g2 := run(false, reverse)
-		near := func(what string, a, b []float32) {
-			for i := range a {
-				if d := math.Abs(float64(a[i] - b[i])); d > 1e-5*max(1, math.Abs(float64(b[i]))) {
-					t.Fatalf("B %d H %d reverse %v: %s[%d]: fused %v, per-step graph %v", batch, hidden, reverse, what, i, a[i], b[i])
-				}
+	o1, g1 := run(true)
+	o2, g2 := run(false)
+	near := func(what string, a, b []float32) {
+		for i := range a {
+			if d := math.Abs(float64(a[i] - b[i])); d > 1e-5*max(1, math.Abs(float64(b[i]))) {
+				t.Fatalf("B %d H %d %s: %s[%d]: fused %v, per-step graph %v", batch, hidden, dir, what, i, a[i], b[i])
 			}
 		}
-		near("output", o1, o2)
-		for i := range g1 {
-			near("gradient "+[]string{"wir", "wiz", "win", "whr", "whz", "whn", "bir", "biz", "bin", "bhr", "bhz", "bhn", "x"}[i], g1[i], g2[i])
-		}
-		// Padded steps output zeros.
-		for b, l := range lengths {
-			for s := l; s < steps; s++ {
-				for j := 0; j < hidden; j++ {
-					if o1[(s*batch+b)*hidden+j] != 0 {
-						t.Fatalf("reverse %v: padded step %d of sequence %d is not zero", reverse, s, b)
-					}
+	}
+	near("output", o1, o2)
+	if len(g1) != len(g2) {
+		t.Fatalf("%d gradients, reference %d", len(g1), len(g2))
+	}
+	for i := range g1 {
+		near(fmt.Sprintf("gradient %d", i), g1[i], g2[i])
+	}
+	// Padded steps output zeros (one direction).
+	if dir == "bi" {
+		return
+	}
+	for b, l := range lengths {
+		for s := l; s < steps; s++ {
+			for j := 0; j < hidden; j++ {
+				if o1[(s*batch+b)*hidden+j] != 0 {
+					t.Fatalf("%s: padded step %d of sequence %d is not zero", dir, s, b)
 				}
 			}
 		}

@@ -29,8 +29,8 @@ func (l *Linear) Params() G.Nodes { return G.Nodes{l.W, l.B} }
 
 // Forward maps x (N, In) to (N, Out).
 func (l *Linear) Forward(x *G.Node) *G.Node {
-	y := must(G.Mul(x, l.W))           // (N, Out)
-	return bcastAdd(y, l.B, []byte{0}) // + b broadcast over rows
+	y := must(G.Mul(x, l.W)) // (N, Out)
+	return AddRows(y, l.B)   // + b broadcast over rows
 }
 
 // GRU is one layer of PyTorch's GRU (gates r, z, n):
@@ -66,7 +66,7 @@ func (c *GRU) Params() G.Nodes {
 	return G.Nodes{c.Wir, c.Wiz, c.Win, c.Whr, c.Whz, c.Whn, c.Bir, c.Biz, c.Bin, c.Bhr, c.Bhz, c.Bhn}
 }
 
-func addRow(x, b *G.Node) *G.Node { return bcastAdd(x, b, []byte{0}) }
+func addRow(x, b *G.Node) *G.Node { return AddRows(x, b) }
 
 // Forward runs the GRU over a time-major sequence x of shape (T·B, In)
 // (row t·B+b is step t of sequence b) from a zero state and returns the
@@ -76,23 +76,35 @@ func addRow(x, b *G.Node) *G.Node { return bcastAdd(x, b, []byte{0}) }
 // starts from a zero state at its last real token, as with PyTorch's packed
 // sequences. mask may be nil when no sequence is padded.
 func (c *GRU) Forward(x, mask *G.Node, steps, batch int, reverse bool) *G.Node {
-	if x.Shape()[0] != steps*batch {
-		panic(fmt.Sprintf("nn: GRU.Forward: x has %d rows, want steps·batch = %d", x.Shape()[0], steps*batch))
+	mask = c.checkInput(x, mask, steps, batch)
+	// The whole GRU is one op (see gruSeqOp; its tests hold the same GRU as per-step ops).
+	op := gruSeqOp{gruDir: c.dir(steps, batch, reverse), id: opIDs.Add(1)}
+	return must(G.ApplyOp(op, append(append(G.Nodes{x}, c.gruParams()...), mask)...))
+}
+
+// checkInput panics unless x is (steps·batch, In) and mask (steps, batch) or nil, and returns
+// the mask, all ones when nil.
+func (c *GRU) checkInput(x, mask *G.Node, steps, batch int) *G.Node {
+	if !x.Shape().Eq(tensor.Shape{steps * batch, c.In}) {
+		panic(fmt.Sprintf("nn: GRU.Forward: x has shape %v, want (steps·batch, In) = (%d, %d)", x.Shape(), steps*batch, c.In))
 	}
-	dt := x.Dtype()
-	h3 := tensor.Shape{steps, batch, c.Hidden}
-	// Input projections of all steps at once: (T·B, H) → (T, B, H).
-	xr := must(G.Reshape(addRow(must(G.Mul(x, c.Wir)), c.Bir), h3))
-	xz := must(G.Reshape(addRow(must(G.Mul(x, c.Wiz)), c.Biz), h3))
-	xn := must(G.Reshape(addRow(must(G.Mul(x, c.Win)), c.Bin), h3))
 	if mask == nil {
-		mask = G.NewMatrix(x.Graph(), dt, G.WithShape(steps, batch), G.WithName(fmt.Sprintf("%s.ones", c.Wir.Name())), G.WithInit(G.Ones()))
-	} else if !mask.Shape().Eq(tensor.Shape{steps, batch}) {
+		return G.NewMatrix(x.Graph(), x.Dtype(), G.WithShape(steps, batch), G.WithName(fmt.Sprintf("%s.ones", c.Wir.Name())), G.WithInit(G.Ones()))
+	}
+	if !mask.Shape().Eq(tensor.Shape{steps, batch}) {
 		panic(fmt.Sprintf("nn: GRU.Forward: mask shape %v, want (%d, %d)", mask.Shape(), steps, batch))
 	}
-	// The recurrence is one op (see gruSeqOp; its tests hold the same GRU as per-step ops).
-	op := gruSeqOp{steps: steps, batch: batch, hidden: c.Hidden, reverse: reverse, id: opIDs.Add(1), st: &gruState{}}
-	return must(G.ApplyOp(op, xr, xz, xn, c.Whr, c.Whz, c.Whn, c.Bhr, c.Bhz, c.Bhn, mask))
+	return mask
+}
+
+// dir is the fused op's description of this GRU over steps × batch.
+func (c *GRU) dir(steps, batch int, reverse bool) gruDir {
+	return gruDir{steps: steps, batch: batch, in: c.In, hidden: c.Hidden, reverse: reverse, st: &gruState{}}
+}
+
+// gruParams are the weights and biases in the fused op's order.
+func (c *GRU) gruParams() G.Nodes {
+	return G.Nodes{c.Wir, c.Wiz, c.Win, c.Bir, c.Biz, c.Bin, c.Whr, c.Whz, c.Whn, c.Bhr, c.Bhz, c.Bhn}
 }
 
 // BiGRU is a bidirectional GRU whose output is the mean of the two
@@ -113,9 +125,14 @@ func (b *BiGRU) Params() G.Nodes { return append(b.Fwd.Params(), b.Bwd.Params().
 // Forward returns (fwd + bwd)/2 of shape (T·B, Hidden); see GRU.Forward for
 // the layout and mask.
 func (b *BiGRU) Forward(x, mask *G.Node, steps, batch int) *G.Node {
-	f := b.Fwd.Forward(x, mask, steps, batch, false)
-	r := b.Bwd.Forward(x, mask, steps, batch, true)
-	return must(G.Mul(must(G.Add(f, r)), Scalar(x.Dtype(), 0.5)))
+	mask = b.Fwd.checkInput(x, mask, steps, batch)
+	if b.Bwd.In != b.Fwd.In || b.Bwd.Hidden != b.Fwd.Hidden {
+		panic(fmt.Sprintf("nn: BiGRU: directions of sizes %d→%d and %d→%d", b.Fwd.In, b.Fwd.Hidden, b.Bwd.In, b.Bwd.Hidden))
+	}
+	// Both directions and their mean are one op (biGRUOp).
+	op := biGRUOp{fwd: b.Fwd.dir(steps, batch, false), bwd: b.Bwd.dir(steps, batch, true), id: opIDs.Add(1), st: &passGrads{}}
+	in := append(append(append(G.Nodes{x}, b.Fwd.gruParams()...), b.Bwd.gruParams()...), mask)
+	return must(G.ApplyOp(op, in...))
 }
 
 // LSTMCell is PyTorch's LSTMCell:

@@ -20,3 +20,12 @@ func NewMachine(g *G.ExprGraph, wrt ...*G.Node) G.VM {
 	}
 	return G.NewTapeMachine(g, G.BindDualValues(wrt...))
 }
+
+// Needed returns the part of g that computing roots needs. Symbolic
+// differentiation in gorgonia creates the gradient of every input of an op
+// whose gradient it needs (a product's gradient with respect to its data
+// input too), and a machine compiled from the whole graph computes them all;
+// one compiled from Needed(g, outputs and gradients...) does not.
+func Needed(g *G.ExprGraph, roots ...*G.Node) *G.ExprGraph {
+	return g.ExactSubgraphRoots(roots...)
+}

@@ -182,13 +182,32 @@ func forChunks(cs []chunk, fn func(n int, c chunk)) {
 	wg.Wait()
 }
 
-// GlobalNorm returns √(Σ g²) over all gradients (accumulated in float64).
+// GlobalNorm returns √(Σ g²) over all gradients, accumulated in float64:
+// each chunk of chunkSize values (in order, four interleaved partial sums)
+// on up to GOMAXPROCS goroutines, then the chunks' sums in order, so the
+// result does not depend on the number of CPUs.
 func GlobalNorm(grads [][]float32) float64 {
-	var s float64
-	for _, g := range grads {
-		for _, x := range g {
-			s += float64(x) * float64(x)
+	work := chunks(grads)
+	sums := make([]float64, len(work))
+	forChunks(work, func(n int, c chunk) {
+		g := grads[c.i][c.lo:c.hi]
+		var s0, s1, s2, s3 float64
+		j := 0
+		for ; j+4 <= len(g); j += 4 {
+			a, b, c, d := float64(g[j]), float64(g[j+1]), float64(g[j+2]), float64(g[j+3])
+			s0 += a * a
+			s1 += b * b
+			s2 += c * c
+			s3 += d * d
 		}
+		for ; j < len(g); j++ {
+			s0 += float64(g[j]) * float64(g[j])
+		}
+		sums[n] = (s0 + s1) + (s2 + s3)
+	})
+	var s float64
+	for _, x := range sums {
+		s += x
 	}
 	return math.Sqrt(s)
 }
@@ -201,11 +220,12 @@ func ClipGlobalNorm(grads [][]float32, maxNorm float64) float64 {
 	coef := maxNorm / (n + 1e-6)
 	if coef < 1 {
 		c := float32(coef)
-		for _, g := range grads {
+		forChunks(chunks(grads), func(_ int, ch chunk) {
+			g := grads[ch.i][ch.lo:ch.hi]
 			for j := range g {
 				g[j] *= c
 			}
-		}
+		})
 	}
 	return n
 }

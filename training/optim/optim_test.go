@@ -196,3 +196,34 @@ func TestAdamChunked(t *testing.T) {
 		t.Error("a failed update changed the weights")
 	}
 }
+
+// TestGlobalNormIndependentOfCPUs checks that the parallel norm is the same
+// whatever GOMAXPROCS is, and agrees with a plain float64 sum.
+func TestGlobalNormIndependentOfCPUs(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	var grads [][]float32
+	var want float64
+	for _, n := range []int{7, chunkSize*3 + 5, 1, chunkSize - 1} {
+		g := make([]float32, n)
+		for j := range g {
+			g[j] = float32(r.NormFloat64())
+			want += float64(g[j]) * float64(g[j])
+		}
+		grads = append(grads, g)
+	}
+	want = math.Sqrt(want)
+	var got []float64
+	for _, p := range []int{1, 2, 3, 8} {
+		prev := runtime.GOMAXPROCS(p)
+		got = append(got, GlobalNorm(grads))
+		runtime.GOMAXPROCS(prev)
+	}
+	for i, g := range got {
+		if g != got[0] {
+			t.Fatalf("GOMAXPROCS run %d: norm %v, first %v", i, g, got[0])
+		}
+	}
+	if math.Abs(got[0]-want) > 1e-12*want {
+		t.Fatalf("norm %v, plain sum %v", got[0], want)
+	}
+}

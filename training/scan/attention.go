@@ -40,11 +40,7 @@ func XAttnT2I(v, e, regionMask, wordMask *G.Node, d Dims, lambdaSoftmax float64)
 	if !v.Shape().Eq(tensor.Shape{d.I * d.K, d.E}) || !e.Shape().Eq(tensor.Shape{d.L * d.J, d.E}) {
 		panic(fmt.Sprintf("scan: XAttnT2I: v %v, e %v do not match %+v", v.Shape(), e.Shape(), d))
 	}
-	// Views (Reshape) are taken of copies only: see nn.Copy.
-	v3 := nn.ReshapeCopy(v, 1, d.I*d.K, d.E)                            // (1, I·K, E)
-	e3 := nn.ReshapeCopy(e, 1, d.L*d.J, d.E)                            // (1, L·J, E)
-	s := must(G.BatchedMatMul(v3, e3, false, true))                     // (1, I·K, L·J)
-	s = nn.Reshape(s, d.I, d.K, d.L, d.J)                               // (I, K, L, J)
+	s := nn.MatMulNT(v, e, d.I, d.K, d.L, d.J)                          // (I·K, L·J) = (I, K, L, J)
 	alpha = nn.AttentionWeights(s, wordMask, regionMask, lambdaSoftmax) // softmax_k(λ·clipped_l2norm_t(s))
 	r = nn.CosineAttended(alpha, s, v, e, cosEps)                       // (I, L, J)
 	return alpha, r

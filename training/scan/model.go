@@ -220,9 +220,10 @@ func (m *Model) build(d Dims, train bool) (gr *graph, err error) {
 		if gr.grads, err = G.Grad(gr.loss, gr.params...); err != nil {
 			return nil, fmt.Errorf("scan: gradient: %w", err)
 		}
-		gr.vm = nn.NewMachine(g, gr.params...)
+		roots := append(G.Nodes{gr.loss, gr.scores}, gr.grads...)
+		gr.vm = nn.NewMachine(nn.Needed(g, roots...), gr.params...)
 	} else {
-		gr.vm = nn.NewMachine(g)
+		gr.vm = nn.NewMachine(nn.Needed(g, gr.scores, gr.alpha))
 	}
 	return gr, nil
 }
