@@ -131,7 +131,7 @@ func attnForward[F float](lambda float64, sh tensor.Shape, s, wm, rm, out []F) {
 							out[o+j] = 0
 							continue
 						}
-						e := F(math.Exp(float64(out[o+j] - mx[t*J+j])))
+						e := expF(out[o+j] - mx[t*J+j])
 						out[o+j] = e
 						z[t*J+j] += e
 					}

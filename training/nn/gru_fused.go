@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"math"
 	"runtime"
 	"sync"
 
@@ -321,8 +320,6 @@ func gemm[F float](tA, tB bool, m, n, k int, alpha F, a []F, lda int, b []F, ldb
 	}
 }
 
-func sigmoid[F float](x F) F { return F(1 / (1 + math.Exp(-float64(x)))) }
-
 // columnSums adds the rows of the (rows, cols) matrix m into sum (cols), each column's rows in
 // order whatever the number of goroutines.
 func columnSums[F float](sum, m []F, rows, cols int, spread rowsFunc) {
@@ -385,7 +382,7 @@ func gruForward[F float](d gruDir, in []G.Value, hs []F, rows rowsFunc) {
 					rr := sigmoid((xi[j] + bir[j]) + (g[j] + bhr[j]))
 					zz := sigmoid((xi[H+j] + biz[j]) + (g[H+j] + bhz[j]))
 					hn := g[2*H+j] + bhn[j]
-					nn := F(math.Tanh(float64((xi[2*H+j] + bin[j]) + rr*hn)))
+					nn := tanh((xi[2*H+j] + bin[j]) + rr*hn)
 					hp := h[b*H+j]
 					r[o], z[o], n[o], ghn[o] = rr, zz, nn, hn
 					hs[o] = m * (nn + zz*(hp-nn))
