@@ -221,7 +221,7 @@ func (m *Model) build(d Dims, train bool) (gr *graph, err error) {
 			return nil, fmt.Errorf("scan: gradient: %w", err)
 		}
 		roots := append(G.Nodes{gr.loss, gr.scores}, gr.grads...)
-		gr.vm = nn.NewMachine(nn.Needed(g, roots...), gr.params...)
+		gr.vm = nn.NewMachine(nn.Needed(g, roots...)) // gradients are read from gr.grads
 	} else {
 		gr.vm = nn.NewMachine(nn.Needed(g, gr.scores, gr.alpha))
 	}

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+
+	G "gorgonia.org/gorgonia"
 )
 
 // toyWorld makes n images whose features encode a "concept" id, and
@@ -262,5 +264,48 @@ func TestPrepareSlots(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestTrainStepGradientsMatchWholeGraph checks the gradients a training step applies, read from
+// a machine compiled from only the part of the graph they need and without dual values, against
+// the parameters' dual values of a machine compiled from the whole graph (gorgonia's own way),
+// bit for bit, for POS-SCAN and plain SCAN.
+func TestTrainStepGradientsMatchWholeGraph(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		cfg := toyConfig()
+		cfg.PlainSCAN = plain
+		m, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := m.prepare(toyWorld(6, 3, 8, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gr, err := m.run(p, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got [][]float32
+		for _, g := range gr.grads {
+			got = append(got, append([]float32(nil), g.Value().Data().([]float32)...))
+		}
+		whole := G.NewTapeMachine(gr.g, G.BindDualValues(gr.params...))
+		if err := whole.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		for i, pn := range gr.params {
+			want, err := pn.Grad()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, w := range want.Data().([]float32) {
+				if got[i][j] != w {
+					t.Fatalf("plain=%v: %s gradient[%d] = %v, whole graph %v", plain, pn.Name(), j, got[i][j], w)
+				}
+			}
+		}
+		whole.Close()
 	}
 }
