@@ -93,13 +93,15 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads []*tensor.
 	E := in[3].Shape()[1]
 	alpha, s, v, e := data[F](in[0]), data[F](in[1]), data[F](in[2]), data[F](in[3])
 	w1 := make([]F, TJ)
-	for tj := range w1 {
-		var q F
-		for _, x := range e[tj*E : (tj+1)*E] {
-			q += x * x
+	parallelRows(TJ, E, func(from, to int) {
+		for tj := from; tj < to; tj++ {
+			var q F
+			for _, x := range e[tj*E : (tj+1)*E] {
+				q += x * x
+			}
+			w1[tj] = F(math.Sqrt(float64(q) + SqrtTiny))
 		}
-		w1[tj] = F(math.Sqrt(float64(q) + SqrtTiny))
-	}
+	})
 	var dAlpha, ds, dv, de []F
 	if dr != nil {
 		dt := in[0].Dtype()
@@ -194,16 +196,18 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads []*tensor.
 		})
 	}
 	if dr != nil {
-		for tj := 0; tj < TJ; tj++ {
-			var d F
-			for i := 0; i < I; i++ {
-				d += dw1Img[i*TJ+tj]
+		parallelRows(TJ, E, func(from, to int) {
+			for tj := from; tj < to; tj++ {
+				var d F
+				for i := 0; i < I; i++ {
+					d += dw1Img[i*TJ+tj]
+				}
+				f := d / w1[tj]
+				for c, x := range e[tj*E : (tj+1)*E] {
+					de[tj*E+c] = f * x
+				}
 			}
-			f := d / w1[tj]
-			for c, x := range e[tj*E : (tj+1)*E] {
-				de[tj*E+c] = f * x
-			}
-		}
+		})
 	}
 	return nil
 }

@@ -204,9 +204,11 @@ func biGRUForward[F float](op biGRUOp, in []G.Value) G.Value {
 		func(rows rowsFunc) { gruForward(op.bwd, dirInputs(in, 1), hb, rows) })
 	// (fwd + bwd)/2, rounded as the graph of an add and a scaling it replaces.
 	hs := out.Data().([]F)
-	for i := range hs {
-		hs[i] = (hf[i] + hb[i]) * 0.5
-	}
+	parallelRows(len(hs)/d.hidden, d.hidden, func(lo, hi int) {
+		for i := lo * d.hidden; i < hi*d.hidden; i++ {
+			hs[i] = (hf[i] + hb[i]) * 0.5
+		}
+	})
 	op.st.forward()
 	return out
 }
@@ -231,9 +233,12 @@ func biGRUBackward[F float](op biGRUOp, in []G.Value) error {
 	dOut := data[F](in[len(in)-1])
 	// Both directions get half the output's gradient, as through the add and scaling.
 	dH := make([]F, len(dOut))
-	for i, v := range dOut {
-		dH[i] = v * 0.5
-	}
+	H := op.fwd.hidden
+	parallelRows(len(dOut)/H, H, func(lo, hi int) {
+		for i := lo * H; i < hi*H; i++ {
+			dH[i] = dOut[i] * 0.5
+		}
+	})
 	var gf, gb []*tensor.Dense
 	var ef, eb error
 	sideBySide(
@@ -242,10 +247,13 @@ func biGRUBackward[F float](op biGRUOp, in []G.Value) error {
 	if err := errors.Join(ef, eb); err != nil {
 		return err
 	}
-	dx := gf[0].Data().([]F)
-	for i, v := range gb[0].Data().([]F) {
-		dx[i] += v
-	}
+	dx, dxb := gf[0].Data().([]F), gb[0].Data().([]F)
+	In := op.fwd.in
+	parallelRows(len(dx)/In, In, func(lo, hi int) {
+		for i := lo * In; i < hi*In; i++ {
+			dx[i] += dxb[i]
+		}
+	})
 	op.st.grads = append(append([]*tensor.Dense{gf[0]}, gf[1:]...), gb[1:]...)
 	return nil
 }

@@ -93,6 +93,42 @@ func NewAdam(cfg AdamConfig, sizes []int) (*Adam, error) {
 // (same shapes as the state). It returns an error, changing nothing, if the
 // shapes disagree or a gradient is NaN or Inf.
 func (a *Adam) Update(lr float64, params, grads [][]float32) error {
+	if err := a.checkShapes(params, grads); err != nil {
+		return err
+	}
+	work := chunks(grads)
+	if err := firstNonFinite(grads, work); err != nil {
+		return err
+	}
+	a.update(lr, params, grads, work, 1)
+	return nil
+}
+
+// ClipAndUpdate is ClipGlobalNorm(grads, maxNorm) followed by Update, in
+// two passes over the gradients instead of four: the norm, then Adam's
+// update with each gradient scaled on the fly (the same values as scaling
+// them first; grads are not modified). It returns the norm before clipping,
+// and an error wrapping ErrNonFinite, changing nothing, when a gradient is
+// NaN or Inf (exactly when the norm is not finite: squares of float32 values
+// summed in float64 cannot overflow).
+func (a *Adam) ClipAndUpdate(lr, maxNorm float64, params, grads [][]float32) (float64, error) {
+	if err := a.checkShapes(params, grads); err != nil {
+		return 0, err
+	}
+	n := GlobalNorm(grads)
+	work := chunks(grads)
+	if math.IsNaN(n) || math.IsInf(n, 0) {
+		return n, fmt.Errorf("%w: %w", ErrNonFinite, firstNonFinite(grads, work))
+	}
+	scale := float32(1)
+	if coef := maxNorm / (n + 1e-6); coef < 1 {
+		scale = float32(coef)
+	}
+	a.update(lr, params, grads, work, scale)
+	return n, nil
+}
+
+func (a *Adam) checkShapes(params, grads [][]float32) error {
 	if len(params) != len(a.State.M) || len(grads) != len(params) {
 		return fmt.Errorf("optim: Adam.Update: %d params, %d grads, state for %d", len(params), len(grads), len(a.State.M))
 	}
@@ -101,7 +137,11 @@ func (a *Adam) Update(lr float64, params, grads [][]float32) error {
 			return fmt.Errorf("optim: Adam.Update: param %d has %d values, grad %d, state %d", i, len(params[i]), len(grads[i]), len(a.State.M[i]))
 		}
 	}
-	work := chunks(grads)
+	return nil
+}
+
+// firstNonFinite returns an error naming the first NaN or Inf gradient, or nil.
+func firstNonFinite(grads [][]float32, work []chunk) error {
 	bad := make([]int, len(work)) // first non-finite gradient of each chunk, −1 for none
 	forChunks(work, func(n int, c chunk) {
 		bad[n] = -1
@@ -118,6 +158,12 @@ func (a *Adam) Update(lr float64, params, grads [][]float32) error {
 			return fmt.Errorf("optim: Adam.Update: gradient %d[%d] is %v", i, j, grads[i][j])
 		}
 	}
+	return nil
+}
+
+// update is Adam's step with every gradient multiplied by scale (when it is
+// not 1) as it is read.
+func (a *Adam) update(lr float64, params, grads [][]float32, work []chunk, scale float32) {
 	c := a.Config.withDefaults()
 	a.State.Step++
 	t := float64(a.State.Step)
@@ -133,13 +179,15 @@ func (a *Adam) Update(lr float64, params, grads [][]float32) error {
 		m, v, g := a.State.M[ch.i][ch.lo:ch.hi], a.State.V[ch.i][ch.lo:ch.hi], grads[ch.i][ch.lo:ch.hi]
 		for j := range p {
 			gj := g[j]
+			if scale != 1 {
+				gj *= scale
+			}
 			m[j] = b1*m[j] + (1-b1)*gj
 			v[j] = b2*v[j] + (1-b2)*gj*gj
 			den := float32(math.Sqrt(float64(v[j])))*invSqrtBC2 + eps
 			p[j] -= stepSize * m[j] / den
 		}
 	})
-	return nil
 }
 
 // chunk is values [lo, hi) of tensor i.

@@ -1,6 +1,7 @@
 package optim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -225,5 +226,67 @@ func TestGlobalNormIndependentOfCPUs(t *testing.T) {
 	}
 	if math.Abs(got[0]-want) > 1e-12*want {
 		t.Fatalf("norm %v, plain sum %v", got[0], want)
+	}
+}
+
+// TestClipAndUpdateMatchesSeparateSteps checks that the fused clip-and-update gives bit for bit
+// the parameters and moments of ClipGlobalNorm followed by Update, with and without clipping,
+// and that a non-finite gradient changes nothing.
+func TestClipAndUpdateMatchesSeparateSteps(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	sizes := []int{5, chunkSize + 3, 70}
+	mk := func() (params, grads [][]float32) {
+		for _, n := range sizes {
+			p, g := make([]float32, n), make([]float32, n)
+			for j := range p {
+				p[j], g[j] = float32(r.NormFloat64()), float32(r.NormFloat64())
+			}
+			params, grads = append(params, p), append(grads, g)
+		}
+		return params, grads
+	}
+	clone := func(x [][]float32) (out [][]float32) {
+		for _, v := range x {
+			out = append(out, slices.Clone(v))
+		}
+		return out
+	}
+	for _, maxNorm := range []float64{1, 1e9} { // clipped, not clipped
+		a1, _ := NewAdam(AdamConfig{}, sizes)
+		a2, _ := NewAdam(AdamConfig{}, sizes)
+		p1, _ := mk()
+		p2 := clone(p1)
+		for step := 0; step < 3; step++ {
+			_, g := mk()
+			g2 := clone(g)
+			n1 := ClipGlobalNorm(g, maxNorm)
+			if err := a1.Update(1e-3, p1, g); err != nil {
+				t.Fatal(err)
+			}
+			n2, err := a2.ClipAndUpdate(1e-3, maxNorm, p2, g2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n1 != n2 {
+				t.Fatalf("norms %v and %v", n1, n2)
+			}
+		}
+		for i := range p1 {
+			if !slices.Equal(p1[i], p2[i]) || !slices.Equal(a1.State.M[i], a2.State.M[i]) || !slices.Equal(a1.State.V[i], a2.State.V[i]) {
+				t.Fatalf("max norm %v: parameter %d or its moments differ", maxNorm, i)
+			}
+		}
+	}
+	a, _ := NewAdam(AdamConfig{}, sizes)
+	p, g := mk()
+	before := clone(p)
+	g[1][chunkSize+1] = float32(math.Inf(-1))
+	if _, err := a.ClipAndUpdate(1e-3, 1, p, g); !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), fmt.Sprintf("gradient 1[%d]", chunkSize+1)) {
+		t.Fatalf("non-finite gradient: err %v", err)
+	}
+	for i := range p {
+		if !slices.Equal(p[i], before[i]) || a.State.Step != 0 {
+			t.Fatal("a non-finite gradient changed the parameters or the step")
+		}
 	}
 }

@@ -393,17 +393,16 @@ func (m *Model) TrainStep(b Batch) (StepResult, error) {
 	for i, gn := range gr.grads {
 		grads[i] = gn.Value().Data().([]float32)
 	}
-	norm := optim.ClipGlobalNorm(grads, m.cfg.GradClip)
-	if math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return StepResult{}, fmt.Errorf("scan: step %d: gradient norm is %v: %w", m.step, norm, optim.ErrNonFinite)
-	}
 	params := make([][]float32, len(gr.params))
 	for i, name := range m.ps.Names() {
 		params[i] = m.ps.Tensor(name).Data().([]float32)
 	}
 	lr := m.LR(m.epoch)
-	if err := m.adam.Update(lr, params, grads); err != nil {
-		return StepResult{}, err
+	norm, err := m.adam.ClipAndUpdate(lr, m.cfg.GradClip, params, grads)
+	if errors.Is(err, optim.ErrNonFinite) {
+		return StepResult{}, fmt.Errorf("scan: step %d: gradient norm is %v: %w", m.step, norm, err)
+	} else if err != nil {
+		return StepResult{}, fmt.Errorf("scan: step %d: %w", m.step, err)
 	}
 	m.step++
 	m.dataPos++
