@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"runtime"
-	"sync"
 
 	"github.com/chewxy/hm"
 	gblas "gonum.org/v1/gonum/blas"
@@ -279,35 +277,6 @@ func gruSymDiff(op gruOp, inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 }
 
 type float interface{ float32 | float64 }
-
-// parallelMin is the smallest step (rows × width values) whose element-wise work
-// parallelRows spreads over the CPUs.
-const parallelMin = 1 << 14
-
-// parallelRows calls fn on consecutive row ranges covering [0, rows), on up to GOMAXPROCS
-// goroutines when rows × width is large enough to pay for them, and waits.
-func parallelRows(rows, width int, fn func(lo, hi int)) {
-	parallelRowsN(runtime.GOMAXPROCS(0), rows, width, fn)
-}
-
-// parallelRowsN is parallelRows on up to p goroutines.
-func parallelRowsN(p, rows, width int, fn func(lo, hi int)) {
-	p = min(p, rows)
-	if p < 2 || rows*width < parallelMin {
-		fn(0, rows)
-		return
-	}
-	var wg sync.WaitGroup
-	for i := 1; i < p; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(rows*i/p, rows*(i+1)/p)
-		}()
-	}
-	fn(0, rows/p)
-	wg.Wait()
-}
 
 func data[F float](v G.Value) []F { return v.Data().([]F) }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -307,5 +308,32 @@ func TestTrainStepGradientsMatchWholeGraph(t *testing.T) {
 			}
 		}
 		whole.Close()
+	}
+}
+
+// TestPrepareReusesFeatures checks the reused feature buffer: a batch whose image has fewer
+// regions than the most in its batch gets zeros after its own rows, not the previous batch's
+// values.
+func TestPrepareReusesFeatures(t *testing.T) {
+	m, err := New(Config{Vocab: 10, ImgDim: 2, Embed: 4, WordDim: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps := []Caption{{IDs: []int32{1}}, {IDs: []int32{2}}}
+	full := Batch{Feats: [][]float32{{1, 2, 3, 4, 5, 6}, {7, 8, 9, 10, 11, 12}}, Captions: caps}
+	if _, err := m.prepare(full); err != nil {
+		t.Fatal(err)
+	}
+	short := Batch{Feats: [][]float32{{-1, -2}, {-3, -4, -5, -6, -7, -8}}, Captions: caps}
+	p, err := m.prepare(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{-1, -2, 0, 0, 0, 0, -3, -4, -5, -6, -7, -8}
+	if got := p.feats.Data().([]float32); !slices.Equal(got, want) {
+		t.Fatalf("features %v, want %v", got, want)
+	}
+	if got := p.regionMask.Data().([]float32); !slices.Equal(got, []float32{1, 0, 0, 1, 1, 1}) {
+		t.Fatalf("region mask %v", got)
 	}
 }

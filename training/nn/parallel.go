@@ -7,6 +7,41 @@ import (
 	"gorgonia.org/tensor"
 )
 
+// parallelMin is the smallest step (rows × width values) whose element-wise work
+// parallelRows spreads over the CPUs.
+const parallelMin = 1 << 14
+
+// parallelRows calls fn on consecutive row ranges covering [0, rows), on up to GOMAXPROCS
+// goroutines when rows × width is large enough to pay for them, and waits.
+func parallelRows(rows, width int, fn func(lo, hi int)) {
+	parallelRowsN(runtime.GOMAXPROCS(0), rows, width, fn)
+}
+
+// parallelRowsN is parallelRows on up to p goroutines.
+func parallelRowsN(p, rows, width int, fn func(lo, hi int)) {
+	p = min(p, rows)
+	if p < 2 || rows*width < parallelMin {
+		fn(0, rows)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < p; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(rows*i/p, rows*(i+1)/p)
+		}()
+	}
+	fn(0, rows/p)
+	wg.Wait()
+}
+
+// ParallelFor calls fn on consecutive ranges covering [0, n), on up to GOMAXPROCS goroutines,
+// and waits.
+func ParallelFor(n int, fn func(lo, hi int)) {
+	parallelRowsN(runtime.GOMAXPROCS(0), n, parallelMin, fn)
+}
+
 // threadedBLAS is training/blas's Threaded: the installed BLAS can limit the
 // threads of the products issued while fn runs.
 type threadedBLAS interface{ Threads(n int, fn func()) bool }
