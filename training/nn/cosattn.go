@@ -27,14 +27,21 @@ func CosineAttended(alpha, s, v, e *G.Node, eps float64) *G.Node {
 	if len(sh) != 4 || !s.Shape().Eq(sh) || !v.Shape().Eq(tensor.Shape{sh[0] * sh[1], e.Shape()[1]}) || e.Shape()[0] != sh[2]*sh[3] {
 		panic(fmt.Sprintf("nn: CosineAttended: alpha %v, s %v, v %v, e %v", sh, s.Shape(), v.Shape(), e.Shape()))
 	}
-	op := cosAttnOp{eps: eps, id: opIDs.Add(1), st: &passGrads{}}
+	op := cosAttnOp{eps: eps, id: opIDs.Add(1), st: &cosState{}}
 	return must(G.ApplyOp(op, alpha, s, v, e))
 }
 
 type cosAttnOp struct {
 	eps float64
 	id  int64
-	st  *passGrads
+	st  *cosState
+}
+
+// cosState is what the forward pass keeps for backward: |e| per word slot (w1), the Gram
+// matrices (g) and G·α (ga), []F each.
+type cosState struct {
+	passGrads
+	w1, g, ga any
 }
 
 func (op cosAttnOp) Arity() int { return 4 }
@@ -61,9 +68,9 @@ func (op cosAttnOp) Do(in ...G.Value) (G.Value, error) {
 	var err error
 	switch in[0].Dtype() {
 	case tensor.Float32:
-		err = cosAttn[float32](op.eps, in, out.Data().([]float32), nil, nil)
+		err = cosAttn[float32](op.eps, in, out.Data().([]float32), nil, nil, op.st)
 	case tensor.Float64:
-		err = cosAttn[float64](op.eps, in, out.Data().([]float64), nil, nil)
+		err = cosAttn[float64](op.eps, in, out.Data().([]float64), nil, nil, op.st)
 	default:
 		err = fmt.Errorf("nn: CosineAttended: unsupported dtype %v", in[0].Dtype())
 	}
@@ -84,24 +91,28 @@ func (op cosAttnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 	return out, nil
 }
 
-// cosAttn computes R into r; with dr non-nil it computes the four gradients into grads instead
-// (r is then the forward output, unused).
-func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads []*tensor.Dense) error {
+// cosAttn computes R into r and keeps |e|, the Gram matrices and G·α in st; with dr non-nil it
+// computes the four gradients into grads instead (r is then the forward output, unused), with
+// what the forward pass kept in st.
+func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads []*tensor.Dense, st *cosState) error {
 	sh := in[0].Shape()
 	I, K, T, J := sh[0], sh[1], sh[2], sh[3]
 	TJ := T * J
 	E := in[3].Shape()[1]
 	alpha, s, v, e := data[F](in[0]), data[F](in[1]), data[F](in[2]), data[F](in[3])
-	w1 := make([]F, TJ)
-	parallelRows(TJ, E, func(from, to int) {
-		for tj := from; tj < to; tj++ {
-			var q F
-			for _, x := range e[tj*E : (tj+1)*E] {
-				q += x * x
+	w1, _ := st.w1.([]F)
+	if dr == nil || len(w1) != TJ {
+		w1 = make([]F, TJ)
+		parallelRows(TJ, E, func(from, to int) {
+			for tj := from; tj < to; tj++ {
+				var q F
+				for _, x := range e[tj*E : (tj+1)*E] {
+					q += x * x
+				}
+				w1[tj] = F(math.Sqrt(float64(q) + SqrtTiny))
 			}
-			w1[tj] = F(math.Sqrt(float64(q) + SqrtTiny))
-		}
-	})
+		})
+	}
 	var dAlpha, ds, dv, de []F
 	if dr != nil {
 		dt := in[0].Dtype()
@@ -113,15 +124,24 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads []*tensor.
 	lo := F(eps)
 	// The small products of each image (eachSmall), then the element-wise work, both spread
 	// over the CPUs.
-	g, ga := make([]F, I*K*K), make([]F, I*K*TJ)
-	eachSmall(I, func(from, to int) {
-		for i := from; i < to; i++ {
-			vi := v[i*K*E : (i+1)*K*E]
-			gi := g[i*K*K : (i+1)*K*K]
-			gemm(false, true, K, K, E, 1, vi, E, vi, E, 0, gi, K)                                              // G = V Vᵀ
-			gemm(false, false, K, TJ, K, 1, gi, K, alpha[i*K*TJ:(i+1)*K*TJ], TJ, 0, ga[i*K*TJ:(i+1)*K*TJ], TJ) // G·α
-		}
-	})
+	g, _ := st.g.([]F)
+	ga, _ := st.ga.([]F)
+	if dr == nil || len(g) != I*K*K || len(ga) != I*K*TJ {
+		g, ga = make([]F, I*K*K), make([]F, I*K*TJ)
+		eachSmall(I, func(from, to int) {
+			for i := from; i < to; i++ {
+				vi := v[i*K*E : (i+1)*K*E]
+				gi := g[i*K*K : (i+1)*K*K]
+				gemm(false, true, K, K, E, 1, vi, E, vi, E, 0, gi, K)                                              // G = V Vᵀ
+				gemm(false, false, K, TJ, K, 1, gi, K, alpha[i*K*TJ:(i+1)*K*TJ], TJ, 0, ga[i*K*TJ:(i+1)*K*TJ], TJ) // G·α
+			}
+		})
+	}
+	if dr == nil {
+		st.w1, st.g, st.ga = w1, g, ga
+	} else {
+		st.w1, st.g, st.ga = nil, nil, nil // this pass's; the next forward computes its own
+	}
 	var scaled []F
 	if dr != nil {
 		scaled = make([]F, I*K*TJ)
@@ -244,9 +264,9 @@ func (op cosAttnGradOp) Do(in ...G.Value) (G.Value, error) {
 		st.grads = make([]*tensor.Dense, 4)
 		switch in[0].Dtype() {
 		case tensor.Float32:
-			return cosAttn(op.fwd.eps, in[:4], nil, data[float32](in[5]), st.grads)
+			return cosAttn(op.fwd.eps, in[:4], nil, data[float32](in[5]), st.grads, st)
 		case tensor.Float64:
-			return cosAttn(op.fwd.eps, in[:4], nil, data[float64](in[5]), st.grads)
+			return cosAttn(op.fwd.eps, in[:4], nil, data[float64](in[5]), st.grads, st)
 		}
 		return fmt.Errorf("nn: CosineAttended: unsupported dtype %v", in[0].Dtype())
 	})
