@@ -46,6 +46,12 @@ func XAttnT2I(v, e, regionMask, wordMask *G.Node, d Dims, lambdaSoftmax float64)
 	return alpha, r
 }
 
+// XAttnT2IR is R of XAttnT2I alone, as one op (nn.AttendedCosine): what training needs, where α
+// is not an output. The same computations as XAttnT2I.
+func XAttnT2IR(v, e, regionMask, wordMask *G.Node, d Dims, lambdaSoftmax float64) *G.Node {
+	return nn.AttendedCosine(v, e, regionMask, wordMask, d.I, d.K, d.L, d.J, lambdaSoftmax, cosEps)
+}
+
 // ScoreLSE aggregates R (I, L, J) over the words of T′ (wordMask (L, J)):
 // S = (1/λ) log Σ_t exp(λ R_t), giving (I, J).
 func ScoreLSE(r, wordMask *G.Node, lambda float64) *G.Node {

@@ -198,7 +198,12 @@ func (m *Model) build(d Dims, train bool) (gr *graph, err error) {
 	et := nn.Gather(e, gr.slots)
 	da := d
 	da.L = d.T
-	alpha, r := XAttnT2I(v, et, gr.regionMask, gr.wordMask, da, c.LambdaSoftmax) // (I,K,T,J), (I,T,J)
+	var alpha, r *G.Node // (I,K,T,J), (I,T,J)
+	if train {
+		r = XAttnT2IR(v, et, gr.regionMask, gr.wordMask, da, c.LambdaSoftmax)
+	} else {
+		alpha, r = XAttnT2I(v, et, gr.regionMask, gr.wordMask, da, c.LambdaSoftmax)
+	}
 	var s *G.Node
 	if c.Agg == AggAVG {
 		s = ScoreAVG(r, gr.wordMask)

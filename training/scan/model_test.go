@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"io"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -335,5 +336,37 @@ func TestPrepareReusesFeatures(t *testing.T) {
 	}
 	if got := p.regionMask.Data().([]float32); !slices.Equal(got, []float32{1, 0, 0, 1, 1, 1}) {
 		t.Fatalf("region mask %v", got)
+	}
+}
+
+// TestTrainingAndInferenceScoresAgree: the training graph computes R with one fused op
+// (XAttnT2IR), the inference graph with the ops that also give α (XAttnT2I); their scores agree.
+func TestTrainingAndInferenceScoresAgree(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		cfg := toyConfig()
+		cfg.PlainSCAN = plain
+		m, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := toyWorld(6, 3, 8, 1)
+		p, err := m.prepare(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gr, err := m.run(p, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		train := append([]float32(nil), gr.scores.Value().Data().([]float32)...)
+		infer, err := m.Forward(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range infer {
+			if d := math.Abs(float64(train[i] - infer[i])); d > 1e-6 {
+				t.Fatalf("plain=%v: score %d: training graph %v, inference graph %v", plain, i, train[i], infer[i])
+			}
+		}
 	}
 }
