@@ -102,45 +102,18 @@ func cosAttnMatches(t *testing.T, I, K, T, J, E int) {
 }
 
 func cosAttnRun(t *testing.T, fused bool, I, K, T, J, E int) (out []float32, grads [][]float32) {
-	{
-		g := G.NewGraph()
-		r := rand.New(rand.NewPCG(3, 4))
-		p := func(name string, shape ...int) *G.Node {
-			return NewParam(g, tensor.Float32, name, r, Uniform(-1, 1), shape...)
-		}
-		alpha, s, v, e := p("alpha", I, K, T, J), p("s", I, K, T, J), p("v", I*K, E), p("e", T*J, E)
-		var y *G.Node
-		if fused {
-			y = CosineAttended(alpha, s, v, e, 1e-8)
-		} else {
-			y = cosAttnGraph(alpha, s, v, e, 1e-8)
-		}
-		yc := Copy(y) // read through a copy: the tape machine may reuse y's memory in backward
-		w := G.NewTensor(g, tensor.Float32, 3, G.WithShape(y.Shape()...), G.WithName("w"),
-			G.WithValue(Uniform(-1, 1)(rand.New(rand.NewPCG(6, 6)), tensor.Float32, y.Shape()...)))
-		cost := must(G.Sum(must(G.HadamardProd(y, w))))
-		wrt := G.Nodes{alpha, s, v, e}
-		if _, err := G.Grad(cost, wrt...); err != nil {
-			t.Fatal(err)
-		}
-		vm := NewMachine(g, wrt...)
-		defer vm.Close()
-		// Two passes: the op hands its gradients from one gradient op to the others per pass.
-		passes := 2
-		for pass := 0; pass < passes; pass++ {
-			vm.Reset()
-			if err := vm.RunAll(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out = append(out, yc.Value().Data().([]float32)...)
-		for _, n := range wrt {
-			gv, err := n.Grad()
-			if err != nil {
-				t.Fatal(err)
-			}
-			grads = append(grads, append([]float32(nil), gv.Data().([]float32)...))
-		}
-		return out, grads
+	g := G.NewGraph()
+	r := rand.New(rand.NewPCG(3, 4))
+	p := func(name string, shape ...int) *G.Node {
+		return NewParam(g, tensor.Float32, name, r, Uniform(-1, 1), shape...)
 	}
+	alpha, s, v, e := p("alpha", I, K, T, J), p("s", I, K, T, J), p("v", I*K, E), p("e", T*J, E)
+	var y *G.Node
+	if fused {
+		y = CosineAttended(alpha, s, v, e, 1e-8)
+	} else {
+		y = cosAttnGraph(alpha, s, v, e, 1e-8)
+	}
+	// Two passes: the op hands its gradients from one gradient op to the others per pass.
+	return runPasses(t, weighted(g, y, 6), Copy(y), G.Nodes{alpha, s, v, e}, 2)
 }

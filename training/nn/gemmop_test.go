@@ -122,27 +122,7 @@ func TestAddRowsMatchesBroadcastAdd(t *testing.T) {
 		} else {
 			y = bcastAdd(x, b, []byte{0})
 		}
-		w := G.NewTensor(g, tensor.Float32, 2, G.WithShape(rows, cols), G.WithName("w"),
-			G.WithValue(Uniform(-1, 1)(rand.New(rand.NewPCG(5, 6)), tensor.Float32, rows, cols)))
-		cost := G.Must(G.Sum(G.Must(G.HadamardProd(G.Must(G.Tanh(y)), w))))
-		if _, err := G.Grad(cost, x, b); err != nil {
-			t.Fatal(err)
-		}
-		out0 := Copy(y)
-		vm := NewMachine(g, x, b)
-		defer vm.Close()
-		if err := vm.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, out0.Value().Data().([]float32)...)
-		for _, n := range []*G.Node{x, b} {
-			gv, err := n.Grad()
-			if err != nil {
-				t.Fatal(err)
-			}
-			grads = append(grads, append([]float32(nil), gv.Data().([]float32)...))
-		}
-		return out, grads
+		return runPasses(t, weighted(g, G.Must(G.Tanh(y)), 5), Copy(y), G.Nodes{x, b}, 1)
 	}
 	o1, g1 := run(true)
 	o2, g2 := run(false)

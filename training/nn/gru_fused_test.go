@@ -102,30 +102,7 @@ func gruFusedMatchesNodes(t *testing.T, batch, hidden int, dir string) {
 		default:
 			y = bi.Fwd.forwardNodes(x, mask, steps, batch, dir == "reverse")
 		}
-		w := G.NewTensor(g, tensor.Float32, 2, G.WithShape(y.Shape()...), G.WithName("w"),
-			G.WithValue(Uniform(-1, 1)(rand.New(rand.NewPCG(1, 1)), tensor.Float32, y.Shape()...)))
-		cost := must(G.Sum(must(G.HadamardProd(y, w))))
-		wrt = append(wrt, x)
-		if _, err := G.Grad(cost, wrt...); err != nil {
-			t.Fatal(err)
-		}
-		vm := NewMachine(g, wrt...)
-		defer vm.Close()
-		for pass := 0; pass < 2; pass++ {
-			vm.Reset()
-			if err := vm.RunAll(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out = append(out, y.Value().Data().([]float32)...)
-		for _, n := range wrt {
-			gv, err := n.Grad()
-			if err != nil {
-				t.Fatal(err)
-			}
-			grads = append(grads, append([]float32(nil), gv.Data().([]float32)...))
-		}
-		return out, grads
+		return runPasses(t, weighted(g, y, 1), Copy(y), append(wrt, x), 2)
 	}
 	o1, g1 := run(true)
 	o2, g2 := run(false)

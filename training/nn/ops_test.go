@@ -19,9 +19,36 @@ func randParam(g *G.ExprGraph, name string, seed uint64, shape ...int) *G.Node {
 // output element's gradient is exercised.
 func weighted(g *G.ExprGraph, y *G.Node, seed uint64) *G.Node {
 	r := rand.New(rand.NewPCG(seed, 99))
-	w := G.NewTensor(g, tensor.Float64, y.Dims(), G.WithShape(y.Shape()...), G.WithName("wts"),
-		G.WithValue(Uniform(-1, 1)(r, tensor.Float64, y.Shape()...)))
+	w := G.NewTensor(g, y.Dtype(), y.Dims(), G.WithShape(y.Shape()...), G.WithName("wts"),
+		G.WithValue(Uniform(-1, 1)(r, y.Dtype(), y.Shape()...)))
 	return must(G.Sum(must(G.HadamardProd(y, w))))
+}
+
+// runPasses differentiates cost with respect to wrt, runs the graph passes times (fused ops keep
+// state per pass) and returns read's values and the gradients of wrt, float32. Read outputs
+// through a Copy: the tape machine may reuse an op's memory in backward.
+func runPasses(t *testing.T, cost, read *G.Node, wrt G.Nodes, passes int) (out []float32, grads [][]float32) {
+	t.Helper()
+	if _, err := G.Grad(cost, wrt...); err != nil {
+		t.Fatal(err)
+	}
+	vm := NewMachine(cost.Graph(), wrt...)
+	defer vm.Close()
+	for pass := 0; pass < passes; pass++ {
+		vm.Reset()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = append(out, read.Value().Data().([]float32)...)
+	for _, n := range wrt {
+		gv, err := n.Grad()
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads = append(grads, append([]float32(nil), gv.Data().([]float32)...))
+	}
+	return out, grads
 }
 
 func constTensor(g *G.ExprGraph, name string, t *tensor.Dense) *G.Node {

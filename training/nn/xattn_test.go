@@ -69,31 +69,7 @@ func TestAttendedCosineMatchesOps(t *testing.T) {
 			s := MatMulNT(v, e, I, K, T, J)
 			y = CosineAttended(AttentionWeights(s, wm, rm, 9), s, v, e, 1e-8)
 		}
-		yc := Copy(y)
-		w := G.NewTensor(g, tensor.Float32, 3, G.WithShape(y.Shape()...), G.WithName("w"),
-			G.WithValue(Uniform(-1, 1)(rand.New(rand.NewPCG(6, 6)), tensor.Float32, y.Shape()...)))
-		cost := must(G.Sum(must(G.HadamardProd(y, w))))
-		wrt := G.Nodes{v, e}
-		if _, err := G.Grad(cost, wrt...); err != nil {
-			t.Fatal(err)
-		}
-		vm := NewMachine(g, wrt...)
-		defer vm.Close()
-		for pass := 0; pass < 2; pass++ { // buffers and gradients are per pass
-			vm.Reset()
-			if err := vm.RunAll(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out = append(out, yc.Value().Data().([]float32)...)
-		for _, n := range wrt {
-			gv, err := n.Grad()
-			if err != nil {
-				t.Fatal(err)
-			}
-			grads = append(grads, append([]float32(nil), gv.Data().([]float32)...))
-		}
-		return out, grads
+		return runPasses(t, weighted(g, y, 6), Copy(y), G.Nodes{v, e}, 2) // buffers and gradients are per pass
 	}
 	compare := func(t *testing.T) {
 		o1, g1 := run(true)

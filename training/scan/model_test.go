@@ -40,6 +40,32 @@ func toyConfig() Config {
 	return Config{Vocab: 12, ImgDim: 8, Embed: 16, WordDim: 8, LR: 1e-2, Epochs: 3, Seed: 7}
 }
 
+// toyModel is a fresh model of toyConfig: plain SCAN or POS-SCAN.
+func toyModel(t *testing.T, plain bool) *Model {
+	t.Helper()
+	cfg := toyConfig()
+	cfg.PlainSCAN = plain
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// trainPass runs m's training graph once on b (no update) and returns it.
+func trainPass(t *testing.T, m *Model, b Batch) *graph {
+	t.Helper()
+	p, err := m.prepare(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr, err := m.run(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gr
+}
+
 func TestConfigValidateAndParse(t *testing.T) {
 	if err := (Config{}).Validate(); err == nil {
 		t.Error("zero Vocab accepted")
@@ -64,12 +90,7 @@ func TestOverfitToyBatch(t *testing.T) {
 	// After training on 6 pairs, the loss falls markedly and each image
 	// scores its own caption above every other caption (R@1 = 100%).
 	for _, plain := range []bool{false, true} {
-		cfg := toyConfig()
-		cfg.PlainSCAN = plain
-		m, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := toyModel(t, plain)
 		b := toyWorld(6, 3, 8, 1)
 		first, err := m.TrainStep(b)
 		if err != nil {
@@ -275,20 +296,7 @@ func TestPrepareSlots(t *testing.T) {
 // bit for bit, for POS-SCAN and plain SCAN.
 func TestTrainStepGradientsMatchWholeGraph(t *testing.T) {
 	for _, plain := range []bool{false, true} {
-		cfg := toyConfig()
-		cfg.PlainSCAN = plain
-		m, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := m.prepare(toyWorld(6, 3, 8, 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		gr, err := m.run(p, true)
-		if err != nil {
-			t.Fatal(err)
-		}
+		gr := trainPass(t, toyModel(t, plain), toyWorld(6, 3, 8, 1))
 		var got [][]float32
 		for _, g := range gr.grads {
 			got = append(got, append([]float32(nil), g.Value().Data().([]float32)...))
@@ -343,21 +351,9 @@ func TestPrepareReusesFeatures(t *testing.T) {
 // (XAttnT2IR), the inference graph with the ops that also give α (XAttnT2I); their scores agree.
 func TestTrainingAndInferenceScoresAgree(t *testing.T) {
 	for _, plain := range []bool{false, true} {
-		cfg := toyConfig()
-		cfg.PlainSCAN = plain
-		m, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := toyModel(t, plain)
 		b := toyWorld(6, 3, 8, 1)
-		p, err := m.prepare(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gr, err := m.run(p, true)
-		if err != nil {
-			t.Fatal(err)
-		}
+		gr := trainPass(t, m, b)
 		train := append([]float32(nil), gr.scores.Value().Data().([]float32)...)
 		infer, err := m.Forward(b)
 		if err != nil {
