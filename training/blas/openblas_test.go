@@ -3,8 +3,12 @@
 package blas
 
 import (
+	"math"
+	"math/rand/v2"
 	"sync"
 	"testing"
+
+	gblas "gonum.org/v1/gonum/blas"
 )
 
 // TestOpenBLASThreads checks that Threads limits OpenBLAS's thread count while fn runs, that
@@ -41,5 +45,33 @@ func TestOpenBLASThreads(t *testing.T) {
 	}
 	if after := openblasThreads(); after != before {
 		t.Errorf("thread count %d after, %d before", after, before)
+	}
+}
+
+// TestOpenBLASOneThreadSameProduct checks the claim of Threads' documentation that limiting the
+// threads changes no result: the same products on one thread and on all, bit for bit.
+func TestOpenBLASOneThreadSameProduct(t *testing.T) {
+	be, err := Select(OpenBLAS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range [][3]int{{128, 3072, 1024}, {36, 36, 1024}, {300, 517, 2048}} {
+		m, n, k := s[0], s[1], s[2]
+		r := rand.New(rand.NewPCG(uint64(m), uint64(n)))
+		a, b := make([]float32, m*k), make([]float32, k*n)
+		for i := range a {
+			a[i] = r.Float32() - 0.5
+		}
+		for i := range b {
+			b[i] = r.Float32() - 0.5
+		}
+		all, one := make([]float32, m*n), make([]float32, m*n)
+		be.Impl.Sgemm(gblas.NoTrans, gblas.NoTrans, m, n, k, 1, a, k, b, n, 0, all, n)
+		Threads(be.Impl, 1, func() { be.Impl.Sgemm(gblas.NoTrans, gblas.NoTrans, m, n, k, 1, a, k, b, n, 0, one, n) })
+		for i := range all {
+			if math.Float32bits(all[i]) != math.Float32bits(one[i]) {
+				t.Fatalf("%dx%dx%d: element %d is %v on all threads, %v on one", m, n, k, i, all[i], one[i])
+			}
+		}
 	}
 }

@@ -59,24 +59,7 @@ type threadedBLAS interface{ Threads(n int, fn func()) bool }
 // split, so results do not depend on the number of CPUs.
 func eachSmall(n int, fn func(lo, hi int)) {
 	tb, ok := tensor.WhichBLAS().(threadedBLAS)
-	p := min(runtime.GOMAXPROCS(0), n)
-	if !ok || p < 2 {
-		fn(0, n)
-		return
-	}
-	ran := tb.Threads(1, func() {
-		var wg sync.WaitGroup
-		for i := 1; i < p; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				fn(n*i/p, n*(i+1)/p)
-			}()
-		}
-		fn(0, n/p)
-		wg.Wait()
-	})
-	if !ran {
+	if !ok || runtime.GOMAXPROCS(0) < 2 || n < 2 || !tb.Threads(1, func() { ParallelFor(n, fn) }) {
 		fn(0, n)
 	}
 }
