@@ -180,19 +180,10 @@ func (c XEConfig) Resolved() XEConfig {
 // Validate names the first bad field of c (after defaults).
 func (c XEConfig) Validate() error {
 	r := c.Resolved()
+	if err := validateSchedule("XEConfig", r.schedule(), c.schedule()); err != nil {
+		return err
+	}
 	switch {
-	case r.BatchImages < 0:
-		return fmt.Errorf("updown: XEConfig.BatchImages = %d, want > 0", c.BatchImages)
-	case r.Epochs < 0:
-		return fmt.Errorf("updown: XEConfig.Epochs = %d, want > 0", c.Epochs)
-	case !(r.LR > 0) || math.IsInf(r.LR, 0):
-		return fmt.Errorf("updown: XEConfig.LR = %v, want > 0", c.LR)
-	case !(r.LRDecayRate > 0):
-		return fmt.Errorf("updown: XEConfig.LRDecayRate = %v, want > 0", c.LRDecayRate)
-	case r.LRDecayStart < 0:
-		return fmt.Errorf("updown: XEConfig.LRDecayStart = %d, want ≥ 0", c.LRDecayStart)
-	case math.IsNaN(r.GradClip):
-		return fmt.Errorf("updown: XEConfig.GradClip is NaN")
 	case r.SSStart < 0:
 		return fmt.Errorf("updown: XEConfig.SSStart = %d, want ≥ 0", c.SSStart)
 	case !(r.SSIncrease >= 0):
@@ -201,8 +192,43 @@ func (c XEConfig) Validate() error {
 		return fmt.Errorf("updown: XEConfig.SSMax = %v, want in [0, 1]", c.SSMax)
 	case !(r.KLWeight >= 0) || math.IsInf(r.KLWeight, 0):
 		return fmt.Errorf("updown: XEConfig.KLWeight = %v, want ≥ 0", c.KLWeight)
-	case r.CheckpointEvery < 0:
-		return fmt.Errorf("updown: XEConfig.CheckpointEvery = %d, want ≥ 0", c.CheckpointEvery)
+	}
+	return nil
+}
+
+// schedule is what XEConfig and SCSTConfig share: batch, epochs, learning rate and its decay,
+// clipping, checkpoints.
+type schedule struct {
+	batchImages, epochs, lrDecayStart, checkpointEvery int
+	lr, lrDecayRate, gradClip                          float64
+}
+
+func (c XEConfig) schedule() schedule {
+	return schedule{c.BatchImages, c.Epochs, c.LRDecayStart, c.CheckpointEvery, c.LR, c.LRDecayRate, c.GradClip}
+}
+
+func (c SCSTConfig) schedule() schedule {
+	return schedule{c.BatchImages, c.Epochs, c.LRDecayStart, c.CheckpointEvery, c.LR, c.LRDecayRate, c.GradClip}
+}
+
+// validateSchedule checks the resolved values r of config kind, naming the values the user set
+// in the message.
+func validateSchedule(kind string, r, set schedule) error {
+	switch {
+	case r.batchImages < 0:
+		return fmt.Errorf("updown: %s.BatchImages = %d, want > 0", kind, set.batchImages)
+	case r.epochs < 0:
+		return fmt.Errorf("updown: %s.Epochs = %d, want > 0", kind, set.epochs)
+	case !(r.lr > 0) || math.IsInf(r.lr, 0):
+		return fmt.Errorf("updown: %s.LR = %v, want > 0", kind, set.lr)
+	case !(r.lrDecayRate > 0):
+		return fmt.Errorf("updown: %s.LRDecayRate = %v, want > 0", kind, set.lrDecayRate)
+	case r.lrDecayStart < 0:
+		return fmt.Errorf("updown: %s.LRDecayStart = %d, want ≥ 0", kind, set.lrDecayStart)
+	case math.IsNaN(r.gradClip):
+		return fmt.Errorf("updown: %s.GradClip is NaN", kind)
+	case r.checkpointEvery < 0:
+		return fmt.Errorf("updown: %s.CheckpointEvery = %d, want ≥ 0", kind, set.checkpointEvery)
 	}
 	return nil
 }
@@ -294,27 +320,16 @@ func (c SCSTConfig) Resolved() SCSTConfig {
 // Validate names the first bad field of c (after defaults).
 func (c SCSTConfig) Validate() error {
 	r := c.Resolved()
+	if err := validateSchedule("SCSTConfig", r.schedule(), c.schedule()); err != nil {
+		return err
+	}
 	switch {
-	case r.BatchImages < 0:
-		return fmt.Errorf("updown: SCSTConfig.BatchImages = %d, want > 0", c.BatchImages)
-	case r.Epochs < 0:
-		return fmt.Errorf("updown: SCSTConfig.Epochs = %d, want > 0", c.Epochs)
-	case !(r.LR > 0) || math.IsInf(r.LR, 0):
-		return fmt.Errorf("updown: SCSTConfig.LR = %v, want > 0", c.LR)
-	case !(r.LRDecayRate > 0):
-		return fmt.Errorf("updown: SCSTConfig.LRDecayRate = %v, want > 0", c.LRDecayRate)
-	case r.LRDecayStart < 0:
-		return fmt.Errorf("updown: SCSTConfig.LRDecayStart = %d, want ≥ 0", c.LRDecayStart)
-	case math.IsNaN(r.GradClip):
-		return fmt.Errorf("updown: SCSTConfig.GradClip is NaN")
 	case r.Samples < 1:
 		return fmt.Errorf("updown: SCSTConfig.Samples = %d, want ≥ 1", c.Samples)
 	case math.IsNaN(r.WCider) || math.IsInf(r.WCider, 0):
 		return fmt.Errorf("updown: SCSTConfig.WCider = %v, want finite", c.WCider)
 	case math.IsNaN(r.WMatch) || math.IsInf(r.WMatch, 0):
 		return fmt.Errorf("updown: SCSTConfig.WMatch = %v, want finite", c.WMatch)
-	case r.CheckpointEvery < 0:
-		return fmt.Errorf("updown: SCSTConfig.CheckpointEvery = %d, want ≥ 0", c.CheckpointEvery)
 	}
 	return nil
 }

@@ -247,6 +247,21 @@ func TestConfigValidateNamesField(t *testing.T) {
 	if err := (SCSTConfig{Samples: -2}).Validate(); err == nil || !strings.Contains(err.Error(), "Samples") {
 		t.Errorf("SCSTConfig Samples: %v", err)
 	}
+	// The fields both configs share are checked by one helper that names the right config.
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{XEConfig{LR: -1}.Validate(), "XEConfig.LR = -1"},
+		{SCSTConfig{LR: -1}.Validate(), "SCSTConfig.LR = -1"},
+		{XEConfig{CheckpointEvery: -3}.Validate(), "XEConfig.CheckpointEvery = -3"},
+		{SCSTConfig{BatchImages: -2}.Validate(), "SCSTConfig.BatchImages = -2"},
+		{SCSTConfig{LRDecayStart: -1}.Validate(), "SCSTConfig.LRDecayStart = -1"},
+	} {
+		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
+			t.Errorf("got %v, want an error with %q", tc.err, tc.want)
+		}
+	}
 	x := XEConfig{}
 	// lr ×0.8 every 3 epochs; ss +0.05 every 5 epochs capped at 0.25 (self-critical's schedule).
 	if got, want := x.LRAt(7), 5e-4*0.8*0.8; math.Abs(got-want) > 1e-15 {
