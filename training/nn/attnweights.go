@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -69,12 +70,39 @@ func (op attnWeightsOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, 
 	return G.Nodes{ds, nil, nil}, nil
 }
 
+// leaky is LeakyReLU with slope 0.1. For float32 it picks the factor by the sign bit instead of
+// a branch: on scores of random sign a mispredicted branch per value made the attention weights'
+// forward and backward passes take 91 instead of 47 ms at the paper's size (batch 128). Same
+// values: x·1 = x, x·0.1 as before, −0 stays −0.
 func leaky[F float](x F) F {
+	if unsafe.Sizeof(x) == 4 {
+		return x * F(leakySlope[math.Float32bits(float32(x))>>31])
+	}
 	if x > 0 {
 		return x
 	}
 	return F(0.1) * x
 }
+
+// leakyGrad is g times LeakyReLU's derivative at x: g for x > 0, 0.1·g otherwise (x = ±0
+// included); for float32 without a branch on the sign.
+func leakyGrad[F float](x, g F) F {
+	if unsafe.Sizeof(x) == 4 {
+		b := math.Float32bits(float32(x))
+		i := b >> 31
+		if b<<1 == 0 { // ±0: rare, so this branch is predicted
+			i = 1
+		}
+		return g * F(leakySlope[i])
+	}
+	if x > 0 {
+		return g
+	}
+	return g * F(0.1)
+}
+
+// leakySlope is LeakyReLU's factor by sign bit.
+var leakySlope = [2]float32{1, 0.1}
 
 // attnNorms computes, for image i, the clipped l2 norms nrm[k·J+j] (and √(q+tiny) in sq).
 func attnNorms[F float](K, T, J int, s, wm []F, i int, nrm, sq []F) {
@@ -217,11 +245,7 @@ func attnBackward[F float](lambda float64, sh tensor.Shape, s, wm, alpha, dAlpha
 					for j := 0; j < J; j++ {
 						n, q := nrm[k*J+j], sq[k*J+j]
 						y := leaky(s[o+j])
-						dy := ds[o+j]/n - w[j]*y*dsy[j]/(n*n*q)
-						if s[o+j] <= 0 {
-							dy *= 0.1
-						}
-						ds[o+j] = dy
+						ds[o+j] = leakyGrad(s[o+j], ds[o+j]/n-w[j]*y*dsy[j]/(n*n*q))
 					}
 				}
 			}

@@ -177,3 +177,32 @@ func TestL2NormRowsMatchesGraph(t *testing.T) {
 		}
 	}
 }
+
+// TestLeakyBranchFree checks the float32 LeakyReLU and its gradient, which pick the slope by the
+// sign bit, against the branching definitions: the same bits for both signs of zero, infinities,
+// subnormals and random values.
+func TestLeakyBranchFree(t *testing.T) {
+	xs := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32}
+	r := rand.New(rand.NewPCG(2, 3))
+	for range 100000 {
+		xs = append(xs, float32(r.NormFloat64()*10))
+	}
+	for _, x := range xs {
+		want := x
+		if !(x > 0) {
+			want = float32(0.1) * x
+		}
+		if got := leaky(x); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("leaky(%v) = %v, want %v", x, got, want)
+		}
+		g := float32(r.NormFloat64())
+		wantG := g
+		if x <= 0 {
+			wantG = g * float32(0.1)
+		}
+		if got := leakyGrad(x, g); math.Float32bits(got) != math.Float32bits(wantG) {
+			t.Fatalf("leakyGrad(%v, %v) = %v, want %v", x, g, got, wantG)
+		}
+	}
+}
