@@ -44,11 +44,11 @@ type cosState struct {
 	w1, g, ga any
 }
 
-func (op cosAttnOp) Arity() int { return 4 }
-func (op cosAttnOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
+func (op cosAttnOp) Arity() int    { return 4 }
+func (op cosAttnOp) Type() hm.Type { return fusedType(op) }
+func (op cosAttnOp) types(a hm.TypeVariable) ([]hm.Type, hm.Type) {
 	t2, t3, t4 := G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 3, Of: a}, G.TensorType{Dims: 4, Of: a}
-	return hm.NewFnType(t4, t4, t2, t2, t3)
+	return []hm.Type{t4, t4, t2, t2}, t3
 }
 func (op cosAttnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s := in[0].(tensor.Shape)
@@ -79,16 +79,24 @@ func (op cosAttnOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 func (op cosAttnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	args := append(append(G.Nodes{}, inputs...), output, grad)
-	out := make(G.Nodes, 4)
-	for i := range out {
-		n, err := G.ApplyOp(cosAttnGradOp{fwd: op, which: i, shape: inputs[i].Shape().Clone()}, args...)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n
+	return fusedSymDiff(op, 4, inputs, output, grad)
+}
+
+func (op cosAttnOp) grads() *passGrads { return &op.st.passGrads }
+
+func (op cosAttnOp) backward(in []G.Value) error {
+	grads := make([]*tensor.Dense, 4)
+	var err error
+	switch in[0].Dtype() {
+	case tensor.Float32:
+		err = cosAttn(op.eps, in[:4], nil, data[float32](in[5]), grads, op.st)
+	case tensor.Float64:
+		err = cosAttn(op.eps, in[:4], nil, data[float64](in[5]), grads, op.st)
+	default:
+		err = fmt.Errorf("nn: CosineAttended: unsupported dtype %v", in[0].Dtype())
 	}
-	return out, nil
+	op.st.grads = grads
+	return err
 }
 
 // cosAttn computes R into r and keeps |e|, the Gram matrices and G·α in st; with dr non-nil it
@@ -230,44 +238,4 @@ func cosAttn[F float](eps float64, in []G.Value, r []F, dr []F, grads []*tensor.
 		})
 	}
 	return nil
-}
-
-// cosAttnGradOp returns the gradient of input which of a cosAttnOp; the first one run in a pass
-// computes all four (passGrads).
-type cosAttnGradOp struct {
-	fwd   cosAttnOp
-	which int
-	shape tensor.Shape
-}
-
-func (op cosAttnGradOp) Arity() int { return 6 }
-func (op cosAttnGradOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	t2, t3, t4 := G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 3, Of: a}, G.TensorType{Dims: 4, Of: a}
-	ret := []hm.Type{t4, t4, t2, t2}[op.which]
-	return hm.NewFnType(t4, t4, t2, t2, t3, t3, ret)
-}
-func (op cosAttnGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op cosAttnGradOp) ReturnsPtr() bool                               { return false }
-func (op cosAttnGradOp) CallsExtern() bool                              { return false }
-func (op cosAttnGradOp) OverwritesInput() int                           { return -1 }
-func (op cosAttnGradOp) WriteHash(h hash.Hash) {
-	op.fwd.WriteHash(h)
-	fmt.Fprintf(h, "Grad%d", op.which)
-}
-func (op cosAttnGradOp) Hashcode() uint32 { return hashOf(op) }
-func (op cosAttnGradOp) String() string   { return fmt.Sprintf("%vGrad%d", op.fwd, op.which) }
-
-func (op cosAttnGradOp) Do(in ...G.Value) (G.Value, error) {
-	st := op.fwd.st
-	return st.take(op.which, op.fwd, func() error {
-		st.grads = make([]*tensor.Dense, 4)
-		switch in[0].Dtype() {
-		case tensor.Float32:
-			return cosAttn(op.fwd.eps, in[:4], nil, data[float32](in[5]), st.grads, st)
-		case tensor.Float64:
-			return cosAttn(op.fwd.eps, in[:4], nil, data[float64](in[5]), st.grads, st)
-		}
-		return fmt.Errorf("nn: CosineAttended: unsupported dtype %v", in[0].Dtype())
-	})
 }

@@ -98,10 +98,10 @@ func dirInputs(in []G.Value, dir int) []G.Value {
 	return append(out, in[len(in)-1])
 }
 
-func (op gruSeqOp) Arity() int { return gruInputs }
-func (op gruSeqOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(append(gruTypes(a), G.TensorType{Dims: 2, Of: a})...)
+func (op gruSeqOp) Arity() int    { return gruInputs }
+func (op gruSeqOp) Type() hm.Type { return fusedType(op) }
+func (op gruSeqOp) types(a hm.TypeVariable) ([]hm.Type, hm.Type) {
+	return gruTypes(a), G.TensorType{Dims: 2, Of: a}
 }
 func (op gruSeqOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.steps * op.batch, op.hidden}, nil
@@ -142,7 +142,7 @@ func (op gruSeqOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 func (op gruSeqOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	return gruSymDiff(op, inputs, output, grad)
+	return fusedSymDiff(op, len(inputs)-1, inputs, output, grad) // the mask has none
 }
 
 func (op gruSeqOp) grads() *passGrads { return &op.st.passGrads }
@@ -160,10 +160,10 @@ func (op gruSeqOp) backward(in []G.Value) error {
 	return err
 }
 
-func (op biGRUOp) Arity() int { return 2*gruParams + 2 }
-func (op biGRUOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(append(biGRUTypes(a), G.TensorType{Dims: 2, Of: a})...)
+func (op biGRUOp) Arity() int    { return 2*gruParams + 2 }
+func (op biGRUOp) Type() hm.Type { return fusedType(op) }
+func (op biGRUOp) types(a hm.TypeVariable) ([]hm.Type, hm.Type) {
+	return biGRUTypes(a), G.TensorType{Dims: 2, Of: a}
 }
 func (op biGRUOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.fwd.steps * op.fwd.batch, op.fwd.hidden}, nil
@@ -212,7 +212,7 @@ func biGRUForward[F float](op biGRUOp, in []G.Value) G.Value {
 }
 
 func (op biGRUOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	return gruSymDiff(op, inputs, output, grad)
+	return fusedSymDiff(op, len(inputs)-1, inputs, output, grad) // the mask has none
 }
 
 func (op biGRUOp) grads() *passGrads { return op.st }
@@ -254,26 +254,6 @@ func biGRUBackward[F float](op biGRUOp, in []G.Value) error {
 	})
 	op.st.grads = append(append([]*tensor.Dense{gf[0]}, gf[1:]...), gb[1:]...)
 	return nil
-}
-
-// gruOp is a fused GRU op (gruSeqOp, biGRUOp) whose gradients gruGradOp hands out.
-type gruOp interface {
-	G.Op
-	grads() *passGrads
-	backward(in []G.Value) error // fills grads().grads; in: the op's inputs, output, gradient
-}
-
-func gruSymDiff(op gruOp, inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	args := append(append(G.Nodes{}, inputs...), output, grad)
-	out := make(G.Nodes, len(inputs))
-	for i := 0; i < len(inputs)-1; i++ { // the mask has none
-		n, err := G.ApplyOp(gruGradOp{fwd: op, which: i, shape: inputs[i].Shape().Clone()}, args...)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n
-	}
-	return out, nil
 }
 
 type float interface{ float32 | float64 }
@@ -368,42 +348,6 @@ func gruForward[F float](d gruDir, in []G.Value, hs []F, rows rowsFunc) {
 		})
 		copy(h, hs[off:off+B*H])
 	}
-}
-
-// gruGradOp returns the gradient of input which of a fused GRU op; the first one run in a pass
-// computes all of them (passGrads; its inputs are the forward inputs, the output and the
-// output's gradient).
-type gruGradOp struct {
-	fwd   gruOp
-	which int
-	shape tensor.Shape
-}
-
-func (op gruGradOp) Arity() int { return op.fwd.Arity() + 2 }
-func (op gruGradOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	var in []hm.Type
-	if op.fwd.Arity() == gruInputs {
-		in = gruTypes(a)
-	} else {
-		in = biGRUTypes(a)
-	}
-	t2 := G.TensorType{Dims: 2, Of: a}
-	return hm.NewFnType(append(append(in, t2, t2), in[op.which])...)
-}
-func (op gruGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op gruGradOp) ReturnsPtr() bool                               { return false }
-func (op gruGradOp) CallsExtern() bool                              { return false }
-func (op gruGradOp) OverwritesInput() int                           { return -1 }
-func (op gruGradOp) WriteHash(h hash.Hash) {
-	op.fwd.WriteHash(h)
-	fmt.Fprintf(h, "Grad%d", op.which)
-}
-func (op gruGradOp) Hashcode() uint32 { return hashOf(op) }
-func (op gruGradOp) String() string   { return fmt.Sprintf("%vGrad%d", op.fwd, op.which) }
-
-func (op gruGradOp) Do(in ...G.Value) (G.Value, error) {
-	return op.fwd.grads().take(op.which, op.fwd, func() error { return op.fwd.backward(in) })
 }
 
 // gruBackward returns the gradients of direction d's inputs but the mask (x, then the twelve

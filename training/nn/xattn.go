@@ -43,11 +43,11 @@ type xattnState struct {
 	cos          cosState
 }
 
-func (op xattnOp) Arity() int { return 4 }
-func (op xattnOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
+func (op xattnOp) Arity() int    { return 4 }
+func (op xattnOp) Type() hm.Type { return fusedType(op) }
+func (op xattnOp) types(a hm.TypeVariable) ([]hm.Type, hm.Type) {
 	t2, t3 := G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 3, Of: a}
-	return hm.NewFnType(t2, t2, t2, t2, t3)
+	return []hm.Type{t2, t2, t2, t2}, t3
 }
 func (op xattnOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.sh[0], op.sh[2], op.sh[3]}, nil
@@ -99,16 +99,19 @@ func xattnForward[F float](op xattnOp, in []G.Value, r []F) error {
 }
 
 func (op xattnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	args := append(append(G.Nodes{}, inputs...), output, grad)
-	out := make(G.Nodes, len(inputs))
-	for i := range 2 {
-		n, err := G.ApplyOp(xattnGradOp{fwd: op, which: i, shape: inputs[i].Shape().Clone()}, args...)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n
+	return fusedSymDiff(op, 2, inputs, output, grad) // v and e; the masks have none
+}
+
+func (op xattnOp) grads() *passGrads { return &op.st.passGrads }
+
+func (op xattnOp) backward(in []G.Value) error {
+	switch in[0].Dtype() {
+	case tensor.Float32:
+		return xattnBackward(op, in[:4], data[float32](in[5]))
+	case tensor.Float64:
+		return xattnBackward(op, in[:4], data[float64](in[5]))
 	}
-	return out, nil
+	return fmt.Errorf("nn: AttendedCosine: unsupported dtype %v", in[0].Dtype())
 }
 
 func xattnBackward[F float](op xattnOp, in []G.Value, dr []F) error {
@@ -142,41 +145,4 @@ func xattnBackward[F float](op xattnOp, in []G.Value, dr []F) error {
 	gemm(true, false, TJ, E, I*K, 1, ds, TJ, v, E, 1, de, E)
 	st.grads = []*tensor.Dense{cg[2], cg[3]}
 	return nil
-}
-
-// xattnGradOp returns the gradient of v (which 0) or e (1) of an xattnOp; the first run in a
-// pass computes both (passGrads).
-type xattnGradOp struct {
-	fwd   xattnOp
-	which int
-	shape tensor.Shape
-}
-
-func (op xattnGradOp) Arity() int { return 6 }
-func (op xattnGradOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	t2, t3 := G.TensorType{Dims: 2, Of: a}, G.TensorType{Dims: 3, Of: a}
-	return hm.NewFnType(t2, t2, t2, t2, t3, t3, t2)
-}
-func (op xattnGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op xattnGradOp) ReturnsPtr() bool                               { return false }
-func (op xattnGradOp) CallsExtern() bool                              { return false }
-func (op xattnGradOp) OverwritesInput() int                           { return -1 }
-func (op xattnGradOp) WriteHash(h hash.Hash) {
-	op.fwd.WriteHash(h)
-	fmt.Fprintf(h, "Grad%d", op.which)
-}
-func (op xattnGradOp) Hashcode() uint32 { return hashOf(op) }
-func (op xattnGradOp) String() string   { return fmt.Sprintf("%vGrad%d", op.fwd, op.which) }
-
-func (op xattnGradOp) Do(in ...G.Value) (G.Value, error) {
-	return op.fwd.st.take(op.which, op.fwd, func() error {
-		switch in[0].Dtype() {
-		case tensor.Float32:
-			return xattnBackward(op.fwd, in[:4], data[float32](in[5]))
-		case tensor.Float64:
-			return xattnBackward(op.fwd, in[:4], data[float64](in[5]))
-		}
-		return fmt.Errorf("nn: AttendedCosine: unsupported dtype %v", in[0].Dtype())
-	})
 }
