@@ -80,9 +80,11 @@ func (op xattnOp) Do(in ...G.Value) (G.Value, error) {
 	return out, err
 }
 
-// dense wraps d as a tensor of the given shape, without copying.
-func dense[F float](d []F, shape ...int) *tensor.Dense {
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d))
+// cosInputs are CosineAttended's inputs (α, s, v, e) from the op's buffers and inputs, without
+// copying.
+func (op xattnOp) cosInputs(alpha, s any, in []G.Value) []G.Value {
+	sh := tensor.Shape{op.sh[0], op.sh[1], op.sh[2], op.sh[3]}
+	return []G.Value{newDense(sh, alpha), newDense(sh, s), in[0], in[1]}
 }
 
 func xattnForward[F float](op xattnOp, in []G.Value, r []F) error {
@@ -94,8 +96,7 @@ func xattnForward[F float](op xattnOp, in []G.Value, r []F) error {
 	gemm(false, true, I*K, T*J, E, 1, v, E, e, E, 0, s, T*J)
 	sh := tensor.Shape{I, K, T, J}
 	attnForward(op.lambda, sh, s, wm, rm, alpha)
-	cin := []G.Value{dense(alpha, I, K, T, J), dense(s, I, K, T, J), in[0], in[1]}
-	return cosAttn(op.eps, cin, r, nil, nil, &op.st.cos)
+	return cosAttn(op.eps, op.cosInputs(alpha, s, in), r, nil, nil, &op.st.cos)
 }
 
 func (op xattnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
@@ -126,8 +127,7 @@ func xattnBackward[F float](op xattnOp, in []G.Value, dr []F) error {
 	v, e, wm := data[F](in[0]), data[F](in[1]), data[F](in[3])
 	// The cosine's gradients: ∂α, ∂s (through e·a), ∂v (through |a|), ∂e (through |e|).
 	cg := make([]*tensor.Dense, 4)
-	cin := []G.Value{dense(alpha, I, K, T, J), dense(s, I, K, T, J), in[0], in[1]}
-	if err := cosAttn(op.eps, cin, nil, dr, cg, &st.cos); err != nil {
+	if err := cosAttn(op.eps, op.cosInputs(alpha, s, in), nil, dr, cg, &st.cos); err != nil {
 		return err
 	}
 	dAlpha, ds, dv, de := cg[0].Data().([]F), cg[1].Data().([]F), cg[2].Data().([]F), cg[3].Data().([]F)
