@@ -6,10 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/groundcap/groundcap/eval/caption"
+	"github.com/groundcap/groundcap/internal/atomicfile"
 )
 
 // scoreOptions are the flags of 'groundcap score'.
@@ -90,28 +89,12 @@ func runScore(ctx context.Context, opts scoreOptions, g *globalOptions) error {
 }
 
 // writeJSONFile writes v as indented JSON to path atomically (temporary file, then rename).
-func writeJSONFile(path string, v any) (err error) {
+func writeJSONFile(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", " ")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(append(data, '\n')); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := atomicfile.WriteBytes(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil

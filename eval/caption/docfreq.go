@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/groundcap/groundcap/internal/atomicfile"
 )
 
 // DocFreqFormat is the "format" field of a serialised [DocFreq].
@@ -76,24 +77,8 @@ func (d *DocFreq) Write(w io.Writer) error {
 }
 
 // WriteFile writes d to path atomically: to a temporary file in the same folder, then renamed.
-func (d *DocFreq) WriteFile(path string) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("caption: writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if err := d.Write(f); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("caption: writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("caption: writing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+func (d *DocFreq) WriteFile(path string) error {
+	if err := atomicfile.WriteFile(path, d.Write); err != nil {
 		return fmt.Errorf("caption: writing %s: %w", path, err)
 	}
 	return nil

@@ -32,6 +32,8 @@ import (
 	"gocloud.dev/blob/memblob"
 	_ "gocloud.dev/blob/s3blob" // s3://
 	"gocloud.dev/gcerrors"
+
+	"github.com/groundcap/groundcap/internal/atomicfile"
 )
 
 // ErrNotExist is returned (wrapped) when a location names nothing.
@@ -296,7 +298,7 @@ func Exists(ctx context.Context, loc string) (bool, error) {
 }
 
 // List returns every object under the prefix loc (treated as a directory), sorted by name,
-// skipping the temporary files of unfinished writes (*.tmp).
+// skipping the temporary files of unfinished writes (atomicfile.IsTemp).
 func List(ctx context.Context, loc string) ([]Object, error) {
 	b, key, err := Open(ctx, loc)
 	if err != nil {
@@ -320,7 +322,7 @@ func List(ctx context.Context, loc string) ([]Object, error) {
 			}
 			return nil, wrap(loc, err)
 		}
-		if o.IsDir || strings.HasSuffix(o.Key, ".tmp") {
+		if o.IsDir || atomicfile.IsTemp(o.Key) {
 			continue
 		}
 		out = append(out, Object{Name: strings.TrimPrefix(o.Key, prefix), Size: o.Size, ModTime: o.ModTime.UnixNano()})

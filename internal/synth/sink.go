@@ -8,6 +8,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/groundcap/groundcap/internal/atomicfile"
 )
 
 // Sink creates the dataset's output files.
@@ -28,7 +30,7 @@ type Aborter interface {
 }
 
 // DirSink returns a Sink writing into directory dir (created as needed). Each file is written to
-// "<name>.tmp-<random>" beside its target and renamed on Close, so a crash never leaves a partial
+// a temporary file beside its target (atomicfile.Create) and renamed on Close, so a crash never leaves a partial
 // file under the final name. It is safe for concurrent use.
 func DirSink(dir string) Sink { return dirSink{dir: dir} }
 
@@ -51,7 +53,7 @@ func (s dirSink) Create(name string) (io.WriteCloser, error) {
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, fmt.Errorf("synth: create %s: %w", final, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(final), filepath.Base(final)+".tmp-*")
+	f, err := atomicfile.Create(final)
 	if err != nil {
 		return nil, fmt.Errorf("synth: create %s: %w", final, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/groundcap/groundcap/internal/atomicfile"
 	"github.com/groundcap/groundcap/internal/treetest"
 )
 
@@ -53,7 +54,7 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 		}
 	}
 	for name := range f1 {
-		if strings.Contains(name, ".tmp-") {
+		if atomicfile.IsTemp(name) {
 			t.Errorf("temporary file left behind: %s", name)
 		}
 	}
@@ -692,7 +693,7 @@ func TestGenerateErrors(t *testing.T) {
 			t.Errorf("sink failing on %q: err = %v, want the name and the cause", bad, err)
 		}
 		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && strings.Contains(p, ".tmp-") {
+			if err == nil && atomicfile.IsTemp(p) {
 				t.Errorf("temporary file left behind: %s", p)
 			}
 			return nil

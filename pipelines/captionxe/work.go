@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/groundcap/groundcap/internal/atomicfile"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/pipelines/engine"
 )
@@ -45,8 +46,8 @@ func PrepareWork(ctx context.Context, r *engine.Run, dir string, files ...string
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(local, data); err != nil {
-			return err
+		if err := atomicfile.WriteBytes(local, data); err != nil {
+			return fmt.Errorf("captionxe: %w", err)
 		}
 	}
 	return nil
@@ -62,29 +63,6 @@ func Publish(ctx context.Context, r *engine.Run, dir string, files ...string) er
 		if err := blobio.WriteAll(ctx, r.Output(f), data); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeFileAtomic writes a local file through a temporary file and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("captionxe: %w", err)
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("captionxe: %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("captionxe: %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("captionxe: %w", err)
 	}
 	return nil
 }

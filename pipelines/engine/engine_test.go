@@ -396,3 +396,58 @@ func TestExternalDirectoryInput(t *testing.T) {
 		t.Fatalf("a changed file inside a directory input did not change the key (runs %d)", runs)
 	}
 }
+
+// TestTemporaryFilesNeverInManifest: the temporary files that killed writes leave in an output
+// directory (fileblob's, atomicfile's and the older "<name>.tmp-<n>" shape) are in neither the
+// manifest nor the output digest, nor in the digest of an external input directory.
+func TestTemporaryFilesNeverInManifest(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "abc")
+	leftovers := []string{"shard-000.txt.5f3a9c.tmp", "last.ckpt.123456.tmp", "last.ckpt.tmp-3528091642"}
+	run := func(root string, leave bool) *Manifest {
+		var runs int
+		s := shardStage("s", shardParams{Shards: 2, Word: "w"}, filepath.Join(dir, "in.txt"), nil, &runs)
+		inner := s.Run
+		s.Run = func(ctx context.Context, r *Run) error {
+			if leave {
+				for _, name := range leftovers {
+					writeFile(t, filepath.Join(root, "s", r.Key, name), "partial")
+				}
+			}
+			return inner(ctx, r)
+		}
+		ms, err := newEngine(t, root, s).Make(context.Background(), "s", MakeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms["s"]
+	}
+	clean, dirty := run(filepath.Join(dir, "clean"), false), run(filepath.Join(dir, "dirty"), true)
+	for _, f := range dirty.Files {
+		for _, l := range leftovers {
+			if f.Name == l {
+				t.Errorf("manifest lists %s", l)
+			}
+		}
+	}
+	if clean.OutputDigest != dirty.OutputDigest {
+		t.Errorf("output digest with leftovers %s, without %s", dirty.OutputDigest, clean.OutputDigest)
+	}
+
+	in := filepath.Join(dir, "ext")
+	writeFile(t, filepath.Join(in, "a.txt"), "a")
+	key := func() string {
+		st, err := newEngine(t, filepath.Join(dir, "r2"), shardStage("s", shardParams{Shards: 1}, in, nil, new(int))).Status(context.Background(), false)
+		if err != nil || st[0].Key == "" {
+			t.Fatalf("status: %+v %v", st, err)
+		}
+		return st[0].Key
+	}
+	want := key()
+	for _, l := range leftovers {
+		writeFile(t, filepath.Join(in, l), "partial")
+	}
+	if got := key(); got != want {
+		t.Errorf("key with temporary files in the input directory %s, without %s", got, want)
+	}
+}

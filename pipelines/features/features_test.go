@@ -18,6 +18,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/atomicfile"
 	"github.com/groundcap/groundcap/internal/shard"
 	gen "github.com/groundcap/groundcap/internal/synth"
 	"github.com/groundcap/groundcap/internal/treetest"
@@ -414,7 +415,7 @@ func TestStageRejects(t *testing.T) {
 }
 
 // unfinished is a temporary file of an interrupted write.
-func unfinished(rel string) bool { return strings.HasSuffix(rel, ".tmp") }
+func unfinished(rel string) bool { return atomicfile.IsTemp(rel) }
 
 // TestStageResume kills a shard writer half-way (leaving its temporary file, as kill -9 would),
 // then reruns: the output must be byte-identical to an uninterrupted run, and shards finished

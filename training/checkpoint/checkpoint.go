@@ -27,7 +27,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/groundcap/groundcap/internal/atomicfile"
 )
 
 const magic = "GCCKPT01"
@@ -207,37 +208,15 @@ func Unmarshal(name string, b []byte) (*Checkpoint, error) {
 	return c, nil
 }
 
-// Save writes c to path atomically (temporary file in the same directory,
-// fsync, Close checked, rename).
-func Save(path string, c *Checkpoint) (err error) {
+// Save writes c to path atomically (atomicfile: a temporary file in the same directory, synced,
+// Close checked, renamed).
+func Save(path string, c *Checkpoint) error {
 	b, err := Marshal(c)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("checkpoint: %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: writing %s: %w", tmp, err)
-	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: syncing %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("checkpoint: closing %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("checkpoint: renaming %s to %s: %w", tmp, path, err)
+	if err := atomicfile.WriteBytes(path, b); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
 }

@@ -3,9 +3,9 @@ package updown
 import (
 	"fmt"
 	"image/color"
-	"os"
-	"path/filepath"
+	"io"
 
+	"github.com/groundcap/groundcap/internal/atomicfile"
 	"github.com/groundcap/groundcap/internal/chart"
 )
 
@@ -31,26 +31,13 @@ func WriteCurves(path string, h *History) (err error) {
 		ex[i] = float64(e)
 	}
 
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	err = atomicfile.WriteFile(path, func(w io.Writer) error {
+		return chart.WritePNG(w, curveW, curveH,
+			chart.Panel{Title: "training loss", XLabel: "step", Series: []chart.Series{{Name: "loss", X: xs, Y: h.Loss, Color: colLoss}}},
+			chart.Panel{Title: "val CIDEr-D", XLabel: "epoch", Series: []chart.Series{{Name: "CIDEr-D", X: ex, Y: h.ValCIDEr, Color: colCIDEr, Points: true}}},
+		)
+	})
 	if err != nil {
-		return fmt.Errorf("updown: curves: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(f.Name())
-		}
-	}()
-	if err = chart.WritePNG(f, curveW, curveH,
-		chart.Panel{Title: "training loss", XLabel: "step", Series: []chart.Series{{Name: "loss", X: xs, Y: h.Loss, Color: colLoss}}},
-		chart.Panel{Title: "val CIDEr-D", XLabel: "epoch", Series: []chart.Series{{Name: "CIDEr-D", X: ex, Y: h.ValCIDEr, Color: colCIDEr, Points: true}}},
-	); err != nil {
-		f.Close()
-		return fmt.Errorf("updown: curves: encoding %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("updown: curves: closing %s: %w", f.Name(), err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("updown: curves: %w", err)
 	}
 	return nil
