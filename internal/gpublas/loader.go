@@ -139,6 +139,8 @@ func (l loader) loadOne(lib library) (uintptr, string, []string) {
 type loaded struct {
 	handles map[string]uintptr
 	paths   map[string]string
+	// major is the CUDA major version of the toolkit set loaded (13, 12).
+	major int
 }
 
 // hintToolkit is the advice for a missing toolkit library.
@@ -174,6 +176,7 @@ func (l loader) loadAll() (loaded, error) {
 			out.handles[lib.role], out.paths[lib.role] = h, p
 		}
 		if ok {
+			out.major = setMajor(set)
 			return out, nil
 		}
 		for i := len(opened) - 1; i >= 0; i-- {
@@ -189,6 +192,14 @@ func (l loader) loadAll() (loaded, error) {
 		Tried: all,
 		Hint:  hintToolkit,
 	}
+}
+
+// setMajor returns the CUDA major version in the sonames of a toolkit set (libcudart.so.13: 13).
+func setMajor(set []library) int {
+	var v int
+	name := set[0].name
+	fmt.Sscanf(name[strings.LastIndexByte(name, '.')+1:], "%d", &v)
+	return v
 }
 
 // mappedPath returns the file of the first mapping in /proc/self/maps
