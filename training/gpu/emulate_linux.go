@@ -23,19 +23,6 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// EmulatorOptions configure OpenEmulator. The zero value is valid.
-type EmulatorOptions struct {
-	// CC is the C compiler (default: $CC, else cc).
-	CC string
-	// CacheDir holds the compiled kernel libraries (default: the user cache directory's
-	// groundcap/gpu-emu; when it cannot be created, a temporary directory).
-	CacheDir string
-	// BLAS computes the products (default: gonum's pure-Go BLAS).
-	BLAS gblas.Float32
-	// Workers bounds the goroutines that run a launch's blocks (0: GOMAXPROCS).
-	Workers int
-}
-
 // emuFlags are the C compiler's flags: C11, no contraction of a·b + c into fused
 // multiply-adds and no fast math, so the emulation rounds as the kernels are written.
 var emuFlags = []string{"-std=c11", "-O2", "-fPIC", "-shared", "-Wall", "-ffp-contract=off", "-fno-fast-math"}
@@ -76,10 +63,8 @@ type emuAlloc struct {
 	n    int
 }
 
-// OpenEmulator compiles the kernels with the C compiler (or finds them in the cache) and
-// returns the CPU emulation of a Device. The error wraps ErrNoCompiler when there is no C
-// compiler, and is a *CompileError when the kernels do not compile.
-func OpenEmulator(opts EmulatorOptions) (Device, error) {
+// openEmulator is OpenEmulator on linux.
+func openEmulator(opts EmulatorOptions) (Device, error) {
 	src, err := Sources()
 	if err != nil {
 		return nil, err

@@ -39,6 +39,8 @@
 // and what was free.
 package gpu
 
+//go:generate go run ./internal/genptx -o embedded_ptx.go
+
 import (
 	"errors"
 	"fmt"
