@@ -3,7 +3,7 @@
 package gpu
 
 // embeddedPTXHash is the hash of the kernel sources the embedded PTX was built from.
-const embeddedPTXHash = "f89876a5ce672b04ec92da30c23f38c663702b58741c3f30fb2193d2909a6281"
+const embeddedPTXHash = "b4e292803ed06985fbfd381af8d1e48748d4c406c316cbb5ddb2735a3d2a1e68"
 
 // embeddedPTXArch is the architecture the embedded PTX targets.
 const embeddedPTXArch = "sm_80"
@@ -928,6 +928,125 @@ $L__BB3_16:
 	ret;
                                         // -- End function
 }
+	// .globl	pick_pairs              // -- Begin function pick_pairs
+.visible .entry pick_pairs(
+	.param .u64 pick_pairs_param_0,
+	.param .u64 pick_pairs_param_1,
+	.param .u64 pick_pairs_param_2,
+	.param .u64 pick_pairs_param_3,
+	.param .u64 pick_pairs_param_4,
+	.param .u32 pick_pairs_param_5,
+	.param .u32 pick_pairs_param_6,
+	.param .u32 pick_pairs_param_7
+)                                       // @pick_pairs
+{
+	.reg .pred 	%p<6>;
+	.reg .b32 	%r<15>;
+	.reg .f32 	%f<3>;
+	.reg .b64 	%rd<59>;
+
+// %bb.0:
+	ld.param.u32 	%r1, [pick_pairs_param_5];
+	ld.param.u32 	%r2, [pick_pairs_param_6];
+	mov.u32 	%r3, %ctaid.x;
+	ld.param.s32 	%rd7, [pick_pairs_param_7];
+	mov.u32 	%r4, %ntid.x;
+	mul.wide.u32 	%rd27, %r3, %r4;
+	mov.u32 	%r5, %tid.x;
+	cvt.u64.u32 	%rd28, %r5;
+	add.s64 	%rd6, %rd27, %rd28;
+	mul.wide.s32 	%rd10, %r2, %r1;
+	mul.lo.s64 	%rd29, %rd10, %rd7;
+	setp.ge.s64 	%p1, %rd6, %rd29;
+	@%p1 bra 	$L__BB4_12;
+// %bb.1:
+	cvt.s64.s32 	%rd9, %r1;
+	or.b64  	%rd30, %rd6, %rd10;
+	and.b64  	%rd31, %rd30, -4294967296;
+	setp.ne.s64 	%p2, %rd31, 0;
+	@%p2 bra 	$L__BB4_3;
+	bra.uni 	$L__BB4_2;
+$L__BB4_3:
+	div.s64 	%rd56, %rd6, %rd10;
+	bra.uni 	$L__BB4_4;
+$L__BB4_2:
+	cvt.u32.u64 	%r6, %rd10;
+	cvt.u32.u64 	%r7, %rd6;
+	div.u32 	%r8, %r7, %r6;
+	cvt.u64.u32 	%rd56, %r8;
+$L__BB4_4:
+	ld.param.u64 	%rd22, [pick_pairs_param_0];
+	ld.param.u64 	%rd23, [pick_pairs_param_4];
+	ld.param.u64 	%rd26, [pick_pairs_param_2];
+	cvt.s64.s32 	%rd8, %r2;
+	or.b64  	%rd32, %rd6, %rd9;
+	and.b64  	%rd33, %rd32, -4294967296;
+	setp.ne.s64 	%p3, %rd33, 0;
+	@%p3 bra 	$L__BB4_6;
+	bra.uni 	$L__BB4_5;
+$L__BB4_6:
+	div.s64 	%rd57, %rd6, %rd9;
+	bra.uni 	$L__BB4_7;
+$L__BB4_5:
+	cvt.u32.u64 	%r9, %rd9;
+	cvt.u32.u64 	%r10, %rd6;
+	div.u32 	%r11, %r10, %r9;
+	cvt.u64.u32 	%rd57, %r11;
+$L__BB4_7:
+	cvta.to.global.u64 	%rd1, %rd23;
+	cvta.to.global.u64 	%rd3, %rd26;
+	cvta.to.global.u64 	%rd5, %rd22;
+	or.b64  	%rd34, %rd57, %rd8;
+	and.b64  	%rd35, %rd34, -4294967296;
+	setp.ne.s64 	%p4, %rd35, 0;
+	@%p4 bra 	$L__BB4_9;
+	bra.uni 	$L__BB4_8;
+$L__BB4_9:
+	rem.s64 	%rd58, %rd57, %rd8;
+	bra.uni 	$L__BB4_10;
+$L__BB4_8:
+	cvt.u32.u64 	%r12, %rd8;
+	cvt.u32.u64 	%r13, %rd57;
+	rem.u32 	%r14, %r13, %r12;
+	cvt.u64.u32 	%rd58, %r14;
+$L__BB4_10:
+	mul.lo.s64 	%rd36, %rd57, %rd9;
+	sub.s64 	%rd37, %rd6, %rd36;
+	cvt.s64.s32 	%rd38, %rd56;
+	shl.b64 	%rd39, %rd38, 2;
+	add.s64 	%rd40, %rd1, %rd39;
+	ld.global.s32 	%rd41, [%rd40];
+	mul.lo.s64 	%rd42, %rd41, %rd9;
+	add.s64 	%rd43, %rd42, %rd37;
+	mul.lo.s64 	%rd44, %rd43, %rd8;
+	add.s64 	%rd45, %rd44, %rd58;
+	mul.lo.s64 	%rd46, %rd45, %rd7;
+	shl.b64 	%rd47, %rd46, 2;
+	add.s64 	%rd48, %rd3, %rd47;
+	add.s64 	%rd49, %rd48, %rd39;
+	ld.global.f32 	%f1, [%rd49];
+	shl.b64 	%rd50, %rd6, 2;
+	add.s64 	%rd51, %rd5, %rd50;
+	st.global.f32 	[%rd51], %f1;
+	or.b64  	%rd52, %rd37, %rd58;
+	setp.ne.s64 	%p5, %rd52, 0;
+	@%p5 bra 	$L__BB4_12;
+// %bb.11:
+	ld.param.u64 	%rd24, [pick_pairs_param_1];
+	ld.param.u64 	%rd25, [pick_pairs_param_3];
+	cvta.to.global.u64 	%rd2, %rd25;
+	cvta.to.global.u64 	%rd4, %rd24;
+	add.s64 	%rd20, %rd4, %rd39;
+	mul.lo.s64 	%rd53, %rd41, %rd7;
+	shl.b64 	%rd54, %rd53, 2;
+	add.s64 	%rd55, %rd2, %rd54;
+	add.s64 	%rd21, %rd55, %rd39;
+	ld.global.f32 	%f2, [%rd21];
+	st.global.f32 	[%rd20], %f2;
+$L__BB4_12:
+	ret;
+                                        // -- End function
+}
 	// .globl	fill                    // -- Begin function fill
 .visible .entry fill(
 	.param .u64 fill_param_0,
@@ -949,7 +1068,7 @@ $L__BB3_16:
 	cvt.u64.u32 	%rd6, %r3;
 	add.s64 	%rd7, %rd5, %rd6;
 	setp.ge.s64 	%p1, %rd7, %rd4;
-	@%p1 bra 	$L__BB4_2;
+	@%p1 bra 	$L__BB5_2;
 // %bb.1:
 	ld.param.f32 	%f1, [fill_param_1];
 	ld.param.u64 	%rd2, [fill_param_0];
@@ -957,7 +1076,7 @@ $L__BB3_16:
 	shl.b64 	%rd8, %rd7, 2;
 	add.s64 	%rd1, %rd3, %rd8;
 	st.global.f32 	[%rd1], %f1;
-$L__BB4_2:
+$L__BB5_2:
 	ret;
                                         // -- End function
 }
@@ -983,7 +1102,7 @@ $L__BB4_2:
 	cvt.u64.u32 	%rd9, %r3;
 	add.s64 	%rd10, %rd8, %rd9;
 	setp.ge.s64 	%p1, %rd10, %rd7;
-	@%p1 bra 	$L__BB5_2;
+	@%p1 bra 	$L__BB6_2;
 // %bb.1:
 	ld.param.f32 	%f1, [scale_param_2];
 	ld.param.u64 	%rd3, [scale_param_0];
@@ -996,7 +1115,7 @@ $L__BB4_2:
 	ld.global.f32 	%f2, [%rd2];
 	mul.rn.f32 	%f3, %f2, %f1;
 	st.global.f32 	[%rd1], %f3;
-$L__BB5_2:
+$L__BB6_2:
 	ret;
                                         // -- End function
 }
@@ -1022,7 +1141,7 @@ $L__BB5_2:
 	cvt.u64.u32 	%rd10, %r3;
 	add.s64 	%rd4, %rd9, %rd10;
 	setp.ge.s64 	%p1, %rd4, %rd8;
-	@%p1 bra 	$L__BB6_2;
+	@%p1 bra 	$L__BB7_2;
 // %bb.1:
 	ld.param.u64 	%rd5, [mean2_param_0];
 	ld.param.u64 	%rd6, [mean2_param_2];
@@ -1039,7 +1158,7 @@ $L__BB5_2:
 	mul.rn.f32 	%f4, %f3, 0f3F000000;
 	add.s64 	%rd14, %rd3, %rd11;
 	st.global.f32 	[%rd14], %f4;
-$L__BB6_2:
+$L__BB7_2:
 	ret;
                                         // -- End function
 }
@@ -1067,7 +1186,7 @@ $L__BB6_2:
 	add.s64 	%rd3, %rd10, %rd11;
 	mul.wide.s32 	%rd12, %r2, %r1;
 	setp.ge.s64 	%p1, %rd3, %rd12;
-	@%p1 bra 	$L__BB7_5;
+	@%p1 bra 	$L__BB8_5;
 // %bb.1:
 	ld.param.u64 	%rd8, [add_rows_param_0];
 	ld.param.u64 	%rd9, [add_rows_param_1];
@@ -1077,17 +1196,17 @@ $L__BB6_2:
 	or.b64  	%rd13, %rd3, %rd4;
 	and.b64  	%rd14, %rd13, -4294967296;
 	setp.ne.s64 	%p2, %rd14, 0;
-	@%p2 bra 	$L__BB7_3;
-	bra.uni 	$L__BB7_2;
-$L__BB7_3:
+	@%p2 bra 	$L__BB8_3;
+	bra.uni 	$L__BB8_2;
+$L__BB8_3:
 	rem.s64 	%rd19, %rd3, %rd4;
-	bra.uni 	$L__BB7_4;
-$L__BB7_2:
+	bra.uni 	$L__BB8_4;
+$L__BB8_2:
 	cvt.u32.u64 	%r6, %rd4;
 	cvt.u32.u64 	%r7, %rd3;
 	rem.u32 	%r8, %r7, %r6;
 	cvt.u64.u32 	%rd19, %r8;
-$L__BB7_4:
+$L__BB8_4:
 	shl.b64 	%rd15, %rd19, 2;
 	add.s64 	%rd16, %rd1, %rd15;
 	ld.global.f32 	%f1, [%rd16];
@@ -1096,7 +1215,7 @@ $L__BB7_4:
 	ld.global.f32 	%f2, [%rd18];
 	add.rn.f32 	%f3, %f1, %f2;
 	st.global.f32 	[%rd18], %f3;
-$L__BB7_5:
+$L__BB8_5:
 	ret;
                                         // -- End function
 }
@@ -1125,7 +1244,7 @@ $L__BB7_5:
 	add.s64 	%rd4, %rd12, %rd13;
 	mul.wide.s32 	%rd14, %r2, %r1;
 	setp.ge.s64 	%p1, %rd4, %rd14;
-	@%p1 bra 	$L__BB8_5;
+	@%p1 bra 	$L__BB9_5;
 // %bb.1:
 	ld.param.u64 	%rd9, [scale_rows_param_0];
 	ld.param.u64 	%rd10, [scale_rows_param_2];
@@ -1137,17 +1256,17 @@ $L__BB7_5:
 	or.b64  	%rd15, %rd4, %rd5;
 	and.b64  	%rd16, %rd15, -4294967296;
 	setp.ne.s64 	%p2, %rd16, 0;
-	@%p2 bra 	$L__BB8_3;
-	bra.uni 	$L__BB8_2;
-$L__BB8_3:
+	@%p2 bra 	$L__BB9_3;
+	bra.uni 	$L__BB9_2;
+$L__BB9_3:
 	div.s64 	%rd22, %rd4, %rd5;
-	bra.uni 	$L__BB8_4;
-$L__BB8_2:
+	bra.uni 	$L__BB9_4;
+$L__BB9_2:
 	cvt.u32.u64 	%r6, %rd5;
 	cvt.u32.u64 	%r7, %rd4;
 	div.u32 	%r8, %r7, %r6;
 	cvt.u64.u32 	%rd22, %r8;
-$L__BB8_4:
+$L__BB9_4:
 	shl.b64 	%rd17, %rd22, 2;
 	add.s64 	%rd18, %rd1, %rd17;
 	ld.global.f32 	%f1, [%rd18];
@@ -1157,7 +1276,7 @@ $L__BB8_4:
 	mul.rn.f32 	%f3, %f1, %f2;
 	add.s64 	%rd21, %rd3, %rd19;
 	st.global.f32 	[%rd21], %f3;
-$L__BB8_5:
+$L__BB9_5:
 	ret;
                                         // -- End function
 }
@@ -1184,7 +1303,7 @@ $L__BB8_5:
 	cvt.u64.u32 	%rd33, %r17;
 	add.s64 	%rd3, %rd32, %rd33;
 	setp.ge.s64 	%p1, %rd3, %rd4;
-	@%p1 bra 	$L__BB9_9;
+	@%p1 bra 	$L__BB10_9;
 // %bb.1:
 	ld.param.u32 	%r14, [col_sums_part_param_4];
 	ld.param.u32 	%r13, [col_sums_part_param_2];
@@ -1197,7 +1316,7 @@ $L__BB8_5:
 	shl.b64 	%rd34, %rd3, 2;
 	setp.ge.s32 	%p2, %r2, %r3;
 	mov.f32 	%f31, 0f00000000;
-	@%p2 bra 	$L__BB9_8;
+	@%p2 bra 	$L__BB10_8;
 // %bb.2:
 	ld.param.u64 	%rd31, [col_sums_part_param_1];
 	cvta.to.global.u64 	%rd1, %rd31;
@@ -1206,7 +1325,7 @@ $L__BB8_5:
 	setp.eq.s32 	%p3, %r4, 0;
 	mov.f32 	%f31, 0f00000000;
 	mov.u32 	%r30, %r2;
-	@%p3 bra 	$L__BB9_5;
+	@%p3 bra 	$L__BB10_5;
 // %bb.3:
 	cvt.s64.s32 	%rd35, %r2;
 	mul.lo.s64 	%rd36, %rd4, %rd35;
@@ -1217,7 +1336,7 @@ $L__BB8_5:
 	neg.s32 	%r28, %r4;
 	mov.f32 	%f31, 0f00000000;
 	mov.u32 	%r30, %r2;
-$L__BB9_4:                              // =>This Inner Loop Header: Depth=1
+$L__BB10_4:                             // =>This Inner Loop Header: Depth=1
 	.pragma "nounroll";
 	ld.global.f32 	%f12, [%rd78];
 	add.rn.f32 	%f31, %f31, %f12;
@@ -1225,11 +1344,11 @@ $L__BB9_4:                              // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd78, %rd78, %rd7;
 	add.s32 	%r28, %r28, 1;
 	setp.ne.s32 	%p4, %r28, 0;
-	@%p4 bra 	$L__BB9_4;
-$L__BB9_5:
+	@%p4 bra 	$L__BB10_4;
+$L__BB10_5:
 	sub.s32 	%r20, %r2, %r3;
 	setp.gt.u32 	%p5, %r20, -8;
-	@%p5 bra 	$L__BB9_8;
+	@%p5 bra 	$L__BB10_8;
 // %bb.6:
 	add.s64 	%rd5, %rd1, %rd34;
 	add.s32 	%r21, %r30, 5;
@@ -1262,7 +1381,7 @@ $L__BB9_5:
 	mul.lo.s64 	%rd56, %rd55, %rd4;
 	shl.b64 	%rd57, %rd56, 2;
 	add.s64 	%rd79, %rd1, %rd57;
-$L__BB9_7:                              // =>This Inner Loop Header: Depth=1
+$L__BB10_7:                             // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd58, %rd79, %rd34;
 	ld.global.f32 	%f13, [%rd58];
 	add.rn.f32 	%f14, %f31, %f13;
@@ -1303,16 +1422,16 @@ $L__BB9_7:                              // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd80, %rd80, %rd12;
 	add.s64 	%rd79, %rd79, %rd12;
 	setp.eq.s32 	%p6, %r3, %r30;
-	@%p6 bra 	$L__BB9_8;
-	bra.uni 	$L__BB9_7;
-$L__BB9_8:
+	@%p6 bra 	$L__BB10_8;
+	bra.uni 	$L__BB10_7;
+$L__BB10_8:
 	cvt.u64.u32 	%rd72, %r1;
 	mul.lo.s64 	%rd73, %rd4, %rd72;
 	shl.b64 	%rd74, %rd73, 2;
 	add.s64 	%rd75, %rd2, %rd74;
 	add.s64 	%rd77, %rd75, %rd34;
 	st.global.f32 	[%rd77], %f31;
-$L__BB9_9:
+$L__BB10_9:
 	ret;
                                         // -- End function
 }
@@ -1340,14 +1459,14 @@ $L__BB9_9:
 	cvt.u64.u32 	%rd21, %r13;
 	add.s64 	%rd3, %rd20, %rd21;
 	setp.ge.s64 	%p1, %rd3, %rd4;
-	@%p1 bra 	$L__BB10_12;
+	@%p1 bra 	$L__BB11_12;
 // %bb.1:
 	ld.param.u32 	%r9, [col_sums_fin_param_4];
 	ld.param.u32 	%r8, [col_sums_fin_param_2];
 	ld.param.u64 	%rd18, [col_sums_fin_param_0];
 	setp.lt.s32 	%p2, %r8, 1;
 	mov.f32 	%f31, 0f00000000;
-	@%p2 bra 	$L__BB10_8;
+	@%p2 bra 	$L__BB11_8;
 // %bb.2:
 	ld.param.u64 	%rd19, [col_sums_fin_param_1];
 	cvta.to.global.u64 	%rd1, %rd19;
@@ -1357,14 +1476,14 @@ $L__BB9_9:
 	mov.f32 	%f31, 0f00000000;
 	mov.b32 	%r19, 0;
 	shl.b64 	%rd45, %rd4, 2;
-	@%p3 bra 	$L__BB10_5;
+	@%p3 bra 	$L__BB11_5;
 // %bb.3:
 	add.s64 	%rd48, %rd1, %rd22;
 	and.b32  	%r19, %r8, 2147483640;
 	shl.b64 	%rd6, %rd4, 5;
 	mov.f32 	%f31, 0f00000000;
 	mov.b32 	%r21, 0;
-$L__BB10_4:                             // =>This Inner Loop Header: Depth=1
+$L__BB11_4:                             // =>This Inner Loop Header: Depth=1
 	ld.global.f32 	%f12, [%rd48];
 	add.rn.f32 	%f13, %f31, %f12;
 	add.s64 	%rd23, %rd48, %rd45;
@@ -1391,43 +1510,43 @@ $L__BB10_4:                             // =>This Inner Loop Header: Depth=1
 	add.s32 	%r21, %r21, 8;
 	add.s64 	%rd48, %rd48, %rd6;
 	setp.eq.s32 	%p4, %r19, %r21;
-	@%p4 bra 	$L__BB10_5;
-	bra.uni 	$L__BB10_4;
-$L__BB10_5:
+	@%p4 bra 	$L__BB11_5;
+	bra.uni 	$L__BB11_4;
+$L__BB11_5:
 	setp.eq.s32 	%p5, %r20, 0;
-	@%p5 bra 	$L__BB10_8;
+	@%p5 bra 	$L__BB11_8;
 // %bb.6:
 	cvt.u64.u32 	%rd30, %r19;
 	mul.lo.s64 	%rd31, %rd4, %rd30;
 	shl.b64 	%rd32, %rd31, 2;
 	add.s64 	%rd34, %rd32, %rd22;
 	add.s64 	%rd46, %rd1, %rd34;
-$L__BB10_7:                             // =>This Inner Loop Header: Depth=1
+$L__BB11_7:                             // =>This Inner Loop Header: Depth=1
 	.pragma "nounroll";
 	ld.global.f32 	%f27, [%rd46];
 	add.rn.f32 	%f31, %f31, %f27;
 	add.s64 	%rd46, %rd46, %rd45;
 	add.s32 	%r20, %r20, -1;
 	setp.ne.s32 	%p6, %r20, 0;
-	@%p6 bra 	$L__BB10_7;
-$L__BB10_8:
+	@%p6 bra 	$L__BB11_7;
+$L__BB11_8:
 	ld.param.u32 	%r10, [col_sums_fin_param_5];
 	cvta.to.global.u64 	%rd2, %rd18;
 	cvt.s64.s32 	%rd12, %r9;
 	or.b64  	%rd35, %rd3, %rd12;
 	and.b64  	%rd36, %rd35, -4294967296;
 	setp.ne.s64 	%p7, %rd36, 0;
-	@%p7 bra 	$L__BB10_10;
-	bra.uni 	$L__BB10_9;
-$L__BB10_10:
+	@%p7 bra 	$L__BB11_10;
+	bra.uni 	$L__BB11_9;
+$L__BB11_10:
 	div.s64 	%rd47, %rd3, %rd12;
-	bra.uni 	$L__BB10_11;
-$L__BB10_9:
+	bra.uni 	$L__BB11_11;
+$L__BB11_9:
 	cvt.u32.u64 	%r16, %rd12;
 	cvt.u32.u64 	%r17, %rd3;
 	div.u32 	%r18, %r17, %r16;
 	cvt.u64.u32 	%rd47, %r18;
-$L__BB10_11:
+$L__BB11_11:
 	cvt.s64.s32 	%rd37, %r10;
 	mul.lo.s64 	%rd38, %rd47, %rd37;
 	mul.lo.s64 	%rd39, %rd47, %rd12;
@@ -1437,7 +1556,7 @@ $L__BB10_11:
 	shl.b64 	%rd43, %rd40, 2;
 	add.s64 	%rd44, %rd42, %rd43;
 	st.global.f32 	[%rd44], %f31;
-$L__BB10_12:
+$L__BB11_12:
 	ret;
                                         // -- End function
 }
@@ -1468,7 +1587,7 @@ $L__BB10_12:
 	mul.wide.s32 	%rd17, %r2, %r1;
 	mul.lo.s64 	%rd18, %rd17, 3;
 	setp.ge.s64 	%p1, %rd5, %rd18;
-	@%p1 bra 	$L__BB11_5;
+	@%p1 bra 	$L__BB12_5;
 // %bb.1:
 	ld.param.u64 	%rd11, [pack3_param_0];
 	ld.param.u64 	%rd12, [pack3_param_3];
@@ -1484,17 +1603,17 @@ $L__BB10_12:
 	or.b64  	%rd19, %rd5, %rd7;
 	and.b64  	%rd20, %rd19, -4294967296;
 	setp.ne.s64 	%p2, %rd20, 0;
-	@%p2 bra 	$L__BB11_3;
-	bra.uni 	$L__BB11_2;
-$L__BB11_3:
+	@%p2 bra 	$L__BB12_3;
+	bra.uni 	$L__BB12_2;
+$L__BB12_3:
 	div.s64 	%rd33, %rd5, %rd7;
-	bra.uni 	$L__BB11_4;
-$L__BB11_2:
+	bra.uni 	$L__BB12_4;
+$L__BB12_2:
 	cvt.u32.u64 	%r7, %rd7;
 	cvt.u32.u64 	%r8, %rd5;
 	div.u32 	%r9, %r8, %r7;
 	cvt.u64.u32 	%rd33, %r9;
-$L__BB11_4:
+$L__BB12_4:
 	mul.lo.s64 	%rd22, %rd33, %rd7;
 	sub.s64 	%rd23, %rd5, %rd22;
 	cvt.u32.u64 	%r10, %rd23;
@@ -1514,7 +1633,7 @@ $L__BB11_4:
 	shl.b64 	%rd31, %rd5, 2;
 	add.s64 	%rd32, %rd4, %rd31;
 	st.global.f32 	[%rd32], %f1;
-$L__BB11_5:
+$L__BB12_5:
 	ret;
                                         // -- End function
 }
@@ -1545,7 +1664,7 @@ $L__BB11_5:
 	mul.wide.s32 	%rd17, %r2, %r1;
 	mul.lo.s64 	%rd18, %rd17, 3;
 	setp.ge.s64 	%p1, %rd5, %rd18;
-	@%p1 bra 	$L__BB12_5;
+	@%p1 bra 	$L__BB13_5;
 // %bb.1:
 	ld.param.u64 	%rd11, [unpack3_param_0];
 	ld.param.u64 	%rd12, [unpack3_param_3];
@@ -1561,17 +1680,17 @@ $L__BB11_5:
 	or.b64  	%rd19, %rd5, %rd7;
 	and.b64  	%rd20, %rd19, -4294967296;
 	setp.ne.s64 	%p2, %rd20, 0;
-	@%p2 bra 	$L__BB12_3;
-	bra.uni 	$L__BB12_2;
-$L__BB12_3:
+	@%p2 bra 	$L__BB13_3;
+	bra.uni 	$L__BB13_2;
+$L__BB13_3:
 	div.s64 	%rd33, %rd5, %rd7;
-	bra.uni 	$L__BB12_4;
-$L__BB12_2:
+	bra.uni 	$L__BB13_4;
+$L__BB13_2:
 	cvt.u32.u64 	%r7, %rd7;
 	cvt.u32.u64 	%r8, %rd5;
 	div.u32 	%r9, %r8, %r7;
 	cvt.u64.u32 	%rd33, %r9;
-$L__BB12_4:
+$L__BB13_4:
 	mul.lo.s64 	%rd22, %rd33, %rd7;
 	sub.s64 	%rd23, %rd5, %rd22;
 	cvt.u32.u64 	%r10, %rd23;
@@ -1591,7 +1710,7 @@ $L__BB12_4:
 	mul.wide.u32 	%rd31, %r13, 4;
 	add.s64 	%rd32, %rd30, %rd31;
 	st.global.f32 	[%rd32], %f1;
-$L__BB12_5:
+$L__BB13_5:
 	ret;
                                         // -- End function
 }
@@ -1621,7 +1740,7 @@ $L__BB12_5:
 	add.s64 	%rd4, %rd13, %rd14;
 	mul.wide.s32 	%rd15, %r3, %r2;
 	setp.ge.s64 	%p1, %rd4, %rd15;
-	@%p1 bra 	$L__BB13_7;
+	@%p1 bra 	$L__BB14_7;
 // %bb.1:
 	ld.param.u32 	%r1, [gather_rows_param_5];
 	ld.param.u64 	%rd10, [gather_rows_param_0];
@@ -1631,17 +1750,17 @@ $L__BB12_5:
 	or.b64  	%rd16, %rd4, %rd5;
 	and.b64  	%rd17, %rd16, -4294967296;
 	setp.ne.s64 	%p2, %rd17, 0;
-	@%p2 bra 	$L__BB13_3;
-	bra.uni 	$L__BB13_2;
-$L__BB13_3:
+	@%p2 bra 	$L__BB14_3;
+	bra.uni 	$L__BB14_2;
+$L__BB14_3:
 	div.s64 	%rd29, %rd4, %rd5;
-	bra.uni 	$L__BB13_4;
-$L__BB13_2:
+	bra.uni 	$L__BB14_4;
+$L__BB14_2:
 	cvt.u32.u64 	%r7, %rd5;
 	cvt.u32.u64 	%r8, %rd4;
 	div.u32 	%r9, %r8, %r7;
 	cvt.u64.u32 	%rd29, %r9;
-$L__BB13_4:
+$L__BB14_4:
 	cvta.to.global.u64 	%rd3, %rd10;
 	shl.b64 	%rd18, %rd29, 2;
 	add.s64 	%rd19, %rd1, %rd18;
@@ -1650,7 +1769,7 @@ $L__BB13_4:
 	setp.eq.s32 	%p4, %r10, %r1;
 	or.pred  	%p5, %p3, %p4;
 	mov.f32 	%f4, 0f00000000;
-	@%p5 bra 	$L__BB13_6;
+	@%p5 bra 	$L__BB14_6;
 // %bb.5:
 	ld.param.u64 	%rd12, [gather_rows_param_1];
 	cvta.to.global.u64 	%rd2, %rd12;
@@ -1663,11 +1782,11 @@ $L__BB13_4:
 	shl.b64 	%rd26, %rd25, 2;
 	add.s64 	%rd9, %rd23, %rd26;
 	ld.global.f32 	%f4, [%rd9];
-$L__BB13_6:
+$L__BB14_6:
 	shl.b64 	%rd27, %rd4, 2;
 	add.s64 	%rd28, %rd3, %rd27;
 	st.global.f32 	[%rd28], %f4;
-$L__BB13_7:
+$L__BB14_7:
 	ret;
                                         // -- End function
 }
@@ -1698,7 +1817,7 @@ $L__BB13_7:
 	add.s64 	%rd6, %rd26, %rd27;
 	mul.wide.s32 	%rd28, %r13, %r12;
 	setp.ge.s64 	%p1, %rd6, %rd28;
-	@%p1 bra 	$L__BB14_12;
+	@%p1 bra 	$L__BB15_12;
 // %bb.1:
 	ld.param.u64 	%rd21, [embed_grad_param_0];
 	ld.param.u64 	%rd22, [embed_grad_param_4];
@@ -1708,17 +1827,17 @@ $L__BB13_7:
 	or.b64  	%rd29, %rd6, %rd7;
 	and.b64  	%rd30, %rd29, -4294967296;
 	setp.ne.s64 	%p2, %rd30, 0;
-	@%p2 bra 	$L__BB14_3;
-	bra.uni 	$L__BB14_2;
-$L__BB14_3:
+	@%p2 bra 	$L__BB15_3;
+	bra.uni 	$L__BB15_2;
+$L__BB15_3:
 	div.s64 	%rd87, %rd6, %rd7;
-	bra.uni 	$L__BB14_4;
-$L__BB14_2:
+	bra.uni 	$L__BB15_4;
+$L__BB15_2:
 	cvt.u32.u64 	%r17, %rd7;
 	cvt.u32.u64 	%r18, %rd6;
 	div.u32 	%r19, %r18, %r17;
 	cvt.u64.u32 	%rd87, %r19;
-$L__BB14_4:
+$L__BB15_4:
 	cvta.to.global.u64 	%rd1, %rd22;
 	cvta.to.global.u64 	%rd5, %rd21;
 	mul.lo.s64 	%rd31, %rd87, %rd7;
@@ -1735,7 +1854,7 @@ $L__BB14_4:
 	setp.ge.s32 	%p3, %r1, %r2;
 	mov.f32 	%f31, 0f00000000;
 	shl.b64 	%rd86, %rd11, 2;
-	@%p3 bra 	$L__BB14_11;
+	@%p3 bra 	$L__BB15_11;
 // %bb.5:
 	ld.param.u64 	%rd23, [embed_grad_param_1];
 	ld.param.u64 	%rd25, [embed_grad_param_2];
@@ -1747,14 +1866,14 @@ $L__BB14_4:
 	setp.eq.s32 	%p4, %r22, 0;
 	mov.f32 	%f31, 0f00000000;
 	mov.u32 	%r24, %r1;
-	@%p4 bra 	$L__BB14_8;
+	@%p4 bra 	$L__BB15_8;
 // %bb.6:
 	cvt.s64.s32 	%rd13, %r1;
 	shl.b64 	%rd39, %rd13, 2;
 	add.s64 	%rd88, %rd3, %rd39;
 	mov.f32 	%f31, 0f00000000;
 	mov.u32 	%r24, %r1;
-$L__BB14_7:                             // =>This Inner Loop Header: Depth=1
+$L__BB15_7:                             // =>This Inner Loop Header: Depth=1
 	.pragma "nounroll";
 	ld.global.s32 	%rd40, [%rd88];
 	mul.lo.s64 	%rd41, %rd40, %rd7;
@@ -1766,17 +1885,17 @@ $L__BB14_7:                             // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd88, %rd88, 4;
 	add.s32 	%r22, %r22, -1;
 	setp.ne.s32 	%p5, %r22, 0;
-	@%p5 bra 	$L__BB14_7;
-$L__BB14_8:
+	@%p5 bra 	$L__BB15_7;
+$L__BB15_8:
 	sub.s32 	%r21, %r1, %r2;
 	setp.gt.u32 	%p6, %r21, -8;
-	@%p6 bra 	$L__BB14_11;
+	@%p6 bra 	$L__BB15_11;
 // %bb.9:
 	sub.s32 	%r25, %r2, %r24;
 	mul.wide.s32 	%rd44, %r24, 4;
 	add.s64 	%rd45, %rd44, %rd3;
 	add.s64 	%rd89, %rd45, 16;
-$L__BB14_10:                            // =>This Inner Loop Header: Depth=1
+$L__BB15_10:                            // =>This Inner Loop Header: Depth=1
 	ld.global.s32 	%rd46, [%rd89+-16];
 	mul.lo.s64 	%rd47, %rd46, %rd7;
 	shl.b64 	%rd48, %rd47, 2;
@@ -1828,9 +1947,9 @@ $L__BB14_10:                            // =>This Inner Loop Header: Depth=1
 	add.s32 	%r25, %r25, -8;
 	add.s64 	%rd89, %rd89, 32;
 	setp.eq.s32 	%p7, %r25, 0;
-	@%p7 bra 	$L__BB14_11;
-	bra.uni 	$L__BB14_10;
-$L__BB14_11:
+	@%p7 bra 	$L__BB15_11;
+	bra.uni 	$L__BB15_10;
+$L__BB15_11:
 	add.s64 	%rd79, %rd1, %rd33;
 	ld.global.s32 	%rd80, [%rd79];
 	mul.lo.s64 	%rd81, %rd80, %rd7;
@@ -1838,7 +1957,7 @@ $L__BB14_11:
 	add.s64 	%rd83, %rd5, %rd82;
 	add.s64 	%rd85, %rd83, %rd86;
 	st.global.f32 	[%rd85], %f31;
-$L__BB14_12:
+$L__BB15_12:
 	ret;
                                         // -- End function
 }
@@ -1865,9 +1984,9 @@ $L__BB14_12:
 	mov.u32 	%r9, %tid.x;
 	setp.lt.s32 	%p1, %r9, %r6;
 	mul.lo.s64 	%rd30, %rd4, %rd3;
-	@%p1 bra 	$L__BB15_22;
-	bra.uni 	$L__BB15_1;
-$L__BB15_22:
+	@%p1 bra 	$L__BB16_22;
+	bra.uni 	$L__BB16_1;
+$L__BB16_22:
 	shl.b64 	%rd21, %rd30, 2;
 	cvt.u64.u32 	%rd31, %r9;
 	mul.wide.u32 	%rd22, %r9, 4;
@@ -1875,99 +1994,99 @@ $L__BB15_22:
 	add.s64 	%rd32, %rd1, %rd23;
 	mov.f32 	%f39, 0f00000000;
 	mov.u32 	%r8, %r9;
-$L__BB15_23:                            // =>This Inner Loop Header: Depth=1
+$L__BB16_23:                            // =>This Inner Loop Header: Depth=1
 	ld.global.f32 	%f7, [%rd32];
 	mul.rn.f32 	%f8, %f7, %f7;
 	add.rn.f32 	%f39, %f39, %f8;
 	add.s32 	%r8, %r8, 256;
 	add.s64 	%rd32, %rd32, 1024;
 	setp.lt.s32 	%p2, %r8, %r6;
-	@%p2 bra 	$L__BB15_23;
-	bra.uni 	$L__BB15_2;
-$L__BB15_1:
+	@%p2 bra 	$L__BB16_23;
+	bra.uni 	$L__BB16_2;
+$L__BB16_1:
 	cvt.u64.u32 	%rd31, %r9;
 	mov.f32 	%f39, 0f00000000;
-$L__BB15_2:
+$L__BB16_2:
 	shl.b64 	%rd24, %rd31, 2;
 	mov.u64 	%rd25, _ZZ11l2norm_rowsE4part;
 	add.s64 	%rd9, %rd25, %rd24;
 	st.shared.f32 	[%rd9], %f39;
 	bar.sync 	0;
 	setp.lt.u32 	%p3, %r9, 128;
-	@%p3 bra 	$L__BB15_3;
-	bra.uni 	$L__BB15_4;
-$L__BB15_3:
+	@%p3 bra 	$L__BB16_3;
+	bra.uni 	$L__BB16_4;
+$L__BB16_3:
 	ld.shared.f32 	%f9, [%rd9+512];
 	ld.shared.f32 	%f10, [%rd9];
 	add.rn.f32 	%f11, %f9, %f10;
 	st.shared.f32 	[%rd9], %f11;
-$L__BB15_4:
+$L__BB16_4:
 	bar.sync 	0;
 	setp.gt.u32 	%p4, %r9, 63;
-	@%p4 bra 	$L__BB15_6;
+	@%p4 bra 	$L__BB16_6;
 // %bb.5:
 	ld.shared.f32 	%f12, [%rd9+256];
 	ld.shared.f32 	%f13, [%rd9];
 	add.rn.f32 	%f14, %f12, %f13;
 	st.shared.f32 	[%rd9], %f14;
-$L__BB15_6:
+$L__BB16_6:
 	bar.sync 	0;
 	setp.gt.u32 	%p5, %r9, 31;
-	@%p5 bra 	$L__BB15_8;
+	@%p5 bra 	$L__BB16_8;
 // %bb.7:
 	ld.shared.f32 	%f15, [%rd9+128];
 	ld.shared.f32 	%f16, [%rd9];
 	add.rn.f32 	%f17, %f15, %f16;
 	st.shared.f32 	[%rd9], %f17;
-$L__BB15_8:
+$L__BB16_8:
 	bar.sync 	0;
 	setp.gt.u32 	%p6, %r9, 15;
-	@%p6 bra 	$L__BB15_10;
+	@%p6 bra 	$L__BB16_10;
 // %bb.9:
 	ld.shared.f32 	%f18, [%rd9+64];
 	ld.shared.f32 	%f19, [%rd9];
 	add.rn.f32 	%f20, %f18, %f19;
 	st.shared.f32 	[%rd9], %f20;
-$L__BB15_10:
+$L__BB16_10:
 	bar.sync 	0;
 	setp.gt.u32 	%p7, %r9, 7;
-	@%p7 bra 	$L__BB15_12;
+	@%p7 bra 	$L__BB16_12;
 // %bb.11:
 	ld.shared.f32 	%f21, [%rd9+32];
 	ld.shared.f32 	%f22, [%rd9];
 	add.rn.f32 	%f23, %f21, %f22;
 	st.shared.f32 	[%rd9], %f23;
-$L__BB15_12:
+$L__BB16_12:
 	bar.sync 	0;
 	setp.gt.u32 	%p8, %r9, 3;
-	@%p8 bra 	$L__BB15_14;
+	@%p8 bra 	$L__BB16_14;
 // %bb.13:
 	ld.shared.f32 	%f24, [%rd9+16];
 	ld.shared.f32 	%f25, [%rd9];
 	add.rn.f32 	%f26, %f24, %f25;
 	st.shared.f32 	[%rd9], %f26;
-$L__BB15_14:
+$L__BB16_14:
 	bar.sync 	0;
 	setp.gt.u32 	%p9, %r9, 1;
-	@%p9 bra 	$L__BB15_16;
+	@%p9 bra 	$L__BB16_16;
 // %bb.15:
 	ld.shared.f32 	%f27, [%rd9+8];
 	ld.shared.f32 	%f28, [%rd9];
 	add.rn.f32 	%f29, %f27, %f28;
 	st.shared.f32 	[%rd9], %f29;
-$L__BB15_16:
+$L__BB16_16:
 	bar.sync 	0;
 	setp.ne.s32 	%p10, %r9, 0;
-	@%p10 bra 	$L__BB15_18;
+	@%p10 bra 	$L__BB16_18;
 // %bb.17:
 	ld.shared.f32 	%f30, [_ZZ11l2norm_rowsE4part+4];
 	ld.shared.f32 	%f31, [%rd9];
 	add.rn.f32 	%f32, %f30, %f31;
 	st.shared.f32 	[%rd9], %f32;
-$L__BB15_18:
+$L__BB16_18:
 	setp.ge.s32 	%p11, %r9, %r6;
 	bar.sync 	0;
-	@%p11 bra 	$L__BB15_21;
+	@%p11 bra 	$L__BB16_21;
 // %bb.19:
 	ld.param.u64 	%rd18, [l2norm_rows_param_0];
 	cvta.to.global.u64 	%rd2, %rd18;
@@ -1979,7 +2098,7 @@ $L__BB15_18:
 	add.s64 	%rd29, %rd27, %rd24;
 	add.s64 	%rd34, %rd1, %rd29;
 	add.s64 	%rd33, %rd2, %rd29;
-$L__BB15_20:                            // =>This Inner Loop Header: Depth=1
+$L__BB16_20:                            // =>This Inner Loop Header: Depth=1
 	ld.global.f32 	%f36, [%rd34];
 	div.rn.f32 	%f37, %f36, %f4;
 	st.global.f32 	[%rd33], %f37;
@@ -1987,8 +2106,8 @@ $L__BB15_20:                            // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd34, %rd34, 1024;
 	add.s64 	%rd33, %rd33, 1024;
 	setp.lt.s32 	%p12, %r9, %r6;
-	@%p12 bra 	$L__BB15_20;
-$L__BB15_21:
+	@%p12 bra 	$L__BB16_20;
+$L__BB16_21:
 	ret;
                                         // -- End function
 }
@@ -2021,9 +2140,9 @@ $L__BB15_21:
 	mov.u32 	%r9, %tid.x;
 	cvt.u64.u32 	%rd38, %r9;
 	setp.lt.s32 	%p1, %r9, %r6;
-	@%p1 bra 	$L__BB16_38;
-	bra.uni 	$L__BB16_1;
-$L__BB16_38:
+	@%p1 bra 	$L__BB17_38;
+	bra.uni 	$L__BB17_1;
+$L__BB17_38:
 	add.s64 	%rd30, %rd4, %rd38;
 	shl.b64 	%rd31, %rd30, 2;
 	add.s64 	%rd40, %rd2, %rd31;
@@ -2031,7 +2150,7 @@ $L__BB16_38:
 	mov.f32 	%f77, 0f00000000;
 	mov.f32 	%f78, %f77;
 	mov.u32 	%r8, %r9;
-$L__BB16_39:                            // =>This Inner Loop Header: Depth=1
+$L__BB17_39:                            // =>This Inner Loop Header: Depth=1
 	ld.global.f32 	%f11, [%rd40];
 	mul.rn.f32 	%f12, %f11, %f11;
 	add.rn.f32 	%f77, %f77, %f12;
@@ -2042,12 +2161,12 @@ $L__BB16_39:                            // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd40, %rd40, 1024;
 	add.s64 	%rd39, %rd39, 1024;
 	setp.lt.s32 	%p2, %r8, %r6;
-	@%p2 bra 	$L__BB16_39;
-	bra.uni 	$L__BB16_2;
-$L__BB16_1:
+	@%p2 bra 	$L__BB17_39;
+	bra.uni 	$L__BB17_2;
+$L__BB17_1:
 	mov.f32 	%f78, 0f00000000;
 	mov.f32 	%f77, %f78;
-$L__BB16_2:
+$L__BB17_2:
 	shl.b64 	%rd32, %rd38, 2;
 	mov.u64 	%rd33, _ZZ16l2norm_rows_gradE2pq;
 	add.s64 	%rd10, %rd33, %rd32;
@@ -2057,145 +2176,145 @@ $L__BB16_2:
 	st.shared.f32 	[%rd11], %f78;
 	bar.sync 	0;
 	setp.lt.u32 	%p3, %r9, 128;
-	@%p3 bra 	$L__BB16_3;
-	bra.uni 	$L__BB16_4;
-$L__BB16_3:
+	@%p3 bra 	$L__BB17_3;
+	bra.uni 	$L__BB17_4;
+$L__BB17_3:
 	ld.shared.f32 	%f15, [%rd10+512];
 	ld.shared.f32 	%f16, [%rd10];
 	add.rn.f32 	%f17, %f15, %f16;
 	st.shared.f32 	[%rd10], %f17;
-$L__BB16_4:
+$L__BB17_4:
 	bar.sync 	0;
 	setp.gt.u32 	%p4, %r9, 63;
-	@%p4 bra 	$L__BB16_6;
+	@%p4 bra 	$L__BB17_6;
 // %bb.5:
 	ld.shared.f32 	%f18, [%rd10+256];
 	ld.shared.f32 	%f19, [%rd10];
 	add.rn.f32 	%f20, %f18, %f19;
 	st.shared.f32 	[%rd10], %f20;
-$L__BB16_6:
+$L__BB17_6:
 	bar.sync 	0;
 	setp.gt.u32 	%p5, %r9, 31;
-	@%p5 bra 	$L__BB16_8;
+	@%p5 bra 	$L__BB17_8;
 // %bb.7:
 	ld.shared.f32 	%f21, [%rd10+128];
 	ld.shared.f32 	%f22, [%rd10];
 	add.rn.f32 	%f23, %f21, %f22;
 	st.shared.f32 	[%rd10], %f23;
-$L__BB16_8:
+$L__BB17_8:
 	bar.sync 	0;
 	setp.gt.u32 	%p6, %r9, 15;
-	@%p6 bra 	$L__BB16_10;
+	@%p6 bra 	$L__BB17_10;
 // %bb.9:
 	ld.shared.f32 	%f24, [%rd10+64];
 	ld.shared.f32 	%f25, [%rd10];
 	add.rn.f32 	%f26, %f24, %f25;
 	st.shared.f32 	[%rd10], %f26;
-$L__BB16_10:
+$L__BB17_10:
 	bar.sync 	0;
 	setp.gt.u32 	%p7, %r9, 7;
-	@%p7 bra 	$L__BB16_12;
+	@%p7 bra 	$L__BB17_12;
 // %bb.11:
 	ld.shared.f32 	%f27, [%rd10+32];
 	ld.shared.f32 	%f28, [%rd10];
 	add.rn.f32 	%f29, %f27, %f28;
 	st.shared.f32 	[%rd10], %f29;
-$L__BB16_12:
+$L__BB17_12:
 	bar.sync 	0;
 	setp.gt.u32 	%p8, %r9, 3;
-	@%p8 bra 	$L__BB16_14;
+	@%p8 bra 	$L__BB17_14;
 // %bb.13:
 	ld.shared.f32 	%f30, [%rd10+16];
 	ld.shared.f32 	%f31, [%rd10];
 	add.rn.f32 	%f32, %f30, %f31;
 	st.shared.f32 	[%rd10], %f32;
-$L__BB16_14:
+$L__BB17_14:
 	bar.sync 	0;
 	setp.gt.u32 	%p9, %r9, 1;
-	@%p9 bra 	$L__BB16_16;
+	@%p9 bra 	$L__BB17_16;
 // %bb.15:
 	ld.shared.f32 	%f33, [%rd10+8];
 	ld.shared.f32 	%f34, [%rd10];
 	add.rn.f32 	%f35, %f33, %f34;
 	st.shared.f32 	[%rd10], %f35;
-$L__BB16_16:
+$L__BB17_16:
 	bar.sync 	0;
 	setp.ne.s32 	%p10, %r9, 0;
-	@%p10 bra 	$L__BB16_18;
+	@%p10 bra 	$L__BB17_18;
 // %bb.17:
 	ld.shared.f32 	%f36, [_ZZ16l2norm_rows_gradE2pq+4];
 	ld.shared.f32 	%f37, [%rd10];
 	add.rn.f32 	%f38, %f36, %f37;
 	st.shared.f32 	[%rd10], %f38;
-$L__BB16_18:
+$L__BB17_18:
 	setp.gt.u32 	%p11, %r9, 127;
 	bar.sync 	0;
-	@%p11 bra 	$L__BB16_20;
+	@%p11 bra 	$L__BB17_20;
 // %bb.19:
 	ld.shared.f32 	%f39, [%rd11+512];
 	ld.shared.f32 	%f40, [%rd11];
 	add.rn.f32 	%f41, %f39, %f40;
 	st.shared.f32 	[%rd11], %f41;
-$L__BB16_20:
+$L__BB17_20:
 	bar.sync 	0;
-	@%p4 bra 	$L__BB16_22;
+	@%p4 bra 	$L__BB17_22;
 // %bb.21:
 	ld.shared.f32 	%f42, [%rd11+256];
 	ld.shared.f32 	%f43, [%rd11];
 	add.rn.f32 	%f44, %f42, %f43;
 	st.shared.f32 	[%rd11], %f44;
-$L__BB16_22:
+$L__BB17_22:
 	bar.sync 	0;
-	@%p5 bra 	$L__BB16_24;
+	@%p5 bra 	$L__BB17_24;
 // %bb.23:
 	ld.shared.f32 	%f45, [%rd11+128];
 	ld.shared.f32 	%f46, [%rd11];
 	add.rn.f32 	%f47, %f45, %f46;
 	st.shared.f32 	[%rd11], %f47;
-$L__BB16_24:
+$L__BB17_24:
 	bar.sync 	0;
-	@%p6 bra 	$L__BB16_26;
+	@%p6 bra 	$L__BB17_26;
 // %bb.25:
 	ld.shared.f32 	%f48, [%rd11+64];
 	ld.shared.f32 	%f49, [%rd11];
 	add.rn.f32 	%f50, %f48, %f49;
 	st.shared.f32 	[%rd11], %f50;
-$L__BB16_26:
+$L__BB17_26:
 	bar.sync 	0;
-	@%p7 bra 	$L__BB16_28;
+	@%p7 bra 	$L__BB17_28;
 // %bb.27:
 	ld.shared.f32 	%f51, [%rd11+32];
 	ld.shared.f32 	%f52, [%rd11];
 	add.rn.f32 	%f53, %f51, %f52;
 	st.shared.f32 	[%rd11], %f53;
-$L__BB16_28:
+$L__BB17_28:
 	bar.sync 	0;
-	@%p8 bra 	$L__BB16_30;
+	@%p8 bra 	$L__BB17_30;
 // %bb.29:
 	ld.shared.f32 	%f54, [%rd11+16];
 	ld.shared.f32 	%f55, [%rd11];
 	add.rn.f32 	%f56, %f54, %f55;
 	st.shared.f32 	[%rd11], %f56;
-$L__BB16_30:
+$L__BB17_30:
 	bar.sync 	0;
-	@%p9 bra 	$L__BB16_32;
+	@%p9 bra 	$L__BB17_32;
 // %bb.31:
 	ld.shared.f32 	%f57, [%rd11+8];
 	ld.shared.f32 	%f58, [%rd11];
 	add.rn.f32 	%f59, %f57, %f58;
 	st.shared.f32 	[%rd11], %f59;
-$L__BB16_32:
+$L__BB17_32:
 	bar.sync 	0;
-	@%p10 bra 	$L__BB16_34;
+	@%p10 bra 	$L__BB17_34;
 // %bb.33:
 	ld.shared.f32 	%f60, [_ZZ16l2norm_rows_gradE2pd+4];
 	ld.shared.f32 	%f61, [%rd11];
 	add.rn.f32 	%f62, %f60, %f61;
 	st.shared.f32 	[%rd11], %f62;
-$L__BB16_34:
+$L__BB17_34:
 	setp.ge.s32 	%p19, %r9, %r6;
 	bar.sync 	0;
-	@%p19 bra 	$L__BB16_37;
+	@%p19 bra 	$L__BB17_37;
 // %bb.35:
 	ld.param.u64 	%rd25, [l2norm_rows_grad_param_0];
 	cvta.to.global.u64 	%rd3, %rd25;
@@ -2212,7 +2331,7 @@ $L__BB16_34:
 	add.s64 	%rd43, %rd1, %rd36;
 	add.s64 	%rd42, %rd2, %rd36;
 	add.s64 	%rd41, %rd3, %rd36;
-$L__BB16_36:                            // =>This Inner Loop Header: Depth=1
+$L__BB17_36:                            // =>This Inner Loop Header: Depth=1
 	ld.global.f32 	%f69, [%rd43];
 	div.rn.f32 	%f70, %f69, %f7;
 	ld.global.f32 	%f71, [%rd42];
@@ -2224,8 +2343,8 @@ $L__BB16_36:                            // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd42, %rd42, 1024;
 	add.s64 	%rd41, %rd41, 1024;
 	setp.lt.s32 	%p20, %r9, %r6;
-	@%p20 bra 	$L__BB16_36;
-$L__BB16_37:
+	@%p20 bra 	$L__BB17_36;
+$L__BB17_37:
 	ret;
                                         // -- End function
 }
@@ -2248,9 +2367,9 @@ $L__BB16_37:
 	cvt.u64.u32 	%rd3, %r5;
 	mov.u32 	%r1, %tid.x;
 	setp.lt.s32 	%p1, %r1, %r4;
-	@%p1 bra 	$L__BB17_21;
-	bra.uni 	$L__BB17_1;
-$L__BB17_21:
+	@%p1 bra 	$L__BB18_21;
+	bra.uni 	$L__BB18_1;
+$L__BB18_21:
 	ld.param.u64 	%rd14, [row_norms_param_1];
 	cvta.to.global.u64 	%rd1, %rd14;
 	cvt.s64.s32 	%rd4, %r4;
@@ -2262,98 +2381,98 @@ $L__BB17_21:
 	add.s64 	%rd23, %rd1, %rd18;
 	mov.f32 	%f36, 0f00000000;
 	mov.u32 	%r6, %r1;
-$L__BB17_22:                            // =>This Inner Loop Header: Depth=1
+$L__BB18_22:                            // =>This Inner Loop Header: Depth=1
 	ld.global.f32 	%f6, [%rd23];
 	mul.rn.f32 	%f7, %f6, %f6;
 	add.rn.f32 	%f36, %f36, %f7;
 	add.s32 	%r6, %r6, 256;
 	add.s64 	%rd23, %rd23, 1024;
 	setp.lt.s32 	%p2, %r6, %r4;
-	@%p2 bra 	$L__BB17_22;
-	bra.uni 	$L__BB17_2;
-$L__BB17_1:
+	@%p2 bra 	$L__BB18_22;
+	bra.uni 	$L__BB18_2;
+$L__BB18_1:
 	cvt.u64.u32 	%rd22, %r1;
 	mov.f32 	%f36, 0f00000000;
-$L__BB17_2:
+$L__BB18_2:
 	shl.b64 	%rd19, %rd22, 2;
 	mov.u64 	%rd20, _ZZ9row_normsE4part;
 	add.s64 	%rd9, %rd20, %rd19;
 	st.shared.f32 	[%rd9], %f36;
 	bar.sync 	0;
 	setp.lt.u32 	%p3, %r1, 128;
-	@%p3 bra 	$L__BB17_3;
-	bra.uni 	$L__BB17_4;
-$L__BB17_3:
+	@%p3 bra 	$L__BB18_3;
+	bra.uni 	$L__BB18_4;
+$L__BB18_3:
 	ld.shared.f32 	%f8, [%rd9+512];
 	ld.shared.f32 	%f9, [%rd9];
 	add.rn.f32 	%f10, %f8, %f9;
 	st.shared.f32 	[%rd9], %f10;
-$L__BB17_4:
+$L__BB18_4:
 	bar.sync 	0;
 	setp.gt.u32 	%p4, %r1, 63;
-	@%p4 bra 	$L__BB17_6;
+	@%p4 bra 	$L__BB18_6;
 // %bb.5:
 	ld.shared.f32 	%f11, [%rd9+256];
 	ld.shared.f32 	%f12, [%rd9];
 	add.rn.f32 	%f13, %f11, %f12;
 	st.shared.f32 	[%rd9], %f13;
-$L__BB17_6:
+$L__BB18_6:
 	bar.sync 	0;
 	setp.gt.u32 	%p5, %r1, 31;
-	@%p5 bra 	$L__BB17_8;
+	@%p5 bra 	$L__BB18_8;
 // %bb.7:
 	ld.shared.f32 	%f14, [%rd9+128];
 	ld.shared.f32 	%f15, [%rd9];
 	add.rn.f32 	%f16, %f14, %f15;
 	st.shared.f32 	[%rd9], %f16;
-$L__BB17_8:
+$L__BB18_8:
 	bar.sync 	0;
 	setp.gt.u32 	%p6, %r1, 15;
-	@%p6 bra 	$L__BB17_10;
+	@%p6 bra 	$L__BB18_10;
 // %bb.9:
 	ld.shared.f32 	%f17, [%rd9+64];
 	ld.shared.f32 	%f18, [%rd9];
 	add.rn.f32 	%f19, %f17, %f18;
 	st.shared.f32 	[%rd9], %f19;
-$L__BB17_10:
+$L__BB18_10:
 	bar.sync 	0;
 	setp.gt.u32 	%p7, %r1, 7;
-	@%p7 bra 	$L__BB17_12;
+	@%p7 bra 	$L__BB18_12;
 // %bb.11:
 	ld.shared.f32 	%f20, [%rd9+32];
 	ld.shared.f32 	%f21, [%rd9];
 	add.rn.f32 	%f22, %f20, %f21;
 	st.shared.f32 	[%rd9], %f22;
-$L__BB17_12:
+$L__BB18_12:
 	bar.sync 	0;
 	setp.gt.u32 	%p8, %r1, 3;
-	@%p8 bra 	$L__BB17_14;
+	@%p8 bra 	$L__BB18_14;
 // %bb.13:
 	ld.shared.f32 	%f23, [%rd9+16];
 	ld.shared.f32 	%f24, [%rd9];
 	add.rn.f32 	%f25, %f23, %f24;
 	st.shared.f32 	[%rd9], %f25;
-$L__BB17_14:
+$L__BB18_14:
 	bar.sync 	0;
 	setp.gt.u32 	%p9, %r1, 1;
-	@%p9 bra 	$L__BB17_16;
+	@%p9 bra 	$L__BB18_16;
 // %bb.15:
 	ld.shared.f32 	%f26, [%rd9+8];
 	ld.shared.f32 	%f27, [%rd9];
 	add.rn.f32 	%f28, %f26, %f27;
 	st.shared.f32 	[%rd9], %f28;
-$L__BB17_16:
+$L__BB18_16:
 	bar.sync 	0;
 	setp.ne.s32 	%p10, %r1, 0;
-	@%p10 bra 	$L__BB17_18;
+	@%p10 bra 	$L__BB18_18;
 // %bb.17:
 	ld.shared.f32 	%f29, [_ZZ9row_normsE4part+4];
 	ld.shared.f32 	%f30, [%rd9];
 	add.rn.f32 	%f31, %f29, %f30;
 	st.shared.f32 	[%rd9], %f31;
-$L__BB17_18:
+$L__BB18_18:
 	bar.sync 	0;
-	@%p10 bra 	$L__BB17_20;
+	@%p10 bra 	$L__BB18_20;
 // %bb.19:
 	ld.param.u64 	%rd13, [row_norms_param_0];
 	cvta.to.global.u64 	%rd2, %rd13;
@@ -2363,7 +2482,7 @@ $L__BB17_18:
 	add.rn.f32 	%f33, %f32, 0f0DA24260;
 	sqrt.rn.f32 	%f34, %f33;
 	st.global.f32 	[%rd12], %f34;
-$L__BB17_20:
+$L__BB18_20:
 	ret;
                                         // -- End function
 }
@@ -2398,7 +2517,7 @@ $L__BB17_20:
 	add.s64 	%rd10, %rd8, %rd9;
 	mul.wide.s32 	%rd43, %r11, %r9;
 	setp.ge.s64 	%p1, %rd10, %rd43;
-	@%p1 bra 	$L__BB18_12;
+	@%p1 bra 	$L__BB19_12;
 // %bb.1:
 	ld.param.u32 	%r8, [cos_fwd_param_9];
 	ld.param.u64 	%rd36, [cos_fwd_param_0];
@@ -2409,17 +2528,17 @@ $L__BB17_20:
 	or.b64  	%rd44, %rd10, %rd11;
 	and.b64  	%rd45, %rd44, -4294967296;
 	setp.ne.s64 	%p2, %rd45, 0;
-	@%p2 bra 	$L__BB18_3;
-	bra.uni 	$L__BB18_2;
-$L__BB18_3:
+	@%p2 bra 	$L__BB19_3;
+	bra.uni 	$L__BB19_2;
+$L__BB19_3:
 	div.s64 	%rd96, %rd10, %rd11;
-	bra.uni 	$L__BB18_4;
-$L__BB18_2:
+	bra.uni 	$L__BB19_4;
+$L__BB19_2:
 	cvt.u32.u64 	%r14, %rd11;
 	cvt.u32.u64 	%r15, %rd10;
 	div.u32 	%r16, %r15, %r14;
 	cvt.u64.u32 	%rd96, %r16;
-$L__BB18_4:
+$L__BB19_4:
 	ld.param.f32 	%f15, [cos_fwd_param_7];
 	cvta.to.global.u64 	%rd1, %rd37;
 	cvta.to.global.u64 	%rd5, %rd40;
@@ -2430,7 +2549,7 @@ $L__BB18_4:
 	setp.lt.s32 	%p3, %r8, 1;
 	mov.f32 	%f64, 0f00000000;
 	mov.f32 	%f65, %f64;
-	@%p3 bra 	$L__BB18_11;
+	@%p3 bra 	$L__BB19_11;
 // %bb.5:
 	ld.param.u64 	%rd39, [cos_fwd_param_5];
 	ld.param.u64 	%rd41, [cos_fwd_param_4];
@@ -2446,7 +2565,7 @@ $L__BB18_4:
 	mov.f32 	%f65, 0f00000000;
 	mov.b32 	%r19, 0;
 	mov.f32 	%f64, %f65;
-	@%p4 bra 	$L__BB18_8;
+	@%p4 bra 	$L__BB19_8;
 // %bb.6:
 	and.b32  	%r19, %r8, 2147483644;
 	sub.s64 	%rd50, %rd16, %rd96;
@@ -2485,7 +2604,7 @@ $L__BB18_4:
 	mov.b32 	%r21, 0;
 	mov.u64 	%rd98, 0;
 	mov.f32 	%f64, %f65;
-$L__BB18_7:                             // =>This Inner Loop Header: Depth=1
+$L__BB19_7:                             // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd69, %rd27, %rd98;
 	ld.global.f32 	%f20, [%rd69];
 	add.s64 	%rd70, %rd28, %rd98;
@@ -2529,11 +2648,11 @@ $L__BB18_7:                             // =>This Inner Loop Header: Depth=1
 	add.s32 	%r21, %r21, 4;
 	add.s64 	%rd98, %rd98, %rd18;
 	setp.eq.s32 	%p5, %r19, %r21;
-	@%p5 bra 	$L__BB18_8;
-	bra.uni 	$L__BB18_7;
-$L__BB18_8:
+	@%p5 bra 	$L__BB19_8;
+	bra.uni 	$L__BB19_7;
+$L__BB19_8:
 	setp.eq.s32 	%p6, %r20, 0;
-	@%p6 bra 	$L__BB18_11;
+	@%p6 bra 	$L__BB19_11;
 // %bb.9:
 	cvt.u64.u32 	%rd81, %r19;
 	add.s64 	%rd82, %rd16, %rd81;
@@ -2543,7 +2662,7 @@ $L__BB18_8:
 	add.s64 	%rd86, %rd85, %rd9;
 	shl.b64 	%rd97, %rd86, 2;
 	shl.b64 	%rd31, %rd11, 2;
-$L__BB18_10:                            // =>This Inner Loop Header: Depth=1
+$L__BB19_10:                            // =>This Inner Loop Header: Depth=1
 	.pragma "nounroll";
 	add.s64 	%rd87, %rd4, %rd97;
 	ld.global.f32 	%f46, [%rd87];
@@ -2558,8 +2677,8 @@ $L__BB18_10:                            // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd97, %rd97, %rd31;
 	add.s32 	%r20, %r20, -1;
 	setp.ne.s32 	%p7, %r20, 0;
-	@%p7 bra 	$L__BB18_10;
-$L__BB18_11:
+	@%p7 bra 	$L__BB19_10;
+$L__BB19_11:
 	shl.b64 	%rd90, %rd10, 2;
 	add.s64 	%rd91, %rd6, %rd90;
 	st.global.f32 	[%rd91], %f64;
@@ -2577,7 +2696,7 @@ $L__BB18_11:
 	div.rn.f32 	%f57, %f64, %f56;
 	add.s64 	%rd95, %rd7, %rd90;
 	st.global.f32 	[%rd95], %f57;
-$L__BB18_12:
+$L__BB19_12:
 	ret;
                                         // -- End function
 }
@@ -2611,7 +2730,7 @@ $L__BB18_12:
 	add.s64 	%rd8, %rd20, %rd21;
 	mul.wide.s32 	%rd22, %r3, %r1;
 	setp.ge.s64 	%p1, %rd8, %rd22;
-	@%p1 bra 	$L__BB19_8;
+	@%p1 bra 	$L__BB20_8;
 // %bb.1:
 	ld.param.f32 	%f11, [cos_bwd_a_param_7];
 	ld.param.u64 	%rd13, [cos_bwd_a_param_0];
@@ -2627,17 +2746,17 @@ $L__BB18_12:
 	or.b64  	%rd23, %rd8, %rd9;
 	and.b64  	%rd24, %rd23, -4294967296;
 	setp.ne.s64 	%p2, %rd24, 0;
-	@%p2 bra 	$L__BB19_3;
-	bra.uni 	$L__BB19_2;
-$L__BB19_3:
+	@%p2 bra 	$L__BB20_3;
+	bra.uni 	$L__BB20_2;
+$L__BB20_3:
 	rem.s64 	%rd36, %rd8, %rd9;
-	bra.uni 	$L__BB19_4;
-$L__BB19_2:
+	bra.uni 	$L__BB20_4;
+$L__BB20_2:
 	cvt.u32.u64 	%r6, %rd9;
 	cvt.u32.u64 	%r7, %rd8;
 	rem.u32 	%r8, %r7, %r6;
 	cvt.u64.u32 	%rd36, %r8;
-$L__BB19_4:
+$L__BB20_4:
 	cvta.to.global.u64 	%rd5, %rd17;
 	cvta.to.global.u64 	%rd6, %rd15;
 	cvta.to.global.u64 	%rd7, %rd13;
@@ -2659,7 +2778,7 @@ $L__BB19_4:
 	ld.global.f32 	%f6, [%rd29];
 	mov.f32 	%f24, 0f00000000;
 	mov.f32 	%f25, %f24;
-	@%p4 bra 	$L__BB19_7;
+	@%p4 bra 	$L__BB20_7;
 // %bb.5:
 	ld.param.u64 	%rd18, [cos_bwd_a_param_4];
 	cvta.to.global.u64 	%rd3, %rd18;
@@ -2671,12 +2790,12 @@ $L__BB19_4:
 	mul.rn.f32 	%f19, %f4, %f4;
 	div.rn.f32 	%f20, %f18, %f19;
 	mul.rn.f32 	%f25, %f2, %f20;
-	@%p6 bra 	$L__BB19_7;
+	@%p6 bra 	$L__BB20_7;
 // %bb.6:
 	mul.rn.f32 	%f21, %f3, %f20;
 	add.rn.f32 	%f22, %f2, %f2;
 	div.rn.f32 	%f24, %f21, %f22;
-$L__BB19_7:
+$L__BB20_7:
 	div.rn.f32 	%f23, %f6, %f5;
 	add.s64 	%rd33, %rd7, %rd25;
 	st.global.f32 	[%rd33], %f23;
@@ -2684,7 +2803,7 @@ $L__BB19_7:
 	st.global.f32 	[%rd34], %f24;
 	add.s64 	%rd35, %rd5, %rd25;
 	st.global.f32 	[%rd35], %f25;
-$L__BB19_8:
+$L__BB20_8:
 	ret;
                                         // -- End function
 }
@@ -2721,7 +2840,7 @@ $L__BB19_8:
 	mul.wide.s32 	%rd11, %r3, %r1;
 	mul.lo.s64 	%rd30, %rd11, %rd27;
 	setp.ge.s64 	%p1, %rd9, %rd30;
-	@%p1 bra 	$L__BB20_8;
+	@%p1 bra 	$L__BB21_8;
 // %bb.1:
 	ld.param.u64 	%rd19, [cos_bwd_b_param_0];
 	ld.param.u64 	%rd20, [cos_bwd_b_param_7];
@@ -2735,17 +2854,17 @@ $L__BB19_8:
 	or.b64  	%rd31, %rd9, %rd11;
 	and.b64  	%rd32, %rd31, -4294967296;
 	setp.ne.s64 	%p2, %rd32, 0;
-	@%p2 bra 	$L__BB20_3;
-	bra.uni 	$L__BB20_2;
-$L__BB20_3:
+	@%p2 bra 	$L__BB21_3;
+	bra.uni 	$L__BB21_2;
+$L__BB21_3:
 	div.s64 	%rd46, %rd9, %rd11;
-	bra.uni 	$L__BB20_4;
-$L__BB20_2:
+	bra.uni 	$L__BB21_4;
+$L__BB21_2:
 	cvt.u32.u64 	%r6, %rd11;
 	cvt.u32.u64 	%r7, %rd9;
 	div.u32 	%r8, %r7, %r6;
 	cvt.u64.u32 	%rd46, %r8;
-$L__BB20_4:
+$L__BB21_4:
 	cvta.to.global.u64 	%rd1, %rd20;
 	cvta.to.global.u64 	%rd2, %rd22;
 	cvta.to.global.u64 	%rd3, %rd24;
@@ -2758,17 +2877,17 @@ $L__BB20_4:
 	or.b64  	%rd33, %rd9, %rd10;
 	and.b64  	%rd34, %rd33, -4294967296;
 	setp.ne.s64 	%p3, %rd34, 0;
-	@%p3 bra 	$L__BB20_6;
-	bra.uni 	$L__BB20_5;
-$L__BB20_6:
+	@%p3 bra 	$L__BB21_6;
+	bra.uni 	$L__BB21_5;
+$L__BB21_6:
 	rem.s64 	%rd47, %rd9, %rd10;
-	bra.uni 	$L__BB20_7;
-$L__BB20_5:
+	bra.uni 	$L__BB21_7;
+$L__BB21_5:
 	cvt.u32.u64 	%r9, %rd10;
 	cvt.u32.u64 	%r10, %rd9;
 	rem.u32 	%r11, %r10, %r9;
 	cvt.u64.u32 	%rd47, %r11;
-$L__BB20_7:
+$L__BB21_7:
 	add.s64 	%rd35, %rd15, %rd47;
 	shl.b64 	%rd36, %rd9, 2;
 	add.s64 	%rd37, %rd5, %rd36;
@@ -2796,7 +2915,7 @@ $L__BB20_7:
 	mul.rn.f32 	%f13, %f1, %f12;
 	add.s64 	%rd45, %rd6, %rd36;
 	st.global.f32 	[%rd45], %f13;
-$L__BB20_8:
+$L__BB21_8:
 	ret;
                                         // -- End function
 }
@@ -2823,7 +2942,7 @@ $L__BB20_8:
 	cvt.u64.u32 	%rd19, %r11;
 	add.s64 	%rd4, %rd18, %rd19;
 	setp.ge.s64 	%p1, %rd4, %rd5;
-	@%p1 bra 	$L__BB21_9;
+	@%p1 bra 	$L__BB22_9;
 // %bb.1:
 	ld.param.u32 	%r8, [cos_bwd_w1_param_3];
 	ld.param.u64 	%rd15, [cos_bwd_w1_param_0];
@@ -2833,7 +2952,7 @@ $L__BB20_8:
 	shl.b64 	%rd20, %rd4, 2;
 	setp.lt.s32 	%p2, %r8, 1;
 	mov.f32 	%f33, 0f00000000;
-	@%p2 bra 	$L__BB21_8;
+	@%p2 bra 	$L__BB22_8;
 // %bb.2:
 	ld.param.u64 	%rd17, [cos_bwd_w1_param_1];
 	cvta.to.global.u64 	%rd2, %rd17;
@@ -2842,14 +2961,14 @@ $L__BB20_8:
 	mov.f32 	%f33, 0f00000000;
 	mov.b32 	%r14, 0;
 	shl.b64 	%rd36, %rd5, 2;
-	@%p3 bra 	$L__BB21_5;
+	@%p3 bra 	$L__BB22_5;
 // %bb.3:
 	add.s64 	%rd38, %rd2, %rd20;
 	and.b32  	%r14, %r8, 2147483640;
 	shl.b64 	%rd7, %rd5, 5;
 	mov.f32 	%f33, 0f00000000;
 	mov.b32 	%r16, 0;
-$L__BB21_4:                             // =>This Inner Loop Header: Depth=1
+$L__BB22_4:                             // =>This Inner Loop Header: Depth=1
 	ld.global.f32 	%f12, [%rd38];
 	add.rn.f32 	%f13, %f33, %f12;
 	add.s64 	%rd21, %rd38, %rd36;
@@ -2876,32 +2995,32 @@ $L__BB21_4:                             // =>This Inner Loop Header: Depth=1
 	add.s32 	%r16, %r16, 8;
 	add.s64 	%rd38, %rd38, %rd7;
 	setp.eq.s32 	%p4, %r14, %r16;
-	@%p4 bra 	$L__BB21_5;
-	bra.uni 	$L__BB21_4;
-$L__BB21_5:
+	@%p4 bra 	$L__BB22_5;
+	bra.uni 	$L__BB22_4;
+$L__BB22_5:
 	setp.eq.s32 	%p5, %r15, 0;
-	@%p5 bra 	$L__BB21_8;
+	@%p5 bra 	$L__BB22_8;
 // %bb.6:
 	cvt.u64.u32 	%rd28, %r14;
 	mul.lo.s64 	%rd29, %rd5, %rd28;
 	shl.b64 	%rd30, %rd29, 2;
 	add.s64 	%rd32, %rd30, %rd20;
 	add.s64 	%rd37, %rd2, %rd32;
-$L__BB21_7:                             // =>This Inner Loop Header: Depth=1
+$L__BB22_7:                             // =>This Inner Loop Header: Depth=1
 	.pragma "nounroll";
 	ld.global.f32 	%f27, [%rd37];
 	add.rn.f32 	%f33, %f33, %f27;
 	add.s64 	%rd37, %rd37, %rd36;
 	add.s32 	%r15, %r15, -1;
 	setp.ne.s32 	%p6, %r15, 0;
-	@%p6 bra 	$L__BB21_7;
-$L__BB21_8:
+	@%p6 bra 	$L__BB22_7;
+$L__BB22_8:
 	add.s64 	%rd34, %rd1, %rd20;
 	ld.global.f32 	%f28, [%rd34];
 	div.rn.f32 	%f29, %f33, %f28;
 	add.s64 	%rd35, %rd3, %rd20;
 	st.global.f32 	[%rd35], %f29;
-$L__BB21_9:
+$L__BB22_9:
 	ret;
                                         // -- End function
 }
@@ -2944,7 +3063,7 @@ $L__BB21_9:
 	add.s64 	%rd16, %rd48, %rd49;
 	mul.wide.s32 	%rd50, %r4, %r6;
 	setp.ge.s64 	%p1, %rd16, %rd50;
-	@%p1 bra 	$L__BB22_13;
+	@%p1 bra 	$L__BB23_13;
 // %bb.1:
 	ld.param.u32 	%r3, [gru_fwd_step_param_16];
 	ld.param.u32 	%r2, [gru_fwd_step_param_15];
@@ -2963,17 +3082,17 @@ $L__BB21_9:
 	or.b64  	%rd51, %rd16, %rd18;
 	and.b64  	%rd52, %rd51, -4294967296;
 	setp.ne.s64 	%p2, %rd52, 0;
-	@%p2 bra 	$L__BB22_3;
-	bra.uni 	$L__BB22_2;
-$L__BB22_3:
+	@%p2 bra 	$L__BB23_3;
+	bra.uni 	$L__BB23_2;
+$L__BB23_3:
 	div.s64 	%rd92, %rd16, %rd18;
-	bra.uni 	$L__BB22_4;
-$L__BB22_2:
+	bra.uni 	$L__BB23_4;
+$L__BB23_2:
 	cvt.u32.u64 	%r9, %rd18;
 	cvt.u32.u64 	%r10, %rd16;
 	div.u32 	%r11, %r10, %r9;
 	cvt.u64.u32 	%rd92, %r11;
-$L__BB22_4:
+$L__BB23_4:
 	ld.param.u64 	%rd33, [gru_fwd_step_param_0];
 	ld.param.u64 	%rd35, [gru_fwd_step_param_1];
 	ld.param.u64 	%rd37, [gru_fwd_step_param_2];
@@ -3001,7 +3120,7 @@ $L__BB22_4:
 	add.s64 	%rd26, %rd10, %rd61;
 	setp.eq.s32 	%p3, %r3, 0;
 	shl.b64 	%rd91, %rd22, 2;
-	@%p3 bra 	$L__BB22_6;
+	@%p3 bra 	$L__BB23_6;
 // %bb.5:
 	add.s32 	%r12, %r1, %r4;
 	cvt.s64.s32 	%rd94, %r12;
@@ -3011,8 +3130,8 @@ $L__BB22_4:
 	mov.f32 	%f60, %f59;
 	mov.f32 	%f61, %f59;
 	mov.f32 	%f62, %f59;
-	bra.uni 	$L__BB22_7;
-$L__BB22_6:
+	bra.uni 	$L__BB23_7;
+$L__BB23_6:
 	ld.param.u64 	%rd45, [gru_fwd_step_param_6];
 	ld.param.u64 	%rd47, [gru_fwd_step_param_7];
 	cvta.to.global.u64 	%rd8, %rd47;
@@ -3035,7 +3154,7 @@ $L__BB22_6:
 	shl.b64 	%rd71, %rd16, 2;
 	add.s64 	%rd72, %rd8, %rd71;
 	ld.global.f32 	%f59, [%rd72];
-$L__BB22_7:
+$L__BB23_7:
 	cvta.to.global.u64 	%rd11, %rd41;
 	cvta.to.global.u64 	%rd12, %rd39;
 	cvta.to.global.u64 	%rd13, %rd37;
@@ -3085,20 +3204,20 @@ $L__BB22_7:
 	neg.f32 	%f43, %f13;
 	selp.f32 	%f14, %f43, %f13, %p4;
 	setp.geu.f32 	%p5, %f14, 0f3A83126F;
-	@%p5 bra 	$L__BB22_9;
+	@%p5 bra 	$L__BB23_9;
 // %bb.8:
 	mul.rn.f32 	%f52, %f13, %f13;
 	div.rn.f32 	%f53, %f52, 0fC0400000;
 	add.rn.f32 	%f54, %f53, 0f3F800000;
 	mul.rn.f32 	%f63, %f13, %f54;
-	bra.uni 	$L__BB22_12;
-$L__BB22_9:
+	bra.uni 	$L__BB23_12;
+$L__BB23_9:
 	setp.leu.f32 	%p6, %f14, 0f41A00000;
-	@%p6 bra 	$L__BB22_11;
+	@%p6 bra 	$L__BB23_11;
 // %bb.10:
 	selp.f32 	%f63, 0fBF800000, 0f3F800000, %p4;
-	bra.uni 	$L__BB22_12;
-$L__BB22_11:
+	bra.uni 	$L__BB23_12;
+$L__BB23_11:
 	add.rn.f32 	%f44, %f14, %f14;
 	mul.rn.f32 	%f45, %f44, 0f3FB8AA3B;
 	ex2.approx.f32 	%f46, %f45;
@@ -3108,7 +3227,7 @@ $L__BB22_11:
 	add.rn.f32 	%f50, %f49, 0f3F800000;
 	neg.f32 	%f51, %f50;
 	selp.f32 	%f63, %f51, %f50, %p4;
-$L__BB22_12:
+$L__BB23_12:
 	shl.b64 	%rd85, %rd23, 2;
 	add.s64 	%rd86, %rd14, %rd85;
 	st.global.f32 	[%rd86], %f10;
@@ -3124,7 +3243,7 @@ $L__BB22_12:
 	mul.rn.f32 	%f58, %f1, %f57;
 	add.s64 	%rd90, %rd15, %rd85;
 	st.global.f32 	[%rd90], %f58;
-$L__BB22_13:
+$L__BB23_13:
 	ret;
                                         // -- End function
 }
@@ -3162,7 +3281,7 @@ $L__BB22_13:
 	add.s64 	%rd11, %rd32, %rd33;
 	mul.wide.s32 	%rd34, %r4, %r6;
 	setp.ge.s64 	%p1, %rd11, %rd34;
-	@%p1 bra 	$L__BB23_7;
+	@%p1 bra 	$L__BB24_7;
 // %bb.1:
 	ld.param.u32 	%r3, [gru_bwd_step_param_11];
 	ld.param.u32 	%r2, [gru_bwd_step_param_10];
@@ -3186,17 +3305,17 @@ $L__BB22_13:
 	or.b64  	%rd35, %rd11, %rd13;
 	and.b64  	%rd36, %rd35, -4294967296;
 	setp.ne.s64 	%p2, %rd36, 0;
-	@%p2 bra 	$L__BB23_3;
-	bra.uni 	$L__BB23_2;
-$L__BB23_3:
+	@%p2 bra 	$L__BB24_3;
+	bra.uni 	$L__BB24_2;
+$L__BB24_3:
 	div.s64 	%rd65, %rd11, %rd13;
-	bra.uni 	$L__BB23_4;
-$L__BB23_2:
+	bra.uni 	$L__BB24_4;
+$L__BB24_2:
 	cvt.u32.u64 	%r9, %rd13;
 	cvt.u32.u64 	%r10, %rd11;
 	div.u32 	%r11, %r10, %r9;
 	cvt.u64.u32 	%rd65, %r11;
-$L__BB23_4:
+$L__BB24_4:
 	cvta.to.global.u64 	%rd3, %rd27;
 	cvta.to.global.u64 	%rd9, %rd24;
 	cvta.to.global.u64 	%rd10, %rd22;
@@ -3228,13 +3347,13 @@ $L__BB23_4:
 	ld.global.f32 	%f4, [%rd49];
 	setp.ne.s32 	%p3, %r3, 0;
 	mov.f32 	%f29, 0f00000000;
-	@%p3 bra 	$L__BB23_6;
+	@%p3 bra 	$L__BB24_6;
 // %bb.5:
 	ld.param.u64 	%rd25, [gru_bwd_step_param_8];
 	cvta.to.global.u64 	%rd2, %rd25;
 	add.s64 	%rd21, %rd2, %rd46;
 	ld.global.f32 	%f29, [%rd21];
-$L__BB23_6:
+$L__BB24_6:
 	mov.f32 	%f12, 0f3F800000;
 	sub.rn.f32 	%f13, %f12, %f3;
 	mul.rn.f32 	%f14, %f1, %f13;
@@ -3275,7 +3394,7 @@ $L__BB23_6:
 	mul.rn.f32 	%f28, %f2, %f20;
 	add.s64 	%rd64, %rd55, %rd60;
 	st.global.f32 	[%rd64], %f28;
-$L__BB23_7:
+$L__BB24_7:
 	ret;
                                         // -- End function
 }
@@ -3307,14 +3426,14 @@ $L__BB23_7:
 	add.s64 	%rd25, %rd18, %rd5;
 	setp.ge.s64 	%p1, %rd25, %rd4;
 	mov.f64 	%fd34, 0d0000000000000000;
-	@%p1 bra 	$L__BB24_3;
+	@%p1 bra 	$L__BB25_3;
 // %bb.1:
 	ld.param.u64 	%rd15, [sumsq_part_param_1];
 	cvta.to.global.u64 	%rd1, %rd15;
 	shl.b64 	%rd20, %rd25, 2;
 	add.s64 	%rd24, %rd1, %rd20;
 	mov.f64 	%fd34, 0d0000000000000000;
-$L__BB24_2:                             // =>This Inner Loop Header: Depth=1
+$L__BB25_2:                             // =>This Inner Loop Header: Depth=1
 	ld.global.f32 	%f1, [%rd24];
 	cvt.f64.f32 	%fd6, %f1;
 	mul.rn.f64 	%fd7, %fd6, %fd6;
@@ -3322,8 +3441,8 @@ $L__BB24_2:                             // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd25, %rd25, 256;
 	add.s64 	%rd24, %rd24, 1024;
 	setp.lt.s64 	%p2, %rd25, %rd4;
-	@%p2 bra 	$L__BB24_2;
-$L__BB24_3:
+	@%p2 bra 	$L__BB25_2;
+$L__BB25_3:
 	cvt.u32.u64 	%r4, %rd5;
 	shl.b64 	%rd21, %rd5, 3;
 	mov.u64 	%rd22, _ZZ10sumsq_partE1p;
@@ -3331,79 +3450,79 @@ $L__BB24_3:
 	st.shared.f64 	[%rd8], %fd34;
 	bar.sync 	0;
 	setp.lt.u32 	%p3, %r4, 128;
-	@%p3 bra 	$L__BB24_4;
-	bra.uni 	$L__BB24_5;
-$L__BB24_4:
+	@%p3 bra 	$L__BB25_4;
+	bra.uni 	$L__BB25_5;
+$L__BB25_4:
 	ld.shared.f64 	%fd8, [%rd8+1024];
 	ld.shared.f64 	%fd9, [%rd8];
 	add.rn.f64 	%fd10, %fd8, %fd9;
 	st.shared.f64 	[%rd8], %fd10;
-$L__BB24_5:
+$L__BB25_5:
 	bar.sync 	0;
 	setp.gt.u32 	%p4, %r4, 63;
-	@%p4 bra 	$L__BB24_7;
+	@%p4 bra 	$L__BB25_7;
 // %bb.6:
 	ld.shared.f64 	%fd11, [%rd8+512];
 	ld.shared.f64 	%fd12, [%rd8];
 	add.rn.f64 	%fd13, %fd11, %fd12;
 	st.shared.f64 	[%rd8], %fd13;
-$L__BB24_7:
+$L__BB25_7:
 	bar.sync 	0;
 	setp.gt.u32 	%p5, %r4, 31;
-	@%p5 bra 	$L__BB24_9;
+	@%p5 bra 	$L__BB25_9;
 // %bb.8:
 	ld.shared.f64 	%fd14, [%rd8+256];
 	ld.shared.f64 	%fd15, [%rd8];
 	add.rn.f64 	%fd16, %fd14, %fd15;
 	st.shared.f64 	[%rd8], %fd16;
-$L__BB24_9:
+$L__BB25_9:
 	bar.sync 	0;
 	setp.gt.u32 	%p6, %r4, 15;
-	@%p6 bra 	$L__BB24_11;
+	@%p6 bra 	$L__BB25_11;
 // %bb.10:
 	ld.shared.f64 	%fd17, [%rd8+128];
 	ld.shared.f64 	%fd18, [%rd8];
 	add.rn.f64 	%fd19, %fd17, %fd18;
 	st.shared.f64 	[%rd8], %fd19;
-$L__BB24_11:
+$L__BB25_11:
 	bar.sync 	0;
 	setp.gt.u32 	%p7, %r4, 7;
-	@%p7 bra 	$L__BB24_13;
+	@%p7 bra 	$L__BB25_13;
 // %bb.12:
 	ld.shared.f64 	%fd20, [%rd8+64];
 	ld.shared.f64 	%fd21, [%rd8];
 	add.rn.f64 	%fd22, %fd20, %fd21;
 	st.shared.f64 	[%rd8], %fd22;
-$L__BB24_13:
+$L__BB25_13:
 	bar.sync 	0;
 	setp.gt.u32 	%p8, %r4, 3;
-	@%p8 bra 	$L__BB24_15;
+	@%p8 bra 	$L__BB25_15;
 // %bb.14:
 	ld.shared.f64 	%fd23, [%rd8+32];
 	ld.shared.f64 	%fd24, [%rd8];
 	add.rn.f64 	%fd25, %fd23, %fd24;
 	st.shared.f64 	[%rd8], %fd25;
-$L__BB24_15:
+$L__BB25_15:
 	bar.sync 	0;
 	setp.gt.u32 	%p9, %r4, 1;
-	@%p9 bra 	$L__BB24_17;
+	@%p9 bra 	$L__BB25_17;
 // %bb.16:
 	ld.shared.f64 	%fd26, [%rd8+16];
 	ld.shared.f64 	%fd27, [%rd8];
 	add.rn.f64 	%fd28, %fd26, %fd27;
 	st.shared.f64 	[%rd8], %fd28;
-$L__BB24_17:
+$L__BB25_17:
 	bar.sync 	0;
 	setp.ne.s32 	%p10, %r4, 0;
-	@%p10 bra 	$L__BB24_19;
+	@%p10 bra 	$L__BB25_19;
 // %bb.18:
 	ld.shared.f64 	%fd29, [_ZZ10sumsq_partE1p+8];
 	ld.shared.f64 	%fd30, [%rd8];
 	add.rn.f64 	%fd31, %fd29, %fd30;
 	st.shared.f64 	[%rd8], %fd31;
-$L__BB24_19:
+$L__BB25_19:
 	bar.sync 	0;
-	@%p10 bra 	$L__BB24_21;
+	@%p10 bra 	$L__BB25_21;
 // %bb.20:
 	ld.param.u64 	%rd14, [sumsq_part_param_0];
 	cvta.to.global.u64 	%rd2, %rd14;
@@ -3411,7 +3530,7 @@ $L__BB24_19:
 	add.s64 	%rd13, %rd2, %rd23;
 	ld.shared.f64 	%fd32, [_ZZ10sumsq_partE1p];
 	st.global.f64 	[%rd13], %fd32;
-$L__BB24_21:
+$L__BB25_21:
 	ret;
                                         // -- End function
 }
@@ -3432,9 +3551,9 @@ $L__BB24_21:
 	ld.param.u32 	%r4, [sumsq_fin_param_2];
 	mov.u32 	%r1, %tid.x;
 	setp.lt.s32 	%p1, %r1, %r4;
-	@%p1 bra 	$L__BB25_21;
-	bra.uni 	$L__BB25_1;
-$L__BB25_21:
+	@%p1 bra 	$L__BB26_21;
+	bra.uni 	$L__BB26_1;
+$L__BB26_21:
 	ld.param.u64 	%rd11, [sumsq_fin_param_1];
 	cvta.to.global.u64 	%rd1, %rd11;
 	cvt.u64.u32 	%rd15, %r1;
@@ -3442,103 +3561,103 @@ $L__BB25_21:
 	add.s64 	%rd16, %rd1, %rd12;
 	mov.f64 	%fd33, 0d0000000000000000;
 	mov.u32 	%r5, %r1;
-$L__BB25_22:                            // =>This Inner Loop Header: Depth=1
+$L__BB26_22:                            // =>This Inner Loop Header: Depth=1
 	ld.global.f64 	%fd6, [%rd16];
 	add.rn.f64 	%fd33, %fd33, %fd6;
 	add.s32 	%r5, %r5, 256;
 	add.s64 	%rd16, %rd16, 2048;
 	setp.lt.s32 	%p2, %r5, %r4;
-	@%p2 bra 	$L__BB25_22;
-	bra.uni 	$L__BB25_2;
-$L__BB25_1:
+	@%p2 bra 	$L__BB26_22;
+	bra.uni 	$L__BB26_2;
+$L__BB26_1:
 	cvt.u64.u32 	%rd15, %r1;
 	mov.f64 	%fd33, 0d0000000000000000;
-$L__BB25_2:
+$L__BB26_2:
 	shl.b64 	%rd13, %rd15, 3;
 	mov.u64 	%rd14, _ZZ9sumsq_finE1p;
 	add.s64 	%rd7, %rd14, %rd13;
 	st.shared.f64 	[%rd7], %fd33;
 	bar.sync 	0;
 	setp.lt.u32 	%p3, %r1, 128;
-	@%p3 bra 	$L__BB25_3;
-	bra.uni 	$L__BB25_4;
-$L__BB25_3:
+	@%p3 bra 	$L__BB26_3;
+	bra.uni 	$L__BB26_4;
+$L__BB26_3:
 	ld.shared.f64 	%fd7, [%rd7+1024];
 	ld.shared.f64 	%fd8, [%rd7];
 	add.rn.f64 	%fd9, %fd7, %fd8;
 	st.shared.f64 	[%rd7], %fd9;
-$L__BB25_4:
+$L__BB26_4:
 	bar.sync 	0;
 	setp.gt.u32 	%p4, %r1, 63;
-	@%p4 bra 	$L__BB25_6;
+	@%p4 bra 	$L__BB26_6;
 // %bb.5:
 	ld.shared.f64 	%fd10, [%rd7+512];
 	ld.shared.f64 	%fd11, [%rd7];
 	add.rn.f64 	%fd12, %fd10, %fd11;
 	st.shared.f64 	[%rd7], %fd12;
-$L__BB25_6:
+$L__BB26_6:
 	bar.sync 	0;
 	setp.gt.u32 	%p5, %r1, 31;
-	@%p5 bra 	$L__BB25_8;
+	@%p5 bra 	$L__BB26_8;
 // %bb.7:
 	ld.shared.f64 	%fd13, [%rd7+256];
 	ld.shared.f64 	%fd14, [%rd7];
 	add.rn.f64 	%fd15, %fd13, %fd14;
 	st.shared.f64 	[%rd7], %fd15;
-$L__BB25_8:
+$L__BB26_8:
 	bar.sync 	0;
 	setp.gt.u32 	%p6, %r1, 15;
-	@%p6 bra 	$L__BB25_10;
+	@%p6 bra 	$L__BB26_10;
 // %bb.9:
 	ld.shared.f64 	%fd16, [%rd7+128];
 	ld.shared.f64 	%fd17, [%rd7];
 	add.rn.f64 	%fd18, %fd16, %fd17;
 	st.shared.f64 	[%rd7], %fd18;
-$L__BB25_10:
+$L__BB26_10:
 	bar.sync 	0;
 	setp.gt.u32 	%p7, %r1, 7;
-	@%p7 bra 	$L__BB25_12;
+	@%p7 bra 	$L__BB26_12;
 // %bb.11:
 	ld.shared.f64 	%fd19, [%rd7+64];
 	ld.shared.f64 	%fd20, [%rd7];
 	add.rn.f64 	%fd21, %fd19, %fd20;
 	st.shared.f64 	[%rd7], %fd21;
-$L__BB25_12:
+$L__BB26_12:
 	bar.sync 	0;
 	setp.gt.u32 	%p8, %r1, 3;
-	@%p8 bra 	$L__BB25_14;
+	@%p8 bra 	$L__BB26_14;
 // %bb.13:
 	ld.shared.f64 	%fd22, [%rd7+32];
 	ld.shared.f64 	%fd23, [%rd7];
 	add.rn.f64 	%fd24, %fd22, %fd23;
 	st.shared.f64 	[%rd7], %fd24;
-$L__BB25_14:
+$L__BB26_14:
 	bar.sync 	0;
 	setp.gt.u32 	%p9, %r1, 1;
-	@%p9 bra 	$L__BB25_16;
+	@%p9 bra 	$L__BB26_16;
 // %bb.15:
 	ld.shared.f64 	%fd25, [%rd7+16];
 	ld.shared.f64 	%fd26, [%rd7];
 	add.rn.f64 	%fd27, %fd25, %fd26;
 	st.shared.f64 	[%rd7], %fd27;
-$L__BB25_16:
+$L__BB26_16:
 	bar.sync 	0;
 	setp.ne.s32 	%p10, %r1, 0;
-	@%p10 bra 	$L__BB25_18;
+	@%p10 bra 	$L__BB26_18;
 // %bb.17:
 	ld.shared.f64 	%fd28, [_ZZ9sumsq_finE1p+8];
 	ld.shared.f64 	%fd29, [%rd7];
 	add.rn.f64 	%fd30, %fd28, %fd29;
 	st.shared.f64 	[%rd7], %fd30;
-$L__BB25_18:
+$L__BB26_18:
 	bar.sync 	0;
-	@%p10 bra 	$L__BB25_20;
+	@%p10 bra 	$L__BB26_20;
 // %bb.19:
 	ld.param.u64 	%rd10, [sumsq_fin_param_0];
 	cvta.to.global.u64 	%rd2, %rd10;
 	ld.shared.f64 	%fd31, [_ZZ9sumsq_finE1p];
 	st.global.f64 	[%rd2], %fd31;
-$L__BB25_20:
+$L__BB26_20:
 	ret;
                                         // -- End function
 }
@@ -3571,7 +3690,7 @@ $L__BB25_20:
 	cvt.u64.u32 	%rd12, %r3;
 	add.s64 	%rd5, %rd11, %rd12;
 	setp.ge.s64 	%p1, %rd5, %rd10;
-	@%p1 bra 	$L__BB26_2;
+	@%p1 bra 	$L__BB27_2;
 // %bb.1:
 	ld.param.f32 	%f6, [adam_param_10];
 	ld.param.f32 	%f5, [adam_param_9];
@@ -3618,7 +3737,7 @@ $L__BB25_20:
 	ld.global.f32 	%f27, [%rd17];
 	sub.rn.f32 	%f28, %f27, %f26;
 	st.global.f32 	[%rd17], %f28;
-$L__BB26_2:
+$L__BB27_2:
 	ret;
                                         // -- End function
 }
@@ -3650,7 +3769,7 @@ $L__BB26_2:
 	add.s64 	%rd4, %rd31, %rd32;
 	mul.wide.s32 	%rd33, %r28, %r29;
 	setp.ge.s64 	%p1, %rd4, %rd33;
-	@%p1 bra 	$L__BB27_17;
+	@%p1 bra 	$L__BB28_17;
 // %bb.1:
 	ld.param.u32 	%r27, [score_lse_param_6];
 	ld.param.u64 	%rd29, [score_lse_param_2];
@@ -3659,17 +3778,17 @@ $L__BB26_2:
 	or.b64  	%rd34, %rd4, %rd5;
 	and.b64  	%rd35, %rd34, -4294967296;
 	setp.ne.s64 	%p2, %rd35, 0;
-	@%p2 bra 	$L__BB27_3;
-	bra.uni 	$L__BB27_2;
-$L__BB27_3:
+	@%p2 bra 	$L__BB28_3;
+	bra.uni 	$L__BB28_2;
+$L__BB28_3:
 	div.s64 	%rd76, %rd4, %rd5;
-	bra.uni 	$L__BB27_4;
-$L__BB27_2:
+	bra.uni 	$L__BB28_4;
+$L__BB28_2:
 	cvt.u32.u64 	%r30, %rd5;
 	cvt.u32.u64 	%r31, %rd4;
 	div.u32 	%r32, %r31, %r30;
 	cvt.u64.u32 	%rd76, %r32;
-$L__BB27_4:
+$L__BB28_4:
 	ld.param.u64 	%rd28, [score_lse_param_0];
 	ld.param.f32 	%f13, [score_lse_param_3];
 	cvta.to.global.u64 	%rd1, %rd29;
@@ -3683,14 +3802,14 @@ $L__BB27_4:
 	cvt.u64.u32 	%rd75, %r27;
 	and.b32  	%r51, %r27, 1;
 	setp.eq.s32 	%p14, %r27, 1;
-	@%p3 bra 	$L__BB27_10;
+	@%p3 bra 	$L__BB28_10;
 // %bb.5:
 	mul.lo.s64 	%rd12, %rd74, %rd75;
 	shl.b64 	%rd37, %rd9, 2;
 	add.s64 	%rd13, %rd2, %rd37;
 	mov.b32 	%r53, 0;
 	mov.f32 	%f79, 0fFF800000;
-	@%p14 bra 	$L__BB27_8;
+	@%p14 bra 	$L__BB28_8;
 // %bb.6:
 	and.b32  	%r53, %r27, 2147483646;
 	mad.lo.s64 	%rd38, %rd5, %rd12, %rd5;
@@ -3710,7 +3829,7 @@ $L__BB27_4:
 	mov.b32 	%r55, 0;
 	mov.f32 	%f79, 0fFF800000;
 	mov.u64 	%rd77, %rd13;
-$L__BB27_7:                             // =>This Inner Loop Header: Depth=1
+$L__BB28_7:                             // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd41, %rd77, %rd16;
 	ld.global.f32 	%f19, [%rd41];
 	mul.rn.f32 	%f20, %f19, %f13;
@@ -3739,11 +3858,11 @@ $L__BB27_7:                             // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd77, %rd77, %rd15;
 	add.s32 	%r54, %r54, %r9;
 	setp.eq.s32 	%p7, %r53, %r55;
-	@%p7 bra 	$L__BB27_8;
-	bra.uni 	$L__BB27_7;
-$L__BB27_8:
+	@%p7 bra 	$L__BB28_8;
+	bra.uni 	$L__BB28_7;
+$L__BB28_8:
 	setp.eq.s32 	%p8, %r51, 0;
-	@%p8 bra 	$L__BB27_10;
+	@%p8 bra 	$L__BB28_10;
 // %bb.9:
 	cvt.u64.u32 	%rd47, %r53;
 	add.s64 	%rd48, %rd12, %rd47;
@@ -3761,11 +3880,11 @@ $L__BB27_8:
 	add.rn.f32 	%f37, %f33, %f36;
 	setp.gt.f32 	%p9, %f37, %f79;
 	selp.f32 	%f79, %f37, %f79, %p9;
-$L__BB27_10:
+$L__BB28_10:
 	ld.param.f32 	%f14, [score_lse_param_4];
 	cvta.to.global.u64 	%rd3, %rd28;
 	mov.f32 	%f84, 0f00000000;
-	@%p3 bra 	$L__BB27_16;
+	@%p3 bra 	$L__BB28_16;
 // %bb.11:
 	mov.b32 	%r56, 0;
 	mul.lo.s64 	%rd19, %rd74, %rd75;
@@ -3773,7 +3892,7 @@ $L__BB27_10:
 	shl.b64 	%rd55, %rd54, 2;
 	add.s64 	%rd20, %rd2, %rd55;
 	mov.f32 	%f84, 0f00000000;
-	@%p14 bra 	$L__BB27_14;
+	@%p14 bra 	$L__BB28_14;
 // %bb.12:
 	and.b32  	%r56, %r27, 2147483646;
 	mad.lo.s64 	%rd56, %rd5, %rd19, %rd5;
@@ -3793,7 +3912,7 @@ $L__BB27_10:
 	mov.f32 	%f84, 0f00000000;
 	mov.b32 	%r58, 0;
 	mov.u64 	%rd78, %rd20;
-$L__BB27_13:                            // =>This Inner Loop Header: Depth=1
+$L__BB28_13:                            // =>This Inner Loop Header: Depth=1
 	add.s32 	%r48, %r17, %r57;
 	mul.wide.s32 	%rd59, %r48, 4;
 	add.s64 	%rd60, %rd1, %rd59;
@@ -3828,11 +3947,11 @@ $L__BB27_13:                            // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd78, %rd78, %rd22;
 	add.s32 	%r57, %r57, %r16;
 	setp.eq.s32 	%p12, %r56, %r58;
-	@%p12 bra 	$L__BB27_14;
-	bra.uni 	$L__BB27_13;
-$L__BB27_14:
+	@%p12 bra 	$L__BB28_14;
+	bra.uni 	$L__BB28_13;
+$L__BB28_14:
 	setp.eq.s32 	%p13, %r51, 0;
-	@%p13 bra 	$L__BB27_16;
+	@%p13 bra 	$L__BB28_16;
 // %bb.15:
 	mad.lo.s32 	%r50, %r56, %r28, %r4;
 	mul.wide.s32 	%rd65, %r50, 4;
@@ -3853,7 +3972,7 @@ $L__BB27_14:
 	ex2.approx.f32 	%f71, %f70;
 	mul.rn.f32 	%f72, %f63, %f71;
 	add.rn.f32 	%f84, %f84, %f72;
-$L__BB27_16:
+$L__BB28_16:
 	lg2.approx.f32 	%f73, %f84;
 	mul.rn.f32 	%f74, %f73, 0f3F317218;
 	add.rn.f32 	%f75, %f79, %f74;
@@ -3861,7 +3980,7 @@ $L__BB27_16:
 	shl.b64 	%rd72, %rd4, 2;
 	add.s64 	%rd73, %rd3, %rd72;
 	st.global.f32 	[%rd73], %f76;
-$L__BB27_17:
+$L__BB28_17:
 	ret;
                                         // -- End function
 }
@@ -3893,7 +4012,7 @@ $L__BB27_17:
 	add.s64 	%rd5, %rd44, %rd45;
 	mul.wide.s32 	%rd46, %r39, %r40;
 	setp.ge.s64 	%p1, %rd5, %rd46;
-	@%p1 bra 	$L__BB28_22;
+	@%p1 bra 	$L__BB29_22;
 // %bb.1:
 	ld.param.u32 	%r38, [score_lse_grad_param_6];
 	ld.param.u64 	%rd41, [score_lse_grad_param_3];
@@ -3902,17 +4021,17 @@ $L__BB27_17:
 	or.b64  	%rd47, %rd5, %rd6;
 	and.b64  	%rd48, %rd47, -4294967296;
 	setp.ne.s64 	%p2, %rd48, 0;
-	@%p2 bra 	$L__BB28_3;
-	bra.uni 	$L__BB28_2;
-$L__BB28_3:
+	@%p2 bra 	$L__BB29_3;
+	bra.uni 	$L__BB29_2;
+$L__BB29_3:
 	div.s64 	%rd118, %rd5, %rd6;
-	bra.uni 	$L__BB28_4;
-$L__BB28_2:
+	bra.uni 	$L__BB29_4;
+$L__BB29_2:
 	cvt.u32.u64 	%r41, %rd6;
 	cvt.u32.u64 	%r42, %rd5;
 	div.u32 	%r43, %r42, %r41;
 	cvt.u64.u32 	%rd118, %r43;
-$L__BB28_4:
+$L__BB29_4:
 	ld.param.f32 	%f14, [score_lse_grad_param_4];
 	cvta.to.global.u64 	%rd1, %rd41;
 	cvta.to.global.u64 	%rd2, %rd43;
@@ -3925,14 +4044,14 @@ $L__BB28_4:
 	cvt.u64.u32 	%rd117, %r38;
 	and.b32  	%r73, %r38, 1;
 	setp.eq.s32 	%p19, %r38, 1;
-	@%p3 bra 	$L__BB28_10;
+	@%p3 bra 	$L__BB29_10;
 // %bb.5:
 	mul.lo.s64 	%rd13, %rd116, %rd117;
 	shl.b64 	%rd50, %rd10, 2;
 	add.s64 	%rd14, %rd2, %rd50;
 	mov.b32 	%r75, 0;
 	mov.f32 	%f111, 0fFF800000;
-	@%p19 bra 	$L__BB28_8;
+	@%p19 bra 	$L__BB29_8;
 // %bb.6:
 	and.b32  	%r75, %r38, 2147483646;
 	mad.lo.s64 	%rd51, %rd6, %rd13, %rd6;
@@ -3952,7 +4071,7 @@ $L__BB28_4:
 	mov.b32 	%r77, 0;
 	mov.f32 	%f111, 0fFF800000;
 	mov.u64 	%rd119, %rd14;
-$L__BB28_7:                             // =>This Inner Loop Header: Depth=1
+$L__BB29_7:                             // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd54, %rd119, %rd17;
 	ld.global.f32 	%f19, [%rd54];
 	mul.rn.f32 	%f20, %f19, %f14;
@@ -3981,11 +4100,11 @@ $L__BB28_7:                             // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd119, %rd119, %rd16;
 	add.s32 	%r76, %r76, %r9;
 	setp.eq.s32 	%p7, %r75, %r77;
-	@%p7 bra 	$L__BB28_8;
-	bra.uni 	$L__BB28_7;
-$L__BB28_8:
+	@%p7 bra 	$L__BB29_8;
+	bra.uni 	$L__BB29_7;
+$L__BB29_8:
 	setp.eq.s32 	%p8, %r73, 0;
-	@%p8 bra 	$L__BB28_10;
+	@%p8 bra 	$L__BB29_10;
 // %bb.9:
 	cvt.u64.u32 	%rd60, %r75;
 	add.s64 	%rd61, %rd13, %rd60;
@@ -4003,17 +4122,17 @@ $L__BB28_8:
 	add.rn.f32 	%f37, %f33, %f36;
 	setp.gt.f32 	%p9, %f37, %f111;
 	selp.f32 	%f111, %f37, %f111, %p9;
-$L__BB28_10:
+$L__BB29_10:
 	mov.f32 	%f115, 0f00000000;
 	and.b64  	%rd115, %rd10, 4294967295;
-	@%p3 bra 	$L__BB28_16;
+	@%p3 bra 	$L__BB29_16;
 // %bb.11:
 	mul.lo.s64 	%rd20, %rd116, %rd117;
 	shl.b64 	%rd68, %rd115, 2;
 	add.s64 	%rd21, %rd2, %rd68;
 	mov.b32 	%r78, 0;
 	mov.f32 	%f115, 0f00000000;
-	@%p19 bra 	$L__BB28_14;
+	@%p19 bra 	$L__BB29_14;
 // %bb.12:
 	and.b32  	%r78, %r38, 2147483646;
 	mad.lo.s64 	%rd69, %rd6, %rd20, %rd6;
@@ -4033,7 +4152,7 @@ $L__BB28_10:
 	mov.b32 	%r80, 0;
 	mov.f32 	%f115, 0f00000000;
 	mov.u64 	%rd120, %rd21;
-$L__BB28_13:                            // =>This Inner Loop Header: Depth=1
+$L__BB29_13:                            // =>This Inner Loop Header: Depth=1
 	add.s32 	%r59, %r17, %r79;
 	mul.wide.s32 	%rd72, %r59, 4;
 	add.s64 	%rd73, %rd1, %rd72;
@@ -4068,11 +4187,11 @@ $L__BB28_13:                            // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd120, %rd120, %rd23;
 	add.s32 	%r79, %r79, %r16;
 	setp.eq.s32 	%p12, %r78, %r80;
-	@%p12 bra 	$L__BB28_14;
-	bra.uni 	$L__BB28_13;
-$L__BB28_14:
+	@%p12 bra 	$L__BB29_14;
+	bra.uni 	$L__BB29_13;
+$L__BB29_14:
 	setp.eq.s32 	%p13, %r73, 0;
-	@%p13 bra 	$L__BB28_16;
+	@%p13 bra 	$L__BB29_16;
 // %bb.15:
 	mad.lo.s32 	%r61, %r78, %r39, %r4;
 	mul.wide.s32 	%rd78, %r61, 4;
@@ -4093,8 +4212,8 @@ $L__BB28_14:
 	ex2.approx.f32 	%f71, %f70;
 	mul.rn.f32 	%f72, %f63, %f71;
 	add.rn.f32 	%f115, %f115, %f72;
-$L__BB28_16:
-	@%p3 bra 	$L__BB28_22;
+$L__BB29_16:
+	@%p3 bra 	$L__BB29_22;
 // %bb.17:
 	ld.param.u64 	%rd42, [score_lse_grad_param_1];
 	ld.param.u64 	%rd40, [score_lse_grad_param_0];
@@ -4105,7 +4224,7 @@ $L__BB28_16:
 	add.s64 	%rd86, %rd3, %rd85;
 	ld.global.f32 	%f11, [%rd86];
 	mul.lo.s64 	%rd29, %rd116, %rd117;
-	@%p19 bra 	$L__BB28_20;
+	@%p19 bra 	$L__BB29_20;
 // %bb.18:
 	and.b32  	%r83, %r38, 2147483646;
 	mad.lo.s64 	%rd88, %rd6, %rd29, %rd6;
@@ -4131,7 +4250,7 @@ $L__BB28_16:
 	add.s64 	%rd35, %rd4, %rd95;
 	mov.b32 	%r82, 0;
 	mov.u64 	%rd121, 0;
-$L__BB28_19:                            // =>This Inner Loop Header: Depth=1
+$L__BB29_19:                            // =>This Inner Loop Header: Depth=1
 	add.s32 	%r68, %r28, %r81;
 	mul.wide.s32 	%rd96, %r68, 4;
 	add.s64 	%rd97, %rd1, %rd96;
@@ -4172,10 +4291,10 @@ $L__BB28_19:                            // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd121, %rd121, %rd32;
 	add.s32 	%r81, %r81, %r27;
 	setp.ne.s32 	%p16, %r83, %r82;
-	@%p16 bra 	$L__BB28_19;
-$L__BB28_20:
+	@%p16 bra 	$L__BB29_19;
+$L__BB29_20:
 	setp.eq.s32 	%p17, %r73, 0;
-	@%p17 bra 	$L__BB28_22;
+	@%p17 bra 	$L__BB29_22;
 // %bb.21:
 	cvt.u64.u32 	%rd104, %r83;
 	add.s64 	%rd105, %rd29, %rd104;
@@ -4200,7 +4319,7 @@ $L__BB28_20:
 	mul.rn.f32 	%f108, %f11, %f107;
 	add.s64 	%rd112, %rd4, %rd110;
 	st.global.f32 	[%rd112], %f108;
-$L__BB28_22:
+$L__BB29_22:
 	ret;
                                         // -- End function
 }
@@ -4230,7 +4349,7 @@ $L__BB28_22:
 	add.s64 	%rd4, %rd34, %rd35;
 	mul.wide.s32 	%rd36, %r23, %r24;
 	setp.ge.s64 	%p1, %rd4, %rd36;
-	@%p1 bra 	$L__BB29_13;
+	@%p1 bra 	$L__BB30_13;
 // %bb.1:
 	ld.param.u32 	%r22, [score_avg_param_4];
 	ld.param.u64 	%rd31, [score_avg_param_0];
@@ -4238,21 +4357,21 @@ $L__BB28_22:
 	or.b64  	%rd37, %rd4, %rd5;
 	and.b64  	%rd38, %rd37, -4294967296;
 	setp.ne.s64 	%p2, %rd38, 0;
-	@%p2 bra 	$L__BB29_3;
-	bra.uni 	$L__BB29_2;
-$L__BB29_3:
+	@%p2 bra 	$L__BB30_3;
+	bra.uni 	$L__BB30_2;
+$L__BB30_3:
 	div.s64 	%rd74, %rd4, %rd5;
-	bra.uni 	$L__BB29_4;
-$L__BB29_2:
+	bra.uni 	$L__BB30_4;
+$L__BB30_2:
 	cvt.u32.u64 	%r25, %rd5;
 	cvt.u32.u64 	%r26, %rd4;
 	div.u32 	%r27, %r26, %r25;
 	cvt.u64.u32 	%rd74, %r27;
-$L__BB29_4:
+$L__BB30_4:
 	cvta.to.global.u64 	%rd3, %rd31;
 	setp.lt.s32 	%p3, %r22, 1;
 	mov.f32 	%f50, 0f7FC00000;
-	@%p3 bra 	$L__BB29_12;
+	@%p3 bra 	$L__BB30_12;
 // %bb.5:
 	ld.param.u64 	%rd32, [score_avg_param_2];
 	ld.param.u64 	%rd33, [score_avg_param_1];
@@ -4270,7 +4389,7 @@ $L__BB29_4:
 	cvt.u32.u64 	%r46, %rd74;
 	shl.b64 	%rd73, %rd9, 2;
 	mov.f32 	%f48, %f49;
-	@%p4 bra 	$L__BB29_8;
+	@%p4 bra 	$L__BB30_8;
 // %bb.6:
 	mad.lo.s32 	%r50, %r2, %r1, %r3;
 	and.b32  	%r47, %r22, 2147483644;
@@ -4305,7 +4424,7 @@ $L__BB29_4:
 	mov.f32 	%f49, 0f00000000;
 	mov.b32 	%r51, 0;
 	mov.f32 	%f48, %f49;
-$L__BB29_7:                             // =>This Inner Loop Header: Depth=1
+$L__BB30_7:                             // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd51, %rd76, %rd73;
 	ld.global.f32 	%f21, [%rd51];
 	add.s32 	%r38, %r11, %r50;
@@ -4349,11 +4468,11 @@ $L__BB29_7:                             // =>This Inner Loop Header: Depth=1
 	add.s32 	%r50, %r50, %r8;
 	add.s64 	%rd76, %rd76, %rd15;
 	setp.eq.s32 	%p5, %r47, %r51;
-	@%p5 bra 	$L__BB29_8;
-	bra.uni 	$L__BB29_7;
-$L__BB29_8:
+	@%p5 bra 	$L__BB30_8;
+	bra.uni 	$L__BB30_7;
+$L__BB30_8:
 	setp.eq.s32 	%p6, %r48, 0;
-	@%p6 bra 	$L__BB29_11;
+	@%p6 bra 	$L__BB30_11;
 // %bb.9:
 	mad.lo.s32 	%r42, %r2, %r1, %r3;
 	sub.s32 	%r44, %r47, %r46;
@@ -4365,7 +4484,7 @@ $L__BB29_8:
 	add.s64 	%rd68, %rd66, %rd73;
 	add.s64 	%rd75, %rd2, %rd68;
 	shl.b64 	%rd20, %rd5, 2;
-$L__BB29_10:                            // =>This Inner Loop Header: Depth=1
+$L__BB30_10:                            // =>This Inner Loop Header: Depth=1
 	.pragma "nounroll";
 	ld.global.f32 	%f39, [%rd75];
 	mul.wide.s32 	%rd69, %r49, 4;
@@ -4378,14 +4497,14 @@ $L__BB29_10:                            // =>This Inner Loop Header: Depth=1
 	add.s64 	%rd75, %rd75, %rd20;
 	add.s32 	%r48, %r48, -1;
 	setp.ne.s32 	%p7, %r48, 0;
-	@%p7 bra 	$L__BB29_10;
-$L__BB29_11:
+	@%p7 bra 	$L__BB30_10;
+$L__BB30_11:
 	div.rn.f32 	%f50, %f48, %f49;
-$L__BB29_12:
+$L__BB30_12:
 	shl.b64 	%rd71, %rd4, 2;
 	add.s64 	%rd72, %rd3, %rd71;
 	st.global.f32 	[%rd72], %f50;
-$L__BB29_13:
+$L__BB30_13:
 	ret;
                                         // -- End function
 }
@@ -4415,7 +4534,7 @@ $L__BB29_13:
 	add.s64 	%rd4, %rd35, %rd36;
 	mul.wide.s32 	%rd37, %r45, %r46;
 	setp.ge.s64 	%p1, %rd4, %rd37;
-	@%p1 bra 	$L__BB30_18;
+	@%p1 bra 	$L__BB31_18;
 // %bb.1:
 	ld.param.u32 	%r44, [score_avg_grad_param_4];
 	ld.param.u64 	%rd33, [score_avg_grad_param_2];
@@ -4423,28 +4542,28 @@ $L__BB29_13:
 	or.b64  	%rd38, %rd4, %rd5;
 	and.b64  	%rd39, %rd38, -4294967296;
 	setp.ne.s64 	%p2, %rd39, 0;
-	@%p2 bra 	$L__BB30_3;
-	bra.uni 	$L__BB30_2;
-$L__BB30_3:
+	@%p2 bra 	$L__BB31_3;
+	bra.uni 	$L__BB31_2;
+$L__BB31_3:
 	div.s64 	%rd93, %rd4, %rd5;
-	bra.uni 	$L__BB30_4;
-$L__BB30_2:
+	bra.uni 	$L__BB31_4;
+$L__BB31_2:
 	cvt.u32.u64 	%r47, %rd5;
 	cvt.u32.u64 	%r48, %rd4;
 	div.u32 	%r49, %r48, %r47;
 	cvt.u64.u32 	%rd93, %r49;
-$L__BB30_4:
+$L__BB31_4:
 	cvta.to.global.u64 	%rd1, %rd33;
 	setp.lt.s32 	%p3, %r44, 1;
 	mov.f32 	%f43, 0f00000000;
 	cvt.u32.u64 	%r100, %rd93;
-	@%p3 bra 	$L__BB30_11;
+	@%p3 bra 	$L__BB31_11;
 // %bb.5:
 	and.b32  	%r102, %r44, 7;
 	setp.lt.u32 	%p4, %r44, 8;
 	mov.f32 	%f43, 0f00000000;
 	mov.b32 	%r101, 0;
-	@%p4 bra 	$L__BB30_8;
+	@%p4 bra 	$L__BB31_8;
 // %bb.6:
 	and.b32  	%r101, %r44, 2147483640;
 	mov.b32 	%r53, 1;
@@ -4474,7 +4593,7 @@ $L__BB30_4:
 	neg.s32 	%r15, %r67;
 	mov.f32 	%f43, 0f00000000;
 	mov.b32 	%r105, 0;
-$L__BB30_7:                             // =>This Inner Loop Header: Depth=1
+$L__BB31_7:                             // =>This Inner Loop Header: Depth=1
 	add.s32 	%r68, %r15, %r104;
 	mul.wide.s32 	%rd41, %r68, 4;
 	add.s64 	%rd42, %rd1, %rd41;
@@ -4518,16 +4637,16 @@ $L__BB30_7:                             // =>This Inner Loop Header: Depth=1
 	add.s32 	%r105, %r105, 8;
 	add.s32 	%r104, %r104, %r8;
 	setp.eq.s32 	%p5, %r101, %r105;
-	@%p5 bra 	$L__BB30_8;
-	bra.uni 	$L__BB30_7;
-$L__BB30_8:
+	@%p5 bra 	$L__BB31_8;
+	bra.uni 	$L__BB31_7;
+$L__BB31_8:
 	setp.eq.s32 	%p6, %r102, 0;
-	@%p6 bra 	$L__BB30_11;
+	@%p6 bra 	$L__BB31_11;
 // %bb.9:
 	mad.lo.s32 	%r76, %r2, %r1, %r3;
 	sub.s32 	%r78, %r101, %r100;
 	mad.lo.s32 	%r103, %r45, %r78, %r76;
-$L__BB30_10:                            // =>This Inner Loop Header: Depth=1
+$L__BB31_10:                            // =>This Inner Loop Header: Depth=1
 	.pragma "nounroll";
 	mul.wide.s32 	%rd57, %r103, 4;
 	add.s64 	%rd58, %rd1, %rd57;
@@ -4536,9 +4655,9 @@ $L__BB30_10:                            // =>This Inner Loop Header: Depth=1
 	add.s32 	%r103, %r103, %r45;
 	add.s32 	%r102, %r102, -1;
 	setp.ne.s32 	%p7, %r102, 0;
-	@%p7 bra 	$L__BB30_10;
-$L__BB30_11:
-	@%p3 bra 	$L__BB30_18;
+	@%p7 bra 	$L__BB31_10;
+$L__BB31_11:
+	@%p3 bra 	$L__BB31_18;
 // %bb.12:
 	ld.param.u64 	%rd34, [score_avg_grad_param_1];
 	ld.param.u64 	%rd32, [score_avg_grad_param_0];
@@ -4558,7 +4677,7 @@ $L__BB30_11:
 	and.b32  	%r109, %r44, 3;
 	setp.lt.u32 	%p9, %r44, 4;
 	shl.b64 	%rd92, %rd13, 2;
-	@%p9 bra 	$L__BB30_15;
+	@%p9 bra 	$L__BB31_15;
 // %bb.13:
 	mad.lo.s32 	%r106, %r2, %r1, %r3;
 	and.b32  	%r108, %r44, 2147483644;
@@ -4591,7 +4710,7 @@ $L__BB30_11:
 	shl.b64 	%rd71, %rd70, 2;
 	add.s64 	%rd94, %rd3, %rd71;
 	mov.b32 	%r107, 0;
-$L__BB30_14:                            // =>This Inner Loop Header: Depth=1
+$L__BB31_14:                            // =>This Inner Loop Header: Depth=1
 	add.s32 	%r89, %r29, %r106;
 	mul.wide.s32 	%rd72, %r89, 4;
 	add.s64 	%rd73, %rd1, %rd72;
@@ -4627,10 +4746,10 @@ $L__BB30_14:                            // =>This Inner Loop Header: Depth=1
 	add.s32 	%r106, %r106, %r26;
 	add.s64 	%rd94, %rd94, %rd16;
 	setp.ne.s32 	%p10, %r108, %r107;
-	@%p10 bra 	$L__BB30_14;
-$L__BB30_15:
+	@%p10 bra 	$L__BB31_14;
+$L__BB31_15:
 	setp.eq.s32 	%p11, %r109, 0;
-	@%p11 bra 	$L__BB30_18;
+	@%p11 bra 	$L__BB31_18;
 // %bb.16:
 	cvt.u64.u32 	%rd84, %r108;
 	add.s64 	%rd85, %rd12, %rd84;
@@ -4642,7 +4761,7 @@ $L__BB30_15:
 	mad.lo.s32 	%r93, %r2, %r1, %r3;
 	sub.s32 	%r95, %r108, %r100;
 	mad.lo.s32 	%r110, %r45, %r95, %r93;
-$L__BB30_17:                            // =>This Inner Loop Header: Depth=1
+$L__BB31_17:                            // =>This Inner Loop Header: Depth=1
 	.pragma "nounroll";
 	mul.wide.s32 	%rd90, %r110, 4;
 	add.s64 	%rd91, %rd1, %rd90;
@@ -4653,8 +4772,8 @@ $L__BB30_17:                            // =>This Inner Loop Header: Depth=1
 	add.s32 	%r110, %r110, %r45;
 	add.s32 	%r109, %r109, -1;
 	setp.ne.s32 	%p12, %r109, 0;
-	@%p12 bra 	$L__BB30_17;
-$L__BB30_18:
+	@%p12 bra 	$L__BB31_17;
+$L__BB31_18:
 	ret;
                                         // -- End function
 }
@@ -4685,7 +4804,7 @@ $L__BB30_18:
 	add.s64 	%rd6, %rd40, %rd41;
 	cvt.s64.s32 	%rd7, %r4;
 	setp.ge.s64 	%p1, %rd6, %rd7;
-	@%p1 bra 	$L__BB31_27;
+	@%p1 bra 	$L__BB32_27;
 // %bb.1:
 	ld.param.u32 	%r3, [hinge_rows_param_6];
 	ld.param.f32 	%f50, [hinge_rows_param_5];
@@ -4708,19 +4827,19 @@ $L__BB30_18:
 	setp.eq.s32 	%p40, %r4, 1;
 	mov.f32 	%f124, %f138;
 	mov.f32 	%f125, %f138;
-	@%p2 bra 	$L__BB31_12;
+	@%p2 bra 	$L__BB32_12;
 // %bb.2:
 	mov.f32 	%f125, 0f00000000;
 	mov.u64 	%rd73, 0;
 	mov.f32 	%f124, %f125;
-	@%p40 bra 	$L__BB31_7;
-	bra.uni 	$L__BB31_3;
-$L__BB31_7:
+	@%p40 bra 	$L__BB32_7;
+	bra.uni 	$L__BB32_3;
+$L__BB32_7:
 	setp.eq.s32 	%p13, %r14, 0;
-	@%p13 bra 	$L__BB31_12;
+	@%p13 bra 	$L__BB32_12;
 // %bb.8:
 	setp.eq.s64 	%p14, %rd6, %rd73;
-	@%p14 bra 	$L__BB31_12;
+	@%p14 bra 	$L__BB32_12;
 // %bb.9:
 	setp.eq.s32 	%p15, %r3, 0;
 	shl.b64 	%rd50, %rd73, 2;
@@ -4736,14 +4855,14 @@ $L__BB31_7:
 	sub.rn.f32 	%f72, %f71, %f1;
 	max.f32 	%f6, %f69, 0f00000000;
 	max.f32 	%f7, %f72, 0f00000000;
-	@%p15 bra 	$L__BB31_11;
+	@%p15 bra 	$L__BB32_11;
 // %bb.10:
 	setp.gt.f32 	%p16, %f6, %f124;
 	selp.f32 	%f124, %f6, %f124, %p16;
 	setp.gt.f32 	%p17, %f7, %f125;
 	selp.f32 	%f125, %f7, %f125, %p17;
-	bra.uni 	$L__BB31_12;
-$L__BB31_3:
+	bra.uni 	$L__BB32_12;
+$L__BB32_3:
 	shl.b64 	%rd11, %rd7, 2;
 	shl.b64 	%rd12, %rd7, 3;
 	add.s64 	%rd13, %rd6, -1;
@@ -4757,21 +4876,21 @@ $L__BB31_3:
 	setp.eq.s32 	%p9, %r3, 0;
 	mov.u64 	%rd74, %rd10;
 	mov.f32 	%f124, %f125;
-	bra.uni 	$L__BB31_4;
-$L__BB31_32:                            //   in Loop: Header=BB31_4 Depth=1
+	bra.uni 	$L__BB32_4;
+$L__BB32_32:                            //   in Loop: Header=BB32_4 Depth=1
 	add.rn.f32 	%f124, %f124, %f24;
 	add.rn.f32 	%f125, %f125, %f25;
-$L__BB31_33:                            //   in Loop: Header=BB31_4 Depth=1
+$L__BB32_33:                            //   in Loop: Header=BB32_4 Depth=1
 	add.s64 	%rd74, %rd74, %rd12;
 	add.s64 	%rd73, %rd73, 2;
 	cvt.u32.u64 	%r9, %rd73;
 	add.s64 	%rd72, %rd72, 8;
 	setp.eq.s32 	%p12, %r10, %r9;
-	@%p12 bra 	$L__BB31_7;
-$L__BB31_4:                             // =>This Inner Loop Header: Depth=1
+	@%p12 bra 	$L__BB32_7;
+$L__BB32_4:                             // =>This Inner Loop Header: Depth=1
 	setp.eq.s64 	%p4, %rd6, %rd73;
-	@%p4 bra 	$L__BB31_29;
-// %bb.5:                               //   in Loop: Header=BB31_4 Depth=1
+	@%p4 bra 	$L__BB32_29;
+// %bb.5:                               //   in Loop: Header=BB32_4 Depth=1
 	ld.global.f32 	%f55, [%rd72+-4];
 	add.rn.f32 	%f56, %f55, %f50;
 	sub.rn.f32 	%f57, %f56, %f1;
@@ -4780,20 +4899,20 @@ $L__BB31_4:                             // =>This Inner Loop Header: Depth=1
 	sub.rn.f32 	%f60, %f59, %f1;
 	max.f32 	%f16, %f57, 0f00000000;
 	max.f32 	%f17, %f60, 0f00000000;
-	@%p9 bra 	$L__BB31_28;
-// %bb.6:                               //   in Loop: Header=BB31_4 Depth=1
+	@%p9 bra 	$L__BB32_28;
+// %bb.6:                               //   in Loop: Header=BB32_4 Depth=1
 	setp.gt.f32 	%p6, %f16, %f124;
 	selp.f32 	%f124, %f16, %f124, %p6;
 	setp.gt.f32 	%p7, %f17, %f125;
 	selp.f32 	%f125, %f17, %f125, %p7;
-	bra.uni 	$L__BB31_29;
-$L__BB31_28:                            //   in Loop: Header=BB31_4 Depth=1
+	bra.uni 	$L__BB32_29;
+$L__BB32_28:                            //   in Loop: Header=BB32_4 Depth=1
 	add.rn.f32 	%f124, %f124, %f16;
 	add.rn.f32 	%f125, %f125, %f17;
-$L__BB31_29:                            //   in Loop: Header=BB31_4 Depth=1
+$L__BB32_29:                            //   in Loop: Header=BB32_4 Depth=1
 	setp.eq.s64 	%p8, %rd13, %rd73;
-	@%p8 bra 	$L__BB31_33;
-// %bb.30:                              //   in Loop: Header=BB31_4 Depth=1
+	@%p8 bra 	$L__BB32_33;
+// %bb.30:                              //   in Loop: Header=BB32_4 Depth=1
 	ld.global.f32 	%f61, [%rd72];
 	add.rn.f32 	%f62, %f61, %f50;
 	sub.rn.f32 	%f63, %f62, %f1;
@@ -4803,35 +4922,35 @@ $L__BB31_29:                            //   in Loop: Header=BB31_4 Depth=1
 	sub.rn.f32 	%f66, %f65, %f1;
 	max.f32 	%f24, %f63, 0f00000000;
 	max.f32 	%f25, %f66, 0f00000000;
-	@%p9 bra 	$L__BB31_32;
-// %bb.31:                              //   in Loop: Header=BB31_4 Depth=1
+	@%p9 bra 	$L__BB32_32;
+// %bb.31:                              //   in Loop: Header=BB32_4 Depth=1
 	setp.gt.f32 	%p10, %f24, %f124;
 	selp.f32 	%f124, %f24, %f124, %p10;
 	setp.gt.f32 	%p11, %f25, %f125;
 	selp.f32 	%f125, %f25, %f125, %p11;
-	bra.uni 	$L__BB31_33;
-$L__BB31_11:
+	bra.uni 	$L__BB32_33;
+$L__BB32_11:
 	add.rn.f32 	%f124, %f124, %f6;
 	add.rn.f32 	%f125, %f125, %f7;
-$L__BB31_12:
+$L__BB32_12:
 	cvta.to.global.u64 	%rd2, %rd38;
 	cvta.to.global.u64 	%rd3, %rd39;
 	cvta.to.global.u64 	%rd4, %rd37;
 	cvta.to.global.u64 	%rd5, %rd35;
 	mov.f32 	%f139, %f138;
-	@%p2 bra 	$L__BB31_26;
+	@%p2 bra 	$L__BB32_26;
 // %bb.13:
 	mov.u64 	%rd77, 0;
 	mov.f32 	%f139, 0f00000000;
 	mov.f32 	%f138, %f139;
-	@%p40 bra 	$L__BB31_22;
-	bra.uni 	$L__BB31_14;
-$L__BB31_22:
+	@%p40 bra 	$L__BB32_22;
+	bra.uni 	$L__BB32_14;
+$L__BB32_22:
 	setp.eq.s32 	%p33, %r14, 0;
-	@%p33 bra 	$L__BB31_26;
+	@%p33 bra 	$L__BB32_26;
 // %bb.23:
 	setp.eq.s64 	%p34, %rd6, %rd77;
-	@%p34 bra 	$L__BB31_26;
+	@%p34 bra 	$L__BB32_26;
 // %bb.24:
 	setp.eq.s32 	%p35, %r3, 0;
 	shl.b64 	%rd60, %rd77, 2;
@@ -4852,13 +4971,13 @@ $L__BB31_22:
 	selp.f32 	%f113, %f111, %f112, %p35;
 	selp.f32 	%f138, %f113, %f138, %p36;
 	setp.leu.f32 	%p38, %f109, 0f00000000;
-	@%p38 bra 	$L__BB31_26;
+	@%p38 bra 	$L__BB32_26;
 // %bb.25:
 	setp.eq.f32 	%p39, %f109, %f125;
 	add.rn.f32 	%f114, %f139, 0f3F800000;
 	selp.f32 	%f115, %f114, %f139, %p39;
 	selp.f32 	%f139, %f114, %f115, %p35;
-$L__BB31_26:
+$L__BB32_26:
 	add.s64 	%rd66, %rd5, %rd43;
 	st.global.f32 	[%rd66], %f124;
 	add.s64 	%rd67, %rd4, %rd43;
@@ -4867,9 +4986,9 @@ $L__BB31_26:
 	st.global.f32 	[%rd68], %f138;
 	add.s64 	%rd69, %rd2, %rd43;
 	st.global.f32 	[%rd69], %f139;
-$L__BB31_27:
+$L__BB32_27:
 	ret;
-$L__BB31_14:
+$L__BB32_14:
 	shl.b64 	%rd17, %rd7, 2;
 	shl.b64 	%rd18, %rd7, 3;
 	add.s64 	%rd19, %rd6, -1;
@@ -4883,18 +5002,18 @@ $L__BB31_14:
 	setp.eq.s32 	%p27, %r3, 0;
 	mov.u64 	%rd78, %rd10;
 	mov.f32 	%f138, %f139;
-	bra.uni 	$L__BB31_15;
-$L__BB31_21:                            //   in Loop: Header=BB31_15 Depth=1
+	bra.uni 	$L__BB32_15;
+$L__BB32_21:                            //   in Loop: Header=BB32_15 Depth=1
 	add.s64 	%rd78, %rd78, %rd18;
 	add.s64 	%rd77, %rd77, 2;
 	cvt.u32.u64 	%r12, %rd77;
 	add.s64 	%rd76, %rd76, 8;
 	setp.eq.s32 	%p32, %r13, %r12;
-	@%p32 bra 	$L__BB31_22;
-$L__BB31_15:                            // =>This Inner Loop Header: Depth=1
+	@%p32 bra 	$L__BB32_22;
+$L__BB32_15:                            // =>This Inner Loop Header: Depth=1
 	setp.eq.s64 	%p20, %rd6, %rd77;
-	@%p20 bra 	$L__BB31_18;
-// %bb.16:                              //   in Loop: Header=BB31_15 Depth=1
+	@%p20 bra 	$L__BB32_18;
+// %bb.16:                              //   in Loop: Header=BB32_15 Depth=1
 	ld.global.f32 	%f77, [%rd76+-4];
 	add.rn.f32 	%f78, %f77, %f50;
 	sub.rn.f32 	%f79, %f78, %f1;
@@ -4908,16 +5027,16 @@ $L__BB31_15:                            // =>This Inner Loop Header: Depth=1
 	selp.f32 	%f87, %f85, %f86, %p27;
 	selp.f32 	%f138, %f87, %f138, %p22;
 	setp.leu.f32 	%p24, %f83, 0f00000000;
-	@%p24 bra 	$L__BB31_18;
-// %bb.17:                              //   in Loop: Header=BB31_15 Depth=1
+	@%p24 bra 	$L__BB32_18;
+// %bb.17:                              //   in Loop: Header=BB32_15 Depth=1
 	setp.eq.f32 	%p25, %f83, %f125;
 	add.rn.f32 	%f88, %f139, 0f3F800000;
 	selp.f32 	%f89, %f88, %f139, %p25;
 	selp.f32 	%f139, %f88, %f89, %p27;
-$L__BB31_18:                            //   in Loop: Header=BB31_15 Depth=1
+$L__BB32_18:                            //   in Loop: Header=BB32_15 Depth=1
 	setp.eq.s64 	%p26, %rd19, %rd77;
-	@%p26 bra 	$L__BB31_21;
-// %bb.19:                              //   in Loop: Header=BB31_15 Depth=1
+	@%p26 bra 	$L__BB32_21;
+// %bb.19:                              //   in Loop: Header=BB32_15 Depth=1
 	ld.global.f32 	%f90, [%rd76];
 	add.rn.f32 	%f91, %f90, %f50;
 	sub.rn.f32 	%f92, %f91, %f1;
@@ -4932,13 +5051,13 @@ $L__BB31_18:                            //   in Loop: Header=BB31_15 Depth=1
 	selp.f32 	%f100, %f98, %f99, %p27;
 	selp.f32 	%f138, %f100, %f138, %p28;
 	setp.leu.f32 	%p30, %f96, 0f00000000;
-	@%p30 bra 	$L__BB31_21;
-// %bb.20:                              //   in Loop: Header=BB31_15 Depth=1
+	@%p30 bra 	$L__BB32_21;
+// %bb.20:                              //   in Loop: Header=BB32_15 Depth=1
 	setp.eq.f32 	%p31, %f96, %f125;
 	add.rn.f32 	%f101, %f139, 0f3F800000;
 	selp.f32 	%f102, %f101, %f139, %p31;
 	selp.f32 	%f139, %f101, %f102, %p27;
-	bra.uni 	$L__BB31_21;
+	bra.uni 	$L__BB32_21;
                                         // -- End function
 }
 	// .globl	hinge_loss              // -- Begin function hinge_loss
@@ -4962,7 +5081,7 @@ $L__BB31_18:                            //   in Loop: Header=BB31_15 Depth=1
 	cvt.u64.u32 	%rd20, %r18;
 	or.b64  	%rd21, %rd19, %rd20;
 	setp.ne.s64 	%p1, %rd21, 0;
-	@%p1 bra 	$L__BB32_16;
+	@%p1 bra 	$L__BB33_16;
 // %bb.1:
 	ld.param.u32 	%r15, [hinge_loss_param_3];
 	ld.param.u64 	%rd16, [hinge_loss_param_0];
@@ -4970,20 +5089,20 @@ $L__BB31_18:                            //   in Loop: Header=BB31_15 Depth=1
 	mov.f32 	%f64, 0f00000000;
 	setp.lt.u32 	%p12, %r15, 8;
 	mov.f32 	%f59, %f64;
-	@%p2 bra 	$L__BB32_8;
+	@%p2 bra 	$L__BB33_8;
 // %bb.2:
 	ld.param.u64 	%rd18, [hinge_loss_param_1];
 	cvta.to.global.u64 	%rd2, %rd18;
 	and.b32  	%r26, %r15, 7;
 	mov.f32 	%f59, 0f00000000;
 	mov.b32 	%r25, 0;
-	@%p12 bra 	$L__BB32_5;
+	@%p12 bra 	$L__BB33_5;
 // %bb.3:
 	and.b32  	%r25, %r15, 2147483640;
 	add.s64 	%rd25, %rd2, 16;
 	mov.f32 	%f59, 0f00000000;
 	mov.b32 	%r27, 0;
-$L__BB32_4:                             // =>This Inner Loop Header: Depth=1
+$L__BB33_4:                             // =>This Inner Loop Header: Depth=1
 	ld.global.f32 	%f19, [%rd25+-16];
 	add.rn.f32 	%f20, %f59, %f19;
 	ld.global.f32 	%f21, [%rd25+-12];
@@ -5003,38 +5122,38 @@ $L__BB32_4:                             // =>This Inner Loop Header: Depth=1
 	add.s32 	%r27, %r27, 8;
 	add.s64 	%rd25, %rd25, 32;
 	setp.eq.s32 	%p4, %r25, %r27;
-	@%p4 bra 	$L__BB32_5;
-	bra.uni 	$L__BB32_4;
-$L__BB32_5:
+	@%p4 bra 	$L__BB33_5;
+	bra.uni 	$L__BB33_4;
+$L__BB33_5:
 	setp.eq.s32 	%p5, %r26, 0;
-	@%p5 bra 	$L__BB32_8;
+	@%p5 bra 	$L__BB33_8;
 // %bb.6:
 	mul.wide.u32 	%rd22, %r25, 4;
 	add.s64 	%rd24, %rd2, %rd22;
-$L__BB32_7:                             // =>This Inner Loop Header: Depth=1
+$L__BB33_7:                             // =>This Inner Loop Header: Depth=1
 	.pragma "nounroll";
 	ld.global.f32 	%f34, [%rd24];
 	add.rn.f32 	%f59, %f59, %f34;
 	add.s64 	%rd24, %rd24, 4;
 	add.s32 	%r26, %r26, -1;
 	setp.ne.s32 	%p6, %r26, 0;
-	@%p6 bra 	$L__BB32_7;
-$L__BB32_8:
+	@%p6 bra 	$L__BB33_7;
+$L__BB33_8:
 	cvta.to.global.u64 	%rd3, %rd16;
-	@%p2 bra 	$L__BB32_15;
+	@%p2 bra 	$L__BB33_15;
 // %bb.9:
 	ld.param.u64 	%rd17, [hinge_loss_param_2];
 	cvta.to.global.u64 	%rd1, %rd17;
 	and.b32  	%r29, %r15, 7;
 	mov.b32 	%r28, 0;
 	mov.f32 	%f64, 0f00000000;
-	@%p12 bra 	$L__BB32_12;
+	@%p12 bra 	$L__BB33_12;
 // %bb.10:
 	and.b32  	%r28, %r15, 2147483640;
 	add.s64 	%rd27, %rd1, 16;
 	mov.f32 	%f64, 0f00000000;
 	mov.b32 	%r30, 0;
-$L__BB32_11:                            // =>This Inner Loop Header: Depth=1
+$L__BB33_11:                            // =>This Inner Loop Header: Depth=1
 	ld.global.f32 	%f39, [%rd27+-16];
 	add.rn.f32 	%f40, %f64, %f39;
 	ld.global.f32 	%f41, [%rd27+-12];
@@ -5054,26 +5173,26 @@ $L__BB32_11:                            // =>This Inner Loop Header: Depth=1
 	add.s32 	%r30, %r30, 8;
 	add.s64 	%rd27, %rd27, 32;
 	setp.eq.s32 	%p9, %r28, %r30;
-	@%p9 bra 	$L__BB32_12;
-	bra.uni 	$L__BB32_11;
-$L__BB32_12:
+	@%p9 bra 	$L__BB33_12;
+	bra.uni 	$L__BB33_11;
+$L__BB33_12:
 	setp.eq.s32 	%p10, %r29, 0;
-	@%p10 bra 	$L__BB32_15;
+	@%p10 bra 	$L__BB33_15;
 // %bb.13:
 	mul.wide.u32 	%rd23, %r28, 4;
 	add.s64 	%rd26, %rd1, %rd23;
-$L__BB32_14:                            // =>This Inner Loop Header: Depth=1
+$L__BB33_14:                            // =>This Inner Loop Header: Depth=1
 	.pragma "nounroll";
 	ld.global.f32 	%f54, [%rd26];
 	add.rn.f32 	%f64, %f64, %f54;
 	add.s64 	%rd26, %rd26, 4;
 	add.s32 	%r29, %r29, -1;
 	setp.ne.s32 	%p11, %r29, 0;
-	@%p11 bra 	$L__BB32_14;
-$L__BB32_15:
+	@%p11 bra 	$L__BB33_14;
+$L__BB33_15:
 	add.rn.f32 	%f55, %f59, %f64;
 	st.global.f32 	[%rd3], %f55;
-$L__BB32_16:
+$L__BB33_16:
 	ret;
                                         // -- End function
 }
@@ -5105,24 +5224,24 @@ $L__BB32_16:
 	add.s64 	%rd7, %rd20, %rd21;
 	mul.wide.s32 	%rd22, %r3, %r3;
 	setp.ge.u64 	%p1, %rd7, %rd22;
-	@%p1 bra 	$L__BB33_15;
+	@%p1 bra 	$L__BB34_15;
 // %bb.1:
 	ld.param.u64 	%rd14, [hinge_grad_param_0];
 	cvt.s64.s32 	%rd8, %r3;
 	or.b64  	%rd23, %rd7, %rd8;
 	and.b64  	%rd24, %rd23, -4294967296;
 	setp.ne.s64 	%p2, %rd24, 0;
-	@%p2 bra 	$L__BB33_3;
-	bra.uni 	$L__BB33_2;
-$L__BB33_3:
+	@%p2 bra 	$L__BB34_3;
+	bra.uni 	$L__BB34_2;
+$L__BB34_3:
 	div.s64 	%rd45, %rd7, %rd8;
-	bra.uni 	$L__BB33_4;
-$L__BB33_2:
+	bra.uni 	$L__BB34_4;
+$L__BB34_2:
 	cvt.u32.u64 	%r6, %rd8;
 	cvt.u32.u64 	%r7, %rd7;
 	div.u32 	%r8, %r7, %r6;
 	cvt.u64.u32 	%rd45, %r8;
-$L__BB33_4:
+$L__BB34_4:
 	cvta.to.global.u64 	%rd6, %rd14;
 	cvt.u32.u64 	%r9, %rd45;
 	mul.lo.s64 	%rd25, %rd45, %rd8;
@@ -5130,7 +5249,7 @@ $L__BB33_4:
 	cvt.u32.u64 	%r10, %rd12;
 	setp.ne.s32 	%p3, %r9, %r10;
 	shl.b64 	%rd44, %rd7, 2;
-	@%p3 bra 	$L__BB33_6;
+	@%p3 bra 	$L__BB34_6;
 // %bb.5:
 	ld.param.u64 	%rd15, [hinge_grad_param_5];
 	ld.param.u64 	%rd17, [hinge_grad_param_4];
@@ -5144,8 +5263,8 @@ $L__BB33_4:
 	ld.global.f32 	%f18, [%rd41];
 	add.rn.f32 	%f19, %f17, %f18;
 	neg.f32 	%f21, %f19;
-	bra.uni 	$L__BB33_14;
-$L__BB33_6:
+	bra.uni 	$L__BB34_14;
+$L__BB34_6:
 	ld.param.u64 	%rd16, [hinge_grad_param_1];
 	ld.param.u32 	%r1, [hinge_grad_param_7];
 	ld.param.f32 	%f7, [hinge_grad_param_6];
@@ -5167,9 +5286,9 @@ $L__BB33_6:
 	setp.leu.f32 	%p4, %f2, 0f00000000;
 	mov.f32 	%f21, 0f00000000;
 	setp.eq.s32 	%p10, %r1, 0;
-	@%p4 bra 	$L__BB33_10;
+	@%p4 bra 	$L__BB34_10;
 // %bb.7:
-	@%p10 bra 	$L__BB33_9;
+	@%p10 bra 	$L__BB34_9;
 // %bb.8:
 	ld.param.u64 	%rd18, [hinge_grad_param_2];
 	cvta.to.global.u64 	%rd4, %rd18;
@@ -5177,14 +5296,14 @@ $L__BB33_6:
 	add.s64 	%rd35, %rd4, %rd34;
 	ld.global.f32 	%f14, [%rd35];
 	setp.neu.f32 	%p6, %f2, %f14;
-	@%p6 bra 	$L__BB33_10;
-$L__BB33_9:
+	@%p6 bra 	$L__BB34_10;
+$L__BB34_9:
 	mov.f32 	%f21, 0f3F800000;
-$L__BB33_10:
+$L__BB34_10:
 	setp.leu.f32 	%p7, %f3, 0f00000000;
-	@%p7 bra 	$L__BB33_14;
+	@%p7 bra 	$L__BB34_14;
 // %bb.11:
-	@%p10 bra 	$L__BB33_13;
+	@%p10 bra 	$L__BB34_13;
 // %bb.12:
 	ld.param.u64 	%rd19, [hinge_grad_param_3];
 	cvta.to.global.u64 	%rd3, %rd19;
@@ -5192,13 +5311,13 @@ $L__BB33_10:
 	add.s64 	%rd37, %rd3, %rd36;
 	ld.global.f32 	%f16, [%rd37];
 	setp.neu.f32 	%p9, %f3, %f16;
-	@%p9 bra 	$L__BB33_14;
-$L__BB33_13:
+	@%p9 bra 	$L__BB34_14;
+$L__BB34_13:
 	add.rn.f32 	%f21, %f21, 0f3F800000;
-$L__BB33_14:
+$L__BB34_14:
 	add.s64 	%rd43, %rd6, %rd44;
 	st.global.f32 	[%rd43], %f21;
-$L__BB33_15:
+$L__BB34_15:
 	ret;
                                         // -- End function
 }

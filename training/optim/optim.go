@@ -120,12 +120,37 @@ func (a *Adam) ClipAndUpdate(lr, maxNorm float64, params, grads [][]float32) (fl
 	if math.IsNaN(n) || math.IsInf(n, 0) {
 		return n, fmt.Errorf("%w: %w", ErrNonFinite, firstNonFinite(grads, work))
 	}
-	scale := float32(1)
-	if coef := maxNorm / (n + 1e-6); coef < 1 {
-		scale = float32(coef)
-	}
-	a.update(lr, params, grads, work, scale)
+	a.update(lr, params, grads, work, ClipScale(n, maxNorm))
 	return n, nil
+}
+
+// ClipScale is the factor ClipAndUpdate multiplies the gradients by for a global norm n and a
+// clip maxNorm: maxNorm/(n + 1e-6) when that is below 1 (PyTorch's clip_grad_norm_), else 1.
+func ClipScale(n, maxNorm float64) float32 {
+	if coef := maxNorm / (n + 1e-6); coef < 1 {
+		return float32(coef)
+	}
+	return 1
+}
+
+// StepConstants are the float32 constants of one Adam update: with g a gradient (times the
+// clip scale), m = Beta1·m + (1−Beta1)·g, v = Beta2·v + (1−Beta2)·g², and
+// p −= StepSize·m / (√v·InvSqrtBC2 + Eps).
+type StepConstants struct {
+	StepSize, InvSqrtBC2, Beta1, Beta2, Eps float32
+}
+
+// Advance counts one more update in the state and returns its constants at learning rate lr:
+// the update that Update and ClipAndUpdate apply, for implementations that apply it elsewhere
+// (training/scan's device step).
+func (a *Adam) Advance(lr float64) StepConstants {
+	c := a.Config.withDefaults()
+	a.State.Step++
+	t := float64(a.State.Step)
+	bc1 := 1 - math.Pow(c.Beta1, t)
+	bc2 := 1 - math.Pow(c.Beta2, t)
+	return StepConstants{StepSize: float32(lr / bc1), InvSqrtBC2: float32(1 / math.Sqrt(bc2)),
+		Beta1: float32(c.Beta1), Beta2: float32(c.Beta2), Eps: float32(c.Eps)}
 }
 
 func (a *Adam) checkShapes(params, grads [][]float32) error {
@@ -164,15 +189,8 @@ func firstNonFinite(grads [][]float32, work []chunk) error {
 // update is Adam's step with every gradient multiplied by scale (when it is
 // not 1) as it is read.
 func (a *Adam) update(lr float64, params, grads [][]float32, work []chunk, scale float32) {
-	c := a.Config.withDefaults()
-	a.State.Step++
-	t := float64(a.State.Step)
-	bc1 := 1 - math.Pow(c.Beta1, t)
-	bc2 := 1 - math.Pow(c.Beta2, t)
-	stepSize := float32(lr / bc1)
-	invSqrtBC2 := float32(1 / math.Sqrt(bc2))
-	b1, b2 := float32(c.Beta1), float32(c.Beta2)
-	eps := float32(c.Eps)
+	k := a.Advance(lr)
+	stepSize, invSqrtBC2, b1, b2, eps := k.StepSize, k.InvSqrtBC2, k.Beta1, k.Beta2, k.Eps
 	// Every value is updated on its own, so splitting the work changes no result.
 	forChunks(work, func(_ int, ch chunk) {
 		p := params[ch.i][ch.lo:ch.hi]

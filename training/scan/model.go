@@ -76,6 +76,9 @@ type Model struct {
 	epoch   int
 	dataPos int64
 	meta    map[string]string
+	// dev, when set, holds the training state on a GPU or its emulation (UseDevice); the
+	// host's weights and moments are then copies that syncHost brings up to date.
+	dev *devState
 }
 
 type graph struct {
@@ -135,8 +138,12 @@ func (m *Model) SetMeta(key, value string) { m.meta[key] = value }
 func (m *Model) ParamNames() []string { return m.ps.Names() }
 
 // Param returns the float32 values of the named parameter (shared; do not
-// modify while training), or nil.
+// modify while training), or nil. On a device it reads the weights back first (nil when that
+// fails).
 func (m *Model) Param(name string) []float32 {
+	if m.syncHost() != nil {
+		return nil
+	}
 	t := m.ps.Tensor(name)
 	if t == nil {
 		return nil
@@ -397,23 +404,17 @@ func (m *Model) TrainStep(b Batch) (StepResult, error) {
 	if len(b.Feats) != len(b.Captions) {
 		return StepResult{}, fmt.Errorf("scan: TrainStep needs one caption per image, got %d images and %d captions", len(b.Feats), len(b.Captions))
 	}
-	p, err := m.prepare(b)
+	if m.dev != nil {
+		return m.dev.trainStep(m, b)
+	}
+	loss, grads, err := m.lossAndGrads(b)
 	if err != nil {
 		return StepResult{}, err
 	}
-	gr, err := m.run(p, true)
-	if err != nil {
-		return StepResult{}, err
-	}
-	loss := float64(gr.loss.Value().Data().(float32))
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return StepResult{}, fmt.Errorf("scan: step %d: loss is %v: %w", m.step, loss, optim.ErrNonFinite)
 	}
-	grads := make([][]float32, len(gr.grads))
-	for i, gn := range gr.grads {
-		grads[i] = gn.Value().Data().([]float32)
-	}
-	params := make([][]float32, len(gr.params))
+	params := make([][]float32, len(grads))
 	for i, name := range m.ps.Names() {
 		params[i] = m.ps.Tensor(name).Data().([]float32)
 	}
@@ -427,6 +428,24 @@ func (m *Model) TrainStep(b Batch) (StepResult, error) {
 	m.step++
 	m.dataPos++
 	return StepResult{Loss: loss, GradNorm: norm, LR: lr}, nil
+}
+
+// lossAndGrads runs the training graph on b and returns the loss and the gradients of the
+// parameters in parameter order (the graph's buffers: valid until its next run).
+func (m *Model) lossAndGrads(b Batch) (float64, [][]float32, error) {
+	p, err := m.prepare(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	gr, err := m.run(p, true)
+	if err != nil {
+		return 0, nil, err
+	}
+	grads := make([][]float32, len(gr.grads))
+	for i, gn := range gr.grads {
+		grads[i] = gn.Value().Data().([]float32)
+	}
+	return float64(gr.loss.Value().Data().(float32)), grads, nil
 }
 
 // Alignment is the attention and score of one matching (image, caption) pair.
@@ -482,6 +501,9 @@ func (m *Model) Align(b Batch, imageOf []int) ([]Alignment, error) {
 
 // Checkpoint returns the model's full training state.
 func (m *Model) Checkpoint() (*checkpoint.Checkpoint, error) {
+	if err := m.syncHost(); err != nil {
+		return nil, err
+	}
 	cfg, err := json.Marshal(m.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("scan: encoding config: %w", err)

@@ -100,3 +100,18 @@ KERNEL(attn_grad)(float* ds, const float* s, const float* wm, const float* alpha
 		}
 	}
 }
+
+/* pick_pairs copies, for each caption j and its image img[j], the attention α[img[j], k, t, j]
+ * into a (J, T, K) and the score S[img[j], j] into sc (J): what an alignment keeps of the
+ * all-pairs attention of a batch. One thread per (j, t, k). */
+KERNEL(pick_pairs)(float* a, float* sc, const float* alpha, const float* S, const int* img, int K, int T, int J) {
+	THREADS {
+		long long x = GID;
+		if (x >= (long long)J * T * K) continue;
+		int j = (int)(x / ((long long)T * K));
+		int t = (int)(x / K % T), k = (int)(x % K);
+		long long i = img[j];
+		a[x] = alpha[((i * K + k) * T + t) * J + j];
+		if (t == 0 && k == 0) sc[j] = S[i * J + j];
+	}
+}
