@@ -43,14 +43,30 @@ type devSlot struct {
 // Forward, Align and Scores run there, with everything but the batch resident on the device.
 // Checkpoint, Save and Param read the state back (the checkpoint format is the CPU's, so a
 // model trained on a device resumes on the CPU and the reverse). ReleaseDevice ends it.
-func (m *Model) UseDevice(d gpu.Device) (err error) {
+func (m *Model) UseDevice(d gpu.Device) error {
 	if m.dev != nil {
 		return errors.New("scan: the model already uses a device")
 	}
-	ds := &devState{d: d, o: gpu.NewOps(d), byName: map[string]int{}}
+	names := m.ps.Names()
+	params := make([][]float32, len(names))
+	for i, n := range names {
+		params[i] = m.ps.Tensor(n).Data().([]float32)
+	}
+	ds, err := newDevState(d, names, params, m.adam.State.M, m.adam.State.V)
+	if err != nil {
+		return fmt.Errorf("scan: moving the model to %s: %w", d.Info().Kind, err)
+	}
+	m.dev = ds
+	return nil
+}
+
+// newDevState lays out the named parameters (and Adam's moments m1 and m2, nil for zeros) in
+// flat buffers on d and copies them there.
+func newDevState(d gpu.Device, names []string, params, m1, m2 [][]float32) (ds *devState, err error) {
+	ds = &devState{d: d, o: gpu.NewOps(d), byName: map[string]int{}}
 	off := 0
-	for i, name := range m.ps.Names() {
-		n := m.ps.Tensor(name).Shape().TotalSize()
+	for i, name := range names {
+		n := len(params[i])
 		ds.slots = append(ds.slots, devSlot{name: name, off: off, n: n})
 		ds.byName[name] = i
 		off += (n + slotAlign - 1) / slotAlign * slotAlign
@@ -58,7 +74,7 @@ func (m *Model) UseDevice(d gpu.Device) (err error) {
 	ds.words = off
 	defer func() {
 		if err != nil {
-			err = errors.Join(fmt.Errorf("scan: moving the model to %s: %w", d.Info().Kind, err), ds.free())
+			err = errors.Join(err, ds.free())
 		}
 	}()
 	for _, b := range []*gpu.Buf{&ds.params, &ds.grads, &ds.m1, &ds.m2, &ds.scalars} {
@@ -67,31 +83,28 @@ func (m *Model) UseDevice(d gpu.Device) (err error) {
 			n = 4
 		}
 		if *b, err = d.Alloc(n); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := d.Zero(ds.grads); err != nil {
-		return err
+		return nil, err
 	}
 	flat := make([]float32, ds.words)
 	for _, up := range []struct {
 		dst gpu.Buf
-		src func(i int, s devSlot) []float32
-	}{
-		{ds.params, func(_ int, s devSlot) []float32 { return m.ps.Tensor(s.name).Data().([]float32) }},
-		{ds.m1, func(i int, _ devSlot) []float32 { return m.adam.State.M[i] }},
-		{ds.m2, func(i int, _ devSlot) []float32 { return m.adam.State.V[i] }},
-	} {
+		src [][]float32
+	}{{ds.params, params}, {ds.m1, m1}, {ds.m2, m2}} {
 		clear(flat)
 		for i, s := range ds.slots {
-			copy(flat[s.off:s.off+s.n], up.src(i, s))
+			if up.src != nil {
+				copy(flat[s.off:s.off+s.n], up.src[i])
+			}
 		}
 		if err := d.Write(up.dst, flat); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	m.dev = ds
-	return nil
+	return ds, nil
 }
 
 // ReleaseDevice brings the host's weights and optimiser state up to date and frees the
@@ -195,33 +208,65 @@ type devBatch struct {
 }
 
 // upload prepares b on the host (with the features in pinned memory) and copies it to the
-// device: the features in one copy, every other array in a second one.
+// device: the features in one copy, every other array in a second one. imageOf (alignment
+// batches; nil otherwise) gives each caption's image.
 func (ds *devState) upload(m *Model, b Batch, imageOf []int) (*devBatch, error) {
-	k := 0
-	for _, f := range b.Feats {
-		k = max(k, len(f)/m.cfg.ImgDim)
+	if len(b.Feats) == 0 || len(b.Captions) == 0 {
+		return nil, errors.New("scan: empty batch")
 	}
-	if need := len(b.Feats) * k * m.cfg.ImgDim; cap(m.feats) < need || !ds.usesPinned(m.feats) {
+	k, err := m.regions(b.Feats)
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.prepareCaptions(b.Captions)
+	if err != nil {
+		return nil, err
+	}
+	p.d.I, p.d.K = len(b.Feats), k
+	feats, rmask, err := ds.layFeats(m, b.Feats, k)
+	if err != nil {
+		return nil, err
+	}
+	db, err := ds.uploadCaptions(m, p, rmask, imageOf)
+	if err != nil {
+		return nil, err
+	}
+	db.feats = ds.o.Scratch("batch.feats", len(feats))
+	if err := ds.o.Err(); err != nil {
+		return nil, err
+	}
+	if err := ds.d.Write(db.feats, feats); err != nil {
+		return nil, ds.o.Fail(err)
+	}
+	return db, nil
+}
+
+// layFeats is Model.layFeats into the pinned host buffer (allocated or grown as needed).
+func (ds *devState) layFeats(m *Model, feats [][]float32, k int) ([]float32, []float32, error) {
+	if need := len(feats) * k * m.cfg.ImgDim; cap(m.feats) < need || !ds.usesPinned(m.feats) {
 		if ds.pinned != nil {
 			m.feats = nil
 			if err := ds.d.HostFree(ds.pinned); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			ds.pinned = nil
 		}
 		h, err := ds.d.HostAlloc(need + need/4)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ds.pinned = h
 		m.feats = h[:0]
 	}
-	p, err := m.prepare(b)
-	if err != nil {
-		return nil, err
-	}
-	d := p.d
-	c := m.cfg
+	f, rmask := m.layFeats(feats, k)
+	return f, rmask, nil
+}
+
+// uploadCaptions copies the prepared captions p (with the region mask rmask and the images of
+// the captions, each possibly empty) to the device in one copy, and derives the inverse slot
+// map and the embedding gradient's grouping of word rows by id.
+func (ds *devState) uploadCaptions(m *Model, p *prepared, rmask []float32, imageOf []int) (*devBatch, error) {
+	d, c := p.d, m.cfg
 	// The integer arrays travel as the bits of float32 words.
 	ints := func(v []int) []float32 {
 		out := make([]float32, len(v))
@@ -256,7 +301,7 @@ func (ds *devState) upload(m *Model, b Batch, imageOf []int) (*devBatch, error) 
 		}
 	}
 	starts = append(starts, len(rows))
-	parts := [][]float32{p.regionMask.Data().([]float32), p.wordValid.Data().([]float32), wm,
+	parts := [][]float32{rmask, p.wordValid.Data().([]float32), wm,
 		ints(ids), ints(slots), ints(inv), ints(uniq), ints(starts), ints(rows), ints(imageOf)}
 	total := 0
 	for _, x := range parts {
@@ -266,19 +311,14 @@ func (ds *devState) upload(m *Model, b Batch, imageOf []int) (*devBatch, error) 
 	for _, x := range parts {
 		meta = append(meta, x...)
 	}
-	o := ds.o
-	mb := o.Scratch("batch.meta", total)
-	fb := o.Scratch("batch.feats", d.I*d.K*c.ImgDim)
-	if err := o.Err(); err != nil {
+	mb := ds.o.Scratch("batch.meta", total)
+	if err := ds.o.Err(); err != nil {
 		return nil, err
 	}
-	if err := ds.d.Write(fb, p.feats.Data().([]float32)); err != nil {
-		return nil, o.Fail(err)
-	}
 	if err := ds.d.Write(mb, meta); err != nil {
-		return nil, o.Fail(err)
+		return nil, ds.o.Fail(err)
 	}
-	db := &devBatch{d: d, feats: fb, nuniq: len(uniq), nouns: p.nouns}
+	db := &devBatch{d: d, nuniq: len(uniq), nouns: p.nouns}
 	off := 0
 	for i, dst := range []*gpu.Buf{&db.rmask, &db.valid, &db.wm, &db.ids, &db.slots, &db.inv, &db.uniq, &db.starts, &db.order, &db.img} {
 		*dst = mb.Slice(off, off+len(parts[i]))
@@ -318,32 +358,46 @@ var gruDirs = [2]string{"txt.gru.fwd.", "txt.gru.bwd."}
 // forward runs the encoders, the cross attention and the score on the device for batch db,
 // all images against all captions, and returns the activations (scores in a.scores, (I, J)).
 func (ds *devState) forward(m *Model, db *devBatch) *devActs {
-	o, c, d := ds.o, m.cfg, db.d
-	I, K, J, L, T, E, W, D := d.I, d.K, d.J, d.L, d.T, c.Embed, c.WordDim, c.ImgDim
+	d := db.d
 	a := &devActs{}
-	sc := func(name string, n int) gpu.Buf { return o.Scratch(name, n) }
-	// Image encoder: v = l2norm(feats·W + b), (I·K, E).
-	a.fcpre, a.v = sc("img.fc", I*K*E), sc("img.v", I*K*E)
-	o.Gemm(false, false, I*K, E, D, 1, db.feats.Ptr, D, ds.p("img.fc.w"), E, 0, a.fcpre.Ptr, E)
-	o.AddRows(a.fcpre, gpu.Buf{Ptr: ds.p("img.fc.b"), N: E}, I*K, E)
-	o.L2NormRows(a.v, a.fcpre, I*K, E)
-	// Text encoder: embeddings (L·J, W), both GRU directions, their mean, l2 norm per word.
-	a.x = sc("txt.x", L*J*W)
+	rows := d.I * d.K
+	a.fcpre, a.v = ds.o.Scratch("img.fc", rows*m.cfg.Embed), ds.o.Scratch("img.v", rows*m.cfg.Embed)
+	ds.encodeImages(m, db.feats, rows, a.fcpre, a.v)
+	ds.encodeText(m, a, db)
+	ds.attend(m, a, db.rmask, db.wm, d.I, d.K, d.T, d.J)
+	return a
+}
+
+// encodeImages runs the image encoder on feats (rows, D): the FC's output with bias into
+// fcpre (rows, E) and its l2 norm into v (rows, E).
+func (ds *devState) encodeImages(m *Model, feats gpu.Buf, rows int, fcpre, v gpu.Buf) {
+	o, c := ds.o, m.cfg
+	E, D := c.Embed, c.ImgDim
+	o.Gemm(false, false, rows, E, D, 1, feats.Ptr, D, ds.p("img.fc.w"), E, 0, fcpre.Ptr, E)
+	o.AddRows(fcpre, gpu.Buf{Ptr: ds.p("img.fc.b"), N: E}, rows, E)
+	o.L2NormRows(v, fcpre, rows, E)
+}
+
+// encodeText runs the text encoder on the captions of db: embeddings (L·J, W), both GRU
+// directions, their mean and its l2 norm per word (L·J, E), and the word slots et (T·J, E).
+func (ds *devState) encodeText(m *Model, a *devActs, db *devBatch) {
+	o, c, d := ds.o, m.cfg, db.d
+	J, L, T, E, W := d.J, d.L, d.T, c.Embed, c.WordDim
+	a.x = o.Scratch("txt.x", L*J*W)
 	o.GatherRows(a.x, gpu.Buf{Ptr: ds.p("txt.embed"), N: c.Vocab * W}, db.ids, L*J, W, c.Pad)
 	for dir := range a.gru {
 		a.gru[dir] = ds.gruForward(dir, a.x, db.valid, L, J, W, E)
 	}
-	a.epre, a.e = sc("txt.epre", L*J*E), sc("txt.e", L*J*E)
+	a.epre, a.e = o.Scratch("txt.epre", L*J*E), o.Scratch("txt.e", L*J*E)
 	o.Mean2(a.epre, a.gru[0].hs, a.gru[1].hs, L*J*E)
 	o.L2NormRows(a.e, a.epre, L*J, E)
-	a.et = sc("txt.et", T*J*E)
+	a.et = o.Scratch("txt.et", T*J*E)
 	o.GatherRows(a.et, a.e, db.slots, T*J, E, -1)
-	ds.attend(m, a, db.rmask, db.wm, I, K, T, J)
-	return a
 }
 
 // attend runs the cross attention, cosine and score of images a.v (I·K, E) against word slots
-// a.et (T·J, E): s, α, R and the scores (I, J).
+// a.et (T·J, E): s, α, R and the scores (I, J). The images' Gram matrices are computed unless
+// a.gram holds them already.
 func (ds *devState) attend(m *Model, a *devActs, rmask, wm gpu.Buf, I, K, T, J int) {
 	o, c := ds.o, m.cfg
 	E, TJ := c.Embed, T*J
@@ -354,9 +408,12 @@ func (ds *devState) attend(m *Model, a *devActs, rmask, wm gpu.Buf, I, K, T, J i
 	o.Launch("attn_norms", gpu.Blocks(I*K*J, 256), 256, a.nrm, a.sq, a.s, wm, I, K, T, J)
 	o.Launch("attn_softmax", gpu.Blocks(I*TJ, 256), 256, a.alpha, a.s, a.nrm, rmask, float32(c.LambdaSoftmax), I, K, T, J)
 	// Cosine: |e| per slot, Gram matrices G_i = V_i V_iᵀ (I, K, K), ga = G_i·α_i (I, K, T·J).
-	a.w1, a.gram, a.ga = sc("cos.w1", TJ), sc("cos.gram", I*K*K), sc("cos.ga", I*K*TJ)
+	a.w1, a.ga = sc("cos.w1", TJ), sc("cos.ga", I*K*TJ)
 	o.RowNorms(a.w1, a.et, TJ, E)
-	o.GemmStrided(false, true, K, K, E, 1, a.v.Ptr, E, K*E, a.v.Ptr, E, K*E, 0, a.gram.Ptr, K, K*K, I)
+	if a.gram.N == 0 {
+		a.gram = sc("cos.gram", I*K*K)
+		o.GemmStrided(false, true, K, K, E, 1, a.v.Ptr, E, K*E, a.v.Ptr, E, K*E, 0, a.gram.Ptr, K, K*K, I)
+	}
 	o.GemmStrided(false, false, K, TJ, K, 1, a.gram.Ptr, K, K*K, a.alpha.Ptr, TJ, K*TJ, 0, a.ga.Ptr, TJ, K*TJ, I)
 	a.r, a.w12, a.aa = sc("cos.r", I*TJ), sc("cos.w12", I*TJ), sc("cos.aa", I*TJ)
 	o.Launch("cos_fwd", gpu.Blocks(I*TJ, 256), 256, a.r, a.w12, a.aa, a.alpha, a.s, a.ga, a.w1, float32(cosEps), I, K, TJ)

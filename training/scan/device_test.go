@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/groundcap/groundcap/training/gpu"
@@ -274,6 +275,99 @@ func TestDeviceCheckpointsResumeAnywhere(t *testing.T) {
 	for _, m := range []*Model{allDev, resumed} {
 		if err := m.ReleaseDevice(); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// evalTol bounds scores and attention of the device against the CPU (float32, other
+// summation orders; measured within 1e-6).
+const evalTol = 2e-5
+
+// TestDeviceEvalMatchesCPU checks Forward, Align and Scores on the device (through the
+// emulation) against the CPU, for POS-SCAN and plain SCAN, with blocks that do not divide the
+// images and captions evenly.
+func TestDeviceEvalMatchesCPU(t *testing.T) {
+	d := openEmulator(t)
+	for _, plain := range []bool{false, true} {
+		cfg := toyConfig()
+		cfg.PlainSCAN = plain
+		cpu, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s := uint64(1); s <= 2; s++ { // trained weights, not the initial ones
+			if _, err := cpu.TrainStep(ragged(6, s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ck, err := cpu.Checkpoint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev, err := FromCheckpoint(ck)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dev.UseDevice(d); err != nil {
+			t.Fatal(err)
+		}
+		b := ragged(7, 9)
+		want, err := cpu.Forward(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dev.Forward(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel := maxRel(got, want); !(rel <= evalTol) {
+			t.Errorf("plain=%v: Forward differs by %.2g", plain, rel)
+		}
+		imageOf := []int{0, 0, 1, 2, 3, 4, 6}
+		wa, err := cpu.Align(b, imageOf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ga, err := dev.Align(b, imageOf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range wa {
+			w, g := wa[j], ga[j]
+			if g.Regions != w.Regions || !slices.Equal(g.Positions, w.Positions) || len(g.Attention) != len(w.Attention) ||
+				math.Abs(float64(g.Score-w.Score)) > evalTol*math.Abs(float64(w.Score)) {
+				t.Fatalf("plain=%v: alignment %d: device %+v, CPU %+v", plain, j, g, w)
+			}
+			for x := range w.Attention {
+				if math.Abs(float64(g.Attention[x]-w.Attention[x])) > evalTol {
+					t.Fatalf("plain=%v: alignment %d α[%d] = %v, CPU %v", plain, j, x, g.Attention[x], w.Attention[x])
+				}
+			}
+		}
+		// Scores: 7 images × 7 captions in blocks of 3 captions and 2 images; the progress
+		// reaches every pair.
+		var last int64
+		gs, err := dev.Scores(b.Feats, b.Captions, ScoreOptions{Images: 2, Captions: 3, Progress: func(done, total int64) {
+			if done <= last || total != 49 {
+				t.Errorf("progress %d/%d after %d", done, total, last)
+			}
+			last = done
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, err := cpu.Scores(b.Feats, b.Captions, ScoreOptions{Images: 3, Captions: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel := maxRel(gs, ws); !(rel <= evalTol) || last != 49 {
+			t.Errorf("plain=%v: Scores differ by %.2g (progress ended at %d)", plain, rel, last)
+		}
+		if rel := maxRel(ws, want); rel > 1e-6 {
+			t.Errorf("plain=%v: CPU Scores differ from Forward by %.2g", plain, rel)
+		}
+		if err := dev.ReleaseDevice(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -252,19 +252,70 @@ type prepared struct {
 }
 
 func (m *Model) prepare(b Batch) (*prepared, error) {
-	c := m.cfg
 	if len(b.Feats) == 0 || len(b.Captions) == 0 {
 		return nil, errors.New("scan: empty batch")
 	}
-	k := 0
-	for i, f := range b.Feats {
-		if len(f) == 0 || len(f)%c.ImgDim != 0 {
-			return nil, fmt.Errorf("scan: image %d of the batch has %d feature values, want a positive multiple of D=%d", i, len(f), c.ImgDim)
-		}
-		k = max(k, len(f)/c.ImgDim)
+	k, err := m.regions(b.Feats)
+	if err != nil {
+		return nil, err
 	}
+	p, err := m.prepareCaptions(b.Captions)
+	if err != nil {
+		return nil, err
+	}
+	p.d.I, p.d.K = len(b.Feats), k
+	feats, rmask := m.layFeats(b.Feats, k)
+	p.feats = tensor.New(tensor.WithShape(p.d.I*k, m.cfg.ImgDim), tensor.WithBacking(feats))
+	p.regionMask = tensor.New(tensor.WithShape(p.d.I, k), tensor.WithBacking(rmask))
+	return p, nil
+}
+
+// regions checks the images' features and returns the most regions of one image.
+func (m *Model) regions(feats [][]float32) (int, error) {
+	k := 0
+	for i, f := range feats {
+		if len(f) == 0 || len(f)%m.cfg.ImgDim != 0 {
+			return 0, fmt.Errorf("scan: image %d of the batch has %d feature values, want a positive multiple of D=%d", i, len(f), m.cfg.ImgDim)
+		}
+		k = max(k, len(f)/m.cfg.ImgDim)
+	}
+	return k, nil
+}
+
+// layFeats copies the images into m.feats, image i in rows i·k … of a (len(feats)·k, D)
+// matrix padded with zeros, and returns it with the region mask (len(feats), k).
+func (m *Model) layFeats(feats [][]float32, k int) ([]float32, []float32) {
+	D := m.cfg.ImgDim
+	if n := len(feats) * k * D; cap(m.feats) >= n {
+		m.feats = m.feats[:n]
+	} else {
+		m.feats = make([]float32, n)
+	}
+	out := m.feats
+	rmask := make([]float32, len(feats)*k)
+	for i, f := range feats {
+		for r := 0; r < len(f)/D; r++ {
+			rmask[i*k+r] = 1
+		}
+	}
+	// Copy each image into its K·D block and clear what it leaves (the buffer is reused), on all
+	// CPUs: at the paper's size this is 38 MB a step.
+	nn.ParallelFor(len(feats), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			block := out[i*k*D : (i+1)*k*D]
+			clear(block[copy(block, feats[i]):])
+		}
+	})
+	return out, rmask
+}
+
+// prepareCaptions lays out the captions' words (time-major, padded to a multiple of
+// LenBucket), their masks and the word slots of the attention; the image fields and sizes of
+// the result are left zero.
+func (m *Model) prepareCaptions(caps []Caption) (*prepared, error) {
+	c := m.cfg
 	l := 0
-	for j, cp := range b.Captions {
+	for j, cp := range caps {
 		if len(cp.IDs) == 0 {
 			return nil, fmt.Errorf("scan: caption %d of the batch is empty", j)
 		}
@@ -276,31 +327,11 @@ func (m *Model) prepare(b Batch) (*prepared, error) {
 	if c.LenBucket > 1 {
 		l = (l + c.LenBucket - 1) / c.LenBucket * c.LenBucket
 	}
-	d := Dims{I: len(b.Feats), K: k, J: len(b.Captions), L: l, E: c.Embed}
+	d := Dims{J: len(caps), L: l, E: c.Embed}
 	p := &prepared{}
-	if n := d.I * d.K * c.ImgDim; cap(m.feats) >= n {
-		m.feats = m.feats[:n]
-	} else {
-		m.feats = make([]float32, n)
-	}
-	feats := m.feats
-	rmask := make([]float32, d.I*d.K)
-	for i, f := range b.Feats {
-		for r := 0; r < len(f)/c.ImgDim; r++ {
-			rmask[i*d.K+r] = 1
-		}
-	}
-	// Copy each image into its K·D block and clear what it leaves (the buffer is reused), on all
-	// CPUs: at the paper's size this is 38 MB a step.
-	nn.ParallelFor(d.I, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			block := feats[i*d.K*c.ImgDim : (i+1)*d.K*c.ImgDim]
-			clear(block[copy(block, b.Feats[i]):])
-		}
-	})
 	ids := make([]int, d.L*d.J)
 	valid := make([]float32, d.L*d.J)
-	for j, cp := range b.Captions {
+	for j, cp := range caps {
 		var pos []int
 		for t, id := range cp.IDs {
 			if id < 0 || int(id) >= c.Vocab {
@@ -339,8 +370,6 @@ func (m *Model) prepare(b Batch) (*prepared, error) {
 	}
 	p.d = d
 	p.slots = tensor.New(tensor.WithShape(d.T*d.J), tensor.WithBacking(slots))
-	p.feats = tensor.New(tensor.WithShape(d.I*d.K, c.ImgDim), tensor.WithBacking(feats))
-	p.regionMask = tensor.New(tensor.WithShape(d.I, d.K), tensor.WithBacking(rmask))
 	p.ids = tensor.New(tensor.WithShape(d.L*d.J), tensor.WithBacking(ids))
 	p.wordValid = tensor.New(tensor.WithShape(d.L, d.J), tensor.WithBacking(valid))
 	p.wordM = tensor.New(tensor.WithShape(d.T, d.J), tensor.WithBacking(wm))
@@ -370,6 +399,9 @@ func (m *Model) run(p *prepared, train bool) (*graph, error) {
 // Forward scores every image of b against every caption and returns the
 // I×J score matrix, row-major (scores[i*J+j] = S(image i, caption j)).
 func (m *Model) Forward(b Batch) ([]float32, error) {
+	if m.dev != nil {
+		return m.dev.forwardScores(m, b)
+	}
 	p, err := m.prepare(b)
 	if err != nil {
 		return nil, err
@@ -472,6 +504,9 @@ func (m *Model) Align(b Batch, imageOf []int) ([]Alignment, error) {
 		if i < 0 || i >= len(b.Feats) {
 			return nil, fmt.Errorf("scan: Align: caption %d refers to image %d of %d", j, i, len(b.Feats))
 		}
+	}
+	if m.dev != nil {
+		return m.dev.align(m, b, imageOf)
 	}
 	p, err := m.prepare(b)
 	if err != nil {
