@@ -286,21 +286,7 @@ func (ds *devState) uploadCaptions(m *Model, p *prepared, rmask []float32, image
 			inv[row] = s
 		}
 	}
-	var rows []int
-	for n, id := range ids {
-		if id != c.Pad {
-			rows = append(rows, n)
-		}
-	}
-	sort.SliceStable(rows, func(a, b int) bool { return ids[rows[a]] < ids[rows[b]] })
-	var uniq, starts []int
-	for i, n := range rows {
-		if i == 0 || ids[n] != ids[rows[i-1]] {
-			uniq = append(uniq, ids[n])
-			starts = append(starts, i)
-		}
-	}
-	starts = append(starts, len(rows))
+	uniq, starts, rows := groupRows(ids, c.Pad)
 	parts := [][]float32{rmask, p.wordValid.Data().([]float32), wm,
 		ints(ids), ints(slots), ints(inv), ints(uniq), ints(starts), ints(rows), ints(imageOf)}
 	total := 0
@@ -325,6 +311,25 @@ func (ds *devState) uploadCaptions(m *Model, p *prepared, rmask []float32, image
 		off += len(parts[i])
 	}
 	return db, nil
+}
+
+// groupRows groups the positions of ids by id for the embedding's gradient, leaving out the
+// padding id: the distinct ids in ascending order, where each one's positions start in rows
+// (one more entry: the end), and the positions, ascending within each id.
+func groupRows(ids []int, pad int) (uniq, starts, rows []int) {
+	for n, id := range ids {
+		if id != pad {
+			rows = append(rows, n)
+		}
+	}
+	sort.SliceStable(rows, func(a, b int) bool { return ids[rows[a]] < ids[rows[b]] })
+	for i, n := range rows {
+		if i == 0 || ids[n] != ids[rows[i-1]] {
+			uniq = append(uniq, ids[n])
+			starts = append(starts, i)
+		}
+	}
+	return uniq, append(starts, len(rows)), rows
 }
 
 // usesPinned reports whether buf is the pinned buffer.

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -369,5 +370,64 @@ func TestDeviceEvalMatchesCPU(t *testing.T) {
 		if err := dev.ReleaseDevice(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestCheckDevicePasses runs gpu-check --emulate's checks on the emulation: every kernel has
+// a line and every line passes.
+func TestCheckDevicePasses(t *testing.T) {
+	d := openEmulator(t)
+	lines, err := CheckDevice(context.Background(), d, DefaultCheckSizes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, ok := CheckReport(lines)
+	t.Log("\n" + report)
+	src, err := gpu.Sources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != len(src.Kernels)+3 {
+		t.Errorf("%d lines for %d kernels", len(lines), len(src.Kernels))
+	}
+	if !ok {
+		t.Error("checks failed")
+	}
+}
+
+// corrupt is a device whose kernel bad writes wrong values: its first argument, a buffer, is
+// scaled by 1.01 after it runs.
+type corrupt struct {
+	gpu.Device
+	bad string
+}
+
+func (c corrupt) Launch(name string, grid gpu.Grid, block int, args ...any) error {
+	if err := c.Device.Launch(name, grid, block, args...); err != nil || name != c.bad {
+		return err
+	}
+	b := args[0].(gpu.Buf)
+	return c.Device.Launch("scale", gpu.Blocks(b.N, 256), 256, b, b, float32(1.01), b.N)
+}
+
+// TestCheckDeviceCatchesWrongKernels checks that the checks fail when a kernel computes
+// something else: its line fails (lines of the kernels checked together with it may too),
+// unrelated ones pass.
+func TestCheckDeviceCatchesWrongKernels(t *testing.T) {
+	d := openEmulator(t)
+	small := CheckSizes{I: 3, K: 3, T: 2, L: 4, E: 20, W: 6, D: 9, V: 12}
+	for _, bad := range []string{"attn_softmax", "gru_bwd_step", "hinge_grad", "adam", "cos_bwd_w1", "score_lse", "embed_grad", "mean2"} {
+		lines, err := CheckKernels(context.Background(), corrupt{d, bad}, small)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines {
+			if (l.Name == bad && l.OK()) || (l.Name == "fill" && !l.OK()) {
+				t.Errorf("%s wrong: %s", bad, l)
+			}
+		}
+	}
+	if l := CheckStep(corrupt{d, "adam"}, small); l.OK() {
+		t.Errorf("adam wrong: %s", l)
 	}
 }
