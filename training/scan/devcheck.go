@@ -62,7 +62,9 @@ type CheckSizes struct {
 
 // DefaultCheckSizes are small sizes that still give every kernel grids of several blocks,
 // rows longer than a reducing block (E 300 > 256) and a caption chunk of several partial sums.
-func DefaultCheckSizes() CheckSizes { return CheckSizes{I: 6, K: 5, T: 4, L: 7, E: 300, W: 40, D: 70, V: 50} }
+func DefaultCheckSizes() CheckSizes {
+	return CheckSizes{I: 6, K: 5, T: 4, L: 7, E: 300, W: 40, D: 70, V: 50}
+}
 
 // Limits of CheckDevice. Linear kernels differ from Go by summation order only; kernels with
 // exp, log, tanh or divisions by norms also by their math library (the GPU's expf is within 2
