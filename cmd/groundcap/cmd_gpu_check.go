@@ -38,11 +38,22 @@ type gpuCheckOptions struct {
 	ScanEmbed  int
 	Thresholds thresholdList
 
+	// Emulate and Resident run the device-resident mode's checks (training/gpu kernels and the
+	// training step against the CPU) on the CPU emulation or on the GPU instead of the cuBLAS
+	// checks; Bench adds the device-resident measurements; Kernels picks the GPU kernels'
+	// source (auto, nvrtc, embedded).
+	Emulate, Resident, Bench bool
+	Kernels                  string
+
 	// shapes, step and scan size the measurements; zero means the
 	// defaults (benchShapes, defaultStep, defaultScan). Tests shrink them.
 	shapes [][3]int
 	step   stepDims
 	scan   scanSize
+	// bench, when set, replaces the device-resident measurements' sizes (tests).
+	bench *scan.DeviceBench
+	// checkSizes, when set, replaces the device checks' sizes (tests).
+	checkSizes *scan.CheckSizes
 }
 
 // benchShapes are the m, n, k of the timed products.
@@ -61,6 +72,10 @@ func (o *gpuCheckOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.ScanBatch, "scan-batch", 0, "batch size of the POS-SCAN step (default 32; the paper's is 128)")
 	fs.IntVar(&o.ScanEmbed, "scan-embed", 0, "embedding width of the POS-SCAN step (default 256; the paper's is 1024)")
 	fs.Var(&o.Thresholds, "thresholds", "comma-separated m·n·k thresholds to time the POS-SCAN step with on the GPU (default the built-in threshold)")
+	fs.BoolVar(&o.Emulate, "emulate", false, "check the device-resident mode's kernels and training step on the CPU emulation (needs a C compiler, no GPU); exit 1 on a mismatch")
+	fs.BoolVar(&o.Resident, "resident", false, "check the device-resident mode's kernels and training step on the GPU instead of the cuBLAS checks")
+	fs.BoolVar(&o.Bench, "bench", false, "with --resident or --emulate: also measure the device-resident mode (paper-shape POS-SCAN and SCAN steps, a 200-step loss curve against the CPU, validation 1000×5000, align 145,000 captions)")
+	fs.StringVar(&o.Kernels, "kernels", "auto", "with --resident: where the GPU kernels come from: auto (NVRTC, else the embedded PTX), nvrtc or embedded")
 }
 
 // thresholdList is a flag holding comma-separated positive integers.
@@ -94,13 +109,17 @@ func newGPUCheckCommand(g *globalOptions) *command {
 	return &command{
 		Name:  "gpu-check",
 		Short: "check cuBLAS Sgemm against the CPU and measure GPU vs CPU throughput",
-		Usage: "groundcap gpu-check [--lib-dir DIR] [--device N] [--reps N] [--cpu-reps N]",
+		Usage: "groundcap gpu-check [--lib-dir DIR] [--device N] [--reps N] [--cpu-reps N] [--emulate | --resident [--kernels K]] [--bench]",
 		Long: "Loads cuBLAS at run time (see docs/gpu.md), checks Sgemm against gonum on every transpose\n" +
 			"combination with odd sizes and padded leading dimensions (max-norm relative error <= --tol,\n" +
 			"fp32, TF32 off), prints GFLOP/s of 128x1024x1024 and 2048x2048x2048 products on GPU and CPU,\n" +
 			"runs a small gorgonia step (matmul, tanh, backward) and one POS-SCAN training step on CPU and\n" +
 			"GPU, compares their losses and prints step times. Exits 1 when CUDA is unavailable or any\n" +
-			"check fails.",
+			"check fails.\n\n" +
+			"With --emulate or --resident it checks the device-resident mode instead (docs/gpu.md): every\n" +
+			"kernel of training/gpu against the Go op it replaces and three POS-SCAN training steps against\n" +
+			"the gorgonia step, one line each, on the CPU emulation of the kernels (a C compiler, no GPU)\n" +
+			"or on the GPU; --bench then measures that mode at the paper's sizes.",
 		AddFlags: opts.AddFlags,
 		Run: func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
@@ -108,6 +127,15 @@ func newGPUCheckCommand(g *globalOptions) *command {
 			}
 			if opts.Reps <= 0 || opts.CPUReps <= 0 || !(opts.Tol > 0) || opts.ScanBatch < 0 || opts.ScanEmbed < 0 {
 				return usageError{"--reps and --cpu-reps must be positive, --tol > 0, --scan-batch and --scan-embed >= 0"}
+			}
+			if opts.Emulate && opts.Resident {
+				return usageError{"--emulate and --resident exclude each other"}
+			}
+			if opts.Bench && !opts.Emulate && !opts.Resident {
+				return usageError{"--bench needs --resident or --emulate"}
+			}
+			if opts.Emulate || opts.Resident {
+				return runResidentCheck(ctx, opts, g)
 			}
 			return runGPUCheck(ctx, opts, g)
 		},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/groundcap/groundcap/internal/gpublas"
 	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/scan"
 )
 
 // fakeCUDADir compiles gpublas's CPU stand-ins of the CUDA libraries
@@ -240,5 +241,32 @@ func TestThresholdListFlag(t *testing.T) {
 		if err := l.Set(bad); err == nil {
 			t.Errorf("Set(%q) accepted", bad)
 		}
+	}
+}
+
+// TestGPUCheckEmulate runs gpu-check --emulate --bench at small sizes: one line per kernel and
+// one for the step, all ok, then the device-resident measurements.
+func TestGPUCheckEmulate(t *testing.T) {
+	if _, err := exec.LookPath("cc"); err != nil {
+		t.Skip("no C compiler for the emulation")
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the compiled kernels' cache
+	var out bytes.Buffer
+	sizes := scan.CheckSizes{I: 3, K: 3, T: 2, L: 4, E: 20, W: 6, D: 9, V: 12}
+	bench := scan.DeviceBench{Batch: 3, Regions: 2, Feat: 8, Embed: 8, WordDim: 4, Vocab: 30, Words: 4, StepReps: 1,
+		CurveSteps: 3, CurveBatch: 3, CurveEmbed: 8, ValImages: 2, ValCaptions: 3, AlignCaptions: 4, AlignImages: 1, AlignPerImage: 2}
+	opts := gpuCheckOptions{Emulate: true, Bench: true, checkSizes: &sizes, bench: &bench}
+	if err := runResidentCheck(context.Background(), opts, &globalOptions{Stdout: &out, Stderr: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"device: emulation: CPU", "\n  attn_softmax ", "\n  gru_bwd_step ", "\n  step ", "loss curve, 3 POS-SCAN steps",
+		"all device checks passed"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "FAILED") {
+		t.Errorf("a check failed:\n%s", s)
 	}
 }

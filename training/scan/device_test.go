@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/groundcap/groundcap/training/gpu"
@@ -429,5 +430,25 @@ func TestCheckDeviceCatchesWrongKernels(t *testing.T) {
 	}
 	if l := CheckStep(corrupt{d, "adam"}, small); l.OK() {
 		t.Errorf("adam wrong: %s", l)
+	}
+}
+
+// TestDeviceBenchRuns runs the device measurements at tiny sizes on the emulation: every
+// figure is printed and the correctness bounds hold.
+func TestDeviceBenchRuns(t *testing.T) {
+	d := openEmulator(t)
+	var out strings.Builder
+	b := DeviceBench{Batch: 4, Regions: 3, Feat: 10, Embed: 12, WordDim: 6, Vocab: 40, Words: 5, StepReps: 2, CPUStep: true,
+		CurveSteps: 6, CurveBatch: 4, CurveEmbed: 12, ValImages: 5, ValCaptions: 9, AlignCaptions: 20, AlignImages: 2, AlignPerImage: 3}
+	err := b.Run(context.Background(), d, &out)
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"POS-SCAN step (batch 4", "SCAN step (batch 4", "POS-SCAN first-step loss", "SCAN first-step loss",
+		"loss curve, 6 POS-SCAN steps", "validation 5 images × 9 captions", "align 24 captions (2 images × 3 captions per call"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }
