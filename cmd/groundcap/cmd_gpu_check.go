@@ -44,6 +44,9 @@ type gpuCheckOptions struct {
 	// source (auto, nvrtc, embedded).
 	Emulate, Resident, Bench bool
 	Kernels                  string
+	// BenchPreset sizes --bench: paper (the paper's shape and the counts) or small
+	// (tiny sizes that the CPU emulation runs in seconds).
+	BenchPreset string
 
 	// shapes, step and scan size the measurements; zero means the
 	// defaults (benchShapes, defaultStep, defaultScan). Tests shrink them.
@@ -75,6 +78,7 @@ func (o *gpuCheckOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Emulate, "emulate", false, "check the device-resident mode's kernels and training step on the CPU emulation (needs a C compiler, no GPU); exit 1 on a mismatch")
 	fs.BoolVar(&o.Resident, "resident", false, "check the device-resident mode's kernels and training step on the GPU instead of the cuBLAS checks")
 	fs.BoolVar(&o.Bench, "bench", false, "with --resident or --emulate: also measure the device-resident mode (paper-shape POS-SCAN and SCAN steps, a 200-step loss curve against the CPU, validation 1000×5000, align 145,000 captions)")
+	fs.StringVar(&o.BenchPreset, "bench-preset", "paper", "sizes of --bench: paper (batch 128, 36×2048 regions, embed 1024; validation 1000×5000; align 145,000 captions) or small (tiny sizes for the emulation)")
 	fs.StringVar(&o.Kernels, "kernels", "auto", "with --resident: where the GPU kernels come from: auto (NVRTC, else the embedded PTX), nvrtc or embedded")
 }
 
@@ -133,6 +137,9 @@ func newGPUCheckCommand(g *globalOptions) *command {
 			}
 			if opts.Bench && !opts.Emulate && !opts.Resident {
 				return usageError{"--bench needs --resident or --emulate"}
+			}
+			if opts.BenchPreset != "paper" && opts.BenchPreset != "small" {
+				return usageError{fmt.Sprintf("--bench-preset %q: want paper or small", opts.BenchPreset)}
 			}
 			if opts.Emulate || opts.Resident {
 				return runResidentCheck(ctx, opts, g)

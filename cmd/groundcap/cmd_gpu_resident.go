@@ -17,6 +17,12 @@ import (
 var residentBench = scan.DeviceBench{StepReps: 20, CPUStep: true, CurveSteps: 200, ValImages: 1000, ValCaptions: 5000,
 	AlignCaptions: 145000}
 
+// smallBench is --bench-preset small: the same measurements at sizes the CPU emulation runs in
+// seconds (it checks the wiring and the correctness bounds, not speed).
+var smallBench = scan.DeviceBench{Batch: 4, Regions: 3, Feat: 16, Embed: 16, WordDim: 8, Vocab: 50, Words: 5, StepReps: 2,
+	CPUStep: true, CurveSteps: 10, CurveBatch: 4, CurveEmbed: 16, ValImages: 10, ValCaptions: 50, AlignCaptions: 100,
+	AlignImages: 4, AlignPerImage: 5}
+
 // runResidentCheck is gpu-check --emulate / --resident: the device checks of training/scan on
 // the emulation or the GPU, then, with --bench, the device-resident measurements.
 func runResidentCheck(ctx context.Context, opts gpuCheckOptions, g *globalOptions) (err error) {
@@ -52,6 +58,9 @@ func runResidentCheck(ctx context.Context, opts gpuCheckOptions, g *globalOption
 	fmt.Fprint(w, report)
 	if opts.Bench {
 		b := residentBench
+		if opts.BenchPreset == "small" {
+			b = smallBench
+		}
 		if opts.bench != nil {
 			b = *opts.bench
 		}
