@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ebitengine/purego"
 
+	"github.com/groundcap/groundcap/internal/atomicfile"
 	"github.com/groundcap/groundcap/internal/gpublas"
 )
 
@@ -124,7 +126,7 @@ func nvrtcModule(libs *gpublas.Libraries, src *Source, arch, cacheDir string, lo
 	}
 	how := ver + " (" + path + ")"
 	if cache != "" {
-		if err := writeAtomic(cache, ptx); err != nil {
+		if err := atomicfile.WriteFile(cache, func(w io.Writer) error { _, err := w.Write(ptx); return err }); err != nil {
 			how += "; PTX not cached: " + err.Error()
 		}
 	}
@@ -182,19 +184,4 @@ func ptxCachePath(dir, arch, key string) string {
 		return ""
 	}
 	return filepath.Join(dir, key+".ptx")
-}
-
-// writeAtomic writes data to path through a temporary file and a rename.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(f.Name()) // best effort: the write already failed
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
