@@ -151,6 +151,15 @@ func (b DeviceBench) config(plain bool, batch, embed int) Config {
 	return Config{Vocab: b.Vocab, ImgDim: b.Feat, Embed: embed, WordDim: b.WordDim, PlainSCAN: plain, BatchSize: batch, Seed: 1}
 }
 
+// deviceModel is a fresh POS-SCAN model of the bench's sizes on d.
+func (b DeviceBench) deviceModel(d gpu.Device) (*Model, error) {
+	m, err := New(b.config(false, b.Batch, b.Embed))
+	if err != nil {
+		return nil, err
+	}
+	return m, m.UseDevice(d)
+}
+
 // stepTimes times training steps of POS-SCAN (or SCAN) on d and, with CPUStep, compares the
 // first step's loss with the CPU's.
 func (b DeviceBench) stepTimes(d gpu.Device, batch Batch, plain bool, w io.Writer) (bool, error) {
@@ -282,11 +291,8 @@ func (b DeviceBench) curve(d gpu.Device, w io.Writer) (bool, error) {
 
 // validation times scoring ValImages × ValCaptions pairs with Model.Scores on the device.
 func (b DeviceBench) validation(ctx context.Context, d gpu.Device, world benchWorld, w io.Writer) error {
-	m, err := New(b.config(false, b.Batch, b.Embed))
+	m, err := b.deviceModel(d)
 	if err != nil {
-		return err
-	}
-	if err := m.UseDevice(d); err != nil {
 		return err
 	}
 	defer func() { _ = m.ReleaseDevice() }() // bench model
@@ -313,11 +319,8 @@ func (b DeviceBench) validation(ctx context.Context, d gpu.Device, world benchWo
 // align times aligning AlignCaptions captions with Model.Align on the device, AlignImages
 // images with AlignPerImage captions each per call, from a pool of distinct images.
 func (b DeviceBench) align(ctx context.Context, d gpu.Device, world benchWorld, w io.Writer) error {
-	m, err := New(b.config(false, b.Batch, b.Embed))
+	m, err := b.deviceModel(d)
 	if err != nil {
-		return err
-	}
-	if err := m.UseDevice(d); err != nil {
 		return err
 	}
 	defer func() { _ = m.ReleaseDevice() }() // bench model

@@ -211,19 +211,11 @@ type devBatch struct {
 // device: the features in one copy, every other array in a second one. imageOf (alignment
 // batches; nil otherwise) gives each caption's image.
 func (ds *devState) upload(m *Model, b Batch, imageOf []int) (*devBatch, error) {
-	if len(b.Feats) == 0 || len(b.Captions) == 0 {
-		return nil, errors.New("scan: empty batch")
-	}
-	k, err := m.regions(b.Feats)
+	p, err := m.prepareWords(b)
 	if err != nil {
 		return nil, err
 	}
-	p, err := m.prepareCaptions(b.Captions)
-	if err != nil {
-		return nil, err
-	}
-	p.d.I, p.d.K = len(b.Feats), k
-	feats, rmask, err := ds.layFeats(m, b.Feats, k)
+	feats, rmask, err := ds.layFeats(m, b.Feats, p.d.K)
 	if err != nil {
 		return nil, err
 	}

@@ -72,19 +72,6 @@ const (
 	gradTol      = 3e-4
 )
 
-// maxRel returns max|a−b| / max|b|.
-func maxRel(a, b []float32) float64 {
-	var d, m float64
-	for i := range a {
-		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
-		m = math.Max(m, math.Abs(float64(b[i])))
-	}
-	if m == 0 {
-		return d
-	}
-	return d / m
-}
-
 // compareSteps runs three training steps of cfg on the CPU and on d from the same weights and
 // compares the loss, every gradient and, at the end, every weight.
 func compareSteps(t *testing.T, d gpu.Device, cfg Config, batches []Batch) {
@@ -132,7 +119,7 @@ func compareSteps(t *testing.T, d gpu.Device, cfg Config, batches []Batch) {
 		}
 		var want2 float64
 		for i, w := range wantGrads {
-			if rel := maxRel(gotGrads[i], w); !(rel <= tol) {
+			if rel := rel(gotGrads[i], w); !(rel <= tol) {
 				t.Errorf("step %d: gradient of %s: max-norm relative error %.2g", step, names[i], rel)
 			}
 			for _, x := range w {
@@ -155,7 +142,7 @@ func compareSteps(t *testing.T, d gpu.Device, cfg Config, batches []Batch) {
 		}
 	}
 	for _, n := range names {
-		if rel := maxRel(dev.Param(n), cpu.Param(n)); !(rel <= gradTol) {
+		if rel := rel(dev.Param(n), cpu.Param(n)); !(rel <= gradTol) {
 			t.Errorf("after %d steps: %s differs by %.2g", len(batches), n, rel)
 		}
 	}
@@ -269,7 +256,7 @@ func TestDeviceCheckpointsResumeAnywhere(t *testing.T) {
 	}
 	for _, n := range allCPU.ParamNames() {
 		for _, m := range []*Model{allDev, resumed} {
-			if rel := maxRel(m.Param(n), allCPU.Param(n)); !(rel <= gradTol) {
+			if rel := rel(m.Param(n), allCPU.Param(n)); !(rel <= gradTol) {
 				t.Errorf("after 4 steps: %s differs from the CPU run by %.2g", n, rel)
 			}
 		}
@@ -322,7 +309,7 @@ func TestDeviceEvalMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rel := maxRel(got, want); !(rel <= evalTol) {
+		if rel := rel(got, want); !(rel <= evalTol) {
 			t.Errorf("plain=%v: Forward differs by %.2g", plain, rel)
 		}
 		imageOf := []int{0, 0, 1, 2, 3, 4, 6}
@@ -362,10 +349,10 @@ func TestDeviceEvalMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rel := maxRel(gs, ws); !(rel <= evalTol) || last != 49 {
+		if rel := rel(gs, ws); !(rel <= evalTol) || last != 49 {
 			t.Errorf("plain=%v: Scores differ by %.2g (progress ended at %d)", plain, rel, last)
 		}
-		if rel := maxRel(ws, want); rel > 1e-6 {
+		if rel := rel(ws, want); rel > 1e-6 {
 			t.Errorf("plain=%v: CPU Scores differ from Forward by %.2g", plain, rel)
 		}
 		if err := dev.ReleaseDevice(); err != nil {

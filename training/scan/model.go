@@ -252,6 +252,20 @@ type prepared struct {
 }
 
 func (m *Model) prepare(b Batch) (*prepared, error) {
+	p, err := m.prepareWords(b)
+	if err != nil {
+		return nil, err
+	}
+	k := p.d.K
+	feats, rmask := m.layFeats(b.Feats, k)
+	p.feats = tensor.New(tensor.WithShape(p.d.I*k, m.cfg.ImgDim), tensor.WithBacking(feats))
+	p.regionMask = tensor.New(tensor.WithShape(p.d.I, k), tensor.WithBacking(rmask))
+	return p, nil
+}
+
+// prepareWords checks b and lays out its captions (prepareCaptions), with the batch's image
+// count and most regions in the sizes; the features are left to the caller.
+func (m *Model) prepareWords(b Batch) (*prepared, error) {
 	if len(b.Feats) == 0 || len(b.Captions) == 0 {
 		return nil, errors.New("scan: empty batch")
 	}
@@ -264,9 +278,6 @@ func (m *Model) prepare(b Batch) (*prepared, error) {
 		return nil, err
 	}
 	p.d.I, p.d.K = len(b.Feats), k
-	feats, rmask := m.layFeats(b.Feats, k)
-	p.feats = tensor.New(tensor.WithShape(p.d.I*k, m.cfg.ImgDim), tensor.WithBacking(feats))
-	p.regionMask = tensor.New(tensor.WithShape(p.d.I, k), tensor.WithBacking(rmask))
 	return p, nil
 }
 

@@ -5,22 +5,30 @@
 
 /* score_lse writes S[i, j] = (1/λ)·log Σ_t exp(λ·R) over the valid slots, as the graph does:
  * x = λR, masked slots pushed down by 1e9, max subtracted. One thread per (i, j). */
+/* lse_logit is slot t's logit in the LSE of pair (i, j): λR, pushed down by 1e9 when masked. */
+FN float lse_logit(const float* R, const float* wm, float lam, long long i, int t, int j, int T, int J) {
+	return R[(i * T + t) * J + j] * lam + (wm[t * J + j] - 1) * 1e9f;
+}
+
+/* lse_stats sets *mx to the largest logit of pair (i, j) and *sum to Σ exp(logit − mx) over
+ * the valid slots, in slot order. */
+FN void lse_stats(const float* R, const float* wm, float lam, long long i, int j, int T, int J, float* mx, float* sum) {
+	float m = NEG_INF, s = 0;
+	for (int t = 0; t < T; t++) {
+		float xm = lse_logit(R, wm, lam, i, t, j, T, J);
+		if (xm > m) m = xm;
+	}
+	for (int t = 0; t < T; t++) s += gexp(lse_logit(R, wm, lam, i, t, j, T, J) - m) * wm[t * J + j];
+	*mx = m;
+	*sum = s;
+}
+
 KERNEL(score_lse)(float* S, const float* R, const float* wm, float lam, float inv, int I, int T, int J) {
 	THREADS {
 		long long x = GID;
 		if (x >= (long long)I * J) continue;
-		int i = (int)(x / J), j = (int)(x % J);
-		float mx = NEG_INF;
-		for (int t = 0; t < T; t++) {
-			float xm = R[((long long)i * T + t) * J + j] * lam + (wm[t * J + j] - 1) * 1e9f;
-			if (xm > mx) mx = xm;
-		}
-		float sum = 0;
-		for (int t = 0; t < T; t++) {
-			float w = wm[t * J + j];
-			float xm = R[((long long)i * T + t) * J + j] * lam + (w - 1) * 1e9f;
-			sum += gexp(xm - mx) * w;
-		}
+		float mx, sum;
+		lse_stats(R, wm, lam, x / J, (int)(x % J), T, J, &mx, &sum);
 		S[x] = (glog(sum) + mx) * inv;
 	}
 }
@@ -31,25 +39,13 @@ KERNEL(score_lse_grad)(float* dR, const float* dS, const float* R, const float* 
 	THREADS {
 		long long x = GID;
 		if (x >= (long long)I * J) continue;
-		int i = (int)(x / J), j = (int)(x % J);
-		float mx = NEG_INF;
-		for (int t = 0; t < T; t++) {
-			float xm = R[((long long)i * T + t) * J + j] * lam + (wm[t * J + j] - 1) * 1e9f;
-			if (xm > mx) mx = xm;
-		}
-		float sum = 0;
-		for (int t = 0; t < T; t++) {
-			float w = wm[t * J + j];
-			float xm = R[((long long)i * T + t) * J + j] * lam + (w - 1) * 1e9f;
-			sum += gexp(xm - mx) * w;
-		}
+		long long i = x / J;
+		int j = (int)(x % J);
+		float mx, sum;
+		lse_stats(R, wm, lam, i, j, T, J, &mx, &sum);
 		float d = dS[x];
-		for (int t = 0; t < T; t++) {
-			long long o = ((long long)i * T + t) * J + j;
-			float w = wm[t * J + j];
-			float xm = R[o] * lam + (w - 1) * 1e9f;
-			dR[o] = d * (gexp(xm - mx) * w / sum);
-		}
+		for (int t = 0; t < T; t++)
+			dR[(i * T + t) * J + j] = d * (gexp(lse_logit(R, wm, lam, i, t, j, T, J) - mx) * wm[t * J + j] / sum);
 	}
 }
 
