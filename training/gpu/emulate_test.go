@@ -132,3 +132,37 @@ func TestEmulatorErrors(t *testing.T) {
 		t.Errorf("Free after overrun: err %v", err)
 	}
 }
+
+// TestOpenKinds checks the stages' device settings: emulate opens the emulation, cuda without
+// the libraries is ErrNoDevice naming the directory searched, cpu is no device.
+func TestOpenKinds(t *testing.T) {
+	for _, k := range []string{"", KindCPU, KindCUDA, KindEmulate} {
+		if !ValidKind(k) || UsesDevice(k) != (k == KindCUDA || k == KindEmulate) {
+			t.Errorf("kind %q: valid %v, uses a device %v", k, ValidKind(k), UsesDevice(k))
+		}
+	}
+	if ValidKind("gpu") {
+		t.Error(`"gpu" accepted`)
+	}
+	if _, err := Open(KindCPU); err == nil {
+		t.Error("Open(cpu) opened a device")
+	}
+	dir := t.TempDir()
+	t.Setenv(EnvLibDir, dir)
+	if _, err := Open(KindCUDA); err == nil {
+		t.Log("CUDA is installed here")
+	} else if !errors.Is(err, ErrNoDevice) || !strings.Contains(err.Error(), dir) {
+		t.Errorf("Open(cuda) without libraries: %v", err)
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	d, err := Open(KindEmulate)
+	if errors.Is(err, ErrNoCompiler) {
+		t.Skip(err)
+	}
+	if err != nil || d.Info().Kind != "emulation" {
+		t.Fatalf("Open(emulate): %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Error(err)
+	}
+}

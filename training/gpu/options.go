@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"fmt"
+	"os"
 
 	gblas "gonum.org/v1/gonum/blas"
 )
@@ -77,3 +78,39 @@ func OpenCUDA(opts CUDAOptions) (Device, error) {
 // returns the CPU emulation of a Device. The error wraps ErrNoCompiler when there is no C
 // compiler, and is a *CompileError when the kernels do not compile.
 func OpenEmulator(opts EmulatorOptions) (Device, error) { return openEmulator(opts) }
+
+// Device kinds of Open, the values of the stages' device setting.
+const (
+	// KindCPU is no device: the models run on the CPU (gorgonia); Open refuses it.
+	KindCPU = "cpu"
+	// KindCUDA is an NVIDIA GPU (OpenCUDA).
+	KindCUDA = "cuda"
+	// KindEmulate is the CPU emulation of the kernels (OpenEmulator): the device-resident code
+	// path without a GPU, for tests and checks (slow).
+	KindEmulate = "emulate"
+)
+
+// EnvLibDir is the environment variable that names the CUDA library directories for Open,
+// the same as the cuda BLAS backend's (gpublas.EnvLibDir).
+const EnvLibDir = "GROUNDCAP_CUDA_LIB_DIR"
+
+// ValidKind reports whether kind is a device setting: "" or cpu (no device), cuda or emulate.
+func ValidKind(kind string) bool {
+	return kind == "" || kind == KindCPU || kind == KindCUDA || kind == KindEmulate
+}
+
+// UsesDevice reports whether the device setting kind asks for a device.
+func UsesDevice(kind string) bool { return kind == KindCUDA || kind == KindEmulate }
+
+// Open opens the device of a stage's device setting: KindCUDA is OpenCUDA on device 0 with the
+// library directories of $GROUNDCAP_CUDA_LIB_DIR (as the cuda BLAS backend), KindEmulate is
+// OpenEmulator with defaults. Other kinds are an error.
+func Open(kind string) (Device, error) {
+	switch kind {
+	case KindCUDA:
+		return OpenCUDA(CUDAOptions{LibDir: os.Getenv(EnvLibDir)})
+	case KindEmulate:
+		return OpenEmulator(EmulatorOptions{})
+	}
+	return nil, fmt.Errorf("gpu: device %q: want %s or %s", kind, KindCUDA, KindEmulate)
+}
