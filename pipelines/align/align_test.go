@@ -5,8 +5,10 @@ import (
 	"context"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
@@ -26,7 +28,10 @@ func TestMain(m *testing.M) { ptest.Main(m) }
 const numShards = 3
 
 // world builds the synthetic world, a tiny POS-SCAN and the align stage in an engine.
-func world(t *testing.T, root string) *engine.Engine {
+func world(t *testing.T, root string) *engine.Engine { return worldOn(t, root, "") }
+
+// worldOn is world with the align stage's device setting.
+func worldOn(t *testing.T, root, device string) *engine.Engine {
 	t.Helper()
 	up, err := scantest.Stages(scantest.Options{Images: 30, FeatDim: 32, Boxes: 10, Seed: 9, Shards: numShards, WordCountThreshold: 1})
 	if err != nil {
@@ -36,7 +41,7 @@ func world(t *testing.T, root string) *engine.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, err := align.Stage(align.Params{BatchImages: 4})
+	al, err := align.Stage(align.Params{BatchImages: 4, Device: device})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,8 +193,56 @@ func TestParams(t *testing.T) {
 	if err := (align.Params{Teacher: "clip"}).Validate(); err == nil {
 		t.Error("unknown teacher accepted")
 	}
+	if err := (align.Params{Device: "gpu"}).Validate(); err == nil || !strings.Contains(err.Error(), "device") {
+		t.Errorf("unknown device: %v", err)
+	}
 	p := align.Params{Teacher: scan.NamePlain}.Resolved()
 	if p.Model != "@scan-plain/model.ckpt" || !slices.Equal(p.Splits, []string{"train", "restval"}) || p.BatchImages != align.DefaultBatchImages {
 		t.Errorf("resolved %+v", p)
+	}
+}
+
+// TestAlignOnEmulatedDevice aligns with device: emulate (the device-resident code on the CPU
+// emulation of the kernels) and on the CPU: the same rows, positions and regions, attention and
+// scores within the device's float tolerance.
+func TestAlignOnEmulatedDevice(t *testing.T) {
+	if _, err := exec.LookPath("cc"); err != nil {
+		t.Skip("no C compiler for the emulation")
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the compiled kernels' cache
+	ctx := context.Background()
+	rows := func(device string) []align.Row {
+		root := t.TempDir()
+		ms, err := worldOn(t, root, device).Make(ctx, "align", engine.MakeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []align.Row
+		for i := 0; i < numShards; i++ {
+			r, err := align.ReadShard(ctx, align.ShardLocation(dirOf(root, ms["align"]), i, numShards))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, r...)
+		}
+		return all
+	}
+	cpu, dev := rows(""), rows("emulate")
+	if len(dev) != len(cpu) || len(cpu) == 0 {
+		t.Fatalf("%d rows on the device, %d on the CPU", len(dev), len(cpu))
+	}
+	for k := range cpu {
+		c, d := cpu[k], dev[k]
+		ca, err1 := c.Alpha()
+		da, err2 := d.Alpha()
+		if err1 != nil || err2 != nil || c.ImageID != d.ImageID || c.CaptionIdx != d.CaptionIdx || c.Regions != d.Regions ||
+			!slices.Equal(c.NounPositions, d.NounPositions) || len(ca) != len(da) || math.Abs(float64(c.Score-d.Score)) > 1e-5 {
+			t.Fatalf("row %d: device %+v, CPU %+v (%v, %v)", k, d, c, err1, err2)
+		}
+		for x := range ca {
+			if math.Abs(float64(ca[x]-da[x])) > 1e-5 {
+				t.Fatalf("row %d: α[%d] = %v on the device, %v on the CPU", k, x, da[x], ca[x])
+			}
+		}
 	}
 }

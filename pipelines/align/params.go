@@ -27,6 +27,7 @@ import (
 
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/gpu"
 )
 
 // Defaults of Params.
@@ -58,6 +59,9 @@ type Params struct {
 	MaxRejectFraction float64 `yaml:"max_reject_fraction" json:"max_reject_fraction"`
 	// BLAS is the matrix backend: go (default), openblas, cuda or auto.
 	BLAS string `yaml:"blas" json:"-"`
+	// Device aligns device-resident: cuda, emulate or cpu (default); see the scan stage's
+	// device. It does not enter the key.
+	Device string `yaml:"device" json:"-"`
 }
 
 func (p Params) withDefaults() Params {
@@ -100,6 +104,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("align: max_reject_fraction: %g (want 0..1)", p.MaxRejectFraction)
 	case p.BLAS != blas.Go && p.BLAS != blas.OpenBLAS && p.BLAS != blas.CUDA && p.BLAS != blas.Auto:
 		return fmt.Errorf("align: blas: %q (want go, openblas, cuda or auto)", p.BLAS)
+	case !gpu.ValidKind(p.Device):
+		return fmt.Errorf("align: device: %q (want cpu, cuda or emulate)", p.Device)
 	}
 	for i, s := range p.Splits {
 		if s == "" {

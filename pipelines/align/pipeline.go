@@ -16,6 +16,7 @@ import (
 
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/progress"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/scan"
@@ -41,6 +42,7 @@ type Config struct {
 	Splits      []string
 	BatchImages int
 	BLAS        string
+	Device      string // the device setting (gpu.Open); "" or cpu: none
 	Teacher     string // recorded in the shards' footers
 }
 
@@ -64,10 +66,12 @@ func Build(s beam.Scope, cfg Config) {
 type alignShardFn struct {
 	Config Config
 
-	model *tscan.Model
+	model   *tscan.Model
+	release func() error // brings the model back from its device, closes the device
 }
 
-// Setup installs the BLAS backend and loads the model once per DoFn instance.
+// Setup installs the BLAS backend and loads the model once per DoFn instance, on the device
+// when the config names one.
 func (f *alignShardFn) Setup(ctx context.Context) error {
 	if _, err := blas.Use(f.Config.BLAS); err != nil {
 		return fmt.Errorf("align: blas: %w", err)
@@ -76,8 +80,22 @@ func (f *alignShardFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("align: %w", err)
 	}
-	f.model = m
+	release, err := scan.UseDevice(f.Config.Device, func(format string, args ...any) { log.Infof(ctx, "align: "+format, args...) }, m)
+	if err != nil {
+		return fmt.Errorf("align: %w", err)
+	}
+	f.model, f.release = m, release
 	return nil
+}
+
+// Teardown releases the model's device.
+func (f *alignShardFn) Teardown() error {
+	if f.release == nil {
+		return nil
+	}
+	err := f.release()
+	f.release = nil
+	return err
 }
 
 // ProcessElement aligns and writes shard sh, unless an earlier attempt wrote it, and reports
@@ -111,7 +129,8 @@ func (f *alignShardFn) process(ctx context.Context, sh int) error {
 		return fmt.Errorf("align: %w", err)
 	}
 	start := time.Now()
-	al := &Aligner{Model: f.model, BatchImages: cfg.BatchImages, Source: capName}
+	rep := progress.New(scan.LogWriter(func(format string, args ...any) { log.Infof(ctx, format, args...) }), "align: "+name, "captions", int64(len(rows)))
+	al := &Aligner{Model: f.model, BatchImages: cfg.BatchImages, Source: capName, Progress: rep.Add}
 	aligned, rej, err := al.Align(rows, fr)
 	if cerr := fr.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("align: %w", cerr)
@@ -143,6 +162,8 @@ type Aligner struct {
 	BatchImages int
 	// Source names the captions shard in rejects rows.
 	Source string
+	// Progress, if set, gets the number of captions of each model call once it is done.
+	Progress func(captions int64)
 }
 
 // Align aligns every row (sorted by image id, caption index) with its image's features, read
@@ -166,6 +187,9 @@ func (a *Aligner) Align(rows []captions.Row, feats FeatureReader) ([]Row, []reje
 			al := res[j]
 			out = append(out, Row{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx, NounPositions: al.Positions,
 				Regions: int32(al.Regions), Attention: float32Bytes(al.Attention), Score: al.Score})
+		}
+		if a.Progress != nil {
+			a.Progress(int64(len(pending)))
 		}
 		batch, imageOf, pending = tscan.Batch{}, nil, nil
 		return nil

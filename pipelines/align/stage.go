@@ -14,6 +14,7 @@ import (
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/training/gpu"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/rejects"
 )
@@ -83,7 +84,7 @@ func NumShards(ctx context.Context, table string) (int, error) {
 
 func run(ctx context.Context, r *engine.Run, p Params) error {
 	cfg := Config{Captions: r.Input(InputCaptions), Features: r.Input(InputFeatures), Model: r.Input(InputModel), Out: r.Out,
-		Splits: p.Splits, BatchImages: p.BatchImages, BLAS: p.BLAS, Teacher: p.Teacher}
+		Splits: p.Splits, BatchImages: p.BatchImages, BLAS: p.BLAS, Device: p.Device, Teacher: p.Teacher}
 	n, err := NumShards(ctx, cfg.Captions)
 	if err != nil {
 		return err
@@ -100,7 +101,7 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 		return fmt.Errorf("align: the captions table has %d shards and the feature store %d: give both stages the same num_shards", n, nf)
 	}
 	cfg.NumShards = n
-	r.Logf("aligning the %v captions of %d shards with %s (teacher %s, %d images per call, blas %s)", p.Splits, n, p.Model, p.Teacher, p.BatchImages, p.BLAS)
+	r.Logf("aligning the %v captions of %d shards with %s (teacher %s, %d images per call, blas %s, device %s)", p.Splits, n, p.Model, p.Teacher, p.BatchImages, p.BLAS, deviceName(p.Device))
 	pl := beam.NewPipeline()
 	Build(pl.Root(), cfg)
 	if err := beamx.Run(ctx, pl); err != nil {
@@ -138,4 +139,12 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 	r.SetInfo("align", map[string]any{"teacher": p.Teacher, "captions": written, "rejected": rejected, "num_shards": n, "splits": p.Splits})
 	r.Logf("%d captions aligned, %d rejected", written, rejected)
 	return nil
+}
+
+// deviceName is the device setting as logged: cpu when unset.
+func deviceName(kind string) string {
+	if kind == "" {
+		return gpu.KindCPU
+	}
+	return kind
 }

@@ -198,26 +198,16 @@ func NewEvalSet(rows []captions.Row, split string, perImage int) (*EvalSet, erro
 	return es, nil
 }
 
-// Similarities scores every image against every caption in blocks of bi images × bj captions and
-// returns the len(feats) × len(caps) matrix, row-major.
-func Similarities(m *tscan.Model, feats [][]float32, caps []tscan.Caption, bi, bj int) ([]float32, error) {
-	ni, nj := len(feats), len(caps)
-	out := make([]float32, ni*nj)
-	for i0 := 0; i0 < ni; i0 += bi {
-		i1 := min(i0+bi, ni)
-		for j0 := 0; j0 < nj; j0 += bj {
-			j1 := min(j0+bj, nj)
-			s, err := m.Forward(tscan.Batch{Feats: feats[i0:i1], Captions: caps[j0:j1]})
-			if err != nil {
-				return nil, err
-			}
-			w := j1 - j0
-			for i := i0; i < i1; i++ {
-				copy(out[i*nj+j0:i*nj+j1], s[(i-i0)*w:(i-i0+1)*w])
-			}
-		}
+// Similarities scores every image of feats against every caption of caps, row-major
+// (len(feats)×len(caps)), in blocks of bi images × bj captions on the CPU; on a device the model
+// encodes all images and captions once and picks its own blocks (tscan.Model.Scores). progress,
+// if set, gets the pairs scored so far and in all after each block.
+func Similarities(m *tscan.Model, feats [][]float32, caps []tscan.Caption, bi, bj int, progress func(done, total int64)) ([]float32, error) {
+	opts := tscan.ScoreOptions{Images: bi, Captions: bj, Progress: progress}
+	if m.Device() != nil {
+		opts.Images, opts.Captions = 0, 0
 	}
-	return out, nil
+	return m.Scores(feats, caps, opts)
 }
 
 // Feats returns the region features of the set's images, in order.

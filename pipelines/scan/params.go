@@ -25,6 +25,7 @@ import (
 	"fmt"
 
 	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/gpu"
 )
 
 // Stage names: POS-SCAN and plain SCAN are two instances of this package with their own config
@@ -107,6 +108,11 @@ type Params struct {
 
 	// BLAS is the matrix backend: go (default), openblas, cuda or auto. It does not enter the key.
 	BLAS string `yaml:"blas" json:"-"`
+	// Device runs training and validation device-resident (docs/gpu.md): cuda (an NVIDIA GPU;
+	// libraries from $GROUNDCAP_CUDA_LIB_DIR) or emulate (the same code on the CPU emulation of
+	// the kernels: slow, for checks); cpu (default) runs gorgonia with the BLAS backend. It does
+	// not enter the key (like blas, it changes the last bits of results, not the model).
+	Device string `yaml:"device" json:"-"`
 	// CheckpointEvery writes last.ckpt every this many steps besides every epoch end (default 100;
 	// negative: at epoch ends only).
 	CheckpointEvery int64 `yaml:"checkpoint_every" json:"-"`
@@ -217,6 +223,8 @@ func (p Params) Validate(name string) error {
 		return bad("captions_per_image", p.CaptionsPerImage, "≥ 1")
 	case p.BLAS != blas.Go && p.BLAS != blas.OpenBLAS && p.BLAS != blas.CUDA && p.BLAS != blas.Auto:
 		return bad("blas", p.BLAS, "go, openblas, cuda or auto")
+	case !gpu.ValidKind(p.Device):
+		return bad("device", p.Device, "cpu, cuda or emulate")
 	case p.EvalImages < 1:
 		return bad("eval_images", p.EvalImages, "≥ 1")
 	case p.EvalCaptions < 1:

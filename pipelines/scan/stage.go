@@ -160,7 +160,7 @@ func localPath(loc string) string {
 	return ""
 }
 
-func run(ctx context.Context, r *engine.Run, name string, p Params) error {
+func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) {
 	backend, err := blas.Use(p.BLAS)
 	if err != nil {
 		return fmt.Errorf("scan: blas: %w", err)
@@ -235,6 +235,11 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	if err != nil {
 		return err
 	}
+	release, err := UseDevice(p.Device, r.Logf, m)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, release()) }()
 	if m.Step() > 0 {
 		r.Logf("resuming from %s: step %d, epoch %d, batch %d", ckptLoc, m.Step(), m.Epoch(), m.DataPos())
 	}
@@ -261,7 +266,8 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 		total = min(total, p.MaxSteps)
 	}
 	validate := func(epoch int, partial bool) error {
-		sims, err := Similarities(m, valFeats, val.Captions, p.EvalImages, p.EvalCaptions)
+		rep := progress.New(LogWriter(r.Logf), "validation", "pairs", int64(len(valFeats))*int64(len(val.Captions)))
+		sims, err := Similarities(m, valFeats, val.Captions, p.EvalImages, p.EvalCaptions, func(done, _ int64) { rep.Set(done) })
 		if err != nil {
 			return err
 		}

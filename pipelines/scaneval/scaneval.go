@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -25,10 +26,12 @@ import (
 	"github.com/groundcap/groundcap/eval/retrieval"
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/progress"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/gpu"
 	tscan "github.com/groundcap/groundcap/training/scan"
 )
 
@@ -60,6 +63,9 @@ type Params struct {
 	Features      string `yaml:"features" json:"-"`
 	// BLAS is the matrix backend (default go).
 	BLAS string `yaml:"blas" json:"-"`
+	// Device runs the models device-resident: cuda, emulate or cpu (default); see the scan
+	// stage's device. It does not enter the key.
+	Device string `yaml:"device" json:"-"`
 	// EvalImages and EvalCaptions size the scoring blocks (defaults 8 and 128); they bound
 	// memory only.
 	EvalImages   int `yaml:"eval_images" json:"-"`
@@ -128,6 +134,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("scan-eval: eval_images %d, eval_captions %d (want ≥ 1)", p.EvalImages, p.EvalCaptions)
 	case p.BLAS != blas.Go && p.BLAS != blas.OpenBLAS && p.BLAS != blas.CUDA && p.BLAS != blas.Auto:
 		return fmt.Errorf("scan-eval: blas: %q (want go, openblas, cuda or auto)", p.BLAS)
+	case !gpu.ValidKind(p.Device):
+		return fmt.Errorf("scan-eval: device: %q (want cpu, cuda or emulate)", p.Device)
 	}
 	return nil
 }
@@ -185,8 +193,18 @@ func Stage(p Params) (*engine.Stage, error) {
 			}
 			in.Models = append(in.Models, NamedModel{Stage: m, Model: model})
 		}
-		met, err := Evaluate(ctx, in, p)
+		var models []*tscan.Model
+		for _, nm := range in.Models {
+			models = append(models, nm.Model)
+		}
+		release, err := scan.UseDevice(p.Device, r.Logf, models...)
 		if err != nil {
+			return err
+		}
+		rep := progress.New(scan.LogWriter(r.Logf), "retrieval", "pairs", 0)
+		in.Progress = func(done, _ int64) { rep.Set(done) }
+		met, err := Evaluate(ctx, in, p)
+		if err := errors.Join(err, release()); err != nil {
 			return err
 		}
 		mj, err := json.MarshalIndent(met, "", "  ")
@@ -223,6 +241,8 @@ type Inputs struct {
 	Refs     []captions.GroundingRef
 	Features *scan.FeatureCache
 	Models   []NamedModel
+	// Progress, if set, gets each model's retrieval scoring progress (pairs done, in all).
+	Progress func(done, total int64)
 }
 
 // ModelResult is one model's row.
@@ -421,7 +441,7 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 		return nil, err
 	}
 	for mi, nm := range in.Models {
-		sims, err := scan.Similarities(nm.Model, feats, es.Captions, p.EvalImages, p.EvalCaptions)
+		sims, err := scan.Similarities(nm.Model, feats, es.Captions, p.EvalImages, p.EvalCaptions, in.Progress)
 		if err != nil {
 			return nil, err
 		}

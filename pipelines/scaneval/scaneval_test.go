@@ -105,6 +105,7 @@ func TestParams(t *testing.T) {
 		{Models: []string{"clip"}},         // 1: unknown
 		{CaptionsPerImage: -1},             // 2
 		{BLAS: "mkl"},                      // 3
+		{Device: "gpu"},                    // 4
 	} {
 		if err := p.Validate(); err == nil {
 			t.Errorf("%d: %+v accepted", i, p)
