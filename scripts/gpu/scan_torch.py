@@ -157,10 +157,15 @@ def main():
     model = SCAN(a.vocab, a.word_dim, a.feat, a.embed).to(dev)
     lam_softmax, lam_lse = 9.0, 6.0
 
+    # The loop reads each caption's length on the host, as the original code's list cap_lens
+    # (a CUDA tensor would synchronise once per caption); the vectorised version masks on the GPU.
+    lengths_list = lengths.tolist()
+
     def loss_of(scores_fn):
         img = model.images(feats)
         cap = model.captions(ids, lengths_dev)
-        return contrastive_loss(scores_fn(img, cap, lengths_dev, lam_softmax, lam_lse))
+        lens = lengths_list if scores_fn is scores_loop else lengths_dev
+        return contrastive_loss(scores_fn(img, cap, lens, lam_softmax, lam_lse))
 
     with torch.no_grad():
         l_loop, l_vec = loss_of(scores_loop).item(), loss_of(scores_vectorised).item()
