@@ -59,7 +59,9 @@ func Normalize(loc string) (string, error) {
 	switch u.Scheme {
 	case "file", "mem", "gs", "s3":
 	default:
-		return "", fmt.Errorf("blobio: unsupported scheme %q in %q (want file, mem, gs or s3)", u.Scheme, loc)
+		if !blob.DefaultURLMux().ValidBucketScheme(u.Scheme) {
+			return "", fmt.Errorf("blobio: unsupported scheme %q in %q (want file, mem, gs or s3)", u.Scheme, loc)
+		}
 	}
 	p := u.Path
 	if p != "" {
@@ -116,7 +118,7 @@ func Open(ctx context.Context, loc string) (*blob.Bucket, string, error) {
 			CreateDir: true,
 		})
 		if err != nil {
-			return nil, "", fmt.Errorf("blobio: open %s: %w", loc, err)
+			return nil, "", &StoreError{Op: "open", Loc: loc, Err: err}
 		}
 		return b, key, nil
 	case "mem":
@@ -129,9 +131,14 @@ func Open(ctx context.Context, loc string) (*blob.Bucket, string, error) {
 		}
 		return noClose(b), key, nil
 	default:
+		if u.Scheme == "gs" {
+			if err := checkGCSCredentials(ctx); err != nil {
+				return nil, "", &StoreError{Op: "open", Loc: loc, Err: err}
+			}
+		}
 		b, err := blob.OpenBucket(ctx, u.Scheme+"://"+u.Host)
 		if err != nil {
-			return nil, "", fmt.Errorf("blobio: open %s: %w", loc, err)
+			return nil, "", &StoreError{Op: "open", Loc: loc, Err: err}
 		}
 		return b, key, nil
 	}
@@ -149,7 +156,7 @@ func ReadAll(ctx context.Context, loc string) ([]byte, error) {
 	defer b.Close()
 	data, err := b.ReadAll(ctx, key)
 	if err != nil {
-		return nil, wrap(loc, err)
+		return nil, wrap("read", loc, err)
 	}
 	return data, nil
 }
@@ -186,7 +193,7 @@ func NewWriter(ctx context.Context, loc string) (*Writer, error) {
 	if err != nil {
 		cancel()
 		b.Close()
-		return nil, wrap(loc, err)
+		return nil, wrap("write", loc, err)
 	}
 	return &Writer{loc: loc, bucket: b, w: w, cancel: cancel}, nil
 }
@@ -195,7 +202,7 @@ func NewWriter(ctx context.Context, loc string) (*Writer, error) {
 func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.w.Write(p)
 	if err != nil {
-		return n, wrap(w.loc, err)
+		return n, wrap("write", w.loc, err)
 	}
 	return n, nil
 }
@@ -208,7 +215,7 @@ func (w *Writer) Close() error {
 		err = cerr
 	}
 	if err != nil {
-		return wrap(w.loc, err)
+		return wrap("write", w.loc, err)
 	}
 	return nil
 }
@@ -229,9 +236,9 @@ func NewReader(ctx context.Context, loc string) (io.ReadCloser, error) {
 	r, err := b.NewReader(ctx, key, nil)
 	if err != nil {
 		b.Close()
-		return nil, wrap(loc, err)
+		return nil, wrap("read", loc, err)
 	}
-	return &reader{Reader: r, b: b}, nil
+	return &reader{Reader: r, b: b, loc: loc}, nil
 }
 
 // NewRangeReader reads length bytes of loc from offset (length < 0: to the end).
@@ -243,14 +250,29 @@ func NewRangeReader(ctx context.Context, loc string, offset, length int64) (io.R
 	r, err := b.NewRangeReader(ctx, key, offset, length, nil)
 	if err != nil {
 		b.Close()
-		return nil, wrap(loc, err)
+		return nil, wrap("read", loc, err)
 	}
-	return &reader{Reader: r, b: b}, nil
+	return &reader{Reader: r, b: b, loc: loc}, nil
 }
 
+// reader reads one object; its errors other than io.EOF are *StoreError.
 type reader struct {
 	*blob.Reader
-	b *blob.Bucket
+	b   *blob.Bucket
+	loc string
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	n, err := r.Reader.Read(p)
+	if err != nil && err != io.EOF {
+		err = wrap("read", r.loc, err)
+	}
+	return n, err
+}
+
+// WriteTo implements io.WriterTo (io.Copy would use blob.Reader's, bypassing Read).
+func (r *reader) WriteTo(w io.Writer) (int64, error) {
+	return io.Copy(w, struct{ io.Reader }{r})
 }
 
 func (r *reader) Close() error {
@@ -278,7 +300,7 @@ func Stat(ctx context.Context, loc string) (Object, error) {
 	defer b.Close()
 	a, err := b.Attributes(ctx, key)
 	if err != nil {
-		return Object{}, wrap(loc, err)
+		return Object{}, wrap("read", loc, err)
 	}
 	return Object{Name: path.Base(key), Size: a.Size, ModTime: a.ModTime.UnixNano()}, nil
 }
@@ -292,7 +314,7 @@ func Exists(ctx context.Context, loc string) (bool, error) {
 	defer b.Close()
 	ok, err := b.Exists(ctx, key)
 	if err != nil {
-		return false, wrap(loc, err)
+		return false, wrap("read", loc, err)
 	}
 	return ok, nil
 }
@@ -309,6 +331,26 @@ func List(ctx context.Context, loc string) ([]Object, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
+	for attempt := 1; ; attempt++ {
+		out, err := list(ctx, b, prefix)
+		switch {
+		case err == nil:
+			return out, nil
+		case !IsNotExist(err):
+			return nil, wrap("list", loc, err)
+		case attempt == listAttempts:
+			return nil, &StoreError{Op: "list", Loc: loc, Err: fmt.Errorf("files kept vanishing while listed (%d attempts): %w", attempt, err)}
+		}
+	}
+}
+
+// listAttempts bounds how often List starts over when a file vanishes while it lists.
+const listAttempts = 8
+
+// list lists the objects under prefix once. A "not found" error means that a file vanished
+// between the directory read and the look at the file (fileblob: a temporary file renamed by a
+// writer); fileblob then fails the whole page, so the listing must start over.
+func list(ctx context.Context, b *blob.Bucket, prefix string) ([]Object, error) {
 	var out []Object
 	it := b.List(&blob.ListOptions{Prefix: prefix})
 	for {
@@ -317,10 +359,10 @@ func List(ctx context.Context, loc string) ([]Object, error) {
 			break
 		}
 		if err != nil {
-			if gcerrors.Code(err) == gcerrors.NotFound || errors.Is(err, os.ErrNotExist) {
-				break
+			if errors.Is(err, os.ErrNotExist) {
+				err = fmt.Errorf("%w: %v", ErrNotExist, err)
 			}
-			return nil, wrap(loc, err)
+			return nil, err
 		}
 		if o.IsDir || atomicfile.IsTemp(o.Key) {
 			continue
@@ -339,7 +381,7 @@ func Delete(ctx context.Context, loc string) error {
 	}
 	defer b.Close()
 	if err := b.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-		return wrap(loc, err)
+		return wrap("delete", loc, err)
 	}
 	return nil
 }
@@ -368,7 +410,7 @@ func SHA256(ctx context.Context, loc string) (string, int64, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, r)
 	if err != nil {
-		return "", 0, wrap(loc, err)
+		return "", 0, wrap("read", loc, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
@@ -376,11 +418,4 @@ func SHA256(ctx context.Context, loc string) (string, int64, error) {
 // IsNotExist reports whether err says an object does not exist.
 func IsNotExist(err error) bool {
 	return errors.Is(err, ErrNotExist) || gcerrors.Code(err) == gcerrors.NotFound
-}
-
-func wrap(loc string, err error) error {
-	if gcerrors.Code(err) == gcerrors.NotFound {
-		return fmt.Errorf("%s: %w", loc, ErrNotExist)
-	}
-	return fmt.Errorf("%s: %w", loc, err)
 }

@@ -256,8 +256,21 @@ func (e *Engine) components(ctx context.Context, s *Stage, fresh map[string]*Man
 	return c, locs, nil
 }
 
+// unusableError says that a cached output was read and is damaged: a corrupt manifest, or an
+// output file missing, of another size or (verifying) of another SHA-256. Such an output counts
+// as missing and is recomputed. Any other error of reading the store (permissions, credentials,
+// network: a blobio.StoreError) stops the run, and nothing is deleted because of it.
+type unusableError struct{ msg string }
+
+func (e *unusableError) Error() string { return e.msg }
+
+func unusable(format string, args ...any) error {
+	return &unusableError{msg: fmt.Sprintf(format, args...)}
+}
+
 // readManifest loads and checks the manifest of stage name under key. It returns (nil, nil)
-// when there is none, and an error when it exists but is unreadable or does not match its files.
+// when there is none, an *unusableError when it was read but is corrupt or does not match its
+// files, and any other error when the store could not be read.
 func (e *Engine) readManifest(ctx context.Context, name, key string, verify bool) (*Manifest, error) {
 	dir := e.OutputDir(name, key)
 	data, err := blobio.ReadAll(ctx, blobio.Join(dir, ManifestName))
@@ -271,18 +284,18 @@ func (e *Engine) readManifest(ctx context.Context, name, key string, verify bool
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("corrupt manifest %s: %v", blobio.Join(dir, ManifestName), err)
+		return nil, unusable("corrupt manifest %s: %v", blobio.Join(dir, ManifestName), err)
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, m.Components.Params); err != nil {
-		return nil, fmt.Errorf("corrupt manifest %s: params: %v", blobio.Join(dir, ManifestName), err)
+		return nil, unusable("corrupt manifest %s: params: %v", blobio.Join(dir, ManifestName), err)
 	}
 	m.Components.Params = compact.Bytes()
 	if m.Stage != name || m.Key != key || m.Components.Key() != key {
-		return nil, fmt.Errorf("corrupt manifest %s: it names stage %q key %q", blobio.Join(dir, ManifestName), m.Stage, m.Key)
+		return nil, unusable("corrupt manifest %s: it names stage %q key %q", blobio.Join(dir, ManifestName), m.Stage, m.Key)
 	}
 	if d, _ := digestFiles(m.Files, ""); d != m.OutputDigest {
-		return nil, fmt.Errorf("corrupt manifest %s: output digest does not match its file list", blobio.Join(dir, ManifestName))
+		return nil, unusable("corrupt manifest %s: output digest does not match its file list", blobio.Join(dir, ManifestName))
 	}
 	objs, err := blobio.List(ctx, dir)
 	if err != nil {
@@ -295,35 +308,43 @@ func (e *Engine) readManifest(ctx context.Context, name, key string, verify bool
 	for _, f := range m.Files {
 		sz, ok := sizes[f.Name]
 		if !ok {
-			return nil, fmt.Errorf("output %s is missing (listed in %s)", blobio.Join(dir, f.Name), ManifestName)
+			return nil, unusable("output %s is missing (listed in %s)", blobio.Join(dir, f.Name), ManifestName)
 		}
 		if sz != f.Size {
-			return nil, fmt.Errorf("output %s has %d bytes, manifest says %d", blobio.Join(dir, f.Name), sz, f.Size)
+			return nil, unusable("output %s has %d bytes, manifest says %d", blobio.Join(dir, f.Name), sz, f.Size)
 		}
 		if verify {
 			sum, _, err := blobio.SHA256(ctx, blobio.Join(dir, f.Name))
+			if blobio.IsNotExist(err) {
+				return nil, unusable("output %s is missing (listed in %s)", blobio.Join(dir, f.Name), ManifestName)
+			}
 			if err != nil {
 				return nil, err
 			}
 			if sum != f.SHA256 {
-				return nil, fmt.Errorf("output %s: SHA-256 %s, manifest says %s", blobio.Join(dir, f.Name), sum, f.SHA256)
+				return nil, unusable("output %s: SHA-256 %s, manifest says %s", blobio.Join(dir, f.Name), sum, f.SHA256)
 			}
 		}
 	}
 	return &m, nil
 }
 
-// latest returns the manifest of the last completed run of a stage, or nil.
-func (e *Engine) latest(ctx context.Context, name string) *Manifest {
+// latest returns the manifest of the last completed run of a stage, or nil when there is none
+// or it is damaged. The error says the store could not be read.
+func (e *Engine) latest(ctx context.Context, name string) (*Manifest, error) {
 	key, err := blobio.ReadAll(ctx, blobio.Join(e.stageDir(name), "LATEST"))
+	if blobio.IsNotExist(err) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	m, err := e.readManifest(ctx, name, strings.TrimSpace(string(key)), false)
-	if err != nil {
-		return nil
+	var bad *unusableError
+	if errors.As(err, &bad) {
+		return nil, nil
 	}
-	return m
+	return m, err
 }
 
 // MakeOptions control Make.
@@ -391,8 +412,11 @@ func (e *Engine) makeOne(ctx context.Context, s *Stage, fresh map[string]*Manife
 	out := e.OutputDir(s.Name, key)
 	if !force {
 		m, err := e.readManifest(ctx, s.Name, key, verify)
-		if err != nil {
+		var bad *unusableError
+		if errors.As(err, &bad) {
 			fmt.Fprintf(e.log, "[%s] cached output unusable, recomputing: %v\n", s.Name, err)
+		} else if err != nil {
+			return nil, err
 		} else if m != nil {
 			fmt.Fprintf(e.log, "[%s] fresh (cached) %s\n", s.Name, out)
 			return m, e.writeLatest(ctx, s.Name, key)
@@ -485,16 +509,22 @@ type Change struct {
 	New       string `json:"new"`
 }
 
-// Status reports every stage's state without running anything.
+// Status reports every stage's state without running anything. It fails when the store cannot
+// be read (blobio.StoreError): that says nothing about any stage.
 func (e *Engine) Status(ctx context.Context, verify bool) ([]Status, error) {
 	fresh := map[string]*Manifest{}
 	var out []Status
 	for _, s := range e.stages {
 		st := Status{Stage: s.Name}
-		prev := e.latest(ctx, s.Name)
+		prev, err := e.latest(ctx, s.Name)
+		if err != nil {
+			return nil, fmt.Errorf("stage %s: %w", s.Name, err)
+		}
 		comp, _, err := e.components(ctx, s, fresh)
 		var up *errUpstream
 		switch {
+		case blobio.IsStoreError(err):
+			return nil, err
 		case errors.As(err, &up):
 			st.State, st.Reason = "stale", err.Error()
 			if prev == nil {
@@ -506,7 +536,10 @@ func (e *Engine) Status(ctx context.Context, verify bool) ([]Status, error) {
 			st.Key = comp.Key()
 			st.Output = e.OutputDir(s.Name, st.Key)
 			m, merr := e.readManifest(ctx, s.Name, st.Key, verify)
+			var bad *unusableError
 			switch {
+			case merr != nil && !errors.As(merr, &bad):
+				return nil, fmt.Errorf("stage %s: %w", s.Name, merr)
 			case merr != nil:
 				st.State, st.Reason = "missing", merr.Error()
 			case m != nil:

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/blobio/faultblob"
 )
 
 // shardParams are the parameters of the toy stages below.
@@ -449,5 +450,61 @@ func TestTemporaryFilesNeverInManifest(t *testing.T) {
 	}
 	if got := key(); got != want {
 		t.Errorf("key with temporary files in the input directory %s, without %s", got, want)
+	}
+}
+
+// faults opens fault://<host>/... roots whose store fails on demand.
+var faults = faultblob.Register("fault")
+
+// TestStoreReadErrorStopsAndDeletesNothing (issue 16, finding 4): when the store refuses or
+// cannot be reached, Make and Status fail with the store's error, naming the location; no
+// stage reruns, nothing is written or deleted, and the cache is intact once the store is back.
+// Only a manifest that was read and is corrupt counts as missing (TestCorruptManifestTreatedAsMissing).
+func TestStoreReadErrorStopsAndDeletesNothing(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "data")
+	store := faults.Store("readerror")
+	root := "fault://readerror/root"
+	var runs int
+	var log bytes.Buffer
+	e, err := New(root, []*Stage{
+		shardStage("s", shardParams{Shards: 2, Word: "w"}, filepath.Join(dir, "in.txt"), nil, &runs),
+		copyStage("c", "@s/shard-001.txt", &runs),
+	}, Options{ModuleVersion: "test", Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Make(context.Background(), "", MakeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, fault := range []*faultblob.Fault{faultblob.Unreachable, faultblob.Denied} {
+		var changes []string
+		store.SetPolicy(func(op faultblob.Op, key string) error {
+			switch op {
+			case faultblob.OpWrite, faultblob.OpClose, faultblob.OpDelete:
+				changes = append(changes, string(op)+" "+key)
+				return nil
+			}
+			return fault
+		})
+		log.Reset()
+		before := runs
+		for _, verify := range []bool{false, true} {
+			_, err := e.Make(context.Background(), "", MakeOptions{Verify: verify})
+			if !blobio.IsStoreError(err) || !strings.Contains(err.Error(), root) || !strings.Contains(err.Error(), fault.Msg) {
+				t.Errorf("Make (verify %v) under %q: %v, want the store's error naming %s", verify, fault, err, root)
+			}
+			if _, err := e.Status(context.Background(), verify); !blobio.IsStoreError(err) || !strings.Contains(err.Error(), root) {
+				t.Errorf("Status (verify %v) under %q: %v, want the store's error", verify, fault, err)
+			}
+		}
+		if runs != before || strings.Contains(log.String(), "recomputing") || len(changes) > 0 {
+			t.Errorf("under %q: %d stage runs, changes %v, log:\n%s", fault, runs-before, changes, log.String())
+		}
+		store.SetPolicy(nil)
+		st, err := e.Status(context.Background(), true)
+		if err != nil || st[0].State != "fresh" || st[1].State != "fresh" {
+			t.Fatalf("once the store is back: %+v, %v; want both fresh", st, err)
+		}
 	}
 }

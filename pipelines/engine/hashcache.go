@@ -27,17 +27,22 @@ type hashCache struct {
 
 func newHashCache(loc string) *hashCache { return &hashCache{loc: loc} }
 
-func (c *hashCache) load(ctx context.Context) {
+// load reads the cache once; a missing or damaged cache is only a slower run, a store that
+// cannot be read is an error.
+func (c *hashCache) load(ctx context.Context) error {
 	if c.loaded {
-		return
+		return nil
 	}
-	c.loaded = true
 	c.entries = map[string]string{}
 	data, err := blobio.ReadAll(ctx, c.loc)
-	if err != nil {
-		return
+	if err != nil && !blobio.IsNotExist(err) {
+		return err
 	}
-	_ = json.Unmarshal(data, &c.entries) // a damaged cache is only a slower run
+	c.loaded = true
+	if err == nil {
+		_ = json.Unmarshal(data, &c.entries)
+	}
+	return nil
 }
 
 func (c *hashCache) save(ctx context.Context) error {
@@ -78,9 +83,15 @@ func (c *hashCache) fileSum(ctx context.Context, loc string, o blobio.Object, lo
 func (c *hashCache) digest(ctx context.Context, loc string, log io.Writer) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.load(ctx)
+	if err := c.load(ctx); err != nil {
+		return "", err
+	}
 	defer c.save(ctx)
-	if st, err := blobio.Stat(ctx, loc); err == nil {
+	st, err := blobio.Stat(ctx, loc)
+	if err != nil && !blobio.IsNotExist(err) {
+		return "", err
+	}
+	if err == nil {
 		sum, err := c.fileSum(ctx, loc, st, log)
 		if err != nil {
 			return "", err
