@@ -58,7 +58,7 @@ func (o *scoreGroundingOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.UnionBoxes, "union-boxes", false, "with --entities: one union box per chain instead of all its boxes")
 	fs.StringVar(&o.Preds, "preds", "", "GVD grounding submission {\"results\": {id: [{clss, idx_in_sent, bbox}]}} (required)")
 	fs.Var(&o.Modes, "mode", "F1 mode: all, loc or both")
-	fs.BoolVar(&o.Attention, "attention", false, "ground-truth-caption mode: attention accuracy (five entries per image, matched by idx_in_sent)")
+	fs.BoolVar(&o.Attention, "attention", false, "ground-truth-caption mode: attention accuracy (five entries per image, one per caption, matched by idx_in_sent);\nwithout it, one entry per image (generated captions)")
 	fs.StringVar(&o.Out, "out", "", "write the results as JSON to this file")
 }
 
@@ -112,7 +112,11 @@ func runScoreGrounding(ctx context.Context, opts scoreGroundingOptions, g *globa
 	} else if refs, err = grounding.ReadReferences(opts.Refs, ids); err != nil {
 		return err
 	}
-	sub, err := grounding.ReadSubmission(opts.Preds)
+	mode := grounding.GeneratedCaptions
+	if opts.Attention {
+		mode = grounding.GroundTruthCaptions
+	}
+	sub, err := grounding.ReadSubmission(opts.Preds, mode)
 	if err != nil {
 		return err
 	}

@@ -123,11 +123,33 @@ func TestScoreGroundingCommand(t *testing.T) {
 	if m["all"].Mode != "all" || m["loc"].F1 != 0.5 {
 		t.Errorf("JSON %+v", m)
 	}
-	// Attention accuracy: one entry per GT caption; man hit, dog miss → (1 + 0)/2.
+	// Attention accuracy: five GT captions, one entry each; man hit, dog miss → (1 + 0)/2.
+	gtCap := `{"tokens":["a","man","with","a","dog"],"words":[{"class":"man","index":1,"boxes":[[0,0,9,9]]},{"class":"dog","index":4,"boxes":[[20,20,29,29]]}]}`
+	gtEntry := `{"clss":["man","dog"],"idx_in_sent":[1,4],"bbox":[[0,0,9,9],[50,50,60,60]]}`
+	refs5 := writeTemp(t, dir, "refs5.json", `{"format":"groundcap.grounding-refs/v1","images":[{"image_id":5,"captions":[`+strings.Repeat(gtCap+",", 4)+gtCap+`]}]}`)
+	sub5 := writeTemp(t, dir, "sub5.json", `{"results":{"5":[`+strings.Repeat(gtEntry+",", 4)+gtEntry+`]}}`)
 	stdout.Reset()
-	code = run(context.Background(), []string{"score-grounding", "--refs", refs, "--preds", sub, "--attention"}, &globalOptions{Stdout: &stdout, Stderr: &stderr})
+	code = run(context.Background(), []string{"score-grounding", "--refs", refs5, "--preds", sub5, "--attention"}, &globalOptions{Stdout: &stdout, Stderr: &stderr})
 	if code != 0 || !strings.Contains(stdout.String(), "attention accuracy 0.5000") {
 		t.Errorf("attention: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	// Submissions GVD's script refuses: the error names the file and the image.
+	for i, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"score-grounding", "--refs", refs5, "--preds", sub5}, "image 5 has 5"},                                                                                                             // 0 five entries for generated captions
+		{[]string{"score-grounding", "--refs", refs5, "--preds", sub, "--attention"}, "image 5 has 1"},                                                                                               // 1 one entry in ground-truth mode
+		{[]string{"score-grounding", "--refs", refs, "--preds", writeTemp(t, dir, "box3.json", `{"results":{"5":[{"clss":["man"],"bbox":[[0,0,9]]}]}}`)}, "image 5 entry 0 box 0 has 3 coordinates"}, // 2
+	} {
+		stderr.Reset()
+		path := c.args[len(c.args)-1]
+		if c.args[len(c.args)-1] == "--attention" {
+			path = c.args[len(c.args)-2]
+		}
+		if code := run(context.Background(), c.args, &globalOptions{Stdout: &stdout, Stderr: &stderr}); code != 1 || !strings.Contains(stderr.String(), c.want) || !strings.Contains(stderr.String(), path) {
+			t.Errorf("%d: exit %d, stderr %q, want 1 naming %s and %q", i, code, stderr.String(), path, c.want)
+		}
 	}
 	for i, c := range []struct {
 		args []string

@@ -57,7 +57,7 @@ type F1Result struct {
 }
 
 // F1 computes GVD's precision, recall and F1 of grounded object words in generated captions
-// (grd_eval): the first prediction of each image is compared with each of its ground-truth
+// (grd_eval): the one prediction of each image is compared with each of its ground-truth
 // captions. lem gives lemmas for the "word annotated elsewhere" rule; nil means [NounLemmatizer].
 //
 // Precision, per predicted (class, box) and GT caption: if the class is annotated in the caption,
@@ -87,8 +87,8 @@ func F1(refs *References, sub Submission, mode Mode, lem Lemmatizer) (*F1Result,
 			res.IgnoredPredictions = append(res.IgnoredPredictions, id)
 			continue
 		}
-		if len(preds) == 0 {
-			return nil, fmt.Errorf("%w: submission image %d has no prediction entry", ErrInput, id)
+		if len(preds) != 1 {
+			return nil, fmt.Errorf("%w: submission image %d has %d entries, want one grounded caption per image", ErrInput, id, len(preds))
 		}
 		if err := preds[0].validate(id, 0); err != nil {
 			return nil, err

@@ -131,6 +131,11 @@ func TestF1Errors(t *testing.T) {
 	if _, err := F1(refs, Submission{1: {}}, ModeAll, nil); !errors.Is(err, ErrInput) {
 		t.Errorf("empty entry list: got %v", err)
 	}
+	// GVD's grd_eval asserts one entry per image; a second is an error, not ignored.
+	two := []Prediction{{Classes: []string{"man"}, Boxes: []Box{g1}}, {Classes: []string{"dog"}, Boxes: []Box{g3}}}
+	if _, err := F1(refs, Submission{1: two}, ModeAll, nil); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "image 1 has 2 entries") {
+		t.Errorf("two entries for one image: got %v", err)
+	}
 	if _, err := F1(refs, Submission{1: {{Classes: []string{"man"}}}}, ModeAll, nil); !errors.Is(err, ErrInput) {
 		t.Errorf("box count mismatch: got %v", err)
 	}

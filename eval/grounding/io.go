@@ -156,18 +156,63 @@ func (r *References) Subset(ids []int64) *References {
 	return out
 }
 
+// SubmissionMode says which of GVD's evaluations a submission is for, and so how many entries each
+// image must have.
+type SubmissionMode int
+
+const (
+	// GeneratedCaptions is F1_all / F1_loc on generated captions: exactly one entry per image (GVD's
+	// grd_eval asserts it).
+	GeneratedCaptions SubmissionMode = iota + 1
+	// GroundTruthCaptions is the attention accuracy on ground-truth captions: exactly
+	// [GroundTruthEntries] entries per image, one per Flickr30k caption (GVD's gt_grd_eval).
+	GroundTruthCaptions
+)
+
+// GroundTruthEntries is the number of entries per image of a ground-truth-caption submission.
+const GroundTruthEntries = 5
+
+// entries returns the number of entries per image the mode requires.
+func (m SubmissionMode) entries() (int, error) {
+	switch m {
+	case GeneratedCaptions:
+		return 1, nil
+	case GroundTruthCaptions:
+		return GroundTruthEntries, nil
+	}
+	return 0, fmt.Errorf("grounding: invalid submission mode %d", int(m))
+}
+
+// String names the mode as the errors do.
+func (m SubmissionMode) String() string {
+	switch m {
+	case GeneratedCaptions:
+		return "generated-caption mode"
+	case GroundTruthCaptions:
+		return "ground-truth-caption mode"
+	}
+	return fmt.Sprintf("SubmissionMode(%d)", int(m))
+}
+
 // ReadSubmission reads a GVD grounding submission: {"results": {"<image id>": [{"clss": [...],
-// "idx_in_sent": [...], "bbox": [[x1, y1, x2, y2], ...]}, ...]}, "external_data": {...}}.
-func ReadSubmission(path string) (Submission, error) {
+// "idx_in_sent": [...], "bbox": [[x1, y1, x2, y2], ...]}, ...]}, "external_data": {...}}, and
+// validates it as GVD's eval_grd_flickr30k_entities.py does: the number of entries per image that
+// mode requires, four coordinates per box, as many classes as boxes (and idx_in_sent when given).
+// Errors name the file and the image id and wrap [ErrInput] for such problems.
+func ReadSubmission(path string, mode SubmissionMode) (Submission, error) {
+	want, err := mode.entries()
+	if err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("grounding: %w", err)
 	}
 	var j struct {
 		Results map[string][]struct {
-			Clss      []string `json:"clss"`
-			IdxInSent []int    `json:"idx_in_sent"`
-			BBox      []Box    `json:"bbox"`
+			Clss      []string    `json:"clss"`
+			IdxInSent []int       `json:"idx_in_sent"`
+			BBox      [][]float64 `json:"bbox"`
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(data, &j); err != nil {
@@ -177,6 +222,7 @@ func ReadSubmission(path string) (Submission, error) {
 		return nil, fmt.Errorf("grounding: %s: no \"results\" object", path)
 	}
 	sub := make(Submission, len(j.Results))
+	var bad []int64
 	for k, entries := range j.Results {
 		id, err := strconv.ParseInt(k, 10, 64)
 		if err != nil {
@@ -185,16 +231,50 @@ func ReadSubmission(path string) (Submission, error) {
 		if _, dup := sub[id]; dup {
 			return nil, fmt.Errorf("grounding: %s: image %d appears twice in results", path, id)
 		}
+		if len(entries) != want {
+			bad = append(bad, id)
+		}
 		preds := make([]Prediction, len(entries))
 		for e, en := range entries {
-			preds[e] = Prediction{Classes: en.Clss, IdxInSent: en.IdxInSent, Boxes: en.BBox}
+			boxes := make([]Box, len(en.BBox))
+			for b, c := range en.BBox {
+				if len(c) != len(Box{}) {
+					return nil, fmt.Errorf("%w: %s: image %d entry %d box %d has %d coordinates, want 4 (x1, y1, x2, y2)", ErrInput, path, id, e, b, len(c))
+				}
+				boxes[b] = Box(c)
+			}
+			preds[e] = Prediction{Classes: en.Clss, IdxInSent: en.IdxInSent, Boxes: boxes}
 			if err := preds[e].validate(id, e); err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 		}
 		sub[id] = preds
 	}
+	if len(bad) > 0 {
+		sort.Slice(bad, func(a, b int) bool { return bad[a] < bad[b] })
+		id := bad[0]
+		return nil, fmt.Errorf("%w: %s: %d image(s) do not have %d entries each (%s, as GVD's script asserts): image %d has %d (ids %s)", ErrInput, path, len(bad), want, mode, id, len(sub[id]), listIDs(bad))
+	}
 	return sub, nil
+}
+
+// maxListedIDs bounds the number of image ids an error message lists.
+const maxListedIDs = 10
+
+// listIDs returns the first ids of the sorted ids, comma-separated.
+func listIDs(ids []int64) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i == maxListedIDs {
+			b.WriteString(", …")
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	return b.String()
 }
 
 // ReadClassList reads a class list (GVD's flickr30k_class_name.txt: one class per line).

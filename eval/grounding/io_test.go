@@ -97,7 +97,7 @@ func TestReferencesRoundTripAndGVD(t *testing.T) {
 func TestReadSubmission(t *testing.T) {
 	dir := t.TempDir()
 	p := writeFile(t, dir, "sub.json", `{"results":{"1":[{"clss":["man"],"idx_in_sent":[2],"bbox":[[1,2,3,4]]}]},"external_data":{"used":true}}`)
-	sub, err := ReadSubmission(p)
+	sub, err := ReadSubmission(p, GeneratedCaptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,9 +110,44 @@ func TestReadSubmission(t *testing.T) {
 		`{"other":{}}`, // 2 no results
 		`[`,            // 3 bad JSON
 	} {
-		if _, err := ReadSubmission(writeFile(t, dir, "bad.json", b)); err == nil || !strings.Contains(err.Error(), "bad.json") {
+		if _, err := ReadSubmission(writeFile(t, dir, "bad.json", b), GeneratedCaptions); err == nil || !strings.Contains(err.Error(), "bad.json") {
 			t.Errorf("%d: got %v", i, err)
 		}
+	}
+}
+
+// TestReadSubmissionAsGVD checks the submission rules of GVD's eval_grd_flickr30k_entities.py: one
+// entry per image for generated captions, five for ground-truth captions, four coordinates per box;
+// each error names the file and the image.
+func TestReadSubmissionAsGVD(t *testing.T) {
+	dir := t.TempDir()
+	entry := `{"clss":["man"],"idx_in_sent":[2],"bbox":[[1,2,3,4]]}`
+	entries := func(n int) string { return strings.TrimSuffix(strings.Repeat(entry+",", n), ",") }
+	five := writeFile(t, dir, "five.json", `{"results":{"7":[`+entries(5)+`]}}`)
+	sub, err := ReadSubmission(five, GroundTruthCaptions)
+	if err != nil || len(sub[7]) != 5 {
+		t.Fatalf("five entries in ground-truth mode: %v, %v", sub, err)
+	}
+	for i, c := range []struct {
+		name, body string
+		mode       SubmissionMode
+		want       string
+	}{
+		{"two.json", `{"results":{"3":[` + entry + `],"7":[` + entries(2) + `]}}`, GeneratedCaptions, "image 7 has 2"},                                       // 0
+		{"none.json", `{"results":{"7":[]}}`, GeneratedCaptions, "image 7 has 0"},                                                                            // 1
+		{"four.json", `{"results":{"7":[` + entries(4) + `]}}`, GroundTruthCaptions, "image 7 has 4"},                                                        // 2
+		{"one.json", `{"results":{"7":[` + entry + `]}}`, GroundTruthCaptions, "image 7 has 1"},                                                              // 3
+		{"box3.json", `{"results":{"7":[{"clss":["man"],"bbox":[[1,2,3]]}]}}`, GeneratedCaptions, "image 7 entry 0 box 0 has 3 coordinates"},                 // 4
+		{"box5.json", `{"results":{"7":[{"clss":["a","b"],"bbox":[[1,2,3,4],[1,2,3,4,5]]}]}}`, GeneratedCaptions, "image 7 entry 0 box 1 has 5 coordinates"}, // 5
+	} {
+		path := writeFile(t, dir, c.name, c.body)
+		_, err := ReadSubmission(path, c.mode)
+		if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%d: got %v, want ErrInput naming %s and %q", i, err, path, c.want)
+		}
+	}
+	if _, err := ReadSubmission(five, 0); err == nil {
+		t.Error("mode 0 accepted")
 	}
 }
 
@@ -210,9 +245,9 @@ func TestEntitiesFixture(t *testing.T) {
 			t.Errorf("1107507919 caption 3 words %+v, want %+v", c.Words, want)
 		}
 	}
-	// A perfect submission (every GT box, first caption's classes) must score F1_all recall > 0 and
-	// attention accuracy 1.
-	sub := Submission{}
+	// A perfect submission (every GT box; for F1, the first caption's classes) must score F1_all
+	// recall > 0 and attention accuracy 1.
+	sub, gen := Submission{}, Submission{}
 	for _, img := range refs.Images {
 		var preds []Prediction
 		for _, c := range img.Captions {
@@ -225,6 +260,7 @@ func TestEntitiesFixture(t *testing.T) {
 			preds = append(preds, p)
 		}
 		sub[img.ImageID] = preds
+		gen[img.ImageID] = preds[:1]
 	}
 	acc, err := AttentionAccuracy(refs, sub)
 	if err != nil {
@@ -233,7 +269,7 @@ func TestEntitiesFixture(t *testing.T) {
 	if acc.Accuracy != 1 {
 		t.Errorf("attention accuracy of the GT boxes = %v, want 1", acc.Accuracy)
 	}
-	if _, err := F1(refs, sub, ModeAll, nil); err != nil {
-		t.Fatal(err)
+	if f1, err := F1(refs, gen, ModeAll, nil); err != nil || f1.Recall == 0 {
+		t.Fatalf("F1_all of the first captions' GT boxes: %+v, %v", f1, err)
 	}
 }

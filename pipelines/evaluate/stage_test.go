@@ -104,7 +104,7 @@ func TestMetricsMatchFiles(t *testing.T) {
 		t.Errorf("B@1 is 0: the captioner learnt nothing, the test checks little (%+v)", met.Caption)
 	}
 	// Grounding: the submission file against references read from the Entities folder.
-	sub, err := grounding.ReadSubmission(filepath.Join(out, evaluate.SubmissionFile))
+	sub, err := grounding.ReadSubmission(filepath.Join(out, evaluate.SubmissionFile), grounding.GeneratedCaptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestSubmission(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	back, err := grounding.ReadSubmission(path)
+	back, err := grounding.ReadSubmission(path, grounding.GeneratedCaptions)
 	if err != nil {
 		t.Fatal(err)
 	}
