@@ -1,10 +1,7 @@
 package caption
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,145 +19,344 @@ type ReadOptions struct {
 
 // ReadReferences reads reference captions from a COCO annotation file ({"annotations": [{"image_id",
 // "caption"}, …]}) or a Karpathy dataset file ({"images": [{"filename", "split", "sentences": [{"raw",
-// "tokens"}]}, …]}; the image id is "cocoid" when present, else the integer in the file name).
+// "tokens"}]}, …]}; the image id is "cocoid" when present, else the integer in the file name). The
+// file is decoded as a stream; errors name the file, line and column.
 func ReadReferences(path string, opts ReadOptions) (map[int64][]string, error) {
-	data, err := os.ReadFile(path)
+	j, err := openJSON(path)
 	if err != nil {
-		return nil, fmt.Errorf("caption: %w", err)
+		return nil, err
 	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, fmt.Errorf("caption: %s: not a JSON object: %w", path, err)
+	defer j.Close()
+	if err := j.begin('{', top("top level")); err != nil {
+		return nil, fmt.Errorf("%w (want a COCO annotation file or a Karpathy dataset file)", err)
 	}
-	if raw, ok := probe["annotations"]; ok {
+	var coco, karpathy map[int64][]string
+	// karpathyErr is the first problem of "images" read as a Karpathy file; it matters only when
+	// the file has no "annotations" (a COCO file's "images" list has no sentences).
+	var karpathyErr error
+	for {
+		more, err := j.more()
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			break
+		}
+		name, err := j.name()
+		if err != nil {
+			return nil, err
+		}
+		switch name {
+		case "annotations":
+			if coco, err = readCOCORefs(j); err != nil {
+				return nil, err
+			}
+		case "images":
+			if karpathy, karpathyErr, err = readKarpathy(j, opts); err != nil {
+				return nil, err
+			}
+		default:
+			if err := j.skip(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := j.end(); err != nil {
+		return nil, err
+	}
+	switch {
+	case coco != nil:
 		if opts.Split != "" {
 			return nil, fmt.Errorf("caption: %s: a split (%q) applies only to Karpathy dataset files, this is a COCO annotation file", path, opts.Split)
 		}
-		return readCOCORefs(path, raw)
-	}
-	if raw, ok := probe["images"]; ok {
-		return readKarpathy(path, raw, opts)
+		return coco, nil
+	case karpathy != nil:
+		if karpathyErr != nil {
+			return nil, karpathyErr
+		}
+		if len(karpathy) == 0 {
+			return nil, fmt.Errorf("caption: %s: no images in split %q", path, opts.Split)
+		}
+		return karpathy, nil
 	}
 	return nil, fmt.Errorf("caption: %s: neither a COCO annotation file (\"annotations\") nor a Karpathy dataset file (\"images\")", path)
 }
 
-func readCOCORefs(path string, raw json.RawMessage) (map[int64][]string, error) {
-	var anns []struct {
-		ImageID *json.Number `json:"image_id"`
-		Caption *string      `json:"caption"`
-	}
-	if err := decodeNumbers(raw, &anns); err != nil {
-		return nil, fmt.Errorf("caption: %s: annotations: %w", path, err)
+// readCOCORefs reads the "annotations" list of a COCO annotation file.
+func readCOCORefs(j *jsonFile) (map[int64][]string, error) {
+	if err := j.begin('[', top("annotations")); err != nil {
+		return nil, err
 	}
 	refs := make(map[int64][]string)
-	for i, a := range anns {
-		if a.ImageID == nil || a.Caption == nil {
-			return nil, fmt.Errorf("caption: %s: annotations[%d]: missing image_id or caption", path, i)
-		}
-		id, err := parseID(*a.ImageID)
+	for i := 0; ; i++ {
+		more, err := j.more()
 		if err != nil {
-			return nil, fmt.Errorf("caption: %s: annotations[%d]: %w", path, i, err)
+			return nil, err
 		}
-		refs[id] = append(refs[id], *a.Caption)
-	}
-	return refs, nil
-}
-
-func readKarpathy(path string, raw json.RawMessage, opts ReadOptions) (map[int64][]string, error) {
-	var imgs []struct {
-		Filename  string       `json:"filename"`
-		CocoID    *json.Number `json:"cocoid"`
-		Split     string       `json:"split"`
-		Sentences []struct {
-			Raw    string   `json:"raw"`
-			Tokens []string `json:"tokens"`
-		} `json:"sentences"`
-	}
-	if err := decodeNumbers(raw, &imgs); err != nil {
-		return nil, fmt.Errorf("caption: %s: images: %w", path, err)
-	}
-	refs := make(map[int64][]string)
-	for i, img := range imgs {
-		if opts.Split != "" && img.Split != opts.Split {
-			continue
+		if !more {
+			return refs, nil
+		}
+		where := item("annotations", i)
+		start := j.dec.InputOffset()
+		if err := j.begin('{', where); err != nil {
+			return nil, err
 		}
 		var id int64
-		var err error
-		if img.CocoID != nil {
-			id, err = parseID(*img.CocoID)
-		} else {
-			stem := strings.TrimSuffix(filepath.Base(img.Filename), filepath.Ext(img.Filename))
-			id, err = strconv.ParseInt(stem, 10, 64)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("caption: %s: images[%d] (%q): no image id: %w", path, i, img.Filename, err)
-		}
-		if _, dup := refs[id]; dup {
-			return nil, fmt.Errorf("caption: %s: images[%d]: image id %d appears twice", path, i, id)
-		}
-		caps := make([]string, len(img.Sentences))
-		for j, s := range img.Sentences {
-			if opts.Tokens {
-				caps[j] = strings.Join(s.Tokens, " ")
-			} else {
-				caps[j] = s.Raw
+		var caption string
+		var haveID, haveCaption bool
+		for {
+			more, err := j.more()
+			if err != nil {
+				return nil, err
+			}
+			if !more {
+				break
+			}
+			name, err := j.name()
+			if err != nil {
+				return nil, err
+			}
+			switch name {
+			case "image_id":
+				id, err = j.id(where.at("image_id"))
+				haveID = true
+			case "caption":
+				caption, err = j.str(where.at("caption"))
+				haveCaption = true
+			default:
+				err = j.skip()
+			}
+			if err != nil {
+				return nil, err
 			}
 		}
-		refs[id] = caps
+		if !haveID || !haveCaption {
+			return nil, j.errAt(start, "%s: missing image_id or caption", where)
+		}
+		refs[id] = append(refs[id], caption)
 	}
-	if len(refs) == 0 {
-		return nil, fmt.Errorf("caption: %s: no images in split %q", path, opts.Split)
-	}
-	return refs, nil
 }
 
-// ReadPredictions reads a COCO results file ([{"image_id", "caption"}, …]). Two predictions for one
-// image are an error listing the ids.
-func ReadPredictions(path string) (map[int64]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("caption: %w", err)
+// lateError is an error formatted only if it is returned (its position costs a second read).
+type lateError struct {
+	j   *jsonFile
+	off int64
+	msg string
+}
+
+func (e *lateError) Error() string { return e.j.errAt(e.off, "%s", e.msg).Error() }
+
+// readKarpathy reads the "images" list of a Karpathy dataset file, keeping the images of
+// opts.Split (all when empty). Problems that only a Karpathy file has (no image id) come back as
+// kerr; err is a problem of the JSON itself.
+func readKarpathy(j *jsonFile, opts ReadOptions) (refs map[int64][]string, kerr, err error) {
+	if err := j.begin('[', top("images")); err != nil {
+		return nil, nil, err
 	}
-	var res []struct {
-		ImageID *json.Number `json:"image_id"`
-		Caption *string      `json:"caption"`
-	}
-	if err := decodeNumbers(data, &res); err != nil {
-		return nil, fmt.Errorf("caption: %s: want a COCO results list [{\"image_id\", \"caption\"}]: %w", path, err)
-	}
-	preds := make(map[int64]string, len(res))
-	var dups []int64
-	for i, r := range res {
-		if r.ImageID == nil || r.Caption == nil {
-			return nil, fmt.Errorf("caption: %s: entry %d: missing image_id or caption", path, i)
-		}
-		id, err := parseID(*r.ImageID)
+	refs = make(map[int64][]string)
+	for i := 0; ; i++ {
+		more, err := j.more()
 		if err != nil {
-			return nil, fmt.Errorf("caption: %s: entry %d: %w", path, i, err)
+			return nil, nil, err
+		}
+		if !more {
+			return refs, kerr, nil
+		}
+		where := item("images", i)
+		start := j.dec.InputOffset()
+		if err := j.begin('{', where); err != nil {
+			return nil, nil, err
+		}
+		var filename, split string
+		var cocoID int64
+		var haveCocoID bool
+		var caps []string
+		for {
+			more, err := j.more()
+			if err != nil {
+				return nil, nil, err
+			}
+			if !more {
+				break
+			}
+			name, err := j.name()
+			if err != nil {
+				return nil, nil, err
+			}
+			switch name {
+			case "filename":
+				filename, err = j.str(where.at("filename"))
+			case "cocoid":
+				cocoID, err = j.id(where.at("cocoid"))
+				haveCocoID = true
+			case "split":
+				split, err = j.str(where.at("split"))
+			case "sentences":
+				caps, err = readSentences(j, where, opts.Tokens, caps[:0])
+			default:
+				err = j.skip()
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+		if kerr != nil || (opts.Split != "" && split != opts.Split) {
+			continue
+		}
+		id := cocoID
+		if !haveCocoID {
+			stem := strings.TrimSuffix(filepath.Base(filename), filepath.Ext(filename))
+			if id, err = strconv.ParseInt(stem, 10, 64); err != nil {
+				kerr = &lateError{j, start, fmt.Sprintf("%s (%q): no image id: neither a cocoid nor an integer file name", where, filename)}
+				continue
+			}
+		}
+		if _, dup := refs[id]; dup {
+			kerr = &lateError{j, start, fmt.Sprintf("%s: image id %d appears twice", where, id)}
+			continue
+		}
+		refs[id] = append([]string(nil), caps...)
+	}
+}
+
+// readSentences reads a Karpathy image's "sentences" list into dst: each sentence's "raw" text, or
+// its "tokens" joined by spaces when tokens is set.
+func readSentences(j *jsonFile, img loc, tokens bool, dst []string) ([]string, error) {
+	if err := j.begin('[', img.at("sentences")); err != nil {
+		return nil, err
+	}
+	var toks []string
+	for k := 0; ; k++ {
+		more, err := j.more()
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return dst, nil
+		}
+		w := img.at("sentences").elem(k)
+		if err := j.begin('{', w); err != nil {
+			return nil, err
+		}
+		var raw string
+		toks = toks[:0]
+		for {
+			more, err := j.more()
+			if err != nil {
+				return nil, err
+			}
+			if !more {
+				break
+			}
+			name, err := j.name()
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case name == "raw" && !tokens:
+				raw, err = j.str(w.at("raw"))
+			case name == "tokens" && tokens:
+				if err = j.begin('[', w.at("tokens")); err != nil {
+					return nil, err
+				}
+				for {
+					more, err := j.more()
+					if err != nil {
+						return nil, err
+					}
+					if !more {
+						break
+					}
+					t, err := j.str(w.at("tokens"))
+					if err != nil {
+						return nil, err
+					}
+					toks = append(toks, t)
+				}
+			default:
+				err = j.skip()
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if tokens {
+			dst = append(dst, strings.Join(toks, " "))
+		} else {
+			dst = append(dst, raw)
+		}
+	}
+}
+
+// ReadPredictions reads a COCO results file ([{"image_id", "caption"}, …]), decoded as a stream. Two
+// predictions for one image are an error listing the ids.
+func ReadPredictions(path string) (map[int64]string, error) {
+	j, err := openJSON(path)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	if err := j.begin('[', top("top level")); err != nil {
+		return nil, fmt.Errorf("%w (want a COCO results list [{\"image_id\", \"caption\"}])", err)
+	}
+	preds := make(map[int64]string)
+	var dups []int64
+	for i := 0; ; i++ {
+		more, err := j.more()
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			break
+		}
+		where := item("entry", i)
+		start := j.dec.InputOffset()
+		if err := j.begin('{', where); err != nil {
+			return nil, err
+		}
+		var id int64
+		var caption string
+		var haveID, haveCaption bool
+		for {
+			more, err := j.more()
+			if err != nil {
+				return nil, err
+			}
+			if !more {
+				break
+			}
+			name, err := j.name()
+			if err != nil {
+				return nil, err
+			}
+			switch name {
+			case "image_id":
+				id, err = j.id(where.at("image_id"))
+				haveID = true
+			case "caption":
+				caption, err = j.str(where.at("caption"))
+				haveCaption = true
+			default:
+				err = j.skip()
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if !haveID || !haveCaption {
+			return nil, j.errAt(start, "%s: missing image_id or caption", where)
 		}
 		if _, dup := preds[id]; dup {
 			dups = append(dups, id)
 			continue
 		}
-		preds[id] = *r.Caption
+		preds[id] = caption
+	}
+	if err := j.end(); err != nil {
+		return nil, err
 	}
 	if len(dups) > 0 {
 		return nil, fmt.Errorf("%w: %s: %d image(s) have more than one prediction: %s", ErrInput, path, len(dups), listIDs(dups))
 	}
 	return preds, nil
-}
-
-func decodeNumbers(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	return dec.Decode(v)
-}
-
-// parseID accepts an integer image id (as a JSON number or numeric string).
-func parseID(n json.Number) (int64, error) {
-	id, err := strconv.ParseInt(n.String(), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("image_id %q is not an integer", n.String())
-	}
-	return id, nil
 }
