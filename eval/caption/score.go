@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"sort"
 	"strings"
@@ -214,30 +215,21 @@ func rougeSplit(s string, fields []string) []string {
 
 // scoreTokenized scores tokenised hypotheses (one per image) against their references.
 func scoreTokenized(hyps []string, refs [][]string, workers int) *Result {
-	hint := 0
-	for i, h := range hyps {
-		hint += len(h) / 5
-		for _, r := range refs[i] {
-			hint += len(r) / 5
-		}
-	}
-	idx := newNgramIndex(hint)
+	idx := newNgramIndex(len(hyps))
 	hs := make([]sentence, len(hyps))
 	rs := make([][]sentence, len(hyps))
 	for i, h := range hyps {
-		f := pyFields(h)
-		hs[i] = idx.add(f, rougeSplit(h, f))
+		hs[i] = idx.addText(h)
 		rs[i] = make([]sentence, len(refs[i]))
 		for j, r := range refs[i] {
-			f := pyFields(r)
-			rs[i][j] = idx.add(f, rougeSplit(r, f))
+			rs[i][j] = idx.addText(r)
 		}
 	}
+	idx.internNgrams(append([][]sentence{hs}, rs...), workers)
 
 	// Document frequency of every n-gram over the images' reference sets.
-	var logDF [maxN][]float64
+	var df [maxN][]int32
 	{
-		var df [maxN][]int32
 		var stamp [maxN][]int32
 		for n := range maxN {
 			df[n] = make([]int32, idx.size[n])
@@ -247,35 +239,36 @@ func scoreTokenized(hyps []string, refs [][]string, workers int) *Result {
 			mark := int32(i + 1)
 			for _, r := range rs[i] {
 				for n := range maxN {
+					st, d := stamp[n], df[n]
 					for _, g := range r.grams[n] {
-						if stamp[n][g] != mark {
-							stamp[n][g] = mark
-							df[n][g]++
+						if st[g] != mark {
+							st[g] = mark
+							d[g]++
 						}
 					}
 				}
 			}
 		}
-		for n := range maxN {
-			logDF[n] = make([]float64, idx.size[n])
-			for g, d := range df[n] {
-				logDF[n][g] = math.Log(math.Max(1, float64(d)))
-			}
-		}
 	}
+	// idf[d] = ln N − ln max(1, d): the tf-idf factor of an n-gram in d images' references.
 	refLen := math.Log(float64(len(hs)))
+	idf := make([]float64, len(hs)+1)
+	for d := range idf {
+		idf[d] = refLen - math.Log(math.Max(1, float64(d)))
+	}
 
 	res := &Result{PerImage: make([]ImageScore, len(hs)), NumImages: len(hs)}
 	stats := make([]bleuStats, len(hs))
 	parallel(len(hs), workers, func(lo, hi int) {
-		w := newWorkspace(idx.size)
+		w := &workspace{}
 		for i := lo; i < hi; i++ {
-			st := w.bleu(hs[i], rs[i])
+			w.load(hs[i], rs[i], &df, idf)
+			st := w.bleu()
 			stats[i] = st
 			m := &res.PerImage[i].Metrics
 			m.Bleu = st.scores()
 			m.RougeL = w.rouge(hs[i], rs[i])
-			m.CIDErD = w.cider(hs[i], rs[i], &logDF, refLen)
+			m.CIDErD = w.cider()
 		}
 	})
 	var total bleuStats
@@ -291,39 +284,122 @@ func scoreTokenized(hyps []string, refs [][]string, workers int) *Result {
 	return res
 }
 
-// workspace is one goroutine's scratch space, indexed by n-gram id.
+// localSlot is a slot of the workspace's per-image table: (order, global id) key and local id+1.
+type localSlot struct {
+	key uint64
+	id  int32
+}
+
+// lsent is one sentence of the current image in local ids.
+type lsent struct {
+	words int
+	grams [maxN][]int32
+}
+
+// workspace is one goroutine's scratch space for one image at a time: the n-grams of the image's
+// sentences get small local ids (a table that stays in the CPU cache), and the per-n-gram arrays
+// are indexed by them.
 type workspace struct {
-	cnt     [maxN][]int32
-	maxRef  [maxN][]int32
-	weight  [maxN][]float64 // hypothesis tf-idf weights
-	touched [maxN][]int32
+	slots []localSlot
+	shift uint    // 64 − log2(len(slots))
+	used  []int32 // occupied slots, to clear them
+	buf   []int32 // backing store of the sentences' local ids
+	hyp   lsent
+	refs  []lsent
+	// Per local id:
+	idf    []float64 // ln N − ln max(1, df)
+	cnt    []int32
+	maxRef []int32
+	weight []float64 // the hypothesis's tf-idf weight
+	// Scratch:
+	refLens []int
+	ids     []int32
 	row     []int32
-	refVec  vec
 	hypVec  vec
+	refVec  vec
 }
 
-func newWorkspace(size [maxN]int32) *workspace {
-	w := &workspace{}
+// load maps the n-grams of h and refs to local ids and fetches their document frequencies.
+func (w *workspace) load(h sentence, refs []sentence, df *[maxN][]int32, idf []float64) {
+	total := 0
 	for n := range maxN {
-		w.cnt[n] = make([]int32, size[n])
-		w.maxRef[n] = make([]int32, size[n])
-		w.weight[n] = make([]float64, size[n])
+		total += len(h.grams[n])
+		for _, r := range refs {
+			total += len(r.grams[n])
+		}
 	}
-	return w
+	if size := tableSize(total); len(w.slots) < size {
+		w.slots = make([]localSlot, size)
+		w.shift = uint(64 - bits.TrailingZeros(uint(size)))
+	}
+	for _, s := range w.used {
+		w.slots[s] = localSlot{}
+	}
+	w.used = w.used[:0]
+	w.idf = w.idf[:0]
+	if cap(w.buf) < total {
+		w.buf = make([]int32, 0, total)
+	}
+	w.buf = w.buf[:0]
+	w.hyp = w.local(h, df, idf)
+	w.refs = w.refs[:0]
+	for _, r := range refs {
+		w.refs = append(w.refs, w.local(r, df, idf))
+	}
+	n := len(w.idf)
+	if cap(w.cnt) < n {
+		w.cnt = make([]int32, n, 2*n)
+		w.maxRef = make([]int32, n, 2*n)
+		w.weight = make([]float64, n, 2*n)
+	}
+	w.cnt, w.maxRef, w.weight = w.cnt[:n], w.maxRef[:n], w.weight[:n]
+	clear(w.cnt)
+	clear(w.maxRef)
+	clear(w.weight)
 }
 
-// bleu returns the BLEU statistics of hypothesis h against refs.
-func (w *workspace) bleu(h sentence, refs []sentence) bleuStats {
-	var st bleuStats
-	refLens := make([]int, 0, 8)
-	for _, r := range refs {
-		refLens = append(refLens, r.words)
-		for n := range maxN {
-			cnt, mr := w.cnt[n], w.maxRef[n]
-			for _, g := range r.grams[n] {
-				if cnt[g] == 0 && mr[g] == 0 {
-					w.touched[n] = append(w.touched[n], g)
+// local returns s in local ids, giving new n-grams the next ids.
+func (w *workspace) local(s sentence, df *[maxN][]int32, idf []float64) lsent {
+	out := lsent{words: s.words}
+	mask := uint64(len(w.slots) - 1)
+	for n := range maxN {
+		start := len(w.buf)
+		for _, g := range s.grams[n] {
+			key := uint64(n)<<32 | uint64(uint32(g))
+			i := (key * 0x9E3779B97F4A7C15) >> w.shift
+			for {
+				sl := &w.slots[i]
+				if sl.id == 0 {
+					id := int32(len(w.idf))
+					*sl = localSlot{key, id + 1}
+					w.used = append(w.used, int32(i))
+					w.idf = append(w.idf, idf[df[n][g]])
+					w.buf = append(w.buf, id)
+					break
 				}
+				if sl.key == key {
+					w.buf = append(w.buf, sl.id-1)
+					break
+				}
+				i = (i + 1) & mask
+			}
+		}
+		out.grams[n] = w.buf[start:len(w.buf):len(w.buf)]
+	}
+	return out
+}
+
+// bleu returns the BLEU statistics of the loaded hypothesis against its references.
+func (w *workspace) bleu() bleuStats {
+	var st bleuStats
+	h := &w.hyp
+	cnt, mr := w.cnt, w.maxRef
+	w.refLens = w.refLens[:0]
+	for k := range w.refs {
+		r := &w.refs[k]
+		w.refLens = append(w.refLens, r.words)
+		for n := range maxN {
+			for _, g := range r.grams[n] {
 				cnt[g]++
 			}
 			for _, g := range r.grams[n] {
@@ -337,7 +413,6 @@ func (w *workspace) bleu(h sentence, refs []sentence) bleuStats {
 		}
 	}
 	for n := range maxN {
-		cnt, mr := w.cnt[n], w.maxRef[n]
 		c := 0
 		for _, g := range h.grams[n] {
 			if cnt[g] < mr[g] {
@@ -348,15 +423,11 @@ func (w *workspace) bleu(h sentence, refs []sentence) bleuStats {
 		for _, g := range h.grams[n] {
 			cnt[g] = 0
 		}
-		for _, g := range w.touched[n] {
-			mr[g] = 0
-		}
-		w.touched[n] = w.touched[n][:0]
 		st.correct[n] = float64(c)
 		st.guess[n] = float64(max(0, h.words-n))
 	}
 	st.testLen = float64(h.words)
-	st.refLen = float64(closestRefLen(h.words, refLens))
+	st.refLen = float64(closestRefLen(h.words, w.refLens))
 	return st
 }
 
@@ -380,48 +451,47 @@ type vec struct {
 	length float64 // number of bigrams, the reference code's 'length'
 }
 
-// build fills v from s's n-grams, using cnt as zeroed scratch.
-func (v *vec) build(s sentence, cnt *[maxN][]int32, logDF *[maxN][]float64, refLen float64) {
+// build fills v from s's n-grams (local ids), using cnt as zeroed scratch.
+func (v *vec) build(s *lsent, cnt []int32, idf []float64) {
 	for n := range maxN {
 		v.ids[n] = v.ids[n][:0]
 		v.w[n] = v.w[n][:0]
-		c := cnt[n]
 		for _, g := range s.grams[n] {
-			if c[g] == 0 {
+			if cnt[g] == 0 {
 				v.ids[n] = append(v.ids[n], g)
 			}
-			c[g]++
+			cnt[g]++
 		}
 		var norm float64
 		for _, g := range v.ids[n] {
-			x := float64(c[g]) * (refLen - logDF[n][g])
+			x := float64(cnt[g]) * idf[g]
 			v.w[n] = append(v.w[n], x)
 			norm += x * x
-			c[g] = 0
+			cnt[g] = 0
 		}
 		v.norm[n] = math.Sqrt(norm)
 	}
 	v.length = float64(len(s.grams[1]))
 }
 
-// cider returns the CIDEr-D of h against refs.
-func (w *workspace) cider(h sentence, refs []sentence, logDF *[maxN][]float64, refLen float64) float64 {
-	w.hypVec.build(h, &w.cnt, logDF, refLen)
+// cider returns the CIDEr-D of the loaded hypothesis against its references.
+func (w *workspace) cider() float64 {
+	w.hypVec.build(&w.hyp, w.cnt, w.idf)
 	hv := &w.hypVec
+	hw := w.weight
 	for n := range maxN {
 		for k, g := range hv.ids[n] {
-			w.weight[n][g] = hv.w[n][k]
+			hw[g] = hv.w[n][k]
 		}
 	}
 	var score [maxN]float64
-	for _, r := range refs {
-		w.refVec.build(r, &w.cnt, logDF, refLen)
+	for k := range w.refs {
+		w.refVec.build(&w.refs[k], w.cnt, w.idf)
 		rv := &w.refVec
 		delta := hv.length - rv.length
 		pen := math.Pow(math.E, -(delta*delta)/(2*ciderSigma*ciderSigma))
 		for n := range maxN {
 			var val float64
-			hw := w.weight[n]
 			for k, g := range rv.ids[n] {
 				if x := hw[g]; x != 0 {
 					y := rv.w[n][k]
@@ -434,12 +504,7 @@ func (w *workspace) cider(h sentence, refs []sentence, logDF *[maxN][]float64, r
 			score[n] += val * pen
 		}
 	}
-	for n := range maxN {
-		for _, g := range hv.ids[n] {
-			w.weight[n][g] = 0
-		}
-	}
 	avg := (score[0] + score[1] + score[2] + score[3]) / maxN
-	avg /= float64(len(refs))
+	avg /= float64(len(w.refs))
 	return avg * 10
 }
