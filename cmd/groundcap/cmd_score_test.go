@@ -57,8 +57,18 @@ func TestScoreCommand(t *testing.T) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
-	if v := m.Corpus["CIDEr"].(float64); v < 1.2421919556558583-1e-9 || v > 1.2421919556558583+1e-9 || len(m.PerImage) != 2 {
-		t.Errorf("JSON corpus %v, %d images", m.Corpus, len(m.PerImage))
+	if v := m.Corpus["CIDEr"].(float64); v < 1.2421919556558583-1e-9 || v > 1.2421919556558583+1e-9 || m.PerImage != nil {
+		t.Errorf("JSON corpus %v, %d images (want none without --per-image)", m.Corpus, len(m.PerImage))
+	}
+	// --per-image adds each image's scores.
+	if code := run(context.Background(), []string{"score", "--refs", refs, "--preds", preds, "--tokenize=false", "--out", out, "--per-image"}, &globalOptions{Stdout: &stdout, Stderr: &stderr}); code != 0 {
+		t.Fatalf("--per-image: exit %d: %s", code, stderr.String())
+	}
+	if data, err = os.ReadFile(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil || len(m.PerImage) != 2 {
+		t.Errorf("--per-image: %d images, %v; want 2", len(m.PerImage), err)
 	}
 }
 
@@ -71,6 +81,7 @@ func TestScoreCommandErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"score", "--refs", refs}, 2, "--refs and --preds are required"}, // 0
+		{[]string{"score", "--refs", refs, "--preds", refs, "--per-image"}, 2, "--per-image needs --out"},
 		{[]string{"score", "--refs", refs, "--preds", writeTemp(t, dir, "u.json", `[{"image_id":0,"caption":"a"},{"image_id":1,"caption":"b"},{"image_id":77,"caption":"c"}]`)}, 1, "not in the references: 77"}, // 1
 		{[]string{"score", "--refs", refs, "--preds", writeTemp(t, dir, "m.json", `[{"image_id":0,"caption":"a"}]`)}, 1, "--partial"},                                                                            // 2
 		{[]string{"score", "--refs", refs, "--preds", writeTemp(t, dir, "d.json", `[{"image_id":0,"caption":"a"},{"image_id":0,"caption":"b"}]`)}, 1, "more than one prediction: 0"},                             // 3

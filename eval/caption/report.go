@@ -36,8 +36,13 @@ func (r *Result) metricsJSON(m Metrics, id *int64) metricsJSON {
 //	{"corpus": {"Bleu_1": …, "Bleu_2": …, "Bleu_3": …, "Bleu_4": …, "ROUGE_L": …, "CIDEr": …,
 //	            "METEOR": value or "not computed (…)", "SPICE": …},
 //	 "num_images": N, "num_missing": M, "per_image": [{"image_id": …, "Bleu_1": …, …}, …]}
+//
+// per_image is left out when PerImage is nil.
 func (r *Result) MarshalJSON() ([]byte, error) {
-	per := make([]metricsJSON, len(r.PerImage))
+	var per []metricsJSON
+	if r.PerImage != nil {
+		per = make([]metricsJSON, len(r.PerImage))
+	}
 	for i := range r.PerImage {
 		per[i] = r.metricsJSON(r.PerImage[i].Metrics, &r.PerImage[i].ImageID)
 	}
@@ -45,7 +50,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		Corpus     metricsJSON   `json:"corpus"`
 		NumImages  int           `json:"num_images"`
 		NumMissing int           `json:"num_missing"`
-		PerImage   []metricsJSON `json:"per_image"`
+		PerImage   []metricsJSON `json:"per_image,omitempty"`
 	}{r.metricsJSON(r.Corpus, nil), r.NumImages, r.NumMissing, per})
 }
 

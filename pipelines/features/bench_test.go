@@ -20,6 +20,7 @@ import (
 
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/peers"
 )
 
 // Benchmark size: GROUNDCAP_BENCH_FEATURE_IMAGES images (default 1000) of 36 boxes × 2048, in
@@ -221,14 +222,11 @@ func BenchmarkMaterialise(b *testing.B) {
 	}
 
 	b.Run("numpy-make_bu_data", func(b *testing.B) {
-		py := numpyPython()
+		py := peers.NumpyPython()
 		if py == "" {
-			b.Skip("no python3 with NumPy (Debian: apt-get install python3-numpy; or set GROUNDCAP_PYTHON)")
+			b.Skip(peers.SkipReason)
 		}
-		script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "bench", "make_bu_data.py"))
-		if err != nil {
-			b.Fatal(err)
-		}
+		script := peers.Script(b, "make_bu_data.py")
 		b.SetBytes(size)
 		cpu0 := cpuSeconds(syscall.RUSAGE_CHILDREN)
 		for i := 0; i < b.N; i++ {
@@ -277,20 +275,6 @@ func decodeInto(b *testing.B, dst, src []byte) []byte {
 		b.Fatal(err)
 	}
 	return dst[:m]
-}
-
-// numpyPython returns a python3 that imports NumPy: GROUNDCAP_PYTHON, python3 on PATH, or
-// Debian's /usr/bin/python3 (python3-numpy); "" when none does.
-func numpyPython() string {
-	for _, p := range []string{os.Getenv("GROUNDCAP_PYTHON"), "python3", "/usr/bin/python3"} {
-		if p == "" {
-			continue
-		}
-		if exec.Command(p, "-c", "import numpy").Run() == nil {
-			return p
-		}
-	}
-	return ""
 }
 
 // BenchmarkShardWriter measures the shard writer alone (no runner): scan every file, then
