@@ -4,9 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
+	"github.com/apache/beam/sdks/v2/go/container/tools"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/grpcx"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx" // registers every runner and its flags
 )
 
@@ -19,6 +22,81 @@ func isBeamWorker(args []string) bool {
 		}
 	}
 	return false
+}
+
+// isBeamBoot reports whether a runner started this binary as the command of a PROCESS environment:
+// with --provision_endpoint and no --worker, as prism's job server and a Flink task manager do
+// (the contract of Beam's container boot program).
+func isBeamBoot(args []string) bool {
+	if isBeamWorker(args) {
+		return false
+	}
+	for _, a := range args {
+		if strings.HasPrefix(strings.TrimLeft(a, "-"), "provision_endpoint") {
+			return true
+		}
+	}
+	return false
+}
+
+// runBeamBoot does what Beam's Go container boot program does before it starts the worker, then
+// runs the worker harness in this process, since this binary is the worker: it asks the provision
+// service for the logging and control endpoints and the pipeline options, and hands them to the
+// harness as the --worker flags would. The staged worker binary is not fetched (it is this one).
+func runBeamBoot(ctx context.Context, args []string, g *globalOptions) int {
+	fs := flag.NewFlagSet("groundcap worker", flag.ContinueOnError)
+	fs.SetOutput(g.Stderr)
+	id := fs.String("id", "", "worker id")
+	provision := fs.String("provision_endpoint", "", "provision service endpoint")
+	logging := fs.String("logging_endpoint", "", "logging service endpoint")
+	control := fs.String("control_endpoint", "", "control service endpoint")
+	fs.String("artifact_endpoint", "", "artifact service endpoint (unused: this binary is the worker)")
+	semiPersist := fs.String("semi_persist_dir", "/tmp", "semi-persistent directory")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(g.Stderr, "groundcap worker: %v\n", err)
+		return 2
+	}
+	// prism quotes the id as for a shell ("--id='…'") but starts the command without one.
+	wid := strings.Trim(*id, `'"`)
+	if wid == "" {
+		fmt.Fprintln(g.Stderr, "groundcap worker: no --id")
+		return 2
+	}
+	info, err := tools.ProvisionInfo(grpcx.WriteWorkerID(ctx, wid), *provision)
+	if err != nil {
+		fmt.Fprintf(g.Stderr, "groundcap worker: provision info from %s: %v\n", *provision, err)
+		return 1
+	}
+	if u := info.GetLoggingEndpoint().GetUrl(); u != "" {
+		*logging = u
+	}
+	if u := info.GetControlEndpoint().GetUrl(); u != "" {
+		*control = u
+	}
+	if *logging == "" || *control == "" {
+		fmt.Fprintln(g.Stderr, "groundcap worker: the provision service gave no logging or control endpoint")
+		return 1
+	}
+	options, err := tools.ProtoToJSON(info.GetPipelineOptions())
+	if err != nil {
+		fmt.Fprintf(g.Stderr, "groundcap worker: pipeline options: %v\n", err)
+		return 1
+	}
+	if u := info.GetStatusEndpoint().GetUrl(); u != "" {
+		os.Setenv("STATUS_ENDPOINT", u)
+	}
+	if caps := info.GetRunnerCapabilities(); len(caps) > 0 {
+		os.Setenv("RUNNER_CAPABILITIES", strings.Join(caps, " "))
+	}
+	for _, kv := range [][2]string{{"worker", "true"}, {"id", wid}, {"logging_endpoint", *logging},
+		{"control_endpoint", *control}, {"semi_persist_dir", *semiPersist}, {"options", options}} {
+		if err := flag.CommandLine.Set(kv[0], kv[1]); err != nil {
+			fmt.Fprintf(g.Stderr, "groundcap worker: --%s: %v\n", kv[0], err)
+			return 2
+		}
+	}
+	beam.Init()
+	return 0
 }
 
 // runBeamWorker hands the process to Beam's worker harness, which exits when the job is done.

@@ -28,10 +28,7 @@ import (
 //	go test -run XXX -bench ScoreProcess -benchtime 5x ./cmd/groundcap
 func BenchmarkScoreProcess(b *testing.B) {
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "groundcap")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := groundcapBinary(b)
 	refs, preds := writeScoreCorpus(b, dir, 5000, 5, 1)
 	py := peers.NumpyPython()
 	script := peers.Script(b, "coco_caption_peer.py")

@@ -22,7 +22,11 @@ func TestMain(m *testing.M) {
 		g := &globalOptions{Stdout: os.Stdout, Stderr: os.Stderr}
 		os.Exit(run(context.Background(), os.Args[1:], g))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binaryPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binaryPath))
+	}
+	os.Exit(code)
 }
 
 // TestKillNineThenRerun kills 'groundcap run' with SIGKILL part-way through the chain (wherever

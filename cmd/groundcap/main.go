@@ -67,6 +67,9 @@ func run(ctx context.Context, args []string, g *globalOptions) int {
 	if isBeamWorker(args) {
 		return runBeamWorker(ctx, args, g)
 	}
+	if isBeamBoot(args) {
+		return runBeamBoot(ctx, args, g)
+	}
 	cmds := commands(g)
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
