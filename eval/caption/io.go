@@ -96,45 +96,52 @@ func readCOCORefs(j *jsonFile) (map[int64][]string, error) {
 		if !more {
 			return refs, nil
 		}
-		where := item("annotations", i)
-		start := j.dec.InputOffset()
-		if err := j.begin('{', where); err != nil {
+		id, caption, err := readIDCaption(j, item("annotations", i))
+		if err != nil {
 			return nil, err
-		}
-		var id int64
-		var caption string
-		var haveID, haveCaption bool
-		for {
-			more, err := j.more()
-			if err != nil {
-				return nil, err
-			}
-			if !more {
-				break
-			}
-			name, err := j.name()
-			if err != nil {
-				return nil, err
-			}
-			switch name {
-			case "image_id":
-				id, err = j.id(where.at("image_id"))
-				haveID = true
-			case "caption":
-				caption, err = j.str(where.at("caption"))
-				haveCaption = true
-			default:
-				err = j.skip()
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		if !haveID || !haveCaption {
-			return nil, j.errAt(start, "%s: missing image_id or caption", where)
 		}
 		refs[id] = append(refs[id], caption)
 	}
+}
+
+// readIDCaption reads one {"image_id", "caption"} object (other members are skipped), as COCO
+// annotations and results hold them.
+func readIDCaption(j *jsonFile, where loc) (id int64, caption string, err error) {
+	start := j.dec.InputOffset()
+	if err := j.begin('{', where); err != nil {
+		return 0, "", err
+	}
+	var haveID, haveCaption bool
+	for {
+		more, err := j.more()
+		if err != nil {
+			return 0, "", err
+		}
+		if !more {
+			break
+		}
+		name, err := j.name()
+		if err != nil {
+			return 0, "", err
+		}
+		switch name {
+		case "image_id":
+			id, err = j.id(where.at("image_id"))
+			haveID = true
+		case "caption":
+			caption, err = j.str(where.at("caption"))
+			haveCaption = true
+		default:
+			err = j.skip()
+		}
+		if err != nil {
+			return 0, "", err
+		}
+	}
+	if !haveID || !haveCaption {
+		return 0, "", j.errAt(start, "%s: missing image_id or caption", where)
+	}
+	return id, caption, nil
 }
 
 // lateError is an error formatted only if it is returned (its position costs a second read).
@@ -309,42 +316,9 @@ func ReadPredictions(path string) (map[int64]string, error) {
 		if !more {
 			break
 		}
-		where := item("entry", i)
-		start := j.dec.InputOffset()
-		if err := j.begin('{', where); err != nil {
+		id, caption, err := readIDCaption(j, item("entry", i))
+		if err != nil {
 			return nil, err
-		}
-		var id int64
-		var caption string
-		var haveID, haveCaption bool
-		for {
-			more, err := j.more()
-			if err != nil {
-				return nil, err
-			}
-			if !more {
-				break
-			}
-			name, err := j.name()
-			if err != nil {
-				return nil, err
-			}
-			switch name {
-			case "image_id":
-				id, err = j.id(where.at("image_id"))
-				haveID = true
-			case "caption":
-				caption, err = j.str(where.at("caption"))
-				haveCaption = true
-			default:
-				err = j.skip()
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		if !haveID || !haveCaption {
-			return nil, j.errAt(start, "%s: missing image_id or caption", where)
 		}
 		if _, dup := preds[id]; dup {
 			dups = append(dups, id)
