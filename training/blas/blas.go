@@ -8,11 +8,15 @@
 // tensor.Use (gorgonia.Use sets both). This package keeps a registry of
 // single-precision backends behind gonum's blas.Float32 interface:
 //
-//   - "go": gonum's pure-Go BLAS, always available, no cgo (default);
+//   - "simd": Sgemm and Sgemv from training/sgemm (pure Go with AVX-512 or
+//     AVX2 assembly kernels chosen at run time, a Go kernel elsewhere),
+//     always available, no cgo: the default of every stage;
+//   - "go": gonum's pure-Go BLAS, always available, no cgo;
 //   - "openblas": OpenBLAS through gonum.org/v1/netlib, compiled in only with
 //     the build tag openblas (cgo, Debian libopenblas-dev);
 //   - "cuda": registered by the GPU package through Register;
-//   - "auto": the first of cuda, openblas, go whose factory succeeds.
+//   - "auto": the first of cuda, openblas, any other registered backend,
+//     simd, go whose factory succeeds.
 //
 // Building with OpenBLAS (Debian: apt-get install libopenblas-dev):
 //
@@ -52,24 +56,42 @@ type Factory func() (Float32, error)
 
 // Names of the built-in and well-known backends.
 const (
+	// SIMD is training/sgemm's pure-Go SGEMM with assembly kernels.
+	SIMD = "simd"
 	// Go is gonum's pure-Go BLAS.
 	Go = "go"
 	// OpenBLAS is OpenBLAS through gonum's netlib cgo wrapper (build tag openblas).
 	OpenBLAS = "openblas"
 	// CUDA is the GPU backend registered by the GPU package.
 	CUDA = "cuda"
-	// Auto picks the best available backend (cuda, then openblas, then go).
+	// Auto picks the best available backend (cuda, openblas, simd, go).
 	Auto = "auto"
+	// Default is the backend of a stage that names none.
+	Default = SIMD
 )
 
+// Known reports whether name is one of the backend names a stage accepts
+// (simd, go, openblas, cuda, auto), whether or not this binary has it.
+func Known(name string) bool {
+	switch name {
+	case SIMD, Go, OpenBLAS, CUDA, Auto:
+		return true
+	}
+	return false
+}
+
+// KnownNames lists the names Known accepts, for error messages.
+const KnownNames = "simd, go, openblas, cuda or auto"
+
 // autoOrder is the preference order of Auto; unknown registered names follow
-// in alphabetical order, before Go.
+// in alphabetical order, then SIMD, then Go.
 var autoOrder = []string{CUDA, OpenBLAS}
 
 var (
 	regMu    sync.Mutex
 	registry = map[string]Factory{
-		Go: func() (Float32, error) { return gonum.Implementation{}, nil },
+		Go:   func() (Float32, error) { return gonum.Implementation{}, nil },
+		SIMD: newSIMD,
 	}
 )
 
@@ -117,7 +139,7 @@ type Backend struct {
 }
 
 // Select constructs the backend called name; "auto" (or "") tries cuda,
-// openblas, any other registered backend, then go, and returns the first
+// openblas, any other registered backend, simd, then go, and returns the first
 // that constructs without error. For an explicit name, a factory error is
 // returned wrapped, never replaced by a fallback.
 func Select(name string) (Backend, error) {
@@ -142,13 +164,13 @@ func Select(name string) (Backend, error) {
 	order := append([]string(nil), autoOrder...)
 	var rest []string
 	for n := range reg {
-		if n != Go && n != CUDA && n != OpenBLAS {
+		if n != Go && n != SIMD && n != CUDA && n != OpenBLAS {
 			rest = append(rest, n)
 		}
 	}
 	sort.Strings(rest)
 	order = append(order, rest...)
-	order = append(order, Go)
+	order = append(order, SIMD, Go)
 	var errs []error
 	for _, n := range order {
 		f, ok := reg[n]

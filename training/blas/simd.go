@@ -1,0 +1,53 @@
+package blas
+
+import (
+	gblas "gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/groundcap/groundcap/training/sgemm"
+)
+
+// simdBLAS is the "simd" backend: Sgemm and Sgemv from training/sgemm, the
+// other single-precision routines from gonum. It is Threaded.
+type simdBLAS struct {
+	gonum.Implementation
+	im *sgemm.Impl
+}
+
+// newSIMD is the factory of the "simd" backend: the best instruction set of
+// this CPU (the portable Go kernel where there is no AVX2).
+func newSIMD() (Float32, error) {
+	im, err := sgemm.New("")
+	if err != nil {
+		return nil, err
+	}
+	return simdBLAS{im: im}, nil
+}
+
+// Sgemm is sgemm.Impl.Sgemm.
+func (s simdBLAS) Sgemm(tA, tB gblas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	s.im.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Sgemv is sgemm.Impl.Sgemv.
+func (s simdBLAS) Sgemv(tA gblas.Transpose, m, n int, alpha float32, a []float32, lda int, x []float32, incX int, beta float32, y []float32, incY int) {
+	s.im.Sgemv(tA, m, n, alpha, a, lda, x, incX, beta, y, incY)
+}
+
+// Threads limits the goroutines of each product while fn runs (see Threaded).
+func (s simdBLAS) Threads(n int, fn func()) bool { return s.im.Threads(n, fn) }
+
+// ISA names the instruction set of the kernels (sgemm.AVX512, AVX2, Generic).
+func (s simdBLAS) ISA() string { return s.im.ISA() }
+
+// ISA returns the instruction set a backend runs with, when it says
+// (the simd backend, also behind a Counter), else "".
+func ISA(impl Float32) string {
+	switch v := impl.(type) {
+	case interface{ ISA() string }:
+		return v.ISA()
+	case *Counter:
+		return ISA(v.Float32)
+	}
+	return ""
+}

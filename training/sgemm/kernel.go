@@ -1,0 +1,105 @@
+package sgemm
+
+// kernel is one instruction set's micro-kernels.
+//
+// gemm computes one mr×nr tile of C: with A(i, p) = a[i·rs+p·cs] (mr rows
+// of op(A) read in place, or a packed panel with rs 1 and cs mr) and b a
+// packed panel of kc groups of nr values (b[p·nr+j] = B(p, j)), it sums
+// acc(i, j) = Σ_p A(i, p)·B(p, j) in order of p, one multiply-add per step,
+// then writes c[i·ldc+j] = beta·c[i·ldc+j] + alpha·acc(i, j), or
+// alpha·acc(i, j) without reading c when useC is false (so that NaN in c
+// does not propagate when beta is 0). kc ≥ 1; c holds at least
+// (mr−1)·ldc+nr values.
+//
+// packB, when set, replaces the Go packing of B panels (see packB).
+//
+// dot returns Σ x[i]·y[i] over len(x) values (len(y) ≥ len(x)); axpy adds
+// alpha·x[i] to y[i] for i < len(x). Both use a fixed order of operations
+// that depends only on len(x).
+type kernel struct {
+	name   string
+	mr, nr int
+	gemm   func(kc int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32, useC bool)
+	packB  func(bT bool, b []float32, ldb, pc, kc, col, cols int, dst []float32)
+	dot    func(x, y []float32) float32
+	axpy   func(alpha float32, x, y []float32)
+}
+
+// Names of the instruction sets.
+const (
+	// AVX512 is the AVX-512F kernel (12×32 tile).
+	AVX512 = "avx512"
+	// AVX2 is the AVX2+FMA kernel (6×16 tile).
+	AVX2 = "avx2"
+	// Generic is the portable Go kernel (4×4 tile).
+	Generic = "generic"
+)
+
+// generic is the portable kernel.
+var generic = kernel{name: Generic, mr: 4, nr: 4, gemm: gemmGeneric, dot: dotGeneric, axpy: axpyGeneric}
+
+// gemmGeneric is the 4×4 micro-kernel in Go.
+func gemmGeneric(kc int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32, useC bool) {
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	b = b[:4*kc]
+	_ = a[3*rs+(kc-1)*cs]
+	for p := 0; p < kc; p++ {
+		bp := b[4*p : 4*p+4 : 4*p+4]
+		o := p * cs
+		a0, a1, a2, a3 := a[o], a[o+rs], a[o+2*rs], a[o+3*rs]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	acc := [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}}
+	_ = c[3*ldc+3]
+	for i := range acc {
+		row := c[i*ldc : i*ldc+4 : i*ldc+4]
+		for j, v := range acc[i] {
+			if useC {
+				row[j] = beta*row[j] + alpha*v
+			} else {
+				row[j] = alpha * v
+			}
+		}
+	}
+}
+
+// dotGeneric is the dot product in Go, in four partial sums.
+func dotGeneric(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// axpyGeneric is y += alpha·x in Go.
+func axpyGeneric(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
