@@ -57,7 +57,7 @@ type Params struct {
 	BatchImages int `yaml:"batch_images" json:"batch_images"`
 	// MaxRejectFraction is the largest fraction of captions that may lack features (default 0).
 	MaxRejectFraction float64 `yaml:"max_reject_fraction" json:"max_reject_fraction"`
-	// BLAS is the matrix backend: go (default), openblas, cuda or auto.
+	// BLAS is the matrix backend: simd (default), go, openblas, cuda or auto.
 	BLAS string `yaml:"blas" json:"-"`
 	// Device aligns device-resident: cuda, emulate or cpu (default); see the scan stage's
 	// device. It does not enter the key.
@@ -84,7 +84,7 @@ func (p Params) withDefaults() Params {
 		p.BatchImages = DefaultBatchImages
 	}
 	if p.BLAS == "" {
-		p.BLAS = blas.Go
+		p.BLAS = blas.Default
 	}
 	return p
 }
@@ -102,8 +102,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("align: batch_images: %d (want ≥ 1)", p.BatchImages)
 	case p.MaxRejectFraction < 0 || p.MaxRejectFraction > 1:
 		return fmt.Errorf("align: max_reject_fraction: %g (want 0..1)", p.MaxRejectFraction)
-	case p.BLAS != blas.Go && p.BLAS != blas.OpenBLAS && p.BLAS != blas.CUDA && p.BLAS != blas.Auto:
-		return fmt.Errorf("align: blas: %q (want go, openblas, cuda or auto)", p.BLAS)
+	case !blas.Known(p.BLAS):
+		return fmt.Errorf("align: blas: %q (want %s)", p.BLAS, blas.KnownNames)
 	case !gpu.ValidKind(p.Device):
 		return fmt.Errorf("align: device: %q (want cpu, cuda or emulate)", p.Device)
 	}

@@ -165,7 +165,7 @@ type Params struct {
 	ValSplit  string `yaml:"val_split" json:"val_split"`
 	ValImages int    `yaml:"val_images" json:"val_images"`
 
-	// BLAS is the matrix backend: go (default), openblas, cuda or auto.
+	// BLAS is the matrix backend: simd (default), go, openblas, cuda or auto.
 	BLAS string `yaml:"blas" json:"-"`
 	// FeatureCacheMB bounds the memory holding region features (default 4096).
 	FeatureCacheMB int `yaml:"feature_cache_mb" json:"-"`
@@ -233,7 +233,7 @@ func (p Params) withDefaults(name string) Params {
 		p.ValSplit = DefaultValSplit
 	}
 	if p.BLAS == "" {
-		p.BLAS = blas.Go
+		p.BLAS = blas.Default
 	}
 	if p.FeatureCacheMB == 0 {
 		p.FeatureCacheMB = DefaultFeatureCacheMB
@@ -294,8 +294,8 @@ func (p Params) Validate(name string) error {
 		return bad("val_images", p.ValImages, "≥ 0")
 	case p.FeatureCacheMB < 0:
 		return bad("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
-	case p.BLAS != blas.Go && p.BLAS != blas.OpenBLAS && p.BLAS != blas.CUDA && p.BLAS != blas.Auto:
-		return bad("blas", p.BLAS, "go, openblas, cuda or auto")
+	case !blas.Known(p.BLAS):
+		return bad("blas", p.BLAS, blas.KnownNames)
 	}
 	for i, s := range p.TrainSplits {
 		if s == "" || s == p.ValSplit {

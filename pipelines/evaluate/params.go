@@ -110,7 +110,7 @@ type Params struct {
 	// Pictures is the number of images drawn with their attended regions (default 8; negative:
 	// none).
 	Pictures int `yaml:"pictures" json:"pictures"`
-	// BLAS is the matrix backend: go (default), openblas, cuda or auto.
+	// BLAS is the matrix backend: simd (default), go, openblas, cuda or auto.
 	BLAS string `yaml:"blas" json:"-"`
 }
 
@@ -157,7 +157,7 @@ func (p Params) withDefaults(name string) Params {
 		p.Pictures = -1
 	}
 	if p.BLAS == "" {
-		p.BLAS = blas.Go
+		p.BLAS = blas.Default
 	}
 	return p
 }
@@ -192,8 +192,8 @@ func (p Params) Validate(name string) error {
 		return bad("decode_batch", p.DecodeBatch, "≥ 1")
 	case p.ClassNames != "" && !p.Grounding():
 		return bad("class_names", p.ClassNames, "unset when grounding_refs is none")
-	case p.BLAS != blas.Go && p.BLAS != blas.OpenBLAS && p.BLAS != blas.CUDA && p.BLAS != blas.Auto:
-		return bad("blas", p.BLAS, "go, openblas, cuda or auto")
+	case !blas.Known(p.BLAS):
+		return bad("blas", p.BLAS, blas.KnownNames)
 	}
 	return nil
 }

@@ -106,7 +106,7 @@ type Params struct {
 	// CaptionsPerImage is the number of captions per val image in retrieval (default 5, SCAN's).
 	CaptionsPerImage int `yaml:"captions_per_image" json:"captions_per_image"`
 
-	// BLAS is the matrix backend: go (default), openblas, cuda or auto. It does not enter the key.
+	// BLAS is the matrix backend: simd (default), go, openblas, cuda or auto. It does not enter the key.
 	BLAS string `yaml:"blas" json:"-"`
 	// Device runs training and validation device-resident (docs/gpu.md): cuda (an NVIDIA GPU;
 	// libraries from $GROUNDCAP_CUDA_LIB_DIR) or emulate (the same code on the CPU emulation of
@@ -166,7 +166,7 @@ func (p Params) withDefaults(name string) Params {
 	deff(&p.LambdaLSE, DefaultLambdaLSE)
 	def(&p.CaptionsPerImage, DefaultCaptionsPerImg)
 	if p.BLAS == "" {
-		p.BLAS = blas.Go
+		p.BLAS = blas.Default
 	}
 	if p.CheckpointEvery == 0 {
 		p.CheckpointEvery = DefaultCheckpointEvery
@@ -221,8 +221,8 @@ func (p Params) Validate(name string) error {
 		return bad("seed", p.Seed, "≥ 0")
 	case p.CaptionsPerImage < 1:
 		return bad("captions_per_image", p.CaptionsPerImage, "≥ 1")
-	case p.BLAS != blas.Go && p.BLAS != blas.OpenBLAS && p.BLAS != blas.CUDA && p.BLAS != blas.Auto:
-		return bad("blas", p.BLAS, "go, openblas, cuda or auto")
+	case !blas.Known(p.BLAS):
+		return bad("blas", p.BLAS, blas.KnownNames)
 	case !gpu.ValidKind(p.Device):
 		return bad("device", p.Device, "cpu, cuda or emulate")
 	case p.EvalImages < 1:

@@ -95,7 +95,7 @@ func (p Params) withDefaults() Params {
 		p.Features = "@features"
 	}
 	if p.BLAS == "" {
-		p.BLAS = blas.Go
+		p.BLAS = blas.Default
 	}
 	if p.EvalImages == 0 {
 		p.EvalImages = scan.DefaultEvalImages
@@ -132,8 +132,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("scan-eval: captions_per_image: %d (want ≥ 1)", p.CaptionsPerImage)
 	case p.EvalImages < 1 || p.EvalCaptions < 1:
 		return fmt.Errorf("scan-eval: eval_images %d, eval_captions %d (want ≥ 1)", p.EvalImages, p.EvalCaptions)
-	case p.BLAS != blas.Go && p.BLAS != blas.OpenBLAS && p.BLAS != blas.CUDA && p.BLAS != blas.Auto:
-		return fmt.Errorf("scan-eval: blas: %q (want go, openblas, cuda or auto)", p.BLAS)
+	case !blas.Known(p.BLAS):
+		return fmt.Errorf("scan-eval: blas: %q (want %s)", p.BLAS, blas.KnownNames)
 	case !gpu.ValidKind(p.Device):
 		return fmt.Errorf("scan-eval: device: %q (want cpu, cuda or emulate)", p.Device)
 	}
