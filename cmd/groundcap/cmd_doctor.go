@@ -34,11 +34,13 @@ func cudaBackend() (gblas.Float32, error) {
 type doctorOptions struct {
 	LibDir string
 	Device int
+	doctorBenchOptions
 }
 
 func (o *doctorOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.LibDir, "lib-dir", "", "directory (or ':'-separated list) holding the CUDA libraries, searched before the system library path; sets "+gpublas.EnvLibDir+" for this run (default $"+gpublas.EnvLibDir+")")
 	fs.IntVar(&o.Device, "device", 0, "CUDA device ordinal")
+	o.doctorBenchOptions.AddFlags(fs)
 }
 
 func newDoctorCommand(g *globalOptions) *command {
@@ -46,17 +48,25 @@ func newDoctorCommand(g *globalOptions) *command {
 	return &command{
 		Name:  "doctor",
 		Short: "report the BLAS backends, CUDA libraries and GPU found on this machine",
-		Usage: "groundcap doctor [--lib-dir DIR] [--device N]",
-		Long: "Prints which BLAS backend each of --blas=go|openblas|cuda|auto selects, the CUDA libraries\n" +
+		Usage: "groundcap doctor [--lib-dir DIR] [--device N] [--bench [--bench-steps N]]",
+		Long: "Prints which BLAS backend each of --blas=simd|go|openblas|cuda|auto selects (simd with the\n" +
+			"instruction set of its kernels), the CUDA libraries\n" +
 			"loaded (libcuda.so.1, libcudart, libcublasLt, libcublas) and from where, the device name and\n" +
 			"memory, and checks one small Sgemm on the GPU against the CPU. A machine without a GPU is\n" +
-			"reported, not an error; exit status 1 means the GPU computed a wrong product.",
+			"reported, not an error; exit status 1 means the GPU computed a wrong product.\n" +
+			doctorBenchHelp,
 		AddFlags: opts.AddFlags,
 		Run: func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
 			}
-			return runDoctor(ctx, opts, g)
+			if err := runDoctor(ctx, opts, g); err != nil {
+				return err
+			}
+			if opts.Bench {
+				return runDoctorBench(ctx, opts.doctorBenchOptions, g.Stdout)
+			}
+			return nil
 		},
 	}
 }
@@ -73,16 +83,20 @@ func runDoctor(_ context.Context, opts doctorOptions, g *globalOptions) (err err
 	}
 	w := g.Stdout
 	fmt.Fprintln(w, "BLAS backends (--blas):")
-	for _, name := range []string{blas.Go, blas.OpenBLAS, blas.CUDA, blas.Auto} {
+	for _, name := range []string{blas.SIMD, blas.Go, blas.OpenBLAS, blas.CUDA, blas.Auto} {
 		b, selErr := blas.Select(name)
 		if selErr != nil {
 			fmt.Fprintf(w, "  %-9s unavailable: %v\n", name, selErr)
 			continue
 		}
+		isa := ""
+		if v := blas.ISA(b.Impl); v != "" {
+			isa = " (" + v + ")"
+		}
 		if name == blas.Auto {
-			fmt.Fprintf(w, "  %-9s selects %s\n", name, b.Name)
+			fmt.Fprintf(w, "  %-9s selects %s%s\n", name, b.Name, isa)
 		} else {
-			fmt.Fprintf(w, "  %-9s ok\n", name)
+			fmt.Fprintf(w, "  %-9s ok%s\n", name, isa)
 		}
 		if c, ok := b.Impl.(io.Closer); ok { // the GPU backend holds a cuBLAS handle
 			if err := c.Close(); err != nil {
