@@ -1,12 +1,15 @@
 package updown
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"testing"
 
 	"github.com/groundcap/groundcap/eval/caption"
+	"github.com/groundcap/groundcap/training/blas"
 )
 
 // benchBatch is a synthetic batch at demo-like sizes: nImg images of k
@@ -42,6 +45,47 @@ func benchBatch(seed uint64, nImg, k, d, v int) *Batch {
 
 func benchConfig(rnn int) Config {
 	return Config{VocabSize: 300, FeatDim: 256, InputEncoding: rnn, RNNSize: rnn, AttHid: rnn, Seed: 1}
+}
+
+// BenchmarkXEStepPaper measures XE training (as BenchmarkXEStep) at the
+// paper's sizes: rnn = input encoding = att_hid = 512, 10 images × 5
+// captions of 36 regions × 2048 features, V = 7000 (about Flickr30k's
+// vocabulary), on the BLAS backend GROUNDCAP_BLAS names (default simd),
+// reporting captions/s. Runs only with GROUNDCAP_BENCH_FULL=1 (a second or
+// more per step with gonum).
+func BenchmarkXEStepPaper(b *testing.B) {
+	if os.Getenv("GROUNDCAP_BENCH_FULL") != "1" {
+		b.Skip("GROUNDCAP_BENCH_FULL=1 runs the paper-sized captioner step")
+	}
+	be, err := blas.Select(cmp.Or(os.Getenv("GROUNDCAP_BLAS"), blas.Default))
+	if err != nil {
+		b.Fatal(err)
+	}
+	blas.Install(be)
+	defer blas.Use(blas.Go)
+	const v = 7000
+	b.Run("rnn=512/D=2048/blas="+be.Name, func(b *testing.B) {
+		m, err := New(Config{VocabSize: v, FeatDim: 2048, InputEncoding: 512, RNNSize: 512, AttHid: 512, Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch := benchBatch(1, 10, 36, 2048, v)
+		opt, err := NewOptimizer(m, 0.1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(1, 1))
+		if _, err := m.XEStep(batch, 5e-4, 0.1, 0, r, opt); err != nil { // compile the graph
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := m.XEStep(batch, 5e-4, 0.1, 0, r, opt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(batch.Captions)*b.N)/b.Elapsed().Seconds(), "captions/s")
+	})
 }
 
 // BenchmarkXEStep measures XE training (teacher forcing, KL term λ = 0.1,
