@@ -14,7 +14,8 @@
 // tile and pass). The micro-kernels are chosen at run time from the CPU's
 // features (golang.org/x/sys/cpu):
 //
-//   - AVX512: 12×32 tile, 24 zmm accumulators (AVX-512F);
+//   - AVX512: 12×32 tile, 24 zmm accumulators (AVX-512F), and 12×16 for
+//     tiles that C cuts to at most 16 columns;
 //   - AVX2: 6×16 tile, 12 ymm accumulators (AVX2 and FMA);
 //   - Generic: 4×4 tile in Go (any other CPU, or the purego build tag).
 //

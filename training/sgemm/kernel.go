@@ -11,18 +11,21 @@ package sgemm
 // does not propagate when beta is 0). kc ≥ 1; c holds at least
 // (mr−1)·ldc+nr values.
 //
+// gemmHalf, when set, is gemm on the first nr/2 columns only (the same
+// operations per element), for tiles that C cuts to at most nr/2 columns.
 // packB, when set, replaces the Go packing of B panels (see packB).
 //
 // dot returns Σ x[i]·y[i] over len(x) values (len(y) ≥ len(x)); axpy adds
 // alpha·x[i] to y[i] for i < len(x). Both use a fixed order of operations
 // that depends only on len(x).
 type kernel struct {
-	name   string
-	mr, nr int
-	gemm   func(kc int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32, useC bool)
-	packB  func(bT bool, b []float32, ldb, pc, kc, col, cols int, dst []float32)
-	dot    func(x, y []float32) float32
-	axpy   func(alpha float32, x, y []float32)
+	name     string
+	mr, nr   int
+	gemm     func(kc int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32, useC bool)
+	gemmHalf func(kc int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32, useC bool)
+	packB    func(bT bool, b []float32, ldb, pc, kc, col, cols int, dst []float32)
+	dot      func(x, y []float32) float32
+	axpy     func(alpha float32, x, y []float32)
 }
 
 // Names of the instruction sets.

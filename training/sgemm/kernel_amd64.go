@@ -8,6 +8,9 @@ import "golang.org/x/sys/cpu"
 func gemm12x32AVX512(kc int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32, useC int)
 
 //go:noescape
+func gemm12x16AVX512(kc int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32, useC int)
+
+//go:noescape
 func gemm6x16AVX2(kc int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32, useC int)
 
 //go:noescape
@@ -27,7 +30,7 @@ func kernels() []kernel {
 	var ks []kernel
 	avx2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	if avx2 && cpu.X86.HasAVX512F {
-		ks = append(ks, kernel{name: AVX512, mr: 12, nr: 32, gemm: gemmAVX512, packB: packBAVX512, dot: dotAsm, axpy: axpyAsm})
+		ks = append(ks, kernel{name: AVX512, mr: 12, nr: 32, gemm: gemmAVX512, gemmHalf: gemmHalfAVX512, packB: packBAVX512, dot: dotAsm, axpy: axpyAsm})
 	}
 	if avx2 {
 		ks = append(ks, kernel{name: AVX2, mr: 6, nr: 16, gemm: gemmAVX2, dot: dotAsm, axpy: axpyAsm})
@@ -48,6 +51,11 @@ func b2i(v bool) int {
 func gemmAVX512(kc int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32, useC bool) {
 	_, _, _ = a[11*rs+(kc-1)*cs], b[32*kc-1], c[11*ldc+31]
 	gemm12x32AVX512(kc, &a[0], 4*rs, 4*cs, &b[0], &c[0], ldc, alpha, beta, b2i(useC))
+}
+
+func gemmHalfAVX512(kc int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32, useC bool) {
+	_, _, _ = a[11*rs+(kc-1)*cs], b[32*kc-1], c[11*ldc+15]
+	gemm12x16AVX512(kc, &a[0], 4*rs, 4*cs, &b[0], &c[0], ldc, alpha, beta, b2i(useC))
 }
 
 func gemmAVX2(kc int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32, useC bool) {

@@ -133,6 +133,109 @@ nocload512:
 	VZEROUPPER
 	RET
 
+// AVX-512, the first 16 columns only: 12 rows × 16 columns of the same
+// packed panels (groups of 32 B values), for tiles that C cuts to ≤ 16
+// columns; the same operations per element as gemm12x32AVX512.
+#define HROW512(addr, bc, c0) \
+	VBROADCASTSS addr, bc \
+	VFMADD231PS  Z24, bc, c0
+
+#define HSTORE512C(c0) \
+	VMULPS      (DX), Z29, Z30 \
+	VFMADD231PS Z28, c0, Z30   \
+	VMOVUPS     Z30, (DX)      \
+	ADDQ        SI, DX
+
+#define HSTORE512(c0) \
+	VMULPS  Z28, c0, c0 \
+	VMOVUPS c0, (DX)    \
+	ADDQ    SI, DX
+
+// func gemm12x16AVX512(kc int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32, useC int)
+TEXT ·gemm12x16AVX512(SB), NOSPLIT, $0-72
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ rs+16(FP), R9
+	MOVQ cs+24(FP), DI
+	MOVQ b+32(FP), BX
+	LEAQ (R9)(R9*2), R10
+	LEAQ (AX)(R9*4), R11
+	ADDQ R9, R11
+	LEAQ (R11)(R9*4), R12
+	ADDQ R9, R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+hloop512:
+	VMOVUPS (BX), Z24
+	HROW512((AX), Z26, Z0)
+	HROW512((AX)(R9*1), Z27, Z1)
+	HROW512((AX)(R9*2), Z26, Z2)
+	HROW512((AX)(R10*1), Z27, Z3)
+	HROW512((AX)(R9*4), Z26, Z4)
+	HROW512((R11), Z27, Z5)
+	HROW512((R11)(R9*1), Z26, Z6)
+	HROW512((R11)(R9*2), Z27, Z7)
+	HROW512((R11)(R10*1), Z26, Z8)
+	HROW512((R11)(R9*4), Z27, Z9)
+	HROW512((R12), Z26, Z10)
+	HROW512((R12)(R9*1), Z27, Z11)
+	ADDQ DI, AX
+	ADDQ DI, R11
+	ADDQ DI, R12
+	ADDQ $128, BX
+	DECQ CX
+	JNZ  hloop512
+
+	VBROADCASTSS alpha+56(FP), Z28
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), SI
+	SHLQ $2, SI
+	MOVQ useC+64(FP), DI
+	TESTQ DI, DI
+	JZ   hnocload512
+	VBROADCASTSS beta+60(FP), Z29
+	HSTORE512C(Z0)
+	HSTORE512C(Z1)
+	HSTORE512C(Z2)
+	HSTORE512C(Z3)
+	HSTORE512C(Z4)
+	HSTORE512C(Z5)
+	HSTORE512C(Z6)
+	HSTORE512C(Z7)
+	HSTORE512C(Z8)
+	HSTORE512C(Z9)
+	HSTORE512C(Z10)
+	HSTORE512C(Z11)
+	VZEROUPPER
+	RET
+
+hnocload512:
+	HSTORE512(Z0)
+	HSTORE512(Z1)
+	HSTORE512(Z2)
+	HSTORE512(Z3)
+	HSTORE512(Z4)
+	HSTORE512(Z5)
+	HSTORE512(Z6)
+	HSTORE512(Z7)
+	HSTORE512(Z8)
+	HSTORE512(Z9)
+	HSTORE512(Z10)
+	HSTORE512(Z11)
+	VZEROUPPER
+	RET
+
 // AVX2+FMA: 6 rows × 16 columns (two ymm per row): 12 accumulators Y0–Y11,
 // B in Y12–Y13, broadcasts of A in Y14–Y15.
 #define ROW256(addr, bc, c0, c1) \

@@ -304,7 +304,11 @@ func edgeTile(kn *kernel, kc int, ap []float32, rs, cs int, bp, c []float32, row
 			copy(tile[i*nr:i*nr+cols], c[(row+i)*ldc+col:])
 		}
 	}
-	kn.gemm(kc, ap, rs, cs, bp, tile, nr, alpha, beta, useC)
+	if kn.gemmHalf != nil && cols <= nr/2 {
+		kn.gemmHalf(kc, ap, rs, cs, bp, tile, nr, alpha, beta, useC)
+	} else {
+		kn.gemm(kc, ap, rs, cs, bp, tile, nr, alpha, beta, useC)
+	}
 	for i := 0; i < rows; i++ {
 		copy(c[(row+i)*ldc+col:(row+i)*ldc+col+cols], tile[i*nr:])
 	}
