@@ -13,7 +13,7 @@ package sgemm
 //
 // gemmHalf, when set, is gemm on the first nr/2 columns only (the same
 // operations per element), for tiles that C cuts to at most nr/2 columns.
-// packB, when set, replaces the Go packing of B panels (see packB).
+// packB, when set, replaces the Go packing of B panels (see pack).
 //
 // dot returns Σ x[i]·y[i] over len(x) values (len(y) ≥ len(x)); axpy adds
 // alpha·x[i] to y[i] for i < len(x). Both use a fixed order of operations

@@ -79,7 +79,7 @@ func packBAVX512(bT bool, b []float32, ldb, pc, kc, col, cols int, dst []float32
 		return
 	}
 	if 32*ldb+kc >= 1<<31 {
-		packB(bT, b, ldb, pc, kc, col, cols, 32, dst)
+		pack(false, b, ldb, col, cols, pc, kc, 32, dst)
 		return
 	}
 	o := col*ldb + pc

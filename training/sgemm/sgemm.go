@@ -258,11 +258,11 @@ func (im *Impl) gemm(aT, bT bool, m, n, k int, alpha float32, a []float32, lda i
 					if kn.packB != nil {
 						kn.packB(bT, b, ldb, pc, kcur, col, min(nr, n-col), dst)
 					} else {
-						packB(bT, b, ldb, pc, kcur, col, min(nr, n-col), nr, dst)
+						pack(!bT, b, ldb, col, min(nr, n-col), pc, kcur, nr, dst)
 					}
 				}
 				if edgeRows > 0 {
-					packA(aT, a, lda, m-edgeRows, edgeRows, pc, kcur, mr, ab[:mr*kcur])
+					pack(aT, a, lda, m-edgeRows, edgeRows, pc, kcur, mr, ab[:mr*kcur])
 				}
 				for ib := i0; ib < i1; ib += mcTiles {
 					for jp := jb; jp < jbEnd; jp++ {
@@ -333,59 +333,33 @@ func parallel(n int, fn func(t int)) {
 	wg.Wait()
 }
 
-// packA packs rows [row, row+rows) and columns [pc, pc+kc) of op(A) into
-// dst as kc groups of mr values, padding rows ≥ rows with zeros.
-func packA(aT bool, a []float32, lda, row, rows, pc, kc, mr int, dst []float32) {
-	dst = dst[:kc*mr]
-	if aT { // op(A)(i, p) = a[p·lda + i]: each group is a run of a row of a
+// pack packs kc steps of w lines of a matrix x (leading dimension ld)
+// into dst as kc groups of g values, zero past w: value i of group p is
+// x[(p0+p)·ld + i0+i] when byStep (a step is a run of x's memory), else
+// x[(i0+i)·ld + p0+p] (a line is a run). Rows of op(A) are lines with
+// byStep = transposed A; columns of op(B) are lines with byStep = B not
+// transposed.
+func pack(byStep bool, x []float32, ld, i0, w, p0, kc, g int, dst []float32) {
+	dst = dst[:kc*g]
+	if byStep {
 		for p := 0; p < kc; p++ {
-			g := dst[p*mr : (p+1)*mr]
-			src := a[(pc+p)*lda+row:]
-			copy(g, src[:rows])
-			clear(g[rows:])
+			grp := dst[p*g : (p+1)*g]
+			copy(grp, x[(p0+p)*ld+i0:(p0+p)*ld+i0+w])
+			clear(grp[w:])
 		}
 		return
 	}
-	// op(A)(i, p) = a[i·lda + p]: row i of the panel goes to every mr-th value.
-	for i := 0; i < rows; i++ {
-		src := a[(row+i)*lda+pc:]
+	for i := 0; i < w; i++ {
+		src := x[(i0+i)*ld+p0:]
 		src = src[:kc]
 		d := dst[i:]
 		for p, v := range src {
-			d[p*mr] = v
+			d[p*g] = v
 		}
 	}
-	for i := rows; i < mr; i++ {
+	for i := w; i < g; i++ {
 		for p := 0; p < kc; p++ {
-			dst[p*mr+i] = 0
-		}
-	}
-}
-
-// packB packs rows [pc, pc+kc) and columns [col, col+cols) of op(B) into dst
-// as kc groups of nr values, padding columns ≥ cols with zeros.
-func packB(bT bool, b []float32, ldb, pc, kc, col, cols, nr int, dst []float32) {
-	dst = dst[:kc*nr]
-	if !bT { // op(B)(p, j) = b[p·ldb + j]: each group is a run of a row of b
-		for p := 0; p < kc; p++ {
-			g := dst[p*nr : (p+1)*nr]
-			copy(g, b[(pc+p)*ldb+col:(pc+p)*ldb+col+cols])
-			clear(g[cols:])
-		}
-		return
-	}
-	// op(B)(p, j) = b[j·ldb + p]: row j of b goes to every nr-th value.
-	for j := 0; j < cols; j++ {
-		src := b[(col+j)*ldb+pc:]
-		src = src[:kc]
-		d := dst[j:]
-		for p, v := range src {
-			d[p*nr] = v
-		}
-	}
-	for j := cols; j < nr; j++ {
-		for p := 0; p < kc; p++ {
-			dst[p*nr+j] = 0
+			dst[p*g+i] = 0
 		}
 	}
 }

@@ -65,27 +65,32 @@ func BenchmarkXEStepPaper(b *testing.B) {
 	defer blas.Use(blas.Go)
 	const v = 7000
 	b.Run("rnn=512/D=2048/blas="+be.Name, func(b *testing.B) {
-		m, err := New(Config{VocabSize: v, FeatDim: 2048, InputEncoding: 512, RNNSize: 512, AttHid: 512, Seed: 1})
-		if err != nil {
-			b.Fatal(err)
-		}
-		batch := benchBatch(1, 10, 36, 2048, v)
-		opt, err := NewOptimizer(m, 0.1)
-		if err != nil {
-			b.Fatal(err)
-		}
-		r := rand.New(rand.NewPCG(1, 1))
-		if _, err := m.XEStep(batch, 5e-4, 0.1, 0, r, opt); err != nil { // compile the graph
-			b.Fatal(err)
-		}
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if _, err := m.XEStep(batch, 5e-4, 0.1, 0, r, opt); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(len(batch.Captions)*b.N)/b.Elapsed().Seconds(), "captions/s")
+		xeSteps(b, Config{VocabSize: v, FeatDim: 2048, InputEncoding: 512, RNNSize: 512, AttHid: 512, Seed: 1}, benchBatch(1, 10, 36, 2048, v))
 	})
+}
+
+// xeSteps times XE steps of a model built from cfg on batch (after one
+// step that compiles the graph) and reports captions/s.
+func xeSteps(b *testing.B, cfg Config, batch *Batch) {
+	m, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt, err := NewOptimizer(m, 0.1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	if _, err := m.XEStep(batch, 5e-4, 0.1, 0, r, opt); err != nil { // compile the graph
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.XEStep(batch, 5e-4, 0.1, 0, r, opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(batch.Captions)*b.N)/b.Elapsed().Seconds(), "captions/s")
 }
 
 // BenchmarkXEStep measures XE training (teacher forcing, KL term λ = 0.1,
@@ -94,26 +99,7 @@ func BenchmarkXEStepPaper(b *testing.B) {
 func BenchmarkXEStep(b *testing.B) {
 	for _, rnn := range []int{128, 256} {
 		b.Run("rnn="+strconv.Itoa(rnn), func(b *testing.B) {
-			m, err := New(benchConfig(rnn))
-			if err != nil {
-				b.Fatal(err)
-			}
-			batch := benchBatch(1, 29, 36, 256, 300)
-			opt, err := NewOptimizer(m, 0.1)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r := rand.New(rand.NewPCG(1, 1))
-			if _, err := m.XEStep(batch, 5e-4, 0.1, 0, r, opt); err != nil { // compile the graph
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := m.XEStep(batch, 5e-4, 0.1, 0, r, opt); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(len(batch.Captions)*b.N)/b.Elapsed().Seconds(), "captions/s")
+			xeSteps(b, benchConfig(rnn), benchBatch(1, 29, 36, 256, 300))
 		})
 	}
 }
