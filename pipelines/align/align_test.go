@@ -240,7 +240,9 @@ func TestAlignOnEmulatedDevice(t *testing.T) {
 			t.Fatalf("row %d: device %+v, CPU %+v (%v, %v)", k, d, c, err1, err2)
 		}
 		for x := range ca {
-			if math.Abs(float64(ca[x]-da[x])) > 1e-5 {
+			// float32 products summed in another order (the simd backend's fused multiply-adds
+			// against the device kernels'), amplified by the softmax's λ 9: 1e-5 plus 1e-4 relative.
+			if math.Abs(float64(ca[x]-da[x])) > 1e-5+1e-4*math.Abs(float64(ca[x])) {
 				t.Fatalf("row %d: α[%d] = %v on the device, %v on the CPU", k, x, da[x], ca[x])
 			}
 		}
