@@ -14,15 +14,38 @@ type simdBLAS struct {
 	im *sgemm.Impl
 }
 
+// gonumSIMD is the "simd" backend on a CPU whose best sgemm kernel is the
+// portable Go one while gonum's Sgemm has vector assembly (amd64 without
+// AVX2: gonum's SSE kernels run 2–4× the portable kernel's rate, see
+// docs/bench/training.md). It is gonum's BLAS under the simd name, not Threaded.
+type gonumSIMD struct {
+	gonum.Implementation
+}
+
+// gonumISA is what ISA reports for gonumSIMD.
+const gonumISA = "gonum-sse"
+
 // newSIMD is the factory of the "simd" backend: the best instruction set of
-// this CPU (the portable Go kernel where there is no AVX2).
+// this CPU; where that is the portable Go kernel, gonum's Sgemm when it has
+// assembly for this CPU (gonumHasAsm), else the portable kernel.
 func newSIMD() (Float32, error) {
-	im, err := sgemm.New("")
+	return newSIMDFor(sgemm.Available()[0], gonumHasAsm)
+}
+
+// newSIMDFor is newSIMD with the instruction set and gonum's assembly given.
+func newSIMDFor(isa string, gonumAsm bool) (Float32, error) {
+	if isa == sgemm.Generic && gonumAsm {
+		return gonumSIMD{}, nil
+	}
+	im, err := sgemm.New(isa)
 	if err != nil {
 		return nil, err
 	}
 	return simdBLAS{im: im}, nil
 }
+
+// ISA names gonum's kernels.
+func (gonumSIMD) ISA() string { return gonumISA }
 
 // Sgemm is sgemm.Impl.Sgemm.
 func (s simdBLAS) Sgemm(tA, tB gblas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

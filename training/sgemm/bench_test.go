@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // benchShapes are the products timed by BenchmarkSgemm: the square and
@@ -53,4 +54,21 @@ func randSlice(r *rand.Rand, n int) []float32 {
 		s[i] = r.Float32() - 0.5
 	}
 	return s
+}
+
+// BenchmarkSgemmPeer measures gonum's Sgemm at benchShapes, the peer of
+// BenchmarkSgemm's kernels in the same run.
+func BenchmarkSgemmPeer(b *testing.B) {
+	var g gonum.Implementation
+	for _, s := range benchShapes {
+		m, n, k := s[0], s[1], s[2]
+		r := rand.New(rand.NewPCG(1, 1))
+		x, y, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+		b.Run(fmt.Sprintf("gonum/%dx%dx%d", m, n, k), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				g.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, x, k, y, n, 0, c, n)
+			}
+			b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
 }

@@ -17,7 +17,9 @@
 //   - AVX512: 12×32 tile, 24 zmm accumulators (AVX-512F), and 12×16 for
 //     tiles that C cuts to at most 16 columns;
 //   - AVX2: 6×16 tile, 12 ymm accumulators (AVX2 and FMA);
-//   - Generic: 4×4 tile in Go (any other CPU, or the purego build tag).
+//   - Generic: 4×4 tile in Go (any other CPU, or the purego build tag;
+//     training/blas's simd backend uses gonum's Sgemm instead where gonum
+//     has assembly, as on amd64 without AVX2, since that is faster).
 //
 // New picks one by name (tests run each one this CPU has); Available lists
 // them. Products of at least 4 Mflop are spread over GOMAXPROCS goroutines
