@@ -18,7 +18,7 @@ STAGES := synth captions features scan scan-plain align align-plain scan-eval \
           caption-xe caption-xe-scan caption-xe-posscan caption-scst caption-scst-scan caption-scst-posscan \
           evaluate-xe evaluate-xe-scan evaluate-xe-posscan evaluate-scst evaluate-scst-scan evaluate-scst-posscan report
 
-.PHONY: all build demo test bench status gpu-bin clean $(STAGES)
+.PHONY: all build demo test bench fuzz status gpu-bin clean $(STAGES)
 
 all: build
 
@@ -46,6 +46,21 @@ test:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
+
+# The fuzz targets of the decoders, package:Target. 'make test' runs their seed corpora (the f.Add
+# seeds and testdata/fuzz/<Target>); 'make fuzz' fuzzes each for FUZZTIME, one after another.
+FUZZ_TARGETS := ./features:FuzzParseNPY ./features:FuzzNPZArray ./features:FuzzParseTSV ./features:FuzzShardMeta \
+                ./training/checkpoint:FuzzUnmarshal ./pipelines/captions:FuzzParseSentence \
+                ./pipelines/captions:FuzzParseAnnotation ./pipelines/captions:FuzzReadCaptions
+FUZZTIME ?= 30s
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) && rc=0 || rc=$$?; \
+		echo "$$out" | grep '^fuzz: elapsed' | tail -1; echo "$$out" | grep -v '^fuzz: '; \
+		[ $$rc -eq 0 ] || exit $$rc; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./... | tee bench.out

@@ -439,7 +439,7 @@ func TestNPZ(t *testing.T) {
 			}
 		}
 		var out Raw
-		err = ReadNPZ(ctx, 42, files, &out)
+		err = ReadNPZ(ctx, 42, files, Limits{Dim: 16, MinBoxes: 10, MaxBoxes: 100}, &out)
 		if key == "other" {
 			if !errors.Is(err, ErrMissingKey) {
 				t.Errorf("npz without feat or z: %v, want ErrMissingKey", err)
@@ -456,7 +456,7 @@ func TestNPZ(t *testing.T) {
 			t.Error(err)
 		}
 		files.Box = filepath.Join(dir, "missing.npy")
-		if err := ReadNPZ(ctx, 42, files, &out); !errors.Is(err, ErrMissingFile) {
+		if err := ReadNPZ(ctx, 42, files, Limits{Dim: 16, MinBoxes: 10, MaxBoxes: 100}, &out); !errors.Is(err, ErrMissingFile) {
 			t.Errorf("missing box file: %v, want ErrMissingFile", err)
 		}
 	}

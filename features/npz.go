@@ -5,8 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +22,10 @@ type NPY struct {
 }
 
 var npyMagic = []byte("\x93NUMPY")
+
+// npyHeaderMax bounds the header of an .npy file (NumPy's own reader refuses headers longer than
+// 10000 bytes by default).
+const npyHeaderMax = 1 << 16
 
 // ParseNPY decodes a .npy file (format versions 1–3, C order). The data aliases b.
 func ParseNPY(b []byte) (*NPY, error) {
@@ -66,6 +70,9 @@ func ParseNPY(b []byte) (*NPY, error) {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 {
 			return nil, fmt.Errorf("%w: bad shape %s", ErrNPY, shape)
+		}
+		if n > 0 && size > len(b)/n {
+			return nil, fmt.Errorf("%w: shape %s holds more values than the file has bytes (%d)", ErrNPY, shape, len(b))
 		}
 		a.Shape = append(a.Shape, n)
 		size *= n
@@ -171,8 +178,10 @@ func EncodeNPZ(arrays map[string][]byte) ([]byte, error) {
 }
 
 // NPZArray returns the first of keys present in an .npz archive, decoded. It fails with
-// ErrMissingKey when none is.
-func NPZArray(npz []byte, keys ...string) (*NPY, string, error) {
+// ErrMissingKey when none is, and with ErrTooLarge, before decompressing anything, when the
+// member's uncompressed size exceeds maxData bytes of values plus an .npy header (the archive
+// records that size, and the zip reader fails a member that inflates past it).
+func NPZArray(npz []byte, maxData int64, keys ...string) (*NPY, string, error) {
 	zr, err := zip.NewReader(bytes.NewReader(npz), int64(len(npz)))
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: not an npz archive: %v", ErrNPY, err)
@@ -189,16 +198,20 @@ func NPZArray(npz []byte, keys ...string) (*NPY, string, error) {
 		if !ok {
 			continue
 		}
+		if limit := uint64(maxData) + npyHeaderMax; maxData < 0 || f.UncompressedSize64 > limit {
+			return nil, k, fmt.Errorf("%w: %s.npy inflates to %d bytes, more than the %d an array within the limits takes", ErrTooLarge, k, f.UncompressedSize64, limit)
+		}
 		rc, err := f.Open()
 		if err != nil {
 			return nil, k, fmt.Errorf("%w: %s: %v", ErrNPY, k, err)
 		}
-		data, err := io.ReadAll(rc)
+		buf := bytes.NewBuffer(make([]byte, 0, f.UncompressedSize64))
+		_, err = buf.ReadFrom(rc)
 		rc.Close()
 		if err != nil {
 			return nil, k, fmt.Errorf("%w: %s: %v", ErrNPY, k, err)
 		}
-		a, err := ParseNPY(data)
+		a, err := ParseNPY(buf.Bytes())
 		if err != nil {
 			return nil, k, fmt.Errorf("%s: %w", k, err)
 		}
@@ -216,17 +229,16 @@ type NPZFiles struct {
 
 // ReadNPZ reads one image of self-critical's per-image layout into r: features from the npz
 // key "feat" (fallback "z"), fc from the _fc file when given, boxes from the _box file. Image
-// size is unknown (0). Errors wrap ErrMissingKey, ErrMissingFile, ErrNPY or ErrLength.
-func ReadNPZ(ctx context.Context, id int64, f NPZFiles, r *Raw) error {
+// size is unknown (0). What it reads and inflates is bounded by lim (MaxFeatureBytes): a file
+// or array larger than a record within the limits can be fails with ErrTooLarge before it is
+// read. Errors wrap ErrMissingKey, ErrMissingFile, ErrNPY, ErrLength or ErrTooLarge.
+func ReadNPZ(ctx context.Context, id int64, f NPZFiles, lim Limits, r *Raw) error {
 	*r = Raw{ImageID: id}
-	att, err := blobio.ReadAll(ctx, f.Att)
+	att, err := readLimit(ctx, f.Att, npzFileLimit(lim))
 	if err != nil {
-		if blobio.IsNotExist(err) {
-			return fmt.Errorf("%w: %s", ErrMissingFile, f.Att)
-		}
-		return fmt.Errorf("features: %w", err)
+		return err
 	}
-	a, key, err := NPZArray(att, "feat", "z")
+	a, key, err := NPZArray(att, lim.MaxFeatureBytes(), "feat", "z")
 	if err != nil {
 		return err
 	}
@@ -235,7 +247,7 @@ func ReadNPZ(ctx context.Context, id int64, f NPZFiles, r *Raw) error {
 	}
 	r.NumBoxes = a.Shape[0]
 	r.Features = a.Data
-	box, err := readNPY(ctx, f.Box)
+	box, err := readNPY(ctx, f.Box, 16*int64(max(lim.MaxBoxes, 0)))
 	if err != nil {
 		return err
 	}
@@ -247,7 +259,7 @@ func ReadNPZ(ctx context.Context, id int64, f NPZFiles, r *Raw) error {
 	}
 	r.Boxes = box.Data
 	if f.FC != "" {
-		fc, err := readNPY(ctx, f.FC)
+		fc, err := readNPY(ctx, f.FC, 4*lim.featDim())
 		if err != nil {
 			return err
 		}
@@ -259,13 +271,30 @@ func ReadNPZ(ctx context.Context, id int64, f NPZFiles, r *Raw) error {
 	return nil
 }
 
-func readNPY(ctx context.Context, loc string) (*NPY, error) {
-	data, err := blobio.ReadAll(ctx, loc)
+// npzFileLimit bounds the size of an npz file: its features array (deflate can grow incompressible
+// data a little), room for another array as large, and the archive's headers.
+func npzFileLimit(lim Limits) int64 { return 2*(lim.MaxFeatureBytes()+npyHeaderMax) + 1<<20 }
+
+// readLimit reads a whole file of at most limit bytes; a missing file is ErrMissingFile, a larger
+// one ErrTooLarge.
+func readLimit(ctx context.Context, loc string, limit int64) ([]byte, error) {
+	data, err := blobio.ReadAllLimit(ctx, loc, limit)
+	switch {
+	case err == nil:
+		return data, nil
+	case blobio.IsNotExist(err):
+		return nil, fmt.Errorf("%w: %s", ErrMissingFile, loc)
+	case errors.Is(err, blobio.ErrTooLarge):
+		return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
+	}
+	return nil, fmt.Errorf("features: %w", err)
+}
+
+// readNPY reads an .npy file of at most maxData bytes of values.
+func readNPY(ctx context.Context, loc string, maxData int64) (*NPY, error) {
+	data, err := readLimit(ctx, loc, maxData+npyHeaderMax)
 	if err != nil {
-		if blobio.IsNotExist(err) {
-			return nil, fmt.Errorf("%w: %s", ErrMissingFile, loc)
-		}
-		return nil, fmt.Errorf("features: %w", err)
+		return nil, err
 	}
 	a, err := ParseNPY(data)
 	if err != nil {

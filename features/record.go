@@ -47,6 +47,7 @@ var (
 	ErrNPY          = errors.New("bad npy data")
 	ErrDuplicate    = errors.New("duplicate image id")
 	ErrFloat16Range = errors.New("value out of float16 range")
+	ErrTooLarge     = errors.New("record larger than max_boxes × D allows")
 )
 
 // Raw is one image's region features as decoded from a source: arrays are little-endian bytes
@@ -85,6 +86,34 @@ type Limits struct {
 	Dim int
 	// MinBoxes and MaxBoxes bound num_boxes (inclusive).
 	MinBoxes, MaxBoxes int
+}
+
+// MaxDim bounds D when Limits.Dim is 0 (any D): decoders never allocate more than a record of
+// MaxBoxes × MaxDim float32 features takes.
+const MaxDim = 1 << 16
+
+// featDim returns the expected D, or MaxDim when any is accepted.
+func (lim Limits) featDim() int64 {
+	if lim.Dim > 0 {
+		return int64(lim.Dim)
+	}
+	return MaxDim
+}
+
+// MaxFeatureBytes is the most bytes the features of a record within the limits take:
+// MaxBoxes × D float32.
+func (lim Limits) MaxFeatureBytes() int64 { return int64(max(lim.MaxBoxes, 0)) * lim.featDim() * 4 }
+
+// tsvOverhead bounds the fields of a TSV line other than its base64 arrays (the image id, the
+// integers and the tabs).
+const tsvOverhead = 512
+
+// MaxTSVLine is the length of the longest TSV line (either layout) of a record within the
+// limits: what a reader may hold of one line before it knows the line is a reject.
+func (lim Limits) MaxTSVLine() int64 {
+	k := int64(max(lim.MaxBoxes, 0))
+	b64 := func(n int64) int64 { return (n + 2) / 3 * 4 }
+	return tsvOverhead + b64(16*k) + b64(lim.MaxFeatureBytes()) + 2*b64(8*k) + 2*b64(4*k)
 }
 
 // Check validates a decoded record: num_boxes within limits, array lengths consistent with

@@ -14,6 +14,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/pqcheck"
 	"github.com/groundcap/groundcap/internal/shard"
 )
 
@@ -141,8 +142,7 @@ func openParquet(ctx context.Context, loc string) (*pfile, error) {
 		}
 		return nil, fmt.Errorf("features: %s: %w", loc, err)
 	}
-	f, err := parquet.OpenFile(&blobReaderAt{ctx: ctx, b: b, key: key, loc: loc}, attrs.Size,
-		parquet.SkipBloomFilters(true), parquet.ReadBufferSize(readBufferSize))
+	f, err := openFile(&blobReaderAt{ctx: ctx, b: b, key: key, loc: loc}, attrs.Size)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("features: %s: %w", loc, err)
@@ -155,6 +155,14 @@ func openParquet(ctx context.Context, loc string) (*pfile, error) {
 	}
 	p.starts = append(p.starts, n)
 	return p, nil
+}
+
+// openFile opens a Parquet file once its tail has shown a footer of plausible size.
+func openFile(r io.ReaderAt, size int64) (*parquet.File, error) {
+	if err := pqcheck.Footer(r, size); err != nil {
+		return nil, err
+	}
+	return parquet.OpenFile(r, size, parquet.SkipBloomFilters(true), parquet.ReadBufferSize(readBufferSize))
 }
 
 func (p *pfile) Close() error { return p.b.Close() }

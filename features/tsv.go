@@ -355,6 +355,8 @@ func scanReader(ctx context.Context, loc string, from, start, end int64, headSiz
 				n += int64(len(line))
 				if headSize < 0 {
 					long = append(long, line...)
+				} else if len(long) < headSize {
+					long = append(long, line[:min(len(line), headSize-len(long))]...)
 				}
 			}
 			line = long

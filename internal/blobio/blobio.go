@@ -12,6 +12,7 @@
 package blobio
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -159,6 +160,36 @@ func ReadAll(ctx context.Context, loc string) ([]byte, error) {
 		return nil, wrap("read", loc, err)
 	}
 	return data, nil
+}
+
+// ErrTooLarge is returned (wrapped) by ReadAllLimit for an object larger than the limit.
+var ErrTooLarge = errors.New("blobio: object larger than the limit")
+
+// ReadAllLimit reads a whole object of at most limit bytes. A larger object fails with
+// ErrTooLarge before its bytes are read when the store knows the size (every store does), and
+// after limit+1 bytes otherwise, so what it allocates is bounded by limit.
+func ReadAllLimit(ctx context.Context, loc string, limit int64) ([]byte, error) {
+	b, key, err := Open(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	r, err := b.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, wrap("read", loc, err)
+	}
+	defer r.Close()
+	if size := r.Size(); size > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than %d: %w", loc, size, limit, ErrTooLarge)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, max(r.Size(), 0)))
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
+		return nil, wrap("read", loc, err)
+	}
+	if int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%s: more than %d bytes: %w", loc, limit, ErrTooLarge)
+	}
+	return buf.Bytes(), nil
 }
 
 // WriteAll writes a whole object atomically.

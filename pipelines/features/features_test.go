@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,6 +21,7 @@ import (
 
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/atomicfile"
+	"github.com/groundcap/groundcap/internal/hostile"
 	"github.com/groundcap/groundcap/internal/shard"
 	gen "github.com/groundcap/groundcap/internal/synth"
 	"github.com/groundcap/groundcap/internal/treetest"
@@ -236,8 +239,8 @@ func TestStageRoundTrip(t *testing.T) {
 			var got struct {
 				Counts  map[string]int64 `json:"counts"`
 				Missing struct {
-					Count int     `json:"count"`
-					First []int64 `json:"first"`
+					Count int     `json:"images_missing"`
+					First []int64 `json:"first_missing"`
 				} `json:"missing_images"`
 				Shards []ShardSummary `json:"shards"`
 			}
@@ -351,6 +354,10 @@ func TestStageRejects(t *testing.T) {
 		f[0] = "no-number-here"
 		bads = append(bads, bad{strings.Join(f, "\t"), 0, feat.ErrImageID})
 	}
+	{
+		// A 1 MiB line: longer than any record of max_boxes × D can be; rejected unread.
+		bads = append(bads, bad{"210\t" + strings.Repeat("A", 1<<20), 210, feat.ErrTooLarge})
+	}
 	var b strings.Builder
 	for _, x := range bads {
 		b.WriteString(x.line + "\n")
@@ -365,9 +372,18 @@ func TestStageRejects(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "sc", "bu_att", "302.npz"), npz)
 	writeFile(t, filepath.Join(dir, "sc", "bu_box", "302.npy"), feat.EncodeNPY("<f4", []int{12, 4}, okNPZ.Boxes))
 	bads = append(bads, bad{"", 302, feat.ErrMissingKey})
+	// A zip bomb (issue 16, finding 9): 64 KB that inflate to 64 MB of zeros, (1000000, 16)
+	// float32; rejected by its declared size, never inflated.
+	bomb, err := hostile.NPZBomb("feat", 1000000, testDim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "sc", "bu_att", "303.npz"), bomb)
+	writeFile(t, filepath.Join(dir, "sc", "bu_box", "303.npy"), feat.EncodeNPY("<f4", []int{12, 4}, okNPZ.Boxes))
+	bads = append(bads, bad{"", 303, feat.ErrTooLarge})
 
 	p := Params{Inputs: []string{filepath.Join(dir, "in"), filepath.Join(dir, "sc")}, NumShards: 2, FeatDim: testDim, ByteRangeSize: 4096}
-	_, _, err := runStage(t, filepath.Join(dir, "root0"), p)
+	_, _, err = runStage(t, filepath.Join(dir, "root0"), p)
 	if err == nil || !strings.Contains(err.Error(), "max_reject_fraction") {
 		t.Fatalf("stage with rejects at max_reject_fraction 0: %v, want a max_reject_fraction error", err)
 	}
@@ -431,8 +447,27 @@ func TestStageResume(t *testing.T) {
 	root := t.TempDir()
 	crash := p
 	crash.failShard = 3 // shard 2 fails half-way
-	if _, _, err := runStage(t, root, crash); err == nil || !strings.Contains(err.Error(), "injected failure") {
+	logs := t.TempDir()
+	t.Setenv("TMPDIR", logs)
+	var console bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&console, nil)))
+	_, _, err := runStage(t, root, crash)
+	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("crashing run: %v, want the injected failure", err)
+	}
+	// Issue 16, finding 8: the cause first, in one line; the runner's report in a log file.
+	msg := err.Error()
+	cause := "stage features: features: pipeline: features: injected failure (test): shard 2 after "
+	logFile := filepath.Join(logs, "groundcap-logs", "features-")
+	if !strings.HasPrefix(msg, cause) || strings.Contains(msg, "\n") || !strings.Contains(msg, "(the runner's full report: "+logFile) {
+		t.Errorf("crashing run: %q, want one line starting %q and naming a log under %s", msg, cause, logFile)
+	} else if report, err := os.ReadFile(msg[strings.LastIndex(msg, ": ")+2 : len(msg)-1]); err != nil || !strings.Contains(string(report), "writeShardFn") ||
+		!strings.Contains(string(report), "level=ERROR") {
+		t.Errorf("the runner's report: %v\n%s", err, report)
+	}
+	if strings.Contains(console.String(), "level=ERROR") || strings.Contains(console.String(), "Plan[") {
+		t.Errorf("the runner's dump reached the console:\n%s", console.String())
 	}
 	st, _ := Stage(p)
 	e, _ := engine.New(root, []*engine.Stage{st}, engine.Options{ModuleVersion: "test"})
@@ -521,8 +556,8 @@ func TestStageSynth(t *testing.T) {
 		t.Fatalf("%d TSV rows, %d stored, want 40", n, s.Len())
 	}
 	miss, _ := json.Marshal(m.Info["missing_images"])
-	if !strings.Contains(string(miss), `"count":0`) {
-		t.Errorf("missing_images %s, want count 0", miss)
+	if !strings.Contains(string(miss), `"images_missing":0`) || !strings.Contains(string(miss), `"images_known":40`) {
+		t.Errorf("missing_images %s, want 40 images known, none missing", miss)
 	}
 	// Iterating a shard goes in increasing id order and covers the shard.
 	for i := 0; i < s.NumShards(); i++ {
@@ -572,5 +607,34 @@ func TestParamsValidate(t *testing.T) {
 	}
 	if len(st.Inputs) != 3 || st.Inputs[1].Name != "input-1" || st.Inputs[2].Name != InputCaptions {
 		t.Errorf("inputs %+v", st.Inputs)
+	}
+}
+
+// TestMissingImagesCountsImages (issue 16, finding 5): the known ids are those of caption rows,
+// several per image; missing_images counts images.
+func TestMissingImagesCountsImages(t *testing.T) {
+	known := []int64{5, 1, 1, 1, 2, 2, 3, 3, 3, 3, 3}
+	info, images, missing := missingImages("@captions/captions", known, []feat.IndexEntry{{ImageID: 1}, {ImageID: 4}})
+	if images != 4 || info["images_known"] != 4 || info["images_missing"] != 3 || !slices.Equal(missing, []int64{2, 3, 5}) {
+		t.Errorf("missing_images %v (%d images, missing %v), want 4 images known, 3 missing: 2, 3, 5", info, images, missing)
+	}
+}
+
+// TestEmptyTSVFile (issue 16, finding 5): an empty TSV file among the inputs, or as the input, is
+// an error naming it, not a source of zero records.
+func TestEmptyTSVFile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in", "a.tsv"), feat.AppendTSV(nil, randRaw(rng, 100, 12, false), feat.LayoutAnderson))
+	writeFile(t, filepath.Join(dir, "in", "b.tsv"), nil)
+	writeFile(t, filepath.Join(dir, "c.tsv"), nil)
+	for i, c := range []struct{ input, want string }{
+		{filepath.Join(dir, "in"), "b.tsv is empty"},   // 0
+		{filepath.Join(dir, "c.tsv"), "file is empty"}, // 1
+	} {
+		_, _, err := runStage(t, filepath.Join(dir, fmt.Sprintf("root%d", i)), Params{Inputs: []string{c.input}, NumShards: 2, FeatDim: testDim})
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.input) {
+			t.Errorf("%d: %v, want an error naming %s: %q", i, err, c.input, c.want)
+		}
 	}
 }

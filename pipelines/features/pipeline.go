@@ -243,7 +243,7 @@ type writeShardFn struct {
 func isDataError(err error) bool {
 	for _, e := range []error{feat.ErrFields, feat.ErrImageID, feat.ErrNumber, feat.ErrBase64, feat.ErrLength,
 		feat.ErrNumBoxes, feat.ErrDim, feat.ErrNonFinite, feat.ErrBox, feat.ErrMissingKey, feat.ErrMissingFile,
-		feat.ErrNPY, feat.ErrFloat16Range} {
+		feat.ErrNPY, feat.ErrFloat16Range, feat.ErrTooLarge} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -554,8 +554,10 @@ func (f *writeShardFn) decode(ctx context.Context, j *job, readers []*feat.LineR
 	raw := rawPool.Get().(*feat.Raw)
 	*raw = feat.Raw{Boxes: raw.Boxes[:0], Features: raw.Features[:0]} // keep only the buffers
 	j.raw = raw
+	lim := feat.Limits{Dim: cfg.Dim, MinBoxes: cfg.MinBoxes, MaxBoxes: cfg.MaxBoxes}
 	var err error
-	if src.Kind == KindNPZ {
+	switch {
+	case src.Kind == KindNPZ:
 		files := feat.NPZFiles{
 			Att: blobio.Join(src.Loc, src.Prefix+"_att", j.ref.Name),
 			Box: blobio.Join(src.Loc, src.Prefix+"_box", strings.TrimSuffix(j.ref.Name, ".npz")+".npy"),
@@ -563,8 +565,11 @@ func (f *writeShardFn) decode(ctx context.Context, j *job, readers []*feat.LineR
 		if src.HasFC {
 			files.FC = blobio.Join(src.Loc, src.Prefix+"_fc", strings.TrimSuffix(j.ref.Name, ".npz")+".npy")
 		}
-		err = feat.ReadNPZ(ctx, j.ref.ImageID, files, raw)
-	} else {
+		err = feat.ReadNPZ(ctx, j.ref.ImageID, files, lim, raw)
+	case j.ref.Length > lim.MaxTSVLine():
+		// Rejected unread: decoding would allocate in proportion to the line.
+		err = fmt.Errorf("%w: a line of %d bytes; at most %d boxes of D = %d take at most %d", feat.ErrTooLarge, j.ref.Length, cfg.MaxBoxes, cfg.Dim, lim.MaxTSVLine())
+	default:
 		layout := cfg.Layout
 		if layout == feat.LayoutNPZ {
 			layout = feat.LayoutAuto
@@ -580,7 +585,7 @@ func (f *writeShardFn) decode(ctx context.Context, j *job, readers []*feat.LineR
 		}
 	}
 	if err == nil {
-		err = raw.Check(feat.Limits{Dim: cfg.Dim, MinBoxes: cfg.MinBoxes, MaxBoxes: cfg.MaxBoxes})
+		err = raw.Check(lim)
 	}
 	if err == nil {
 		j.row, err = fw.Prepare(raw)

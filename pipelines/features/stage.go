@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/engine"
@@ -23,7 +23,7 @@ import (
 // Stage versions: bump Version when the output for the same input changes meaning,
 // SchemaVersion when the store layout changes.
 const (
-	Version       = "2" // 2: 256 KiB pages (same values, other bytes than version 1)
+	Version       = "3" // 2: 256 KiB pages (same values, other bytes than version 1); 3: records larger than max_boxes × D allows are rejected unread
 	SchemaVersion = "1"
 )
 
@@ -75,7 +75,7 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 	dim := p.FeatDim
 	if dim == 0 {
 		var err error
-		if dim, err = DetectDim(ctx, sources, layout); err != nil {
+		if dim, err = DetectDim(ctx, sources, layout, p.MaxBoxes); err != nil {
 			return err
 		}
 		r.Logf("feature dimension D = %d (from the first records of %s)", dim, sources[0].Name)
@@ -124,7 +124,7 @@ type recorder interface {
 func materialise(ctx context.Context, r recorder, cfg Config, maxReject float64, known []int64, knownFrom string) error {
 	pl := beam.NewPipeline()
 	Build(pl.Root(), cfg)
-	if err := beamx.Run(ctx, pl); err != nil {
+	if err := beamrun.Run(ctx, pl, "features", ""); err != nil {
 		return fmt.Errorf("features: pipeline: %w", err)
 	}
 	return finish(ctx, r, cfg, maxReject, known, knownFrom)
@@ -221,18 +221,30 @@ func finish(ctx context.Context, r recorder, cfg Config, maxReject float64, know
 	r.SetInfo("index", is)
 	r.SetInfo("counts", map[string]int64{"read": read, "written": written, "rejected": rejected})
 	if knownFrom != "" {
-		missing := missingIDs(known, index)
-		listed := missing
-		if len(listed) > maxListed {
-			listed = listed[:maxListed]
-		}
-		r.SetInfo("missing_images", map[string]any{"source": knownFrom, "known": len(known), "count": len(missing), "first": listed})
+		info, images, missing := missingImages(knownFrom, known, index)
+		r.SetInfo("missing_images", info)
 		if len(missing) > 0 {
-			r.Logf("%d of %d images known to %s have no features (first: %v)", len(missing), len(known), knownFrom, listed[:min(len(listed), 10)])
+			r.Logf("%d of %d images known to %s have no features (first: %v)", len(missing), images, knownFrom, missing[:min(len(missing), 10)])
 		}
 	}
 	r.Logf("%d records read, %d written, %d rejected", read, written, rejected)
 	return rejects.Check("feature records", read, written, rejected, maxReject)
+}
+
+// missingImages describes the images that known names (image ids of caption rows or dataset
+// records, repeated or not) and index lacks: the manifest's missing_images, the number of
+// images known, and the missing ids (sorted).
+func missingImages(knownFrom string, known []int64, index []feat.IndexEntry) (map[string]any, int, []int64) {
+	images := map[int64]bool{}
+	for _, id := range known {
+		images[id] = true
+	}
+	missing := missingIDs(known, index)
+	listed := missing
+	if len(listed) > maxListed {
+		listed = listed[:maxListed]
+	}
+	return map[string]any{"source": knownFrom, "images_known": len(images), "images_missing": len(missing), "first_missing": listed}, len(images), missing
 }
 
 // missingIDs returns the sorted, unique ids of known that index lacks.
@@ -273,6 +285,9 @@ func ResolveSources(ctx context.Context, ref, loc string, layout feat.Layout) ([
 		if layout == feat.LayoutNPZ {
 			return nil, fmt.Errorf("features: input %s: layout npz needs a directory with <name>_att/, <name>_box/", ref)
 		}
+		if o.Size == 0 {
+			return nil, fmt.Errorf("features: input %s: the TSV file is empty (0 bytes, no records)", ref)
+		}
 		return []Source{{Kind: KindTSV, Loc: loc, Name: ref, Size: o.Size}}, nil
 	}
 	sets := map[string]bool{}
@@ -299,6 +314,9 @@ func ResolveSources(ctx context.Context, ref, loc string, layout feat.Layout) ([
 		for _, o := range files {
 			if strings.HasSuffix(o.Name, ".npz") || strings.HasSuffix(o.Name, ".npy") {
 				return nil, fmt.Errorf("features: input %s: %s is an npz/npy file outside a <name>_att/ directory", ref, o.Name)
+			}
+			if o.Size == 0 {
+				return nil, fmt.Errorf("features: input %s: %s is empty (0 bytes, no records): remove it or give the whole file", ref, o.Name)
 			}
 			out = append(out, Source{Kind: KindTSV, Loc: blobio.Join(loc, o.Name), Name: ref + "/" + o.Name, Size: o.Size})
 		}
@@ -334,14 +352,16 @@ const detectRecords = 16
 var errEnough = errors.New("enough")
 
 // DetectDim reads D from the first records of the first source: the most frequent D among
-// the first parseable ones (ties: the smallest).
-func DetectDim(ctx context.Context, sources []Source, layout feat.Layout) (int, error) {
+// the first parseable ones (ties: the smallest). Records larger than maxBoxes boxes of
+// feat.MaxDim take are skipped unread.
+func DetectDim(ctx context.Context, sources []Source, layout feat.Layout, maxBoxes int) (int, error) {
 	if len(sources) == 0 {
 		return 0, fmt.Errorf("features: no input files")
 	}
 	src := sources[0]
 	votes := map[int]int{}
 	seen := 0
+	lim := feat.Limits{MaxBoxes: maxBoxes}
 	if src.Kind == KindNPZ {
 		objs, err := blobio.List(ctx, blobio.Join(src.Loc, src.Prefix+"_att"))
 		if err != nil {
@@ -352,11 +372,14 @@ func DetectDim(ctx context.Context, sources []Source, layout feat.Layout) (int, 
 				break
 			}
 			seen++
-			data, err := blobio.ReadAll(ctx, blobio.Join(src.Loc, src.Prefix+"_att", o.Name))
+			data, err := blobio.ReadAllLimit(ctx, blobio.Join(src.Loc, src.Prefix+"_att", o.Name), 2*lim.MaxFeatureBytes()+1<<20)
+			if errors.Is(err, blobio.ErrTooLarge) {
+				continue
+			}
 			if err != nil {
 				return 0, fmt.Errorf("features: %s: %w", src.Name, err)
 			}
-			if a, _, err := feat.NPZArray(data, "feat", "z"); err == nil && len(a.Shape) == 2 && a.Shape[1] > 0 {
+			if a, _, err := feat.NPZArray(data, lim.MaxFeatureBytes(), "feat", "z"); err == nil && len(a.Shape) == 2 && a.Shape[1] > 0 {
 				votes[a.Shape[1]]++
 			}
 		}
@@ -365,11 +388,15 @@ func DetectDim(ctx context.Context, sources []Source, layout feat.Layout) (int, 
 			layout = feat.LayoutAuto
 		}
 		var raw feat.Raw
-		_, err := feat.ScanRange(ctx, src.Loc, 0, src.Size, func(_ int64, line []byte) error {
+		maxLine := lim.MaxTSVLine()
+		_, err := feat.ScanHeads(ctx, src.Loc, 0, src.Size, int(maxLine), func(_, length int64, line []byte) error {
 			if seen == detectRecords {
 				return errEnough
 			}
 			seen++
+			if length > maxLine {
+				return nil
+			}
 			if _, err := feat.ParseTSV(line, layout, &raw); err == nil && raw.Dim() > 0 && len(raw.Features) == 4*raw.NumBoxes*raw.Dim() {
 				votes[raw.Dim()]++
 			}

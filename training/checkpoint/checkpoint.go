@@ -92,6 +92,22 @@ func size(shape []int) int {
 	return n
 }
 
+// boundedSize returns the number of values of shape when every dimension is non-negative and
+// the product is at most limit.
+func boundedSize(shape []int, limit int) (int, bool) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 || limit < 0 {
+			return 0, false
+		}
+		if d > 0 && n > limit/d {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, n <= limit
+}
+
 // Marshal encodes c in the checkpoint format.
 func Marshal(c *Checkpoint) ([]byte, error) {
 	h := header{Version: 1, OptimStep: c.OptimStep, Step: c.Step, Epoch: c.Epoch, DataPos: c.DataPos,
@@ -172,9 +188,15 @@ func Unmarshal(name string, b []byte) (*Checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint: %s: unsupported version %d", name, h.Version)
 	}
 	off += int(hl)
+	// The shapes are bounded by the payload before anything is allocated for them.
+	avail := (len(body) - off) / 4
 	total := 0
 	for _, p := range h.Params {
-		total += size(p.Shape)
+		n, ok := boundedSize(p.Shape, avail-total)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: param %q: shape %v holds more values than the file's %d bytes", ErrCorrupt, name, p.Name, p.Shape, len(b))
+		}
+		total += n
 	}
 	want := total
 	if h.HasOptim {

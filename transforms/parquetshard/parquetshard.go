@@ -18,6 +18,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/pqcheck"
 )
 
 // DefaultMaxRowsPerRowGroup bounds the rows of a row group when Options leave it 0: small enough
@@ -120,6 +121,9 @@ func Read[T any](ctx context.Context, loc string) ([]T, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parquetshard: %w", err)
 	}
+	if err := pqcheck.Footer(bytes.NewReader(data), int64(len(data))); err != nil {
+		return nil, fmt.Errorf("parquetshard: %s: %w", loc, err)
+	}
 	rows, err := parquet.Read[T](bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("parquetshard: read %s: %w", loc, err)
@@ -134,7 +138,11 @@ func NumRows(ctx context.Context, loc string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("parquetshard: %w", err)
 	}
-	f, err := parquet.OpenFile(&rangeReaderAt{ctx: ctx, loc: loc}, st.Size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	ra := &rangeReaderAt{ctx: ctx, loc: loc}
+	if err := pqcheck.Footer(ra, st.Size); err != nil {
+		return 0, fmt.Errorf("parquetshard: %s: %w", loc, err)
+	}
+	f, err := parquet.OpenFile(ra, st.Size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return 0, fmt.Errorf("parquetshard: open %s: %w", loc, err)
 	}
