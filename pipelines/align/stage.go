@@ -7,9 +7,9 @@ import (
 	"slices"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/captions"
@@ -104,7 +104,7 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 	r.Logf("aligning the %v captions of %d shards with %s (teacher %s, %d images per call, blas %s, device %s)", p.Splits, n, p.Model, p.Teacher, p.BatchImages, p.BLAS, deviceName(p.Device))
 	pl := beam.NewPipeline()
 	Build(pl.Root(), cfg)
-	if err := beamx.Run(ctx, pl); err != nil {
+	if err := beamrun.Run(ctx, pl, "align", ""); err != nil {
 		return fmt.Errorf("align: pipeline: %w", err)
 	}
 	// Reconcile from what is on storage (shards of earlier attempts included).

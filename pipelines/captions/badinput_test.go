@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -170,6 +171,7 @@ func TestRejectsPipeline(t *testing.T) {
 		"102.txt|line 1|malformed Sentences line: phrase of chain 1 is not closed",
 		"102.xml|line 2 phrase 0|malformed XML",
 		"103.xml|line 1 phrase 1|chain 2 has no object in the annotations",
+		"103.txt|line 2|no sentence for caption 1 of image 103 (the file has 1 lines)",
 		"readme.txt|file|file name \"readme\" is not an image id",
 	} {
 		if !strings.Contains(joined, want) {
@@ -180,7 +182,45 @@ func TestRejectsPipeline(t *testing.T) {
 		t.Errorf("caption records %+v", st.Records)
 	}
 	g := st.Grounding.Records
-	if g.Read != g.Written+g.Rejected || g.Rejected != 4 || st.RejectsRows != 5 {
+	if g.Read != g.Written+g.Rejected || g.Rejected != 5 || st.RejectsRows != 6 || st.Grounding.SentencesMissing != 1 {
 		t.Errorf("grounding records %+v, rejects rows %d", g, st.RejectsRows)
+	}
+}
+
+// TestEmptySentencesFile (issue 16, finding 5): an empty Sentences file is a rejects row, not
+// silence, and the grounding counts reconcile: sentences parsed plus sentences missing are the
+// dataset captions of the Entities images.
+func TestEmptySentencesFile(t *testing.T) {
+	ctx := context.Background()
+	w := smallWorld(t)
+	writeFile(t, filepath.Join(w.entities, "Sentences", "102.txt"), nil)
+	writeFile(t, filepath.Join(w.entities, "Annotations", "102.xml"), []byte("<annotation><object><name>1</name><nobndbox>1</nobndbox></object></annotation>"))
+	writeFile(t, filepath.Join(w.entities, "Sentences", "103.txt"), []byte("\n\n  \n"))
+	writeFile(t, filepath.Join(w.entities, "Annotations", "103.xml"), []byte("<annotation></annotation>"))
+	out := filepath.Join(w.dir, "out")
+	st, err := runWorld(t, w, out, Params{WordCountThreshold: 1, MaxRejectFraction: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rj, err := rejects.Read(ctx, filepath.Join(out, rejects.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rj {
+		got = append(got, fmt.Sprintf("%s|%s|%d|%s", filepath.Base(r.Source), r.Record, r.ImageID, r.Reason))
+	}
+	want := []string{
+		"102.txt|file|102|Sentences file is empty; the dataset has 2 captions of image 102",
+		"103.txt|file|103|Sentences file is empty; the dataset has 2 captions of image 103",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("rejects\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	g := st.Grounding
+	// Entities images 101, 102, 103 and 104 have 2 dataset captions each; 101's and 104's are
+	// parsed, 102's and 103's missing.
+	if g.Images != 4 || g.Sentences != 4 || g.SentencesMissing != 4 || g.Records.Read != g.Records.Written+g.Records.Rejected || g.Records.Rejected != 2 {
+		t.Errorf("grounding stats %+v", *g)
 	}
 }

@@ -245,8 +245,9 @@ type DocFreqStats struct {
 type GroundingSummary struct {
 	Images             int64       `json:"images"`
 	ImagesNotInDataset int64       `json:"images_not_in_dataset"`
-	Sentences          int64       `json:"sentences"`
-	Records            RecordCount `json:"records"` // phrase records
+	Sentences          int64       `json:"sentences"`         // Sentences lines parsed
+	SentencesMissing   int64       `json:"sentences_missing"` // dataset captions without a Sentences line
+	Records            RecordCount `json:"records"`           // phrase records
 	NotVisual          int64       `json:"not_visual"`
 	NoBox              int64       `json:"no_box"`
 	Scene              int64       `json:"scene"`
@@ -302,7 +303,7 @@ func (f *FinalizeFn) ProcessElement(ctx context.Context, _ []byte, rs ReaderStat
 	st.Records = RecordCount{Read: rs.Records, Written: st.Captions, Rejected: rs.Rejected}
 	if f.Entities {
 		st.Grounding = &GroundingSummary{Images: g.Images, ImagesNotInDataset: g.ImagesNotInDataset, Sentences: g.Sentences,
-			Records: RecordCount{Read: g.Read, Written: g.Written, Rejected: g.Rejected}, NotVisual: g.NotVisual, NoBox: g.NoBox,
+			SentencesMissing: g.SentencesMissing, Records: RecordCount{Read: g.Read, Written: g.Written, Rejected: g.Rejected}, NotVisual: g.NotVisual, NoBox: g.NoBox,
 			Scene: g.Scene, WithClass: g.WithClass, TokenMismatch: g.TokenMismatch}
 	}
 	// Rejects of the Entities listing (bad file names) are in the table but not in the shard counts.

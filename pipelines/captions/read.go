@@ -213,11 +213,40 @@ func (r *reader) finish() error {
 	return fmt.Errorf("captions: %s: %d duplicate image ids: %s%s", r.source, len(r.dups), strings.Join(list, ", "), more)
 }
 
+// maxRecord bounds one image record of a caption file (a JSON value or a JSONL line; Karpathy's
+// records have a few KiB): the readers never hold more of one record than this.
+const maxRecord = 16 << 20
+
+// errRecordTooLarge says a record is longer than maxRecord.
+var errRecordTooLarge = fmt.Errorf("a record longer than %d MiB", maxRecord>>20)
+
+// boundedInput feeds a JSON decoder and fails once the decoder holds more than maxRecord bytes
+// it has not consumed: the value being decoded is longer than any record may be.
+type boundedInput struct {
+	r    io.Reader
+	dec  *json.Decoder
+	read int64
+}
+
+func (b *boundedInput) Read(p []byte) (int, error) {
+	if b.read-b.dec.InputOffset() > maxRecord {
+		return 0, errRecordTooLarge
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
 // readJSON reads a Karpathy document {"images": [...], ...}.
 func (r *reader) readJSON(in io.Reader) error {
-	dec := json.NewDecoder(in)
+	bin := &boundedInput{r: in}
+	dec := json.NewDecoder(bin)
+	bin.dec = dec
 	fail := func(err error) error {
 		off := dec.InputOffset()
+		if errors.Is(err, errRecordTooLarge) {
+			return fmt.Errorf("captions: %s: byte %d: %w", r.source, off, err)
+		}
 		if r.reopen != nil {
 			if o, e, ok := r.locate(); ok {
 				off, err = o, e
@@ -306,8 +335,13 @@ func (r *reader) locate() (int64, error, bool) {
 func (r *reader) readJSONL(in io.Reader) error {
 	br := bufio.NewReaderSize(in, 1<<20)
 	var off int64
+	var b []byte
 	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
+		var err error
+		b, err = readLine(br, b[:0])
+		if errors.Is(err, errRecordTooLarge) {
+			return fmt.Errorf("captions: %s: line %d: byte %d: %w", r.source, line, off, err)
+		}
 		if len(b) > 0 {
 			trimmed := bytes.TrimSpace(b)
 			if len(trimmed) > 0 {
@@ -334,10 +368,29 @@ func (r *reader) readJSONL(in io.Reader) error {
 	}
 }
 
+// readLine appends the next line of br (with its "\n") to b; a line longer than maxRecord is
+// errRecordTooLarge, found before more of it is held.
+func readLine(br *bufio.Reader, b []byte) ([]byte, error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(b)+len(chunk) > maxRecord {
+			return b, errRecordTooLarge
+		}
+		b = append(b, chunk...)
+		if err != bufio.ErrBufferFull {
+			return b, err
+		}
+	}
+}
+
+// maxListFile bounds the size of a split-id file and of a class list (COCO's and Flickr30k's have
+// a few MiB).
+const maxListFile = 256 << 20
+
 // readSplitIDs reads a GVD split-id file: {"train": ["123", ...], "val": [...], "test": [...]}
 // (ids as strings or numbers).
 func readSplitIDs(ctx context.Context, loc string) (map[int64]string, error) {
-	data, err := blobio.ReadAll(ctx, loc)
+	data, err := blobio.ReadAllLimit(ctx, loc, maxListFile)
 	if err != nil {
 		return nil, fmt.Errorf("captions: split_ids: %w", err)
 	}

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 	"sort"
@@ -46,21 +48,26 @@ var (
 type GroundingStats struct {
 	Images             int64 // Entities images of the dataset
 	ImagesNotInDataset int64 // Entities images without a caption record (skipped, counted here)
-	Sentences          int64
-	Read               int64 // phrase records read (plus files or lines that failed whole)
-	Written            int64
-	Rejected           int64
-	NotVisual          int64
-	NoBox              int64
-	Scene              int64
-	WithClass          int64 // phrases whose head word matched a class
-	TokenMismatch      int64 // sentences whose words differ from the dataset caption's tokens
+	Sentences          int64 // Sentences lines parsed
+	// SentencesMissing counts the dataset captions of Entities images that have no Sentences
+	// line (an empty file, a blank line, a file shorter than the image's captions): each is in
+	// a rejects row (one per empty file).
+	SentencesMissing int64
+	Read             int64 // phrase records read (plus files or lines that failed whole)
+	Written          int64
+	Rejected         int64
+	NotVisual        int64
+	NoBox            int64
+	Scene            int64
+	WithClass        int64 // phrases whose head word matched a class
+	TokenMismatch    int64 // sentences whose words differ from the dataset caption's tokens
 }
 
 func (g *GroundingStats) add(o GroundingStats) {
 	g.Images += o.Images
 	g.ImagesNotInDataset += o.ImagesNotInDataset
 	g.Sentences += o.Sentences
+	g.SentencesMissing += o.SentencesMissing
 	g.Read += o.Read
 	g.Written += o.Written
 	g.Rejected += o.Rejected
@@ -132,7 +139,7 @@ func (f *ShardFn) loadClasses(ctx context.Context) error {
 // ReadClassNames reads a class list: one class per line, blank lines skipped, surrounding white
 // space trimmed, lower-cased.
 func ReadClassNames(ctx context.Context, loc string) ([]string, error) {
-	data, err := blobio.ReadAll(ctx, loc)
+	data, err := blobio.ReadAllLimit(ctx, loc, maxListFile)
 	if err != nil {
 		return nil, fmt.Errorf("captions: class_names: %w", err)
 	}
@@ -336,6 +343,10 @@ func docFreq(all []Caption, v *vocab.Vocab) (vocab.Counts, int64) {
 	return df, images
 }
 
+// maxEntityFile bounds the size of one Sentences or Annotations file (Flickr30k Entities files
+// have a few KiB): a larger one is a rejects row, never read whole.
+const maxEntityFile = 16 << 20
+
 // entityImage is what one Entities image contributes.
 type entityImage struct {
 	refs    []GroundingRef
@@ -362,9 +373,21 @@ func (f *ShardFn) grounding(ctx context.Context, names []string, all []Caption, 
 		if prefix == "" {
 			key = rel
 		}
-		data, err := bucket.ReadAll(ctx, key)
+		loc := blobio.Join(f.Entities, rel)
+		r, err := bucket.NewReader(ctx, key, nil)
 		if err != nil && gcerrors.Code(err) == gcerrors.NotFound {
-			return nil, fmt.Errorf("%s: %w", blobio.Join(f.Entities, rel), blobio.ErrNotExist)
+			return nil, fmt.Errorf("%s: %w", loc, blobio.ErrNotExist)
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		if r.Size() > maxEntityFile {
+			return nil, fmt.Errorf("%w: %d bytes, more than the %d MiB a Flickr30k Entities file may have", blobio.ErrTooLarge, r.Size(), maxEntityFile>>20)
+		}
+		data, err := io.ReadAll(io.LimitReader(r, maxEntityFile+1))
+		if err == nil && len(data) > maxEntityFile {
+			err = fmt.Errorf("%w: more than the %d MiB a Flickr30k Entities file may have", blobio.ErrTooLarge, maxEntityFile>>20)
 		}
 		return data, err
 	}
@@ -417,22 +440,29 @@ func (f *ShardFn) entityImage(name string, read func(rel string) ([]byte, error)
 	}
 	e.stats.Images++
 	data, err := read("Sentences/" + name + ".txt")
-	if err != nil {
-		if blobio.IsNotExist(err) {
-			reject(sentLoc, "file", "Sentences file missing")
-			return e
-		}
+	switch {
+	case blobio.IsNotExist(err):
+		reject(sentLoc, "file", "Sentences file missing")
+		return e
+	case errors.Is(err, blobio.ErrTooLarge):
+		reject(sentLoc, "file", err.Error())
+		return e
+	case err != nil:
 		e.err = fmt.Errorf("captions: %w", err)
 		return e
 	}
 	var ann *annotation
 	annErr := ""
 	if xd, err := read("Annotations/" + name + ".xml"); err != nil {
-		if !blobio.IsNotExist(err) {
+		switch {
+		case blobio.IsNotExist(err):
+			annErr = "Annotations file missing"
+		case errors.Is(err, blobio.ErrTooLarge):
+			annErr = err.Error()
+		default:
 			e.err = fmt.Errorf("captions: %w", err)
 			return e
 		}
-		annErr = "Annotations file missing"
 	} else if ann, err = parseAnnotation(xd); err != nil {
 		annErr = err.Error()
 	}
@@ -442,6 +472,18 @@ func (f *ShardFn) entityImage(name string, read func(rel string) ([]byte, error)
 		capOf[all[i].Idx] = i
 	}
 	lines := strings.Split(strings.TrimRight(string(data), "\r\n"), "\n")
+	if strings.TrimSpace(string(data)) == "" {
+		e.stats.SentencesMissing += int64(len(idx))
+		reject(sentLoc, "file", fmt.Sprintf("Sentences file is empty; the dataset has %d captions of image %d", len(idx), id))
+		return e
+	}
+	blank := func(li int) bool { return li >= len(lines) || strings.TrimSpace(lines[li]) == "" }
+	for _, i := range idx {
+		if li := int(all[i].Idx); blank(li) {
+			e.stats.SentencesMissing++
+			reject(sentLoc, fmt.Sprintf("line %d", li+1), fmt.Sprintf("no sentence for caption %d of image %d (the file has %d lines)", li, id, len(lines)))
+		}
+	}
 	var tg []string
 	phrases := 0
 	for li, line := range lines {

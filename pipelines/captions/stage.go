@@ -45,8 +45,8 @@ import (
 	"fmt"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
+	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
@@ -76,7 +76,7 @@ func Stage(p Params) (*engine.Stage, error) {
 	return &engine.Stage{
 		Name:          "captions",
 		Description:   "tokenise, POS-tag, build the vocabulary, encode captions and grounding references (Beam)",
-		Version:       "1",
+		Version:       "2", // 2: Sentences lines missing for dataset captions are rejects rows, counted in stats.json
 		SchemaVersion: "1",
 		Params:        p,
 		Inputs:        inputs,
@@ -109,7 +109,7 @@ func Run(ctx context.Context, loc Locations, p Params) (*Stats, error) {
 	p = p.withDefaults()
 	pl, s := beam.NewPipelineWithRoot()
 	Build(s, loc, p)
-	if err := beamx.Run(ctx, pl); err != nil {
+	if err := beamrun.Run(ctx, pl, "captions", ""); err != nil {
 		return nil, fmt.Errorf("captions: pipeline: %w", err)
 	}
 	st, err := ReadStats(ctx, blobio.Join(loc.Out, StatsFile))

@@ -10,11 +10,11 @@ import (
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/eval/grounding"
 	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/align"
@@ -158,7 +158,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	r.Logf("decoding the %s split of %d shards with %s (beam %d, %d images per call, blas %s)", p.Split, n, p.Model, p.BeamSize, p.DecodeBatch, p.BLAS)
 	pl := beam.NewPipeline()
 	Build(pl.Root(), cfg)
-	if err := beamx.Run(ctx, pl); err != nil {
+	if err := beamrun.Run(ctx, pl, "evaluate", ""); err != nil {
 		return fmt.Errorf("evaluate: pipeline: %w", err)
 	}
 	for i := 0; i < n; i++ {
