@@ -51,7 +51,7 @@ test:
 # seeds and testdata/fuzz/<Target>); 'make fuzz' fuzzes each for FUZZTIME, one after another.
 FUZZ_TARGETS := ./features:FuzzParseNPY ./features:FuzzNPZArray ./features:FuzzParseTSV ./features:FuzzShardMeta \
                 ./training/checkpoint:FuzzUnmarshal ./pipelines/captions:FuzzParseSentence \
-                ./pipelines/captions:FuzzParseAnnotation ./pipelines/captions:FuzzReadCaptions
+                ./pipelines/captions:FuzzParseAnnotation ./pipelines/captions:FuzzReadCaptions ./internal/pqcheck:FuzzFooter
 FUZZTIME ?= 30s
 
 fuzz:
