@@ -169,6 +169,9 @@ type Scores struct {
 	// ×100); absent when the evaluation did not compute it.
 	KL        *float64 `json:"attention_kl,omitempty"`
 	KLTeacher string   `json:"kl_teacher,omitempty"`
+	// Intervals are confidence intervals of the scores, keyed by their JSON names ("cider_d",
+	// "f1_all", …), on the same scale; absent when not computed.
+	Intervals map[string]Interval `json:"intervals,omitempty"`
 }
 
 // RowOf converts an evaluate stage's metrics.

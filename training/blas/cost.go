@@ -1,0 +1,167 @@
+package blas
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	gblas "gonum.org/v1/gonum/blas"
+)
+
+// Product is Count matrix products of an M×K by a K×N matrix (N = 1: a matrix–vector
+// product). Cost models (training/scan, training/updown) describe a step's work as a list of
+// them; Rates turns the list into seconds on the machine at hand.
+type Product struct {
+	M, N, K int
+	Count   float64
+}
+
+// Flops returns the product's floating-point operations, 2·M·N·K per product (Counter's rule).
+func (p Product) Flops() float64 { return 2 * float64(p.M) * float64(p.N) * float64(p.K) * p.Count }
+
+// Flops returns the total operations of ps.
+func Flops(ps []Product) float64 {
+	s := 0.0
+	for _, p := range ps {
+		s += p.Flops()
+	}
+	return s
+}
+
+// Scale returns ps with every count multiplied by f (the products of f steps).
+func Scale(ps []Product, f float64) []Product {
+	out := make([]Product, len(ps))
+	for i, p := range ps {
+		p.Count *= f
+		out[i] = p
+	}
+	return out
+}
+
+// Calibration limits: a shape's dimensions are capped at calMaxDim (a product that size runs at
+// the backend's large-product rate) and every shape gets an equal share of the budget, at least
+// calMinReps products.
+const (
+	calMaxDim  = 512
+	calMinReps = 3
+)
+
+// Rates are measured sgemm throughputs of one backend for a set of product shapes.
+type Rates struct {
+	// Backend is the measured backend's name.
+	Backend string
+	// Shapes are the measured shapes (capped) and their throughput in flop/s, by ascending
+	// flops per product.
+	Shapes []ShapeRate
+}
+
+// ShapeRate is the throughput of one product shape.
+type ShapeRate struct {
+	M, N, K int
+	FlopsPerSecond float64
+}
+
+func (s ShapeRate) flops() float64 { return 2 * float64(s.M) * float64(s.N) * float64(s.K) }
+
+// capped returns the shape of p with every dimension at most calMaxDim.
+func capped(p Product) ShapeRate {
+	return ShapeRate{M: min(max(p.M, 1), calMaxDim), N: min(max(p.N, 1), calMaxDim), K: min(max(p.K, 1), calMaxDim)}
+}
+
+// Calibrate measures impl's throughput on the shapes of ps (dimensions capped at 512, so that
+// each product is short), sharing budget between the distinct shapes: each is run after one
+// warm-up product until its share is spent (at least 3 times) and its best rate kept (the best,
+// so that a briefly busy machine does not lower it). The products run with the backend's own
+// threading, as training runs them.
+func Calibrate(name string, impl Float32, ps []Product, budget time.Duration) (*Rates, error) {
+	seen := map[ShapeRate]bool{}
+	var shapes []ShapeRate
+	for _, p := range ps {
+		if p.M <= 0 || p.N <= 0 || p.K <= 0 {
+			return nil, fmt.Errorf("blas: Calibrate: product %d×%d×%d", p.M, p.N, p.K)
+		}
+		s := capped(p)
+		if !seen[s] {
+			seen[s] = true
+			shapes = append(shapes, s)
+		}
+	}
+	if len(shapes) == 0 {
+		return nil, fmt.Errorf("blas: Calibrate: no products")
+	}
+	sort.Slice(shapes, func(i, j int) bool {
+		if shapes[i].flops() != shapes[j].flops() {
+			return shapes[i].flops() < shapes[j].flops()
+		}
+		return fmt.Sprint(shapes[i]) < fmt.Sprint(shapes[j])
+	})
+	r := rand.New(rand.NewPCG(1, 1))
+	fill := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = r.Float32() - 0.5
+		}
+		return x
+	}
+	share := budget / time.Duration(len(shapes))
+	out := &Rates{Backend: name}
+	for _, s := range shapes {
+		a, b, c := fill(s.M*s.K), fill(s.K*s.N), make([]float32, s.M*s.N)
+		run := func() {
+			if s.N == 1 {
+				impl.Sgemv(gblas.NoTrans, s.M, s.K, 1, a, s.K, b, 1, 0, c, 1)
+				return
+			}
+			impl.Sgemm(gblas.NoTrans, gblas.NoTrans, s.M, s.N, s.K, 1, a, s.K, b, s.N, 0, c, s.N)
+		}
+		run()
+		best := 0.0
+		start := time.Now()
+		for reps := 0; reps < calMinReps || time.Since(start) < share; reps++ {
+			t := time.Now()
+			run()
+			if d := time.Since(t).Seconds(); d > 0 {
+				best = max(best, s.flops()/d)
+			}
+		}
+		if best == 0 {
+			return nil, fmt.Errorf("blas: Calibrate: %d×%d×%d took no measurable time", s.M, s.N, s.K)
+		}
+		s.FlopsPerSecond = best
+		out.Shapes = append(out.Shapes, s)
+	}
+	return out, nil
+}
+
+// Rate returns the throughput for a product of p's shape: the measured rate of its capped shape,
+// or, for a shape that was not measured, that of the measured shape closest in flops per
+// product.
+func (r *Rates) Rate(p Product) float64 {
+	s := capped(p)
+	best, bestD := 0.0, -1.0
+	for _, m := range r.Shapes {
+		if m.M == s.M && m.N == s.N && m.K == s.K {
+			return m.FlopsPerSecond
+		}
+		d := m.flops() / s.flops()
+		if d < 1 {
+			d = 1 / d
+		}
+		if bestD < 0 || d < bestD {
+			best, bestD = m.FlopsPerSecond, d
+		}
+	}
+	return best
+}
+
+// Seconds returns the time of ps at the measured rates.
+func (r *Rates) Seconds(ps []Product) float64 {
+	s := 0.0
+	for _, p := range ps {
+		if p.Count > 0 {
+			s += p.Flops() / r.Rate(p)
+		}
+	}
+	return s
+}

@@ -1,0 +1,85 @@
+package updown
+
+import "github.com/groundcap/groundcap/training/blas"
+
+// The cost model of the captioner: the matrix products its calls issue, from the sizes of a
+// batch. Run-time estimates (pipelines/plan) price them with blas.Rates; the tests count the
+// products real calls issue (blas.Counter) against these lists, so a change of the model's
+// products must change them too.
+
+// prepareProducts are the products of embedding nImg images of k regions: the regions'
+// embedding, the mean feature's and the attention's projection of the regions.
+func (c Config) prepareProducts(nImg, k int) []blas.Product {
+	H, A, D := c.RNNSize, c.AttHid, c.FeatDim
+	return []blas.Product{
+		{M: nImg * k, N: H, K: D, Count: 1}, // att_embed
+		{M: nImg, N: H, K: D, Count: 1},     // fc_embed
+		{M: nImg * k, N: A, K: H, Count: 1}, // W_v v
+	}
+}
+
+// coreProducts are the products of one TopDownCore step over n rows and k regions, without the
+// logits.
+func (c Config) coreProducts(n, k int) []blas.Product {
+	H, A, E := c.RNNSize, c.AttHid, c.InputEncoding
+	return []blas.Product{
+		{M: n, N: H, K: 2*H + E, Count: 4},    // attention LSTM, input
+		{M: n, N: H, K: H, Count: 4},          // attention LSTM, state
+		{M: n, N: A, K: H, Count: 1},          // W_h h¹
+		{M: n * k, N: 1, K: A, Count: 1},      // w_α tanh(…)
+		{M: 1, N: H, K: k, Count: float64(n)}, // context β·v, one per row
+		{M: n, N: H, K: 2 * H, Count: 4},      // language LSTM, input
+		{M: n, N: H, K: H, Count: 4},          // language LSTM, state
+	}
+}
+
+// DecodeProducts returns the products of decoding nImg images of k regions with perImage rows
+// each (1: greedy; the beam width; the samples of SCST) for steps steps: the preparation, then
+// one step graph per step with the logits of every row.
+func (c Config) DecodeProducts(nImg, perImage, k, steps int) []blas.Product {
+	c = c.Resolved()
+	n := nImg * perImage
+	out := c.prepareProducts(nImg, k)
+	step := append(c.coreProducts(n, k), blas.Product{M: n, N: c.VocabSize + 1, K: c.RNNSize, Count: 1})
+	return append(out, blas.Scale(step, float64(steps))...)
+}
+
+// teacherForcedProducts are the products of the teacher-forced graph over nImg images of k
+// regions and n captions of t steps, with its backward pass when grad: gorgonia's product
+// gradients compute both inputs' gradients, ∂A = ∂C·Bᵀ and ∂B = Aᵀ·∂C.
+func (c Config) teacherForcedProducts(nImg, n, k, t int, grad bool) []blas.Product {
+	c = c.Resolved()
+	fwd := c.prepareProducts(nImg, k)
+	fwd = append(fwd, blas.Scale(c.coreProducts(n, k), float64(t))...)
+	fwd = append(fwd, blas.Product{M: t * n, N: c.VocabSize + 1, K: c.RNNSize, Count: 1}) // logits
+	if !grad {
+		return fwd
+	}
+	out := fwd
+	for _, p := range fwd {
+		out = append(out, blas.Product{M: p.M, N: p.K, K: p.N, Count: p.Count}, blas.Product{M: p.K, N: p.N, K: p.M, Count: p.Count})
+	}
+	return out
+}
+
+// XEStepProducts returns the products of one XEStep without scheduled sampling: nImg images of
+// k regions, n captions padded to t steps (the longest caption, truncated to MaxLen, + 1).
+func (c Config) XEStepProducts(nImg, n, k, t int) []blas.Product {
+	return c.teacherForcedProducts(nImg, n, k, t, true)
+}
+
+// LossProducts returns the products of Loss on the same sizes (forward only).
+func (c Config) LossProducts(nImg, n, k, t int) []blas.Product {
+	return c.teacherForcedProducts(nImg, n, k, t, false)
+}
+
+// SCSTStepProducts returns the captioner's products of one SCSTStep over nImg images of k
+// regions with samples samples per image, when the greedy baseline runs greedySteps steps and
+// the sampling sampleSteps (each at most MaxLen): the greedy decoding, the sampling and the
+// teacher-forced pass over the samples with its backward. The rewards' products (the matching
+// model's score) are the caller's.
+func (c Config) SCSTStepProducts(nImg, samples, k, greedySteps, sampleSteps int) []blas.Product {
+	out := c.DecodeProducts(nImg, 1, k, greedySteps)
+	out = append(out, c.DecodeProducts(nImg, samples, k, sampleSteps)...)
+	return append(out, c.teacherForcedProducts(nImg, nImg*samples, k, sampleSteps, true)...)
+}
