@@ -84,18 +84,18 @@ func columns(withKL bool) []column {
 // template only lays out text.
 type (
 	htmlView struct {
-		Title, Key  string
-		Images      int
-		Intro       string
-		Heads       []string
-		Rows        []htmlRow
-		Matching    *htmlMatching
-		Curves      []htmlCurve
-		Classes     []htmlClassTable
-		Variants    []htmlVariant
-		Gallery     []htmlImage
-		HasGallery  bool
-		HasClasses  bool
+		Title, Key   string
+		Images       int
+		Intro        string
+		Heads        []string
+		Rows         []htmlRow
+		Matching     *htmlMatching
+		Curves       []htmlCurve
+		Classes      []htmlClassTable
+		Variants     []htmlVariant
+		Gallery      []htmlImage
+		HasGallery   bool
+		HasClasses   bool
 		HasIntervals bool
 	}
 	htmlRow struct {

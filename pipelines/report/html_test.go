@@ -73,9 +73,9 @@ func TestHTML(t *testing.T) {
 		"<title>Test &lt;report&gt;</title>",
 		`<tr data-stage="evaluate-xe"><td><a href="#v-0">Up-Down (XE)</a></td><td class="num">60.0<span class="ci">[58.0, 62.0]</span></td>`,
 		`<td class="num">90.0<span class="ci">[85.2, 95.5]</span></td>`, // %.1f of 85.25 rounds to even
-		`<td class="num best">99.0</td>`,    // the best CIDEr-D: row 3
-		`<td class="num best">0.500</td>`,   // the lowest KL
-		`<td class="num">–</td>`,            // no F1 for row 3
+		`<td class="num best">99.0</td>`,  // the best CIDEr-D: row 3
+		`<td class="num best">0.500</td>`, // the lowest KL
+		`<td class="num">–</td>`,          // no F1 for row 3
 		"a &lt;b&gt;bold&lt;/b&gt; label &amp; more",
 		"Brackets give 95 % confidence intervals.",
 		"POS-SCAN&#39;s α",

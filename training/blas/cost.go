@@ -58,7 +58,7 @@ type Rates struct {
 
 // ShapeRate is the throughput of one product shape.
 type ShapeRate struct {
-	M, N, K int
+	M, N, K        int
 	FlopsPerSecond float64
 }
 
