@@ -71,9 +71,10 @@ func capped(p Product) ShapeRate {
 
 // Calibrate measures impl's throughput on the shapes of ps (dimensions capped at 512, so that
 // each product is short), sharing budget between the distinct shapes: each is run after one
-// warm-up product until its share is spent (at least 3 times) and its best rate kept (the best,
-// so that a briefly busy machine does not lower it). The products run with the backend's own
-// threading, as training runs them.
+// warm-up product until its share is spent (at least 3 times), and its mean rate over those runs
+// kept, so that on a machine shared with other work the rates are those a run would see now
+// (PeakSgemm keeps the best instead). The products run with the backend's own threading, as
+// training runs them.
 func Calibrate(name string, impl Float32, ps []Product, budget time.Duration) (*Rates, error) {
 	seen := map[ShapeRate]bool{}
 	var shapes []ShapeRate
@@ -116,19 +117,17 @@ func Calibrate(name string, impl Float32, ps []Product, budget time.Duration) (*
 			impl.Sgemm(gblas.NoTrans, gblas.NoTrans, s.M, s.N, s.K, 1, a, s.K, b, s.N, 0, c, s.N)
 		}
 		run()
-		best := 0.0
+		reps := 0
 		start := time.Now()
-		for reps := 0; reps < calMinReps || time.Since(start) < share; reps++ {
-			t := time.Now()
+		for reps < calMinReps || time.Since(start) < share {
 			run()
-			if d := time.Since(t).Seconds(); d > 0 {
-				best = max(best, s.flops()/d)
-			}
+			reps++
 		}
-		if best == 0 {
+		d := time.Since(start).Seconds()
+		if d <= 0 {
 			return nil, fmt.Errorf("blas: Calibrate: %d×%d×%d took no measurable time", s.M, s.N, s.K)
 		}
-		s.FlopsPerSecond = best
+		s.FlopsPerSecond = s.flops() * float64(reps) / d
 		out.Shapes = append(out.Shapes, s)
 	}
 	return out, nil

@@ -1,6 +1,9 @@
 package scan
 
-import "github.com/groundcap/groundcap/training/blas"
+import (
+	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/nn"
+)
 
 // The cost model of the matching model: the matrix products its CPU paths issue, per call, from
 // the sizes of a batch. Run-time estimates (pipelines/plan) price them with blas.Rates; the
@@ -69,4 +72,55 @@ func (c Config) ScoresProducts(images, captions int, d Dims, opts ScoreOptions) 
 		out = append(out, blas.Scale(c.ForwardProducts(bd), float64(b.n))...)
 	}
 	return out
+}
+
+// Element-wise work per call, in units of nn.ElementwiseRate's pass, fitted to the CPU time of
+// TrainStep and Forward less that of their products (pure-Go BLAS, this project's 2-core
+// machine, batch 32–64, embed 128–256; docs/BENCHMARKS.md, "Run plan"): per value of the
+// (I, K, T, J) attention tensors, per GRU gate value (L·J·E) and per weight (Adam).
+const (
+	trainValuesPerAttention = 3
+	trainValuesPerGRU       = 6
+	trainValuesPerWeight    = 4
+	fwdValuesPerAttention   = 1.5
+	fwdValuesPerGRU         = 2
+)
+
+// NumWeights returns the number of trained weights.
+func (c Config) NumWeights() int {
+	c = c.Resolved()
+	E, W := c.Embed, c.WordDim
+	return c.ImgDim*E + E + c.Vocab*W + 2*(3*W*E+3*E*E+6*E)
+}
+
+// TrainStepWork returns the cost of one TrainStep on a batch of sizes d.
+func (c Config) TrainStepWork(d Dims) nn.Work {
+	c = c.Resolved()
+	return nn.Work{Products: c.TrainStepProducts(d),
+		Values: trainValuesPerAttention*float64(d.I*d.K*d.T*d.J) + trainValuesPerGRU*float64(d.L*d.J*c.Embed) + trainValuesPerWeight*float64(c.NumWeights())}
+}
+
+// ForwardWork returns the cost of Forward (or Align) on a batch of sizes d.
+func (c Config) ForwardWork(d Dims) nn.Work {
+	c = c.Resolved()
+	return nn.Work{Products: c.ForwardProducts(d),
+		Values: fwdValuesPerAttention*float64(d.I*d.K*d.T*d.J) + fwdValuesPerGRU*float64(d.L*d.J*c.Embed)}
+}
+
+// ScoresWork returns the cost of Scores over images × captions on the CPU (see ScoresProducts).
+func (c Config) ScoresWork(images, captions int, d Dims, opts ScoreOptions) nn.Work {
+	c = c.Resolved()
+	w := nn.Work{Products: c.ScoresProducts(images, captions, d, opts)}
+	bj := opts.Captions
+	if bj <= 0 {
+		bj = cpuScoreCaptions
+	}
+	bi := opts.Images
+	if bi <= 0 {
+		bi = cpuScoreImages
+	}
+	// Every pair once in the attention; every caption encoded once per block row of images.
+	rows := float64((images + bi - 1) / bi)
+	w.Values = fwdValuesPerAttention*float64(images)*float64(d.K*d.T)*float64(captions) + fwdValuesPerGRU*rows*float64(d.L*captions*c.Embed)
+	return w
 }

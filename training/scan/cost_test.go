@@ -77,3 +77,19 @@ func TestCostModelMatchesProducts(t *testing.T) {
 		}
 	}
 }
+
+// TestNumWeights checks the weight count of the cost model against the model's parameters.
+func TestNumWeights(t *testing.T) {
+	cfg := Config{Vocab: 37, ImgDim: 11, Embed: 6, WordDim: 5, Seed: 1}
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, name := range m.ParamNames() {
+		n += len(m.Param(name))
+	}
+	if got := cfg.NumWeights(); got != n {
+		t.Errorf("NumWeights = %d, the model has %d", got, n)
+	}
+}

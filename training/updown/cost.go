@@ -1,6 +1,9 @@
 package updown
 
-import "github.com/groundcap/groundcap/training/blas"
+import (
+	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/nn"
+)
 
 // The cost model of the captioner: the matrix products its calls issue, from the sizes of a
 // batch. Run-time estimates (pipelines/plan) price them with blas.Rates; the tests count the
@@ -82,4 +85,53 @@ func (c Config) SCSTStepProducts(nImg, samples, k, greedySteps, sampleSteps int)
 	out := c.DecodeProducts(nImg, 1, k, greedySteps)
 	out = append(out, c.DecodeProducts(nImg, samples, k, sampleSteps)...)
 	return append(out, c.teacherForcedProducts(nImg, nImg*samples, k, sampleSteps, true)...)
+}
+
+// Element-wise work, in units of nn.ElementwiseRate's pass, fitted to the CPU time of XEStep
+// less that of its products (pure-Go BLAS, this project's 2-core machine, rnn 128–256, 40–80
+// captions; docs/BENCHMARKS.md, "Run plan"): per value of the additive attention's (N, K, A)
+// tensor of a step, per LSTM hidden value of a step and per logit, with the backward pass
+// (train) or without.
+const (
+	trainValuesPerAttention = 7
+	trainValuesPerHidden    = 24
+	trainValuesPerLogit     = 3
+	fwdValuesPerAttention   = 2.5
+	fwdValuesPerHidden      = 8
+	fwdValuesPerLogit       = 1
+)
+
+// stepValues is the element-wise work of steps steps over n rows and k regions.
+func (c Config) stepValues(n, k, steps int, train bool) float64 {
+	att, hid, logit := float64(fwdValuesPerAttention), float64(fwdValuesPerHidden), float64(fwdValuesPerLogit)
+	if train {
+		att, hid, logit = trainValuesPerAttention, trainValuesPerHidden, trainValuesPerLogit
+	}
+	rows := float64(steps) * float64(n)
+	return rows * (att*float64(k*c.AttHid) + hid*float64(c.RNNSize) + logit*float64(c.VocabSize+1))
+}
+
+// XEStepWork returns the cost of one XEStep without scheduled sampling (see XEStepProducts).
+func (c Config) XEStepWork(nImg, n, k, t int) nn.Work {
+	c = c.Resolved()
+	return nn.Work{Products: c.XEStepProducts(nImg, n, k, t), Values: c.stepValues(n, k, t, true)}
+}
+
+// LossWork returns the cost of Loss (see LossProducts).
+func (c Config) LossWork(nImg, n, k, t int) nn.Work {
+	c = c.Resolved()
+	return nn.Work{Products: c.LossProducts(nImg, n, k, t), Values: c.stepValues(n, k, t, false)}
+}
+
+// DecodeWork returns the cost of decoding (see DecodeProducts).
+func (c Config) DecodeWork(nImg, perImage, k, steps int) nn.Work {
+	c = c.Resolved()
+	return nn.Work{Products: c.DecodeProducts(nImg, perImage, k, steps), Values: c.stepValues(nImg*perImage, k, steps, false)}
+}
+
+// SCSTStepWork returns the captioner's cost of one SCSTStep (see SCSTStepProducts).
+func (c Config) SCSTStepWork(nImg, samples, k, greedySteps, sampleSteps int) nn.Work {
+	c = c.Resolved()
+	return nn.Work{Products: c.SCSTStepProducts(nImg, samples, k, greedySteps, sampleSteps),
+		Values: c.stepValues(nImg, k, greedySteps, false) + c.stepValues(nImg*samples, k, sampleSteps, false) + c.stepValues(nImg*samples, k, sampleSteps, true)}
 }

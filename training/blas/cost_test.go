@@ -1,0 +1,61 @@
+package blas
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestProductFlops(t *testing.T) {
+	ps := []Product{{M: 2, N: 3, K: 4, Count: 1}, {M: 5, N: 1, K: 7, Count: 3}}
+	// 2·2·3·4 + 3·2·5·7
+	if got := Flops(ps); got != 48+210 {
+		t.Errorf("Flops = %v, want 258", got)
+	}
+	if got := Flops(Scale(ps, 2)); got != 2*258 {
+		t.Errorf("Flops of the doubled list = %v, want 516", got)
+	}
+	if ps[0].Count != 1 {
+		t.Error("Scale changed its argument")
+	}
+}
+
+// TestCalibrate measures three shapes, two of which cap to the same one, and checks the rates'
+// bookkeeping: one rate per distinct capped shape, sorted by size, and Seconds = Σ flops/rate.
+func TestCalibrate(t *testing.T) {
+	b, err := Select(Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := []Product{{M: 64, N: 64, K: 64, Count: 10}, {M: 4096, N: 600, K: 512, Count: 1}, {M: 1000, N: 513, K: 700, Count: 2}, {M: 200, N: 1, K: 100, Count: 5}}
+	r, err := Calibrate(Go, b.Impl, ps, 30*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Shapes) != 3 || r.Backend != Go {
+		t.Fatalf("rates %+v: want 3 shapes (two cap to 512³)", r)
+	}
+	want := [][3]int{{200, 1, 100}, {64, 64, 64}, {512, 512, 512}}
+	for i, s := range r.Shapes {
+		if [3]int{s.M, s.N, s.K} != want[i] || !(s.FlopsPerSecond > 0) {
+			t.Errorf("shape %d: %+v, want %v with a positive rate", i, s, want[i])
+		}
+	}
+	sec := 0.0
+	for _, p := range ps {
+		sec += p.Flops() / r.Rate(p)
+	}
+	if got := r.Seconds(ps); math.Abs(got-sec) > 1e-12*sec {
+		t.Errorf("Seconds = %v, want %v", got, sec)
+	}
+	// A shape that was not measured takes the rate of the one closest in flops (64³ for 60³).
+	if got, w := r.Rate(Product{M: 60, N: 60, K: 60, Count: 1}), r.Shapes[1].FlopsPerSecond; got != w {
+		t.Errorf("rate of 60³ = %v, want 64³'s %v", got, w)
+	}
+	if _, err := Calibrate(Go, b.Impl, []Product{{M: 0, N: 1, K: 1}}, time.Millisecond); err == nil {
+		t.Error("an empty product calibrated")
+	}
+	if _, err := Calibrate(Go, b.Impl, nil, time.Millisecond); err == nil {
+		t.Error("no products calibrated")
+	}
+}
