@@ -5,6 +5,7 @@ import "github.com/groundcap/groundcap/pipelines"
 // commandConstructors builds every subcommand; add one line per cmd_<name>.go file.
 var commandConstructors = []func(*globalOptions) *command{
 	newRunCommand,
+	newPlanCommand,
 	newScoreCommand,
 	newScoreGroundingCommand,
 	newStatusCommand,

@@ -69,7 +69,7 @@ func capped(p Product) ShapeRate {
 	return ShapeRate{M: min(max(p.M, 1), calMaxDim), N: min(max(p.N, 1), calMaxDim), K: min(max(p.K, 1), calMaxDim)}
 }
 
-// Calibrate measures impl's throughput on the shapes of ps (dimensions capped at 512, so that
+// Calibrate measures impl's throughput on the shapes of ps (products without work are skipped) (dimensions capped at 512, so that
 // each product is short), sharing budget between the distinct shapes: each is run after one
 // warm-up product until its share is spent (at least 3 times), and its mean rate over those runs
 // kept, so that on a machine shared with other work the rates are those a run would see now
@@ -79,8 +79,11 @@ func Calibrate(name string, impl Float32, ps []Product, budget time.Duration) (*
 	seen := map[ShapeRate]bool{}
 	var shapes []ShapeRate
 	for _, p := range ps {
-		if p.M <= 0 || p.N <= 0 || p.K <= 0 {
+		if p.M < 0 || p.N < 0 || p.K < 0 {
 			return nil, fmt.Errorf("blas: Calibrate: product %d×%d×%d", p.M, p.N, p.K)
+		}
+		if p.M == 0 || p.N == 0 || p.K == 0 || p.Count == 0 {
+			continue // no work
 		}
 		s := capped(p)
 		if !seen[s] {
@@ -158,8 +161,8 @@ func (r *Rates) Rate(p Product) float64 {
 func (r *Rates) Seconds(ps []Product) float64 {
 	s := 0.0
 	for _, p := range ps {
-		if p.Count > 0 {
-			s += p.Flops() / r.Rate(p)
+		if f := p.Flops(); f > 0 {
+			s += f / r.Rate(p)
 		}
 	}
 	return s

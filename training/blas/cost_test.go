@@ -52,8 +52,11 @@ func TestCalibrate(t *testing.T) {
 	if got, w := r.Rate(Product{M: 60, N: 60, K: 60, Count: 1}), r.Shapes[1].FlopsPerSecond; got != w {
 		t.Errorf("rate of 60³ = %v, want 64³'s %v", got, w)
 	}
-	if _, err := Calibrate(Go, b.Impl, []Product{{M: 0, N: 1, K: 1}}, time.Millisecond); err == nil {
-		t.Error("an empty product calibrated")
+	if _, err := Calibrate(Go, b.Impl, []Product{{M: -1, N: 1, K: 1, Count: 1}}, time.Millisecond); err == nil {
+		t.Error("a negative product calibrated")
+	}
+	if _, err := Calibrate(Go, b.Impl, []Product{{M: 0, N: 1, K: 1, Count: 1}}, time.Millisecond); err == nil {
+		t.Error("products without work calibrated")
 	}
 	if _, err := Calibrate(Go, b.Impl, nil, time.Millisecond); err == nil {
 		t.Error("no products calibrated")
