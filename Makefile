@@ -34,7 +34,8 @@ demo: build
 	$(BIN) status --config $(CONFIG)
 	@r=$(DEMO_ROOT)/report/$$(cat $(DEMO_ROOT)/report/LATEST 2>/dev/null); \
 	if [ -f $$r/report.md ]; then echo; cat $$r/report.md; echo; echo "Results: $$r (report.md);"; \
-	echo "per-variant metrics, attention pictures and curves under $(DEMO_ROOT)/evaluate-*/ and $(DEMO_ROOT)/caption-*/"; fi
+	echo "per-variant metrics, attention pictures and curves under $(DEMO_ROOT)/evaluate-*/ and $(DEMO_ROOT)/caption-*/"; fi; \
+	if [ -f $$r/report.html ]; then echo "HTML report (tables, curves, per-class grounding, attention gallery): $$r/report.html"; fi
 
 $(STAGES): build
 	$(BIN) $@ --config $(CONFIG) $(BEAMFLAGS)

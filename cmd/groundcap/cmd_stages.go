@@ -12,6 +12,7 @@ import (
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/plan"
 )
 
 // DefaultConfig is the experiment used when --config is not given.
@@ -137,6 +138,12 @@ func newRunCommand(g *globalOptions) *command {
 			var force []string
 			if opts.Force != "" {
 				force = strings.Split(opts.Force, ",")
+			}
+			// The plan is advice: a run goes ahead when it cannot be made.
+			if p, err := plan.Make(ctx, e, plan.ParamsOf(e), force); err != nil {
+				fmt.Fprintf(g.Stderr, "plan: no estimate: %v\n", err)
+			} else if err := p.Write(g.Stderr); err != nil {
+				return err
 			}
 			ms, err := e.Make(ctx, "", engine.MakeOptions{Force: force, Verify: opts.Verify})
 			if err != nil {

@@ -36,8 +36,11 @@ type Part struct {
 	Backend string
 	// Work is the model work of the part.
 	Work nn.Work
-	// Fixed is time that does not come from model work (records at a measured rate).
+	// Fixed is time that does not come from model work (records at a measured rate) at the
+	// reference machine's speed; it scales with Machine.Slowdown.
 	Fixed time.Duration
+	// Wait is time spent waiting rather than computing (a runner's start-up); it does not scale.
+	Wait time.Duration
 	// Detail is shown next to the part when it dominates ("200 steps × 2.3 GFLOP").
 	Detail string
 	// Seconds is the part's estimated time (Price fills it).
@@ -89,7 +92,7 @@ const pipelineStart = "pipeline start-up"
 
 // Calibration budgets: the element-wise rate, and the products of each backend.
 const (
-	elementwiseBudget = 60 * time.Millisecond
+	elementwiseBudget = 120 * time.Millisecond
 	productsBudget    = 400 * time.Millisecond
 )
 
@@ -113,6 +116,9 @@ func Calibrate(ests []*Estimate) (*Machine, error) {
 		}
 	}
 	sort.Strings(names)
+	// The element-wise rate is the mean of passes spread over the calibration, so that a
+	// moment when the machine is busier weighs less.
+	ew := nn.ElementwiseRate(elementwiseBudget / 3)
 	for _, name := range names {
 		b, err := blas.Select(name)
 		if err != nil {
@@ -123,8 +129,9 @@ func Calibrate(ests []*Estimate) (*Machine, error) {
 			return nil, fmt.Errorf("plan: %w", err)
 		}
 		m.Rates[name] = r
+		ew += nn.ElementwiseRate(elementwiseBudget / 3)
 	}
-	m.ValuesPerSecond = nn.ElementwiseRate(elementwiseBudget)
+	m.ValuesPerSecond = (ew + nn.ElementwiseRate(elementwiseBudget/3)) / float64(len(names)+2)
 	m.Took = time.Since(start)
 	return m, nil
 }
@@ -135,16 +142,17 @@ func (m *Machine) Slowdown() float64 { return referenceValuesPerSecond / m.Value
 
 // Price fills in the seconds of every part of e and its total.
 func (m *Machine) Price(e *Estimate) error {
+	for _, p := range e.Parts {
+		if len(p.Work.Products) > 0 && m.Rates[p.Backend] == nil {
+			return fmt.Errorf("plan: stage %s: backend %q was not calibrated", e.Stage, p.Backend)
+		}
+	}
 	e.Seconds = 0
 	for i := range e.Parts {
 		p := &e.Parts[i]
-		s := p.Fixed.Seconds() * m.Slowdown()
+		s := p.Fixed.Seconds()*m.Slowdown() + p.Wait.Seconds()
 		if len(p.Work.Products) > 0 {
-			r := m.Rates[p.Backend]
-			if r == nil {
-				return fmt.Errorf("plan: stage %s: backend %q was not calibrated", e.Stage, p.Backend)
-			}
-			s += r.Seconds(p.Work.Products)
+			s += m.Rates[p.Backend].Seconds(p.Work.Products)
 		}
 		if p.Work.Values > 0 {
 			s += p.Work.Values / m.ValuesPerSecond

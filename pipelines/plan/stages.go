@@ -64,7 +64,7 @@ func Make(ctx context.Context, eng *engine.Engine, params map[string]any, force 
 		}
 		for _, part := range e.Parts {
 			if part.Name == pipelineStart && !started {
-				e.Parts = append(e.Parts, Part{Name: "starting the Beam runner", Fixed: runnerStart})
+				e.Parts = append(e.Parts, Part{Name: "starting the Beam runner", Wait: runnerStart})
 				started = true
 				break
 			}
@@ -215,10 +215,10 @@ func (g *graph) captionerConfig(name string) (updown.Config, error) {
 	return updown.Config{}, fmt.Errorf("plan: %s is not a captioner stage of this config", name)
 }
 
-// backend is the name a stage's blas setting selects ("" is the default, go).
+// backend is the name a stage's blas setting selects ("" is blas.Default).
 func backend(name string) string {
 	if name == "" {
-		return blas.Go
+		return blas.Default
 	}
 	return name
 }

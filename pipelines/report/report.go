@@ -4,7 +4,9 @@
 // rows Up-Down XE; XE + KL(SCAN); XE + KL(POS-SCAN); each + SCST; columns B@1, B@4, ROUGE-L,
 // CIDEr-D, F1_all, F1_loc (×100).
 //
-// Outputs: report.md (the tables, printed at the end of the run) and report.json (Report).
+// Outputs: report.md (the tables, printed at the end of the run), report.json (Report) and
+// report.html (Page: the tables, the training curves of the trained stages, per-class grounding
+// and a gallery of every variant's attention pictures side by side; one self-contained file).
 package report
 
 import (
@@ -12,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/groundcap/groundcap/internal/blobio"
@@ -19,6 +22,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/evaluate"
+	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/pipelines/scaneval"
 )
 
@@ -34,10 +38,31 @@ const (
 // InputScanEval names the scan-eval input.
 const InputScanEval = "scan_eval"
 
-// Row is one row of the comparison: a label and an evaluate stage's metrics.json.
+// Row is one row of the comparison: a label and an evaluate stage's metrics.json, with its
+// results.json and attention pictures for report.html's gallery.
 type Row struct {
 	Label   string `yaml:"label" json:"label"`
 	Metrics string `yaml:"metrics" json:"-"`
+	// Results is the evaluate stage's results.json and Pictures its pictures directory (defaults:
+	// beside an "@<stage>/metrics.json" Metrics, else none; "none": not in the gallery).
+	Results  string `yaml:"results" json:"-"`
+	Pictures string `yaml:"pictures" json:"-"`
+}
+
+// CurveRef is one training curve of report.html: a trained stage's curve picture.
+type CurveRef struct {
+	Stage string `yaml:"stage" json:"stage"`
+	// Picture is the PNG (default "@<stage>/curves.png"; the matching models' is curve.png).
+	Picture string `yaml:"picture" json:"-"`
+}
+
+// DefaultCurves are the curves of the matching models and of the six captioners.
+func DefaultCurves() []CurveRef {
+	out := []CurveRef{{Stage: scan.NamePOS, Picture: "@" + scan.NamePOS + "/" + scan.CurveFile}, {Stage: scan.NamePlain, Picture: "@" + scan.NamePlain + "/" + scan.CurveFile}}
+	for _, c := range evaluate.Captioners() {
+		out = append(out, CurveRef{Stage: c, Picture: "@" + c + "/" + captionxe.CurvesFile})
+	}
+	return out
 }
 
 // DefaultRows are the paper's ablation rows over the six evaluate instances.
@@ -63,11 +88,44 @@ type Params struct {
 	ScanEval string `yaml:"scan_eval" json:"-"`
 	// Title heads report.md (default "Grounded captioning: comparison").
 	Title string `yaml:"title" json:"title"`
+	// Curves are report.html's training curves (default DefaultCurves; "none" as the only
+	// stage: no curves).
+	Curves []CurveRef `yaml:"curves" json:"curves"`
 }
 
 func (p Params) withDefaults() Params {
 	if len(p.Rows) == 0 {
 		p.Rows = DefaultRows()
+	}
+	p.Rows = append([]Row(nil), p.Rows...)
+	for i := range p.Rows {
+		r := &p.Rows[i]
+		stage, file, ok := strings.Cut(strings.TrimPrefix(r.Metrics, "@"), "/")
+		beside := strings.HasPrefix(r.Metrics, "@") && ok && file == evaluate.MetricsFile
+		if r.Results == "" {
+			r.Results = evaluate.None
+			if beside {
+				r.Results = "@" + stage + "/" + evaluate.ResultsFile
+			}
+		}
+		if r.Pictures == "" {
+			r.Pictures = evaluate.None
+			if beside {
+				r.Pictures = "@" + stage + "/" + evaluate.PicturesDir
+			}
+		}
+	}
+	switch {
+	case len(p.Curves) == 0:
+		p.Curves = DefaultCurves()
+	case len(p.Curves) == 1 && p.Curves[0].Stage == evaluate.None:
+		p.Curves = []CurveRef{}
+	}
+	p.Curves = append([]CurveRef(nil), p.Curves...)
+	for i := range p.Curves {
+		if c := &p.Curves[i]; c.Picture == "" {
+			c.Picture = "@" + c.Stage + "/" + captionxe.CurvesFile
+		}
 	}
 	if p.ScanEval == "" {
 		p.ScanEval = "@" + scaneval.Name + "/" + scaneval.MetricsFile
@@ -86,6 +144,11 @@ func (p Params) Validate() error {
 			return fmt.Errorf("report: rows[%d]: label %q, metrics %q (want both)", i, r.Label, r.Metrics)
 		}
 	}
+	for i, c := range p.Curves {
+		if c.Stage == "" {
+			return fmt.Errorf("report: curves[%d]: no stage", i)
+		}
+	}
 	return nil
 }
 
@@ -98,25 +161,47 @@ func Stage(p Params) (*engine.Stage, error) {
 	var inputs []engine.Input
 	for i, r := range p.Rows {
 		inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d", i), Ref: r.Metrics})
+		if r.Results != evaluate.None {
+			inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d-results", i), Ref: r.Results})
+		}
+		if r.Pictures != evaluate.None {
+			inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d-pictures", i), Ref: r.Pictures})
+		}
+	}
+	for i, c := range p.Curves {
+		inputs = append(inputs, engine.Input{Name: fmt.Sprintf("curve-%d", i), Ref: c.Picture})
 	}
 	if p.ScanEval != evaluate.None {
 		inputs = append(inputs, engine.Input{Name: InputScanEval, Ref: p.ScanEval})
 	}
 	return &engine.Stage{
 		Name:          Name,
-		Description:   "the paper-style comparison of every captioner variant and the matching models' attention accuracy",
-		Version:       "2",
-		SchemaVersion: "1",
+		Description:   "the paper-style comparison of every captioner variant and the matching models' attention accuracy, as tables and an HTML report",
+		Version:       "3",
+		SchemaVersion: "2",
 		Params:        p,
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
 			rep := &Report{Title: p.Title}
+			page := &Page{Report: rep, Key: r.Key}
 			for i, row := range p.Rows {
 				var m evaluate.Metrics
 				if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d", i)), &m); err != nil {
 					return err
 				}
 				rep.Rows = append(rep.Rows, RowOf(row.Label, &m))
+				v, err := readVariant(ctx, r, i, row, &m)
+				if err != nil {
+					return err
+				}
+				page.Variants = append(page.Variants, v)
+			}
+			for i, c := range p.Curves {
+				png, err := blobio.ReadAll(ctx, r.Input(fmt.Sprintf("curve-%d", i)))
+				if err != nil {
+					return fmt.Errorf("report: %w", err)
+				}
+				page.Curves = append(page.Curves, Curve{Stage: c.Stage, PNG: png})
 			}
 			if p.ScanEval != evaluate.None {
 				var se scaneval.Metrics
@@ -136,10 +221,54 @@ func Stage(p Params) (*engine.Stage, error) {
 			if err := blobio.WriteAll(ctx, r.Output(JSONFile), append(b, '\n')); err != nil {
 				return err
 			}
-			r.Logf("%s\n%s", r.Output(ReportFile), md)
+			html, err := page.HTML()
+			if err != nil {
+				return err
+			}
+			if err := blobio.WriteAll(ctx, r.Output(HTMLFile), html); err != nil {
+				return err
+			}
+			r.Logf("%s\n%s\nHTML report: %s", r.Output(ReportFile), md, r.Output(HTMLFile))
 			return nil
 		},
 	}, nil
+}
+
+// readVariant reads row i's gallery and per-class grounding: its results.json and pictures
+// (when the row has them) and the per-class scores of its metrics.
+func readVariant(ctx context.Context, r *engine.Run, i int, row Row, m *evaluate.Metrics) (Variant, error) {
+	v := Variant{Captions: map[int64]string{}, Pictures: map[int64][]byte{}}
+	if g := m.Grounding; g != nil {
+		v.ClassesAll, v.ClassesLoc = g.All.PerClass, g.Loc.PerClass
+	}
+	if row.Results != evaluate.None {
+		var res []evaluate.Result
+		if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d-results", i)), &res); err != nil {
+			return v, err
+		}
+		for _, x := range res {
+			v.Captions[x.ImageID] = x.Caption
+		}
+	}
+	if row.Pictures != evaluate.None {
+		dir := r.Input(fmt.Sprintf("row-%d-pictures", i))
+		objs, err := blobio.List(ctx, dir)
+		if err != nil {
+			return v, fmt.Errorf("report: %w", err)
+		}
+		for _, o := range objs {
+			id, err := strconv.ParseInt(strings.TrimSuffix(o.Name, ".png"), 10, 64)
+			if err != nil || !strings.HasSuffix(o.Name, ".png") {
+				return v, fmt.Errorf("report: %s: %q is not a picture <image id>.png", dir, o.Name)
+			}
+			png, err := blobio.ReadAll(ctx, blobio.Join(dir, o.Name))
+			if err != nil {
+				return v, fmt.Errorf("report: %w", err)
+			}
+			v.Pictures[id] = png
+		}
+	}
+	return v, nil
 }
 
 func readJSON(ctx context.Context, loc string, v any) error {

@@ -74,16 +74,16 @@ func (c Config) ScoresProducts(images, captions int, d Dims, opts ScoreOptions) 
 	return out
 }
 
-// Element-wise work per call, in units of nn.ElementwiseRate's pass, fitted to the CPU time of
-// TrainStep and Forward less that of their products (pure-Go BLAS, this project's 2-core
-// machine, batch 32–64, embed 128–256; docs/BENCHMARKS.md, "Run plan"): per value of the
-// (I, K, T, J) attention tensors, per GRU gate value (L·J·E) and per weight (Adam).
+// Element-wise work per call, in units of nn.ElementwiseRate's pass, fitted to the least CPU
+// time of TrainStep and Forward less that of their products (simd backend, this project's 2-core
+// machine, batch 64 at embed 128 and batch 32 at embed 256; docs/BENCHMARKS.md, "Run plan"): per
+// value of the (I, K, T, J) attention tensors, per GRU gate value (L·J·E) and per weight (Adam).
 const (
-	trainValuesPerAttention = 3
-	trainValuesPerGRU       = 6
-	trainValuesPerWeight    = 4
-	fwdValuesPerAttention   = 1.5
-	fwdValuesPerGRU         = 2
+	trainValuesPerAttention = 1.6
+	trainValuesPerGRU       = 3.3
+	trainValuesPerWeight    = 2.2
+	fwdValuesPerAttention   = 2
+	fwdValuesPerGRU         = 2.6
 )
 
 // NumWeights returns the number of trained weights.

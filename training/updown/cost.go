@@ -87,18 +87,18 @@ func (c Config) SCSTStepProducts(nImg, samples, k, greedySteps, sampleSteps int)
 	return append(out, c.teacherForcedProducts(nImg, nImg*samples, k, sampleSteps, true)...)
 }
 
-// Element-wise work, in units of nn.ElementwiseRate's pass, fitted to the CPU time of XEStep
-// less that of its products (pure-Go BLAS, this project's 2-core machine, rnn 128–256, 40–80
-// captions; docs/BENCHMARKS.md, "Run plan"): per value of the additive attention's (N, K, A)
-// tensor of a step, per LSTM hidden value of a step and per logit, with the backward pass
-// (train) or without.
+// Element-wise work, in units of nn.ElementwiseRate's pass, fitted to the least CPU time of
+// XEStep (train) and Loss (forward) less that of their products (simd backend, this project's
+// 2-core machine, rnn 128 and 256, 80 and 40 captions of 16 steps; docs/BENCHMARKS.md, "Run
+// plan"): per value of the additive attention's (N, K, A) tensor of a step, per LSTM hidden
+// value of a step and per logit.
 const (
-	trainValuesPerAttention = 7
-	trainValuesPerHidden    = 24
-	trainValuesPerLogit     = 3
-	fwdValuesPerAttention   = 2.5
-	fwdValuesPerHidden      = 8
-	fwdValuesPerLogit       = 1
+	trainValuesPerAttention = 2.4
+	trainValuesPerHidden    = 8
+	trainValuesPerLogit     = 1
+	fwdValuesPerAttention   = 1.1
+	fwdValuesPerHidden      = 3.6
+	fwdValuesPerLogit       = 0.45
 )
 
 // stepValues is the element-wise work of steps steps over n rows and k regions.
