@@ -142,3 +142,26 @@ func TestSynthCommandDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanCommand plans a synth-only experiment before and after it runs; run prints the plan
+// before it starts.
+func TestPlanCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "root: "+filepath.Join(dir, "art")+"\nseed: 3\nsynth:\n  images: 12\n  feat_dim: 32\n  boxes: 10\n  no_images: true\n")
+	code, out := runCLI(t, "plan", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "plan: 1 stage to run (0 fresh), about ") || !strings.Contains(out, "  synth  ") || !strings.Contains(out, "12 images, 10 regions × 32 features; mostly writing features") {
+		t.Fatalf("plan before the run (%d):\n%s", code, out)
+	}
+	code, out = runCLI(t, "run", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "plan: 1 stage to run") || strings.Index(out, "plan: ") > strings.Index(out, "[synth] running") {
+		t.Fatalf("run does not print the plan first (%d):\n%s", code, out)
+	}
+	code, out = runCLI(t, "plan", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "plan: every stage is fresh (1), nothing to run") {
+		t.Fatalf("plan after the run (%d):\n%s", code, out)
+	}
+	code, out = runCLI(t, "plan", "--config", cfg, "--force", "synth")
+	if code != 0 || !strings.Contains(out, "plan: 1 stage to run (0 fresh)") {
+		t.Fatalf("plan --force synth (%d):\n%s", code, out)
+	}
+}

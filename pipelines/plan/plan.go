@@ -203,7 +203,11 @@ func (p *Plan) Write(w io.Writer) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	fmt.Fprintf(&b, "plan: %d stages to run (%d fresh), about %s on this machine", len(p.Estimates), p.Fresh, Duration(p.Total()))
+	noun := "stages"
+	if len(p.Estimates) == 1 {
+		noun = "stage"
+	}
+	fmt.Fprintf(&b, "plan: %d %s to run (%d fresh), about %s on this machine", len(p.Estimates), noun, p.Fresh, Duration(p.Total()))
 	if m := p.Machine; m != nil {
 		var rates []string
 		names := make([]string, 0, len(m.Rates))
