@@ -2,6 +2,7 @@ package blas
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"time"
@@ -40,23 +41,23 @@ func Scale(ps []Product, f float64) []Product {
 }
 
 // Calibration limits: a shape's dimensions are capped at calMaxDim (a product that size runs at
-// the backend's large-product rate) and every shape gets an equal share of the budget, at least
-// calMinReps products.
+// the backend's large-product rate); every measured shape gets an equal share of the budget and
+// at least calMinReps products.
 const (
 	calMaxDim  = 512
 	calMinReps = 3
 )
 
-// Rates are measured sgemm throughputs of one backend for a set of product shapes.
+// Rates are measured sgemm throughputs of one backend: one representative shape per size class
+// (a decade of flops per product).
 type Rates struct {
 	// Backend is the measured backend's name.
 	Backend string
-	// Shapes are the measured shapes (capped) and their throughput in flop/s, by ascending
-	// flops per product.
+	// Shapes are the measured shapes (capped), by ascending size class.
 	Shapes []ShapeRate
 }
 
-// ShapeRate is the throughput of one product shape.
+// ShapeRate is the throughput of one product shape, which stands for its size class.
 type ShapeRate struct {
 	M, N, K        int
 	FlopsPerSecond float64
@@ -64,42 +65,48 @@ type ShapeRate struct {
 
 func (s ShapeRate) flops() float64 { return 2 * float64(s.M) * float64(s.N) * float64(s.K) }
 
+// class is the size class of a shape: the decade of its flops per product.
+func (s ShapeRate) class() int { return int(math.Floor(math.Log10(s.flops()))) }
+
 // capped returns the shape of p with every dimension at most calMaxDim.
 func capped(p Product) ShapeRate {
 	return ShapeRate{M: min(max(p.M, 1), calMaxDim), N: min(max(p.N, 1), calMaxDim), K: min(max(p.K, 1), calMaxDim)}
 }
 
-// Calibrate measures impl's throughput on the shapes of ps (products without work are skipped) (dimensions capped at 512, so that
-// each product is short), sharing budget between the distinct shapes: each is run after one
-// warm-up product until its share is spent (at least 3 times), and its mean rate over those runs
-// kept, so that on a machine shared with other work the rates are those a run would see now
-// (PeakSgemm keeps the best instead). The products run with the backend's own threading, as
-// training runs them.
+// Calibrate measures impl's throughput on a few representative shapes of ps: the products'
+// shapes (dimensions capped at 512, so that each product is short) are grouped by size class (a
+// decade of flops per product), and each class is measured on its shape with the most flops in
+// all. Each shape gets an equal share of budget: after one warm-up product it runs until its
+// share is spent (at least 3 times), and its mean rate over those runs is kept, so that on a
+// machine shared with other work the rates are those a run would see now (PeakSgemm keeps the
+// best instead). The products run with the backend's own threading, as training runs them.
+// Products without work are skipped; a negative dimension is an error.
 func Calibrate(name string, impl Float32, ps []Product, budget time.Duration) (*Rates, error) {
-	seen := map[ShapeRate]bool{}
-	var shapes []ShapeRate
+	total := map[ShapeRate]float64{}
 	for _, p := range ps {
 		if p.M < 0 || p.N < 0 || p.K < 0 {
 			return nil, fmt.Errorf("blas: Calibrate: product %d×%d×%d", p.M, p.N, p.K)
 		}
-		if p.M == 0 || p.N == 0 || p.K == 0 || p.Count == 0 {
-			continue // no work
-		}
-		s := capped(p)
-		if !seen[s] {
-			seen[s] = true
-			shapes = append(shapes, s)
+		if f := p.Flops(); f > 0 {
+			total[capped(p)] += f
 		}
 	}
-	if len(shapes) == 0 {
+	if len(total) == 0 {
 		return nil, fmt.Errorf("blas: Calibrate: no products")
 	}
-	sort.Slice(shapes, func(i, j int) bool {
-		if shapes[i].flops() != shapes[j].flops() {
-			return shapes[i].flops() < shapes[j].flops()
+	rep := map[int]ShapeRate{}
+	for s, f := range total {
+		c := s.class()
+		r, ok := rep[c]
+		if !ok || f > total[r] || f == total[r] && fmt.Sprint(s) < fmt.Sprint(r) {
+			rep[c] = s
 		}
-		return fmt.Sprint(shapes[i]) < fmt.Sprint(shapes[j])
-	})
+	}
+	var shapes []ShapeRate
+	for _, s := range rep {
+		shapes = append(shapes, s)
+	}
+	sort.Slice(shapes, func(i, j int) bool { return shapes[i].class() < shapes[j].class() })
 	r := rand.New(rand.NewPCG(1, 1))
 	fill := func(n int) []float32 {
 		x := make([]float32, n)
@@ -136,19 +143,15 @@ func Calibrate(name string, impl Float32, ps []Product, budget time.Duration) (*
 	return out, nil
 }
 
-// Rate returns the throughput for a product of p's shape: the measured rate of its capped shape,
-// or, for a shape that was not measured, that of the measured shape closest in flops per
-// product.
+// Rate returns the throughput for a product of p's shape: the measured rate of its size class,
+// or of the nearest measured class.
 func (r *Rates) Rate(p Product) float64 {
-	s := capped(p)
-	best, bestD := 0.0, -1.0
+	c := capped(p).class()
+	best, bestD := 0.0, -1
 	for _, m := range r.Shapes {
-		if m.M == s.M && m.N == s.N && m.K == s.K {
-			return m.FlopsPerSecond
-		}
-		d := m.flops() / s.flops()
-		if d < 1 {
-			d = 1 / d
+		d := m.class() - c
+		if d < 0 {
+			d = -d
 		}
 		if bestD < 0 || d < bestD {
 			best, bestD = m.FlopsPerSecond, d

@@ -20,22 +20,30 @@ func TestProductFlops(t *testing.T) {
 	}
 }
 
-// TestCalibrate measures three shapes, two of which cap to the same one, and checks the rates'
-// bookkeeping: one rate per distinct capped shape, sorted by size, and Seconds = Σ flops/rate.
+// TestCalibrate measures the representatives of three size classes and checks the rates'
+// bookkeeping: one rate per class, measured on the class's shape with the most flops in all, and
+// Seconds = Σ flops/rate.
 func TestCalibrate(t *testing.T) {
 	b, err := Select(Go)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := []Product{{M: 64, N: 64, K: 64, Count: 10}, {M: 4096, N: 600, K: 512, Count: 1}, {M: 1000, N: 513, K: 700, Count: 2}, {M: 200, N: 1, K: 100, Count: 5}}
+	ps := []Product{
+		{M: 64, N: 64, K: 64, Count: 10},    // 5.2e5 flops: class 5, 5.2e6 in all
+		{M: 32, N: 64, K: 128, Count: 1},    // class 5, 5.2e5 in all
+		{M: 4096, N: 600, K: 512, Count: 1}, // caps to 512³ (2.7e8): class 8
+		{M: 1000, N: 513, K: 700, Count: 2}, // caps to 512³ too
+		{M: 200, N: 1, K: 100, Count: 5},    // 4e4: class 4
+		{M: 5, N: 0, K: 3, Count: 7},        // no work
+	}
 	r, err := Calibrate(Go, b.Impl, ps, 30*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Shapes) != 3 || r.Backend != Go {
-		t.Fatalf("rates %+v: want 3 shapes (two cap to 512³)", r)
-	}
 	want := [][3]int{{200, 1, 100}, {64, 64, 64}, {512, 512, 512}}
+	if len(r.Shapes) != len(want) || r.Backend != Go {
+		t.Fatalf("rates %+v: want %v", r, want)
+	}
 	for i, s := range r.Shapes {
 		if [3]int{s.M, s.N, s.K} != want[i] || !(s.FlopsPerSecond > 0) {
 			t.Errorf("shape %d: %+v, want %v with a positive rate", i, s, want[i])
@@ -43,14 +51,19 @@ func TestCalibrate(t *testing.T) {
 	}
 	sec := 0.0
 	for _, p := range ps {
-		sec += p.Flops() / r.Rate(p)
+		if p.Flops() > 0 {
+			sec += p.Flops() / r.Rate(p)
+		}
 	}
 	if got := r.Seconds(ps); math.Abs(got-sec) > 1e-12*sec {
 		t.Errorf("Seconds = %v, want %v", got, sec)
 	}
-	// A shape that was not measured takes the rate of the one closest in flops (64³ for 60³).
-	if got, w := r.Rate(Product{M: 60, N: 60, K: 60, Count: 1}), r.Shapes[1].FlopsPerSecond; got != w {
-		t.Errorf("rate of 60³ = %v, want 64³'s %v", got, w)
+	// 32×64×128 takes its class's rate (64³'s); a class that was not measured the nearest one's.
+	if got, w := r.Rate(ps[1]), r.Shapes[1].FlopsPerSecond; got != w {
+		t.Errorf("rate of 32×64×128 = %v, want 64³'s %v", got, w)
+	}
+	if got, w := r.Rate(Product{M: 2, N: 2, K: 2, Count: 1}), r.Shapes[0].FlopsPerSecond; got != w {
+		t.Errorf("rate of 2³ = %v, want the smallest class's %v", got, w)
 	}
 	if _, err := Calibrate(Go, b.Impl, []Product{{M: -1, N: 1, K: 1, Count: 1}}, time.Millisecond); err == nil {
 		t.Error("a negative product calibrated")
