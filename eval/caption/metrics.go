@@ -15,32 +15,38 @@ const rougeBeta = 1.2
 // ciderSigma is the σ of CIDEr-D's Gaussian length penalty.
 const ciderSigma = 6.0
 
-// bleuStats are one image's (or the corpus's) BLEU sufficient statistics.
-type bleuStats struct {
-	correct [maxN]float64
-	guess   [maxN]float64
-	testLen float64
-	refLen  float64
+// BleuStats are one image's (or the corpus's) BLEU sufficient statistics: the corpus BLEU is
+// [BleuStats.Scores] of the images' statistics summed ([BleuStats.AddScaled] with weight 1).
+type BleuStats struct {
+	Correct [maxN]float64 `json:"correct"` // clipped n-gram matches, n = 1..4
+	Guess   [maxN]float64 `json:"guess"`   // hypothesis n-grams
+	TestLen float64       `json:"test_len"`
+	RefLen  float64       `json:"ref_len"` // the closest reference length
 }
 
-func (b *bleuStats) add(o bleuStats) {
+func (b *BleuStats) add(o BleuStats) { b.AddScaled(o, 1) }
+
+// AddScaled adds w times o's statistics to b (a bootstrap replicate counts an image w times).
+func (b *BleuStats) AddScaled(o BleuStats, w float64) {
 	for n := range maxN {
-		b.correct[n] += o.correct[n]
-		b.guess[n] += o.guess[n]
+		b.Correct[n] += w * o.Correct[n]
+		b.Guess[n] += w * o.Guess[n]
 	}
-	b.testLen += o.testLen
-	b.refLen += o.refLen
+	b.TestLen += w * o.TestLen
+	b.RefLen += w * o.RefLen
 }
 
-// scores returns Bleu_1..Bleu_4 from the statistics, as pycocoevalcap's BleuScorer does.
-func (b *bleuStats) scores() [maxN]float64 {
+// Scores returns Bleu_1..Bleu_4 from the statistics, as pycocoevalcap's BleuScorer does.
+func (b *BleuStats) Scores() [maxN]float64 { return b.scores() }
+
+func (b *BleuStats) scores() [maxN]float64 {
 	var out [maxN]float64
 	bleu := 1.0
 	for k := range maxN {
-		bleu *= (b.correct[k] + bleuTiny) / (b.guess[k] + bleuSmall)
+		bleu *= (b.Correct[k] + bleuTiny) / (b.Guess[k] + bleuSmall)
 		out[k] = math.Pow(bleu, 1/float64(k+1))
 	}
-	ratio := (b.testLen + bleuTiny) / (b.refLen + bleuSmall)
+	ratio := (b.TestLen + bleuTiny) / (b.RefLen + bleuSmall)
 	if ratio < 1 {
 		for k := range maxN {
 			out[k] *= math.Exp(1 - 1/ratio)

@@ -42,7 +42,16 @@ func TokenizeString(caption string) string {
 // is then removed as punctuation); Unicode normalisation beyond quotes, dashes and the ellipsis
 // (e.g. of non-breaking hyphens or full-width characters) is not done; a lone single quote is always
 // treated as a quote, never as an apostrophe.
-func Tokenize(caption string) []string {
+func Tokenize(caption string) []string { return tokenize(caption, true) }
+
+// TokenizeKeepPunct is [Tokenize] without the removal of punctuation: every PTB token of the
+// caption, lower-cased (".", ",", "``" … kept). It is the text of the matching model in the
+// original POS-SCAN code, whose vocabulary comes from nltk.word_tokenize of the lower-cased
+// captions (Treebank rules: the same splits for captions, except that nltk writes an opening
+// double quote as `` where this writes '', and does not escape / and *).
+func TokenizeKeepPunct(caption string) []string { return tokenize(caption, false) }
+
+func tokenize(caption string, dropPunct bool) []string {
 	caption = ptbNormalise.Replace(caption)
 	var raw []string
 	for _, chunk := range strings.FieldsFunc(caption, unicode.IsSpace) {
@@ -51,7 +60,7 @@ func Tokenize(caption string) []string {
 	out := raw[:0]
 	for _, t := range raw {
 		t = strings.ToLower(t)
-		if isPunct(t) || t == "" {
+		if (dropPunct && isPunct(t)) || t == "" {
 			continue
 		}
 		out = append(out, t)

@@ -73,3 +73,25 @@ func TestScoreTokenizes(t *testing.T) {
 		t.Errorf("tokenised %+v != pre-tokenised %+v", a.Corpus, b.Corpus)
 	}
 }
+
+func TestTokenizeKeepPunct(t *testing.T) {
+	for i, c := range []struct{ in, want string }{
+		{"Two young guys look at the yard.", "two young guys look at the yard ."}, // 0
+		{"A man, in a red hat; sits!", "a man , in a red hat ; sits !"},           // 1
+		{"The dog's toy isn't here...", "the dog 's toy is n't here ..."},         // 2
+	} {
+		if got := strings.Join(TokenizeKeepPunct(c.in), " "); got != c.want {
+			t.Errorf("%d: %q → %q, want %q", i, c.in, got, c.want)
+		}
+		// Without the punctuation tokens it is Tokenize.
+		var kept []string
+		for _, w := range TokenizeKeepPunct(c.in) {
+			if !isPunct(w) {
+				kept = append(kept, w)
+			}
+		}
+		if got, want := strings.Join(kept, " "), TokenizeString(c.in); got != want {
+			t.Errorf("%d: punctuation removed %q, Tokenize %q", i, got, want)
+		}
+	}
+}

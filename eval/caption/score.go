@@ -41,6 +41,8 @@ type Metrics struct {
 type ImageScore struct {
 	ImageID int64
 	Metrics
+	// BleuStats are the image's BLEU sufficient statistics (the corpus BLEU sums them).
+	BleuStats BleuStats
 }
 
 // ExternalStatus says whether an external metric was computed.
@@ -258,20 +260,21 @@ func scoreTokenized(hyps []string, refs [][]string, workers int) *Result {
 	}
 
 	res := &Result{PerImage: make([]ImageScore, len(hs)), NumImages: len(hs)}
-	stats := make([]bleuStats, len(hs))
+	stats := make([]BleuStats, len(hs))
 	parallel(len(hs), workers, func(lo, hi int) {
 		w := &workspace{}
 		for i := lo; i < hi; i++ {
 			w.load(hs[i], rs[i], &df, idf)
 			st := w.bleu()
 			stats[i] = st
+			res.PerImage[i].BleuStats = st
 			m := &res.PerImage[i].Metrics
 			m.Bleu = st.scores()
 			m.RougeL = w.rouge(hs[i], rs[i])
 			m.CIDErD = w.cider()
 		}
 	})
-	var total bleuStats
+	var total BleuStats
 	var sumR, sumC float64
 	for i := range hs {
 		total.add(stats[i])
@@ -390,8 +393,8 @@ func (w *workspace) local(s sentence, df *[maxN][]int32, idf []float64) lsent {
 }
 
 // bleu returns the BLEU statistics of the loaded hypothesis against its references.
-func (w *workspace) bleu() bleuStats {
-	var st bleuStats
+func (w *workspace) bleu() BleuStats {
+	var st BleuStats
 	h := &w.hyp
 	cnt, mr := w.cnt, w.maxRef
 	w.refLens = w.refLens[:0]
@@ -423,11 +426,11 @@ func (w *workspace) bleu() bleuStats {
 		for _, g := range h.grams[n] {
 			cnt[g] = 0
 		}
-		st.correct[n] = float64(c)
-		st.guess[n] = float64(max(0, h.words-n))
+		st.Correct[n] = float64(c)
+		st.Guess[n] = float64(max(0, h.words-n))
 	}
-	st.testLen = float64(h.words)
-	st.refLen = float64(closestRefLen(h.words, w.refLens))
+	st.TestLen = float64(h.words)
+	st.RefLen = float64(closestRefLen(h.words, w.refLens))
 	return st
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/groundcap/groundcap/internal/fixtures"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,6 +205,36 @@ func TestScoreWorkersDeterministic(t *testing.T) {
 	for i := range a.PerImage {
 		if a.PerImage[i] != b.PerImage[i] {
 			t.Fatalf("image %d differs: %+v vs %+v", i, a.PerImage[i], b.PerImage[i])
+		}
+	}
+}
+
+func TestBleuStatisticResamples(t *testing.T) {
+	// BLEU is not a mean of per-image scores: the statistic sums the images' counts. Weight 2 on
+	// an image must equal scoring a corpus holding that image twice (a copy under another id).
+	refs := map[int64][]string{
+		1: {"a man rides a horse on the beach", "a person riding a horse"},
+		2: {"two dogs play in the snow", "dogs running through snow"},
+	}
+	preds := map[int64]string{1: "a man riding a horse", 2: "a dog plays in snow"}
+	res, err := Score(refs, preds, Options{PreTokenized: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs[3], preds[3] = refs[1], preds[1]
+	dup, err := Score(refs, preds, Options{PreTokenized: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := []BleuStats{res.PerImage[0].BleuStats, res.PerImage[1].BleuStats}
+	const tol = 1e-12 // the same sums in another order
+	for n := 1; n <= 4; n++ {
+		s := BleuStatistic{PerImage: stats, N: n}
+		if got, want := s.Value([]float64{1, 1}), res.Corpus.Bleu[n-1]; math.Abs(got-want) > tol {
+			t.Errorf("Bleu_%d with weights 1: %v, corpus %v", n, got, want)
+		}
+		if got, want := s.Value([]float64{2, 1}), dup.Corpus.Bleu[n-1]; math.Abs(got-want) > tol {
+			t.Errorf("Bleu_%d with image 1 twice: %v, corpus with a copy %v", n, got, want)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package grounding
 import (
 	"fmt"
 	"sort"
+
+	"github.com/groundcap/groundcap/eval/bootstrap"
 )
 
 // Mode selects GVD's F1 variant.
@@ -68,6 +70,62 @@ type F1Result struct {
 // are sums of per-class means divided by the number of classes annotated in the predicted images'
 // captions.
 func F1(refs *References, sub Submission, mode Mode, lem Lemmatizer) (*F1Result, error) {
+	c, err := F1Counts(refs, sub, mode, lem)
+	if err != nil {
+		return nil, err
+	}
+	res := &F1Result{Mode: mode, NumImages: len(refs.Images), NumPredicted: c.NumPredicted, IgnoredPredictions: c.IgnoredPredictions}
+	st := NewF1Statistic(c.PerImage)
+	w := make([]float64, len(c.PerImage))
+	for i := range w {
+		w[i] = 1
+	}
+	t := st.sums(w)
+	for _, n := range t.annotated {
+		if n > 0 {
+			res.NumClasses++
+		}
+	}
+	if res.NumClasses == 0 {
+		return nil, fmt.Errorf("%w: no annotated object word in the captions of the %d predicted images", ErrInput, res.NumPredicted)
+	}
+	res.Precision, res.Recall, res.F1 = st.prf(t)
+	for j, name := range st.names {
+		if t.annotated[j] > 0 {
+			res.PerClass = append(res.PerClass, ClassScore{Class: name, Precision: rate(t.precHits[j], t.precN[j]), Recall: rate(t.recHits[j], t.recN[j]),
+				NumPrec: int(t.precN[j]), NumRecall: int(t.recN[j])})
+		}
+	}
+	sort.SliceStable(res.PerClass, func(i, j int) bool { return res.PerClass[i].NumRecall > res.PerClass[j].NumRecall })
+	return res, nil
+}
+
+// ClassCount is what one image contributes to one class of GVD's F1 (or, with only the recall
+// fields, of the attention accuracy): its precision and recall decisions and whether the class is
+// annotated in the image's captions while the image has a prediction (such classes make the
+// denominator of both class means).
+type ClassCount struct {
+	Class     string `json:"class"`
+	PrecHits  int    `json:"prec_hits,omitempty"`
+	PrecN     int    `json:"prec_n,omitempty"`
+	RecHits   int    `json:"rec_hits,omitempty"`
+	RecN      int    `json:"rec_n,omitempty"`
+	Annotated bool   `json:"annotated,omitempty"`
+}
+
+// Counts are the per-image class counts of [F1Counts] or [AccuracyCounts].
+type Counts struct {
+	// PerImage has one entry per reference image, in the references' order; each lists the
+	// image's classes by name.
+	PerImage [][]ClassCount
+	// NumPredicted and IgnoredPredictions as in [F1Result].
+	NumPredicted       int
+	IgnoredPredictions []int64
+}
+
+// F1Counts computes the decisions of [F1] image by image: the per-image sufficient statistics
+// from which [F1Statistic] recomputes F1 for any weighting of the images (a bootstrap replicate).
+func F1Counts(refs *References, sub Submission, mode Mode, lem Lemmatizer) (*Counts, error) {
 	if mode != ModeAll && mode != ModeLoc {
 		return nil, fmt.Errorf("grounding: F1: invalid mode %d", int(mode))
 	}
@@ -77,14 +135,14 @@ func F1(refs *References, sub Submission, mode Mode, lem Lemmatizer) (*F1Result,
 	if lem == nil {
 		lem = NounLemmatizer{}
 	}
-	res := &F1Result{Mode: mode, NumImages: len(refs.Images)}
+	out := &Counts{PerImage: make([][]ClassCount, len(refs.Images))}
 	inRefs := make(map[int64]bool, len(refs.Images))
 	for _, img := range refs.Images {
 		inRefs[img.ImageID] = true
 	}
 	for id, preds := range sub {
 		if !inRefs[id] {
-			res.IgnoredPredictions = append(res.IgnoredPredictions, id)
+			out.IgnoredPredictions = append(out.IgnoredPredictions, id)
 			continue
 		}
 		if len(preds) != 1 {
@@ -94,11 +152,8 @@ func F1(refs *References, sub Submission, mode Mode, lem Lemmatizer) (*F1Result,
 			return nil, err
 		}
 	}
-	sort.Slice(res.IgnoredPredictions, func(i, j int) bool { return res.IgnoredPredictions[i] < res.IgnoredPredictions[j] })
+	sort.Slice(out.IgnoredPredictions, func(i, j int) bool { return out.IgnoredPredictions[i] < out.IgnoredPredictions[j] })
 
-	vocab := map[string]bool{}
-	prec := map[string][]bool{}
-	rec := map[string][]bool{}
 	lemmaOf := map[string]string{}
 	lemma := func(w string) string {
 		l, ok := lemmaOf[w]
@@ -108,76 +163,174 @@ func F1(refs *References, sub Submission, mode Mode, lem Lemmatizer) (*F1Result,
 		}
 		return l
 	}
-	for _, img := range refs.Images {
-		preds, ok := sub[img.ImageID]
-		if !ok {
-			continue
+	for i, img := range refs.Images {
+		cls := map[string]*ClassCount{}
+		get := func(c string) *ClassCount {
+			if cls[c] == nil {
+				cls[c] = &ClassCount{Class: c}
+			}
+			return cls[c]
 		}
-		res.NumPredicted++
-		p := preds[0]
-		for _, cap := range img.Captions {
-			first := map[string]int{} // class → position in cap.Words of its smallest index
-			annotated := map[int]bool{}
-			for k, w := range cap.Words {
-				vocab[w.Class] = true
-				annotated[w.Index] = true
-				if j, ok := first[w.Class]; !ok || w.Index < cap.Words[j].Index {
-					first[w.Class] = k
+		preds, ok := sub[img.ImageID]
+		if ok {
+			out.NumPredicted++
+			p := preds[0]
+			for _, cap := range img.Captions {
+				first := map[string]int{} // class → position in cap.Words of its smallest index
+				annotated := map[int]bool{}
+				for k, w := range cap.Words {
+					get(w.Class).Annotated = true
+					annotated[w.Index] = true
+					if j, ok := first[w.Class]; !ok || w.Index < cap.Words[j].Index {
+						first[w.Class] = k
+					}
 				}
-			}
-			exclude := map[string]bool{}
-			for i, tok := range cap.Tokens {
-				if !annotated[i] && tok != "" {
-					exclude[lemma(tok)] = true
+				exclude := map[string]bool{}
+				for i, tok := range cap.Tokens {
+					if !annotated[i] && tok != "" {
+						exclude[lemma(tok)] = true
+					}
 				}
-			}
-			for k, cls := range p.Classes {
-				if j, ok := first[cls]; ok {
-					prec[cls] = append(prec[cls], hit(p.Boxes[k], cap.Words[j].Boxes))
-				} else if exclude[lemma(cls)] {
-					// not penalised: the object word is in the caption but not annotated
-				} else if mode == ModeAll {
-					prec[cls] = append(prec[cls], false) // hallucinated object
+				for k, c := range p.Classes {
+					if j, ok := first[c]; ok {
+						cc := get(c)
+						cc.PrecN++
+						if hit(p.Boxes[k], cap.Words[j].Boxes) {
+							cc.PrecHits++
+						}
+					} else if exclude[lemma(c)] {
+						// not penalised: the object word is in the caption but not annotated
+					} else if mode == ModeAll {
+						get(c).PrecN++ // hallucinated object
+					}
 				}
 			}
 		}
-	}
-	for _, img := range refs.Images {
-		preds, ok := sub[img.ImageID]
 		for _, cap := range img.Captions {
 			for _, w := range cap.Words {
 				switch {
 				case !ok:
-					rec[w.Class] = append(rec[w.Class], false) // image not grounded
+					get(w.Class).RecN++ // image not grounded
 				case indexOf(preds[0].Classes, w.Class) >= 0:
-					rec[w.Class] = append(rec[w.Class], hit(preds[0].Boxes[indexOf(preds[0].Classes, w.Class)], w.Boxes))
+					cc := get(w.Class)
+					cc.RecN++
+					if hit(preds[0].Boxes[indexOf(preds[0].Classes, w.Class)], w.Boxes) {
+						cc.RecHits++
+					}
 				case mode == ModeAll:
-					rec[w.Class] = append(rec[w.Class], false) // object not grounded
+					get(w.Class).RecN++ // object not grounded
 				}
 			}
 		}
+		out.PerImage[i] = sortedCounts(cls)
 	}
-	res.NumClasses = len(vocab)
-	if res.NumClasses == 0 {
-		return nil, fmt.Errorf("%w: no annotated object word in the captions of the %d predicted images", ErrInput, res.NumPredicted)
+	return out, nil
+}
+
+// sortedCounts returns the counts by class name.
+func sortedCounts(m map[string]*ClassCount) []ClassCount {
+	out := make([]ClassCount, 0, len(m))
+	for _, c := range sortedKeys(m) {
+		out = append(out, *m[c])
 	}
+	return out
+}
+
+func rate(hits, n float64) float64 {
+	if n == 0 {
+		return 0
+	}
+	return hits / n
+}
+
+// F1Statistic is GVD's F1 as a function of image weights (an eval/bootstrap.Statistic): the
+// per-class precision and recall decisions of the images summed with their weights, per-class
+// means, their sums over the classes divided by the number of classes annotated in the weighted
+// predicted images, F1 = 2PR/(P+R). With every weight 1 it is [F1]'s F1.
+type F1Statistic struct {
+	names []string // classes, sorted
+	units [][]indexed
+}
+
+type indexed struct {
+	class int
+	c     ClassCount
+}
+
+// NewF1Statistic indexes per-image counts ([Counts.PerImage]).
+func NewF1Statistic(perImage [][]ClassCount) F1Statistic {
+	idx := map[string]int{}
+	for _, cs := range perImage {
+		for _, c := range cs {
+			idx[c.Class] = 0
+		}
+	}
+	st := F1Statistic{names: sortedKeys(idx), units: make([][]indexed, len(perImage))}
+	for j, n := range st.names {
+		idx[n] = j
+	}
+	for i, cs := range perImage {
+		for _, c := range cs {
+			st.units[i] = append(st.units[i], indexed{idx[c.Class], c})
+		}
+	}
+	return st
+}
+
+// Units returns the number of images.
+func (f F1Statistic) Units() int { return len(f.units) }
+
+// Value returns F1 of the weighted images.
+func (f F1Statistic) Value(w []float64) float64 {
+	_, _, f1 := f.PRF(w)
+	return f1
+}
+
+// PRF returns precision, recall and F1 of the weighted images (0 when no class is annotated).
+func (f F1Statistic) PRF(w []float64) (p, r, f1 float64) { return f.prf(f.sums(w)) }
+
+type classSums struct {
+	precHits, precN, recHits, recN, annotated []float64
+}
+
+func (f F1Statistic) sums(w []float64) classSums {
+	k := len(f.names)
+	t := classSums{make([]float64, k), make([]float64, k), make([]float64, k), make([]float64, k), make([]float64, k)}
+	for i, cs := range f.units {
+		if w[i] == 0 {
+			continue
+		}
+		for _, x := range cs {
+			t.precHits[x.class] += w[i] * float64(x.c.PrecHits)
+			t.precN[x.class] += w[i] * float64(x.c.PrecN)
+			t.recHits[x.class] += w[i] * float64(x.c.RecHits)
+			t.recN[x.class] += w[i] * float64(x.c.RecN)
+			if x.c.Annotated {
+				t.annotated[x.class] += w[i]
+			}
+		}
+	}
+	return t
+}
+
+func (f F1Statistic) prf(t classSums) (p, r, f1 float64) {
 	var sumP, sumR float64
-	for _, c := range sortedKeys(prec) {
-		sumP += mean(prec[c])
+	classes := 0
+	for j := range f.names { // sorted: a fixed summation order
+		sumP += rate(t.precHits[j], t.precN[j])
+		sumR += rate(t.recHits[j], t.recN[j])
+		if t.annotated[j] > 0 {
+			classes++
+		}
 	}
-	for _, c := range sortedKeys(rec) {
-		sumR += mean(rec[c])
+	if classes == 0 {
+		return 0, 0, 0
 	}
-	res.Precision = sumP / float64(res.NumClasses)
-	res.Recall = sumR / float64(res.NumClasses)
-	if res.Precision+res.Recall > 0 {
-		res.F1 = 2 * res.Precision * res.Recall / (res.Precision + res.Recall)
+	p, r = sumP/float64(classes), sumR/float64(classes)
+	if p+r > 0 {
+		f1 = 2 * p * r / (p + r)
 	}
-	for _, c := range sortedKeys(vocab) {
-		res.PerClass = append(res.PerClass, ClassScore{Class: c, Precision: mean(prec[c]), Recall: mean(rec[c]), NumPrec: len(prec[c]), NumRecall: len(rec[c])})
-	}
-	sort.SliceStable(res.PerClass, func(i, j int) bool { return res.PerClass[i].NumRecall > res.PerClass[j].NumRecall })
-	return res, nil
+	return p, r, f1
 }
 
 func indexOf(s []string, x string) int {
@@ -208,25 +361,59 @@ type AccuracyResult struct {
 // prediction. Each predicted image must have one entry per GT caption. The result is the mean over
 // classes of per-class accuracies.
 func AttentionAccuracy(refs *References, sub Submission) (*AccuracyResult, error) {
+	c, err := AccuracyCounts(refs, sub)
+	if err != nil {
+		return nil, err
+	}
+	res := &AccuracyResult{NumImages: len(refs.Images), IgnoredPredictions: c.IgnoredPredictions}
+	hits, n := map[string]int{}, map[string]int{}
+	for _, cs := range c.PerImage {
+		for _, x := range cs {
+			hits[x.Class] += x.RecHits
+			n[x.Class] += x.RecN
+		}
+	}
+	if len(n) == 0 {
+		return nil, fmt.Errorf("%w: no annotated object word in the references", ErrInput)
+	}
+	var sum float64
+	for _, cl := range sortedKeys(n) {
+		a := float64(hits[cl]) / float64(n[cl])
+		sum += a
+		res.PerClass = append(res.PerClass, ClassScore{Class: cl, Recall: a, NumRecall: n[cl]})
+	}
+	res.Accuracy = sum / float64(len(n))
+	sort.SliceStable(res.PerClass, func(i, j int) bool { return res.PerClass[i].NumRecall > res.PerClass[j].NumRecall })
+	return res, nil
+}
+
+// AccuracyCounts computes the decisions of [AttentionAccuracy] image by image: per reference
+// image (references' order) and class, the annotated words (RecN) and those whose predicted box
+// hits (RecHits). [AccuracyStatistic] recomputes the accuracy from them for any weighting of the
+// images.
+func AccuracyCounts(refs *References, sub Submission) (*Counts, error) {
 	if err := refs.Validate(); err != nil {
 		return nil, err
 	}
-	res := &AccuracyResult{NumImages: len(refs.Images)}
+	out := &Counts{PerImage: make([][]ClassCount, len(refs.Images))}
 	inRefs := map[int64]bool{}
 	for _, img := range refs.Images {
 		inRefs[img.ImageID] = true
 	}
 	for id := range sub {
 		if !inRefs[id] {
-			res.IgnoredPredictions = append(res.IgnoredPredictions, id)
+			out.IgnoredPredictions = append(out.IgnoredPredictions, id)
 		}
 	}
-	sort.Slice(res.IgnoredPredictions, func(i, j int) bool { return res.IgnoredPredictions[i] < res.IgnoredPredictions[j] })
-	results := map[string][]bool{}
-	for _, img := range refs.Images {
+	sort.Slice(out.IgnoredPredictions, func(i, j int) bool { return out.IgnoredPredictions[i] < out.IgnoredPredictions[j] })
+	for i, img := range refs.Images {
+		cls := map[string]*ClassCount{}
 		preds, ok := sub[img.ImageID]
-		if ok && len(preds) != len(img.Captions) {
-			return nil, fmt.Errorf("%w: submission image %d has %d entries, want one per ground-truth caption (%d)", ErrInput, img.ImageID, len(preds), len(img.Captions))
+		if ok {
+			out.NumPredicted++
+			if len(preds) != len(img.Captions) {
+				return nil, fmt.Errorf("%w: submission image %d has %d entries, want one per ground-truth caption (%d)", ErrInput, img.ImageID, len(preds), len(img.Captions))
+			}
 		}
 		for c, cap := range img.Captions {
 			if ok {
@@ -238,8 +425,13 @@ func AttentionAccuracy(refs *References, sub Submission) (*AccuracyResult, error
 				}
 			}
 			for _, w := range cap.Words {
+				cc := cls[w.Class]
+				if cc == nil {
+					cc = &ClassCount{Class: w.Class}
+					cls[w.Class] = cc
+				}
+				cc.RecN++
 				if !ok {
-					results[w.Class] = append(results[w.Class], false)
 					continue
 				}
 				k := -1
@@ -249,22 +441,36 @@ func AttentionAccuracy(refs *References, sub Submission) (*AccuracyResult, error
 						break
 					}
 				}
-				results[w.Class] = append(results[w.Class], k >= 0 && hit(preds[c].Boxes[k], w.Boxes))
+				if k >= 0 && hit(preds[c].Boxes[k], w.Boxes) {
+					cc.RecHits++
+				}
 			}
 		}
+		out.PerImage[i] = sortedCounts(cls)
 	}
-	if len(results) == 0 {
-		return nil, fmt.Errorf("%w: no annotated object word in the references", ErrInput)
+	return out, nil
+}
+
+// AccuracyStatistic is the attention accuracy as a function of image weights (an
+// eval/bootstrap.Statistic): per class the weighted share of hits, then the mean over the
+// classes with annotated words in the weighted sample.
+func AccuracyStatistic(perImage [][]ClassCount) bootstrap.ClassMean {
+	idx := map[string]int{}
+	for _, cs := range perImage {
+		for _, c := range cs {
+			idx[c.Class] = 0
+		}
 	}
-	var sum float64
-	for _, c := range sortedKeys(results) {
-		a := mean(results[c])
-		sum += a
-		res.PerClass = append(res.PerClass, ClassScore{Class: c, Recall: a, NumRecall: len(results[c])})
+	for j, n := range sortedKeys(idx) {
+		idx[n] = j
 	}
-	res.Accuracy = sum / float64(len(results))
-	sort.SliceStable(res.PerClass, func(i, j int) bool { return res.PerClass[i].NumRecall > res.PerClass[j].NumRecall })
-	return res, nil
+	st := bootstrap.ClassMean{Classes: len(idx), PerUnit: make([][]bootstrap.Count, len(perImage))}
+	for i, cs := range perImage {
+		for _, c := range cs {
+			st.PerUnit[i] = append(st.PerUnit[i], bootstrap.Count{Class: int32(idx[c.Class]), Hits: float64(c.RecHits), N: float64(c.RecN)})
+		}
+	}
+	return st
 }
 
 // MarshalText writes the mode as "all" or "loc".

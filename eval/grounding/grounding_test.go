@@ -220,3 +220,90 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	}
 	return p
 }
+
+// duplicated returns refs and sub with image id's entries copied under newID (an image counted
+// twice, as a bootstrap replicate weighs it).
+func duplicated(refs *References, sub Submission, id, newID int64) (*References, Submission) {
+	out := &References{Images: append([]ImageRef(nil), refs.Images...)}
+	for _, img := range refs.Images {
+		if img.ImageID == id {
+			img.ImageID = newID
+			out.Images = append(out.Images, img)
+		}
+	}
+	s2 := Submission{}
+	for k, v := range sub {
+		s2[k] = v
+	}
+	if p, ok := sub[id]; ok {
+		s2[newID] = p
+	}
+	return out, s2
+}
+
+func TestF1StatisticResamples(t *testing.T) {
+	refs := handRefs()
+	sub := Submission{
+		1: {{Classes: []string{"man", "dog", "cat", "tree"}, Boxes: []Box{g1, {20, 20, 24, 29}, {0, 0, 1, 1}, g3}}},
+		2: {{Classes: []string{"boy"}, Boxes: []Box{g1}}},
+	}
+	for _, mode := range []Mode{ModeAll, ModeLoc} {
+		full, err := F1(refs, sub, mode, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := F1Counts(refs, sub, mode, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := NewF1Statistic(c.PerImage)
+		if p, r, f := st.PRF([]float64{1, 1}); p != full.Precision || r != full.Recall || f != full.F1 {
+			t.Errorf("%s: weights 1 give P %v R %v F1 %v, F1() %v %v %v", mode, p, r, f, full.Precision, full.Recall, full.F1)
+		}
+		// Weights (1, 2): image 2 counted twice equals scoring a copy of it under another id.
+		r2, s2 := duplicated(refs, sub, 2, 3)
+		dup, err := F1(r2, s2, mode, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, r, f := st.PRF([]float64{1, 2}); !scalar.EqualWithinAbs(p, dup.Precision, tol) || !scalar.EqualWithinAbs(r, dup.Recall, tol) || !scalar.EqualWithinAbs(f, dup.F1, tol) {
+			t.Errorf("%s: weights (1, 2) give %v %v %v, with a copy %v %v %v", mode, p, r, f, dup.Precision, dup.Recall, dup.F1)
+		}
+		// Weights (0, 1): image 1 left out; image 2 alone.
+		alone, err := F1(&References{Images: refs.Images[1:]}, Submission{2: sub[2]}, mode, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := st.Value([]float64{0, 1}); !scalar.EqualWithinAbs(f, alone.F1, tol) {
+			t.Errorf("%s: weights (0, 1): F1 %v, image 2 alone %v", mode, f, alone.F1)
+		}
+	}
+}
+
+func TestAccuracyStatisticResamples(t *testing.T) {
+	refs := handRefs()
+	sub := Submission{
+		1: {{Classes: []string{"man", "dog"}, IdxInSent: []int{1, 4}, Boxes: []Box{g1, g1}}, {Classes: []string{"tree"}, IdxInSent: []int{6}, Boxes: []Box{g3}}},
+		2: {{Classes: []string{"boy"}, IdxInSent: []int{3}, Boxes: []Box{g2}}},
+	}
+	full, err := AttentionAccuracy(refs, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := AccuracyCounts(refs, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := AccuracyStatistic(c.PerImage)
+	if got := st.Value([]float64{1, 1}); got != full.Accuracy {
+		t.Errorf("weights 1: %v, AttentionAccuracy %v", got, full.Accuracy)
+	}
+	r2, s2 := duplicated(refs, sub, 1, 5)
+	dup, err := AttentionAccuracy(r2, s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Value([]float64{2, 1}); !scalar.EqualWithinAbs(got, dup.Accuracy, tol) {
+		t.Errorf("weights (2, 1): %v, with a copy %v", got, dup.Accuracy)
+	}
+}

@@ -69,6 +69,12 @@ func ReadReferences(path string, ids []int64) (*References, error) {
 	if err != nil {
 		return nil, fmt.Errorf("grounding: %w", err)
 	}
+	return ParseReferences(data, path, ids)
+}
+
+// ParseReferences is [ReadReferences] on the file's bytes (read from any store); path names the
+// file in errors.
+func ParseReferences(data []byte, path string, ids []int64) (*References, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return nil, fmt.Errorf("grounding: %s: not a JSON object: %w", path, err)
