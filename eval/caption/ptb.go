@@ -47,8 +47,9 @@ func Tokenize(caption string) []string { return tokenize(caption, true) }
 // TokenizeKeepPunct is [Tokenize] without the removal of punctuation: every PTB token of the
 // caption, lower-cased (".", ",", ";" … kept). It is the text of the matching model in the
 // original POS-SCAN code, whose vocabulary comes from nltk.word_tokenize of the lower-cased
-// captions (Treebank rules: the same splits for captions, except that nltk writes an
-// opening double quote as two backquotes where this writes two single quotes, and does not escape / and *).
+// captions (Treebank rules: the same splits for captions, except that nltk writes an opening
+// double quote as two backquotes where this writes two single quotes, and does not escape / and
+// *).
 func TokenizeKeepPunct(caption string) []string { return tokenize(caption, false) }
 
 func tokenize(caption string, dropPunct bool) []string {
