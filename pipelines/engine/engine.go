@@ -226,6 +226,7 @@ func (e *Engine) components(ctx context.Context, s *Stage, fresh map[string]*Man
 	}
 	c := &Components{Stage: s.Name, Version: s.Version, ModuleVersion: e.moduleVersion, Params: params, SchemaVersion: s.SchemaVersion}
 	locs := map[string]string{}
+	var missing []string // external inputs that name nothing, all reported at once
 	for _, in := range s.Inputs {
 		var digest, loc string
 		if up, p, ok := in.upstream(); ok {
@@ -244,6 +245,10 @@ func (e *Engine) components(ctx context.Context, s *Stage, fresh map[string]*Man
 				return nil, nil, fmt.Errorf("stage %s input %s: %w", s.Name, in.Name, err)
 			}
 			d, err := e.hashes.digest(ctx, l, e.log)
+			if blobio.IsNotExist(err) {
+				missing = append(missing, fmt.Sprintf("%s = %s", in.Name, l))
+				continue
+			}
 			if err != nil {
 				return nil, nil, fmt.Errorf("stage %s input %s: %w", s.Name, in.Name, err)
 			}
@@ -252,8 +257,26 @@ func (e *Engine) components(ctx context.Context, s *Stage, fresh map[string]*Man
 		c.Inputs = append(c.Inputs, InputDigest{Name: in.Name, Ref: in.Ref, Digest: digest})
 		locs[in.Name] = loc
 	}
+	if len(missing) > 0 {
+		return nil, nil, &MissingInputsError{Stage: s.Name, Inputs: missing}
+	}
 	sort.Slice(c.Inputs, func(i, j int) bool { return c.Inputs[i].Name < c.Inputs[j].Name })
 	return c, locs, nil
+}
+
+// MissingInputsError says that input files a stage reads from outside the artifact root do not
+// exist: every such input of the stage, by name and location.
+type MissingInputsError struct {
+	Stage  string
+	Inputs []string // "name = location"
+}
+
+func (e *MissingInputsError) Error() string {
+	w := "input"
+	if len(e.Inputs) > 1 {
+		w = "inputs"
+	}
+	return fmt.Sprintf("stage %s: %d %s missing (no such file or directory): %s", e.Stage, len(e.Inputs), w, strings.Join(e.Inputs, "; "))
 }
 
 // unusableError says that a cached output was read and is damaged: a corrupt manifest, or an

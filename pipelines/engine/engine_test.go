@@ -508,3 +508,35 @@ func TestStoreReadErrorStopsAndDeletesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusNamesEveryMissingInput: a stage whose external input files are absent is missing, and
+// its reason names each absent input with its location, not only the first.
+func TestStatusNamesEveryMissingInput(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "present.txt"), "here")
+	s := &Stage{Name: "d", Version: "1", Params: map[string]int{}, Inputs: []Input{
+		{Name: "dataset", Ref: filepath.Join(dir, "dataset.json")},
+		{Name: "classes", Ref: filepath.Join(dir, "present.txt")},
+		{Name: "entities", Ref: filepath.Join(dir, "entities")},
+	}, Run: func(ctx context.Context, r *Run) error { return nil }}
+	e := newEngine(t, filepath.Join(dir, "root"), s)
+	st, err := e.Status(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 1 || st[0].State != "missing" {
+		t.Fatalf("status %+v, want one missing stage", st)
+	}
+	for _, want := range []string{"2 inputs missing", "dataset = file://" + filepath.ToSlash(filepath.Join(dir, "dataset.json")), "entities = "} {
+		if !strings.Contains(st[0].Reason, want) {
+			t.Errorf("reason %q does not say %q", st[0].Reason, want)
+		}
+	}
+	if strings.Contains(st[0].Reason, "present.txt") {
+		t.Errorf("reason %q names the input that exists", st[0].Reason)
+	}
+	var mi *MissingInputsError
+	if _, err := e.Make(context.Background(), "d", MakeOptions{}); !errors.As(err, &mi) || len(mi.Inputs) != 2 {
+		t.Errorf("run: %v, want a MissingInputsError with 2 inputs", err)
+	}
+}

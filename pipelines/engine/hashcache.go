@@ -107,7 +107,7 @@ func (c *hashCache) digest(ctx context.Context, loc string, log io.Writer) (stri
 		return "", err
 	}
 	if len(objs) == 0 {
-		return "", fmt.Errorf("%s: no such file or directory", loc)
+		return "", fmt.Errorf("%s: no such file or directory: %w", loc, blobio.ErrNotExist)
 	}
 	files := make([]FileEntry, 0, len(objs))
 	for _, o := range objs {
