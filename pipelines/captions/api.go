@@ -52,6 +52,19 @@ func ReadVocab(ctx context.Context, loc string) (*vocab.Vocab, error) {
 	return &v, nil
 }
 
+// ReadMatchVocab reads match_vocab.json (the matching model's vocabulary).
+func ReadMatchVocab(ctx context.Context, loc string) (*vocab.Matching, error) {
+	data, err := blobio.ReadAll(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("captions: %w", err)
+	}
+	var m vocab.Matching
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("captions: %s: %w", loc, err)
+	}
+	return &m, nil
+}
+
 // ReadStats reads stats.json.
 func ReadStats(ctx context.Context, loc string) (*Stats, error) {
 	data, err := blobio.ReadAll(ctx, loc)

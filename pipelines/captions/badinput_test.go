@@ -19,7 +19,7 @@ func readAll(t *testing.T, data string, jsonl bool, splits map[int64]string) ([]
 	var caps []Caption
 	var rej []rejects.Reject
 	r := &reader{source: "d.json", numShards: 4, splitIDs: splits, seen: map[int64]string{},
-		emit: func(_ int, c Caption) { caps = append(caps, c) }, emitTrain: func([]string) {},
+		emit: func(_ int, c Caption) { caps = append(caps, c) }, emitTrain: func([]string) {}, emitMatch: func([]string) {},
 		emitReject: func(x rejects.Reject) { rej = append(rej, x) },
 		reopen:     func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(data)), nil }}
 	var err error

@@ -2,6 +2,8 @@ package captions
 
 import (
 	"fmt"
+
+	"github.com/groundcap/groundcap/transforms/vocab"
 )
 
 // Format is the layout of the caption file.
@@ -43,6 +45,10 @@ type Params struct {
 	MaxLength int `yaml:"max_length" json:"max_length"`
 	// WordCountThreshold: train words counted at most this often map to UNK (default 5).
 	WordCountThreshold int `yaml:"word_count_threshold" json:"word_count_threshold"`
+	// MatchWordCountThreshold: the matching vocabulary (match_vocab.json) keeps the matching
+	// tokens of the train, restval and val captions counted at least this often (default 4,
+	// SCAN's vocab.py).
+	MatchWordCountThreshold int `yaml:"match_word_count_threshold" json:"match_word_count_threshold"`
 	// NumShards is the number of shards of the captions and grounding_refs tables (default 4).
 	NumShards int `yaml:"num_shards" json:"num_shards"`
 	// MaxRejectFraction is the largest fraction of caption records (and, separately, of entity
@@ -62,6 +68,9 @@ func (p Params) withDefaults() Params {
 	}
 	if p.WordCountThreshold == 0 {
 		p.WordCountThreshold = DefaultWordCountThreshold
+	}
+	if p.MatchWordCountThreshold == 0 {
+		p.MatchWordCountThreshold = vocab.DefaultMatchingThreshold
 	}
 	if p.NumShards == 0 {
 		p.NumShards = DefaultNumShards
@@ -84,6 +93,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("captions: max_length: %d (want >= 1)", p.MaxLength)
 	case p.WordCountThreshold < 0:
 		return fmt.Errorf("captions: word_count_threshold: %d (want >= 0)", p.WordCountThreshold)
+	case p.MatchWordCountThreshold < 1:
+		return fmt.Errorf("captions: match_word_count_threshold: %d (want >= 1)", p.MatchWordCountThreshold)
 	case p.NumShards < 1 || p.NumShards > 100000:
 		return fmt.Errorf("captions: num_shards: %d (want 1..100000)", p.NumShards)
 	case p.MaxRejectFraction < 0 || p.MaxRejectFraction > 1:

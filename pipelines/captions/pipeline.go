@@ -25,13 +25,17 @@ func init() {
 	beam.RegisterType(reflect.TypeOf((*ShardStats)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*GroundingStats)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*Stats)(nil)).Elem())
-	register.DoFn6x1[context.Context, []byte, func(int, Caption), func([]string), func(rejects.Reject), func(ReaderStats), error](&ReadFn{})
+	beam.RegisterType(reflect.TypeOf((*ShardCounts)(nil)).Elem())
+	register.DoFn7x1[context.Context, []byte, func(int, Caption), func([]string), func([]string), func(rejects.Reject), func(ReaderStats), error](&ReadFn{})
 	register.DoFn4x1[context.Context, []byte, func(int, string), func(rejects.Reject), error](&ListEntitiesFn{})
-	register.DoFn9x1[context.Context, int, func(*Caption) bool, func(*string) bool, func(*int) bool, func(*vocab.Counts) bool, func(ShardStats), func(vocab.Counts), func(rejects.Reject), error](&ShardFn{})
-	register.DoFn2x0[vocab.Counts, func(int, vocab.Counts)](&broadcastFn{})
+	register.DoFn9x1[context.Context, int, func(*Caption) bool, func(*string) bool, func(*int) bool, func(*ShardCounts) bool, func(ShardStats), func(vocab.Counts), func(rejects.Reject), error](&ShardFn{})
+	register.DoFn4x0[int, func(*vocab.Counts) bool, func(*vocab.Counts) bool, func(int, ShardCounts)](&broadcastFn{})
+	register.Function2x0(keyZero)
 	register.Emitter2[int, vocab.Counts]()
+	register.Emitter2[int, ShardCounts]()
 	register.Iter1[vocab.Counts]()
-	register.DoFn8x1[context.Context, []byte, ReaderStats, func(*ShardStats) bool, int64, vocab.Counts, vocab.Counts, func(Stats), error](&FinalizeFn{})
+	register.Iter1[ShardCounts]()
+	register.DoFn9x1[context.Context, []byte, ReaderStats, func(*ShardStats) bool, int64, vocab.Counts, vocab.Counts, vocab.Counts, func(Stats), error](&FinalizeFn{})
 	register.Function2x0(shardSeed)
 	register.Emitter2[int, Caption]()
 	register.Emitter2[int, string]()
@@ -58,8 +62,10 @@ type Locations struct {
 }
 
 // ReadFn reads the caption file (its main input is a single impulse). It emits KV<shard, Caption>
-// for every valid caption, the tokens of train (and restval) captions for the word counts, a
-// Reject for every bad record, and one ReaderStats. Malformed JSON and duplicate image ids fail it.
+// for every valid caption, the tokens of train (and restval) captions for the word counts, the
+// matching-model tokens of train, restval and val captions for the matching vocabulary's counts,
+// a Reject for every bad record, and one ReaderStats. Malformed JSON and duplicate image ids fail
+// it.
 type ReadFn struct {
 	Dataset   string
 	Format    Format
@@ -68,7 +74,7 @@ type ReadFn struct {
 }
 
 // ProcessElement reads the whole file.
-func (f *ReadFn) ProcessElement(ctx context.Context, _ []byte, emit func(int, Caption), emitTrain func([]string), emitReject func(rejects.Reject), emitStats func(ReaderStats)) error {
+func (f *ReadFn) ProcessElement(ctx context.Context, _ []byte, emit func(int, Caption), emitTrain, emitMatch func([]string), emitReject func(rejects.Reject), emitStats func(ReaderStats)) error {
 	var splits map[int64]string
 	if f.SplitIDs != "" {
 		var err error
@@ -76,7 +82,7 @@ func (f *ReadFn) ProcessElement(ctx context.Context, _ []byte, emit func(int, Ca
 			return err
 		}
 	}
-	r := &reader{source: f.Dataset, numShards: f.NumShards, splitIDs: splits, emit: emit, emitTrain: emitTrain, emitReject: emitReject, seen: map[int64]string{},
+	r := &reader{source: f.Dataset, numShards: f.NumShards, splitIDs: splits, emit: emit, emitTrain: emitTrain, emitMatch: emitMatch, emitReject: emitReject, seen: map[int64]string{},
 		reopen: func() (io.ReadCloser, error) { return blobio.NewReader(ctx, f.Dataset) }}
 	in, err := blobio.NewReader(ctx, f.Dataset)
 	if err != nil {
@@ -148,8 +154,9 @@ func Build(s beam.Scope, loc Locations, p Params) beam.PCollection {
 	p = p.withDefaults()
 	s = s.Scope("captions")
 	imp := beam.Impulse(s)
-	caps, trainToks, readRejects, readStats := beam.ParDo4(s.Scope("Read"), &ReadFn{Dataset: loc.Dataset, Format: p.Format, SplitIDs: loc.SplitIDs, NumShards: p.NumShards}, imp)
+	caps, trainToks, matchToks, readRejects, readStats := beam.ParDo5(s.Scope("Read"), &ReadFn{Dataset: loc.Dataset, Format: p.Format, SplitIDs: loc.SplitIDs, NumShards: p.NumShards}, imp)
 	counts := vocab.Count(s, trainToks)
+	matchCounts := vocab.Count(s.Scope("Matching"), matchToks)
 
 	var ents beam.PCollection
 	rejs := []beam.PCollection{readRejects}
@@ -168,28 +175,42 @@ func Build(s beam.Scope, loc Locations, p Params) beam.PCollection {
 	seed := beam.ParDo(s, shardSeed, beam.CreateList(s, seeds))
 	// The word counts go to every shard through the grouping, not as a side input: prism
 	// (v2.77) busy-waits, a whole core, while a stage that reads a side input runs.
-	countsByShard := beam.ParDo(s, &broadcastFn{NumShards: p.NumShards}, counts)
+	both := beam.CoGroupByKey(s.Scope("PairCounts"), beam.ParDo(s, keyZero, counts), beam.ParDo(s, keyZero, matchCounts))
+	countsByShard := beam.ParDo(s, &broadcastFn{NumShards: p.NumShards}, both)
 	grouped := beam.CoGroupByKey(s.Scope("GroupByShard"), caps, ents, seed, countsByShard)
 	stats, df, shardRejects := beam.ParDo3(s.Scope("WriteShards"), &ShardFn{
 		Dir: loc.Out, NumShards: p.NumShards, MaxLength: p.MaxLength, Threshold: int64(p.WordCountThreshold),
-		Entities: loc.Entities, ClassNames: loc.ClassNames,
+		MatchThreshold: int64(p.MatchWordCountThreshold), Entities: loc.Entities, ClassNames: loc.ClassNames,
 	}, grouped)
 	rejs = append(rejs, shardRejects)
 	nRejects := rejects.Write(s, loc.Out, rejs...)
 	dfSum := vocab.Sum(s.Scope("DocFreq"), df)
-	return beam.ParDo(s.Scope("Finalize"), &FinalizeFn{Dir: loc.Out, Threshold: int64(p.WordCountThreshold), Entities: loc.Entities != "", NumShards: p.NumShards, MaxLength: p.MaxLength},
+	return beam.ParDo(s.Scope("Finalize"), &FinalizeFn{Dir: loc.Out, Threshold: int64(p.WordCountThreshold), MatchThreshold: int64(p.MatchWordCountThreshold),
+		Entities: loc.Entities != "", NumShards: p.NumShards, MaxLength: p.MaxLength},
 		imp, beam.SideInput{Input: readStats}, beam.SideInput{Input: stats}, beam.SideInput{Input: nRejects},
-		beam.SideInput{Input: counts}, beam.SideInput{Input: dfSum})
+		beam.SideInput{Input: counts}, beam.SideInput{Input: matchCounts}, beam.SideInput{Input: dfSum})
 }
 
 func init() { register.Function2x0(dropAll) }
 
-// broadcastFn sends the (one) word counts to every shard.
+// ShardCounts are the word counts every shard encodes with: the captioner's (train words) and
+// the matching model's (train and val matching tokens).
+type ShardCounts struct {
+	Captioner, Matching vocab.Counts
+}
+
+// keyZero keys the one element of a singleton PCollection<vocab.Counts> by 0.
+func keyZero(c vocab.Counts, emit func(int, vocab.Counts)) { emit(0, c) }
+
+// broadcastFn sends the (one) pair of word counts to every shard.
 type broadcastFn struct {
 	NumShards int
 }
 
-func (f *broadcastFn) ProcessElement(c vocab.Counts, emit func(int, vocab.Counts)) {
+func (f *broadcastFn) ProcessElement(_ int, capIter, matchIter func(*vocab.Counts) bool, emit func(int, ShardCounts)) {
+	var c ShardCounts
+	capIter(&c.Captioner)
+	matchIter(&c.Matching)
 	for sh := 0; sh < f.NumShards; sh++ {
 		emit(sh, c)
 	}
@@ -228,9 +249,26 @@ type Stats struct {
 	NounTokens  int64                 `json:"noun_tokens"`
 	Tags        map[string]int64      `json:"tag_histogram"`
 	DocFreq     DocFreqStats          `json:"doc_freq"`
+	Matching    MatchingStats         `json:"matching"`
 	Grounding   *GroundingSummary     `json:"grounding,omitempty"`
 	RejectsRows int64                 `json:"rejects_rows"`
 	NumShards   int                   `json:"num_shards"`
+}
+
+// MatchingStats describe the matching model's text: match_vocab.json and the match_ columns.
+type MatchingStats struct {
+	File      string `json:"file"`
+	VocabSize int    `json:"vocab_size"` // ids, the four special tokens included
+	Threshold int64  `json:"min_word_count"`
+	// Tokens counts the matching tokens written (every caption, <start>/<end> not counted);
+	// UNKTokens those without their own id; NounTokens those tagged as nouns.
+	Tokens     int64   `json:"tokens"`
+	UNKTokens  int64   `json:"unk_tokens"`
+	UNKRate    float64 `json:"unk_rate"`
+	NounTokens int64   `json:"noun_tokens"`
+	// Longer counts the captions with more matching tokens than max_length (the matching model
+	// reads them whole).
+	Longer int64 `json:"longer_than_max_length"`
 }
 
 // DocFreqStats describes cider_df.json.
@@ -258,17 +296,19 @@ type GroundingSummary struct {
 // FinalizeFn writes vocab.json, cider_df.json and stats.json from the side inputs (its main input
 // is a single impulse) and emits the Stats.
 type FinalizeFn struct {
-	Dir       string
-	Threshold int64
-	Entities  bool
-	NumShards int
-	MaxLength int
+	Dir            string
+	Threshold      int64
+	MatchThreshold int64
+	Entities       bool
+	NumShards      int
+	MaxLength      int
 }
 
 // ProcessElement writes the summary files.
 func (f *FinalizeFn) ProcessElement(ctx context.Context, _ []byte, rs ReaderStats, shards func(*ShardStats) bool, nRejects int64,
-	counts vocab.Counts, df vocab.Counts, emit func(Stats)) error {
+	counts, matchCounts, df vocab.Counts, emit func(Stats)) error {
 	v := vocab.Build(counts, f.Threshold)
+	mv := vocab.BuildMatching(matchCounts, f.MatchThreshold)
 	st := Stats{Splits: map[string]SplitCount{}, Tags: map[string]int64{}, MaxLength: f.MaxLength, VocabSize: v.Size(), Threshold: f.Threshold,
 		RawOnly: rs.RawOnly, RejectsRows: nRejects, NumShards: f.NumShards}
 	var g GroundingStats
@@ -288,6 +328,10 @@ func (f *FinalizeFn) ProcessElement(ctx context.Context, _ []byte, rs ReaderStat
 		}
 		st.Tokens += ss.Tokens
 		st.UNKTokens += ss.UNKTokens
+		st.Matching.Tokens += ss.MatchTokens
+		st.Matching.UNKTokens += ss.MatchUNKTokens
+		st.Matching.NounTokens += ss.MatchNounTokens
+		st.Matching.Longer += ss.MatchLonger
 		st.NounTokens += ss.NounTokens
 		st.Truncated += ss.Truncated
 		for t, n := range ss.Tags {
@@ -299,6 +343,10 @@ func (f *FinalizeFn) ProcessElement(ctx context.Context, _ []byte, rs ReaderStat
 	}
 	if st.Tokens > 0 {
 		st.UNKRate = float64(st.UNKTokens) / float64(st.Tokens)
+	}
+	st.Matching.VocabSize, st.Matching.Threshold, st.Matching.File = mv.Size(), f.MatchThreshold, MatchVocabFile
+	if st.Matching.Tokens > 0 {
+		st.Matching.UNKRate = float64(st.Matching.UNKTokens) / float64(st.Matching.Tokens)
 	}
 	st.Records = RecordCount{Read: rs.Records, Written: st.Captions, Rejected: rs.Rejected}
 	if f.Entities {
@@ -317,6 +365,13 @@ func (f *FinalizeFn) ProcessElement(ctx context.Context, _ []byte, rs ReaderStat
 		return fmt.Errorf("captions: vocab.json: %w", err)
 	}
 	if err := blobio.WriteAll(ctx, blobio.Join(f.Dir, VocabFile), append(vj, '\n')); err != nil {
+		return fmt.Errorf("captions: %w", err)
+	}
+	mj, err := json.MarshalIndent(mv, "", " ")
+	if err != nil {
+		return fmt.Errorf("captions: %s: %w", MatchVocabFile, err)
+	}
+	if err := blobio.WriteAll(ctx, blobio.Join(f.Dir, MatchVocabFile), append(mj, '\n')); err != nil {
 		return fmt.Errorf("captions: %w", err)
 	}
 	if st.DocFreq.Images > 0 {

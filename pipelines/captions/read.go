@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/transforms/rejects"
@@ -28,6 +29,9 @@ type Caption struct {
 	Idx     int32    // index of the caption among its image's sentences
 	Raw     string   // the raw text ("" → the tokens joined by spaces)
 	Tokens  []string // every token (not truncated)
+	// MatchTokens are the matching model's tokens: the raw text PTB-tokenised with its
+	// punctuation, lower-cased (the tokens when there is no raw text); not truncated.
+	MatchTokens []string
 }
 
 // ReaderStats counts what the reader saw.
@@ -66,6 +70,7 @@ type reader struct {
 	splitIDs   map[int64]string
 	emit       func(shard int, c Caption)
 	emitTrain  func(tokens []string)
+	emitMatch  func(tokens []string) // matching-model tokens of the captions its vocabulary counts
 	emitReject func(rejects.Reject)
 	// reopen opens the source again to locate a syntax error exactly (the streaming decoder's
 	// offsets are not byte-exact); nil: report the decoder's offset.
@@ -164,11 +169,32 @@ func (r *reader) image(raw []byte, record string) {
 		if isTrain(split) {
 			r.emitTrain(c.Tokens)
 		}
+		if countsForMatching(split) {
+			r.emitMatch(c.MatchTokens)
+		}
 	}
 }
 
-// check validates a caption and tokenises raw-only ones; it returns a reject reason or "".
+// countsForMatching reports whether a split's captions enter the matching vocabulary's counts:
+// SCAN's vocab.py counts its train and dev (val) caption files; restval is part of COCO's train.
+func countsForMatching(split string) bool { return isTrain(split) || split == "val" }
+
+// check validates a caption, tokenises raw-only ones and sets the matching tokens; it returns a
+// reject reason or "".
 func check(c *Caption) string {
+	if reason := checkTokens(c); reason != "" {
+		return reason
+	}
+	if strings.TrimSpace(c.Raw) != "" {
+		c.MatchTokens = caption.TokenizeKeepPunct(c.Raw)
+	}
+	if len(c.MatchTokens) == 0 {
+		c.MatchTokens = c.Tokens
+	}
+	return ""
+}
+
+func checkTokens(c *Caption) string {
 	if strings.ContainsRune(c.Raw, utf8.RuneError) {
 		return "non-UTF-8 text (raw has a replacement character)"
 	}

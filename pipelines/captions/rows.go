@@ -13,6 +13,14 @@ type Row struct {
 	NounMask   []bool   `parquet:"noun_mask,list" json:"noun_mask"` // tag NN/NNS/NNP/NNPS and word not UNK
 	Labels     []int32  `parquet:"labels,list" json:"labels"`       // vocabulary ids (not padded)
 	Length     int32    `parquet:"length" json:"length"`            // number of tokens
+	// The matching model's text, as the original POS-SCAN code feeds SCAN: MatchTokens are the
+	// whole caption's tokens with punctuation, lower-cased, not truncated; MatchIDs are
+	// <start>, their ids in the matching vocabulary (match_vocab.json), <end>; MatchNounMask
+	// marks the ids whose token is tagged NN/NNS/NNP/NNPS (tagged on MatchTokens), false at
+	// <start> and <end>.
+	MatchTokens   []string `parquet:"match_tokens,list" json:"match_tokens"`
+	MatchIDs      []int32  `parquet:"match_ids,list" json:"match_ids"`
+	MatchNounMask []bool   `parquet:"match_noun_mask,list" json:"match_noun_mask"`
 }
 
 // Compare orders rows by image id, then caption index.

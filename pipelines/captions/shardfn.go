@@ -29,6 +29,7 @@ const (
 	CaptionsTable  = "captions"
 	GroundingTable = "grounding_refs"
 	VocabFile      = "vocab.json"
+	MatchVocabFile = "match_vocab.json"
 	StatsFile      = "stats.json"
 	DocFreqFile    = "cider_df.json"
 )
@@ -40,7 +41,7 @@ const EOS = "<eos>"
 // writerOptions are the Parquet options of both tables: statistics are pointless on free text and
 // token lists.
 var (
-	captionsOptions  = parquetshard.Options{NoStatistics: []string{"raw", "tokens.list.element", "pos.list.element"}}
+	captionsOptions  = parquetshard.Options{NoStatistics: []string{"raw", "tokens.list.element", "pos.list.element", "match_tokens.list.element"}}
 	groundingOptions = parquetshard.Options{NoStatistics: []string{"words.list.element", "head_word"}}
 )
 
@@ -89,24 +90,29 @@ type ShardStats struct {
 	Truncated  int64 // captions longer than max_length
 	Tags       map[string]int64
 	DFImages   int64 // train images entering the document-frequency table
-	Grounding  GroundingStats
+	// Matching-model text: tokens written (<start>/<end> not counted), those mapped to <unk>,
+	// those tagged as nouns, and captions with more tokens than max_length.
+	MatchTokens, MatchUNKTokens, MatchNounTokens, MatchLonger int64
+	Grounding                                                 GroundingStats
 }
 
 // ShardFn turns the captions and Entities images of one shard into its captions and
-// grounding_refs files. Input: KV<shard, (iter Caption, iter entity image name, iter int)> from a
-// CoGroupByKey (the third input makes every shard appear, even an empty one); side input: the train
-// word Counts. Outputs: ShardStats, the shard's partial n-gram document frequencies (vocab.Counts)
+// grounding_refs files. Input: KV<shard, (iter Caption, iter entity image name, iter int, iter
+// ShardCounts)> from a CoGroupByKey (the third input makes every shard appear, even an empty one;
+// the fourth brings the word counts of both vocabularies). Outputs: ShardStats, the shard's partial n-gram document frequencies (vocab.Counts)
 // and rejects of Entities records.
 //
 // The tagging model is loaded once per worker process (postag.Load) in Setup. A shard whose files
 // already exist is not rewritten (resume after a crash), but its statistics are recomputed.
 type ShardFn struct {
-	Dir        string // output directory
-	NumShards  int
-	MaxLength  int
-	Threshold  int64
-	Entities   string // Flickr30k Entities directory, "" for none
-	ClassNames string // class list location, "" for none
+	Dir       string // output directory
+	NumShards int
+	MaxLength int
+	Threshold int64
+	// MatchThreshold is the matching vocabulary's min word count.
+	MatchThreshold int64
+	Entities       string // Flickr30k Entities directory, "" for none
+	ClassNames     string // class list location, "" for none
 	// Workers tags with this many goroutines (0: GOMAXPROCS).
 	Workers int
 
@@ -163,20 +169,21 @@ func ReadClassNames(ctx context.Context, loc string) ([]string, error) {
 
 // ProcessElement processes one shard.
 func (f *ShardFn) ProcessElement(ctx context.Context, shardNum int, caps func(*Caption) bool, ents func(*string) bool, _ func(*int) bool,
-	countsIter func(*vocab.Counts) bool, emitStats func(ShardStats), emitDF func(vocab.Counts), emitReject func(rejects.Reject)) error {
+	countsIter func(*ShardCounts) bool, emitStats func(ShardStats), emitDF func(vocab.Counts), emitReject func(rejects.Reject)) error {
 	if err := f.loadClasses(ctx); err != nil {
 		return err
 	}
-	var counts vocab.Counts
+	var counts ShardCounts
 	n := 0
-	for c := (vocab.Counts{}); countsIter(&c); c = (vocab.Counts{}) {
+	for c := (ShardCounts{}); countsIter(&c); c = (ShardCounts{}) {
 		counts = c
 		n++
 	}
 	if n != 1 {
 		return fmt.Errorf("captions: shard %d got %d copies of the word counts, want 1", shardNum, n)
 	}
-	v := vocab.Build(counts, f.Threshold)
+	v := vocab.Build(counts.Captioner, f.Threshold)
+	mv := vocab.BuildMatching(counts.Matching, f.MatchThreshold)
 	var all []Caption
 	var c Caption
 	for caps(&c) {
@@ -189,7 +196,8 @@ func (f *ShardFn) ProcessElement(ctx context.Context, shardNum int, caps func(*C
 		}
 		return all[i].Idx < all[j].Idx
 	})
-	tags := f.tagAll(all)
+	tags := f.tagAll(all, func(c *Caption) []string { return c.Tokens })
+	matchTags := f.tagAll(all, func(c *Caption) []string { return c.MatchTokens })
 	st := ShardStats{Shard: shardNum, Images: map[string]int64{}, Captions: map[string]int64{}, Tags: map[string]int64{}}
 	rows := make([]Row, len(all))
 	for i := range all {
@@ -217,6 +225,22 @@ func (f *ShardFn) ProcessElement(ctx context.Context, shardNum int, caps func(*C
 			}
 		}
 		st.Tokens += int64(n)
+		nouns := make([]bool, len(c.MatchTokens))
+		for k, t := range matchTags[i] {
+			nouns[k] = postag.IsNoun(t)
+			if nouns[k] {
+				st.MatchNounTokens++
+			}
+			if !mv.Known(c.MatchTokens[k]) {
+				st.MatchUNKTokens++
+			}
+		}
+		r.MatchTokens = c.MatchTokens
+		r.MatchIDs, r.MatchNounMask = mv.EncodeCaption(c.MatchTokens, nouns, make([]int32, 0, len(c.MatchTokens)+2))
+		st.MatchTokens += int64(len(c.MatchTokens))
+		if len(c.MatchTokens) > f.MaxLength {
+			st.MatchLonger++
+		}
 		st.Captions[c.Split]++
 		if i == 0 || all[i-1].ImageID != c.ImageID {
 			st.Images[c.Split]++
@@ -266,8 +290,8 @@ func (f *ShardFn) write(ctx context.Context, name string, rows any, opts parquet
 	panic(fmt.Sprintf("captions: write %T", rows))
 }
 
-// tagAll tags every caption's full token sequence with f.Workers goroutines.
-func (f *ShardFn) tagAll(all []Caption) [][]string {
+// tagAll tags one full token sequence of every caption (toks picks it) with f.Workers goroutines.
+func (f *ShardFn) tagAll(all []Caption, toks func(*Caption) []string) [][]string {
 	tags := make([][]string, len(all))
 	workers := f.Workers
 	if workers <= 0 {
@@ -286,7 +310,8 @@ func (f *ShardFn) tagAll(all []Caption) [][]string {
 			defer wg.Done()
 			t := postag.New(f.model)
 			for i := lo; i < hi; i++ {
-				tags[i] = t.Tag(all[i].Tokens, make([]string, 0, len(all[i].Tokens)))
+				ts := toks(&all[i])
+				tags[i] = t.Tag(ts, make([]string, 0, len(ts)))
 			}
 		}()
 	}

@@ -12,11 +12,21 @@
 // combine, transforms/vocab), keeps those counted more than word_count_threshold, sorted, with ids
 // from 1 (0 is pad / end), and UNK last.
 //
+// # Matching-model text
+//
+// The matching models (SCAN, POS-SCAN) read their own text, as the original's SCAN code does:
+// the raw caption PTB-tokenised with its punctuation, lower-cased, not truncated (Karpathy's
+// tokens when there is no raw text), tagged on that sequence; the matching vocabulary
+// (match_vocab.json, vocab.Matching) counts these tokens over the train, restval and val
+// captions (SCAN's vocab.py counts train and dev) and keeps those counted at least
+// match_word_count_threshold times (default 4), after <pad> <start> <end> <unk>. Each row carries
+// match_tokens, match_ids (<start>, ids, <end>) and match_noun_mask.
+//
 // # Outputs
 //
 //   - captions/part-SSSSS-of-NNNNN.parquet: Row, sharded by shard.Of(image_id, num_shards), rows
 //     sorted by (image_id, caption_idx);
-//   - vocab.json (vocab.Vocab), stats.json (Stats);
+//   - vocab.json (vocab.Vocab), match_vocab.json (vocab.Matching), stats.json (Stats);
 //   - cider_df.json: the CIDEr-D document frequencies of the train (and restval) references, as
 //     prepro_ngrams.py builds them (all tokens, words without an id → UNK, <eos> appended; n = 1..4;
 //     per-image document counts), in eval/caption's DocFreq format; absent when there are no train
@@ -74,10 +84,13 @@ func Stage(p Params) (*engine.Stage, error) {
 		}
 	}
 	return &engine.Stage{
-		Name:          "captions",
-		Description:   "tokenise, POS-tag, build the vocabulary, encode captions and grounding references (Beam)",
-		Version:       "2", // 2: Sentences lines missing for dataset captions are rejects rows, counted in stats.json
-		SchemaVersion: "1",
+		Name:        "captions",
+		Description: "tokenise, POS-tag, build the vocabulary, encode captions and grounding references (Beam)",
+		// 2: Sentences lines missing for dataset captions are rejects rows, counted in
+		// stats.json. 3: the matching model's text (match_tokens, match_ids, match_noun_mask
+		// columns and match_vocab.json).
+		Version:       "3",
+		SchemaVersion: "2",
 		Params:        p,
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
@@ -96,8 +109,8 @@ func Stage(p Params) (*engine.Stage, error) {
 			if err != nil {
 				return err
 			}
-			r.Logf("%d images, %d captions (%d rejected), vocabulary %d words, UNK rate %.4f",
-				st.Images, st.Captions, st.Records.Rejected, st.VocabSize, st.UNKRate)
+			r.Logf("%d images, %d captions (%d rejected), vocabulary %d words, UNK rate %.4f; matching vocabulary %d ids, <unk> rate %.4f",
+				st.Images, st.Captions, st.Records.Rejected, st.VocabSize, st.UNKRate, st.Matching.VocabSize, st.Matching.UNKRate)
 			return record(ctx, r, st)
 		},
 	}, nil
@@ -160,7 +173,8 @@ func record(ctx context.Context, r *engine.Run, st *Stats) error {
 		}
 	}
 	info := map[string]any{"images": st.Images, "captions": st.Captions, "splits": st.Splits, "vocab_size": st.VocabSize,
-		"unk_rate": st.UNKRate, "rejected": st.Records.Rejected, "num_shards": st.NumShards}
+		"match_vocab_size": st.Matching.VocabSize,
+		"unk_rate":         st.UNKRate, "rejected": st.Records.Rejected, "num_shards": st.NumShards}
 	if st.Grounding != nil {
 		info["grounding_phrases"] = st.Grounding.Records.Written
 	}

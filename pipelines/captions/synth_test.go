@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/groundcap/groundcap/internal/synth"
+	"github.com/groundcap/groundcap/transforms/vocab"
 )
 
 // TestSynthWorld runs the stage on a small synthetic world and checks it against the generator's
@@ -104,6 +106,69 @@ func TestSynthWorld(t *testing.T) {
 		t.Errorf("%d truth captions, %d rows, stats %+v", captions, len(rows), st.Records)
 	}
 	t.Logf("%d captions, %d mentions, %d grounding refs matched the truth", captions, mentions, matched)
+	checkMatchingText(t, out, rows)
+}
+
+// checkMatchingText checks the matching model's text against counts recomputed from the rows:
+// the matching vocabulary keeps exactly the matching tokens of train, restval and val captions
+// counted at least 4 times; every row's match_ids are <start>, the tokens' ids, <end>; and on the
+// synthetic world the matching text differs from the captioner's where it should (punctuation,
+// captions longer than max_length, the lower threshold).
+func checkMatchingText(t *testing.T, out string, rows []Row) {
+	t.Helper()
+	mv, err := ReadMatchVocab(context.Background(), filepath.Join(out, MatchVocabFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ReadVocab(context.Background(), filepath.Join(out, VocabFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	var punct, longer int
+	for _, r := range rows {
+		if r.Split == "train" || r.Split == "restval" || r.Split == "val" {
+			for _, w := range r.MatchTokens {
+				counts[w]++
+			}
+		}
+		if len(r.MatchIDs) != len(r.MatchTokens)+2 || r.MatchIDs[0] != vocab.StartID || r.MatchIDs[len(r.MatchIDs)-1] != vocab.EndID ||
+			len(r.MatchNounMask) != len(r.MatchIDs) || r.MatchNounMask[0] || r.MatchNounMask[len(r.MatchNounMask)-1] {
+			t.Fatalf("image %d caption %d: match ids %v mask %v for tokens %q", r.ImageID, r.CaptionIdx, r.MatchIDs, r.MatchNounMask, r.MatchTokens)
+		}
+		for k, w := range r.MatchTokens {
+			if w != strings.ToLower(w) {
+				t.Fatalf("image %d caption %d: matching token %q not lower-cased", r.ImageID, r.CaptionIdx, w)
+			}
+			if want := mv.ID(w); r.MatchIDs[k+1] != want {
+				t.Fatalf("image %d caption %d: token %q id %d, vocabulary says %d", r.ImageID, r.CaptionIdx, w, r.MatchIDs[k+1], want)
+			}
+		}
+		if slices.Contains(r.MatchTokens, ".") || slices.Contains(r.MatchTokens, ",") {
+			punct++
+		}
+		if len(r.MatchTokens) > len(r.Tokens) {
+			longer++
+		}
+	}
+	var lowThreshold int
+	for w, n := range counts {
+		if got := mv.Known(w); got != (n >= vocab.DefaultMatchingThreshold) {
+			t.Errorf("matching vocabulary: %q counted %d, known %v", w, n, got)
+		}
+		if (n == 4 || n == 5) && mv.Known(w) && !v.Known(w) {
+			lowThreshold++
+		}
+	}
+	if want := len(mv.IxToWord) - 4; want > len(counts) {
+		t.Errorf("matching vocabulary has %d words, only %d distinct tokens counted", want, len(counts))
+	}
+	if punct == 0 || longer == 0 || lowThreshold == 0 {
+		t.Errorf("matching text does not differ from the captioner's: %d captions with punctuation, %d longer, %d words kept only by the lower threshold",
+			punct, longer, lowThreshold)
+	}
+	t.Logf("matching vocabulary %d ids (captioner %d); %d captions with punctuation, %d longer than the captioner's tokens, %d words kept only by threshold 4",
+		mv.Size(), v.Size(), punct, longer, lowThreshold)
 }
 
 // sameBoxes compares box lists as multisets.
