@@ -65,8 +65,8 @@ func FuzzReadCaptions(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, jsonl bool) {
 		var emitted, rejected int64
 		r := &reader{source: "fuzz.json", numShards: 3, seen: map[int64]string{},
-			emit:       func(int, Caption) { emitted++ },
-			emitTrain:  func([]string) {},
+			emit:      func(int, Caption) { emitted++ },
+			emitTrain: func([]string) {}, emitMatch: func([]string) {},
 			emitReject: func(rejects.Reject) { rejected++ },
 			reopen:     func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
 		var err error
