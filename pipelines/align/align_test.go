@@ -142,7 +142,15 @@ func TestAlignShardsDeterministicResumable(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, err := model.Forward(tscan.Batch{Feats: [][]float32{rec.Features}, Captions: []tscan.Caption{{IDs: c.Labels, Nouns: c.NounMask}}})
+				text, err := scan.TextOf(model)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sent, err := text.Sentence(c.Labels, c.NounMask)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := model.Forward(tscan.Batch{Feats: [][]float32{rec.Features}, Captions: []tscan.Caption{sent}})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -67,6 +67,7 @@ type alignShardFn struct {
 	Config Config
 
 	model   *tscan.Model
+	text    *scan.Text   // how the model reads captions (its checkpoint's)
 	release func() error // brings the model back from its device, closes the device
 }
 
@@ -80,11 +81,15 @@ func (f *alignShardFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("align: %w", err)
 	}
+	text, err := scan.TextOf(m)
+	if err != nil {
+		return fmt.Errorf("align: %s: %w", f.Config.Model, err)
+	}
 	release, err := scan.UseDevice(f.Config.Device, func(format string, args ...any) { log.Infof(ctx, "align: "+format, args...) }, m)
 	if err != nil {
 		return fmt.Errorf("align: %w", err)
 	}
-	f.model, f.release = m, release
+	f.model, f.text, f.release = m, text, release
 	return nil
 }
 
@@ -130,7 +135,7 @@ func (f *alignShardFn) process(ctx context.Context, sh int) error {
 	}
 	start := time.Now()
 	rep := progress.New(scan.LogWriter(func(format string, args ...any) { log.Infof(ctx, format, args...) }), "align: "+name, "captions", int64(len(rows)))
-	al := &Aligner{Model: f.model, BatchImages: cfg.BatchImages, Source: capName, Progress: rep.Add}
+	al := &Aligner{Model: f.model, Text: f.text, BatchImages: cfg.BatchImages, Source: capName, Progress: rep.Add}
 	aligned, rej, err := al.Align(rows, fr)
 	if cerr := fr.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("align: %w", cerr)
@@ -156,9 +161,13 @@ type FeatureReader interface {
 	Next() (*feat.Record, error)
 }
 
-// Aligner aligns the captions of one shard with its features.
+// Aligner aligns the captions of one shard with its features. Each caption is read as the
+// captioner sees it (its labels, as the original's KL term decodes them: Text.Sentence) and its
+// attention rows come back at the labels' positions.
 type Aligner struct {
-	Model       *tscan.Model
+	Model *tscan.Model
+	// Text is how Model reads a sentence (nil: the captioner's labels).
+	Text        *scan.Text
 	BatchImages int
 	// Source names the captions shard in rejects rows.
 	Source string
@@ -170,6 +179,10 @@ type Aligner struct {
 // from feats in image id order; a caption whose image is absent from feats is rejected. Rows
 // come back in the input order.
 func (a *Aligner) Align(rows []captions.Row, feats FeatureReader) ([]Row, []rejects.Reject, error) {
+	text := a.Text
+	if text == nil {
+		text = &scan.Text{Mode: scan.TextCaptioner}
+	}
 	var out []Row
 	var rej []rejects.Reject
 	var batch tscan.Batch
@@ -184,7 +197,7 @@ func (a *Aligner) Align(rows []captions.Row, feats FeatureReader) ([]Row, []reje
 			return err
 		}
 		for j, r := range pending {
-			al := res[j]
+			al := text.SentenceAlignment(res[j], len(r.Labels))
 			out = append(out, Row{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx, NounPositions: al.Positions,
 				Regions: int32(al.Regions), Attention: float32Bytes(al.Attention), Score: al.Score})
 		}
@@ -231,9 +244,12 @@ func (a *Aligner) Align(rows []captions.Row, feats FeatureReader) ([]Row, []reje
 		}
 		batch.Feats = append(batch.Feats, rec.Features)
 		for k := i; k < j; k++ {
-			c, err := scan.ModelCaption(&rows[k])
+			if len(rows[k].Labels) == 0 {
+				return nil, nil, fmt.Errorf("%s: image %d caption %d has no labels", a.Source, rows[k].ImageID, rows[k].CaptionIdx)
+			}
+			c, err := text.Sentence(rows[k].Labels, rows[k].NounMask)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, fmt.Errorf("%s: image %d caption %d: %w", a.Source, rows[k].ImageID, rows[k].CaptionIdx, err)
 			}
 			batch.Captions = append(batch.Captions, c)
 			imageOf = append(imageOf, len(batch.Feats)-1)

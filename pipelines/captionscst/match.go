@@ -2,9 +2,11 @@ package captionscst
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/scan"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/training/updown"
 	"github.com/groundcap/groundcap/transforms/postag"
@@ -12,16 +14,19 @@ import (
 )
 
 // Matcher scores sampled captions with a matching model: S(I, c) for the image of a source
-// index. Sampled word ids are the captions vocabulary's (the matching model's too); their words
-// are POS-tagged as the captions stage tags references (transforms/postag) to give POS-SCAN its
-// noun mask (NN*, not UNK). An empty caption scores 0. Score errors are kept and reported by
-// Err, since updown.MatchFunc cannot return one.
+// index. Sampled word ids are the captions vocabulary's; their words are POS-tagged as the
+// captions stage tags references (transforms/postag) to give POS-SCAN its noun mask (NN*, not
+// UNK), and the sentence is encoded through the model's text input (scan.Text.Sentence: with
+// the original's, <start>, the words' matching ids, ".", <end>, as its reward code does). An
+// empty caption scores 0. Score errors are kept and reported by Err, since updown.MatchFunc
+// cannot return one.
 type Matcher struct {
 	Model  *tscan.Model
 	Source *captionxe.Source
 	// Words[i] is the word of id i+1.
 	Words []string
 
+	text   *scan.Text
 	tagger *postag.Tagger
 	mu     sync.Mutex
 	err    error
@@ -35,7 +40,14 @@ func NewMatcher(m *tscan.Model, src *captionxe.Source, words []string) (*Matcher
 	if err != nil {
 		return nil, fmt.Errorf("captionscst: POS tagger: %w", err)
 	}
-	return &Matcher{Model: m, Source: src, Words: words, tagger: postag.New(tm)}, nil
+	text, err := scan.TextOf(m)
+	if err != nil {
+		return nil, fmt.Errorf("captionscst: %w", err)
+	}
+	if text.Mode == scan.TextOriginal && !slices.Equal(text.Words[1:], words) {
+		return nil, fmt.Errorf("captionscst: the matching model was trained beside another captioner vocabulary (%d words) than this one (%d)", len(text.Words)-1, len(words))
+	}
+	return &Matcher{Model: m, Source: src, Words: words, text: text, tagger: postag.New(tm)}, nil
 }
 
 // Caption converts sampled word ids into the matching model's caption with its noun mask.
@@ -48,11 +60,11 @@ func (m *Matcher) Caption(ids []int32) (tscan.Caption, error) {
 		m.words = append(m.words, m.Words[id-1])
 	}
 	m.tags = m.tagger.Tag(m.words, m.tags)
-	c := tscan.Caption{IDs: append([]int32(nil), ids...), Nouns: make([]bool, len(ids))}
+	nouns := make([]bool, len(ids))
 	for i, t := range m.tags {
-		c.Nouns[i] = postag.IsNoun(t) && m.words[i] != vocab.UNK
+		nouns[i] = postag.IsNoun(t) && m.words[i] != vocab.UNK
 	}
-	return c, nil
+	return m.text.Sentence(append([]int32(nil), ids...), nouns)
 }
 
 // Scores returns S(image, c) for each caption of tokens.

@@ -175,6 +175,10 @@ func TestMatcherNounMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	text, err := scan.TextOf(model)
+	if err != nil || text.Mode != scan.TextOriginal {
+		t.Fatalf("the matching model's text: %+v %v, want %s", text, err, scan.TextOriginal)
+	}
 	checked := 0
 	for i, rows := range split.Rows[:5] {
 		var toks [][]int32
@@ -186,8 +190,14 @@ func TestMatcherNounMask(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(c.Nouns, r.NounMask) {
-				t.Errorf("image %d caption %d %v: noun mask %v, captions stage %v", r.ImageID, r.CaptionIdx, r.Tokens, c.Nouns, r.NounMask)
+			// The sampled sentence reads as the reference does through the model's text
+			// input (the original's: <start>, matching ids, ".", <end>).
+			want, err := text.Sentence(r.Labels, r.NounMask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.Nouns, want.Nouns) || !slices.Equal(c.IDs, want.IDs) {
+				t.Errorf("image %d caption %d %v: ids %v noun mask %v, captions stage %v %v", r.ImageID, r.CaptionIdx, r.Tokens, c.IDs, c.Nouns, want.IDs, want.Nouns)
 			}
 			toks = append(toks, r.Labels)
 			checked++

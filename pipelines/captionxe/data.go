@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/blobio"
@@ -137,16 +138,28 @@ func (p *Precomputed) Alphas(rec *feat.Record, rows []*captions.Row) ([][]int, [
 // the original code does in every training step).
 type Online struct {
 	Model *tscan.Model
+
+	textOnce sync.Once
+	text     *scan.Text
+	textErr  error
 }
 
-// Alphas implements AlphaSource.
+// Alphas implements AlphaSource. Each caption is read as the align stage reads it (the
+// captioner's labels through the model's text input, scan.Text.Sentence).
 func (o *Online) Alphas(rec *feat.Record, rows []*captions.Row) ([][]int, [][]float32, error) {
+	o.textOnce.Do(func() { o.text, o.textErr = scan.TextOf(o.Model) })
+	if o.textErr != nil {
+		return nil, nil, fmt.Errorf("captionxe: %w", o.textErr)
+	}
 	b := tscan.Batch{Feats: [][]float32{rec.Features}}
 	imageOf := make([]int, len(rows))
 	for _, r := range rows {
-		c, err := scan.ModelCaption(r)
+		if len(r.Labels) == 0 {
+			return nil, nil, fmt.Errorf("captionxe: captions row image %d caption %d has no labels", r.ImageID, r.CaptionIdx)
+		}
+		c, err := o.text.Sentence(r.Labels, r.NounMask)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("captionxe: image %d caption %d: %w", r.ImageID, r.CaptionIdx, err)
 		}
 		b.Captions = append(b.Captions, c)
 	}
@@ -157,7 +170,7 @@ func (o *Online) Alphas(rec *feat.Record, rows []*captions.Row) ([][]int, [][]fl
 	pos := make([][]int, len(rows))
 	alpha := make([][]float32, len(rows))
 	for c, r := range rows {
-		a := als[c]
+		a := o.text.SentenceAlignment(als[c], len(r.Labels))
 		pos[c], alpha[c], err = selectNouns(r, a.Positions, a.Regions, a.Attention, rec.NumBoxes)
 		if err != nil {
 			return nil, nil, err

@@ -164,8 +164,8 @@ type EvalSet struct {
 }
 
 // NewEvalSet selects the images of split that have at least perImage captions and keeps their
-// first perImage captions by caption index.
-func NewEvalSet(rows []captions.Row, split string, perImage int) (*EvalSet, error) {
+// first perImage captions by caption index, read as text reads a caption.
+func NewEvalSet(rows []captions.Row, split string, perImage int, text *Text) (*EvalSet, error) {
 	by := map[int64][]captions.Row{}
 	for _, r := range rows {
 		if r.Split == split {
@@ -187,7 +187,7 @@ func NewEvalSet(rows []captions.Row, split string, perImage int) (*EvalSet, erro
 		sort.Slice(rs, func(i, j int) bool { return rs[i].CaptionIdx < rs[j].CaptionIdx })
 		es.Images = append(es.Images, id)
 		for k := range perImage {
-			c, err := ModelCaption(&rs[k])
+			c, err := text.Caption(&rs[k])
 			if err != nil {
 				return nil, err
 			}

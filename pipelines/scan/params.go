@@ -14,7 +14,8 @@
 //
 // # Data
 //
-// Training captions are the train and restval rows of the captions table (labels and noun mask),
+// Training captions are the train and restval rows of the captions table (as the text setting
+// reads them: the matching model's own text by default, or the captioner's labels and noun mask),
 // each paired with its image's region features read from the feature store; the caption order
 // of epoch e is a permutation drawn from (seed, e), cut into batches of batch_size (the last batch
 // may be smaller), as SCAN's data loader does with shuffle on. Validation uses the val images that
@@ -39,7 +40,9 @@ const (
 const (
 	DefaultCaptions = "@captions/captions"
 	DefaultVocab    = "@captions/vocab.json"
-	DefaultFeatures = "@features"
+	// DefaultMatchVocab is the matching vocabulary (read with text: original).
+	DefaultMatchVocab = "@captions/match_vocab.json"
+	DefaultFeatures   = "@features"
 )
 
 // Defaults of Params (the original code's, except where noted).
@@ -73,6 +76,13 @@ type Params struct {
 	Vocab string `yaml:"vocab" json:"-"`
 	// Features is the feature store directory (default "@features").
 	Features string `yaml:"features" json:"-"`
+	// MatchVocab is the matching vocabulary (default "@captions/match_vocab.json"; read with
+	// text: original).
+	MatchVocab string `yaml:"match_vocab" json:"-"`
+	// Text is the model's text input: original (default; the original code's: the matching
+	// vocabulary, whole captions with punctuation and <start>/<end>) or captioner (the
+	// captioner's vocabulary and labels cut at max_length). See Text.
+	Text string `yaml:"text" json:"text"`
 
 	// POS restricts attention normalisation and the score to noun positions (POS-SCAN). Default:
 	// true for the scan stage, false for scan-plain (which rejects pos: true).
@@ -139,6 +149,12 @@ func (p Params) withDefaults(name string) Params {
 	if p.Features == "" {
 		p.Features = DefaultFeatures
 	}
+	if p.MatchVocab == "" {
+		p.MatchVocab = DefaultMatchVocab
+	}
+	if p.Text == "" {
+		p.Text = TextOriginal
+	}
 	if p.POS == nil {
 		pos := name != NamePlain
 		p.POS = &pos
@@ -193,6 +209,8 @@ func (p Params) Validate(name string) error {
 	switch {
 	case name == NamePlain && pos:
 		return bad("pos", true, "false or unset: scan-plain is plain SCAN; POS-SCAN is the scan stage")
+	case p.Text != TextOriginal && p.Text != TextCaptioner:
+		return bad("text", p.Text, TextOriginal+" or "+TextCaptioner)
 	case p.Embed < 1:
 		return bad("embed", p.Embed, "≥ 1")
 	case p.WordDim < 1:

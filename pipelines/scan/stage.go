@@ -20,6 +20,7 @@ import (
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/checkpoint"
 	tscan "github.com/groundcap/groundcap/training/scan"
+	"github.com/groundcap/groundcap/transforms/vocab"
 )
 
 // Output names inside the stage's directory.
@@ -34,7 +35,9 @@ const (
 const (
 	InputCaptions = "captions"
 	InputVocab    = "vocab"
-	InputFeatures = "features"
+	// InputMatchVocab is the matching vocabulary (text: original).
+	InputMatchVocab = "match_vocab"
+	InputFeatures   = "features"
 )
 
 // stateKey is the checkpoint meta key under which the training history travels with last.ckpt,
@@ -119,6 +122,14 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 	}
 	p = p.withDefaults(name)
 	desc := "train POS-SCAN (noun-restricted attention), validate R@K each epoch, keep the best model"
+	inputs := []engine.Input{
+		{Name: InputCaptions, Ref: p.Captions},
+		{Name: InputVocab, Ref: p.Vocab},
+		{Name: InputFeatures, Ref: p.Features},
+	}
+	if p.Text == TextOriginal {
+		inputs = append(inputs, engine.Input{Name: InputMatchVocab, Ref: p.MatchVocab})
+	}
 	if !*p.POS {
 		desc = "train plain SCAN, validate R@K each epoch, keep the best model"
 	}
@@ -134,12 +145,8 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 		Version:       "4",
 		SchemaVersion: "1",
 		Params:        p,
-		Inputs: []engine.Input{
-			{Name: InputCaptions, Ref: p.Captions},
-			{Name: InputVocab, Ref: p.Vocab},
-			{Name: InputFeatures, Ref: p.Features},
-		},
-		Run: func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
+		Inputs:        inputs,
+		Run:           func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
 	}, nil
 }
 
@@ -172,6 +179,16 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	if err != nil {
 		return err
 	}
+	var match *vocab.Matching
+	if p.Text == TextOriginal {
+		if match, err = captions.ReadMatchVocab(ctx, r.Input(InputMatchVocab)); err != nil {
+			return err
+		}
+	}
+	text, err := NewText(p.Text, match, voc)
+	if err != nil {
+		return err
+	}
 	rows, err := captions.ReadCaptions(ctx, r.Input(InputCaptions))
 	if err != nil {
 		return err
@@ -189,7 +206,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 		if !IsTrain(rows[i].Split) {
 			continue
 		}
-		c, err := ModelCaption(&rows[i])
+		c, err := text.Caption(&rows[i])
 		if err != nil {
 			return err
 		}
@@ -199,7 +216,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	if len(train) == 0 {
 		return fmt.Errorf("scan: %s has no train captions", r.Input(InputCaptions))
 	}
-	val, err := NewEvalSet(rows, "val", p.CaptionsPerImage)
+	val, err := NewEvalSet(rows, "val", p.CaptionsPerImage, text)
 	if err != nil {
 		return err
 	}
@@ -210,9 +227,9 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	if err != nil {
 		return err
 	}
-	cfg := p.ModelConfig(name, len(voc.IxToWord), store.Dim())
-	r.Logf("%d train captions of %d images, %d val images (%d left out: fewer than %d captions); vocab %d, D %d, embed %d, pos %v, blas %s",
-		len(train), len(images), len(val.Images), val.Excluded, p.CaptionsPerImage, cfg.Vocab, cfg.ImgDim, cfg.Embed, *p.POS, backend)
+	cfg := p.ModelConfig(name, text.VocabSize(len(voc.IxToWord)), store.Dim())
+	r.Logf("%d train captions of %d images, %d val images (%d left out: fewer than %d captions); text %s, vocab %d, D %d, embed %d, pos %v, blas %s",
+		len(train), len(images), len(val.Images), val.Excluded, p.CaptionsPerImage, p.Text, cfg.Vocab, cfg.ImgDim, cfg.Embed, *p.POS, backend)
 
 	// The training state lives in a local file (training/checkpoint writes files atomically by
 	// rename); for a file:// output that is the output directory itself.
@@ -253,6 +270,9 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	m.SetMeta("input.captions", p.Captions)
 	m.SetMeta("input.vocab", p.Vocab)
 	m.SetMeta("input.features", p.Features)
+	if err := text.Store(m); err != nil {
+		return err
+	}
 	setHistory := func() error {
 		b, err := json.Marshal(hist)
 		if err != nil {

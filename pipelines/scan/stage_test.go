@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/pipelines/scan/scantest"
@@ -250,5 +251,50 @@ func TestStageOnEmulatedDevice(t *testing.T) {
 	}
 	if _, err := scan.LoadModel(context.Background(), filepath.Join(root, "scan", devMan.Key, scan.ModelFile)); err != nil {
 		t.Errorf("the device's model.ckpt: %v", err)
+	}
+}
+
+// TestTextSetting trains with each text input: the original's embeds the matching vocabulary
+// and carries it in its checkpoint; captioner embeds the captioner's vocabulary.
+func TestTextSetting(t *testing.T) {
+	ctx := context.Background()
+	for _, text := range []string{scan.TextOriginal, scan.TextCaptioner} {
+		t.Run(text, func(t *testing.T) {
+			root := t.TempDir()
+			var log bytes.Buffer
+			p := tinyParams()
+			p.Text, p.Epochs, p.MaxSteps = text, 1, 2
+			st, err := scan.Stage(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms, err := makeStage(t, root, st, &log, false)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, log.String())
+			}
+			m, err := scan.LoadModel(ctx, filepath.Join(root, "scan", ms["scan"].Key, scan.ModelFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := scan.TextOf(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cv, err := captions.ReadVocab(ctx, filepath.Join(root, "captions", ms["captions"].Key, captions.VocabFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mv, err := captions.ReadMatchVocab(ctx, filepath.Join(root, "captions", ms["captions"].Key, captions.MatchVocabFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := len(cv.IxToWord)
+			if text == scan.TextOriginal {
+				want = mv.Size()
+			}
+			if got.Mode != text || m.Config().Vocab != want || mv.Size() == len(cv.IxToWord) {
+				t.Errorf("text %s: model text %s, %d word ids (captioner %d, matching %d)", text, got.Mode, m.Config().Vocab, len(cv.IxToWord), mv.Size())
+			}
+		})
 	}
 }

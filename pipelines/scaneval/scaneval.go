@@ -154,10 +154,11 @@ func Stage(p Params) (*engine.Stage, error) {
 	}
 	p = p.withDefaults()
 	st := &engine.Stage{
-		Name:          Name,
-		Description:   "attention accuracy (vs GT boxes) and R@K of SCAN vs POS-SCAN, with a random-region baseline",
-		Version:       "1",
-		SchemaVersion: "1",
+		Name:        Name,
+		Description: "attention accuracy (vs GT boxes) and R@K of SCAN vs POS-SCAN, with a random-region baseline",
+		// 2: each model reads captions through its text input (scan.Text); metrics name it.
+		Version:       "2",
+		SchemaVersion: "2",
 		Params:        p,
 		Inputs: []engine.Input{
 			{Name: InputCaptions, Ref: p.Captions},
@@ -249,6 +250,8 @@ type Inputs struct {
 type ModelResult struct {
 	Stage string `json:"stage"`
 	POS   bool   `json:"pos"`
+	// Text is the model's text input (scan.TextOriginal or scan.TextCaptioner).
+	Text string `json:"text"`
 	// Accuracy is the attention accuracy per split (percent).
 	Accuracy map[string]float64 `json:"attention_accuracy"`
 	// PerClass is the per-class accuracy (percent) and word count of each split.
@@ -368,6 +371,15 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 		met.Models = append(met.Models, ModelResult{Stage: nm.Stage, POS: !nm.Model.Config().PlainSCAN,
 			Accuracy: map[string]float64{}, PerClass: map[string][]ClassAccuracy{}})
 	}
+	texts := make([]*scan.Text, len(in.Models))
+	for mi, nm := range in.Models {
+		t, err := scan.TextOf(nm.Model)
+		if err != nil {
+			return nil, fmt.Errorf("scan-eval: %s: %w", nm.Stage, err)
+		}
+		texts[mi] = t
+		met.Models[mi].Text = t.Mode
+	}
 	for _, split := range p.Splits {
 		imgs, info := references(in.Rows, in.Refs, split)
 		met.Splits[split] = info
@@ -414,7 +426,7 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 		met.Random[split] = 100 * sum / float64(len(perClass))
 
 		for mi, nm := range in.Models {
-			sub, err := submission(ctx, nm.Model, imgs, in.Features, p.EvalImages)
+			sub, err := submission(ctx, nm.Model, texts[mi], imgs, in.Features, p.EvalImages)
 			if err != nil {
 				return nil, err
 			}
@@ -428,19 +440,23 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 			}
 		}
 	}
-	es, err := scan.NewEvalSet(in.Rows, p.RetrievalSplit, p.CaptionsPerImage)
-	if err != nil {
-		return nil, err
-	}
-	if len(es.Images) == 0 {
-		return nil, fmt.Errorf("scan-eval: split %s has no image with %d captions for retrieval", p.RetrievalSplit, p.CaptionsPerImage)
-	}
-	met.RetrievalSize = [2]int{len(es.Images), len(es.Captions)}
-	feats, err := es.Feats(ctx, in.Features)
-	if err != nil {
-		return nil, err
-	}
+	var feats [][]float32
 	for mi, nm := range in.Models {
+		// Each model reads the retrieval captions as it was trained (its text input); the
+		// images and captions are the same for all.
+		es, err := scan.NewEvalSet(in.Rows, p.RetrievalSplit, p.CaptionsPerImage, texts[mi])
+		if err != nil {
+			return nil, err
+		}
+		if len(es.Images) == 0 {
+			return nil, fmt.Errorf("scan-eval: split %s has no image with %d captions for retrieval", p.RetrievalSplit, p.CaptionsPerImage)
+		}
+		met.RetrievalSize = [2]int{len(es.Images), len(es.Captions)}
+		if feats == nil {
+			if feats, err = es.Feats(ctx, in.Features); err != nil {
+				return nil, err
+			}
+		}
 		sims, err := scan.Similarities(nm.Model, feats, es.Captions, p.EvalImages, p.EvalCaptions, in.Progress)
 		if err != nil {
 			return nil, err
@@ -464,9 +480,11 @@ func hit(box grounding.Box, gts []grounding.Box) bool {
 	return false
 }
 
-// submission aligns every caption of imgs with its image (batch images at a time) and predicts,
-// for each annotated word at an aligned position, the box of its argmax-attention region.
-func submission(ctx context.Context, m *tscan.Model, imgs []refImage, fc *scan.FeatureCache, batch int) (grounding.Submission, error) {
+// submission aligns every caption of imgs with its image (batch images at a time; each caption
+// read as the captioner's sentence through the model's text input, as for the distillation's
+// α) and predicts, for each annotated word at an aligned position, the box of its
+// argmax-attention region.
+func submission(ctx context.Context, m *tscan.Model, text *scan.Text, imgs []refImage, fc *scan.FeatureCache, batch int) (grounding.Submission, error) {
 	sub := grounding.Submission{}
 	for i0 := 0; i0 < len(imgs); i0 += batch {
 		group := imgs[i0:min(i0+batch, len(imgs))]
@@ -481,9 +499,13 @@ func submission(ctx context.Context, m *tscan.Model, imgs []refImage, fc *scan.F
 			b.Feats = append(b.Feats, rec.Features)
 			boxes = append(boxes, rec.Boxes)
 			for k := range im.rows {
-				c, err := scan.ModelCaption(&im.rows[k])
+				r := &im.rows[k]
+				if len(r.Labels) == 0 {
+					return nil, fmt.Errorf("scan-eval: captions row image %d caption %d has no labels", r.ImageID, r.CaptionIdx)
+				}
+				c, err := text.Sentence(r.Labels, r.NounMask)
 				if err != nil {
-					return nil, err
+					return nil, fmt.Errorf("scan-eval: image %d caption %d: %w", r.ImageID, r.CaptionIdx, err)
 				}
 				b.Captions = append(b.Captions, c)
 				imageOf = append(imageOf, gi)
@@ -497,7 +519,7 @@ func submission(ctx context.Context, m *tscan.Model, imgs []refImage, fc *scan.F
 		for gi, im := range group {
 			preds := make([]grounding.Prediction, len(im.ref.Captions))
 			for c, cap := range im.ref.Captions {
-				al := als[j]
+				al := text.SentenceAlignment(als[j], len(im.rows[c].Labels))
 				j++
 				pred := grounding.Prediction{IdxInSent: []int{}}
 				for _, w := range cap.Words {

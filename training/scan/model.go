@@ -134,6 +134,12 @@ func (m *Model) DataPos() int64 { return m.dataPos }
 // checkpoints.
 func (m *Model) SetMeta(key, value string) { m.meta[key] = value }
 
+// Meta returns the meta value recorded under key (SetMeta, or read from a checkpoint).
+func (m *Model) Meta(key string) (string, bool) {
+	v, ok := m.meta[key]
+	return v, ok
+}
+
 // ParamNames returns the parameter names in order.
 func (m *Model) ParamNames() []string { return m.ps.Names() }
 
