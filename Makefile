@@ -25,8 +25,12 @@ all: build
 # cgo link flags for the OpenBLAS backend.
 CGO_LDFLAGS_OPENBLAS := $(if $(findstring openblas,$(TAGS)),-lopenblas)
 
+# $(BIN) is the launcher (cmd/groundcap-launcher): it runs score and score-grounding itself and
+# hands every other command to the complete command, $(BIN)-core (cmd/groundcap), so that the
+# scorers do not pay for the complete command's package initialisation.
 build:
-	CGO_LDFLAGS='$(CGO_LDFLAGS_OPENBLAS)' $(GO) build -tags '$(TAGS)' -o $(BIN) ./cmd/groundcap
+	CGO_LDFLAGS='$(CGO_LDFLAGS_OPENBLAS)' $(GO) build -tags '$(TAGS)' -o $(BIN)-core ./cmd/groundcap
+	$(GO) build -o $(BIN) ./cmd/groundcap-launcher
 
 demo: build
 	$(BIN) run --config $(CONFIG) $(BEAMFLAGS)

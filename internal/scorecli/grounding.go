@@ -1,4 +1,4 @@
-package main
+package scorecli
 
 import (
 	"context"
@@ -62,9 +62,11 @@ func (o *scoreGroundingOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Out, "out", "", "write the results as JSON to this file")
 }
 
-func newScoreGroundingCommand(g *globalOptions) *command {
+// ScoreGrounding returns 'groundcap score-grounding', which prints its results on stdout and
+// notes on ignored images on stderr.
+func ScoreGrounding(stdout, stderr io.Writer) *Command {
 	var opts scoreGroundingOptions
-	return &command{
+	return &Command{
 		Name:  "score-grounding",
 		Short: "score grounding with GVD's F1_all / F1_loc or attention accuracy (Flickr30k Entities)",
 		Usage: "groundcap score-grounding (--refs R.json | --entities DIR --classes C.txt) [--split-file F --split S] --preds SUB.json [--mode all|loc|both] [--attention] [--out g.json]",
@@ -75,22 +77,22 @@ func newScoreGroundingCommand(g *globalOptions) *command {
 		Run: func(ctx context.Context, args []string) error {
 			switch {
 			case opts.Preds == "":
-				return usageError{"--preds is required"}
+				return UsageError{"--preds is required"}
 			case (opts.Refs == "") == (opts.Entities == ""):
-				return usageError{"give exactly one of --refs and --entities"}
+				return UsageError{"give exactly one of --refs and --entities"}
 			case opts.Entities != "" && (opts.Classes == "" || opts.SplitFile == "" || opts.Split == ""):
-				return usageError{"--entities needs --classes, --split-file and --split"}
+				return UsageError{"--entities needs --classes, --split-file and --split"}
 			case (opts.SplitFile == "") != (opts.Split == ""):
-				return usageError{"--split-file and --split go together"}
+				return UsageError{"--split-file and --split go together"}
 			case len(args) > 0:
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+				return UsageError{fmt.Sprintf("unexpected arguments %q", args)}
 			}
-			return runScoreGrounding(ctx, opts, g)
+			return runScoreGrounding(ctx, opts, stdout, stderr)
 		},
 	}
 }
 
-func runScoreGrounding(ctx context.Context, opts scoreGroundingOptions, g *globalOptions) error {
+func runScoreGrounding(ctx context.Context, opts scoreGroundingOptions, stdout, stderr io.Writer) error {
 	var ids []int64
 	if opts.SplitFile != "" {
 		var err error
@@ -126,9 +128,9 @@ func runScoreGrounding(ctx context.Context, opts scoreGroundingOptions, g *globa
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(g.Stdout, "images %d, classes %d, attention accuracy %.4f\n", res.NumImages, len(res.PerClass), res.Accuracy)
-		warnIgnored(g.Stderr, res.IgnoredPredictions)
-		if err := writeClassTable(g.Stdout, res.PerClass); err != nil {
+		fmt.Fprintf(stdout, "images %d, classes %d, attention accuracy %.4f\n", res.NumImages, len(res.PerClass), res.Accuracy)
+		warnIgnored(stderr, res.IgnoredPredictions)
+		if err := writeClassTable(stdout, res.PerClass); err != nil {
 			return err
 		}
 		out["attention"] = res
@@ -138,9 +140,9 @@ func runScoreGrounding(ctx context.Context, opts scoreGroundingOptions, g *globa
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.Stdout, "mode %s: images %d (%d predicted), classes %d: precision %.4f  recall %.4f  F1_%s %.4f\n",
+			fmt.Fprintf(stdout, "mode %s: images %d (%d predicted), classes %d: precision %.4f  recall %.4f  F1_%s %.4f\n",
 				mode, res.NumImages, res.NumPredicted, res.NumClasses, res.Precision, res.Recall, mode, res.F1)
-			warnIgnored(g.Stderr, res.IgnoredPredictions)
+			warnIgnored(stderr, res.IgnoredPredictions)
 			out[mode.String()] = res
 		}
 	}
