@@ -124,10 +124,20 @@ func (x *ngramIndex) internNgrams(groups [][]sentence, workers int) {
 			occ += len(g[i].grams[1])
 		}
 	}
+	// No order has more n-grams than occ, so a table sized for a worker's share of occ does not
+	// grow, and each worker reuses its table, cleared, for the next order: the tables are most of
+	// the memory scoring touches, and every fresh page costs a fault.
+	tables := make([]*idTable, workers)
 	for n := 2; n <= maxN; n++ {
 		var sizes = make([]int32, workers)
 		run := func(p int) {
-			t := newIDTable(occ / workers / 2)
+			t := tables[p]
+			if t == nil {
+				t = newIDTable(occ / workers)
+				tables[p] = t
+			} else {
+				t.reset()
+			}
 			for _, g := range groups {
 				for i := range g {
 					s := &g[i]

@@ -43,6 +43,12 @@ func (t *idTable) alloc(size int) {
 	t.shift = 64 - bits
 }
 
+// reset empties t, keeping its slots.
+func (t *idTable) reset() {
+	clear(t.slots)
+	t.n = 0
+}
+
 // intern returns the id of key, giving it the next id if new.
 func (t *idTable) intern(key uint64) int32 {
 	mask := uint64(len(t.slots) - 1)
