@@ -36,6 +36,7 @@ func tableSize(n int) int {
 
 func (t *idTable) alloc(size int) {
 	t.slots = make([]idSlot, size)
+	adviseHugePages(t.slots)
 	bits := uint(0)
 	for 1<<bits < size {
 		bits++
