@@ -22,7 +22,10 @@
 //
 // A stage that writes shards writes each one atomically under its final name and skips the
 // shards that already exist (Run.Done). Since the output directory is named by the key, whatever
-// a crashed run left there was produced from the same inputs and parameters.
+// a crashed run left there was produced from the same inputs and parameters. A completed output
+// that turns out damaged (its manifest corrupt, a file missing, or, verifying, a file whose
+// SHA-256 differs from the manifest's) is deleted whole before the stage reruns, so that a
+// recompute never resumes from or keeps any of its files.
 package engine
 
 import (
@@ -437,7 +440,12 @@ func (e *Engine) makeOne(ctx context.Context, s *Stage, fresh map[string]*Manife
 		m, err := e.readManifest(ctx, s.Name, key, verify)
 		var bad *unusableError
 		if errors.As(err, &bad) {
-			fmt.Fprintf(e.log, "[%s] cached output unusable, recomputing: %v\n", s.Name, err)
+			// Nothing of a damaged output is reused: its files (shards, checkpoints a trainer
+			// would resume from) go with it, and the stage recomputes from its inputs.
+			fmt.Fprintf(e.log, "[%s] cached output unusable (%v): removing %s and recomputing\n", s.Name, err, out)
+			if err := discard(ctx, out); err != nil {
+				return nil, err
+			}
 		} else if err != nil {
 			return nil, err
 		} else if m != nil {
@@ -446,7 +454,7 @@ func (e *Engine) makeOne(ctx context.Context, s *Stage, fresh map[string]*Manife
 		}
 	} else {
 		fmt.Fprintf(e.log, "[%s] --force: removing %s\n", s.Name, out)
-		if err := blobio.DeleteAll(ctx, out); err != nil {
+		if err := discard(ctx, out); err != nil {
 			return nil, err
 		}
 	}
@@ -466,6 +474,25 @@ func (e *Engine) makeOne(ctx context.Context, s *Stage, fresh map[string]*Manife
 	}
 	fmt.Fprintf(e.log, "[%s] done in %s: %d files\n", s.Name, time.Since(start).Round(time.Millisecond), len(m.Files))
 	return m, e.writeLatest(ctx, s.Name, key)
+}
+
+// discard deletes the output directory out, its manifest last: a run killed part-way leaves the
+// manifest, which still says the output is damaged, rather than files without one, which a
+// resuming stage would take for work it had done.
+func discard(ctx context.Context, out string) error {
+	objs, err := blobio.List(ctx, out)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if o.Name == ManifestName {
+			continue
+		}
+		if err := blobio.Delete(ctx, blobio.Join(out, o.Name)); err != nil {
+			return err
+		}
+	}
+	return blobio.Delete(ctx, blobio.Join(out, ManifestName))
 }
 
 func (e *Engine) writeLatest(ctx context.Context, name, key string) error {

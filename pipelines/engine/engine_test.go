@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -258,6 +260,61 @@ func TestCorruptManifestTreatedAsMissing(t *testing.T) {
 	st, _ := e.Status(context.Background(), true)
 	if st[0].State != "missing" || !strings.Contains(st[0].Reason, "SHA-256") {
 		t.Errorf("verify: status = %+v", st[0])
+	}
+}
+
+// TestVerifyRecomputesDamagedOutput flips a byte of a cached shard: Make with Verify must not
+// keep that shard (the stage skips the shards that exist), must recompute it to the bytes of the
+// undamaged run, and must never write a manifest over the damaged file.
+func TestVerifyRecomputesDamagedOutput(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "data")
+	root := filepath.Join(dir, "root")
+	var runs, downRuns int
+	stages := []*Stage{
+		shardStage("s", shardParams{Shards: 3, Word: "w"}, filepath.Join(dir, "in.txt"), nil, &runs),
+		copyStage("d", "@s/shard-001.txt", &downRuns),
+	}
+	e := newEngine(t, root, stages...)
+	keyOf(t, e, "d")
+	shard := filepath.Join(root, "s", keyOf(t, e, "s"), "shard-001.txt")
+	orig, err := os.ReadFile(shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte{}, orig...)
+	bad[0] ^= 1
+	writeFile(t, shard, string(bad))
+
+	var log strings.Builder
+	e2, err := New(root, stages, Options{ModuleVersion: "test", Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, downBefore := runs, downRuns
+	ms, err := e2.Make(context.Background(), "d", MakeOptions{Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs != before+1 || !strings.Contains(log.String(), "removing") {
+		t.Fatalf("damaged output not recomputed (runs %d -> %d):\n%s", before, runs, log.String())
+	}
+	if got, _ := os.ReadFile(shard); string(got) != string(orig) {
+		t.Fatalf("recomputed shard = %q, want the undamaged run's %q", got, orig)
+	}
+	for _, f := range ms["s"].Files {
+		if f.Name == "shard-001.txt" {
+			if sum := sha256.Sum256(orig); f.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Fatalf("manifest lists %s, not the undamaged bytes' SHA-256", f.SHA256)
+			}
+		}
+	}
+	// The same bytes again: the downstream stage stays cached (early cutoff) and verifies.
+	if downRuns != downBefore {
+		t.Errorf("downstream stage reran (%d -> %d) though its input's bytes are the same", downBefore, downRuns)
+	}
+	if _, err := e2.Make(context.Background(), "d", MakeOptions{Verify: true}); err != nil || runs != before+1 {
+		t.Fatalf("second verify: %v, runs %d", err, runs)
 	}
 }
 
