@@ -202,12 +202,12 @@ func NewEvalSet(rows []captions.Row, split string, perImage int, text *Text) (*E
 // (len(feats)×len(caps)), in blocks of bi images × bj captions on the CPU; on a device the model
 // encodes all images and captions once and picks its own blocks (tscan.Model.Scores). progress,
 // if set, gets the pairs scored so far and in all after each block.
-func Similarities(m *tscan.Model, feats [][]float32, caps []tscan.Caption, bi, bj int, progress func(done, total int64)) ([]float32, error) {
+func Similarities(ctx context.Context, m *tscan.Model, feats [][]float32, caps []tscan.Caption, bi, bj int, progress func(done, total int64)) ([]float32, error) {
 	opts := tscan.ScoreOptions{Images: bi, Captions: bj, Progress: progress}
 	if m.Device() != nil {
 		opts.Images, opts.Captions = 0, 0
 	}
-	return m.Scores(feats, caps, opts)
+	return m.Scores(ctx, feats, caps, opts)
 }
 
 // Feats returns the region features of the set's images, in order.

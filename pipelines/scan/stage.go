@@ -290,7 +290,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	}
 	validate := func(epoch int, partial bool) error {
 		rep := progress.New(LogWriter(r.Logf), "validation", "pairs", int64(len(valFeats))*int64(len(val.Captions)))
-		sims, err := Similarities(m, valFeats, val.Captions, p.EvalImages, p.EvalCaptions, func(done, _ int64) { rep.Set(done) })
+		sims, err := Similarities(ctx, m, valFeats, val.Captions, p.EvalImages, p.EvalCaptions, func(done, _ int64) { rep.Set(done) })
 		if err != nil {
 			return err
 		}

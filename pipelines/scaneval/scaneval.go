@@ -457,7 +457,7 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 				return nil, err
 			}
 		}
-		sims, err := scan.Similarities(nm.Model, feats, es.Captions, p.EvalImages, p.EvalCaptions, in.Progress)
+		sims, err := scan.Similarities(ctx, nm.Model, feats, es.Captions, p.EvalImages, p.EvalCaptions, in.Progress)
 		if err != nil {
 			return nil, err
 		}

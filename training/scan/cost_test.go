@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -69,7 +70,7 @@ func TestCostModelMatchesProducts(t *testing.T) {
 				total = append(total, m.cfg.ForwardProducts(bp.d)...)
 			}
 		}
-		check("Scores", total, func() error { _, err := m.Scores(b.Feats, b.Captions, opts); return err })
+		check("Scores", total, func() error { _, err := m.Scores(context.Background(), b.Feats, b.Captions, opts); return err })
 		// ScoresProducts with the batch's sizes gives the same as the blocks here (every caption
 		// has the same length and nouns).
 		if got, want := blas.Flops(m.cfg.ScoresProducts(tc.batch, tc.batch, d, opts)), blas.Flops(total); math.Abs(got-want) > 1e-9*want {

@@ -303,7 +303,7 @@ func (b DeviceBench) validation(ctx context.Context, d gpu.Device, world benchWo
 		caps = append(caps, world.batch(r, min(b.ValImages, b.ValCaptions-len(caps)), len(caps)).Captions...)
 	}
 	t0 := time.Now()
-	s, err := m.Scores(imgs.Feats, caps, ScoreOptions{})
+	s, err := m.Scores(context.Background(), imgs.Feats, caps, ScoreOptions{})
 	if err != nil {
 		return err
 	}

@@ -336,7 +336,7 @@ func TestDeviceEvalMatchesCPU(t *testing.T) {
 		// Scores: 7 images × 7 captions in blocks of 3 captions and 2 images; the progress
 		// reaches every pair.
 		var last int64
-		gs, err := dev.Scores(b.Feats, b.Captions, ScoreOptions{Images: 2, Captions: 3, Progress: func(done, total int64) {
+		gs, err := dev.Scores(context.Background(), b.Feats, b.Captions, ScoreOptions{Images: 2, Captions: 3, Progress: func(done, total int64) {
 			if done <= last || total != 49 {
 				t.Errorf("progress %d/%d after %d", done, total, last)
 			}
@@ -345,7 +345,7 @@ func TestDeviceEvalMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ws, err := cpu.Scores(b.Feats, b.Captions, ScoreOptions{Images: 3, Captions: 2})
+		ws, err := cpu.Scores(context.Background(), b.Feats, b.Captions, ScoreOptions{Images: 3, Captions: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,6 +354,20 @@ func TestDeviceEvalMatchesCPU(t *testing.T) {
 		}
 		if rel := rel(ws, want); rel > 1e-6 {
 			t.Errorf("plain=%v: CPU Scores differ from Forward by %.2g", plain, rel)
+		}
+		// Cancelled after its first block, scoring stops before the next one with the
+		// context's error, on the device and on the CPU.
+		for side, m := range map[string]*Model{"device": dev, "CPU": cpu} {
+			ctx, cancel := context.WithCancel(context.Background())
+			blocks := 0
+			_, err := m.Scores(ctx, b.Feats, b.Captions, ScoreOptions{Images: 2, Captions: 3, Progress: func(done, total int64) {
+				blocks++
+				cancel()
+			}})
+			cancel()
+			if !errors.Is(err, context.Canceled) || blocks != 1 {
+				t.Errorf("plain=%v: %s Scores cancelled after a block: %v after %d blocks, want context.Canceled after 1", plain, side, err, blocks)
+			}
 		}
 		if err := dev.ReleaseDevice(); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/groundcap/groundcap/training/gpu"
@@ -28,13 +29,15 @@ const (
 // Scores returns S(image i, caption j) for every image of feats (R×D region features each)
 // and every caption of caps, row-major (len(feats)×len(caps)): what validation's retrieval
 // ranks. On a device the images and captions are each encoded once and the pairs scored in
-// blocks on the device; on the CPU it runs Forward on blocks of pairs.
-func (m *Model) Scores(feats [][]float32, caps []Caption, opts ScoreOptions) ([]float32, error) {
+// blocks on the device; on the CPU it runs Forward on blocks of pairs. It checks ctx between
+// blocks and returns ctx's error (wrapped) once ctx is done: validation is quadratic in the
+// split's size and must stop promptly on SIGINT or SIGTERM.
+func (m *Model) Scores(ctx context.Context, feats [][]float32, caps []Caption, opts ScoreOptions) ([]float32, error) {
 	if len(feats) == 0 || len(caps) == 0 {
 		return nil, nil
 	}
 	if m.dev != nil {
-		return m.dev.scores(m, feats, caps, opts)
+		return m.dev.scores(ctx, m, feats, caps, opts)
 	}
 	bi, bj := opts.Images, opts.Captions
 	if bi <= 0 {
@@ -49,6 +52,9 @@ func (m *Model) Scores(feats [][]float32, caps []Caption, opts ScoreOptions) ([]
 	for i0 := 0; i0 < ni; i0 += bi {
 		i1 := min(i0+bi, ni)
 		for j0 := 0; j0 < nj; j0 += bj {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("scan: scoring stopped after %d of %d pairs: %w", done, total, err)
+			}
 			j1 := min(j0+bj, nj)
 			s, err := m.Forward(Batch{Feats: feats[i0:i1], Captions: caps[j0:j1]})
 			if err != nil {
@@ -114,7 +120,7 @@ func (ds *devState) align(m *Model, b Batch, imageOf []int) ([]Alignment, error)
 
 // scores is Scores on the device: every image encoded once (in chunks), every block of
 // captions encoded once, then attended by blocks of images.
-func (ds *devState) scores(m *Model, feats [][]float32, caps []Caption, opts ScoreOptions) ([]float32, error) {
+func (ds *devState) scores(ctx context.Context, m *Model, feats [][]float32, caps []Caption, opts ScoreOptions) ([]float32, error) {
 	c, o := m.cfg, ds.o
 	k, err := m.regions(feats)
 	if err != nil {
@@ -175,6 +181,9 @@ func (ds *devState) scores(m *Model, feats [][]float32, caps []Caption, opts Sco
 		}
 		block := make([]float32, min(bi, N)*J)
 		for i0 := 0; i0 < N; i0 += bi {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("scan: scoring stopped after %d of %d pairs: %w", done, total, err)
+			}
 			i1 := min(i0+bi, N)
 			a.v, a.gram = v.Slice(i0*k*E, i1*k*E), gram.Slice(i0*k*k, i1*k*k)
 			ds.attend(m, a, rmask.Slice(i0*k, i1*k), db.wm, i1-i0, k, T, J)
