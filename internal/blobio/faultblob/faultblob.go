@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"sync"
 
@@ -67,6 +68,98 @@ func FailReads(err error) Policy {
 
 // FailAll returns a policy that fails every operation with err.
 func FailAll(err error) Policy { return func(Op, string) error { return err } }
+
+// Counter is a policy that fails nothing and counts the calls of each operation, so that a test
+// knows how many calls a run makes before it fails the Nth of them (FailNth).
+type Counter struct {
+	mu sync.Mutex
+	n  map[Op]int
+}
+
+// Policy returns the counting policy.
+func (c *Counter) Policy() Policy {
+	return func(op Op, _ string) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.n == nil {
+			c.n = map[Op]int{}
+		}
+		c.n[op]++
+		return nil
+	}
+}
+
+// Calls returns how many calls of op the policy has seen.
+func (c *Counter) Calls(op Op) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[op]
+}
+
+// FailNth returns a policy that fails the nth call (from 1) of op with err and lets every other
+// call through. With concurrent callers, which call is the nth depends on their order.
+func FailNth(op Op, n int, err error) Policy {
+	var mu sync.Mutex
+	seen := 0
+	return func(o Op, _ string) error {
+		if o != op {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen++
+		if seen == n {
+			return err
+		}
+		return nil
+	}
+}
+
+// Random is a seeded policy that fails each call of the chosen operations with a probability.
+type Random struct {
+	mu       sync.Mutex
+	rng      *rand.Rand
+	rate     float64
+	err      error
+	ops      map[Op]bool
+	injected int
+}
+
+// NewRandom returns a Random that fails each call of ops (every operation when none are
+// given) with probability rate, with err, drawing from a generator seeded with seed.
+func NewRandom(seed uint64, rate float64, err error, ops ...Op) *Random {
+	r := &Random{rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)), rate: rate, err: err, ops: map[Op]bool{}}
+	if len(ops) == 0 {
+		ops = []Op{OpRead, OpWrite, OpClose, OpList, OpAttributes, OpDelete}
+	}
+	for _, op := range ops {
+		r.ops[op] = true
+	}
+	return r
+}
+
+// Policy returns the policy.
+func (r *Random) Policy() Policy {
+	return func(op Op, _ string) error {
+		if !r.ops[op] {
+			return nil
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.rng.Float64() < r.rate {
+			r.injected++
+			return r.err
+		}
+		return nil
+	}
+}
+
+// Injected returns how many failures the policy has returned.
+func (r *Random) Injected() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.injected
+}
 
 // Store is one store: its objects and its policy.
 type Store struct {

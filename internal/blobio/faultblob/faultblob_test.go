@@ -63,3 +63,66 @@ func TestStore(t *testing.T) {
 		t.Errorf("Delete under FailAll(Denied): %v", err)
 	}
 }
+
+func TestCountFailNthRandom(t *testing.T) {
+	ctx := context.Background()
+	st := (&Opener{stores: map[string]*Store{}}).Store("h")
+	b := st.Bucket()
+	defer b.Close()
+	var c Counter
+	st.SetPolicy(c.Policy())
+	for _, k := range []string{"a", "b", "c"} {
+		if err := b.WriteAll(ctx, k, []byte(k), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Calls(OpClose) != 3 || c.Calls(OpRead) != 0 {
+		t.Fatalf("counted %d closes and %d reads, want 3 and 0", c.Calls(OpClose), c.Calls(OpRead))
+	}
+
+	// The second commit fails and only it: b keeps its old content.
+	st.SetPolicy(FailNth(OpClose, 2, Unreachable))
+	var errs []error
+	for _, k := range []string{"a", "b", "c"} {
+		errs = append(errs, b.WriteAll(ctx, k, []byte(k+k), nil))
+	}
+	if errs[0] != nil || !errors.Is(errs[1], Unreachable) || errs[2] != nil {
+		t.Fatalf("FailNth(close, 2): %v", errs)
+	}
+	st.SetPolicy(nil)
+	if got, _ := b.ReadAll(ctx, "b"); string(got) != "b" {
+		t.Errorf("b = %q after its failed commit, want the old %q", got, "b")
+	}
+
+	// The same seed fails the same calls; the count reconciles.
+	pattern := func(seed uint64) ([]bool, int) {
+		r := NewRandom(seed, 0.3, Denied, OpRead)
+		p := r.Policy()
+		var out []bool
+		n := 0
+		for range 200 {
+			err := p(OpRead, "k")
+			out = append(out, err != nil)
+			if err != nil {
+				n++
+			}
+			if p(OpWrite, "k") != nil {
+				t.Fatal("a write failed under a policy for reads")
+			}
+		}
+		if r.Injected() != n {
+			t.Errorf("Injected = %d, failures returned %d", r.Injected(), n)
+		}
+		return out, n
+	}
+	a, na := pattern(7)
+	b2, _ := pattern(7)
+	if na == 0 || na == 200 {
+		t.Errorf("rate 0.3 failed %d of 200 calls", na)
+	}
+	for i := range a {
+		if a[i] != b2[i] {
+			t.Fatalf("seed 7 gave another pattern at call %d", i)
+		}
+	}
+}
