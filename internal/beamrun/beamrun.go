@@ -39,16 +39,21 @@ func (e *Error) Unwrap() error { return e.Err }
 // Run runs p with the runner Beam's flags select (beamx.Run). A failure is an *Error whose
 // report is written to <dir>/<name>-<time>.log; dir "" means <os.TempDir()>/groundcap-logs.
 //
-// While p runs, log records at level ERROR (the runner's and the SDK's bundle and plan dumps)
-// go to the report instead of the process's default log handler, and WARN records to both; the
-// default handler is restored when Run returns. Runs must not overlap.
+// While p runs, log records at level ERROR and the dumps logged at any level (the runner's and
+// the SDK's bundle and plan dumps) go to the report instead of the process's default log
+// handler, and WARN records to both. When Run returns, the default handler is the one it found,
+// behind a filter that keeps dumps off it (the runner may log a failed bundle's dump at INFO
+// after the pipeline's failure has reached Run). Runs must not overlap.
 func Run(ctx context.Context, p *beam.Pipeline, name, dir string) error {
-	console := slog.Default()
-	tee := &teeHandler{console: console.Handler(), out: &capped{max: maxLogged}}
-	tee.file = slog.NewTextHandler(tee.out, &slog.HandlerOptions{Level: slog.LevelWarn})
+	console := slog.Default().Handler()
+	if f, ok := console.(*dumpFilter); ok {
+		console = f.next
+	}
+	tee := &teeHandler{console: console, out: &capped{max: maxLogged}}
+	tee.file = slog.NewTextHandler(tee.out, &slog.HandlerOptions{Level: slog.LevelDebug})
 	slog.SetDefault(slog.New(tee))
 	err := beamx.Run(ctx, p)
-	slog.SetDefault(console)
+	slog.SetDefault(slog.New(&dumpFilter{next: console}))
 	if err != nil {
 		return report(err, tee.out.String(), name, dir, time.Now())
 	}
@@ -74,8 +79,14 @@ func report(err error, logged, name, dir string, now time.Time) *Error {
 // maxLogged bounds the log records a run keeps for its report.
 const maxLogged = 4 << 20
 
-// teeHandler sends ERROR records to file only, WARN records to file and console, the others to
-// console.
+// isDump reports whether a log record holds a runner's dump: a failed bundle's plan or a chain
+// of causes.
+func isDump(r slog.Record) bool {
+	return strings.Contains(r.Message, "Plan[") || strings.Contains(r.Message, "caused by:")
+}
+
+// teeHandler sends ERROR records and dumps to file only, WARN records to file and console, the
+// others to console.
 type teeHandler struct {
 	console slog.Handler
 	file    slog.Handler
@@ -87,16 +98,36 @@ func (h *teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelWarn {
+	dump := isDump(r)
+	if r.Level >= slog.LevelWarn || dump {
 		if err := h.file.Handle(ctx, r); err != nil {
 			return err
 		}
 	}
-	if r.Level < slog.LevelError && h.console.Enabled(ctx, r.Level) {
+	if r.Level < slog.LevelError && !dump && h.console.Enabled(ctx, r.Level) {
 		return h.console.Handle(ctx, r)
 	}
 	return nil
 }
+
+// dumpFilter drops the dumps below ERROR that a finished run's runner logs late; ERROR records
+// still reach the handler.
+type dumpFilter struct{ next slog.Handler }
+
+func (f *dumpFilter) Enabled(ctx context.Context, l slog.Level) bool { return f.next.Enabled(ctx, l) }
+
+func (f *dumpFilter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelError && isDump(r) {
+		return nil
+	}
+	return f.next.Handle(ctx, r)
+}
+
+func (f *dumpFilter) WithAttrs(as []slog.Attr) slog.Handler {
+	return &dumpFilter{next: f.next.WithAttrs(as)}
+}
+
+func (f *dumpFilter) WithGroup(g string) slog.Handler { return &dumpFilter{next: f.next.WithGroup(g)} }
 
 func (h *teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return &teeHandler{console: h.console.WithAttrs(as), file: h.file.WithAttrs(as), out: h.out}

@@ -1,7 +1,9 @@
 package beamrun
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -52,5 +54,43 @@ func TestReport(t *testing.T) {
 	e = report(runErr, "", "features", "/dev/null/x", time.Now())
 	if e.Log != "" || !strings.Contains(e.Error(), "Plan[stage-009]") || strings.Contains(e.Error(), "\n") {
 		t.Errorf("unwritable log: %q", e.Error())
+	}
+}
+
+// TestHandlers: while a pipeline runs, dumps (at any level) and ERROR records go to the report
+// only, WARN records to both, the rest to the console; once it has run, dumps below ERROR that
+// the runner logs late are dropped (prism logs a failed bundle's plan at INFO, sometimes after
+// the failure has reached Run).
+func TestHandlers(t *testing.T) {
+	var console bytes.Buffer
+	base := slog.NewTextHandler(&console, nil)
+	tee := &teeHandler{console: base, out: &capped{max: maxLogged}}
+	tee.file = slog.NewTextHandler(tee.out, &slog.HandlerOptions{Level: slog.LevelDebug})
+	log := slog.New(tee)
+	log.Info("bundle inst009 stage-009 failed: while executing Process for Plan[stage-009]")
+	log.Info("Job[job-007] state: FAILED")
+	log.Warn("a warning")
+	log.Error("Bundle Failed.")
+	report := tee.out.String()
+	for _, w := range []string{"Plan[stage-009]", "a warning", "Bundle Failed."} {
+		if !strings.Contains(report, w) {
+			t.Errorf("report lacks %q:\n%s", w, report)
+		}
+	}
+	if strings.Contains(report, "state: FAILED") {
+		t.Errorf("an INFO record reached the report:\n%s", report)
+	}
+	c := console.String()
+	if strings.Contains(c, "Plan[") || strings.Contains(c, "Bundle Failed.") || !strings.Contains(c, "state: FAILED") || !strings.Contains(c, "a warning") {
+		t.Errorf("console:\n%s", c)
+	}
+
+	console.Reset()
+	after := slog.New(&dumpFilter{next: base})
+	after.Info("bundle failed:\n\tcaused by:\nx")
+	after.Info("pipeline done!")
+	after.Error("a later error")
+	if c := console.String(); strings.Contains(c, "caused by") || !strings.Contains(c, "pipeline done!") || !strings.Contains(c, "a later error") {
+		t.Errorf("console after the run:\n%s", c)
 	}
 }
