@@ -78,7 +78,7 @@ func BenchmarkSCSTStep(b *testing.B) {
 					b.Fatal(err)
 				}
 				bt.Index = idx
-				st, err := m.SCSTStep(bt, updown.DefaultSCSTLR, updown.DefaultSCSTSamples, rw, r, opt)
+				st, err := m.SCSTStep(bt, updown.DefaultSCSTLR, updown.DefaultSCSTSamples, 0, rw, r, opt)
 				if err != nil {
 					b.Fatal(err, matcher.Err())
 				}

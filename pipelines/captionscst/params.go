@@ -84,15 +84,18 @@ type Params struct {
 	WMatch *float64 `yaml:"w_match" json:"w_match"`
 
 	// Training (updown.SCSTConfig; zero: the defaults documented there).
-	BatchImages     int     `yaml:"batch_images" json:"batch_images"`
-	Epochs          int     `yaml:"epochs" json:"epochs"`
-	LR              float64 `yaml:"lr" json:"lr"`
-	LRDecayEvery    int     `yaml:"lr_decay_every" json:"lr_decay_every"`
-	LRDecayRate     float64 `yaml:"lr_decay_rate" json:"lr_decay_rate"`
-	LRDecayStart    int     `yaml:"lr_decay_start" json:"lr_decay_start"`
-	GradClip        float64 `yaml:"grad_clip" json:"grad_clip"`
-	Samples         int     `yaml:"samples" json:"samples"`
-	CheckpointEvery int     `yaml:"checkpoint_every" json:"checkpoint_every"`
+	BatchImages  int     `yaml:"batch_images" json:"batch_images"`
+	Epochs       int     `yaml:"epochs" json:"epochs"`
+	LR           float64 `yaml:"lr" json:"lr"`
+	LRDecayEvery int     `yaml:"lr_decay_every" json:"lr_decay_every"`
+	LRDecayRate  float64 `yaml:"lr_decay_rate" json:"lr_decay_rate"`
+	LRDecayStart int     `yaml:"lr_decay_start" json:"lr_decay_start"`
+	GradClip     float64 `yaml:"grad_clip" json:"grad_clip"`
+	Samples      int     `yaml:"samples" json:"samples"`
+	// MaxLen is the longest SCST sample and greedy baseline in words (default 20, the
+	// original's max_length; the references stay cut at the captions' max_length).
+	MaxLen          int `yaml:"max_len" json:"max_len"`
+	CheckpointEvery int `yaml:"checkpoint_every" json:"checkpoint_every"`
 	// Seed fixes data order, dropout and sampling (default: the config's seed).
 	Seed int64 `yaml:"seed" json:"seed"`
 
@@ -179,7 +182,7 @@ func (p Params) SCSTConfig() updown.SCSTConfig {
 	}
 	return updown.SCSTConfig{BatchImages: p.BatchImages, Epochs: p.Epochs, LR: p.LR, LRDecayEvery: p.LRDecayEvery,
 		LRDecayRate: p.LRDecayRate, LRDecayStart: p.LRDecayStart, GradClip: p.GradClip, Samples: p.Samples,
-		WCider: neg(*p.WCider), WMatch: neg(*p.WMatch), CheckpointEvery: p.CheckpointEvery, Seed: uint64(p.Seed)}
+		WCider: neg(*p.WCider), WMatch: neg(*p.WMatch), MaxLen: p.MaxLen, CheckpointEvery: p.CheckpointEvery, Seed: uint64(p.Seed)}
 }
 
 // Validate reports the first bad field (after the named instance's defaults), by its key.

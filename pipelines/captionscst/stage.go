@@ -78,9 +78,11 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		inputs = append(inputs, engine.Input{Name: InputMatcher, Ref: p.MatcherModel})
 	}
 	return &engine.Stage{
-		Name:          name,
-		Description:   desc,
-		Version:       "1",
+		Name:        name,
+		Description: desc,
+		// 2: samples and the greedy baseline run to max_len (default 20) words, no longer to
+		// the references' truncation length.
+		Version:       "2",
 		SchemaVersion: "1",
 		Params:        p,
 		Inputs:        inputs,

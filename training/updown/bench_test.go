@@ -140,12 +140,12 @@ func BenchmarkSCSTStep(b *testing.B) {
 			}
 			rw := &Rewarder{Scorer: sc, WCider: 1}
 			r := rand.New(rand.NewPCG(1, 1))
-			if _, err := m.SCSTStep(batch, 5e-5, 5, rw, r, opt); err != nil {
+			if _, err := m.SCSTStep(batch, 5e-5, 5, 0, rw, r, opt); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := m.SCSTStep(batch, 5e-5, 5, rw, r, opt); err != nil {
+				if _, err := m.SCSTStep(batch, 5e-5, 5, 0, rw, r, opt); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -14,6 +14,9 @@ const (
 	DefaultDropout       = 0.5
 	DefaultMaxLen        = 16
 	DefaultDecodeMaxLen  = 20
+	// DefaultSCSTMaxLen is the SCST samples' and greedy baseline's length (the original's
+	// max_length).
+	DefaultSCSTMaxLen = 20
 
 	DefaultBatchImages   = 29
 	DefaultXEEpochs      = 30
@@ -274,6 +277,9 @@ type SCSTConfig struct {
 	GradClip float64 `json:"grad_clip"`
 	// Samples is the number of multinomial samples per image (0: 5).
 	Samples int `json:"samples"`
+	// MaxLen is the longest sample and greedy baseline in words (0: 20, the original's
+	// max_length; the references stay cut at Config.MaxLen).
+	MaxLen int `json:"max_len"`
 	// WCider and WMatch weight CIDEr-D and the matching score in the reward
 	// (0: 1 each; negative: 0). WMatch is ignored without a MatchFunc.
 	WCider float64 `json:"w_cider"`
@@ -304,6 +310,9 @@ func (c SCSTConfig) Resolved() SCSTConfig {
 	if c.Samples == 0 {
 		c.Samples = DefaultSCSTSamples
 	}
+	if c.MaxLen == 0 {
+		c.MaxLen = DefaultSCSTMaxLen
+	}
 	w := func(v float64) float64 {
 		switch {
 		case v == 0:
@@ -326,6 +335,8 @@ func (c SCSTConfig) Validate() error {
 	switch {
 	case r.Samples < 1:
 		return fmt.Errorf("updown: SCSTConfig.Samples = %d, want ≥ 1", c.Samples)
+	case r.MaxLen < 1:
+		return fmt.Errorf("updown: SCSTConfig.MaxLen = %d, want ≥ 1", c.MaxLen)
 	case math.IsNaN(r.WCider) || math.IsInf(r.WCider, 0):
 		return fmt.Errorf("updown: SCSTConfig.WCider = %v, want finite", c.WCider)
 	case math.IsNaN(r.WMatch) || math.IsInf(r.WMatch, 0):

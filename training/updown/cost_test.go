@@ -103,7 +103,7 @@ func TestCostModelMatchesProducts(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = countFlops(t, func() error {
-		_, err := m.SCSTStep(b, 1e-4, 5, &Rewarder{Scorer: sc, WCider: 1}, r, opt)
+		_, err := m.SCSTStep(b, 1e-4, 5, 0, &Rewarder{Scorer: sc, WCider: 1}, r, opt)
 		return err
 	})
 	found := false

@@ -24,7 +24,7 @@ func TestSampleLogProbsMatchTraining(t *testing.T) {
 			drop = m.drawFeatDrop(r, 3, b.maxBoxes())
 		}
 		p, _ := m.prepare(&b.Images, drop, rowImg)
-		smp, err := m.sample(p, r)
+		smp, err := m.sample(p, r, m.cfg.MaxLen)
 		if err != nil {
 			t.Fatal(err)
 		}

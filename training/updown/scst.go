@@ -83,16 +83,16 @@ type sampled struct {
 	drops  *stepDrops
 }
 
-// sample draws per image `per` sequences of up to Config.MaxLen words in
-// training mode (dropout from r; p must be prepared with training masks).
-func (m *Model) sample(p *prepared, r *rand.Rand) (*sampled, error) {
+// sample draws per image `per` sequences of up to maxLen words in training
+// mode (dropout from r; p must be prepared with training masks).
+func (m *Model) sample(p *prepared, r *rand.Rand, maxLen int) (*sampled, error) {
 	c := m.cfg
 	rows := p.rows
 	d := m.newDecoder(p, p.drop != nil)
 	v1 := c.VocabSize + 1
 	s := &sampled{rows: rows, tokens: make([][]int32, rows), logps: make([][]float32, rows), ended: make([]bool, rows), drops: &stepDrops{}}
 	tok := make([]int, rows)
-	for t := 0; t < c.MaxLen; t++ {
+	for t := 0; t < maxLen; t++ {
 		var wd, od []float32
 		if p.drop != nil {
 			wd = dropMask(r, c.Dropout, rows*c.InputEncoding)
@@ -133,11 +133,15 @@ func (m *Model) sample(p *prepared, r *rand.Rand) (*sampled, error) {
 
 // SCSTStep runs one self-critical step on b: for each image a greedy
 // baseline (evaluation mode) and `samples` multinomial samples (training
-// mode), rewards from rw, advantage A = r(sample) − r(greedy) broadcast over
+// mode), both of up to maxLen words (≤ 0: Config.DecodeMaxLen; references
+// stay cut at Config.MaxLen), rewards from rw, advantage A = r(sample) − r(greedy) broadcast over
 // each sample's tokens up to and including its end token, loss
 // −Σ A·log p·mask / Σ mask, and an update by opt with learning rate lr.
-func (m *Model) SCSTStep(b *Batch, lr float64, samples int, rw *Rewarder, r *rand.Rand, opt *Optimizer) (SCSTStats, error) {
+func (m *Model) SCSTStep(b *Batch, lr float64, samples, maxLen int, rw *Rewarder, r *rand.Rand, opt *Optimizer) (SCSTStats, error) {
 	c := m.cfg
+	if maxLen <= 0 {
+		maxLen = c.DecodeMaxLen
+	}
 	if err := b.check(c, false); err != nil {
 		return SCSTStats{}, err
 	}
@@ -152,7 +156,7 @@ func (m *Model) SCSTStep(b *Batch, lr float64, samples int, rw *Rewarder, r *ran
 		return SCSTStats{}, err
 	}
 	nImg := len(b.Feats)
-	greedy, err := m.greedy(&b.Images, c.MaxLen)
+	greedy, err := m.greedy(&b.Images, maxLen)
 	if err != nil {
 		return SCSTStats{}, err
 	}
@@ -165,7 +169,7 @@ func (m *Model) SCSTStep(b *Batch, lr float64, samples int, rw *Rewarder, r *ran
 	if err != nil {
 		return SCSTStats{}, err
 	}
-	smp, err := m.sample(p, r)
+	smp, err := m.sample(p, r, maxLen)
 	if err != nil {
 		return SCSTStats{}, err
 	}

@@ -123,7 +123,7 @@ func TestSCSTMatchCallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := m.SCSTStep(b, 1e-4, 3, &Rewarder{Scorer: sc, Match: match, WCider: 1, WMatch: 2}, randFor(1), opt)
+	st, err := m.SCSTStep(b, 1e-4, 3, 0, &Rewarder{Scorer: sc, Match: match, WCider: 1, WMatch: 2}, randFor(1), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,46 @@ func TestSCSTMatchCallback(t *testing.T) {
 	if d := st.SampleReward - (st.SampleCIDEr + 2*st.SampleMatch); math.Abs(d) > 1e-9 {
 		t.Fatalf("sample reward %v ≠ CIDEr %v + 2·match %v", st.SampleReward, st.SampleCIDEr, st.SampleMatch)
 	}
-	if _, err := m.SCSTStep(b, 1e-4, 3, &Rewarder{Scorer: sc, Match: func(int, [][]int32) []float32 { return nil }, WMatch: 1}, randFor(2), opt); err == nil {
+	if _, err := m.SCSTStep(b, 1e-4, 3, 0, &Rewarder{Scorer: sc, Match: func(int, [][]int32) []float32 { return nil }, WMatch: 1}, randFor(2), opt); err == nil {
 		t.Fatal("a MatchFunc returning no scores was accepted")
+	}
+}
+
+// TestSCSTMaxLen: samples and the greedy baseline run to the SCST length, not to the
+// references' truncation length (Config.MaxLen).
+func TestSCSTMaxLen(t *testing.T) {
+	w := newToyWorld(5, 6, 6, 8, true)
+	sc, err := w.scorer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := w.config()
+	cfg.MaxLen = 2
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := w.source(0, 6).Batch([]int{3, 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var longest int
+	match := func(_ int, toks [][]int32) []float32 {
+		for _, s := range toks {
+			longest = max(longest, len(s))
+		}
+		return make([]float32, len(toks))
+	}
+	opt, err := NewOptimizer(m, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		if _, err := m.SCSTStep(b, 1e-4, 4, 7, &Rewarder{Scorer: sc, Match: match, WCider: 1, WMatch: 1}, randFor(seed), opt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if longest <= cfg.MaxLen || longest > 7 {
+		t.Errorf("longest sampled or greedy caption has %d words, want more than max_len %d and at most 7", longest, cfg.MaxLen)
 	}
 }

@@ -352,7 +352,7 @@ func (t *SCSTTrainer) Run(ctx context.Context) (*History, error) {
 		progress: t.Progress, validate: t.Validate, init: t.Init}
 	l.step = func(b *Batch, epoch int, r *rand.Rand, p *Progress) (float64, int, error) {
 		p.LR = c.LRAt(epoch)
-		st, err := t.Model.SCSTStep(b, p.LR, c.Samples, &rw, r, opt)
+		st, err := t.Model.SCSTStep(b, p.LR, c.Samples, c.MaxLen, &rw, r, opt)
 		p.Reward, p.GreedyCIDEr = st.SampleReward, st.GreedyCIDEr
 		return st.Loss, st.Images, err
 	}
