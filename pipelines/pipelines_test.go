@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/evaluate"
+	"github.com/groundcap/groundcap/pipelines/scan"
 )
 
 // TestDemoConfigBuildsEveryStage checks that configs/demo.yaml names every registered stage and
@@ -57,3 +61,61 @@ func TestSectionsSwitchStagesAndSeed(t *testing.T) {
 }
 
 func fmtParams(p any) string { return strings.TrimSpace(fmt.Sprintf("%+v", p)) }
+
+// TestRealDataConfigs loads configs/flickr30k.yaml and configs/coco.yaml, builds every stage
+// (each section validates), checks the paper's settings they must carry, and that the engine
+// names the missing caption file with its location on a machine without the data.
+func TestRealDataConfigs(t *testing.T) {
+	for _, tc := range []struct {
+		file          string
+		grounding     bool
+		klWeight      float64
+		beam          int
+		missingPrefix string
+	}{
+		{"flickr30k.yaml", true, 0.1, 1, "data/flickr30k/dataset_flickr30k.json"},
+		{"coco.yaml", false, 1, 3, "data/coco/dataset_coco.json"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			c, err := config.Load(filepath.Join("..", "configs", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Root = t.TempDir()
+			e, err := Graph(c, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Stage("synth") != nil {
+				t.Error("a real-data config builds the synth stage")
+			}
+			for _, name := range []string{"captions", "features", "scan", "scan-plain", "align", "align-plain", "caption-xe-posscan", "caption-scst-posscan", "evaluate-scst-posscan", "report"} {
+				if e.Stage(name) == nil {
+					t.Errorf("stage %s is not built", name)
+				}
+			}
+			if (e.Stage("scan-eval") != nil) != tc.grounding {
+				t.Errorf("scan-eval built: %v, want %v (grounding references)", e.Stage("scan-eval") != nil, tc.grounding)
+			}
+			xe := e.Stage("caption-xe-posscan").Params.(captionxe.Params)
+			ev := e.Stage("evaluate-scst-posscan").Params.(evaluate.Params)
+			sc := e.Stage("scan").Params.(scan.Params)
+			if *xe.KLWeight != tc.klWeight || ev.BeamSize != tc.beam || ev.Grounding() != tc.grounding || sc.Text != scan.TextOriginal {
+				t.Errorf("kl_weight %g beam %d grounding %v text %s; want %g, %d, %v, %s",
+					*xe.KLWeight, ev.BeamSize, ev.Grounding(), sc.Text, tc.klWeight, tc.beam, tc.grounding, scan.TextOriginal)
+			}
+			sts, err := e.Status(context.Background(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range sts {
+				if st.Stage != "captions" {
+					continue
+				}
+				if st.State != "missing" || !strings.Contains(st.Reason, "dataset = ") || !strings.Contains(st.Reason, tc.missingPrefix) {
+					t.Errorf("captions status %s: %s; want missing, naming %s", st.State, st.Reason, tc.missingPrefix)
+				}
+			}
+		})
+	}
+}
