@@ -18,7 +18,7 @@ STAGES := synth captions features scan scan-plain align align-plain scan-eval \
           caption-xe caption-xe-scan caption-xe-posscan caption-scst caption-scst-scan caption-scst-posscan \
           evaluate-xe evaluate-xe-scan evaluate-xe-posscan evaluate-scst evaluate-scst-scan evaluate-scst-posscan report
 
-.PHONY: all build demo test bench fuzz status gpu-bin clean $(STAGES)
+.PHONY: all build demo test bench fuzz chaos status gpu-bin clean $(STAGES)
 
 all: build
 
@@ -65,6 +65,17 @@ fuzz:
 		out=$$($(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) && rc=0 || rc=$$?; \
 		echo "$$out" | grep '^fuzz: elapsed' | tail -1; echo "$$out" | grep -v '^fuzz: '; \
 		[ $$rc -eq 0 ] || exit $$rc; \
+	done
+
+# The chaos tests at soak length: CHAOS_TRIALS trials of the failing-store test (engine) and of
+# the kill -9 test over the training chain (cmd/groundcap); 'make test' runs a few of each.
+CHAOS_TRIALS ?= 500
+
+chaos:
+	@for t in "$(CHAOS_TRIALS) ^TestChaos ./pipelines/engine" "$$(( $(CHAOS_TRIALS) / 50 + 1 )) ^TestKillNineTrainingChain$$ ./cmd/groundcap"; do \
+		set -- $$t; echo "== $$3 $$2 ($$1 trials)"; \
+		out=$$(GROUNDCAP_CHAOS_TRIALS=$$1 $(GO) test -count=1 -timeout 0 -v -run "$$2" $$3 2>&1) && rc=0 || rc=$$?; \
+		echo "$$out" | grep -E '^(---|ok|FAIL)|(chaos|kill)_test.go'; [ $$rc -eq 0 ] || exit $$rc; \
 	done
 
 bench:
