@@ -51,7 +51,7 @@ func TestSectionsSwitchStagesAndSeed(t *testing.T) {
 	if n := len(e.Stages()); n != 1 || e.Stage("synth") == nil {
 		t.Fatalf("%d stages built, want synth alone", n)
 	}
-	if p := e.Stage("synth").Params; !strings.Contains(strings.ReplaceAll(fmtParams(p), " ", ""), "Seed:42") {
+	if p := e.Stage("synth").Params; p.(map[string]any)["seed"] != int64(42) {
 		t.Errorf("synth params %s do not carry the experiment seed", fmtParams(p))
 	}
 	c, _ = config.Parse("x.yaml", []byte("root: r\nsynth: {imagez: 5}\n"))

@@ -1,6 +1,8 @@
 package pipelines
 
 import (
+	"fmt"
+
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/align"
 	"github.com/groundcap/groundcap/pipelines/captions"
@@ -19,33 +21,33 @@ import (
 func Defs() []Def {
 	return []Def{
 		stageDef("synth", "write the synthetic grounded world into the artifact store",
-			synth.Params{}, func(p *synth.Params) *int64 { return &p.Seed }, unnamed(synth.Stage)),
+			defaults(synth.DefaultParams), func(p *synth.Params, s int64) { p.Seed = s }, unnamed(synth.Stage)),
 		stageDef("captions", "tokenise, POS-tag and encode captions; vocabulary, CIDEr-D document frequencies, grounding references (Beam)",
-			captions.Params{}, func(p *captions.Params) *int64 { return &p.Seed }, unnamed(captions.Stage)),
+			defaults(captions.DefaultParams), func(p *captions.Params, s int64) { p.Seed = s }, unnamed(captions.Stage)),
 		stageDef("features", "materialise bottom-up region features (TSV, npz) into the sharded Parquet feature store (Beam)",
-			features.Params{}, nil, unnamed(features.Stage)),
+			defaults(features.DefaultParams), nil, unnamed(features.Stage)),
 		stageDef(scan.NamePOS, "train the POS-SCAN matching model (val R@K each epoch, best checkpoint, curve)",
-			scan.Params{}, scanSeed, scan.StageNamed),
+			scan.DefaultParams, scanSeed, scan.StageNamed),
 		stageDef(scan.NamePlain, "train plain SCAN (no POS restriction) for comparison with POS-SCAN",
-			scan.Params{}, scanSeed, scan.StageNamed),
+			scan.DefaultParams, scanSeed, scan.StageNamed),
 		stageDef(align.Name, "word-region attention and matching score of every training caption from the matching model (Beam)",
-			align.Params{}, nil, align.StageNamed),
+			align.DefaultParams, nil, align.StageNamed),
 		stageDef(align.NamePlain, "the same alignments from plain SCAN (teacher scan-plain), for the XE+KL(SCAN) captioner (Beam)",
-			align.Params{Teacher: scan.NamePlain}, nil, align.StageNamed),
+			align.DefaultParams, nil, align.StageNamed),
 		stageDef(scaneval.Name, "attention accuracy and R@K of SCAN vs POS-SCAN against the grounding references, with a random-region baseline",
-			scaneval.Params{}, nil, unnamed(scaneval.Stage)),
+			defaults(scaneval.DefaultParams), nil, unnamed(scaneval.Stage)),
 		stageDef(captionxe.NameBase, "train the Up-Down captioner with cross-entropy (baseline, no distillation)",
-			captionxe.Params{}, xeSeed, captionxe.Stage),
+			captionxe.DefaultParams, xeSeed, captionxe.Stage),
 		stageDef(captionxe.NameSCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from SCAN",
-			captionxe.Params{}, xeSeed, captionxe.Stage),
+			captionxe.DefaultParams, xeSeed, captionxe.Stage),
 		stageDef(captionxe.NamePOSSCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from POS-SCAN",
-			captionxe.Params{}, xeSeed, captionxe.Stage),
+			captionxe.DefaultParams, xeSeed, captionxe.Stage),
 		stageDef(captionscst.NameBase, "self-critical training of caption-xe (reward CIDEr-D + POS-SCAN score)",
-			captionscst.Params{}, scstSeed, captionscst.Stage),
+			captionscst.DefaultParams, scstSeed, captionscst.Stage),
 		stageDef(captionscst.NameSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D + SCAN score)",
-			captionscst.Params{}, scstSeed, captionscst.Stage),
+			captionscst.DefaultParams, scstSeed, captionscst.Stage),
 		stageDef(captionscst.NamePOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D + POS-SCAN score)",
-			captionscst.Params{}, scstSeed, captionscst.Stage),
+			captionscst.DefaultParams, scstSeed, captionscst.Stage),
 		evaluateDef(captionxe.NameBase),
 		evaluateDef(captionxe.NameSCAN),
 		evaluateDef(captionxe.NamePOSSCAN),
@@ -53,43 +55,62 @@ func Defs() []Def {
 		evaluateDef(captionscst.NameSCAN),
 		evaluateDef(captionscst.NamePOSSCAN),
 		stageDef(report.Name, "the paper-style comparison table of every captioner variant and the matching models (report.md)",
-			report.Params{}, nil, unnamed(report.Stage)),
+			defaults(report.DefaultParams), nil, unnamed(report.Stage)),
 	}
 }
 
 // stageDef makes the registry entry of a stage whose parameters decode from the config section
-// called name, starting from defaults. The stage is off when the config has no such section. seed,
-// when not nil, points at the parameter that takes the experiment seed when the section leaves it 0.
-func stageDef[P any](name, short string, defaults P, seed func(*P) *int64, build func(name string, p P) (*engine.Stage, error)) Def {
-	return Def{Name: name, Short: short, Build: func(c *config.Config) (*engine.Stage, error) {
-		if _, ok := c.Sections[name]; !ok {
-			return nil, nil
-		}
-		p := defaults
-		if err := c.Decode(name, &p); err != nil {
-			return nil, err
-		}
-		if seed != nil {
-			if s := seed(&p); *s == 0 {
-				*s = c.Seed
+// called name over the defaults of the instance. The stage is off when the config has no such
+// section. seed, when not nil, sets the parameter that takes the experiment seed unless the
+// section gives its own.
+func stageDef[P any](name, short string, defaults func(name string) P, seed func(p *P, seed int64), build func(name string, p P) (*engine.Stage, error)) Def {
+	return Def{Name: name, Short: short,
+		Params: func(c *config.Config) (any, error) {
+			if _, ok := c.Sections[name]; !ok {
+				return nil, nil
 			}
-		}
-		return build(name, p)
-	}}
+			p := defaults(name)
+			if seed != nil {
+				seed(&p, c.Seed)
+			}
+			if err := c.Decode(name, &p); err != nil {
+				return nil, err
+			}
+			return p, nil
+		},
+		Stage: func(p any) (*engine.Stage, error) { return build(name, p.(P)) },
+	}
 }
 
-// unnamed adapts the constructor of a stage that has a single instance (its name is fixed).
+// defaults adapts the defaults of a stage that has a single instance (its name is fixed).
+func defaults[P any](f func() P) func(string) P {
+	return func(string) P { return f() }
+}
+
+// unnamed adapts the constructor of a stage that has a single instance.
 func unnamed[P any](f func(P) (*engine.Stage, error)) func(string, P) (*engine.Stage, error) {
 	return func(_ string, p P) (*engine.Stage, error) { return f(p) }
 }
 
-func scanSeed(p *scan.Params) *int64        { return &p.Seed }
-func xeSeed(p *captionxe.Params) *int64     { return &p.Seed }
-func scstSeed(p *captionscst.Params) *int64 { return &p.Seed }
+func scanSeed(p *scan.Params, s int64)        { p.Seed = uint64(s) }
+func xeSeed(p *captionxe.Params, s int64)     { p.XEConfig.Seed = uint64(s) }
+func scstSeed(p *captionscst.Params, s int64) { p.SCSTConfig.Seed = uint64(s) }
 
 // evaluateDef is the registry entry of the evaluate instance of a captioner stage.
 func evaluateDef(captioner string) Def {
 	return stageDef(evaluate.NameOf(captioner),
 		"decode the test split with "+captioner+": BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)",
-		evaluate.Params{}, nil, evaluate.Stage)
+		evaluate.DefaultParams, nil, evaluate.Stage)
+}
+
+// checkShards fails when the captions and features stages would shard differently: later stages
+// read a shard's captions and features side by side (internal/shard numbers both).
+func checkShards(c *config.Config, params map[string]any) error {
+	cp, ok1 := params["captions"].(captions.Params)
+	fp, ok2 := params["features"].(features.Params)
+	if !ok1 || !ok2 || cp.NumShards == fp.NumShards {
+		return nil
+	}
+	return c.Locate("features", config.Invalid("num_shards", fp.NumShards,
+		fmt.Sprintf("%d, captions.num_shards: later stages read the captions and features of a shard side by side", cp.NumShards)))
 }

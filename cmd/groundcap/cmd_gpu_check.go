@@ -413,7 +413,9 @@ type scanResult struct {
 func scanSteps(impl gblas.Float32, s scanSize, reps int) (scanResult, error) {
 	blas.Install(blas.Backend{Name: "gpu-check", Impl: impl})
 	defer blas.Install(blas.Backend{Name: blas.Go, Impl: gonum.Implementation{}})
-	m, err := scan.New(scan.Config{Vocab: s.Vocab, ImgDim: s.Feat, Embed: s.Embed, Seed: 1})
+	cfg := scan.DefaultConfig()
+	cfg.Vocab, cfg.ImgDim, cfg.Embed, cfg.Seed = s.Vocab, s.Feat, s.Embed, 1
+	m, err := scan.New(cfg)
 	if err != nil {
 		return scanResult{}, err
 	}

@@ -21,12 +21,14 @@ type synthOptions struct {
 func (o *synthOptions) AddFlags(fs *flag.FlagSet) {
 	o.stageOptions.AddFlags(fs)
 	fs.StringVar(&o.Out, "out", "", "write a standalone world to this directory or URL (without it: run the config's synth stage)")
-	fs.IntVar(&o.Params.Images, "images", 0, "number of images (0: the generator's default, 2000)")
-	fs.Int64Var(&o.Params.Seed, "seed", 0, "seed (0: the generator's default, 1)")
-	fs.IntVar(&o.Params.FeatDim, "feat-dim", 0, "region feature dimension D (0: 2048)")
-	fs.IntVar(&o.Params.Boxes, "boxes", 0, "region proposals per image K (0: 36)")
-	fs.IntVar(&o.Params.TSVFiles, "tsv-files", 0, "number of feature TSV files (0: the generator's default)")
-	fs.BoolVar(&o.Params.NoImages, "no-images", false, "skip rendering images/<id>.png")
+	d := synth.DefaultParams()
+	o.Params = d
+	fs.IntVar(&o.Params.Images, "images", d.Images, "number of images")
+	fs.Int64Var(&o.Params.Seed, "seed", d.Seed, "seed")
+	fs.IntVar(&o.Params.FeatDim, "feat-dim", d.FeatDim, "region feature dimension D")
+	fs.IntVar(&o.Params.Boxes, "boxes", d.Boxes, "region proposals per image K")
+	fs.IntVar(&o.Params.TSVFiles, "tsv-files", d.TSVFiles, "number of feature TSV files")
+	fs.BoolVar(&o.Params.NoImages, "no-images", d.NoImages, "skip rendering images/<id>.png")
 }
 
 func newSynthCommand(g *globalOptions) *command {
@@ -45,7 +47,7 @@ func newSynthCommand(g *globalOptions) *command {
 				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
 			}
 			if opts.Out == "" {
-				if opts.Params != (synth.Params{}) {
+				if opts.Params != synth.DefaultParams() {
 					return usageError{"--images, --seed, --feat-dim, --boxes, --tsv-files and --no-images need --out; the stage takes its parameters from the config"}
 				}
 				return runStage(ctx, "synth", opts.stageOptions, g)
@@ -56,7 +58,7 @@ func newSynthCommand(g *globalOptions) *command {
 }
 
 func runSynth(ctx context.Context, opts synthOptions, g *globalOptions) error {
-	o := opts.Params.Options()
+	o := opts.Params.Options
 	if err := o.Validate(); err != nil {
 		return usageError{err.Error()}
 	}

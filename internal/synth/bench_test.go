@@ -31,7 +31,7 @@ func BenchmarkGenerate(b *testing.B) {
 		for _, sinkName := range []string{"dir", "discard"} {
 			name := fmt.Sprintf("n=%d/D=%d/K=%d/png=%v/%s", bc.n, bc.d, bc.k, !bc.noImages, sinkName)
 			b.Run(name, func(b *testing.B) {
-				opts := Options{Images: bc.n, FeatDim: bc.d, Boxes: bc.k, NoImages: bc.noImages, Seed: 1}
+				opts := testOptions(func(o *Options) { o.Images, o.FeatDim, o.Boxes, o.NoImages, o.Seed = bc.n, bc.d, bc.k, bc.noImages, 1 })
 				var bytes int64
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {

@@ -177,7 +177,6 @@ func Generate(ctx context.Context, opts Options, sink Sink, progress func(done, 
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	opts = opts.withDefaults()
 	w := newWorld(opts)
 	n := opts.Images
 	ids := imageIDs(opts.Seed, n)
@@ -193,7 +192,7 @@ func Generate(ctx context.Context, opts Options, sink Sink, progress func(done, 
 		results[i] = make(chan *imageResult, 1)
 	}
 	// window bounds the images in flight (generated but not yet written).
-	window := make(chan struct{}, 2*opts.Workers)
+	window := make(chan struct{}, 2*opts.workers())
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -213,7 +212,7 @@ func Generate(ctx context.Context, opts Options, sink Sink, progress func(done, 
 			}
 		}
 	}()
-	for k := 0; k < opts.Workers; k++ {
+	for k := 0; k < opts.workers(); k++ {
 		wk := &worker{w: w, sink: sink, pal: pal, rowPool: rowPool}
 		wk.rnd.enc = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: pool}
 		wg.Add(1)

@@ -3,6 +3,8 @@ package synth
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/groundcap/groundcap/internal/config"
 )
 
 // Defaults and limits of [Options].
@@ -29,70 +31,61 @@ const (
 	maxImages = 10_000_000
 )
 
-// Options configures [Generate]. Zero values mean the documented defaults.
+// Options configures [Generate], by the keys of a config's synth section (yaml tags).
+// DefaultOptions gives the defaults.
 type Options struct {
-	// Images is the number of images (default DefaultImages).
-	Images int
-	// Seed fixes every random choice (default DefaultSeed; 0 means the default, so seed 0 is not
-	// selectable). Must not be negative.
-	Seed int64
-	// FeatDim is D, the region feature dimension (default DefaultFeatDim, at least MinFeatDim).
-	FeatDim int
-	// Boxes is K, the number of proposals per image (default DefaultBoxes, MinBoxes..MaxBoxes).
-	Boxes int
-	// TSVFiles is how many features/part-NNNNN.tsv files share the rows (default DefaultTSVFiles);
-	// image i goes to file i*TSVFiles/Images, so files hold contiguous runs of images. Files beyond
-	// the number of images are written empty.
-	TSVFiles int
-	// Workers is how many goroutines generate images (default runtime.NumCPU()). It never changes
+	// Images is the number of images.
+	Images int `yaml:"images"`
+	// Seed fixes every random choice. Must not be negative.
+	Seed int64 `yaml:"seed"`
+	// FeatDim is D, the region feature dimension (at least MinFeatDim).
+	FeatDim int `yaml:"feat_dim"`
+	// Boxes is K, the number of proposals per image (MinBoxes..MaxBoxes).
+	Boxes int `yaml:"boxes"`
+	// TSVFiles is how many features/part-NNNNN.tsv files share the rows; image i goes to file
+	// i*TSVFiles/Images, so files hold contiguous runs of images. Files beyond the number of
+	// images are written empty.
+	TSVFiles int `yaml:"tsv_files"`
+	// Workers is how many goroutines generate images (0: runtime.NumCPU()). It never changes
 	// the output bytes.
-	Workers int
+	Workers int `yaml:"workers" key:"-"`
 	// NoImages skips rendering images/<id>.png.
-	NoImages bool
+	NoImages bool `yaml:"no_images"`
 }
 
-// withDefaults returns o with zero fields replaced by their defaults.
-func (o Options) withDefaults() Options {
-	if o.Images == 0 {
-		o.Images = DefaultImages
-	}
-	if o.Seed == 0 {
-		o.Seed = DefaultSeed
-	}
-	if o.FeatDim == 0 {
-		o.FeatDim = DefaultFeatDim
-	}
-	if o.Boxes == 0 {
-		o.Boxes = DefaultBoxes
-	}
-	if o.TSVFiles == 0 {
-		o.TSVFiles = DefaultTSVFiles
-	}
+// DefaultOptions returns DefaultImages images of DefaultBoxes regions of DefaultFeatDim values
+// in DefaultTSVFiles files, from DefaultSeed.
+func DefaultOptions() Options {
+	return Options{Images: DefaultImages, Seed: DefaultSeed, FeatDim: DefaultFeatDim, Boxes: DefaultBoxes, TSVFiles: DefaultTSVFiles}
+}
+
+// workers returns the number of generating goroutines.
+func (o Options) workers() int {
 	if o.Workers == 0 {
-		o.Workers = runtime.NumCPU()
+		return runtime.NumCPU()
 	}
-	return o
+	return o.Workers
 }
 
-// Resolved returns o with every zero field replaced by its default, as Generate uses it.
-func (o Options) Resolved() Options { return o.withDefaults() }
-
-// Validate reports the first bad field of o (after defaults), naming it.
+// Validate returns the first bad field of o as a *config.FieldError naming its key.
 func (o Options) Validate() error {
-	o = o.withDefaults()
+	var err error
 	switch {
-	case o.Images < 0 || o.Images > maxImages:
-		return fmt.Errorf("synth: Images = %d, want 1..%d", o.Images, maxImages)
+	case o.Images < 1 || o.Images > maxImages:
+		err = config.Invalid("images", o.Images, fmt.Sprintf("1..%d", maxImages))
 	case o.Seed < 0:
-		return fmt.Errorf("synth: Seed = %d, want >= 0", o.Seed)
+		err = config.Invalid("seed", o.Seed, "≥ 0")
 	case o.FeatDim < MinFeatDim:
-		return fmt.Errorf("synth: FeatDim = %d, want >= %d", o.FeatDim, MinFeatDim)
+		err = config.Invalid("feat_dim", o.FeatDim, fmt.Sprintf("≥ %d", MinFeatDim))
 	case o.Boxes < MinBoxes || o.Boxes > MaxBoxes:
-		return fmt.Errorf("synth: Boxes = %d, want %d..%d", o.Boxes, MinBoxes, MaxBoxes)
-	case o.TSVFiles < 0 || o.TSVFiles > 99999:
-		return fmt.Errorf("synth: TSVFiles = %d, want 1..99999", o.TSVFiles)
+		err = config.Invalid("boxes", o.Boxes, fmt.Sprintf("%d..%d", MinBoxes, MaxBoxes))
+	case o.TSVFiles < 1 || o.TSVFiles > 99999:
+		err = config.Invalid("tsv_files", o.TSVFiles, "1..99999")
 	case o.Workers < 0:
-		return fmt.Errorf("synth: Workers = %d, want >= 1", o.Workers)
+		err = config.Invalid("workers", o.Workers, "≥ 0; 0: one per CPU")
+	}
+	if err != nil {
+		return fmt.Errorf("synth: %w", err)
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func generate(t *testing.T, opts Options) (string, *Summary) {
 }
 
 func TestDeterministicAcrossWorkers(t *testing.T) {
-	base := Options{Images: 24, FeatDim: 64, Boxes: 12, TSVFiles: 3, Seed: 7}
+	base := testOptions(func(o *Options) { o.Images, o.FeatDim, o.Boxes, o.TSVFiles, o.Seed = 24, 64, 12, 3, 7 })
 	one, four := base, base
 	one.Workers = 1
 	four.Workers = 4
@@ -205,7 +205,7 @@ func parseTSV(t *testing.T, data []byte, d int) []tsvRow {
 
 func TestFormatsParseBack(t *testing.T) {
 	const n, d, k, parts = 40, 128, 20, 3
-	dir, sum := generate(t, Options{Images: n, FeatDim: d, Boxes: k, TSVFiles: parts, Seed: 3})
+	dir, sum := generate(t, testOptions(func(o *Options) { o.Images, o.FeatDim, o.Boxes, o.TSVFiles, o.Seed = n, d, k, parts, 3 }))
 	files := treetest.Read(t, dir, nil)
 
 	// class_names.txt: single lower-case words, unique.
@@ -484,7 +484,7 @@ func cosine(row []float32, v sparseVec) float64 {
 // classification of tight regions is mostly right while part regions are harder, and picking the
 // region that best matches the true class signature grounds most, but not all, mentions.
 func TestFeatureSignal(t *testing.T) {
-	opts := Options{Images: 150, FeatDim: 128, Boxes: 36, Seed: 5}.withDefaults()
+	opts := testOptions(func(o *Options) { o.Images, o.FeatDim, o.Boxes, o.Seed = 150, 128, 36, 5 })
 	w := newWorld(opts)
 	var s featScratch
 	beats, objects := 0, 0
@@ -600,13 +600,14 @@ func TestValidate(t *testing.T) {
 		opts  Options
 		field string
 	}{
-		{Options{Images: -1}, "Images"}, // 0
-		{Options{Seed: -3}, "Seed"},     // 1
-		{Options{FeatDim: 8}, "FeatDim"},
-		{Options{Boxes: 9}, "Boxes"},
-		{Options{Boxes: 101}, "Boxes"},
-		{Options{TSVFiles: -1}, "TSVFiles"},
-		{Options{Workers: -2}, "Workers"},
+		{testOptions(func(o *Options) { o.Images = -1 }), "images"}, // 0
+		{testOptions(func(o *Options) { o.Seed = -3 }), "seed"},     // 1
+		{testOptions(func(o *Options) { o.FeatDim = 8 }), "feat_dim"},
+		{testOptions(func(o *Options) { o.Boxes = 9 }), "boxes"},
+		{testOptions(func(o *Options) { o.Boxes = 101 }), "boxes"},
+		{testOptions(func(o *Options) { o.TSVFiles = -1 }), "tsv_files"},
+		{testOptions(func(o *Options) { o.Workers = -2 }), "workers"},
+		{testOptions(func(o *Options) { o.Images = 0 }), "images"},
 	} {
 		err := tc.opts.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.field) || !strings.HasPrefix(err.Error(), "synth: ") {
@@ -616,11 +617,11 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%d: Generate accepted %+v", i, tc.opts)
 		}
 	}
-	if err := (Options{}).Validate(); err != nil {
-		t.Errorf("zero Options: %v", err)
+	if err := DefaultOptions().Validate(); err != nil {
+		t.Errorf("default Options: %v", err)
 	}
-	r := Options{}.Resolved()
-	if r.Images != DefaultImages || r.FeatDim != DefaultFeatDim || r.Boxes != DefaultBoxes || r.TSVFiles != DefaultTSVFiles || r.Seed != DefaultSeed || r.Workers < 1 {
+	r := DefaultOptions()
+	if r.Images != DefaultImages || r.FeatDim != DefaultFeatDim || r.Boxes != DefaultBoxes || r.TSVFiles != DefaultTSVFiles || r.Seed != DefaultSeed || r.workers() < 1 {
 		t.Errorf("defaults: %+v", r)
 	}
 }
@@ -685,7 +686,7 @@ func (f failSink) Create(name string) (io.WriteCloser, error) {
 }
 
 func TestGenerateErrors(t *testing.T) {
-	opts := Options{Images: 12, FeatDim: 32, Boxes: 10, NoImages: true, Workers: 2}
+	opts := testOptions(func(o *Options) { o.Images, o.FeatDim, o.Boxes, o.NoImages, o.Workers = 12, 32, 10, true, 2 })
 	for _, bad := range []string{"Sentences/", "part-00001", "truth.json"} {
 		dir := t.TempDir()
 		_, err := Generate(context.Background(), opts, failSink{DirSink(dir), bad}, nil)
@@ -702,7 +703,7 @@ func TestGenerateErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	calls := 0
-	_, err := Generate(ctx, Options{Images: 200, FeatDim: 32, Boxes: 10, NoImages: true}, DirSink(t.TempDir()),
+	_, err := Generate(ctx, testOptions(func(o *Options) { o.Images, o.FeatDim, o.Boxes, o.NoImages = 200, 32, 10, true }), DirSink(t.TempDir()),
 		func(done, total int) {
 			mu.Lock()
 			calls++
@@ -722,7 +723,7 @@ func TestGenerateErrors(t *testing.T) {
 func TestProgressAndEmptyParts(t *testing.T) {
 	var got []int
 	dir := t.TempDir()
-	sum, err := Generate(context.Background(), Options{Images: 3, FeatDim: 32, Boxes: 10, TSVFiles: 5, NoImages: true},
+	sum, err := Generate(context.Background(), testOptions(func(o *Options) { o.Images, o.FeatDim, o.Boxes, o.TSVFiles, o.NoImages = 3, 32, 10, 5, true }),
 		DirSink(dir), func(done, total int) {
 			if total != 3 {
 				t.Errorf("progress total = %d", total)
@@ -784,4 +785,11 @@ func TestWorldTables(t *testing.T) {
 	if len(Categories()) < 20 {
 		t.Errorf("%d categories, want 20+", len(Categories()))
 	}
+}
+
+// testOptions returns DefaultOptions changed by set: a test states only what it changes.
+func testOptions(set func(*Options)) Options {
+	o := DefaultOptions()
+	set(&o)
+	return o
 }

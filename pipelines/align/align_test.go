@@ -18,8 +18,8 @@ import (
 	"github.com/groundcap/groundcap/pipelines/align"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
-	"github.com/groundcap/groundcap/pipelines/scan/scantest"
 	tscan "github.com/groundcap/groundcap/training/scan"
 )
 
@@ -28,28 +28,15 @@ func TestMain(m *testing.M) { ptest.Main(m) }
 const numShards = 3
 
 // world builds the synthetic world, a tiny POS-SCAN and the align stage in an engine.
-func world(t *testing.T, root string) *engine.Engine { return worldOn(t, root, "") }
+func world(t *testing.T, root string) *engine.Engine { return worldOn(t, root, "cpu") }
 
 // worldOn is world with the align stage's device setting.
 func worldOn(t *testing.T, root, device string) *engine.Engine {
 	t.Helper()
-	up, err := scantest.Stages(scantest.Options{Images: 30, FeatDim: 32, Boxes: 10, Seed: 9, Shards: numShards, WordCountThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := scan.Stage(scan.Params{Embed: 24, WordDim: 16, BatchSize: 16, Epochs: 1, LR: 2e-3, Seed: 2, EvalImages: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	al, err := align.Stage(align.Params{BatchImages: 4, Device: device})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(root, append(up, sc, al), engine.Options{ModuleVersion: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return testworld.New(t, root, testworld.Data(30, 32, 10, 9, numShards)+`
+scan: {embed: 24, word_dim: 16, batch_size: 16, epochs: 1, lr: 2.0e-3, seed: 2, eval_images: 3}
+align: {batch_images: 4, device: `+device+`}
+`, nil)
 }
 
 func dirOf(root string, m *engine.Manifest) string { return filepath.Join(root, m.Stage, m.Key) }
@@ -198,15 +185,23 @@ func TestAlignShardsDeterministicResumable(t *testing.T) {
 }
 
 func TestParams(t *testing.T) {
-	if err := (align.Params{Teacher: "clip"}).Validate(); err == nil {
+	bad := align.DefaultParams(align.Name)
+	bad.Teacher = "clip"
+	if err := bad.Validate(); err == nil {
 		t.Error("unknown teacher accepted")
 	}
-	if err := (align.Params{Device: "gpu"}).Validate(); err == nil || !strings.Contains(err.Error(), "device") {
+	bad = align.DefaultParams(align.Name)
+	bad.Device = "gpu"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "device") {
 		t.Errorf("unknown device: %v", err)
 	}
-	p := align.Params{Teacher: scan.NamePlain}.Resolved()
-	if p.Model != "@scan-plain/model.ckpt" || !slices.Equal(p.Splits, []string{"train", "restval"}) || p.BatchImages != align.DefaultBatchImages {
-		t.Errorf("resolved %+v", p)
+	p := align.DefaultParams(align.NamePlain)
+	st, err := align.StageNamed(align.NamePlain, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Inputs[0].Ref != "@scan-plain/model.ckpt" || !slices.Equal(p.Splits, []string{"train", "restval"}) || p.BatchImages != align.DefaultBatchImages {
+		t.Errorf("resolved %+v, inputs %v", p, st.Inputs)
 	}
 }
 
@@ -235,7 +230,7 @@ func TestAlignOnEmulatedDevice(t *testing.T) {
 		}
 		return all
 	}
-	cpu, dev := rows(""), rows("emulate")
+	cpu, dev := rows("cpu"), rows("emulate")
 	if len(dev) != len(cpu) || len(cpu) == 0 {
 		t.Fatalf("%d rows on the device, %d on the CPU", len(dev), len(cpu))
 	}

@@ -25,7 +25,9 @@ func (f *fakeFeats) Next() (*feat.Record, error) {
 // row each, with the image id); the others are aligned in input order, across batch boundaries.
 func TestAlignerRejectsMissingFeatures(t *testing.T) {
 	const d = 4
-	m, err := tscan.New(tscan.Config{Vocab: 6, ImgDim: d, Embed: 8, WordDim: 4, Seed: 1})
+	cfg := tscan.DefaultConfig()
+	cfg.Vocab, cfg.ImgDim, cfg.Embed, cfg.WordDim, cfg.Seed = 6, d, 8, 4, 1
+	m, err := tscan.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

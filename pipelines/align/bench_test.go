@@ -34,7 +34,9 @@ func BenchmarkAlign(b *testing.B) {
 		{"paper/E=1024,D=2048,K=36", 32, 36, 2048, 1024, 300, 7000, 16},
 	} {
 		b.Run(fmt.Sprintf("%s,batch=%d/blas=%s", s.name, s.batch, name), func(b *testing.B) {
-			m, err := tscan.New(tscan.Config{Vocab: s.vocab, ImgDim: s.d, Embed: s.e, WordDim: s.word, Seed: 1})
+			cfg := tscan.DefaultConfig()
+			cfg.Vocab, cfg.ImgDim, cfg.Embed, cfg.WordDim, cfg.Seed = s.vocab, s.d, s.e, s.word, 1
+			m, err := tscan.New(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -25,7 +25,8 @@ package align
 import (
 	"fmt"
 
-	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/gpu"
 )
@@ -37,80 +38,76 @@ const (
 	DefaultBatchImages = 16
 )
 
-// Params configure the align stage (config section "align"). Zero values are the documented
-// defaults.
+// Params configure an align stage (config sections "align" and "align-plain"); DefaultParams
+// gives the defaults.
 type Params struct {
-	// Teacher picks the matching model: scan (default: POS-SCAN) or scan-plain.
-	Teacher string `yaml:"teacher" json:"teacher"`
-	// Model is the checkpoint (default "@<teacher>/model.ckpt").
-	Model string `yaml:"model" json:"-"`
-	// Captions is the captions table (default "@captions/captions").
-	Captions string `yaml:"captions" json:"-"`
-	// Features is the feature store (default "@features"); it must have as many shards as the
-	// captions table.
-	Features string `yaml:"features" json:"-"`
-	// Splits are the caption splits to align (default train and restval: the captioner's
-	// training data).
-	Splits []string `yaml:"splits" json:"splits"`
-	// BatchImages is the number of images aligned per model call, with all their captions
-	// (default 16). It enters the key: block shapes can change the last bits of results.
-	BatchImages int `yaml:"batch_images" json:"batch_images"`
-	// MaxRejectFraction is the largest fraction of captions that may lack features (default 0).
-	MaxRejectFraction float64 `yaml:"max_reject_fraction" json:"max_reject_fraction"`
-	// BLAS is the matrix backend: simd (default), go, openblas, cuda or auto.
-	BLAS string `yaml:"blas" json:"-"`
-	// Device aligns device-resident: cuda, emulate or cpu (default); see the scan stage's
-	// device. It does not enter the key.
-	Device string `yaml:"device" json:"-"`
+	// Teacher picks the matching model: scan (POS-SCAN; align's default) or scan-plain
+	// (align-plain's).
+	Teacher models.Teacher `yaml:"teacher"`
+	// Model is the checkpoint ("": the teacher's, "@<teacher>/model.ckpt").
+	Model string `yaml:"model" key:"-"`
+	// Captions is the captions table.
+	Captions string `yaml:"captions" key:"-"`
+	// Features is the feature store; it must have as many shards as the captions table.
+	Features string `yaml:"features" key:"-"`
+	// Splits are the caption splits to align (train and restval: the captioner's training data).
+	Splits []string `yaml:"splits"`
+	// BatchImages is the number of images aligned per model call, with all their captions. It
+	// enters the key: block shapes can change the last bits of results.
+	BatchImages int `yaml:"batch_images"`
+	// MaxRejectFraction is the largest fraction of captions that may lack features.
+	MaxRejectFraction float64 `yaml:"max_reject_fraction"`
+	// BLAS is the matrix backend.
+	BLAS blas.Name `yaml:"blas" key:"-"`
+	// Device aligns device-resident: cuda, emulate or cpu; see the scan stage's device. It does
+	// not enter the key.
+	Device gpu.Kind `yaml:"device" key:"-"`
 }
 
-func (p Params) withDefaults() Params {
-	if p.Teacher == "" {
-		p.Teacher = scan.NamePOS
+// DefaultParams returns the defaults of the named instance: the teacher of align is POS-SCAN,
+// that of align-plain plain SCAN.
+func DefaultParams(name string) Params {
+	t := models.POSSCAN
+	if name == NamePlain {
+		t = models.SCAN
 	}
+	return Params{Teacher: t, Captions: DefaultCaptions, Features: DefaultFeatures, Splits: []string{"train", "restval"},
+		BatchImages: DefaultBatchImages, BLAS: blas.Default, Device: gpu.KindCPU}
+}
+
+// resolve fills in the references that default to the teacher's.
+func (p Params) resolve() Params {
 	if p.Model == "" {
-		p.Model = "@" + p.Teacher + "/" + scan.ModelFile
-	}
-	if p.Captions == "" {
-		p.Captions = DefaultCaptions
-	}
-	if p.Features == "" {
-		p.Features = DefaultFeatures
-	}
-	if len(p.Splits) == 0 {
-		p.Splits = []string{"train", "restval"}
-	}
-	if p.BatchImages == 0 {
-		p.BatchImages = DefaultBatchImages
-	}
-	if p.BLAS == "" {
-		p.BLAS = blas.Default
+		p.Model = p.Teacher.Model()
 	}
 	return p
 }
 
-// Resolved returns p with its defaults applied.
-func (p Params) Resolved() Params { return p.withDefaults() }
-
-// Validate reports the first bad field (after defaults), by its config key.
+// Validate returns the first bad field: a *config.FieldError naming its key.
 func (p Params) Validate() error {
-	p = p.withDefaults()
+	if err := p.validate(); err != nil {
+		return fmt.Errorf("align: %w", err)
+	}
+	return nil
+}
+
+func (p Params) validate() error {
 	switch {
-	case p.Teacher != scan.NamePOS && p.Teacher != scan.NamePlain:
-		return fmt.Errorf("align: teacher: %q (want %s or %s)", p.Teacher, scan.NamePOS, scan.NamePlain)
+	case !p.Teacher.Valid(false):
+		return config.Invalid("teacher", p.Teacher, "scan or scan-plain")
 	case p.BatchImages < 1:
-		return fmt.Errorf("align: batch_images: %d (want ≥ 1)", p.BatchImages)
-	case p.MaxRejectFraction < 0 || p.MaxRejectFraction > 1:
-		return fmt.Errorf("align: max_reject_fraction: %g (want 0..1)", p.MaxRejectFraction)
-	case !blas.Known(p.BLAS):
-		return fmt.Errorf("align: blas: %q (want %s)", p.BLAS, blas.KnownNames)
-	case !gpu.ValidKind(p.Device):
-		return fmt.Errorf("align: device: %q (want cpu, cuda or emulate)", p.Device)
+		return config.Invalid("batch_images", p.BatchImages, "≥ 1")
+	case !(p.MaxRejectFraction >= 0 && p.MaxRejectFraction <= 1):
+		return config.Invalid("max_reject_fraction", p.MaxRejectFraction, "0..1")
+	case len(p.Splits) == 0:
+		return config.Invalid("splits", "[]", "at least one split")
+	case !gpu.ValidKind(string(p.Device)):
+		return config.Invalid("device", p.Device, "cpu, cuda or emulate")
 	}
 	for i, s := range p.Splits {
 		if s == "" {
-			return fmt.Errorf("align: splits[%d]: empty", i)
+			return config.Invalid(fmt.Sprintf("splits[%d]", i), s, "a split name")
 		}
 	}
-	return nil
+	return p.BLAS.Validate()
 }

@@ -11,10 +11,10 @@ import (
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
-	"github.com/groundcap/groundcap/training/gpu"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/rejects"
 )
@@ -41,13 +41,13 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
+	p = p.resolve()
 	return &engine.Stage{
 		Name:          name,
 		Description:   "word-region attention and matching score of every training caption from the matching model (Beam)",
 		Version:       "1",
 		SchemaVersion: "1",
-		Params:        p,
+		Params:        config.Key(p),
 		Inputs: []engine.Input{
 			{Name: InputModel, Ref: p.Model},
 			{Name: InputCaptions, Ref: p.Captions},
@@ -84,7 +84,7 @@ func NumShards(ctx context.Context, table string) (int, error) {
 
 func run(ctx context.Context, r *engine.Run, p Params) error {
 	cfg := Config{Captions: r.Input(InputCaptions), Features: r.Input(InputFeatures), Model: r.Input(InputModel), Out: r.Out,
-		Splits: p.Splits, BatchImages: p.BatchImages, BLAS: p.BLAS, Device: p.Device, Teacher: p.Teacher}
+		Splits: p.Splits, BatchImages: p.BatchImages, BLAS: string(p.BLAS), Device: string(p.Device), Teacher: string(p.Teacher)}
 	n, err := NumShards(ctx, cfg.Captions)
 	if err != nil {
 		return err
@@ -101,7 +101,7 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 		return fmt.Errorf("align: the captions table has %d shards and the feature store %d: give both stages the same num_shards", n, nf)
 	}
 	cfg.NumShards = n
-	r.Logf("aligning the %v captions of %d shards with %s (teacher %s, %d images per call, blas %s, device %s)", p.Splits, n, p.Model, p.Teacher, p.BatchImages, p.BLAS, deviceName(p.Device))
+	r.Logf("aligning the %v captions of %d shards with %s (teacher %s, %d images per call, blas %s, device %s)", p.Splits, n, p.Model, p.Teacher, p.BatchImages, p.BLAS, p.Device)
 	pl := beam.NewPipeline()
 	Build(pl.Root(), cfg)
 	if err := beamrun.Run(ctx, pl, "align", ""); err != nil {
@@ -139,12 +139,4 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 	r.SetInfo("align", map[string]any{"teacher": p.Teacher, "captions": written, "rejected": rejected, "num_shards": n, "splits": p.Splits})
 	r.Logf("%d captions aligned, %d rejected", written, rejected)
 	return nil
-}
-
-// deviceName is the device setting as logged: cpu when unset.
-func deviceName(kind string) string {
-	if kind == "" {
-		return gpu.KindCPU
-	}
-	return kind
 }

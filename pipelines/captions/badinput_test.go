@@ -149,11 +149,11 @@ func TestRejectsPipeline(t *testing.T) {
 	writeFile(t, filepath.Join(w.entities, "Sentences", "readme.txt"), []byte("x"))
 
 	out := filepath.Join(w.dir, "out")
-	_, err := runWorld(t, w, out, Params{WordCountThreshold: 1})
+	_, err := runWorld(t, w, out, params(func(p *Params) { p.WordCountThreshold = 1 }))
 	if err == nil || !strings.Contains(err.Error(), "more than max_reject_fraction 0") {
 		t.Fatalf("err = %v", err)
 	}
-	st, err := runWorld(t, w, filepath.Join(w.dir, "out2"), Params{WordCountThreshold: 1, MaxRejectFraction: 0.5})
+	st, err := runWorld(t, w, filepath.Join(w.dir, "out2"), params(func(p *Params) { p.WordCountThreshold, p.MaxRejectFraction = 1, 0.5 }))
 	if err != nil {
 		t.Fatal(err)
 	}

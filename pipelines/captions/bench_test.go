@@ -66,7 +66,7 @@ func BenchmarkStage(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				loc.Out = filepath.Join(dir, fmt.Sprintf("out-%v-%d", ents, i))
-				st, err := Run(ctx, loc, Params{Dataset: loc.Dataset})
+				st, err := Run(ctx, loc, params(func(p *Params) { p.Dataset = loc.Dataset }))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -31,7 +31,7 @@ func TestRunSmall(t *testing.T) {
 	ctx := context.Background()
 	w := smallWorld(t)
 	out := filepath.Join(w.dir, "out")
-	st, err := runWorld(t, w, out, Params{WordCountThreshold: 1})
+	st, err := runWorld(t, w, out, params(func(p *Params) { p.WordCountThreshold = 1 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestRunSmall(t *testing.T) {
 
 	// Deterministic: a second run writes the same bytes.
 	out2 := filepath.Join(w.dir, "out2")
-	if _, err := runWorld(t, w, out2, Params{WordCountThreshold: 1}); err != nil {
+	if _, err := runWorld(t, w, out2, params(func(p *Params) { p.WordCountThreshold = 1 })); err != nil {
 		t.Fatal(err)
 	}
 	treetest.Equal(t, treetest.Read(t, out, nil), treetest.Read(t, out2, nil))

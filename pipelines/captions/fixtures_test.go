@@ -54,7 +54,7 @@ func TestFlickr30kEntitiesFixtures(t *testing.T) {
 	writeJSON(t, dataset, map[string]any{"images": images})
 	loc := Locations{Dataset: dataset, Entities: ents, ClassNames: filepath.Join(fx, "gvd", "flickr30k_class_name.txt"),
 		SplitIDs: filepath.Join(fx, "gvd", "split_ids_flickr30k_entities.json"), Out: filepath.Join(dir, "out")}
-	st, err := Run(ctx, loc, Params{Dataset: dataset})
+	st, err := Run(ctx, loc, params(func(p *Params) { p.Dataset = dataset }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,3 +108,10 @@ func smallWorld(t *testing.T) world {
 	writeFile(t, w.classNames, []byte("man\nhorse\nbeach\nshirt\nwoman\n"))
 	return w
 }
+
+// params returns DefaultParams changed by set: a test states only what it changes.
+func params(set func(*Params)) Params {
+	p := DefaultParams()
+	set(&p)
+	return p
+}

@@ -149,9 +149,12 @@ func shardSeed(i int, emit func(int, int)) { emit(i, i) }
 
 // Build adds the captions pipeline to s: read, count train words, group by shard, tag, encode and
 // write both tables, then the vocabulary, the document frequencies and the statistics. It returns
-// the PCollection<Stats> (one element) that FinalizeFn wrote to stats.json.
+// the PCollection<Stats> (one element) that FinalizeFn wrote to stats.json. It panics on
+// invalid parameters (Params.Validate).
 func Build(s beam.Scope, loc Locations, p Params) beam.PCollection {
-	p = p.withDefaults()
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
 	s = s.Scope("captions")
 	imp := beam.Impulse(s)
 	caps, trainToks, matchToks, readRejects, readStats := beam.ParDo5(s.Scope("Read"), &ReadFn{Dataset: loc.Dataset, Format: p.Format, SplitIDs: loc.SplitIDs, NumShards: p.NumShards}, imp)

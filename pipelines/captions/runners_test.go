@@ -53,7 +53,7 @@ func TestJobServer(t *testing.T) {
 	ctx := context.Background()
 	w := smallWorld(t)
 	local := filepath.Join(w.dir, "local")
-	if _, err := runWorld(t, w, local, Params{WordCountThreshold: 1}); err != nil {
+	if _, err := runWorld(t, w, local, params(func(p *Params) { p.WordCountThreshold = 1 })); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
@@ -64,7 +64,7 @@ func TestJobServer(t *testing.T) {
 	}
 	setFlags(t, map[string]string{"runner": "universal", "endpoint": fmt.Sprintf("localhost:%d", port), "environment_type": "LOOPBACK"})
 	remote := filepath.Join(w.dir, "remote")
-	if _, err := runWorld(t, w, remote, Params{WordCountThreshold: 1}); err != nil {
+	if _, err := runWorld(t, w, remote, params(func(p *Params) { p.WordCountThreshold = 1 })); err != nil {
 		t.Fatal(err)
 	}
 	a, b := treetest.Read(t, local, nil), treetest.Read(t, remote, nil)
@@ -96,7 +96,7 @@ func TestDataflowDryRun(t *testing.T) {
 	beamlog.SetLogger(capture)
 	t.Cleanup(func() { beamlog.SetLogger(&beamlog.Standard{}) })
 	p, s := beam.NewPipelineWithRoot()
-	Build(s, Locations{Dataset: w.dataset, Entities: w.entities, ClassNames: w.classNames, Out: "gs://groundcap-test/out"}, Params{Dataset: w.dataset})
+	Build(s, Locations{Dataset: w.dataset, Entities: w.entities, ClassNames: w.classNames, Out: "gs://groundcap-test/out"}, params(func(p *Params) { p.Dataset = w.dataset }))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := beam.Run(ctx, "dataflow", p); err != nil {

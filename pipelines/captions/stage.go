@@ -58,6 +58,7 @@ import (
 
 	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/rejects"
@@ -76,7 +77,6 @@ func Stage(p Params) (*engine.Stage, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
 	inputs := []engine.Input{{Name: InputDataset, Ref: p.Dataset}}
 	for _, in := range []engine.Input{{Name: InputEntities, Ref: p.Entities}, {Name: InputClassNames, Ref: p.ClassNames}, {Name: InputSplitIDs, Ref: p.SplitIDs}} {
 		if in.Ref != "" {
@@ -91,7 +91,7 @@ func Stage(p Params) (*engine.Stage, error) {
 		// columns and match_vocab.json).
 		Version:       "3",
 		SchemaVersion: "2",
-		Params:        p,
+		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
 			loc := Locations{Dataset: r.Input(InputDataset), Out: r.Out}
@@ -117,9 +117,8 @@ func Stage(p Params) (*engine.Stage, error) {
 }
 
 // Run builds the pipeline, runs it with the runner Beam's flags select (beamx.Run: prism in-process
-// by default), and checks the reject rules on the resulting stats.json.
+// by default), and checks the reject rules on the resulting stats.json. p must be valid.
 func Run(ctx context.Context, loc Locations, p Params) (*Stats, error) {
-	p = p.withDefaults()
 	pl, s := beam.NewPipelineWithRoot()
 	Build(s, loc, p)
 	if err := beamrun.Run(ctx, pl, "captions", ""); err != nil {

@@ -14,7 +14,9 @@ import (
 func TestStageThroughEngine(t *testing.T) {
 	ctx := context.Background()
 	w := smallWorld(t)
-	st, err := Stage(Params{Dataset: w.dataset, Entities: w.entities, ClassNames: w.classNames, NumShards: 2, WordCountThreshold: 1})
+	st, err := Stage(params(func(p *Params) {
+		p.Dataset, p.Entities, p.ClassNames, p.NumShards, p.WordCountThreshold = w.dataset, w.entities, w.classNames, 2, 1
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,12 +42,13 @@ func TestStageThroughEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range []Params{
-		{},                                   // 0: no dataset
-		{Dataset: "d", Format: "xml"},        // 1
-		{Dataset: "d", NumShards: -1},        // 2
-		{Dataset: "d", MaxRejectFraction: 2}, // 3
-		{Dataset: "d", ClassNames: "c"},      // 4: classes without entities
-		{Dataset: "d", MaxLength: -3},        // 5
+		params(func(*Params) {}),                                            // 0: no dataset
+		params(func(p *Params) { p.Dataset, p.Format = "d", "xml" }),        // 1
+		params(func(p *Params) { p.Dataset, p.NumShards = "d", -1 }),        // 2
+		params(func(p *Params) { p.Dataset, p.MaxRejectFraction = "d", 2 }), // 3
+		params(func(p *Params) { p.Dataset, p.ClassNames = "d", "c" }),      // 4: classes without entities
+		params(func(p *Params) { p.Dataset, p.MaxLength = "d", -3 }),        // 5
+		params(func(p *Params) { p.Dataset, p.NumShards = "d", 0 }),         // 6: zero is no default
 	} {
 		if _, err := Stage(p); err == nil || !strings.HasPrefix(err.Error(), "captions: ") {
 			t.Errorf("%d: err = %v", i, err)

@@ -34,7 +34,7 @@ func TestSynthWorld(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	loc := Locations{Dataset: filepath.Join(world, "dataset.json"), Entities: world, ClassNames: filepath.Join(world, "class_names.txt"),
 		SplitIDs: filepath.Join(world, "split_ids.json"), Out: out}
-	st, err := Run(ctx, loc, Params{Dataset: loc.Dataset, NumShards: 3})
+	st, err := Run(ctx, loc, params(func(p *Params) { p.Dataset, p.NumShards = loc.Dataset, 3 }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
-	"github.com/groundcap/groundcap/pipelines/captionxe/captiontest"
+	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/training/updown"
 )
@@ -19,10 +19,7 @@ import (
 // one run. The CIDEr-D table is built from the world's train references.
 func BenchmarkSCSTStep(b *testing.B) {
 	ctx := context.Background()
-	in, err := captiontest.Data(ctx, b.TempDir(), captiontest.Options{Images: 100, FeatDim: 256, Boxes: 36, Seed: 1, Shards: 2})
-	if err != nil {
-		b.Fatal(err)
-	}
+	in := testworld.CaptionerData(b, b.TempDir(), testworld.Data(100, 256, 36, 1, 2))
 	defer in.Close()
 	split, err := captionxe.SelectSplit(in.Rows, []string{"train"}, 0)
 	if err != nil {
@@ -44,7 +41,7 @@ func BenchmarkSCSTStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sm, err := tscan.New(tscan.Config{Vocab: len(in.Words) + 1, ImgDim: in.Store.Dim(), Embed: 128, WordDim: 64, Seed: 1})
+	sm, err := tscan.New(testworld.MatcherConfig(len(in.Words)+1, in.Store.Dim(), 128, 64))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,7 +57,7 @@ func BenchmarkSCSTStep(b *testing.B) {
 		match updown.MatchFunc
 	}{{"reward=cider", nil}, {"reward=cider+posscan", matcher.Func()}} {
 		b.Run(c.name, func(b *testing.B) {
-			m, err := updown.New(updown.Config{VocabSize: len(in.Words), FeatDim: in.Store.Dim(), InputEncoding: 128, RNNSize: 128, AttHid: 128, Seed: 1})
+			m, err := updown.New(testworld.CaptionerConfig(len(in.Words), in.Store.Dim(), 128))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -88,3 +85,4 @@ func BenchmarkSCSTStep(b *testing.B) {
 		})
 	}
 }
+

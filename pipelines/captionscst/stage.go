@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/scan"
@@ -40,7 +42,7 @@ var ErrInjected = errors.New("captionscst: injected failure (test)")
 type Metrics struct {
 	Stage   string            `json:"stage"`
 	Init    string            `json:"init"`
-	Matcher captionxe.Teacher `json:"matcher"`
+	Matcher models.Teacher    `json:"matcher"`
 	Model   updown.Config     `json:"model"`
 	SCST    updown.SCSTConfig `json:"scst"`
 	// Data sizes.
@@ -59,13 +61,16 @@ type Metrics struct {
 
 // Stage returns the stage instance called name.
 func Stage(name string, p Params) (*engine.Stage, error) {
-	if err := p.Validate(name); err != nil {
-		return nil, err
+	if !IsInstance(name) {
+		return nil, fmt.Errorf("captionscst: stage name %q (want one of %v)", name, Names())
 	}
-	p = p.withDefaults(name)
-	desc := fmt.Sprintf("self-critical training from %s, reward %g·CIDEr-D", p.Init, *p.WCider)
-	if p.Matcher != captionxe.TeacherNone {
-		desc += fmt.Sprintf(" + %g·S(%s)", *p.WMatch, p.Matcher)
+	p = p.resolve()
+	if err := p.validate(); err != nil {
+		return nil, fmt.Errorf("captionscst: %s: %w", name, err)
+	}
+	desc := fmt.Sprintf("self-critical training from %s, reward %g·CIDEr-D", p.Init, p.WCider)
+	if p.Matcher != models.None {
+		desc += fmt.Sprintf(" + %g·S(%s)", p.WMatch, p.Matcher)
 	}
 	inputs := []engine.Input{
 		{Name: InputInit, Ref: p.Init},
@@ -84,14 +89,14 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		// the references' truncation length.
 		Version:       "2",
 		SchemaVersion: "1",
-		Params:        p,
+		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run:           func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
 	}, nil
 }
 
 func run(ctx context.Context, r *engine.Run, name string, p Params) error {
-	backend, err := blas.Use(p.BLAS)
+	backend, err := blas.Use(string(p.BLAS))
 	if err != nil {
 		return fmt.Errorf("captionscst: blas: %w", err)
 	}
@@ -126,7 +131,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	}
 	trainSrc := &captionxe.Source{Ctx: ctx, Split: train, Feats: in.Feats}
 	valSrc := &captionxe.Source{Ctx: ctx, Split: val, Feats: in.Feats}
-	sc2 := p.SCSTConfig().Resolved()
+	sc2 := p.SCSTConfig
 	rw := updown.Rewarder{Scorer: sc}
 	var matcher *Matcher
 	if p.MatcherModel != "" {

@@ -13,40 +13,32 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
-	"github.com/groundcap/groundcap/pipelines/captionxe/captiontest"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/transforms/vocab"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
 
-func tinyXE() captionxe.Params {
-	return captionxe.Params{InputEncoding: 16, RNNSize: 16, AttHid: 16, BatchImages: 6, Epochs: 2, LR: 5e-3, Seed: 3}
+// tinyOf is a short SCST run of the named instance, every instance from caption-xe.
+func tinyOf(name string) captionscst.Params {
+	p := captionscst.DefaultParams(name)
+	p.BatchImages, p.Epochs, p.LR, p.Samples, p.Seed, p.CheckpointEvery, p.Init = 6, 2, 1e-3, 3, 4, 2, "@caption-xe/last.ckpt"
+	return p
 }
 
-func tiny() captionscst.Params {
-	return captionscst.Params{BatchImages: 6, Epochs: 2, LR: 1e-3, Samples: 3, Seed: 4, CheckpointEvery: 2, Init: "@caption-xe/last.ckpt"}
-}
+// world is the Small world with a tiny caption-xe.
+var world = testworld.Small + `caption-xe: {input_encoding: 16, rnn_size: 16, att_hid: 16, batch_images: 6, epochs: 2, lr: 5.0e-3, seed: 3}
+`
 
 func newEngine(t *testing.T, root string, log io.Writer, extra ...*engine.Stage) *engine.Engine {
 	t.Helper()
-	up, err := captiontest.Stages(captiontest.Small)
-	if err != nil {
-		t.Fatal(err)
-	}
-	xe, err := captionxe.Stage(captionxe.NameBase, tinyXE())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(root, append(append(up, xe), extra...), engine.Options{ModuleVersion: "test", Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return testworld.New(t, root, world, log, extra...)
 }
 
 func mustStage(t *testing.T, name string, p captionscst.Params) *engine.Stage {
@@ -62,30 +54,30 @@ func mustStage(t *testing.T, name string, p captionscst.Params) *engine.Stage {
 func TestStagesWriteOutputs(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
-	none := tiny()
-	none.Matcher = captionxe.TeacherNone
+	none := tinyOf(captionscst.NamePOSSCAN)
+	none.Matcher = models.None
 	e := newEngine(t, root, &log,
-		mustStage(t, captionscst.NameBase, tiny()),
-		mustStage(t, captionscst.NameSCAN, tiny()),
+		mustStage(t, captionscst.NameBase, tinyOf(captionscst.NameBase)),
+		mustStage(t, captionscst.NameSCAN, tinyOf(captionscst.NameSCAN)),
 		mustStage(t, captionscst.NamePOSSCAN, none))
 	ms, err := e.Make(context.Background(), "", engine.MakeOptions{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	var xe captionxe.Metrics
-	if err := json.Unmarshal(readFile(t, filepath.Join(captiontest.OutDir(root, ms[captionxe.NameBase]), captionxe.MetricsFile)), &xe); err != nil {
+	if err := json.Unmarshal(readFile(t, filepath.Join(testworld.Dir(root, ms[captionxe.NameBase]), captionxe.MetricsFile)), &xe); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		name    string
-		matcher captionxe.Teacher
-	}{{captionscst.NameBase, captionxe.TeacherPOS}, {captionscst.NameSCAN, captionxe.TeacherPlain}, {captionscst.NamePOSSCAN, captionxe.TeacherNone}} {
-		out := captiontest.ReadOutputs(t, root, ms[c.name])
+		matcher models.Teacher
+	}{{captionscst.NameBase, models.POSSCAN}, {captionscst.NameSCAN, models.SCAN}, {captionscst.NamePOSSCAN, models.None}} {
+		out := testworld.ReadFiles(t, root, ms[c.name], outputs...)
 		var met captionscst.Metrics
 		if err := json.Unmarshal(out[captionscst.MetricsFile], &met); err != nil {
 			t.Fatal(err)
 		}
-		if met.Matcher != c.matcher || (c.matcher == captionxe.TeacherNone) != (met.SCST.WMatch == 0) {
+		if met.Matcher != c.matcher || (c.matcher == models.None) != (met.SCST.WMatch == 0) {
 			t.Errorf("%s: matcher %s, w_match %g; want %s", c.name, met.Matcher, met.SCST.WMatch, c.matcher)
 		}
 		// 24 train images in batches of 6, 2 epochs.
@@ -97,7 +89,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 		if want := xe.ValCIDEr[len(xe.ValCIDEr)-1]; met.StartValCIDEr != want {
 			t.Errorf("%s: start val CIDEr-D %g, caption-xe's last validation %g", c.name, met.StartValCIDEr, want)
 		}
-		if _, _, err := captionxe.LoadModel(context.Background(), filepath.Join(captiontest.OutDir(root, ms[c.name]), captionscst.BestFile)); err != nil {
+		if _, _, err := captionxe.LoadModel(context.Background(), filepath.Join(testworld.Dir(root, ms[c.name]), captionscst.BestFile)); err != nil {
 			t.Error(err)
 		}
 	}
@@ -118,12 +110,12 @@ func TestResumeIdentical(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
 	ctx := context.Background()
-	e := newEngine(t, root, &log, mustStage(t, captionscst.NameBase, captionscst.WithFailAfter(tiny(), 3)))
+	e := newEngine(t, root, &log, mustStage(t, captionscst.NameBase, captionscst.WithFailAfter(tinyOf(captionscst.NameBase), 3)))
 	if _, err := e.Make(ctx, captionscst.NameBase, engine.MakeOptions{}); err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("first run: got %v, want the injected failure\n%s", err, log.String())
 	}
 	log.Reset()
-	e = newEngine(t, root, &log, mustStage(t, captionscst.NameBase, tiny()))
+	e = newEngine(t, root, &log, mustStage(t, captionscst.NameBase, tinyOf(captionscst.NameBase)))
 	ms, err := e.Make(ctx, captionscst.NameBase, engine.MakeOptions{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
@@ -131,13 +123,13 @@ func TestResumeIdentical(t *testing.T) {
 	if !strings.Contains(log.String(), "resuming from") {
 		t.Errorf("the second run did not resume:\n%s", log.String())
 	}
-	resumed := captiontest.ReadOutputs(t, root, ms[captionscst.NameBase])
+	resumed := testworld.ReadFiles(t, root, ms[captionscst.NameBase], outputs...)
 	ms, err = e.Make(ctx, captionscst.NameBase, engine.MakeOptions{Force: []string{captionscst.NameBase}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := captiontest.ReadOutputs(t, root, ms[captionscst.NameBase])
-	for _, f := range captiontest.Outputs {
+	fresh := testworld.ReadFiles(t, root, ms[captionscst.NameBase], outputs...)
+	for _, f := range outputs {
 		if !bytes.Equal(resumed[f], fresh[f]) {
 			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
 		}
@@ -156,8 +148,8 @@ func TestMatcherNounMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	capDir := captiontest.OutDir(root, ms["captions"])
-	in, err := captionxe.OpenInputs(ctx, filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile), captiontest.OutDir(root, ms["features"]), 64)
+	capDir := testworld.Dir(root, ms["captions"])
+	in, err := captionxe.OpenInputs(ctx, filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile), testworld.Dir(root, ms["features"]), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +158,7 @@ func TestMatcherNounMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := scan.LoadModel(ctx, filepath.Join(captiontest.OutDir(root, ms[scan.NamePOS]), scan.ModelFile))
+	model, err := scan.LoadModel(ctx, filepath.Join(testworld.Dir(root, ms[scan.NamePOS]), scan.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,3 +217,6 @@ func TestMatcherNounMask(t *testing.T) {
 		t.Fatal("no caption checked")
 	}
 }
+
+// outputs are the files every captioner stage writes.
+var outputs = []string{captionscst.BestFile, captionscst.LastFile, captionscst.HistoryFile, captionscst.MetricsFile, captionscst.CurvesFile}

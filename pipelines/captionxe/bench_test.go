@@ -9,13 +9,13 @@ import (
 	"github.com/groundcap/groundcap/pipelines/align"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
-	"github.com/groundcap/groundcap/pipelines/captionxe/captiontest"
+	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/training/updown"
 )
 
 // benchWorld is the demo's world in small: D 256, 36 regions, 100 images (80 train).
-var benchWorld = captiontest.Options{Images: 100, FeatDim: 256, Boxes: 36, Seed: 1, Shards: 2}
+var benchWorld = testworld.Data(100, 256, 36, 1, 2)
 
 // BenchmarkXEStep measures one caption-xe training step (batch loading, α, XE + λ·KL forward,
 // backward and Adam) at the demo's sizes (16 images × 5 captions, rnn = input encoding = att_hid
@@ -25,16 +25,13 @@ var benchWorld = captiontest.Options{Images: 100, FeatDim: 256, Boxes: 36, Seed:
 // embed 1024, word_dim 300).
 func BenchmarkXEStep(b *testing.B) {
 	ctx := context.Background()
-	in, err := captiontest.Data(ctx, b.TempDir(), benchWorld)
-	if err != nil {
-		b.Fatal(err)
-	}
+	in := testworld.CaptionerData(b, b.TempDir(), benchWorld)
 	defer in.Close()
 	split, err := captionxe.SelectSplit(in.Rows, []string{"train"}, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	sm, err := tscan.New(tscan.Config{Vocab: len(in.Words) + 1, ImgDim: in.Store.Dim(), Embed: 128, WordDim: 64, Seed: 1})
+	sm, err := tscan.New(testworld.MatcherConfig(len(in.Words)+1, in.Store.Dim(), 128, 64))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,7 +49,7 @@ func BenchmarkXEStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	big, err := tscan.New(tscan.Config{Vocab: len(in.Words) + 1, ImgDim: in.Store.Dim(), Embed: 1024, WordDim: 300, Seed: 1})
+	big, err := tscan.New(testworld.MatcherConfig(len(in.Words)+1, in.Store.Dim(), 1024, 300))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -69,7 +66,7 @@ func BenchmarkXEStep(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			src := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: c.alpha}
-			m, err := updown.New(updown.Config{VocabSize: len(in.Words), FeatDim: in.Store.Dim(), InputEncoding: 128, RNNSize: 128, AttHid: 128, Seed: 1})
+			m, err := updown.New(testworld.CaptionerConfig(len(in.Words), in.Store.Dim(), 128))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -116,3 +113,4 @@ func alignRows(b *testing.B, m *tscan.Model, rec *feat.Record, rows []*captions.
 	}
 	return out
 }
+

@@ -38,7 +38,8 @@ package captionxe
 import (
 	"fmt"
 
-	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/updown"
 )
@@ -53,16 +54,6 @@ const (
 // Names lists the stage instances of this package, in chain order.
 func Names() []string { return []string{NameBase, NameSCAN, NamePOSSCAN} }
 
-// Teacher names the matching model whose attention is distilled: a matching-model stage, or none.
-type Teacher string
-
-// Teachers.
-const (
-	TeacherNone  Teacher = "none"
-	TeacherPOS   Teacher = scan.NamePOS   // POS-SCAN (stage scan)
-	TeacherPlain Teacher = scan.NamePlain // SCAN (stage scan-plain)
-)
-
 // AlphaMode says where α comes from.
 type AlphaMode string
 
@@ -73,6 +64,16 @@ const (
 	// AlphaOnline runs the teacher model on every training batch.
 	AlphaOnline AlphaMode = "online"
 )
+
+// UnmarshalText parses precomputed or online; an empty mode stays empty.
+func (a *AlphaMode) UnmarshalText(b []byte) error {
+	switch v := AlphaMode(b); v {
+	case "", AlphaPrecomputed, AlphaOnline:
+		*a = v
+		return nil
+	}
+	return fmt.Errorf("captionxe: unknown alpha %q (want precomputed or online)", b)
+}
 
 // Default input references.
 const (
@@ -87,88 +88,69 @@ const (
 )
 
 // DefaultTeacher returns the teacher of a stage instance.
-func DefaultTeacher(name string) Teacher {
+func DefaultTeacher(name string) models.Teacher {
 	switch name {
 	case NameSCAN:
-		return TeacherPlain
+		return models.SCAN
 	case NamePOSSCAN:
-		return TeacherPOS
+		return models.POSSCAN
 	}
-	return TeacherNone
+	return models.None
 }
 
 // DefaultAlignments returns the alignments table of a teacher.
-func DefaultAlignments(t Teacher) string {
-	if t == TeacherPlain {
+func DefaultAlignments(t models.Teacher) string {
+	if t == models.SCAN {
 		return "@align-plain/alignments"
 	}
 	return "@align/alignments"
 }
 
 // Params configure a caption-xe stage instance (config sections caption-xe, caption-xe-scan,
-// caption-xe-posscan). Zero values are the documented defaults: the paper's and
-// self-critical.pytorch's (updown's Default… constants). yaml tags are config keys; json tags
-// enter the cache key (input references enter it by content digest; knobs that never change the
-// output are left out).
+// caption-xe-posscan); DefaultParams gives the defaults: the paper's and self-critical.pytorch's.
+// The captioner's architecture and its training configuration are embedded (updown.Arch,
+// updown.XEConfig). Input references enter the cache key by their content digests, and knobs
+// that never change the output do not enter it (key:"-").
 type Params struct {
-	// Captions, Vocab, DocFreq and Features are the inputs (defaults "@captions/captions",
-	// "@captions/vocab.json", "@captions/cider_df.json", "@features").
-	Captions string `yaml:"captions" json:"-"`
-	Vocab    string `yaml:"vocab" json:"-"`
-	DocFreq  string `yaml:"cider_df" json:"-"`
-	Features string `yaml:"features" json:"-"`
+	// Captions, Vocab, DocFreq and Features are the inputs.
+	Captions string `yaml:"captions" key:"-"`
+	Vocab    string `yaml:"vocab" key:"-"`
+	DocFreq  string `yaml:"cider_df" key:"-"`
+	Features string `yaml:"features" key:"-"`
 
-	// Teacher is the matching model distilled: scan (POS-SCAN), scan-plain (SCAN) or none
-	// (default by instance: none for caption-xe, scan-plain for caption-xe-scan, scan for
+	// Teacher is the matching model distilled: scan (POS-SCAN), scan-plain (SCAN) or none (by
+	// instance: none for caption-xe, scan-plain for caption-xe-scan, scan for
 	// caption-xe-posscan).
-	Teacher Teacher `yaml:"teacher" json:"teacher"`
-	// KLWeight is λ (default 0.1 with a teacher, the paper's Flickr30k value; 0 disables
-	// distillation and makes the teacher none).
-	KLWeight *float64 `yaml:"kl_weight" json:"kl_weight"`
-	// Alpha is where α comes from: precomputed (default) or online.
-	Alpha AlphaMode `yaml:"alpha" json:"alpha"`
-	// Alignments is the alignments table of alpha: precomputed (default "@align/alignments" for
+	Teacher models.Teacher `yaml:"teacher"`
+	// KLWeight is λ (nil: 0.1 with a teacher, the paper's Flickr30k value; 0 disables
+	// distillation and makes the teacher none). Stage resolves it into XEConfig.KLWeight.
+	KLWeight *float64 `yaml:"kl_weight"`
+	// Alpha is where α comes from: precomputed or online.
+	Alpha AlphaMode `yaml:"alpha"`
+	// Alignments is the alignments table of alpha: precomputed ("": "@align/alignments" for
 	// teacher scan, "@align-plain/alignments" for scan-plain).
-	Alignments string `yaml:"alignments" json:"-"`
-	// Matcher is the teacher checkpoint of alpha: online (default "@<teacher>/model.ckpt").
-	Matcher string `yaml:"matcher" json:"-"`
+	Alignments string `yaml:"alignments" key:"-"`
+	// Matcher is the teacher checkpoint of alpha: online ("": "@<teacher>/model.ckpt").
+	Matcher string `yaml:"matcher" key:"-"`
 
-	// Model architecture (updown.Config; zero: the paper's).
-	InputEncoding int     `yaml:"input_encoding" json:"input_encoding"`
-	RNNSize       int     `yaml:"rnn_size" json:"rnn_size"`
-	AttHid        int     `yaml:"att_hid" json:"att_hid"`
-	Dropout       float64 `yaml:"dropout" json:"dropout"`
-	MaxLen        int     `yaml:"max_len" json:"max_len"`
-	DecodeMaxLen  int     `yaml:"decode_max_len" json:"decode_max_len"`
+	// Arch is the captioner (512-wide, dropout 0.5, 16 words in training, 20 decoding).
+	updown.Arch `yaml:",inline"`
+	// XEConfig is the training (batches of 29 images, 30 epochs, lr 5e-4 ×0.8 every 3 epochs,
+	// scheduled sampling, gradient values clipped to 0.1, checkpoints at epoch ends) and the seed
+	// of the weights, the data order, dropout and scheduled sampling.
+	updown.XEConfig `yaml:",inline"`
 
-	// Training (updown.XEConfig; zero: the defaults documented there).
-	BatchImages     int     `yaml:"batch_images" json:"batch_images"`
-	Epochs          int     `yaml:"epochs" json:"epochs"`
-	LR              float64 `yaml:"lr" json:"lr"`
-	LRDecayEvery    int     `yaml:"lr_decay_every" json:"lr_decay_every"`
-	LRDecayRate     float64 `yaml:"lr_decay_rate" json:"lr_decay_rate"`
-	LRDecayStart    int     `yaml:"lr_decay_start" json:"lr_decay_start"`
-	GradClip        float64 `yaml:"grad_clip" json:"grad_clip"`
-	SSStart         int     `yaml:"ss_start" json:"ss_start"`
-	SSEvery         int     `yaml:"ss_every" json:"ss_every"`
-	SSIncrease      float64 `yaml:"ss_increase" json:"ss_increase"`
-	SSMax           float64 `yaml:"ss_max" json:"ss_max"`
-	CheckpointEvery int     `yaml:"checkpoint_every" json:"checkpoint_every"`
-	// Seed initialises the weights and fixes data order, dropout and scheduled sampling (default:
-	// the config's seed).
-	Seed int64 `yaml:"seed" json:"seed"`
+	// TrainSplits are the caption splits trained on (train and restval).
+	TrainSplits []string `yaml:"train_splits"`
+	// ValSplit is the split validated after every epoch (val); ValImages keeps its first so
+	// many images by id (0: all).
+	ValSplit  string `yaml:"val_split"`
+	ValImages int    `yaml:"val_images"`
 
-	// TrainSplits are the caption splits trained on (default train and restval).
-	TrainSplits []string `yaml:"train_splits" json:"train_splits"`
-	// ValSplit is the split validated after every epoch (default val); ValImages keeps its first
-	// so many images by id (default 0: all).
-	ValSplit  string `yaml:"val_split" json:"val_split"`
-	ValImages int    `yaml:"val_images" json:"val_images"`
-
-	// BLAS is the matrix backend: simd (default), go, openblas, cuda or auto.
-	BLAS string `yaml:"blas" json:"-"`
-	// FeatureCacheMB bounds the memory holding region features (default 4096).
-	FeatureCacheMB int `yaml:"feature_cache_mb" json:"-"`
+	// BLAS is the matrix backend.
+	BLAS blas.Name `yaml:"blas" key:"-"`
+	// FeatureCacheMB bounds the memory holding region features.
+	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
 
 	// failAfterStep (tests only) cancels training once this many steps are done, as a kill
 	// would stop it; 0: never.
@@ -178,85 +160,46 @@ type Params struct {
 // WithFailAfter returns p set to stop after n training steps, as a killed run would (tests).
 func WithFailAfter(p Params, n int64) Params { p.failAfterStep = n; return p }
 
-func (p Params) withDefaults(name string) Params {
-	if p.Captions == "" {
-		p.Captions = DefaultCaptions
-	}
-	if p.Vocab == "" {
-		p.Vocab = DefaultVocab
-	}
-	if p.DocFreq == "" {
-		p.DocFreq = DefaultDocFreq
-	}
-	if p.Features == "" {
-		p.Features = DefaultFeatures
-	}
-	if p.Teacher == "" {
-		p.Teacher = DefaultTeacher(name)
-	}
+// DefaultParams returns the defaults of the named instance.
+func DefaultParams(name string) Params {
+	return Params{Captions: DefaultCaptions, Vocab: DefaultVocab, DocFreq: DefaultDocFreq, Features: DefaultFeatures,
+		Teacher: DefaultTeacher(name), Alpha: AlphaPrecomputed, Arch: updown.DefaultArch(), XEConfig: updown.DefaultXEConfig(),
+		TrainSplits: []string{"train", "restval"}, ValSplit: DefaultValSplit, BLAS: blas.Default, FeatureCacheMB: DefaultFeatureCacheMB}
+}
+
+// resolve settles what depends on other keys: λ on the teacher (and the teacher on λ = 0), and
+// the teacher's α source. It fails on a λ > 0 given without a teacher.
+func (p Params) resolve() (Params, error) {
 	if p.KLWeight == nil {
 		w := 0.0
-		if p.Teacher != TeacherNone {
+		if p.Teacher != models.None {
 			w = updown.DefaultKLWeightFlick
 		}
 		p.KLWeight = &w
-	} else {
-		w := *p.KLWeight
-		p.KLWeight = &w
+	} else if *p.KLWeight > 0 && p.Teacher == models.None {
+		return p, config.Invalid("kl_weight", *p.KLWeight, "0 with teacher none (name a teacher: scan or scan-plain)")
 	}
-	if *p.KLWeight == 0 {
-		p.Teacher = TeacherNone
+	w := *p.KLWeight
+	p.KLWeight = &w
+	if w == 0 {
+		p.Teacher = models.None
 	}
-	if p.Teacher == TeacherNone {
+	p.XEConfig.KLWeight = w
+	switch {
+	case p.Teacher == models.None:
 		p.Alpha, p.Alignments, p.Matcher = "", "", ""
-	} else {
-		if p.Alpha == "" {
-			p.Alpha = AlphaPrecomputed
+	case p.Alpha == AlphaPrecomputed:
+		if p.Alignments == "" {
+			p.Alignments = DefaultAlignments(p.Teacher)
 		}
-		switch p.Alpha {
-		case AlphaPrecomputed:
-			if p.Alignments == "" {
-				p.Alignments = DefaultAlignments(p.Teacher)
-			}
-			p.Matcher = ""
-		case AlphaOnline:
-			if p.Matcher == "" {
-				p.Matcher = "@" + string(p.Teacher) + "/" + scan.ModelFile
-			}
-			p.Alignments = ""
+		p.Matcher = ""
+	case p.Alpha == AlphaOnline:
+		if p.Matcher == "" {
+			p.Matcher = p.Teacher.Model()
 		}
+		p.Alignments = ""
 	}
-	if len(p.TrainSplits) == 0 {
-		p.TrainSplits = []string{"train", "restval"}
-	}
-	if p.ValSplit == "" {
-		p.ValSplit = DefaultValSplit
-	}
-	if p.BLAS == "" {
-		p.BLAS = blas.Default
-	}
-	if p.FeatureCacheMB == 0 {
-		p.FeatureCacheMB = DefaultFeatureCacheMB
-	}
-	return p
-}
-
-// Resolved returns p with the defaults of the named instance applied.
-func (p Params) Resolved(name string) Params { return p.withDefaults(name) }
-
-// ModelConfig returns the captioner architecture for a vocabulary of vocabSize words and
-// features of dim values (zero fields stay zero: updown resolves them).
-func (p Params) ModelConfig(vocabSize, dim int) updown.Config {
-	return updown.Config{VocabSize: vocabSize, FeatDim: dim, InputEncoding: p.InputEncoding, RNNSize: p.RNNSize,
-		AttHid: p.AttHid, Dropout: p.Dropout, MaxLen: p.MaxLen, DecodeMaxLen: p.DecodeMaxLen, Seed: uint64(p.Seed)}
-}
-
-// XEConfig returns the training configuration.
-func (p Params) XEConfig() updown.XEConfig {
-	return updown.XEConfig{BatchImages: p.BatchImages, Epochs: p.Epochs, LR: p.LR, LRDecayEvery: p.LRDecayEvery,
-		LRDecayRate: p.LRDecayRate, LRDecayStart: p.LRDecayStart, GradClip: p.GradClip, SSStart: p.SSStart,
-		SSEvery: p.SSEvery, SSIncrease: p.SSIncrease, SSMax: p.SSMax, KLWeight: *p.KLWeight,
-		CheckpointEvery: p.CheckpointEvery, Seed: uint64(p.Seed)}
+	return p, nil
 }
 
 // IsInstance reports whether name is one of the package's stage instances.
@@ -269,46 +212,38 @@ func IsInstance(name string) bool {
 	return false
 }
 
-// Validate reports the first bad field (after the named instance's defaults), by its key.
-func (p Params) Validate(name string) error {
-	if !IsInstance(name) {
-		return fmt.Errorf("captionxe: stage name %q (want one of %v)", name, Names())
-	}
-	if t := p.Teacher; p.KLWeight != nil && *p.KLWeight > 0 && (t == TeacherNone || t == "" && DefaultTeacher(name) == TeacherNone) {
-		return fmt.Errorf("captionxe: %s: kl_weight: %g with teacher none (name a teacher: scan or scan-plain)", name, *p.KLWeight)
-	}
-	p = p.withDefaults(name)
-	bad := func(key string, v any, want string) error {
-		return fmt.Errorf("captionxe: %s: %s: %v (want %s)", name, key, v, want)
-	}
+// validate reports the first bad field of resolved parameters: a *config.FieldError by its key.
+func (p Params) validate() error {
 	switch {
-	case p.Teacher != TeacherNone && p.Teacher != TeacherPOS && p.Teacher != TeacherPlain:
-		return bad("teacher", p.Teacher, "scan, scan-plain or none")
-	case *p.KLWeight < 0:
-		return bad("kl_weight", *p.KLWeight, "≥ 0")
-	case p.Teacher != TeacherNone && p.Alpha != AlphaPrecomputed && p.Alpha != AlphaOnline:
-		return bad("alpha", p.Alpha, "precomputed or online")
-	case p.Seed < 0:
-		return bad("seed", p.Seed, "≥ 0")
+	case !p.Teacher.Valid(true):
+		return config.Invalid("teacher", p.Teacher, "scan, scan-plain or none")
+	case p.Teacher != models.None && p.Alpha != AlphaPrecomputed && p.Alpha != AlphaOnline:
+		return config.Invalid("alpha", p.Alpha, "precomputed or online")
+	case p.ValSplit == "":
+		return config.Invalid("val_split", p.ValSplit, "a split name")
 	case p.ValImages < 0:
-		return bad("val_images", p.ValImages, "≥ 0")
+		return config.Invalid("val_images", p.ValImages, "≥ 0; 0: all")
 	case p.FeatureCacheMB < 0:
-		return bad("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
-	case !blas.Known(p.BLAS):
-		return bad("blas", p.BLAS, blas.KnownNames)
+		return config.Invalid("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
+	case len(p.TrainSplits) == 0:
+		return config.Invalid("train_splits", "[]", "at least one split")
 	}
 	for i, s := range p.TrainSplits {
 		if s == "" || s == p.ValSplit {
-			return bad(fmt.Sprintf("train_splits[%d]", i), fmt.Sprintf("%q", s), "a non-empty split other than val_split")
+			return config.Invalid(fmt.Sprintf("train_splits[%d]", i), s, "a non-empty split other than val_split")
 		}
 	}
-	// Architecture and training values: updown's own checks, named by their config keys there.
-	mc := p.ModelConfig(1, 1)
-	if err := mc.Validate(); err != nil {
-		return fmt.Errorf("captionxe: %s: %w", name, err)
+	if err := p.Arch.Validate(); err != nil {
+		return err
 	}
-	if err := p.XEConfig().Validate(); err != nil {
-		return fmt.Errorf("captionxe: %s: %w", name, err)
+	if err := p.XEConfig.Validate(); err != nil {
+		return err
 	}
-	return nil
+	return p.BLAS.Validate()
+}
+
+// ModelConfig returns the captioner for a vocabulary of vocabSize words and features of dim
+// values: the architecture, the data's sizes and the training seed.
+func (p Params) ModelConfig(vocabSize, dim int) updown.Config {
+	return updown.Config{VocabSize: vocabSize, FeatDim: dim, Arch: p.Arch, Seed: p.XEConfig.Seed}
 }

@@ -11,8 +11,10 @@ import (
 
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/progress"
 	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/scan"
@@ -45,7 +47,7 @@ var ErrInjected = errors.New("captionxe: injected failure (test)")
 // Metrics is metrics.json.
 type Metrics struct {
 	Stage    string          `json:"stage"`
-	Teacher  Teacher         `json:"teacher"`
+	Teacher  models.Teacher  `json:"teacher"`
 	Alpha    AlphaMode       `json:"alpha,omitempty"`
 	KLWeight float64         `json:"kl_weight"`
 	Model    updown.Config   `json:"model"`
@@ -68,13 +70,19 @@ type Metrics struct {
 
 // Stage returns the stage instance called name (NameBase, NameSCAN or NamePOSSCAN).
 func Stage(name string, p Params) (*engine.Stage, error) {
-	if err := p.Validate(name); err != nil {
-		return nil, err
+	if !IsInstance(name) {
+		return nil, fmt.Errorf("captionxe: stage name %q (want one of %v)", name, Names())
 	}
-	p = p.withDefaults(name)
+	p, err := p.resolve()
+	if err == nil {
+		err = p.validate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("captionxe: %s: %w", name, err)
+	}
 	desc := "train the Up-Down captioner with cross-entropy (no distillation), best model by val CIDEr-D"
-	if p.Teacher != TeacherNone {
-		desc = fmt.Sprintf("train the Up-Down captioner with XE + %g·KL(α‖β) distilled from %s (%s α), best model by val CIDEr-D", *p.KLWeight, p.Teacher, p.Alpha)
+	if p.Teacher != models.None {
+		desc = fmt.Sprintf("train the Up-Down captioner with XE + %g·KL(α‖β) distilled from %s (%s α), best model by val CIDEr-D", p.XEConfig.KLWeight, p.Teacher, p.Alpha)
 	}
 	inputs := []engine.Input{
 		{Name: InputCaptions, Ref: p.Captions},
@@ -96,7 +104,7 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		// alignments or matcher has no upstream that changed with it.
 		Version:       "2",
 		SchemaVersion: "1",
-		Params:        p,
+		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run:           func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
 	}, nil
@@ -183,7 +191,7 @@ func FinishOutputs(ctx context.Context, r *engine.Run, work string, hist *updown
 }
 
 func run(ctx context.Context, r *engine.Run, name string, p Params) error {
-	backend, err := blas.Use(p.BLAS)
+	backend, err := blas.Use(string(p.BLAS))
 	if err != nil {
 		return fmt.Errorf("captionxe: blas: %w", err)
 	}
@@ -234,10 +242,10 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	if err != nil {
 		return fmt.Errorf("captionxe: %w", err)
 	}
-	xc := p.XEConfig().Resolved()
+	xc := p.XEConfig
 	distill := "no distillation"
-	if p.Teacher != TeacherNone {
-		distill = fmt.Sprintf("teacher %s (λ %g, %s α)", p.Teacher, *p.KLWeight, p.Alpha)
+	if p.Teacher != models.None {
+		distill = fmt.Sprintf("teacher %s (λ %g, %s α)", p.Teacher, xc.KLWeight, p.Alpha)
 	}
 	r.Logf("%d train images (%d captions), %d val images; vocab %d, D %d, %d weights; %s; blas %s",
 		len(train.Images), train.NumCaptions(), len(val.Images), len(in.Words), in.Store.Dim(), model.NumParams(), distill, backend)
@@ -277,7 +285,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 		return err
 	}
 	perEpoch := (len(train.Images) + xc.BatchImages - 1) / xc.BatchImages
-	met := Metrics{Stage: name, Teacher: p.Teacher, Alpha: p.Alpha, KLWeight: *p.KLWeight, Model: model.Config(), XE: xc,
+	met := Metrics{Stage: name, Teacher: p.Teacher, Alpha: p.Alpha, KLWeight: xc.KLWeight, Model: model.Config(), XE: xc,
 		Params: model.NumParams(), TrainImages: len(train.Images), TrainCaptions: train.NumCaptions(), ValImages: len(val.Images),
 		ValCaptions: val.NumCaptions(), ValCIDEr: hist.ValCIDEr, BestEpoch: hist.BestEpoch, BestValCIDEr: hist.Best,
 		LastEpochLoss: LastEpochLoss(hist, perEpoch)}
@@ -287,7 +295,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	if err := WriteJSON(ctx, r.Output(MetricsFile), met); err != nil {
 		return err
 	}
-	r.SetInfo("caption_xe", map[string]any{"teacher": string(p.Teacher), "kl_weight": *p.KLWeight, "steps": met.Steps,
+	r.SetInfo("caption_xe", map[string]any{"teacher": string(p.Teacher), "kl_weight": xc.KLWeight, "steps": met.Steps,
 		"best_epoch": met.BestEpoch, "best_val_cider": met.BestValCIDEr})
 	r.Logf("best: epoch %d, val CIDEr-D %.4f; %s", hist.BestEpoch, hist.Best, r.Output(BestFile))
 	if err := os.RemoveAll(work); err != nil {

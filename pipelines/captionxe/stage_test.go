@@ -15,10 +15,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
-	"github.com/groundcap/groundcap/pipelines/captionxe/captiontest"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/training/updown"
 )
@@ -26,21 +27,18 @@ import (
 func TestMain(m *testing.M) { ptest.Main(m) }
 
 // tiny trains a very small captioner for two epochs.
-func tiny() captionxe.Params {
-	return captionxe.Params{InputEncoding: 16, RNNSize: 16, AttHid: 16, BatchImages: 6, Epochs: 2, LR: 5e-3, Seed: 3, CheckpointEvery: 2}
+func tiny() captionxe.Params { return tinyOf(captionxe.NamePOSSCAN) }
+
+// tinyOf is tiny for the named instance.
+func tinyOf(name string) captionxe.Params {
+	p := captionxe.DefaultParams(name)
+	p.InputEncoding, p.RNNSize, p.AttHid, p.BatchImages, p.Epochs, p.LR, p.Seed, p.CheckpointEvery = 16, 16, 16, 6, 2, 5e-3, 3, 2
+	return p
 }
 
 func newEngine(t *testing.T, root string, log io.Writer, extra ...*engine.Stage) *engine.Engine {
 	t.Helper()
-	up, err := captiontest.Stages(captiontest.Small)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(root, append(up, extra...), engine.Options{ModuleVersion: "test", Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return testworld.New(t, root, testworld.Small, log, extra...)
 }
 
 func mustStage(t *testing.T, name string, p captionxe.Params) *engine.Stage {
@@ -57,10 +55,10 @@ func mustStage(t *testing.T, name string, p captionxe.Params) *engine.Stage {
 func TestStagesWriteOutputs(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
-	online := tiny()
+	online := tinyOf(captionxe.NameSCAN)
 	online.Alpha = captionxe.AlphaOnline
 	e := newEngine(t, root, &log,
-		mustStage(t, captionxe.NameBase, tiny()),
+		mustStage(t, captionxe.NameBase, tinyOf(captionxe.NameBase)),
 		mustStage(t, captionxe.NameSCAN, online),
 		mustStage(t, captionxe.NamePOSSCAN, tiny()))
 	ms, err := e.Make(context.Background(), "", engine.MakeOptions{})
@@ -69,16 +67,16 @@ func TestStagesWriteOutputs(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name    string
-		teacher captionxe.Teacher
+		teacher models.Teacher
 		kl      float64
 		input   string
 	}{
-		{captionxe.NameBase, captionxe.TeacherNone, 0, ""},
-		{captionxe.NameSCAN, captionxe.TeacherPlain, updown.DefaultKLWeightFlick, "@scan-plain/model.ckpt"},
-		{captionxe.NamePOSSCAN, captionxe.TeacherPOS, updown.DefaultKLWeightFlick, "@align/alignments"},
+		{captionxe.NameBase, models.None, 0, ""},
+		{captionxe.NameSCAN, models.SCAN, updown.DefaultKLWeightFlick, "@scan-plain/model.ckpt"},
+		{captionxe.NamePOSSCAN, models.POSSCAN, updown.DefaultKLWeightFlick, "@align/alignments"},
 	} {
 		m := ms[c.name]
-		out := captiontest.ReadOutputs(t, root, m)
+		out := readOutputs(t, root, m)
 		var met captionxe.Metrics
 		if err := json.Unmarshal(out[captionxe.MetricsFile], &met); err != nil {
 			t.Fatal(err)
@@ -108,7 +106,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 			t.Errorf("%s: curves: %v", c.name, err)
 		}
 		for _, f := range []string{captionxe.BestFile, captionxe.LastFile} {
-			model, ck, err := captionxe.LoadModel(context.Background(), filepath.Join(captiontest.OutDir(root, m), f))
+			model, ck, err := captionxe.LoadModel(context.Background(), filepath.Join(testworld.Dir(root, m), f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +121,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 		if c.input != "" && !refs[c.input] {
 			t.Errorf("%s: inputs %v lack %s", c.name, m.Components.Inputs, c.input)
 		}
-		if _, err := os.Stat(captiontest.OutDir(root, m) + ".work"); !os.IsNotExist(err) {
+		if _, err := os.Stat(testworld.Dir(root, m) + ".work"); !os.IsNotExist(err) {
 			t.Errorf("%s: the work directory is still there (%v)", c.name, err)
 		}
 	}
@@ -148,13 +146,13 @@ func TestResumeIdentical(t *testing.T) {
 	if !strings.Contains(log.String(), "resuming from") {
 		t.Errorf("the second run did not resume:\n%s", log.String())
 	}
-	resumed := captiontest.ReadOutputs(t, root, ms[captionxe.NamePOSSCAN])
+	resumed := readOutputs(t, root, ms[captionxe.NamePOSSCAN])
 	ms, err = e.Make(ctx, captionxe.NamePOSSCAN, engine.MakeOptions{Force: []string{captionxe.NamePOSSCAN}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := captiontest.ReadOutputs(t, root, ms[captionxe.NamePOSSCAN])
-	for _, f := range captiontest.Outputs {
+	fresh := readOutputs(t, root, ms[captionxe.NamePOSSCAN])
+	for _, f := range outputs {
 		if !bytes.Equal(resumed[f], fresh[f]) {
 			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
 		}
@@ -173,11 +171,11 @@ func TestOnlineAlphaMatchesAlignments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := captions.ReadCaptions(ctx, filepath.Join(captiontest.OutDir(root, ms["captions"]), captions.CaptionsTable))
+	rows, err := captions.ReadCaptions(ctx, filepath.Join(testworld.Dir(root, ms["captions"]), captions.CaptionsTable))
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, err := align.ReadAll(ctx, filepath.Join(captiontest.OutDir(root, ms["align"]), align.Table))
+	al, err := align.ReadAll(ctx, filepath.Join(testworld.Dir(root, ms["align"]), align.Table))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,12 +183,12 @@ func TestOnlineAlphaMatchesAlignments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := scan.LoadModel(ctx, filepath.Join(captiontest.OutDir(root, ms["scan"]), scan.ModelFile))
+	model, err := scan.LoadModel(ctx, filepath.Join(testworld.Dir(root, ms["scan"]), scan.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := captionxe.OpenInputs(ctx, filepath.Join(captiontest.OutDir(root, ms["captions"]), captions.CaptionsTable),
-		filepath.Join(captiontest.OutDir(root, ms["captions"]), captions.VocabFile), captiontest.OutDir(root, ms["features"]), 64)
+	in, err := captionxe.OpenInputs(ctx, filepath.Join(testworld.Dir(root, ms["captions"]), captions.CaptionsTable),
+		filepath.Join(testworld.Dir(root, ms["captions"]), captions.VocabFile), testworld.Dir(root, ms["features"]), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,32 +228,46 @@ func TestOnlineAlphaMatchesAlignments(t *testing.T) {
 func TestValidate(t *testing.T) {
 	kl := 0.5
 	neg := -1.0
+	with := func(name string, set func(*captionxe.Params)) captionxe.Params {
+		p := captionxe.DefaultParams(name)
+		set(&p)
+		return p
+	}
 	for i, c := range []struct {
 		name string
 		p    captionxe.Params
 		want string
 	}{
-		{captionxe.NameBase, captionxe.Params{KLWeight: &kl}, "kl_weight"},            // 0
-		{captionxe.NameSCAN, captionxe.Params{KLWeight: &neg}, "kl_weight"},           // 1
-		{captionxe.NamePOSSCAN, captionxe.Params{Alpha: "sometimes"}, "alpha"},        // 2
-		{captionxe.NamePOSSCAN, captionxe.Params{Teacher: "clip"}, "teacher"},         // 3
-		{"caption-xe-other", captionxe.Params{}, "stage name"},                        // 4
-		{captionxe.NameBase, captionxe.Params{TrainSplits: []string{"val"}}, "train"}, // 5
-		{captionxe.NameBase, captionxe.Params{BLAS: "mkl"}, "blas"},                   // 6
+		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.KLWeight = &kl }), "kl_weight"},            // 0
+		{captionxe.NameSCAN, with(captionxe.NameSCAN, func(p *captionxe.Params) { p.KLWeight = &neg }), "kl_weight"},           // 1
+		{captionxe.NamePOSSCAN, with(captionxe.NamePOSSCAN, func(p *captionxe.Params) { p.Alpha = "sometimes" }), "alpha"},     // 2
+		{captionxe.NamePOSSCAN, with(captionxe.NamePOSSCAN, func(p *captionxe.Params) { p.Teacher = "clip" }), "teacher"},      // 3
+		{"caption-xe-other", captionxe.DefaultParams(captionxe.NameBase), "stage name"},                                        // 4
+		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.TrainSplits = []string{"val"} }), "train"}, // 5
+		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.BLAS = "mkl" }), "blas"},                   // 6
+		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.Epochs = -1 }), "epochs: -1"},              // 7
+		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.BatchImages = 0 }), "batch_images: 0"},     // 8: zero is no default
 	} {
-		err := c.p.Validate(c.name)
+		_, err := captionxe.Stage(c.name, c.p)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%d: got %v, want an error naming %s", i, err, c.want)
 		}
 	}
-	zero := 0.0
-	p := captionxe.Params{KLWeight: &zero}.Resolved(captionxe.NamePOSSCAN)
-	if p.Teacher != captionxe.TeacherNone || p.Alignments != "" {
-		t.Errorf("kl_weight 0 keeps teacher %s, alignments %q", p.Teacher, p.Alignments)
+	refs := func(st *engine.Stage) string {
+		var r []string
+		for _, in := range st.Inputs {
+			r = append(r, in.Name+"="+in.Ref)
+		}
+		return strings.Join(r, " ")
 	}
-	p = captionxe.Params{}.Resolved(captionxe.NameSCAN)
-	if p.Teacher != captionxe.TeacherPlain || p.Alignments != "@align-plain/alignments" || *p.KLWeight != updown.DefaultKLWeightFlick {
-		t.Errorf("caption-xe-scan defaults: %+v", p)
+	zero := 0.0
+	st := mustStage(t, captionxe.NamePOSSCAN, with(captionxe.NamePOSSCAN, func(p *captionxe.Params) { p.KLWeight = &zero }))
+	if key := st.Params.(map[string]any); key["teacher"] != models.None || strings.Contains(refs(st), "alignments") {
+		t.Errorf("kl_weight 0 keeps teacher %v, inputs %s", key["teacher"], refs(st))
+	}
+	st = mustStage(t, captionxe.NameSCAN, captionxe.DefaultParams(captionxe.NameSCAN))
+	if key := st.Params.(map[string]any); key["teacher"] != models.SCAN || !strings.Contains(refs(st), "alignments=@align-plain/alignments") || key["kl_weight"] != updown.DefaultKLWeightFlick {
+		t.Errorf("caption-xe-scan defaults: %v, inputs %s", key, refs(st))
 	}
 }
 
@@ -265,7 +277,7 @@ func TestMemRoot(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir()) // the work directory goes under os.TempDir()
 	ctx := context.Background()
 	root := "mem://captionxe-test/" + strings.ReplaceAll(t.Name(), "/", "_")
-	e := newEngine(t, root, io.Discard, mustStage(t, captionxe.NameBase, tiny()))
+	e := newEngine(t, root, io.Discard, mustStage(t, captionxe.NameBase, tinyOf(captionxe.NameBase)))
 	ms, err := e.Make(ctx, captionxe.NameBase, engine.MakeOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +287,7 @@ func TestMemRoot(t *testing.T) {
 	for _, f := range m.Files {
 		names[f.Name] = true
 	}
-	for _, f := range captiontest.Outputs {
+	for _, f := range outputs {
 		if !names[f] {
 			t.Errorf("manifest lacks %s: %+v", f, m.Files)
 		}
@@ -287,4 +299,13 @@ func TestMemRoot(t *testing.T) {
 	if _, err := os.Stat(work); !os.IsNotExist(err) {
 		t.Errorf("the work directory %s is still there (%v)", work, err)
 	}
+}
+
+// outputs are the files every captioner stage (caption-xe, caption-scst) writes.
+var outputs = []string{captionxe.BestFile, captionxe.LastFile, captionxe.HistoryFile, captionxe.MetricsFile, captionxe.CurvesFile}
+
+// readOutputs reads a captioner stage's outputs, by file name.
+func readOutputs(t testing.TB, root string, m *engine.Manifest) map[string][]byte {
+	t.Helper()
+	return testworld.ReadFiles(t, root, m, outputs...)
 }

@@ -30,12 +30,12 @@
 package evaluate
 
 import (
-	"fmt"
 	"strings"
 
+	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
-	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/training/blas"
 )
 
@@ -69,131 +69,99 @@ const (
 	None = "none"
 )
 
-// Params configure an evaluate instance (config sections evaluate-xe, …). Zero values are the
-// documented defaults.
+// Params configure an evaluate instance (config sections evaluate-xe, …); DefaultParams gives
+// the defaults.
 type Params struct {
-	// Model is the captioner checkpoint (default "@<captioner>/best.ckpt").
-	Model string `yaml:"model" json:"-"`
-	// Captions, Vocab and Features are the inputs (defaults "@captions/captions",
-	// "@captions/vocab.json", "@features"); the features must have as many shards as the
+	// Model is the captioner checkpoint ("@<captioner>/best.ckpt").
+	Model string `yaml:"model" key:"-"`
+	// Captions, Vocab and Features are the inputs; the features must have as many shards as the
 	// captions table.
-	Captions string `yaml:"captions" json:"-"`
-	Vocab    string `yaml:"vocab" json:"-"`
-	Features string `yaml:"features" json:"-"`
-	// GroundingRefs is the grounding references table (default "@captions/grounding_refs";
-	// "none": no grounding evaluation).
-	GroundingRefs string `yaml:"grounding_refs" json:"-"`
+	Captions string `yaml:"captions" key:"-"`
+	Vocab    string `yaml:"vocab" key:"-"`
+	Features string `yaml:"features" key:"-"`
+	// GroundingRefs is the grounding references table ("@captions/grounding_refs"; "none": no
+	// grounding evaluation).
+	GroundingRefs string `yaml:"grounding_refs" key:"-"`
 	// ClassNames is the grounding class list, one class per line (e.g. "@synth/class_names.txt"
-	// or GVD's flickr30k_class_name.txt). Default "": the classes that occur in the grounding
-	// references (a generated word of a class no reference mentions is then not predicted).
-	ClassNames string `yaml:"class_names" json:"-"`
+	// or GVD's flickr30k_class_name.txt); "": the classes that occur in the grounding references
+	// (a generated word of a class no reference mentions is then not predicted).
+	ClassNames string `yaml:"class_names" key:"-"`
 	// Images is a directory of the split's images named <image id>.png or .jpg (e.g.
-	// "@synth/images"); default "": pictures are drawn on a blank canvas of the image's size.
-	Images string `yaml:"images" json:"-"`
+	// "@synth/images"); "": pictures are drawn on a blank canvas of the image's size.
+	Images string `yaml:"images" key:"-"`
 
 	// KLTeacher is the matching model whose attention α the captioner's β is compared with on
 	// the split's ground-truth captions (teacher-forced, mean KL(α‖β) over their nouns, and the
-	// mean token XE): scan (POS-SCAN, the default), scan-plain or none. KLTeacherModel is its
-	// checkpoint (default "@<kl_teacher>/model.ckpt").
-	KLTeacher      captionxe.Teacher `yaml:"kl_teacher" json:"kl_teacher"`
-	KLTeacherModel string            `yaml:"kl_teacher_model" json:"-"`
-	// FeatureCacheMB bounds the memory holding region features for the KL pass (default 4096).
-	FeatureCacheMB int `yaml:"feature_cache_mb" json:"-"`
+	// mean token XE): scan (POS-SCAN), scan-plain or none. KLTeacherModel is its checkpoint
+	// ("": "@<kl_teacher>/model.ckpt").
+	KLTeacher      models.Teacher `yaml:"kl_teacher"`
+	KLTeacherModel string         `yaml:"kl_teacher_model" key:"-"`
+	// FeatureCacheMB bounds the memory holding region features for the KL pass.
+	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
 
-	// Split is the split decoded (default test).
-	Split string `yaml:"split" json:"split"`
-	// BeamSize is the beam width (default 1: greedy).
-	BeamSize int `yaml:"beam_size" json:"beam_size"`
-	// DecodeBatch is the number of images decoded per model call (default 16). It enters the
-	// key: batch shapes can change the last bits of results.
-	DecodeBatch int `yaml:"decode_batch" json:"decode_batch"`
-	// Pictures is the number of images drawn with their attended regions (default 8; negative:
-	// none).
-	Pictures int `yaml:"pictures" json:"pictures"`
-	// BLAS is the matrix backend: simd (default), go, openblas, cuda or auto.
-	BLAS string `yaml:"blas" json:"-"`
+	// Split is the split decoded.
+	Split string `yaml:"split"`
+	// BeamSize is the beam width (1: greedy).
+	BeamSize int `yaml:"beam_size"`
+	// DecodeBatch is the number of images decoded per model call. It enters the key: batch
+	// shapes can change the last bits of results.
+	DecodeBatch int `yaml:"decode_batch"`
+	// Pictures is the number of images drawn with their attended regions (0: none).
+	Pictures int `yaml:"pictures"`
+	// BLAS is the matrix backend.
+	BLAS blas.Name `yaml:"blas" key:"-"`
 }
 
-func (p Params) withDefaults(name string) Params {
-	if p.Model == "" {
-		p.Model = "@" + CaptionerOf(name) + "/" + captionxe.BestFile
-	}
-	if p.Captions == "" {
-		p.Captions = captionxe.DefaultCaptions
-	}
-	if p.Vocab == "" {
-		p.Vocab = captionxe.DefaultVocab
-	}
-	if p.Features == "" {
-		p.Features = captionxe.DefaultFeatures
-	}
-	if p.GroundingRefs == "" {
-		p.GroundingRefs = "@captions/grounding_refs"
-	}
-	if p.KLTeacher == "" {
-		p.KLTeacher = captionxe.TeacherPOS
-	}
-	if p.KLTeacher == captionxe.TeacherNone {
+// DefaultParams returns the defaults of the named instance: greedy decoding of the test split
+// with the captioner's best model, grounding against the captions stage's references, KL to
+// POS-SCAN's attention, 8 pictures.
+func DefaultParams(name string) Params {
+	return Params{Model: "@" + CaptionerOf(name) + "/" + models.BestFile, Captions: captionxe.DefaultCaptions,
+		Vocab: captionxe.DefaultVocab, Features: captionxe.DefaultFeatures, GroundingRefs: "@captions/grounding_refs",
+		KLTeacher: models.POSSCAN, FeatureCacheMB: captionxe.DefaultFeatureCacheMB, Split: DefaultSplit, BeamSize: 1,
+		DecodeBatch: DefaultDecodeBatch, Pictures: DefaultPictures, BLAS: blas.Default}
+}
+
+// resolve fills in the teacher's checkpoint.
+func (p Params) resolve() Params {
+	if p.KLTeacher == models.None {
 		p.KLTeacherModel = ""
 	} else if p.KLTeacherModel == "" {
-		p.KLTeacherModel = "@" + string(p.KLTeacher) + "/" + scan.ModelFile
-	}
-	if p.FeatureCacheMB == 0 {
-		p.FeatureCacheMB = captionxe.DefaultFeatureCacheMB
-	}
-	if p.Split == "" {
-		p.Split = DefaultSplit
-	}
-	if p.BeamSize == 0 {
-		p.BeamSize = 1
-	}
-	if p.DecodeBatch == 0 {
-		p.DecodeBatch = DefaultDecodeBatch
-	}
-	if p.Pictures == 0 {
-		p.Pictures = DefaultPictures
-	}
-	if p.Pictures < 0 {
-		p.Pictures = -1
-	}
-	if p.BLAS == "" {
-		p.BLAS = blas.Default
+		p.KLTeacherModel = p.KLTeacher.Model()
 	}
 	return p
 }
 
-// Resolved returns p with the defaults of the named instance applied.
-func (p Params) Resolved(name string) Params { return p.withDefaults(name) }
-
 // Grounding reports whether the grounding evaluation is on.
 func (p Params) Grounding() bool { return p.GroundingRefs != None }
 
-// Validate reports the first bad field (after defaults), by its key.
-func (p Params) Validate(name string) error {
-	known := false
+// IsInstance reports whether name is an evaluate instance.
+func IsInstance(name string) bool {
 	for _, n := range Names() {
-		known = known || n == name
+		if n == name {
+			return true
+		}
 	}
-	if !known {
-		return fmt.Errorf("evaluate: stage name %q (want one of %v)", name, Names())
-	}
-	p = p.withDefaults(name)
-	bad := func(key string, v any, want string) error {
-		return fmt.Errorf("evaluate: %s: %s: %v (want %s)", name, key, v, want)
-	}
+	return false
+}
+
+// validate reports the first bad field: a *config.FieldError by its key.
+func (p Params) validate() error {
 	switch {
-	case p.KLTeacher != captionxe.TeacherNone && p.KLTeacher != captionxe.TeacherPOS && p.KLTeacher != captionxe.TeacherPlain:
-		return bad("kl_teacher", p.KLTeacher, "scan, scan-plain or none")
+	case !p.KLTeacher.Valid(true):
+		return config.Invalid("kl_teacher", p.KLTeacher, "scan, scan-plain or none")
 	case p.FeatureCacheMB < 0:
-		return bad("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
+		return config.Invalid("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
+	case p.Split == "":
+		return config.Invalid("split", p.Split, "a split name")
 	case p.BeamSize < 1:
-		return bad("beam_size", p.BeamSize, "≥ 1")
+		return config.Invalid("beam_size", p.BeamSize, "≥ 1")
 	case p.DecodeBatch < 1:
-		return bad("decode_batch", p.DecodeBatch, "≥ 1")
+		return config.Invalid("decode_batch", p.DecodeBatch, "≥ 1")
+	case p.Pictures < 0:
+		return config.Invalid("pictures", p.Pictures, "≥ 0; 0: none")
 	case p.ClassNames != "" && !p.Grounding():
-		return bad("class_names", p.ClassNames, "unset when grounding_refs is none")
-	case !blas.Known(p.BLAS):
-		return bad("blas", p.BLAS, blas.KnownNames)
+		return config.Invalid("class_names", p.ClassNames, "unset when grounding_refs is none")
 	}
-	return nil
+	return p.BLAS.Validate()
 }

@@ -16,8 +16,10 @@ import (
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
@@ -69,9 +71,9 @@ type GroundingMetrics struct {
 type AttentionMetrics struct {
 	// Teacher is the matching model; KL the mean KL(α‖β) over the captions' nouns (within the
 	// captioner's max_len), Nouns their number.
-	Teacher captionxe.Teacher `json:"teacher"`
-	KL      float64           `json:"kl"`
-	Nouns   int               `json:"nouns"`
+	Teacher models.Teacher `json:"teacher"`
+	KL      float64        `json:"kl"`
+	Nouns   int            `json:"nouns"`
 	// XE is the mean token cross-entropy (end tokens included) of the captions, Tokens their
 	// number.
 	XE     float64 `json:"xe"`
@@ -104,10 +106,13 @@ type Metrics struct {
 
 // Stage returns the stage instance called name.
 func Stage(name string, p Params) (*engine.Stage, error) {
-	if err := p.Validate(name); err != nil {
-		return nil, err
+	if !IsInstance(name) {
+		return nil, fmt.Errorf("evaluate: stage name %q (want one of %v)", name, Names())
 	}
-	p = p.withDefaults(name)
+	p = p.resolve()
+	if err := p.validate(); err != nil {
+		return nil, fmt.Errorf("evaluate: %s: %w", name, err)
+	}
 	inputs := []engine.Input{
 		{Name: InputModel, Ref: p.Model},
 		{Name: InputCaptions, Ref: p.Captions},
@@ -130,7 +135,7 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		Description:   fmt.Sprintf("decode the %s split with %s (beam %d), caption and grounding metrics, attention pictures (Beam)", p.Split, p.Model, p.BeamSize),
 		Version:       "1",
 		SchemaVersion: "1",
-		Params:        p,
+		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run:           func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
 	}, nil
@@ -138,7 +143,7 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 
 func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	cfg := Config{Model: r.Input(InputModel), Captions: r.Input(InputCaptions), Vocab: r.Input(InputVocab),
-		Features: r.Input(InputFeatures), Out: r.Out, Split: p.Split, BeamSize: p.BeamSize, DecodeBatch: p.DecodeBatch, BLAS: p.BLAS}
+		Features: r.Input(InputFeatures), Out: r.Out, Split: p.Split, BeamSize: p.BeamSize, DecodeBatch: p.DecodeBatch, BLAS: string(p.BLAS)}
 	n, err := align.NumShards(ctx, cfg.Captions)
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)

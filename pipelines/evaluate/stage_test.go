@@ -22,9 +22,9 @@ import (
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
-	"github.com/groundcap/groundcap/pipelines/captionxe/captiontest"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/evaluate"
+	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/transforms/lemma"
 )
 
@@ -34,29 +34,20 @@ const name = "evaluate-xe"
 
 func newEngine(t *testing.T, root string, log io.Writer, p evaluate.Params) *engine.Engine {
 	t.Helper()
-	up, err := captiontest.Stages(captiontest.Small)
-	if err != nil {
-		t.Fatal(err)
-	}
-	xe, err := captionxe.Stage(captionxe.NameBase, captionxe.Params{InputEncoding: 16, RNNSize: 16, AttHid: 16, BatchImages: 8, Epochs: 2, LR: 1e-2, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ev, err := evaluate.Stage(name, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.New(root, append(up, xe, ev), engine.Options{ModuleVersion: "test", Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return testworld.New(t, root, testworld.Small+`caption-xe: {input_encoding: 16, rnn_size: 16, att_hid: 16, batch_images: 8, epochs: 2, lr: 1.0e-2, seed: 3}
+`, log, ev)
 }
 
 func outDir(root string, m *engine.Manifest) string { return filepath.Join(root, m.Stage, m.Key) }
 
 func params() evaluate.Params {
-	return evaluate.Params{ClassNames: "@synth/class_names.txt", Pictures: 2, DecodeBatch: 2}
+	p := evaluate.DefaultParams(name)
+	p.ClassNames, p.Pictures, p.DecodeBatch = "@synth/class_names.txt", 2, 2
+	return p
 }
 
 // TestMetricsMatchFiles evaluates a tiny captioner and recomputes every score from the written
@@ -212,7 +203,7 @@ func TestResumeByShard(t *testing.T) {
 	for _, f := range ms[name].Files {
 		first[f.Name] = readFile(t, filepath.Join(out, f.Name))
 	}
-	n := captiontest.Small.Shards
+	n := testworld.SmallShards
 	for _, f := range []string{engine.ManifestName, shard.Name(evaluate.DecodesTable, 1, n), evaluate.MetricsFile, evaluate.ResultsFile} {
 		if err := os.Remove(filepath.Join(out, f)); err != nil {
 			t.Fatal(err)
@@ -320,34 +311,14 @@ func TestReferencesUseRawCaptions(t *testing.T) {
 // the test split's ground-truth captions.
 func TestDistillationLowersKL(t *testing.T) {
 	ctx := context.Background()
-	up, err := captiontest.Stages(captiontest.Small)
-	if err != nil {
-		t.Fatal(err)
-	}
 	lambda := 5.0
-	xp := captionxe.Params{InputEncoding: 16, RNNSize: 16, AttHid: 16, BatchImages: 8, Epochs: 3, LR: 1e-2, Seed: 3}
-	base, err := captionxe.Stage(captionxe.NameBase, xp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	xp.KLWeight = &lambda
-	dist, err := captionxe.Stage(captionxe.NamePOSSCAN, xp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stages := append(up, base, dist)
-	for _, c := range []string{captionxe.NameBase, captionxe.NamePOSSCAN} {
-		ev, err := evaluate.Stage(evaluate.NameOf(c), evaluate.Params{Pictures: -1, GroundingRefs: evaluate.None})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stages = append(stages, ev)
-	}
 	root := t.TempDir()
-	e, err := engine.New(root, stages, engine.Options{ModuleVersion: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testworld.New(t, root, testworld.Small+`
+caption-xe: &xp {input_encoding: 16, rnn_size: 16, att_hid: 16, batch_images: 8, epochs: 3, lr: 1.0e-2, seed: 3}
+caption-xe-posscan: {<<: *xp, kl_weight: 5}
+evaluate-xe: &ev {pictures: 0, grounding_refs: none}
+evaluate-xe-posscan: *ev
+`, nil)
 	ms, err := e.Make(ctx, "", engine.MakeOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -200,8 +200,9 @@ func TestStageRoundTrip(t *testing.T) {
 	}{{"blob", "float32"}, {"list", "float32"}, {"blob", "float16"}} {
 		t.Run(c.enc+"-"+c.dt, func(t *testing.T) {
 			root := t.TempDir()
-			m, out, err := runStage(t, root, Params{Inputs: []string{w.tsvDir, w.lxmert, w.npz}, Encoding: c.enc, DType: c.dt,
-				NumShards: 3, RowsPerGroup: 4, ByteRangeSize: 4096, Dataset: w.dataset})
+			m, out, err := runStage(t, root, params(func(p *Params) {
+				p.Inputs, p.Encoding, p.DType, p.NumShards, p.RowsPerGroup, p.ByteRangeSize, p.Dataset = []string{w.tsvDir, w.lxmert, w.npz}, feat.Encoding(c.enc), feat.DType(c.dt), 3, 4, 4096, w.dataset
+			}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -382,7 +383,9 @@ func TestStageRejects(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "sc", "bu_box", "303.npy"), feat.EncodeNPY("<f4", []int{12, 4}, okNPZ.Boxes))
 	bads = append(bads, bad{"", 303, feat.ErrTooLarge})
 
-	p := Params{Inputs: []string{filepath.Join(dir, "in"), filepath.Join(dir, "sc")}, NumShards: 2, FeatDim: testDim, ByteRangeSize: 4096}
+	p := params(func(p *Params) {
+		p.Inputs, p.NumShards, p.FeatDim, p.ByteRangeSize = []string{filepath.Join(dir, "in"), filepath.Join(dir, "sc")}, 2, testDim, 4096
+	})
 	_, _, err = runStage(t, filepath.Join(dir, "root0"), p)
 	if err == nil || !strings.Contains(err.Error(), "max_reject_fraction") {
 		t.Fatalf("stage with rejects at max_reject_fraction 0: %v, want a max_reject_fraction error", err)
@@ -439,7 +442,9 @@ func unfinished(rel string) bool { return atomicfile.IsTemp(rel) }
 func TestStageResume(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	w := makeWorld(t, rng)
-	p := Params{Inputs: []string{w.tsvDir, w.lxmert, w.npz}, NumShards: 4, RowsPerGroup: 2, ByteRangeSize: 4096}
+	p := params(func(p *Params) {
+		p.Inputs, p.NumShards, p.RowsPerGroup, p.ByteRangeSize = []string{w.tsvDir, w.lxmert, w.npz}, 4, 2, 4096
+	})
 	clean := t.TempDir()
 	if _, _, err := runStage(t, clean, p); err != nil {
 		t.Fatal(err)
@@ -521,7 +526,9 @@ func TestStageSynth(t *testing.T) {
 	if _, err := gen.Generate(ctx, gen.Options{Images: 40, Seed: 5, FeatDim: testDim, Boxes: 12, TSVFiles: 3, NoImages: true}, gen.DirSink(dir), nil); err != nil {
 		t.Fatal(err)
 	}
-	m, out, err := runStage(t, t.TempDir(), Params{Inputs: []string{filepath.Join(dir, "features")}, Dataset: filepath.Join(dir, "dataset.json"), ByteRangeSize: 8192})
+	m, out, err := runStage(t, t.TempDir(), params(func(p *Params) {
+		p.Inputs, p.Dataset, p.ByteRangeSize = []string{filepath.Join(dir, "features")}, filepath.Join(dir, "dataset.json"), 8192
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -588,20 +595,20 @@ func TestParamsValidate(t *testing.T) {
 		p     Params
 		field string
 	}{
-		{Params{}, "inputs"}, // 0
-		{Params{Inputs: []string{"x"}, Layout: "csv"}, "layout"},                                       // 1
-		{Params{Inputs: []string{"x"}, Encoding: "list", DType: "float16"}, "dtype"},                   // 2
-		{Params{Inputs: []string{"x"}, MinBoxes: 50, MaxBoxes: 20}, "max_boxes"},                       // 3
-		{Params{Inputs: []string{"x"}, MaxRejectFraction: 2}, "max_reject_fraction"},                   // 4
-		{Params{Inputs: []string{"x"}, NumShards: -1}, "num_shards"},                                   // 5
-		{Params{Inputs: []string{"x"}, Captions: "@captions/captions", Dataset: "d.json"}, "captions"}, // 6
+		{params(func(*Params) {}), "inputs"},                                                                                      // 0
+		{params(func(p *Params) { p.Inputs, p.Layout = []string{"x"}, "csv" }), "layout"},                                         // 1
+		{params(func(p *Params) { p.Inputs, p.Encoding, p.DType = []string{"x"}, "list", "float16" }), "dtype"},                   // 2
+		{params(func(p *Params) { p.Inputs, p.MinBoxes, p.MaxBoxes = []string{"x"}, 50, 20 }), "max_boxes"},                       // 3
+		{params(func(p *Params) { p.Inputs, p.MaxRejectFraction = []string{"x"}, 2 }), "max_reject_fraction"},                     // 4
+		{params(func(p *Params) { p.Inputs, p.NumShards = []string{"x"}, -1 }), "num_shards"},                                     // 5
+		{params(func(p *Params) { p.Inputs, p.Captions, p.Dataset = []string{"x"}, "@captions/captions", "d.json" }), "captions"}, // 6
 	} {
 		_, err := Stage(c.p)
 		if err == nil || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%d: %v, want an error naming %s", i, err, c.field)
 		}
 	}
-	st, err := Stage(Params{Inputs: []string{"a", "b"}, Captions: "@captions/captions"})
+	st, err := Stage(params(func(p *Params) { p.Inputs, p.Captions = []string{"a", "b"}, "@captions/captions" }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -632,9 +639,16 @@ func TestEmptyTSVFile(t *testing.T) {
 		{filepath.Join(dir, "in"), "b.tsv is empty"},   // 0
 		{filepath.Join(dir, "c.tsv"), "file is empty"}, // 1
 	} {
-		_, _, err := runStage(t, filepath.Join(dir, fmt.Sprintf("root%d", i)), Params{Inputs: []string{c.input}, NumShards: 2, FeatDim: testDim})
+		_, _, err := runStage(t, filepath.Join(dir, fmt.Sprintf("root%d", i)), params(func(p *Params) { p.Inputs, p.NumShards, p.FeatDim = []string{c.input}, 2, testDim }))
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.input) {
 			t.Errorf("%d: %v, want an error naming %s: %q", i, err, c.input, c.want)
 		}
 	}
+}
+
+// params returns DefaultParams changed by set: a test states only what it changes.
+func params(set func(*Params)) Params {
+	p := DefaultParams()
+	set(&p)
+	return p
 }

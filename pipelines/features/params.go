@@ -26,43 +26,45 @@ import (
 	"fmt"
 
 	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/config"
 )
 
-// Params configure the features stage (config section "features"). Zero values are the
-// documented defaults. Input references and the tuning knobs that do not change the output
+// Params configure the features stage (config section "features"); DefaultParams gives the
+// defaults. Input references and the tuning knobs that do not change the output
 // (byte_range_size, workers) are not part of the cache key.
 type Params struct {
 	// Inputs are references to TSV files, directories of TSV files, or npz/npy roots (a
 	// directory holding <name>_att/, <name>_fc/ and <name>_box/), e.g. "@synth/features".
 	// Required.
-	Inputs []string `yaml:"inputs" json:"-"`
-	// Layout is auto (default: by field count, npz by directory shape), anderson, lxmert or npz.
-	Layout string `yaml:"layout" json:"layout"`
-	// Encoding of the array columns: blob (default) or list.
-	Encoding string `yaml:"encoding" json:"encoding"`
-	// DType of the features column: float32 (default) or float16 (blob only).
-	DType string `yaml:"dtype" json:"dtype"`
-	// NumShards is the number of output shards (default 4); it must equal the captions stage's.
-	NumShards int `yaml:"num_shards" json:"num_shards"`
-	// RowsPerGroup is the maximum rows per Parquet row group (default 64).
-	RowsPerGroup int `yaml:"rows_per_group" json:"rows_per_group"`
-	// MaxRejectFraction is the largest fraction of records that may be rejected (default 0).
-	MaxRejectFraction float64 `yaml:"max_reject_fraction" json:"max_reject_fraction"`
-	// MinBoxes and MaxBoxes bound num_boxes (defaults 10 and 100).
-	MinBoxes int `yaml:"min_boxes" json:"min_boxes"`
-	MaxBoxes int `yaml:"max_boxes" json:"max_boxes"`
-	// FeatDim is the feature dimension D; 0 (default) reads it from the first records.
-	FeatDim int `yaml:"feat_dim" json:"feat_dim"`
-	// ByteRangeSize is the size of the TSV byte ranges scanned in parallel (default 64 MiB).
-	ByteRangeSize int64 `yaml:"byte_range_size" json:"-"`
-	// Workers is the number of decoding goroutines per shard writer (default: GOMAXPROCS).
-	Workers int `yaml:"workers" json:"-"`
+	Inputs []string `yaml:"inputs" key:"-"`
+	// Layout is auto (by field count, npz by directory shape), anderson, lxmert or npz.
+	Layout feat.Layout `yaml:"layout"`
+	// Encoding of the array columns: blob or list.
+	Encoding feat.Encoding `yaml:"encoding"`
+	// DType of the features column: float32 or float16 (blob only).
+	DType feat.DType `yaml:"dtype"`
+	// NumShards is the number of output shards; it must equal the captions stage's (checked when
+	// the config is loaded).
+	NumShards int `yaml:"num_shards"`
+	// RowsPerGroup is the maximum rows per Parquet row group.
+	RowsPerGroup int `yaml:"rows_per_group"`
+	// MaxRejectFraction is the largest fraction of records that may be rejected.
+	MaxRejectFraction float64 `yaml:"max_reject_fraction"`
+	// MinBoxes and MaxBoxes bound num_boxes.
+	MinBoxes int `yaml:"min_boxes"`
+	MaxBoxes int `yaml:"max_boxes"`
+	// FeatDim is the feature dimension D; 0 reads it from the first records.
+	FeatDim int `yaml:"feat_dim"`
+	// ByteRangeSize is the size of the TSV byte ranges scanned in parallel.
+	ByteRangeSize int64 `yaml:"byte_range_size" key:"-"`
+	// Workers is the number of decoding goroutines per shard writer (0: GOMAXPROCS).
+	Workers int `yaml:"workers" key:"-"`
 	// Captions optionally references the captions stage's table (e.g. "@captions/captions");
 	// image ids it holds that the features lack are listed in the stats.
-	Captions string `yaml:"captions" json:"-"`
+	Captions string `yaml:"captions" key:"-"`
 	// Dataset optionally references a Karpathy dataset JSON (e.g. "@synth/dataset.json") for
 	// the same check when there is no captions table.
-	Dataset string `yaml:"dataset" json:"-"`
+	Dataset string `yaml:"dataset" key:"-"`
 
 	// failShard (tests only) is 1 + the shard whose writer fails half-way, leaving a temporary
 	// file as a killed process would; 0: never.
@@ -78,77 +80,57 @@ const (
 	DefaultByteRangeSize = 64 << 20
 )
 
-func (p Params) withDefaults() Params {
-	if p.Layout == "" {
-		p.Layout = string(feat.LayoutAuto)
-	}
-	if p.Encoding == "" {
-		p.Encoding = string(feat.EncodingBlob)
-	}
-	if p.DType == "" {
-		p.DType = string(feat.DTypeFloat32)
-	}
-	if p.NumShards == 0 {
-		p.NumShards = DefaultNumShards
-	}
-	if p.RowsPerGroup == 0 {
-		p.RowsPerGroup = DefaultRowsPerGroup
-	}
-	if p.MinBoxes == 0 {
-		p.MinBoxes = DefaultMinBoxes
-	}
-	if p.MaxBoxes == 0 {
-		p.MaxBoxes = DefaultMaxBoxes
-	}
-	if p.ByteRangeSize == 0 {
-		p.ByteRangeSize = DefaultByteRangeSize
-	}
-	return p
+// DefaultParams returns the defaults: layout auto, blob encoding, float32, 4 shards of row
+// groups of DefaultRowsPerGroup, 10..100 boxes, D read from the data, 64 MiB TSV ranges.
+func DefaultParams() Params {
+	return Params{Layout: feat.LayoutAuto, Encoding: feat.EncodingBlob, DType: feat.DTypeFloat32, NumShards: DefaultNumShards,
+		RowsPerGroup: DefaultRowsPerGroup, MinBoxes: DefaultMinBoxes, MaxBoxes: DefaultMaxBoxes, ByteRangeSize: DefaultByteRangeSize}
 }
 
-// Validate checks the parameters (after defaults) and names the bad field.
+// Validate returns the first bad field: a *config.FieldError naming its key.
 func (p Params) Validate() error {
+	if err := p.validate(); err != nil {
+		return fmt.Errorf("features: %w", err)
+	}
+	return nil
+}
+
+func (p Params) validate() error {
 	if len(p.Inputs) == 0 {
-		return fmt.Errorf("features: inputs: at least one TSV file, directory or npz root is required")
+		return config.Invalid("inputs", "[]", "at least one TSV file, directory or npz root")
 	}
 	for i, in := range p.Inputs {
 		if in == "" {
-			return fmt.Errorf("features: inputs[%d]: empty reference", i)
+			return config.Invalid(fmt.Sprintf("inputs[%d]", i), in, "a reference")
 		}
 	}
-	if _, err := feat.ParseLayout(p.Layout); err != nil {
-		return fmt.Errorf("features: layout: %w", err)
-	}
-	enc, err := feat.ParseEncoding(p.Encoding)
-	if err != nil {
-		return fmt.Errorf("features: encoding: %w", err)
-	}
-	dt, err := feat.ParseDType(p.DType)
-	if err != nil {
-		return fmt.Errorf("features: dtype: %w", err)
-	}
-	if dt == feat.DTypeFloat16 && enc != feat.EncodingBlob {
-		return fmt.Errorf("features: dtype: float16 needs encoding blob (parquet-go has no FLOAT16 list type)")
-	}
 	switch {
+	case p.Layout != feat.LayoutAuto && p.Layout != feat.LayoutAnderson && p.Layout != feat.LayoutLXMERT && p.Layout != feat.LayoutNPZ:
+		return config.Invalid("layout", p.Layout, "auto, anderson, lxmert or npz")
+	case p.Encoding != feat.EncodingBlob && p.Encoding != feat.EncodingList:
+		return config.Invalid("encoding", p.Encoding, "blob or list")
+	case p.DType != feat.DTypeFloat32 && p.DType != feat.DTypeFloat16:
+		return config.Invalid("dtype", p.DType, "float32 or float16")
+	case p.DType == feat.DTypeFloat16 && p.Encoding != feat.EncodingBlob:
+		return config.Invalid("dtype", p.DType, "float32 with encoding list (parquet-go has no FLOAT16 list type)")
 	case p.NumShards < 1:
-		return fmt.Errorf("features: num_shards: %d, want ≥ 1", p.NumShards)
+		return config.Invalid("num_shards", p.NumShards, "≥ 1")
 	case p.RowsPerGroup < 1:
-		return fmt.Errorf("features: rows_per_group: %d, want ≥ 1", p.RowsPerGroup)
-	case p.MaxRejectFraction < 0 || p.MaxRejectFraction > 1:
-		return fmt.Errorf("features: max_reject_fraction: %g, want 0..1", p.MaxRejectFraction)
+		return config.Invalid("rows_per_group", p.RowsPerGroup, "≥ 1")
+	case !(p.MaxRejectFraction >= 0 && p.MaxRejectFraction <= 1):
+		return config.Invalid("max_reject_fraction", p.MaxRejectFraction, "0..1")
 	case p.MinBoxes < 1:
-		return fmt.Errorf("features: min_boxes: %d, want ≥ 1", p.MinBoxes)
+		return config.Invalid("min_boxes", p.MinBoxes, "≥ 1")
 	case p.MaxBoxes < p.MinBoxes:
-		return fmt.Errorf("features: max_boxes: %d, less than min_boxes %d", p.MaxBoxes, p.MinBoxes)
+		return config.Invalid("max_boxes", p.MaxBoxes, fmt.Sprintf("≥ min_boxes, %d", p.MinBoxes))
 	case p.FeatDim < 0:
-		return fmt.Errorf("features: feat_dim: %d, want ≥ 0 (0: read from the data)", p.FeatDim)
+		return config.Invalid("feat_dim", p.FeatDim, "≥ 0; 0: read from the data")
 	case p.ByteRangeSize < 4096:
-		return fmt.Errorf("features: byte_range_size: %d, want ≥ 4096", p.ByteRangeSize)
+		return config.Invalid("byte_range_size", p.ByteRangeSize, "≥ 4096")
 	case p.Workers < 0:
-		return fmt.Errorf("features: workers: %d, want ≥ 0", p.Workers)
+		return config.Invalid("workers", p.Workers, "≥ 0; 0: GOMAXPROCS")
 	case p.Captions != "" && p.Dataset != "":
-		return fmt.Errorf("features: captions and dataset: give one of them, not both")
+		return config.Invalid("dataset", p.Dataset, "unset when captions is given (give one of them)")
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/transforms/rejects"
@@ -38,7 +39,6 @@ func InputName(i int) string { return fmt.Sprintf("input-%d", i) }
 
 // Stage returns the features stage.
 func Stage(p Params) (*engine.Stage, error) {
-	p = p.withDefaults()
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func Stage(p Params) (*engine.Stage, error) {
 		Description:   "materialise bottom-up region features into the sharded Parquet feature store",
 		Version:       Version,
 		SchemaVersion: SchemaVersion,
-		Params:        p,
+		Params:        config.Key(p),
 	}
 	for i, ref := range p.Inputs {
 		st.Inputs = append(st.Inputs, engine.Input{Name: InputName(i), Ref: ref})
@@ -63,7 +63,7 @@ func Stage(p Params) (*engine.Stage, error) {
 }
 
 func run(ctx context.Context, r *engine.Run, p Params) error {
-	layout, _ := feat.ParseLayout(p.Layout)
+	layout := p.Layout
 	var sources []Source
 	for i, ref := range p.Inputs {
 		s, err := ResolveSources(ctx, ref, r.Input(InputName(i)), layout)
@@ -96,8 +96,7 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 			return err
 		}
 	}
-	enc, _ := feat.ParseEncoding(p.Encoding)
-	dt, _ := feat.ParseDType(p.DType)
+	enc, dt := p.Encoding, p.DType
 	cfg := Config{
 		Sources: sources, Out: r.Out, Layout: layout, Encoding: enc, DType: dt, Dim: dim,
 		NumShards: p.NumShards, RowsPerGroup: p.RowsPerGroup, MinBoxes: p.MinBoxes, MaxBoxes: p.MaxBoxes,

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
@@ -42,18 +43,18 @@ const InputScanEval = "scan_eval"
 // results.json and attention pictures for report.html's gallery.
 type Row struct {
 	Label   string `yaml:"label" json:"label"`
-	Metrics string `yaml:"metrics" json:"-"`
+	Metrics string `yaml:"metrics" json:"-" key:"-"`
 	// Results is the evaluate stage's results.json and Pictures its pictures directory (defaults:
 	// beside an "@<stage>/metrics.json" Metrics, else none; "none": not in the gallery).
-	Results  string `yaml:"results" json:"-"`
-	Pictures string `yaml:"pictures" json:"-"`
+	Results  string `yaml:"results" json:"-" key:"-"`
+	Pictures string `yaml:"pictures" json:"-" key:"-"`
 }
 
 // CurveRef is one training curve of report.html: a trained stage's curve picture.
 type CurveRef struct {
 	Stage string `yaml:"stage" json:"stage"`
 	// Picture is the PNG (default "@<stage>/curves.png"; the matching models' is curve.png).
-	Picture string `yaml:"picture" json:"-"`
+	Picture string `yaml:"picture" json:"-" key:"-"`
 }
 
 // DefaultCurves are the curves of the matching models and of the six captioners.
@@ -78,25 +79,31 @@ func DefaultRows() []Row {
 	return out
 }
 
-// Params configure the report stage (config section "report"). Zero values are the documented
+// Params configure the report stage (config section "report"); DefaultParams gives the
 // defaults.
 type Params struct {
-	// Rows are the table's rows (default DefaultRows: the six evaluate instances).
+	// Rows are the table's rows (DefaultRows: the six evaluate instances).
 	Rows []Row `yaml:"rows" json:"rows"`
-	// ScanEval is the scan-eval stage's metrics (default "@scan-eval/metrics.json"; "none": no
-	// matching-model table).
-	ScanEval string `yaml:"scan_eval" json:"-"`
-	// Title heads report.md (default "Grounded captioning: comparison").
+	// ScanEval is the scan-eval stage's metrics ("none": no matching-model table).
+	ScanEval string `yaml:"scan_eval" json:"-" key:"-"`
+	// Title heads report.md.
 	Title string `yaml:"title" json:"title"`
-	// Curves are report.html's training curves (default DefaultCurves; "none" as the only
-	// stage: no curves).
+	// Curves are report.html's training curves (DefaultCurves; "none" as the only stage: no
+	// curves).
 	Curves []CurveRef `yaml:"curves" json:"curves"`
 }
 
-func (p Params) withDefaults() Params {
-	if len(p.Rows) == 0 {
-		p.Rows = DefaultRows()
-	}
+// DefaultParams returns the paper's rows, the scan-eval table, the default title and the curves
+// of every trained stage.
+func DefaultParams() Params {
+	return Params{Rows: DefaultRows(), ScanEval: "@" + scaneval.Name + "/" + scaneval.MetricsFile,
+		Title: "Grounded captioning: comparison", Curves: DefaultCurves()}
+}
+
+// resolved returns p with the references that follow from others: a row's results.json and
+// pictures beside an "@<stage>/metrics.json" Metrics (else none), a curve's picture as the
+// stage's curves.png; a "none" curve list becomes empty.
+func (p Params) resolved() Params {
 	p.Rows = append([]Row(nil), p.Rows...)
 	for i := range p.Rows {
 		r := &p.Rows[i]
@@ -115,38 +122,35 @@ func (p Params) withDefaults() Params {
 			}
 		}
 	}
-	switch {
-	case len(p.Curves) == 0:
-		p.Curves = DefaultCurves()
-	case len(p.Curves) == 1 && p.Curves[0].Stage == evaluate.None:
+	if len(p.Curves) == 1 && p.Curves[0].Stage == evaluate.None {
 		p.Curves = []CurveRef{}
 	}
-	p.Curves = append([]CurveRef(nil), p.Curves...)
+	p.Curves = append([]CurveRef{}, p.Curves...)
 	for i := range p.Curves {
 		if c := &p.Curves[i]; c.Picture == "" {
 			c.Picture = "@" + c.Stage + "/" + captionxe.CurvesFile
 		}
 	}
-	if p.ScanEval == "" {
-		p.ScanEval = "@" + scaneval.Name + "/" + scaneval.MetricsFile
-	}
-	if p.Title == "" {
-		p.Title = "Grounded captioning: comparison"
-	}
 	return p
 }
+}
 
-// Validate reports the first bad field (after defaults), by its key.
+// Validate returns the first bad field: a *config.FieldError naming its key.
 func (p Params) Validate() error {
-	p = p.withDefaults()
+	if len(p.Rows) == 0 {
+		return fmt.Errorf("report: %w", config.Invalid("rows", "[]", "at least one row"))
+	}
 	for i, r := range p.Rows {
-		if r.Label == "" || r.Metrics == "" {
-			return fmt.Errorf("report: rows[%d]: label %q, metrics %q (want both)", i, r.Label, r.Metrics)
+		switch {
+		case r.Label == "":
+			return fmt.Errorf("report: %w", config.Invalid(fmt.Sprintf("rows[%d].label", i), r.Label, "a label"))
+		case r.Metrics == "":
+			return fmt.Errorf("report: %w", config.Invalid(fmt.Sprintf("rows[%d].metrics", i), r.Metrics, "an evaluate stage's metrics.json"))
 		}
 	}
 	for i, c := range p.Curves {
 		if c.Stage == "" {
-			return fmt.Errorf("report: curves[%d]: no stage", i)
+			return fmt.Errorf("report: %w", config.Invalid(fmt.Sprintf("curves[%d].stage", i), c.Stage, "a trained stage's name"))
 		}
 	}
 	return nil
@@ -157,7 +161,7 @@ func Stage(p Params) (*engine.Stage, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
+	p = p.resolved()
 	var inputs []engine.Input
 	for i, r := range p.Rows {
 		inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d", i), Ref: r.Metrics})
@@ -179,7 +183,7 @@ func Stage(p Params) (*engine.Stage, error) {
 		Description:   "the paper-style comparison of every captioner variant and the matching models' attention accuracy, as tables and an HTML report",
 		Version:       "3",
 		SchemaVersion: "2",
-		Params:        p,
+		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
 			rep := &Report{Title: p.Title}

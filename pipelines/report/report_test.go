@@ -50,10 +50,13 @@ func TestReportTables(t *testing.T) {
 			{Stage: scan.NamePlain, Accuracy: map[string]float64{"test": 20, "val": 21}, Retrieval: scan.Retrieval{RSum: 300}},
 			{Stage: scan.NamePOS, POS: true, Accuracy: map[string]float64{"test": 30.25, "val": 31}, Retrieval: scan.Retrieval{RSum: 310}},
 		}}
-	rep, err := report.Stage(report.Params{Rows: []report.Row{
+	p := report.DefaultParams()
+	p.Rows = []report.Row{
 		{Label: "Up-Down (XE)", Metrics: "@evaluate-xe/metrics.json", Results: "none", Pictures: "none"},
 		{Label: "Up-Down (XE) + SCST", Metrics: "@evaluate-scst/metrics.json", Results: "none", Pictures: "none"},
-	}, Curves: []report.CurveRef{{Stage: "none"}}})
+	}
+	p.Curves = []report.CurveRef{{Stage: "none"}}
+	rep, err := report.Stage(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +93,9 @@ func TestDefaultRows(t *testing.T) {
 	if len(rows) != 6 || rows[2].Label != "XE + KL(POS-SCAN)" || rows[5].Metrics != "@evaluate-scst-posscan/metrics.json" {
 		t.Errorf("default rows %+v", rows)
 	}
-	if err := (report.Params{Rows: []report.Row{{Label: "x"}}}).Validate(); err == nil || !strings.Contains(err.Error(), "rows[0]") {
+	bad := report.DefaultParams()
+	bad.Rows = []report.Row{{Label: "x"}}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "rows[0]") {
 		t.Errorf("a row without metrics: %v", err)
 	}
 }
@@ -113,10 +118,13 @@ func TestReportHTML(t *testing.T) {
 			Models: []scaneval.ModelResult{{Stage: scan.NamePOS, POS: true, Accuracy: map[string]float64{"test": 30}}}}
 		out = append(out, fake(scaneval.Name, scaneval.MetricsFile, se), fake(scan.NamePOS, "x.json", 1, map[string][]byte{scan.CurveFile: blue}),
 			fake("caption-xe", "x.json", 1, map[string][]byte{"curves.png": red}))
-		rep, err := report.Stage(report.Params{Rows: []report.Row{
+		p := report.DefaultParams()
+		p.Rows = []report.Row{
 			{Label: "Up-Down (XE)", Metrics: "@evaluate-xe/metrics.json"},
 			{Label: "Up-Down (XE) + SCST", Metrics: "@evaluate-scst/metrics.json"},
-		}, Curves: []report.CurveRef{{Stage: scan.NamePOS, Picture: "@scan/" + scan.CurveFile}, {Stage: "caption-xe"}}})
+		}
+		p.Curves = []report.CurveRef{{Stage: scan.NamePOS, Picture: "@scan/" + scan.CurveFile}, {Stage: "caption-xe"}}
+		rep, err := report.Stage(p)
 		if err != nil {
 			t.Fatal(err)
 		}

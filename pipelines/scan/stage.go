@@ -14,6 +14,7 @@ import (
 	"github.com/groundcap/groundcap/eval/retrieval"
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/progress"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
@@ -120,7 +121,6 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 	if err := p.Validate(name); err != nil {
 		return nil, err
 	}
-	p = p.withDefaults(name)
 	desc := "train POS-SCAN (noun-restricted attention), validate R@K each epoch, keep the best model"
 	inputs := []engine.Input{
 		{Name: InputCaptions, Ref: p.Captions},
@@ -130,7 +130,7 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 	if p.Text == TextOriginal {
 		inputs = append(inputs, engine.Input{Name: InputMatchVocab, Ref: p.MatchVocab})
 	}
-	if !*p.POS {
+	if !p.POS {
 		desc = "train plain SCAN, validate R@K each epoch, keep the best model"
 	}
 	return &engine.Stage{
@@ -144,22 +144,10 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 		// the change of the default's bytes (downstream stages follow through the digests).
 		Version:       "4",
 		SchemaVersion: "1",
-		Params:        p,
+		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run:           func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
 	}, nil
-}
-
-// ModelConfig returns the model configuration the stage trains for a vocabulary of vocab ids and
-// features of dim values.
-func (p Params) ModelConfig(name string, vocab, dim int) tscan.Config {
-	p = p.withDefaults(name)
-	return tscan.Config{
-		Vocab: vocab, ImgDim: dim, Embed: p.Embed, WordDim: p.WordDim, PlainSCAN: !*p.POS,
-		LambdaSoftmax: p.LambdaSoftmax, LambdaLSE: p.LambdaLSE, Margin: p.Margin,
-		LR: p.LR, LRUpdate: p.LRUpdate, LRGamma: p.LRGamma, Epochs: p.Epochs, BatchSize: p.BatchSize,
-		GradClip: p.GradClip, Seed: uint64(p.Seed),
-	}.Resolved()
 }
 
 // localPath returns the local file behind a file:// location, or "" for other stores.
@@ -171,7 +159,7 @@ func localPath(loc string) string {
 }
 
 func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) {
-	backend, err := blas.Use(p.BLAS)
+	backend, err := blas.Use(string(p.BLAS))
 	if err != nil {
 		return fmt.Errorf("scan: blas: %w", err)
 	}
@@ -227,9 +215,9 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	if err != nil {
 		return err
 	}
-	cfg := p.ModelConfig(name, text.VocabSize(len(voc.IxToWord)), store.Dim())
+	cfg := p.ModelConfig(text.VocabSize(len(voc.IxToWord)), store.Dim())
 	r.Logf("%d train captions of %d images, %d val images (%d left out: fewer than %d captions); text %s, vocab %d, D %d, embed %d, pos %v, blas %s",
-		len(train), len(images), len(val.Images), val.Excluded, p.CaptionsPerImage, p.Text, cfg.Vocab, cfg.ImgDim, cfg.Embed, *p.POS, backend)
+		len(train), len(images), len(val.Images), val.Excluded, p.CaptionsPerImage, p.Text, cfg.Vocab, cfg.ImgDim, cfg.Embed, p.POS, backend)
 
 	// The training state lives in a local file (training/checkpoint writes files atomically by
 	// rename); for a file:// output that is the output directory itself.
@@ -255,7 +243,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	if err != nil {
 		return err
 	}
-	release, err := UseDevice(p.Device, r.Logf, m)
+	release, err := UseDevice(string(p.Device), r.Logf, m)
 	if err != nil {
 		return err
 	}
@@ -282,7 +270,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 		return nil
 	}
 
-	src := &batchSource{caps: train, batch: cfg.BatchSize, seed: uint64(p.Seed), feats: fc}
+	src := &batchSource{caps: train, batch: cfg.BatchSize, seed: cfg.Seed, feats: fc}
 	perEpoch := int64(src.batches())
 	total := int64(cfg.Epochs) * perEpoch
 	if p.MaxSteps > 0 {
@@ -332,9 +320,6 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	start, startStep := time.Now(), m.Step()
 	last := start
 	every := p.CheckpointEvery
-	if every < 0 {
-		every = 0
-	}
 	opts := tscan.TrainOptions{
 		CheckpointPath:  ckptPath,
 		CheckpointEvery: every,
@@ -390,7 +375,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 			return fmt.Errorf("scan: removing the scratch checkpoint: %w", err)
 		}
 	}
-	met := Metrics{Stage: name, POS: *p.POS, Config: m.Config(), TrainImages: len(images), TrainCaptions: len(train),
+	met := Metrics{Stage: name, POS: p.POS, Config: m.Config(), TrainImages: len(images), TrainCaptions: len(train),
 		ValImages: len(val.Images), ValCaptions: len(val.Captions), ValExcluded: val.Excluded,
 		Steps: m.Step(), EpochsDone: m.Epoch(), StoppedAtMaxSteps: p.MaxSteps > 0 && m.Step() >= p.MaxSteps && m.Epoch() < cfg.Epochs,
 		Best: hist.Val[hist.Best], Val: hist.Val, Loss: hist.Loss}
@@ -409,7 +394,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 		return err
 	}
 	b := met.Best
-	r.SetInfo("scan", map[string]any{"pos": *p.POS, "steps": met.Steps, "epochs_done": met.EpochsDone, "best_epoch": b.Epoch,
+	r.SetInfo("scan", map[string]any{"pos": p.POS, "steps": met.Steps, "epochs_done": met.EpochsDone, "best_epoch": b.Epoch,
 		"best_rsum": b.RSum, "best_i2t_r1": b.I2T.R1, "best_t2i_r1": b.T2I.R1})
 	r.Logf("best: epoch %d (step %d) rsum %.1f; %s", b.Epoch, b.Step, b.RSum, r.Output(ModelFile))
 	return nil

@@ -17,27 +17,22 @@ import (
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
-	"github.com/groundcap/groundcap/pipelines/scan/scantest"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
 
 // tinyParams trains a very small model for a few steps.
 func tinyParams() scan.Params {
-	return scan.Params{Embed: 24, WordDim: 16, BatchSize: 16, Epochs: 2, LR: 2e-3, Seed: 3, CheckpointEvery: 2, EvalImages: 3, EvalCaptions: 7}
+	p := scan.DefaultParams(scan.NamePOS)
+	p.Embed, p.WordDim, p.BatchSize, p.Epochs, p.LR, p.Seed, p.CheckpointEvery, p.EvalImages, p.EvalCaptions = 24, 16, 16, 2, 2e-3, 3, 2, 3, 7
+	return p
 }
 
 func makeStage(t *testing.T, root string, s *engine.Stage, log *bytes.Buffer, force bool) (map[string]*engine.Manifest, error) {
 	t.Helper()
-	up, err := scantest.Stages(scantest.Options{Images: 30, FeatDim: 32, Boxes: 10, Seed: 5, Shards: 2, WordCountThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(root, append(up, s), engine.Options{ModuleVersion: "test", Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testworld.New(t, root, testworld.Data(30, 32, 10, 5, 2), log, s)
 	var opts engine.MakeOptions
 	if force {
 		opts.Force = []string{s.Name}
@@ -126,35 +121,40 @@ func TestTrainResume(t *testing.T) {
 }
 
 func TestParamsValidate(t *testing.T) {
-	yes := true
+	with := func(name string, set func(*scan.Params)) scan.Params {
+		p := scan.DefaultParams(name)
+		set(&p)
+		return p
+	}
 	for i, c := range []struct {
 		name string
 		p    scan.Params
 		want string // substring of the error; "" for none
 	}{
-		{scan.NamePOS, scan.Params{}, ""},                       // 0
-		{scan.NamePlain, scan.Params{}, ""},                     // 1
-		{scan.NamePlain, scan.Params{POS: &yes}, "pos"},         // 2
-		{scan.NamePOS, scan.Params{BatchSize: 1}, "batch_size"}, // 3
-		{scan.NamePOS, scan.Params{BLAS: "mkl"}, "blas"},        // 4
-		{scan.NamePOS, scan.Params{Epochs: -1}, "epochs"},       // 5
-		{"scan-x", scan.Params{}, "stage name"},                 // 6
-		{scan.NamePOS, scan.Params{MaxSteps: -2}, "max_steps"},  // 7
-		{scan.NamePOS, scan.Params{Device: "gpu"}, "device"},    // 8
+		{scan.NamePOS, scan.DefaultParams(scan.NamePOS), ""},                                       // 0
+		{scan.NamePlain, scan.DefaultParams(scan.NamePlain), ""},                                   // 1
+		{scan.NamePlain, with(scan.NamePlain, func(p *scan.Params) { p.POS = true }), "pos"},       // 2
+		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.BatchSize = 1 }), "batch_size"}, // 3
+		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.BLAS = "mkl" }), "blas"},        // 4
+		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.Epochs = -1 }), "epochs"},       // 5
+		{"scan-x", scan.DefaultParams(scan.NamePOS), "stage name"},                                 // 6
+		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.MaxSteps = -2 }), "max_steps"},  // 7
+		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.BatchSize = 0 }), "batch_size"}, // 8: zero is no default
+		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.Device = "gpu" }), "device"},    // 9
 	} {
 		err := c.p.Validate(c.name)
 		if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%d: got %v, want %q", i, err, c.want)
 		}
 	}
-	r := scan.Params{}.Resolved(scan.NamePOS)
-	if !*r.POS || r.Embed != 1024 || r.WordDim != 300 || r.LR != 2e-4 || r.LRUpdate != 15 || r.Epochs != 30 || r.BatchSize != 128 || r.GradClip != 2 || r.Margin != 0.2 {
+	r := scan.DefaultParams(scan.NamePOS)
+	if !r.POS || r.Embed != 1024 || r.WordDim != 300 || r.LR != 2e-4 || r.LRUpdate != 15 || r.Epochs != 30 || r.BatchSize != 128 || r.GradClip != 2 || r.Margin != 0.2 {
 		t.Errorf("defaults %+v", r)
 	}
-	if *(scan.Params{}.Resolved(scan.NamePlain)).POS {
+	if scan.DefaultParams(scan.NamePlain).POS {
 		t.Error("scan-plain defaults to pos")
 	}
-	if _, err := scan.PlainStage(scan.Params{}); err != nil {
+	if _, err := scan.PlainStage(scan.DefaultParams(scan.NamePlain)); err != nil {
 		t.Error(err)
 	}
 }

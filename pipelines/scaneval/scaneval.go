@@ -26,7 +26,9 @@ import (
 	"github.com/groundcap/groundcap/eval/retrieval"
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/progress"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/scan"
@@ -44,100 +46,80 @@ const (
 	TableFile   = "table.md"
 )
 
-// Params configure the scan-eval stage (config section "scan-eval"). Zero values are the
-// documented defaults.
+// Params configure the scan-eval stage (config section "scan-eval"); DefaultParams gives the
+// defaults.
 type Params struct {
-	// Models are the matching-model stages to compare, each read from "@<stage>/model.ckpt"
-	// (default scan-plain and scan: SCAN and POS-SCAN).
-	Models []string `yaml:"models" json:"models"`
-	// Splits whose ground-truth captions are scored for attention accuracy (default val, test).
-	Splits []string `yaml:"splits" json:"splits"`
-	// RetrievalSplit is the split of the R@K evaluation (default test).
-	RetrievalSplit string `yaml:"retrieval_split" json:"retrieval_split"`
-	// CaptionsPerImage in retrieval (default 5).
-	CaptionsPerImage int `yaml:"captions_per_image" json:"captions_per_image"`
-	// Captions, GroundingRefs and Features are the inputs (defaults "@captions/captions",
-	// "@captions/grounding_refs", "@features").
-	Captions      string `yaml:"captions" json:"-"`
-	GroundingRefs string `yaml:"grounding_refs" json:"-"`
-	Features      string `yaml:"features" json:"-"`
-	// BLAS is the matrix backend (default go).
-	BLAS string `yaml:"blas" json:"-"`
-	// Device runs the models device-resident: cuda, emulate or cpu (default); see the scan
-	// stage's device. It does not enter the key.
-	Device string `yaml:"device" json:"-"`
-	// EvalImages and EvalCaptions size the scoring blocks (defaults 8 and 128); they bound
-	// memory only.
-	EvalImages   int `yaml:"eval_images" json:"-"`
-	EvalCaptions int `yaml:"eval_captions" json:"-"`
+	// Models are the matching models to compare, each read from "@<stage>/model.ckpt" (scan-plain
+	// and scan: SCAN and POS-SCAN).
+	Models []models.Teacher `yaml:"models"`
+	// Splits whose ground-truth captions are scored for attention accuracy (val, test).
+	Splits []string `yaml:"splits"`
+	// RetrievalSplit is the split of the R@K evaluation (test).
+	RetrievalSplit string `yaml:"retrieval_split"`
+	// CaptionsPerImage in retrieval (5).
+	CaptionsPerImage int `yaml:"captions_per_image"`
+	// Captions, GroundingRefs and Features are the inputs.
+	Captions      string `yaml:"captions" key:"-"`
+	GroundingRefs string `yaml:"grounding_refs" key:"-"`
+	Features      string `yaml:"features" key:"-"`
+	// BLAS is the matrix backend.
+	BLAS blas.Name `yaml:"blas" key:"-"`
+	// Device runs the models device-resident: cuda, emulate or cpu; see the scan stage's device.
+	// It does not enter the key.
+	Device gpu.Kind `yaml:"device" key:"-"`
+	// EvalImages and EvalCaptions size the scoring blocks; they bound memory only.
+	EvalImages   int `yaml:"eval_images" key:"-"`
+	EvalCaptions int `yaml:"eval_captions" key:"-"`
 }
 
-func (p Params) withDefaults() Params {
-	if len(p.Models) == 0 {
-		p.Models = []string{scan.NamePlain, scan.NamePOS}
-	}
-	if len(p.Splits) == 0 {
-		p.Splits = []string{"val", "test"}
-	}
-	if p.RetrievalSplit == "" {
-		p.RetrievalSplit = "test"
-	}
-	if p.CaptionsPerImage == 0 {
-		p.CaptionsPerImage = scan.DefaultCaptionsPerImg
-	}
-	if p.Captions == "" {
-		p.Captions = "@captions/captions"
-	}
-	if p.GroundingRefs == "" {
-		p.GroundingRefs = "@captions/grounding_refs"
-	}
-	if p.Features == "" {
-		p.Features = "@features"
-	}
-	if p.BLAS == "" {
-		p.BLAS = blas.Default
-	}
-	if p.EvalImages == 0 {
-		p.EvalImages = scan.DefaultEvalImages
-	}
-	if p.EvalCaptions == 0 {
-		p.EvalCaptions = scan.DefaultEvalCaptions
-	}
-	return p
+// DefaultParams returns the defaults: SCAN and POS-SCAN on val and test, R@K on test.
+func DefaultParams() Params {
+	return Params{Models: []models.Teacher{models.SCAN, models.POSSCAN}, Splits: []string{"val", "test"}, RetrievalSplit: "test",
+		CaptionsPerImage: scan.DefaultCaptionsPerImg, Captions: "@captions/captions", GroundingRefs: "@captions/grounding_refs",
+		Features: "@features", BLAS: blas.Default, Device: gpu.KindCPU, EvalImages: scan.DefaultEvalImages, EvalCaptions: scan.DefaultEvalCaptions}
 }
 
-// Resolved returns p with its defaults applied.
-func (p Params) Resolved() Params { return p.withDefaults() }
-
-// Validate reports the first bad field (after defaults), by its config key.
+// Validate returns the first bad field: a *config.FieldError naming its key.
 func (p Params) Validate() error {
-	p = p.withDefaults()
-	seen := map[string]bool{}
+	if err := p.validate(); err != nil {
+		return fmt.Errorf("scan-eval: %w", err)
+	}
+	return nil
+}
+
+func (p Params) validate() error {
+	if len(p.Models) == 0 {
+		return config.Invalid("models", "[]", "scan, scan-plain or both")
+	}
+	seen := map[models.Teacher]bool{}
 	for i, m := range p.Models {
-		if m != scan.NamePOS && m != scan.NamePlain {
-			return fmt.Errorf("scan-eval: models[%d]: %q (want %s or %s)", i, m, scan.NamePOS, scan.NamePlain)
+		key := fmt.Sprintf("models[%d]", i)
+		if !m.Valid(false) {
+			return config.Invalid(key, m, "scan or scan-plain")
 		}
 		if seen[m] {
-			return fmt.Errorf("scan-eval: models[%d]: %s named twice", i, m)
+			return config.Invalid(key, m, "each model once")
 		}
 		seen[m] = true
 	}
 	for i, s := range p.Splits {
 		if s == "" {
-			return fmt.Errorf("scan-eval: splits[%d]: empty", i)
+			return config.Invalid(fmt.Sprintf("splits[%d]", i), s, "a split name")
 		}
 	}
 	switch {
+	case p.RetrievalSplit == "":
+		return config.Invalid("retrieval_split", p.RetrievalSplit, "a split name")
 	case p.CaptionsPerImage < 1:
-		return fmt.Errorf("scan-eval: captions_per_image: %d (want ≥ 1)", p.CaptionsPerImage)
-	case p.EvalImages < 1 || p.EvalCaptions < 1:
-		return fmt.Errorf("scan-eval: eval_images %d, eval_captions %d (want ≥ 1)", p.EvalImages, p.EvalCaptions)
-	case !blas.Known(p.BLAS):
-		return fmt.Errorf("scan-eval: blas: %q (want %s)", p.BLAS, blas.KnownNames)
-	case !gpu.ValidKind(p.Device):
-		return fmt.Errorf("scan-eval: device: %q (want cpu, cuda or emulate)", p.Device)
+		return config.Invalid("captions_per_image", p.CaptionsPerImage, "≥ 1")
+	case p.EvalImages < 1:
+		return config.Invalid("eval_images", p.EvalImages, "≥ 1")
+	case p.EvalCaptions < 1:
+		return config.Invalid("eval_captions", p.EvalCaptions, "≥ 1")
+	case !gpu.ValidKind(string(p.Device)):
+		return config.Invalid("device", p.Device, "cpu, cuda or emulate")
 	}
-	return nil
+	return p.BLAS.Validate()
 }
 
 // Input names besides one "model-<stage>" per model.
@@ -152,14 +134,13 @@ func Stage(p Params) (*engine.Stage, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	p = p.withDefaults()
 	st := &engine.Stage{
 		Name:        Name,
 		Description: "attention accuracy (vs GT boxes) and R@K of SCAN vs POS-SCAN, with a random-region baseline",
 		// 2: each model reads captions through its text input (scan.Text); metrics name it.
 		Version:       "2",
 		SchemaVersion: "2",
-		Params:        p,
+		Params:        config.Key(p),
 		Inputs: []engine.Input{
 			{Name: InputCaptions, Ref: p.Captions},
 			{Name: InputGroundingRefs, Ref: p.GroundingRefs},
@@ -167,10 +148,10 @@ func Stage(p Params) (*engine.Stage, error) {
 		},
 	}
 	for _, m := range p.Models {
-		st.Inputs = append(st.Inputs, engine.Input{Name: "model-" + m, Ref: "@" + m + "/" + scan.ModelFile})
+		st.Inputs = append(st.Inputs, engine.Input{Name: "model-" + string(m), Ref: m.Model()})
 	}
 	st.Run = func(ctx context.Context, r *engine.Run) error {
-		if _, err := blas.Use(p.BLAS); err != nil {
+		if _, err := blas.Use(string(p.BLAS)); err != nil {
 			return fmt.Errorf("scan-eval: blas: %w", err)
 		}
 		rows, err := captions.ReadCaptions(ctx, r.Input(InputCaptions))
@@ -188,17 +169,17 @@ func Stage(p Params) (*engine.Stage, error) {
 		defer store.Close()
 		in := Inputs{Rows: rows, Refs: refs, Features: scan.NewFeatureCache(store, 1<<30)}
 		for _, m := range p.Models {
-			model, err := scan.LoadModel(ctx, r.Input("model-"+m))
+			model, err := scan.LoadModel(ctx, r.Input("model-"+string(m)))
 			if err != nil {
 				return err
 			}
-			in.Models = append(in.Models, NamedModel{Stage: m, Model: model})
+			in.Models = append(in.Models, NamedModel{Stage: string(m), Model: model})
 		}
 		var models []*tscan.Model
 		for _, nm := range in.Models {
 			models = append(models, nm.Model)
 		}
-		release, err := scan.UseDevice(p.Device, r.Logf, models...)
+		release, err := scan.UseDevice(string(p.Device), r.Logf, models...)
 		if err != nil {
 			return err
 		}
@@ -363,9 +344,8 @@ func regionBox(boxes []float32, k int) grounding.Box {
 	return grounding.Box{float64(boxes[4*k]), float64(boxes[4*k+1]), float64(boxes[4*k+2]), float64(boxes[4*k+3])}
 }
 
-// Evaluate computes the metrics.
+// Evaluate computes the metrics (p valid).
 func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
-	p = p.withDefaults()
 	met := &Metrics{Splits: map[string]SplitInfo{}, Random: map[string]float64{}, RetrievalSplit: p.RetrievalSplit}
 	for _, nm := range in.Models {
 		met.Models = append(met.Models, ModelResult{Stage: nm.Stage, POS: !nm.Model.Config().PlainSCAN,

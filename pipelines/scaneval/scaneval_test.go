@@ -11,9 +11,10 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
-	"github.com/groundcap/groundcap/pipelines/scan/scantest"
 	"github.com/groundcap/groundcap/pipelines/scaneval"
 )
 
@@ -25,28 +26,12 @@ func TestMain(m *testing.M) { ptest.Main(m) }
 func TestShortBudgetBeatsRandom(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	up, err := scantest.Stages(scantest.Options{Images: 150, FeatDim: 64, Boxes: 12, Seed: 4, Shards: 2, WordCountThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := scan.Params{Embed: 64, WordDim: 32, BatchSize: 32, Epochs: 10, LR: 5e-3, Seed: 1, CheckpointEvery: -1}
-	pos, err := scan.Stage(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := scan.PlainStage(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := scaneval.Stage(scaneval.Params{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var log bytes.Buffer
-	e, err := engine.New(root, append(up, pos, plain, ev), engine.Options{ModuleVersion: "test", Log: &log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testworld.New(t, root, testworld.Data(150, 64, 12, 4, 2)+`
+scan: &m {embed: 64, word_dim: 32, batch_size: 32, epochs: 10, lr: 5.0e-3, seed: 1, checkpoint_every: 0}
+scan-plain: *m
+scan-eval: {}
+`, &log)
 	ms, err := e.Make(ctx, scaneval.Name, engine.MakeOptions{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
@@ -100,18 +85,21 @@ func TestShortBudgetBeatsRandom(t *testing.T) {
 }
 
 func TestParams(t *testing.T) {
-	for i, p := range []scaneval.Params{
-		{Models: []string{"scan", "scan"}}, // 0: twice
-		{Models: []string{"clip"}},         // 1: unknown
-		{CaptionsPerImage: -1},             // 2
-		{BLAS: "mkl"},                      // 3
-		{Device: "gpu"},                    // 4
+	for i, set := range []func(*scaneval.Params){
+		func(p *scaneval.Params) { p.Models = []models.Teacher{"scan", "scan"} }, // 0: twice
+		func(p *scaneval.Params) { p.Models = []models.Teacher{"clip"} },         // 1: unknown
+		func(p *scaneval.Params) { p.CaptionsPerImage = -1 },                     // 2
+		func(p *scaneval.Params) { p.BLAS = "mkl" },                              // 3
+		func(p *scaneval.Params) { p.CaptionsPerImage = 0 },                      // 4: zero is no default
+		func(p *scaneval.Params) { p.Device = "gpu" },                            // 5
 	} {
+		p := scaneval.DefaultParams()
+		set(&p)
 		if err := p.Validate(); err == nil {
 			t.Errorf("%d: %+v accepted", i, p)
 		}
 	}
-	st, err := scaneval.Stage(scaneval.Params{})
+	st, err := scaneval.Stage(scaneval.DefaultParams())
 	if err != nil {
 		t.Fatal(err)
 	}

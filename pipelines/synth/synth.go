@@ -4,45 +4,37 @@ package synth
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/progress"
 	gen "github.com/groundcap/groundcap/internal/synth"
 	"github.com/groundcap/groundcap/pipelines/engine"
 )
 
-// Params configure the synthetic world (config section "synth"). Zero values take the
-// generator's defaults (internal/synth.Options).
+// Params configure the synthetic world (config section "synth"): the generator's options.
 type Params struct {
-	Images   int   `yaml:"images" json:"images"`
-	Seed     int64 `yaml:"seed" json:"seed"`
-	FeatDim  int   `yaml:"feat_dim" json:"feat_dim"`
-	Boxes    int   `yaml:"boxes" json:"boxes"`
-	TSVFiles int   `yaml:"tsv_files" json:"tsv_files"`
-	NoImages bool  `yaml:"no_images" json:"no_images"`
+	gen.Options `yaml:",inline"`
 }
 
-// Options converts the parameters to generator options.
-func (p Params) Options() gen.Options {
-	return gen.Options{Images: p.Images, Seed: p.Seed, FeatDim: p.FeatDim, Boxes: p.Boxes, TSVFiles: p.TSVFiles, NoImages: p.NoImages}
-}
+// DefaultParams returns the generator's defaults.
+func DefaultParams() Params { return Params{Options: gen.DefaultOptions()} }
 
 // Stage returns the synth stage.
 func Stage(p Params) (*engine.Stage, error) {
-	if err := p.Options().Validate(); err != nil {
-		return nil, fmt.Errorf("synth: %w", err)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
 	return &engine.Stage{
 		Name:          "synth",
 		Description:   "write the synthetic grounded world (Karpathy JSON, Flickr30k Entities, bottom-up TSV, images)",
 		Version:       "1",
 		SchemaVersion: "1",
-		Params:        p,
+		Params:        config.Key(p),
 		Run: func(ctx context.Context, r *engine.Run) error {
-			rep := progress.New(r.Log, "[synth] images", "images", int64(p.Options().Images))
-			sum, err := gen.Generate(ctx, p.Options(), Sink(r.Out), func(done, total int) { rep.Set(int64(done)) })
+			rep := progress.New(r.Log, "[synth] images", "images", int64(p.Images))
+			sum, err := gen.Generate(ctx, p.Options, Sink(r.Out), func(done, total int) { rep.Set(int64(done)) })
 			if err != nil {
 				return err
 			}

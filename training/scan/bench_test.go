@@ -141,7 +141,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	}
 	for _, s := range benchSizes() {
 		b.Run(fmt.Sprintf("%s/blas=%s", s.name, be.Name), func(b *testing.B) {
-			m, err := New(Config{Vocab: s.vocab, ImgDim: s.d, Embed: s.e, Seed: 1})
+			m, err := New(testConfig(func(c *Config) { c.Vocab, c.ImgDim, c.Embed, c.Seed = s.vocab, s.d, s.e, 1 }))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -4,129 +4,155 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+
+	"github.com/groundcap/groundcap/internal/config"
 )
 
 // Agg is how word-level similarities R_t become an image–caption score.
 type Agg string
 
 const (
-	// AggLSE is (1/λ_lse) log Σ_t exp(λ_lse R_t) (the default; the empty
-	// string means LSE).
+	// AggLSE is (1/λ_lse) log Σ_t exp(λ_lse R_t) (the default).
 	AggLSE Agg = "lse"
 	// AggAVG is the mean of R_t.
 	AggAVG Agg = "avg"
 )
 
-// Config configures POS-SCAN / SCAN. Zero fields take the documented
-// defaults (those of the original code); Resolved returns the filled copy
-// that is stored with every checkpoint.
+// Config configures POS-SCAN / SCAN. DefaultConfig gives the original code's values; the
+// fields a matching-model stage's section sets carry their config keys (yaml tags). The config
+// is stored with every checkpoint (json tags).
 type Config struct {
 	// Vocab is the vocabulary size (required, > 0), ids 0..Vocab−1.
-	Vocab int `json:"vocab"`
-	// Pad is the padding id (0: id 0). Its embedding row is zero and never trained.
-	Pad int `json:"pad"`
-	// ImgDim is the region feature width D (0: 2048).
-	ImgDim int `json:"img_dim"`
-	// Embed is the joint embedding width and GRU hidden size (0: 1024).
-	Embed int `json:"embed"`
-	// WordDim is the word embedding width (0: 300).
-	WordDim int `json:"word_dim"`
-	// PlainSCAN turns the POS mask off (false, the zero value: POS-SCAN,
-	// only noun positions enter normalisation and score; true: SCAN, all words).
-	PlainSCAN bool `json:"plain_scan"`
-	// LambdaSoftmax is the attention temperature λ_softmax (0: 9).
-	LambdaSoftmax float64 `json:"lambda_softmax"`
-	// Agg is the score aggregation ("" or "lse": LSE; "avg": mean).
-	Agg Agg `json:"agg"`
-	// LambdaLSE is λ_lse of the LSE aggregation (0: 6).
-	LambdaLSE float64 `json:"lambda_lse"`
-	// Margin of the hinge triplet loss (0: 0.2).
-	Margin float64 `json:"margin"`
-	// AllViolations sums over all negatives (false, the zero value: only
-	// the hardest negative, VSE++ max_violation, as POS-SCAN).
-	AllViolations bool `json:"all_violations"`
-	// LR is Adam's initial learning rate (0: 2e-4).
-	LR float64 `json:"lr"`
-	// LRUpdate is the epoch period of the ×LRGamma decay (0: 15).
-	LRUpdate int `json:"lr_update"`
-	// LRGamma is the decay factor (0: 0.1).
-	LRGamma float64 `json:"lr_gamma"`
-	// Epochs to train (0: 30).
-	Epochs int `json:"epochs"`
-	// BatchSize of training batches (0: 128); the batch source decides the
+	Vocab int `json:"vocab" yaml:"-"`
+	// Pad is the padding id. Its embedding row is zero and never trained.
+	Pad int `json:"pad" yaml:"-"`
+	// ImgDim is the region feature width D (2048 for bottom-up features).
+	ImgDim int `json:"img_dim" yaml:"-"`
+	// Embed is the joint embedding width and GRU hidden size.
+	Embed int `json:"embed" yaml:"embed"`
+	// WordDim is the word embedding width.
+	WordDim int `json:"word_dim" yaml:"word_dim"`
+	// PlainSCAN turns the POS mask off (false: POS-SCAN, only noun positions enter
+	// normalisation and score; true: SCAN, all words).
+	PlainSCAN bool `json:"plain_scan" yaml:"-"`
+	// LambdaSoftmax is the attention temperature λ_softmax.
+	LambdaSoftmax float64 `json:"lambda_softmax" yaml:"lambda_softmax"`
+	// Agg is the score aggregation (lse or avg).
+	Agg Agg `json:"agg" yaml:"-"`
+	// LambdaLSE is λ_lse of the LSE aggregation.
+	LambdaLSE float64 `json:"lambda_lse" yaml:"lambda_lse"`
+	// Margin of the hinge triplet loss.
+	Margin float64 `json:"margin" yaml:"margin"`
+	// AllViolations sums over all negatives (false: only the hardest negative, VSE++
+	// max_violation, as POS-SCAN).
+	AllViolations bool `json:"all_violations" yaml:"-"`
+	// LR is Adam's initial learning rate, multiplied by LRGamma every LRUpdate epochs.
+	LR       float64 `json:"lr" yaml:"lr"`
+	LRUpdate int     `json:"lr_update" yaml:"lr_update"`
+	LRGamma  float64 `json:"lr_gamma" yaml:"lr_gamma"`
+	// Epochs to train.
+	Epochs int `json:"epochs" yaml:"epochs"`
+	// BatchSize is the number of captions per training batch; the batch source decides the
 	// actual batches, this is recorded for the trainer and data stage.
-	BatchSize int `json:"batch_size"`
-	// GradClip is the global gradient-norm clip (0: 2.0).
-	GradClip float64 `json:"grad_clip"`
-	// Seed initialises the weights and the model's random source.
-	Seed uint64 `json:"seed"`
-	// LenBucket rounds the padded caption length up to a multiple of it, so
-	// that few graph shapes are built (0: 4).
-	LenBucket int `json:"len_bucket"`
+	BatchSize int `json:"batch_size" yaml:"batch_size"`
+	// GradClip is the global gradient-norm clip.
+	GradClip float64 `json:"grad_clip" yaml:"grad_clip"`
+	// Seed initialises the weights and the model's random source (and the data order of a
+	// matching-model stage).
+	Seed uint64 `json:"seed" yaml:"seed"`
+	// LenBucket rounds the padded caption length up to a multiple of it, so that few graph
+	// shapes are built.
+	LenBucket int `json:"len_bucket" yaml:"-"`
 }
 
-// Resolved returns c with every zero field replaced by its default.
-func (c Config) Resolved() Config {
-	def := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	deff := func(p *float64, v float64) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	def(&c.ImgDim, 2048)
-	def(&c.Embed, 1024)
-	def(&c.WordDim, 300)
-	deff(&c.LambdaSoftmax, 9)
-	if c.Agg == "" {
-		c.Agg = AggLSE
-	}
-	deff(&c.LambdaLSE, 6)
-	deff(&c.Margin, 0.2)
-	deff(&c.LR, 2e-4)
-	def(&c.LRUpdate, 15)
-	deff(&c.LRGamma, 0.1)
-	def(&c.Epochs, 30)
-	def(&c.BatchSize, 128)
-	deff(&c.GradClip, 2.0)
-	def(&c.LenBucket, 4)
-	return c
+// Defaults of Config (the original code's).
+const (
+	DefaultImgDim        = 2048
+	DefaultEmbed         = 1024
+	DefaultWordDim       = 300
+	DefaultLambdaSoftmax = 9
+	DefaultLambdaLSE     = 6
+	DefaultMargin        = 0.2
+	DefaultLR            = 2e-4
+	DefaultLRUpdate      = 15
+	DefaultLRGamma       = 0.1
+	DefaultEpochs        = 30
+	DefaultBatchSize     = 128
+	DefaultGradClip      = 2.0
+	DefaultLenBucket     = 4
+)
+
+// DefaultConfig returns POS-SCAN with the original code's hyperparameters for D = 2048 region
+// features; Vocab is left to the caller.
+func DefaultConfig() Config {
+	return Config{ImgDim: DefaultImgDim, Embed: DefaultEmbed, WordDim: DefaultWordDim, LambdaSoftmax: DefaultLambdaSoftmax,
+		Agg: AggLSE, LambdaLSE: DefaultLambdaLSE, Margin: DefaultMargin, LR: DefaultLR, LRUpdate: DefaultLRUpdate,
+		LRGamma: DefaultLRGamma, Epochs: DefaultEpochs, BatchSize: DefaultBatchSize, GradClip: DefaultGradClip,
+		LenBucket: DefaultLenBucket}
 }
 
-// Validate reports the first bad field (after defaults).
+// Validate reports the first bad hyperparameter (what a stage's section sets) as a
+// *config.FieldError naming its config key.
 func (c Config) Validate() error {
-	r := c.Resolved()
 	switch {
-	case r.Vocab <= 0:
-		return fmt.Errorf("scan: Config.Vocab = %d, want > 0", r.Vocab)
-	case r.Pad < 0 || r.Pad >= r.Vocab:
-		return fmt.Errorf("scan: Config.Pad = %d, want in [0, Vocab=%d)", r.Pad, r.Vocab)
-	case r.ImgDim < 0 || r.Embed < 0 || r.WordDim < 0:
-		return fmt.Errorf("scan: Config ImgDim %d, Embed %d, WordDim %d: want > 0", r.ImgDim, r.Embed, r.WordDim)
-	case r.Agg != AggLSE && r.Agg != AggAVG:
-		return fmt.Errorf("scan: Config.Agg = %q, want %q or %q", r.Agg, AggLSE, AggAVG)
-	case r.LambdaSoftmax < 0 || r.LambdaLSE < 0 || r.Margin < 0:
-		return fmt.Errorf("scan: Config LambdaSoftmax %v, LambdaLSE %v, Margin %v: want ≥ 0", r.LambdaSoftmax, r.LambdaLSE, r.Margin)
-	case r.LR < 0 || r.LRGamma < 0 || r.LRUpdate < 0 || r.GradClip < 0:
-		return fmt.Errorf("scan: Config LR %v, LRGamma %v, LRUpdate %d, GradClip %v: want ≥ 0", r.LR, r.LRGamma, r.LRUpdate, r.GradClip)
-	case r.Epochs < 0 || r.BatchSize < 0 || r.LenBucket < 0:
-		return fmt.Errorf("scan: Config Epochs %d, BatchSize %d, LenBucket %d: want ≥ 0", r.Epochs, r.BatchSize, r.LenBucket)
+	case c.Embed < 1:
+		return config.Invalid("embed", c.Embed, "≥ 1")
+	case c.WordDim < 1:
+		return config.Invalid("word_dim", c.WordDim, "≥ 1")
+	case !(c.LambdaSoftmax > 0):
+		return config.Invalid("lambda_softmax", c.LambdaSoftmax, "> 0")
+	case !(c.LambdaLSE > 0):
+		return config.Invalid("lambda_lse", c.LambdaLSE, "> 0")
+	case !(c.Margin >= 0):
+		return config.Invalid("margin", c.Margin, "≥ 0")
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return config.Invalid("lr", c.LR, "> 0")
+	case c.LRUpdate < 1:
+		return config.Invalid("lr_update", c.LRUpdate, "≥ 1")
+	case !(c.LRGamma > 0):
+		return config.Invalid("lr_gamma", c.LRGamma, "> 0")
+	case c.Epochs < 1:
+		return config.Invalid("epochs", c.Epochs, "≥ 1")
+	case c.BatchSize < 2:
+		return config.Invalid("batch_size", c.BatchSize, "≥ 2 (the triplet loss needs negatives)")
+	case !(c.GradClip > 0):
+		return config.Invalid("grad_clip", c.GradClip, "> 0")
 	}
 	return nil
 }
 
-// ParseConfig decodes a JSON config, rejecting unknown keys, and validates it.
+// check reports the first bad field of a model to build: its sizes from the data and its fixed
+// structure, then its hyperparameters (Validate).
+func (c Config) check() error {
+	switch {
+	case c.Vocab <= 0:
+		return fmt.Errorf("scan: vocabulary of %d ids, want > 0", c.Vocab)
+	case c.Pad < 0 || c.Pad >= c.Vocab:
+		return fmt.Errorf("scan: padding id %d, want in [0, %d)", c.Pad, c.Vocab)
+	case c.ImgDim < 1:
+		return fmt.Errorf("scan: feature dimension %d, want > 0", c.ImgDim)
+	case c.Agg != AggLSE && c.Agg != AggAVG:
+		return fmt.Errorf("scan: aggregation %q, want %q or %q", c.Agg, AggLSE, AggAVG)
+	case c.LenBucket < 1:
+		return fmt.Errorf("scan: length bucket %d, want ≥ 1", c.LenBucket)
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	return nil
+}
+
+// ParseConfig decodes a JSON config over DefaultConfig (a key it lacks keeps its default),
+// rejecting unknown keys, and validates it.
 func ParseConfig(b []byte) (Config, error) {
-	var c Config
+	c := DefaultConfig()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		return Config{}, fmt.Errorf("scan: config: %w", err)
 	}
-	if err := c.Validate(); err != nil {
+	if err := c.check(); err != nil {
 		return Config{}, err
 	}
 	return c, nil

@@ -95,10 +95,9 @@ type graph struct {
 
 // New builds a model with freshly initialised weights (from cfg.Seed).
 func New(cfg Config) (*Model, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.Resolved()
 	src := rand.NewPCG(cfg.Seed, 0x5ca7)
 	m := &Model{cfg: cfg, src: src, ps: nn.NewParamSet(tensor.Float32, rand.New(src)), meta: map[string]string{}}
 	// Build a tiny graph once so that every parameter exists in a fixed order.
@@ -117,7 +116,7 @@ func New(cfg Config) (*Model, error) {
 	return m, nil
 }
 
-// Config returns the resolved configuration.
+// Config returns the model's configuration.
 func (m *Model) Config() Config { return m.cfg }
 
 // Step returns the number of training steps done.

@@ -37,7 +37,9 @@ func toyWorld(n, regions, dim int, seed uint64) Batch {
 }
 
 func toyConfig() Config {
-	return Config{Vocab: 12, ImgDim: 8, Embed: 16, WordDim: 8, LR: 1e-2, Epochs: 3, Seed: 7}
+	return testConfig(func(c *Config) {
+		c.Vocab, c.ImgDim, c.Embed, c.WordDim, c.LR, c.Epochs, c.Seed = 12, 8, 16, 8, 1e-2, 3, 7
+	})
 }
 
 // toyModel is a fresh model of toyConfig: plain SCAN or POS-SCAN.
@@ -67,7 +69,7 @@ func trainPass(t *testing.T, m *Model, b Batch) *graph {
 }
 
 func TestConfigValidateAndParse(t *testing.T) {
-	if err := (Config{}).Validate(); err == nil {
+	if err := (DefaultConfig()).check(); err == nil {
 		t.Error("zero Vocab accepted")
 	}
 	if _, err := ParseConfig([]byte(`{"vocab": 5, "bogus": 1}`)); err == nil {
@@ -77,11 +79,11 @@ func TestConfigValidateAndParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Resolved()
+	r := c
 	if r.Embed != 1024 || r.WordDim != 300 || r.LambdaSoftmax != 9 || r.LambdaLSE != 6 || r.Margin != 0.2 || r.GradClip != 2 || r.LR != 2e-4 || r.LRUpdate != 15 || r.Agg != AggLSE {
 		t.Errorf("defaults: %+v", r)
 	}
-	if err := (Config{Vocab: 5, Agg: "max"}).Validate(); err == nil {
+	if err := testConfig(func(c *Config) { c.Vocab, c.Agg = 5, "max" }).check(); err == nil {
 		t.Error("unknown Agg accepted")
 	}
 }
@@ -241,7 +243,9 @@ func TestPrepareSlots(t *testing.T) {
 		{false, 3, [][]int{{1, 4}, {0, 1, 2}, {0}}},
 		{true, 5, [][]int{{0, 1, 2, 3, 4}, {0, 1, 2}, {0, 1}}},
 	} {
-		m, err := New(Config{Vocab: 10, ImgDim: 4, Embed: 4, WordDim: 3, Seed: 1, PlainSCAN: c.plain, LenBucket: 1})
+		m, err := New(testConfig(func(cf *Config) {
+			cf.Vocab, cf.ImgDim, cf.Embed, cf.WordDim, cf.Seed, cf.PlainSCAN, cf.LenBucket = 10, 4, 4, 3, 1, c.plain, 1
+		}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,7 +328,7 @@ func TestTrainStepGradientsMatchWholeGraph(t *testing.T) {
 // regions than the most in its batch gets zeros after its own rows, not the previous batch's
 // values.
 func TestPrepareReusesFeatures(t *testing.T) {
-	m, err := New(Config{Vocab: 10, ImgDim: 2, Embed: 4, WordDim: 3, Seed: 1})
+	m, err := New(testConfig(func(c *Config) { c.Vocab, c.ImgDim, c.Embed, c.WordDim, c.Seed = 10, 2, 4, 3, 1 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,4 +369,11 @@ func TestTrainingAndInferenceScoresAgree(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testConfig returns DefaultConfig changed by set: a test states only what it changes.
+func testConfig(set func(*Config)) Config {
+	c := DefaultConfig()
+	set(&c)
+	return c
 }

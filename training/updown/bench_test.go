@@ -44,7 +44,7 @@ func benchBatch(seed uint64, nImg, k, d, v int) *Batch {
 }
 
 func benchConfig(rnn int) Config {
-	return Config{VocabSize: 300, FeatDim: 256, InputEncoding: rnn, RNNSize: rnn, AttHid: rnn, Seed: 1}
+	return Config{VocabSize: 300, FeatDim: 256, Arch: arch(rnn, rnn, rnn, DefaultMaxLen, DefaultDecodeMaxLen), Seed: 1}
 }
 
 // BenchmarkXEStepPaper measures XE training (as BenchmarkXEStep) at the

@@ -14,7 +14,7 @@ import (
 func TestGradientsDoNotAccumulate(t *testing.T) {
 	w := newToyWorld(6, 10, 6, 8, true)
 	cfg := w.config()
-	cfg.Dropout = -1
+	cfg.Dropout = 0 // no dropout
 	m, _ := New(cfg)
 	b, _ := w.source(0, 10).Batch([]int{0, 1, 2})
 	s := layoutCaptions(b.Captions, b.ImageOf, cfg.MaxLen)

@@ -89,13 +89,12 @@ func newModel(cfg Config, dt tensor.Dtype) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := cfg.Resolved()
-	ps := nn.NewParamSet(dt, rand.New(rand.NewPCG(c.Seed, 0x75700d0)))
-	newLayers(G.NewGraph(), ps, c)
-	return &Model{cfg: c, ps: ps, names: ps.Names(), cache: newGraphCache(graphCacheSize)}, nil
+	ps := nn.NewParamSet(dt, rand.New(rand.NewPCG(cfg.Seed, 0x75700d0)))
+	newLayers(G.NewGraph(), ps, cfg)
+	return &Model{cfg: cfg, ps: ps, names: ps.Names(), cache: newGraphCache(graphCacheSize)}, nil
 }
 
-// Config returns the model's resolved configuration.
+// Config returns the model's configuration.
 func (m *Model) Config() Config { return m.cfg }
 
 // ParamNames returns the parameter names in parameter order.

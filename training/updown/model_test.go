@@ -14,7 +14,7 @@ import (
 
 // tinyConfig is a model small enough for finite differences.
 func tinyConfig() Config {
-	return Config{VocabSize: 5, FeatDim: 3, InputEncoding: 4, RNNSize: 3, AttHid: 3, MaxLen: 6, DecodeMaxLen: 6, Seed: 7}
+	return Config{VocabSize: 5, FeatDim: 3, Arch: arch(4, 3, 3, 6, 6), Seed: 7}
 }
 
 func f64(r *rand.Rand, lo, hi float64, shape ...int) *tensor.Dense {
@@ -163,7 +163,7 @@ func TestKLRowsMatchesNN(t *testing.T) {
 // differently ordered but identical operations).
 func TestStepGraphMatchesTeacherForced(t *testing.T) {
 	cfg := tinyConfig()
-	cfg.Dropout = -1
+	cfg.Dropout = 0 // no dropout
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -223,46 +223,55 @@ func randomImages(r *rand.Rand, d int, boxes []int) *Images {
 }
 
 func TestConfigValidateNamesField(t *testing.T) {
+	valid := Config{VocabSize: 3, FeatDim: 2, Arch: DefaultArch()}
 	for _, tc := range []struct {
-		c    Config
+		c    func(*Config)
 		want string
 	}{
-		{Config{FeatDim: 3}, "VocabSize"},
-		{Config{VocabSize: 3}, "FeatDim"},
-		{Config{VocabSize: 3, FeatDim: 2, RNNSize: -1}, "RNNSize"},
-		{Config{VocabSize: 3, FeatDim: 2, Dropout: 1}, "Dropout"},
+		{func(c *Config) { c.VocabSize = 0 }, "vocabulary"},
+		{func(c *Config) { c.FeatDim = 0 }, "feature dimension"},
+		{func(c *Config) { c.RNNSize = -1 }, "rnn_size: -1"},
+		{func(c *Config) { c.RNNSize = 0 }, "rnn_size: 0"},
+		{func(c *Config) { c.Dropout = 1 }, "dropout: 1"},
 	} {
-		err := tc.c.Validate()
+		c := valid
+		tc.c(&c)
+		err := c.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Validate(%+v) = %v, want an error naming %s", tc.c, err, tc.want)
+			t.Errorf("Validate(%+v) = %v, want an error naming %s", c, err, tc.want)
 		}
 	}
-	r := Config{VocabSize: 3, FeatDim: 2}.Resolved()
+	if err := valid.Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+	r := DefaultArch()
 	if r.RNNSize != 512 || r.InputEncoding != 512 || r.AttHid != 512 || r.Dropout != 0.5 || r.MaxLen != 16 || r.DecodeMaxLen != 20 {
 		t.Errorf("defaults = %+v, want the paper's 512/512/512, 0.5, 16, 20", r)
 	}
-	if err := (XEConfig{GradClip: math.NaN()}).Validate(); err == nil || !strings.Contains(err.Error(), "GradClip") {
+	if err := xeConfig(func(c *XEConfig) { c.GradClip = math.NaN() }).Validate(); err == nil || !strings.Contains(err.Error(), "grad_clip") {
 		t.Errorf("XEConfig NaN GradClip: %v", err)
 	}
-	if err := (SCSTConfig{Samples: -2}).Validate(); err == nil || !strings.Contains(err.Error(), "Samples") {
+	if err := scstConfig(func(c *SCSTConfig) { c.Samples = -2 }).Validate(); err == nil || !strings.Contains(err.Error(), "samples") {
 		t.Errorf("SCSTConfig Samples: %v", err)
 	}
-	// The fields both configs share are checked by one helper that names the right config.
+	// The fields both configs share are checked by one helper (Schedule.Validate), by their keys.
 	for _, tc := range []struct {
 		err  error
 		want string
 	}{
-		{XEConfig{LR: -1}.Validate(), "XEConfig.LR = -1"},
-		{SCSTConfig{LR: -1}.Validate(), "SCSTConfig.LR = -1"},
-		{XEConfig{CheckpointEvery: -3}.Validate(), "XEConfig.CheckpointEvery = -3"},
-		{SCSTConfig{BatchImages: -2}.Validate(), "SCSTConfig.BatchImages = -2"},
-		{SCSTConfig{LRDecayStart: -1}.Validate(), "SCSTConfig.LRDecayStart = -1"},
+		{xeConfig(func(c *XEConfig) { c.LR = -1 }).Validate(), "lr: -1"},
+		{scstConfig(func(c *SCSTConfig) { c.LR = -1 }).Validate(), "lr: -1"},
+		{xeConfig(func(c *XEConfig) { c.CheckpointEvery = -3 }).Validate(), "checkpoint_every: -3"},
+		{scstConfig(func(c *SCSTConfig) { c.BatchImages = -2 }).Validate(), "batch_images: -2"},
+		{scstConfig(func(c *SCSTConfig) { c.BatchImages = 0 }).Validate(), "batch_images: 0"},
+		{scstConfig(func(c *SCSTConfig) { c.LRDecayStart = -1 }).Validate(), "lr_decay_start: -1"},
+		{xeConfig(func(c *XEConfig) { c.Epochs = -1 }).Validate(), "epochs: -1"},
 	} {
 		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
 			t.Errorf("got %v, want an error with %q", tc.err, tc.want)
 		}
 	}
-	x := XEConfig{}
+	x := DefaultXEConfig()
 	// lr ×0.8 every 3 epochs; ss +0.05 every 5 epochs capped at 0.25 (self-critical's schedule).
 	if got, want := x.LRAt(7), 5e-4*0.8*0.8; math.Abs(got-want) > 1e-15 {
 		t.Errorf("LRAt(7) = %v, want %v", got, want)

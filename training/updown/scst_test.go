@@ -49,7 +49,7 @@ func TestSCSTImprovesReward(t *testing.T) {
 		return float64(n) / float64(len(caps))
 	}
 	cfg := w.config()
-	cfg.Dropout = -1
+	cfg.Dropout = 0 // no dropout
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestSCSTImprovesReward(t *testing.T) {
 	}
 	f0 := fracNear(m)
 	var last Progress
-	tr := &SCSTTrainer{Model: m, Config: SCSTConfig{BatchImages: 16, Epochs: 3, LR: 5e-4, Seed: 1}, Source: src,
+	tr := &SCSTTrainer{Model: m, Config: scstConfig(func(c *SCSTConfig) { c.BatchImages, c.Epochs, c.LR, c.Seed = 16, 3, 5e-4, 1 }), Source: src,
 		Rewarder: Rewarder{Scorer: sc, Match: near}, Dir: t.TempDir(),
 		Progress: func(p Progress) { last = p },
 		Validate: func(m *Model, _ int) (float64, error) { return GreedyCIDEr(m, src, sc, 16) },

@@ -149,5 +149,5 @@ func (w *toyWorld) scorer() (*caption.Scorer, error) {
 }
 
 func (w *toyWorld) config() Config {
-	return Config{VocabSize: len(w.words), FeatDim: w.d, InputEncoding: 16, RNNSize: 24, AttHid: 16, MaxLen: 8, DecodeMaxLen: 8, Seed: 1}
+	return Config{VocabSize: len(w.words), FeatDim: w.d, Arch: arch(16, 24, 16, 8, 8), Seed: 1}
 }

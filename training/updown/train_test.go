@@ -36,7 +36,7 @@ func trainXE(t *testing.T, m *Model, src Source, steps int, lr, lambda float64, 
 func TestOverfit(t *testing.T) {
 	w := newToyWorld(1, 4, 6, 8, false)
 	cfg := w.config()
-	cfg.Dropout = -1
+	cfg.Dropout = 0 // no dropout
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

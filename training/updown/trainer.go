@@ -264,7 +264,7 @@ func compactJSON(b []byte) []byte {
 type XETrainer struct {
 	// Model is trained in place.
 	Model *Model
-	// Config is the training configuration.
+	// Config is the training configuration; it must be valid (XEConfig.Validate).
 	Config XEConfig
 	// Source supplies the training images and captions (with NounPos and
 	// Alpha when Config.KLWeight > 0).
@@ -285,10 +285,7 @@ type XETrainer struct {
 // training history; a cancelled ctx stops it before the next step with
 // ctx's error (the last saved checkpoint is the resume point).
 func (t *XETrainer) Run(ctx context.Context) (*History, error) {
-	if err := t.Config.Validate(); err != nil {
-		return nil, err
-	}
-	c := t.Config.Resolved()
+	c := t.Config
 	opt, err := NewOptimizer(t.Model, c.GradClip)
 	if err != nil {
 		return nil, err
@@ -314,7 +311,7 @@ func (t *XETrainer) Run(ctx context.Context) (*History, error) {
 type SCSTTrainer struct {
 	// Model is trained in place.
 	Model *Model
-	// Config is the training configuration.
+	// Config is the training configuration; it must be valid (SCSTConfig.Validate).
 	Config SCSTConfig
 	// Source supplies images with their reference captions.
 	Source Source
@@ -333,10 +330,7 @@ type SCSTTrainer struct {
 
 // Run trains until Config.Epochs are done, resuming as XETrainer.Run does.
 func (t *SCSTTrainer) Run(ctx context.Context) (*History, error) {
-	if err := t.Config.Validate(); err != nil {
-		return nil, err
-	}
-	c := t.Config.Resolved()
+	c := t.Config
 	opt, err := NewOptimizer(t.Model, c.GradClip)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,133 @@
+// Package testworld builds the small synthetic worlds that the stage tests run on through the
+// real stage graph: a test writes the sections of an experiment as YAML (Data gives the synth,
+// captions and features sections of a world) and gets the engine of its graph, so that every
+// stage is configured, defaulted and validated as in a real run.
+package testworld
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	tscan "github.com/groundcap/groundcap/training/scan"
+	"github.com/groundcap/groundcap/training/updown"
+)
+
+// Data returns the synth, captions and features sections of a world: images images (train 80%,
+// val 10%, test 10%) of boxes regions of featDim values from seed, in shards shards, with every
+// train word in the vocabulary (word_count_threshold 1) and no rendered images.
+func Data(images, featDim, boxes int, seed int64, shards int) string {
+	return fmt.Sprintf(`synth: {images: %d, feat_dim: %d, boxes: %d, seed: %d, tsv_files: 2, no_images: true}
+captions:
+  dataset: "@synth/dataset.json"
+  entities: "@synth"
+  class_names: "@synth/class_names.txt"
+  split_ids: "@synth/split_ids.json"
+  num_shards: %d
+  word_count_threshold: 1
+features: {inputs: ["@synth/features"], num_shards: %d}
+`, images, featDim, boxes, seed, shards, shards)
+}
+
+// Tiny are the sections of tiny matching models (POS-SCAN and plain SCAN, one epoch) and of the
+// POS-SCAN alignments, trained in seconds on a Data world.
+const Tiny = `scan: &tiny {embed: 24, word_dim: 16, batch_size: 16, epochs: 1, lr: 2.0e-3, seed: 2, eval_images: 3}
+scan-plain: *tiny
+align: {batch_images: 4}
+`
+
+// Small is the world of the captioner tests: 30 images, D 32, 10 regions, seed 5, 2 shards,
+// with the Tiny matching models and alignments.
+var Small = Data(30, 32, 10, 5, 2) + Tiny
+
+// SmallShards is the number of shards of Small.
+const SmallShards = 2
+
+// Stages builds the stages of an experiment's sections (text, without root) over root.
+func Stages(t testing.TB, root, text string) []*engine.Stage {
+	t.Helper()
+	c, err := config.Parse("testworld.yaml", []byte("root: "+root+"\n"+text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages, err := pipelines.Stages(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stages
+}
+
+// New builds the engine of an experiment's sections over root, with extra stages (built by the
+// test itself) appended; log receives the engine's lines (nil: discarded).
+func New(t testing.TB, root, text string, log io.Writer, extra ...*engine.Stage) *engine.Engine {
+	t.Helper()
+	e, err := engine.New(root, append(Stages(t, root, text), extra...), engine.Options{ModuleVersion: "test", Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Make brings every stage of an experiment's sections up to date under root and returns the
+// manifests.
+func Make(t testing.TB, root, text string) map[string]*engine.Manifest {
+	t.Helper()
+	ms, err := New(t, root, text, nil).Make(context.Background(), "", engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+// Dir is the local directory of a stage output under a file root.
+func Dir(root string, m *engine.Manifest) string { return filepath.Join(root, m.Stage, m.Key) }
+
+// ReadFiles reads the named files of a stage output under a file root, by name.
+func ReadFiles(t testing.TB, root string, m *engine.Manifest, names ...string) map[string][]byte {
+	t.Helper()
+	got := map[string][]byte{}
+	for _, f := range names {
+		b, err := os.ReadFile(filepath.Join(Dir(root, m), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[f] = b
+	}
+	return got
+}
+
+// CaptionerData makes a Data world's stages under root and opens their outputs as a captioner
+// stage reads them (close the result).
+func CaptionerData(t testing.TB, root, data string) *captionxe.Inputs {
+	t.Helper()
+	ms := Make(t, root, data)
+	capDir := Dir(root, ms["captions"])
+	in, err := captionxe.OpenInputs(context.Background(), filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile),
+		Dir(root, ms["features"]), 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// MatcherConfig is a POS-SCAN model of the given sizes and widths (seed 1).
+func MatcherConfig(vocab, dim, embed, wordDim int) tscan.Config {
+	c := tscan.DefaultConfig()
+	c.Vocab, c.ImgDim, c.Embed, c.WordDim, c.Seed = vocab, dim, embed, wordDim, 1
+	return c
+}
+
+// CaptionerConfig is an Up-Down model of the given sizes, n wide (seed 1).
+func CaptionerConfig(vocab, dim, n int) updown.Config {
+	a := updown.DefaultArch()
+	a.InputEncoding, a.RNNSize, a.AttHid = n, n, n
+	return updown.Config{VocabSize: vocab, FeatDim: dim, Arch: a, Seed: 1}
+}
