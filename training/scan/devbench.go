@@ -148,7 +148,9 @@ func (b DeviceBench) Run(ctx context.Context, d gpu.Device, w io.Writer) error {
 
 // config is the model of the measurements.
 func (b DeviceBench) config(plain bool, batch, embed int) Config {
-	return Config{Vocab: b.Vocab, ImgDim: b.Feat, Embed: embed, WordDim: b.WordDim, PlainSCAN: plain, BatchSize: batch, Seed: 1}
+	c := DefaultConfig()
+	c.Vocab, c.ImgDim, c.Embed, c.WordDim, c.PlainSCAN, c.BatchSize, c.Seed = b.Vocab, b.Feat, embed, b.WordDim, plain, batch, 1
+	return c
 }
 
 // deviceModel is a fresh POS-SCAN model of the bench's sizes on d.

@@ -817,7 +817,8 @@ func trans(t bool) gblas.Transpose {
 // at the end.
 func CheckStep(d gpu.Device, s CheckSizes) CheckLine {
 	line := CheckLine{Name: "step", Ref: "scan.Model.TrainStep on gorgonia, 3 steps", Limit: 1}
-	cfg := Config{Vocab: s.V, ImgDim: s.D, Embed: s.E, WordDim: s.W, Seed: 3}
+	cfg := DefaultConfig()
+	cfg.Vocab, cfg.ImgDim, cfg.Embed, cfg.WordDim, cfg.Seed = s.V, s.D, s.E, s.W, 3
 	cpu, err := New(cfg)
 	if err != nil {
 		line.Err = err
