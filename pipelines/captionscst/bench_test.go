@@ -85,4 +85,3 @@ func BenchmarkSCSTStep(b *testing.B) {
 		})
 	}
 }
-

@@ -113,4 +113,3 @@ func alignRows(b *testing.B, m *tscan.Model, rec *feat.Record, rows []*captions.
 	}
 	return out
 }
-
