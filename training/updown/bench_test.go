@@ -65,7 +65,7 @@ func BenchmarkXEStepPaper(b *testing.B) {
 	defer blas.Use(blas.Go)
 	const v = 7000
 	b.Run("rnn=512/D=2048/blas="+be.Name, func(b *testing.B) {
-		xeSteps(b, Config{VocabSize: v, FeatDim: 2048, InputEncoding: 512, RNNSize: 512, AttHid: 512, Seed: 1}, benchBatch(1, 10, 36, 2048, v))
+		xeSteps(b, Config{VocabSize: v, FeatDim: 2048, Arch: arch(512, 512, 512, DefaultMaxLen, DefaultDecodeMaxLen), Seed: 1}, benchBatch(1, 10, 36, 2048, v))
 	})
 }
 
