@@ -56,7 +56,7 @@ func TestIssue16ConfigErrorsNameKeyAndLine(t *testing.T) {
 		// 6
 		{"scan: {seed: -2}\n", "scan:", "scan.seed: -2 (a whole number), want a whole number ≥ 0"},
 		// 7: an enumeration parses itself
-		{"scan: {blas: mkl}\n", "scan:", `scan.blas: "mkl": blas: unknown backend "mkl" (want auto, go, openblas, cuda`},
+		{"scan: {blas: mkl}\n", "scan:", `scan.blas: "mkl": blas: unknown backend "mkl" (want simd, go, openblas, cuda or auto)`},
 		// 8
 		{"align:\n  teacher: clip\n", "teacher: clip", `align.teacher: "clip": models: unknown matching model "clip" (want scan, scan-plain or none)`},
 		// 9: a nested key path
