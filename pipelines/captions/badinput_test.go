@@ -198,7 +198,7 @@ func TestEmptySentencesFile(t *testing.T) {
 	writeFile(t, filepath.Join(w.entities, "Sentences", "103.txt"), []byte("\n\n  \n"))
 	writeFile(t, filepath.Join(w.entities, "Annotations", "103.xml"), []byte("<annotation></annotation>"))
 	out := filepath.Join(w.dir, "out")
-	st, err := runWorld(t, w, out, Params{WordCountThreshold: 1, MaxRejectFraction: 0.9})
+	st, err := runWorld(t, w, out, params(func(p *Params) { p.WordCountThreshold, p.MaxRejectFraction = 1, 0.9 }))
 	if err != nil {
 		t.Fatal(err)
 	}
