@@ -78,6 +78,7 @@ func Stages(c *config.Config) ([]*engine.Stage, error) {
 		if s.Name != d.Name {
 			return nil, fmt.Errorf("pipelines: stage %q built as %q", d.Name, s.Name)
 		}
+		s.Settings = p
 		stages = append(stages, s)
 	}
 	return stages, nil

@@ -52,7 +52,10 @@ type Stage struct {
 	Version       string // bump by hand when the stage's semantics change
 	SchemaVersion string // bump when the layout of the outputs changes
 	Params        any    // encoded as canonical JSON into the key
-	Inputs        []Input
+	// Settings are the stage's typed parameters as the config resolved them, for tools that
+	// read them (plan); they do not enter the key.
+	Settings any
+	Inputs   []Input
 	// Run computes the outputs under r.Out. It may be called again after a crash with part of
 	// the outputs present.
 	Run func(ctx context.Context, r *Run) error

@@ -175,7 +175,6 @@ func onCPU(device string) bool { return device == "" || device == "cpu" }
 func (s ScanTrain) Estimate(z *Sizes) *Estimate {
 	c := s.Model
 	c.Vocab, c.ImgDim = z.Vocab+1, z.FeatDim
-	c = c.Resolved()
 	train := z.Captions["train"]
 	e := &Estimate{Stage: s.Stage, Inputs: fmt.Sprintf("%d train captions of %d images, %d val images × %d captions, %d regions × %d, embed %d",
 		train, z.Images["train"], z.Images["val"], s.CaptionsPerImage, z.Regions, z.FeatDim, c.Embed)}
@@ -219,7 +218,6 @@ type Align struct {
 func (a Align) Estimate(z *Sizes) *Estimate {
 	c := a.Teacher
 	c.Vocab, c.ImgDim = z.Vocab+1, z.FeatDim
-	c = c.Resolved()
 	imgs, caps := z.Images["train"], z.Captions["train"]
 	e := &Estimate{Stage: a.Stage, Inputs: fmt.Sprintf("%d train captions of %d images, teacher embed %d", caps, imgs, c.Embed)}
 	if !onCPU(a.Device) {
@@ -268,7 +266,6 @@ func (s ScanEval) Estimate(z *Sizes) *Estimate {
 	ret = Part{Name: "retrieval", Backend: s.Backend}
 	for _, c := range s.Models {
 		c.Vocab, c.ImgDim = z.Vocab+1, z.FeatDim
-		c = c.Resolved()
 		l, t := z.slots(c)
 		for _, sp := range s.Splits {
 			imgs := z.Images[sp]
@@ -303,7 +300,7 @@ type CaptionXE struct {
 // captioner resolves the model's sizes from the data.
 func captioner(c updown.Config, z *Sizes) updown.Config {
 	c.VocabSize, c.FeatDim = z.Vocab+1, z.FeatDim
-	return c.Resolved()
+	return c
 }
 
 // valImages is the val images decoded after every epoch.
@@ -379,7 +376,6 @@ func (x CaptionSCST) Estimate(z *Sizes) *Estimate {
 	if x.Matcher != nil {
 		m := *x.Matcher
 		m.Vocab, m.ImgDim = z.Vocab+1, z.FeatDim
-		m = m.Resolved()
 		l, t := z.slots(m)
 		step = step.Plus(m.ForwardWork(tscan.Dims{I: 1, K: z.Regions, J: x.Samples + 1, L: l, E: m.Embed, T: t}).Times(float64(b)))
 	}
@@ -423,7 +419,6 @@ func (v Evaluate) Estimate(z *Sizes) *Estimate {
 	if v.KLTeacher != nil && imgs > 0 {
 		m := *v.KLTeacher
 		m.Vocab, m.ImgDim = z.Vocab+1, z.FeatDim
-		m = m.Resolved()
 		l, t := z.slots(m)
 		b := max(1, min(v.DecodeBatch, imgs))
 		per := z.perImage(v.Split)

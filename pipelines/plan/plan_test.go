@@ -32,7 +32,7 @@ func TestSizesFromCaptionsStats(t *testing.T) {
 }
 
 func TestSizesFromSynth(t *testing.T) {
-	z := plan.FromSynth(gen.Options{Images: 400, FeatDim: 256, Boxes: 36}, 16)
+	z := plan.FromSynth(synthOptions(400, 256, 36), 16)
 	// The generator's splits: a tenth each for val and test (internal/synth), 5 captions each.
 	if z.Images["train"] != 320 || z.Images["val"] != 40 || z.Images["test"] != 40 || z.Captions["train"] != 1600 {
 		t.Errorf("splits %v %v", z.Images, z.Captions)
@@ -72,7 +72,7 @@ func TestSizesFromDataset(t *testing.T) {
 
 // demoSizes are the demo's data sizes.
 func demoSizes() *plan.Sizes {
-	z := plan.FromSynth(gen.Options{Images: 400, FeatDim: 256, Boxes: 36}, 16)
+	z := plan.FromSynth(synthOptions(400, 256, 36), 16)
 	return z
 }
 
@@ -80,7 +80,7 @@ func demoSizes() *plan.Sizes {
 // epochs, validation quadratically with the val images (every image against every caption).
 func TestEstimatesScale(t *testing.T) {
 	z := demoSizes()
-	s := plan.ScanTrain{Stage: "scan", Model: tscan.Config{Embed: 128, WordDim: 64, BatchSize: 64, Epochs: 4}, CaptionsPerImage: 5, Backend: blas.Go}
+	s := plan.ScanTrain{Stage: "scan", Model: scanConfig(128, 64, 64, 4), CaptionsPerImage: 5, Backend: blas.Go}
 	part := func(e *plan.Estimate, name string) plan.Part {
 		for _, p := range e.Parts {
 			if p.Name == name {
@@ -115,7 +115,7 @@ func TestEstimatesScale(t *testing.T) {
 	if e := s.Estimate(z); e.Note == "" || len(e.Parts) != 0 {
 		t.Errorf("a device run has an estimate: %+v", e)
 	}
-	x := plan.CaptionXE{Stage: "caption-xe", Model: updown.Config{RNNSize: 128, InputEncoding: 128, AttHid: 128}, BatchImages: 16, Epochs: 8, Backend: blas.Go}
+	x := plan.CaptionXE{Stage: "caption-xe", Model: updown.Config{Arch: arch(128, 128, 128)}, BatchImages: 16, Epochs: 8, Backend: blas.Go}
 	ex := x.Estimate(z)
 	// 320 train images in batches of 16: 20 steps an epoch.
 	if d := part(ex, "training steps").Detail; !strings.HasPrefix(d, "160 steps × ") {
@@ -246,4 +246,25 @@ func TestMakeDemo(t *testing.T) {
 	if p.Fresh != 0 || p.Estimates[0].Stage != "synth" {
 		t.Errorf("synth forced: %d fresh, first %s", p.Fresh, p.Estimates[0].Stage)
 	}
+}
+
+// synthOptions returns the generator's defaults with the given images, feature width and boxes.
+func synthOptions(images, featDim, boxes int) gen.Options {
+	o := gen.DefaultOptions()
+	o.Images, o.FeatDim, o.Boxes = images, featDim, boxes
+	return o
+}
+
+// scanConfig returns the matching model's defaults with the given widths, batch and epochs.
+func scanConfig(embed, wordDim, batch, epochs int) tscan.Config {
+	c := tscan.DefaultConfig()
+	c.Embed, c.WordDim, c.BatchSize, c.Epochs = embed, wordDim, batch, epochs
+	return c
+}
+
+// arch returns the captioner's default architecture with the given widths.
+func arch(rnn, inputEncoding, attHid int) updown.Arch {
+	a := updown.DefaultArch()
+	a.RNNSize, a.InputEncoding, a.AttHid = rnn, inputEncoding, attHid
+	return a
 }

@@ -51,7 +51,6 @@ func FromCaptionsStats(st *captions.Stats) *Sizes {
 // FromSynth returns the sizes of the synthetic world the options describe, with captions
 // truncated to maxWords.
 func FromSynth(o gen.Options, maxWords int) *Sizes {
-	o = o.Resolved()
 	val := o.Images / 10
 	z := &Sizes{
 		Images:    map[string]int{"train": o.Images - 2*val, "val": val, "test": val},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
@@ -145,7 +146,7 @@ func (g *graph) sizes(ctx context.Context) (*Sizes, error) {
 		}
 		z = FromCaptionsStats(st)
 	case hasSynth && (datasetStage == "synth" || cp.Dataset == ""):
-		z = FromSynth(sp.Options(), maxLen)
+		z = FromSynth(sp.Options, maxLen)
 	default:
 		loc := g.resolve(cp.Dataset)
 		if loc == "" {
@@ -157,7 +158,7 @@ func (g *graph) sizes(ctx context.Context) (*Sizes, error) {
 		}
 	}
 	if hasSynth && z.Regions == 0 {
-		o := sp.Options().Resolved()
+		o := sp.Options
 		z.Regions, z.FeatDim = o.Boxes, o.FeatDim
 	}
 	fp, _ := g.params["features"].(features.Params)
@@ -182,7 +183,7 @@ func (g *graph) sizes(ctx context.Context) (*Sizes, error) {
 		raw += n
 	}
 	if !known && z.RawFeatureBytes == 0 && hasSynth {
-		raw = FromSynth(sp.Options(), maxLen).RawFeatureBytes
+		raw = FromSynth(sp.Options, maxLen).RawFeatureBytes
 	}
 	if known || z.RawFeatureBytes == 0 {
 		z.SetRawFeatures(raw, fp.FeatDim)
@@ -196,7 +197,7 @@ func (g *graph) scanConfig(name string) (tscan.Config, scan.Params, error) {
 	if !ok {
 		return tscan.Config{}, p, fmt.Errorf("plan: %s is not a matching-model stage of this config", name)
 	}
-	return p.ModelConfig(name, 0, 0), p, nil
+	return p.ModelConfig(0, 0), p, nil
 }
 
 // captionerConfig returns the model configuration of the cross-entropy stage behind a captioner
@@ -216,18 +217,18 @@ func (g *graph) captionerConfig(name string) (updown.Config, error) {
 }
 
 // backend is the name a stage's blas setting selects ("" is blas.Default).
-func backend(name string) string {
+func backend(name blas.Name) string {
 	if name == "" {
 		return blas.Default
 	}
-	return name
+	return string(name)
 }
 
 // estimate estimates one stage from its parameters.
 func (g *graph) estimate(name string, z *Sizes) (*Estimate, error) {
 	switch p := g.params[name].(type) {
 	case synth.Params:
-		o := p.Options().Resolved()
+		o := p.Options
 		return Synth(name, o.Images, o.FeatDim, o.Boxes, !o.NoImages), nil
 	case captions.Params:
 		return Captions(name, z), nil
@@ -239,18 +240,18 @@ func (g *graph) estimate(name string, z *Sizes) (*Estimate, error) {
 			return nil, err
 		}
 		return ScanTrain{Stage: name, Model: c, MaxSteps: p.MaxSteps, CaptionsPerImage: p.CaptionsPerImage,
-			Scores: tscan.ScoreOptions{Images: p.EvalImages, Captions: p.EvalCaptions}, Backend: backend(p.BLAS), Device: p.Device}.Estimate(z), nil
+			Scores: tscan.ScoreOptions{Images: p.EvalImages, Captions: p.EvalCaptions}, Backend: backend(p.BLAS), Device: string(p.Device)}.Estimate(z), nil
 	case align.Params:
-		c, _, err := g.scanConfig(p.Teacher)
+		c, _, err := g.scanConfig(string(p.Teacher))
 		if err != nil {
 			return nil, err
 		}
-		return Align{Stage: name, Teacher: c, BatchImages: p.BatchImages, Backend: backend(p.BLAS), Device: p.Device}.Estimate(z), nil
+		return Align{Stage: name, Teacher: c, BatchImages: p.BatchImages, Backend: backend(p.BLAS), Device: string(p.Device)}.Estimate(z), nil
 	case scaneval.Params:
 		se := ScanEval{Stage: name, Splits: p.Splits, RetrievalSplit: p.RetrievalSplit, CaptionsPerImage: p.CaptionsPerImage,
-			Scores: tscan.ScoreOptions{Images: p.EvalImages, Captions: p.EvalCaptions}, Backend: backend(p.BLAS), Device: p.Device}
+			Scores: tscan.ScoreOptions{Images: p.EvalImages, Captions: p.EvalCaptions}, Backend: backend(p.BLAS), Device: string(p.Device)}
 		for _, m := range p.Models {
-			c, _, err := g.scanConfig(m)
+			c, _, err := g.scanConfig(string(m))
 			if err != nil {
 				return nil, err
 			}
@@ -258,7 +259,7 @@ func (g *graph) estimate(name string, z *Sizes) (*Estimate, error) {
 		}
 		return se.Estimate(z), nil
 	case captionxe.Params:
-		xc := p.XEConfig().Resolved()
+		xc := p.XEConfig
 		return CaptionXE{Stage: name, Model: p.ModelConfig(0, 0), BatchImages: xc.BatchImages, Epochs: xc.Epochs, ValImages: p.ValImages,
 			ScheduledSampling: xc.SSEvery > 0 && xc.SSIncrease > 0, Backend: backend(p.BLAS)}.Estimate(z), nil
 	case captionscst.Params:
@@ -266,9 +267,9 @@ func (g *graph) estimate(name string, z *Sizes) (*Estimate, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc := p.SCSTConfig().Resolved()
+		sc := p.SCSTConfig
 		x := CaptionSCST{Stage: name, Model: c, BatchImages: sc.BatchImages, Epochs: sc.Epochs, Samples: sc.Samples, ValImages: p.ValImages, Backend: backend(p.BLAS)}
-		if p.Matcher != captionxe.TeacherNone {
+		if p.Matcher != models.None {
 			m, _, err := g.scanConfig(string(p.Matcher))
 			if err != nil {
 				return nil, err
@@ -302,7 +303,7 @@ func (g *graph) estimate(name string, z *Sizes) (*Estimate, error) {
 func ParamsOf(eng *engine.Engine) map[string]any {
 	out := map[string]any{}
 	for _, s := range eng.Stages() {
-		out[s.Name] = s.Params
+		out[s.Name] = s.Settings
 	}
 	return out
 }

@@ -133,7 +133,6 @@ func (p Params) resolved() Params {
 	}
 	return p
 }
-}
 
 // Validate returns the first bad field: a *config.FieldError naming its key.
 func (p Params) Validate() error {

@@ -14,7 +14,6 @@ import (
 // FC, both GRU directions (input projections and recurrences), the scores s = v·eᵀ and, per
 // image, the Gram matrix V·Vᵀ and its product with α.
 func (c Config) ForwardProducts(d Dims) []blas.Product {
-	c = c.Resolved()
 	E, W, D := c.Embed, c.WordDim, c.ImgDim
 	return []blas.Product{
 		{M: d.I * d.K, N: E, K: D, Count: 1},                // image FC
@@ -29,7 +28,6 @@ func (c Config) ForwardProducts(d Dims) []blas.Product {
 // TrainStepProducts returns the products of one TrainStep on a batch of sizes d (I = J):
 // Forward's and those of the backward pass (the image features' gradient is not computed).
 func (c Config) TrainStepProducts(d Dims) []blas.Product {
-	c = c.Resolved()
 	E, W, D := c.Embed, c.WordDim, c.ImgDim
 	return append(c.ForwardProducts(d),
 		blas.Product{M: d.K, N: d.K, K: d.T * d.J, Count: float64(d.I)}, // ∂G of the cosine
@@ -88,28 +86,24 @@ const (
 
 // NumWeights returns the number of trained weights.
 func (c Config) NumWeights() int {
-	c = c.Resolved()
 	E, W := c.Embed, c.WordDim
 	return c.ImgDim*E + E + c.Vocab*W + 2*(3*W*E+3*E*E+6*E)
 }
 
 // TrainStepWork returns the cost of one TrainStep on a batch of sizes d.
 func (c Config) TrainStepWork(d Dims) nn.Work {
-	c = c.Resolved()
 	return nn.Work{Products: c.TrainStepProducts(d),
 		Values: trainValuesPerAttention*float64(d.I*d.K*d.T*d.J) + trainValuesPerGRU*float64(d.L*d.J*c.Embed) + trainValuesPerWeight*float64(c.NumWeights())}
 }
 
 // ForwardWork returns the cost of Forward (or Align) on a batch of sizes d.
 func (c Config) ForwardWork(d Dims) nn.Work {
-	c = c.Resolved()
 	return nn.Work{Products: c.ForwardProducts(d),
 		Values: fwdValuesPerAttention*float64(d.I*d.K*d.T*d.J) + fwdValuesPerGRU*float64(d.L*d.J*c.Embed)}
 }
 
 // ScoresWork returns the cost of Scores over images × captions on the CPU (see ScoresProducts).
 func (c Config) ScoresWork(images, captions int, d Dims, opts ScoreOptions) nn.Work {
-	c = c.Resolved()
 	w := nn.Work{Products: c.ScoresProducts(images, captions, d, opts)}
 	bj := opts.Captions
 	if bj <= 0 {

@@ -34,7 +34,9 @@ func TestCostModelMatchesProducts(t *testing.T) {
 		{batch: 6, k: 5, d: 24, l: 7, e: 16, w: 12, vocab: 50},              // 0
 		{batch: 9, k: 7, d: 20, l: 10, e: 12, w: 8, vocab: 40, plain: true}, // 1
 	} {
-		cfg := Config{Vocab: tc.vocab, ImgDim: tc.d, Embed: tc.e, WordDim: tc.w, PlainSCAN: tc.plain, Seed: 3}
+		cfg := testConfig(func(c *Config) {
+			c.Vocab, c.ImgDim, c.Embed, c.WordDim, c.PlainSCAN, c.Seed = tc.vocab, tc.d, tc.e, tc.w, tc.plain, 3
+		})
 		m, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -81,7 +83,7 @@ func TestCostModelMatchesProducts(t *testing.T) {
 
 // TestNumWeights checks the weight count of the cost model against the model's parameters.
 func TestNumWeights(t *testing.T) {
-	cfg := Config{Vocab: 37, ImgDim: 11, Embed: 6, WordDim: 5, Seed: 1}
+	cfg := testConfig(func(c *Config) { c.Vocab, c.ImgDim, c.Embed, c.WordDim, c.Seed = 37, 11, 6, 5, 1 })
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

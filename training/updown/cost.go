@@ -40,7 +40,6 @@ func (c Config) coreProducts(n, k int) []blas.Product {
 // each (1: greedy; the beam width; the samples of SCST) for steps steps: the preparation, then
 // one step graph per step with the logits of every row.
 func (c Config) DecodeProducts(nImg, perImage, k, steps int) []blas.Product {
-	c = c.Resolved()
 	n := nImg * perImage
 	out := c.prepareProducts(nImg, k)
 	step := append(c.coreProducts(n, k), blas.Product{M: n, N: c.VocabSize + 1, K: c.RNNSize, Count: 1})
@@ -51,7 +50,6 @@ func (c Config) DecodeProducts(nImg, perImage, k, steps int) []blas.Product {
 // regions and n captions of t steps, with its backward pass when grad: gorgonia's product
 // gradients compute both inputs' gradients, ∂A = ∂C·Bᵀ and ∂B = Aᵀ·∂C.
 func (c Config) teacherForcedProducts(nImg, n, k, t int, grad bool) []blas.Product {
-	c = c.Resolved()
 	fwd := c.prepareProducts(nImg, k)
 	fwd = append(fwd, blas.Scale(c.coreProducts(n, k), float64(t))...)
 	fwd = append(fwd, blas.Product{M: t * n, N: c.VocabSize + 1, K: c.RNNSize, Count: 1}) // logits
@@ -113,25 +111,21 @@ func (c Config) stepValues(n, k, steps int, train bool) float64 {
 
 // XEStepWork returns the cost of one XEStep without scheduled sampling (see XEStepProducts).
 func (c Config) XEStepWork(nImg, n, k, t int) nn.Work {
-	c = c.Resolved()
 	return nn.Work{Products: c.XEStepProducts(nImg, n, k, t), Values: c.stepValues(n, k, t, true)}
 }
 
 // LossWork returns the cost of Loss (see LossProducts).
 func (c Config) LossWork(nImg, n, k, t int) nn.Work {
-	c = c.Resolved()
 	return nn.Work{Products: c.LossProducts(nImg, n, k, t), Values: c.stepValues(n, k, t, false)}
 }
 
 // DecodeWork returns the cost of decoding (see DecodeProducts).
 func (c Config) DecodeWork(nImg, perImage, k, steps int) nn.Work {
-	c = c.Resolved()
 	return nn.Work{Products: c.DecodeProducts(nImg, perImage, k, steps), Values: c.stepValues(nImg*perImage, k, steps, false)}
 }
 
 // SCSTStepWork returns the captioner's cost of one SCSTStep (see SCSTStepProducts).
 func (c Config) SCSTStepWork(nImg, samples, k, greedySteps, sampleSteps int) nn.Work {
-	c = c.Resolved()
 	return nn.Work{Products: c.SCSTStepProducts(nImg, samples, k, greedySteps, sampleSteps),
 		Values: c.stepValues(nImg, k, greedySteps, false) + c.stepValues(nImg*samples, k, sampleSteps, false) + c.stepValues(nImg*samples, k, sampleSteps, true)}
 }

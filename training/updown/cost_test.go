@@ -34,7 +34,7 @@ func sameFlops(got, want float64) bool { return math.Abs(got-want) <= 1e-9*want 
 // product). Decoding stops when every row has ended, so for the decoders the test finds the
 // number of steps whose cost matches the count, within the allowed range.
 func TestCostModelMatchesProducts(t *testing.T) {
-	cfg := Config{VocabSize: 40, FeatDim: 24, InputEncoding: 12, RNNSize: 10, AttHid: 8, MaxLen: 9, DecodeMaxLen: 7, Seed: 3}
+	cfg := Config{VocabSize: 40, FeatDim: 24, Arch: arch(12, 10, 8, 9, 7), Seed: 3}
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
