@@ -95,7 +95,9 @@ func TestSentenceAlignment(t *testing.T) {
 func TestTextStore(t *testing.T) {
 	cv, mv := textVocabs()
 	orig, _ := scan.NewText(scan.TextOriginal, mv, cv)
-	m, err := tscan.New(tscan.Config{Vocab: mv.Size(), ImgDim: 4, Embed: 4, WordDim: 4})
+	cfg := tscan.DefaultConfig()
+	cfg.Vocab, cfg.ImgDim, cfg.Embed, cfg.WordDim = mv.Size(), 4, 4, 4
+	m, err := tscan.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
