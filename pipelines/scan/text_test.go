@@ -122,7 +122,9 @@ func TestTextStore(t *testing.T) {
 	if got.Mode != scan.TextOriginal || !slices.Equal(got.Match.IxToWord, mv.IxToWord) || !slices.Equal(got.Words, cv.IxToWord) {
 		t.Errorf("round trip: %+v", got)
 	}
-	small, _ := tscan.New(tscan.Config{Vocab: mv.Size() + 1, ImgDim: 4, Embed: 4, WordDim: 4})
+	scfg := tscan.DefaultConfig()
+	scfg.Vocab, scfg.ImgDim, scfg.Embed, scfg.WordDim = mv.Size()+1, 4, 4, 4
+	small, _ := tscan.New(scfg)
 	if err := orig.Store(small); err != nil {
 		t.Fatal(err)
 	}
