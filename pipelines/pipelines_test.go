@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/groundcap/groundcap/internal/config"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/evaluate"
 	"github.com/groundcap/groundcap/pipelines/scan"
 )
@@ -97,12 +96,12 @@ func TestRealDataConfigs(t *testing.T) {
 			if (e.Stage("scan-eval") != nil) != tc.grounding {
 				t.Errorf("scan-eval built: %v, want %v (grounding references)", e.Stage("scan-eval") != nil, tc.grounding)
 			}
-			xe := e.Stage("caption-xe-posscan").Params.(captionxe.Params)
-			ev := e.Stage("evaluate-scst-posscan").Params.(evaluate.Params)
-			sc := e.Stage("scan").Params.(scan.Params)
-			if *xe.KLWeight != tc.klWeight || ev.BeamSize != tc.beam || ev.Grounding() != tc.grounding || sc.Text != scan.TextOriginal {
+			xeKL, _ := e.Stage("caption-xe-posscan").Params.(map[string]any)["kl_weight"].(float64) // λ as resolved into the key
+			ev := e.Stage("evaluate-scst-posscan").Settings.(evaluate.Params)
+			sc := e.Stage("scan").Settings.(scan.Params)
+			if xeKL != tc.klWeight || ev.BeamSize != tc.beam || ev.Grounding() != tc.grounding || sc.Text != scan.TextOriginal {
 				t.Errorf("kl_weight %g beam %d grounding %v text %s; want %g, %d, %v, %s",
-					*xe.KLWeight, ev.BeamSize, ev.Grounding(), sc.Text, tc.klWeight, tc.beam, tc.grounding, scan.TextOriginal)
+					xeKL, ev.BeamSize, ev.Grounding(), sc.Text, tc.klWeight, tc.beam, tc.grounding, scan.TextOriginal)
 			}
 			sts, err := e.Status(context.Background(), false)
 			if err != nil {
