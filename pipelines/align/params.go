@@ -101,8 +101,9 @@ func (p Params) validate() error {
 		return config.Invalid("max_reject_fraction", p.MaxRejectFraction, "0..1")
 	case len(p.Splits) == 0:
 		return config.Invalid("splits", "[]", "at least one split")
-	case !gpu.ValidKind(string(p.Device)):
-		return config.Invalid("device", p.Device, "cpu, cuda or emulate")
+	}
+	if err := p.Device.Validate(); err != nil {
+		return err
 	}
 	for i, s := range p.Splits {
 		if s == "" {

@@ -24,6 +24,7 @@ package captionscst
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
@@ -127,14 +128,7 @@ func (p Params) resolve() Params {
 }
 
 // IsInstance reports whether name is one of the package's stage instances.
-func IsInstance(name string) bool {
-	for _, n := range Names() {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
+func IsInstance(name string) bool { return slices.Contains(Names(), name) }
 
 // validate reports the first bad field of resolved parameters: a *config.FieldError by its key.
 func (p Params) validate() error {

@@ -37,6 +37,7 @@ package captionxe
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
@@ -203,14 +204,7 @@ func (p Params) resolve() (Params, error) {
 }
 
 // IsInstance reports whether name is one of the package's stage instances.
-func IsInstance(name string) bool {
-	for _, n := range Names() {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
+func IsInstance(name string) bool { return slices.Contains(Names(), name) }
 
 // validate reports the first bad field of resolved parameters: a *config.FieldError by its key.
 func (p Params) validate() error {

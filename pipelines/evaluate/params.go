@@ -30,6 +30,7 @@
 package evaluate
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/groundcap/groundcap/internal/config"
@@ -136,14 +137,7 @@ func (p Params) resolve() Params {
 func (p Params) Grounding() bool { return p.GroundingRefs != None }
 
 // IsInstance reports whether name is an evaluate instance.
-func IsInstance(name string) bool {
-	for _, n := range Names() {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
+func IsInstance(name string) bool { return slices.Contains(Names(), name) }
 
 // validate reports the first bad field: a *config.FieldError by its key.
 func (p Params) validate() error {

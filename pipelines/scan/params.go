@@ -152,8 +152,9 @@ func (p Params) validate(name string) error {
 		return config.Invalid("eval_captions", p.EvalCaptions, "≥ 1")
 	case p.FeatureCacheMB < 0:
 		return config.Invalid("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
-	case !gpu.ValidKind(string(p.Device)):
-		return config.Invalid("device", p.Device, "cpu, cuda or emulate")
+	}
+	if err := p.Device.Validate(); err != nil {
+		return err
 	}
 	return p.BLAS.Validate()
 }

@@ -116,8 +116,9 @@ func (p Params) validate() error {
 		return config.Invalid("eval_images", p.EvalImages, "≥ 1")
 	case p.EvalCaptions < 1:
 		return config.Invalid("eval_captions", p.EvalCaptions, "≥ 1")
-	case !gpu.ValidKind(string(p.Device)):
-		return config.Invalid("device", p.Device, "cpu, cuda or emulate")
+	}
+	if err := p.Device.Validate(); err != nil {
+		return err
 	}
 	return p.BLAS.Validate()
 }

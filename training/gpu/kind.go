@@ -1,6 +1,10 @@
 package gpu
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/groundcap/groundcap/internal/config"
+)
 
 // Kind is a stage's device setting (its device key): KindCPU, KindCUDA or KindEmulate. It parses
 // itself, so a config naming no device kind fails where it is read.
@@ -12,5 +16,14 @@ func (k *Kind) UnmarshalText(b []byte) error {
 		return fmt.Errorf("gpu: unknown device %q (want %s, %s or %s)", b, KindCPU, KindCUDA, KindEmulate)
 	}
 	*k = Kind(b)
+	return nil
+}
+
+// Validate reports a kind ValidKind does not accept (a Kind set in code rather than parsed) as
+// a *config.FieldError of the device key.
+func (k Kind) Validate() error {
+	if !ValidKind(string(k)) {
+		return config.Invalid("device", k, "cpu, cuda or emulate")
+	}
 	return nil
 }
