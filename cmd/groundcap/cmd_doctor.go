@@ -6,29 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
-	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/groundcap/groundcap/internal/gpublas"
 	"github.com/groundcap/groundcap/training/blas"
 )
-
-// init registers the "cuda" BLAS backend, so that every command's
-// --blas=cuda|auto can use the GPU. The library directory comes from
-// GROUNDCAP_CUDA_LIB_DIR when the backend is constructed (doctor and
-// gpu-check set it from --lib-dir).
-func init() {
-	if err := blas.Register(blas.CUDA, cudaBackend); err != nil {
-		panic(err) // programmer error: registered twice
-	}
-}
-
-// cudaBackend is the training/blas factory of the "cuda" backend.
-func cudaBackend() (gblas.Float32, error) {
-	return gpublas.New(gpublas.Options{LibDir: os.Getenv(gpublas.EnvLibDir)})
-}
 
 // doctorOptions are the flags of 'groundcap doctor'.
 type doctorOptions struct {
@@ -38,7 +21,7 @@ type doctorOptions struct {
 }
 
 func (o *doctorOptions) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.LibDir, "lib-dir", "", "directory (or ':'-separated list) holding the CUDA libraries, searched before the system library path; sets "+gpublas.EnvLibDir+" for this run (default $"+gpublas.EnvLibDir+")")
+	fs.StringVar(&o.LibDir, "lib-dir", "", "directory (or ':'-separated list) holding the CUDA libraries, searched before the system library path (default $"+gpublas.EnvLibDir+")")
 	fs.IntVar(&o.Device, "device", 0, "CUDA device ordinal")
 	o.doctorBenchOptions.AddFlags(fs)
 }
@@ -64,7 +47,7 @@ func newDoctorCommand(g *globalOptions) *command {
 				return err
 			}
 			if opts.Bench {
-				return runDoctorBench(ctx, opts.doctorBenchOptions, g.Stdout)
+				return runDoctorBench(ctx, opts.doctorBenchOptions, blas.Options{CUDALibDir: opts.LibDir, CUDADevice: opts.Device}, g.Stdout)
 			}
 			return nil
 		},
@@ -76,15 +59,11 @@ func newDoctorCommand(g *globalOptions) *command {
 const doctorTol = 1e-5
 
 func runDoctor(_ context.Context, opts doctorOptions, g *globalOptions) (err error) {
-	if opts.LibDir != "" {
-		if err := os.Setenv(gpublas.EnvLibDir, opts.LibDir); err != nil {
-			return err
-		}
-	}
+	bo := blas.Options{CUDALibDir: opts.LibDir, CUDADevice: opts.Device}
 	w := g.Stdout
 	fmt.Fprintln(w, "BLAS backends (--blas):")
 	for _, name := range []string{blas.SIMD, blas.Go, blas.OpenBLAS, blas.CUDA, blas.Auto} {
-		b, selErr := blas.Select(name)
+		b, selErr := bo.Select(name)
 		if selErr != nil {
 			fmt.Fprintf(w, "  %-9s unavailable: %v\n", name, selErr)
 			continue
@@ -106,12 +85,12 @@ func runDoctor(_ context.Context, opts doctorOptions, g *globalOptions) (err err
 	}
 
 	fmt.Fprintln(w, "\nCUDA:")
-	dir := os.Getenv(gpublas.EnvLibDir)
+	dir := bo.CUDADir()
 	if dir == "" {
 		dir = "(none; system library path only)"
 	}
 	fmt.Fprintf(w, "  library dir  %s\n", dir)
-	gpu, err := gpublas.New(gpublas.Options{LibDir: os.Getenv(gpublas.EnvLibDir), Device: opts.Device, Threshold: 1})
+	gpu, err := gpublas.New(gpublas.Options{LibDir: bo.CUDADir(), Device: opts.Device, Threshold: 1})
 	if err != nil {
 		fmt.Fprintf(w, "  unavailable  %v\n", err)
 		return nil

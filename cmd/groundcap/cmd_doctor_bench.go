@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/blascheck"
 )
 
 // doctorBenchHelp is the part of doctor's help about --bench.
@@ -23,9 +24,9 @@ type doctorBenchOptions struct {
 	BenchSteps int
 
 	// shapes and scan size the measurements; zero means doctorBenchShapes
-	// and paperScan. Tests shrink them.
+	// and blascheck.PaperScan. Tests shrink them.
 	shapes [][3]int
-	scan   scanSize
+	scan   blascheck.ScanSize
 }
 
 func (o *doctorBenchOptions) AddFlags(fs *flag.FlagSet) {
@@ -36,13 +37,10 @@ func (o *doctorBenchOptions) AddFlags(fs *flag.FlagSet) {
 // doctorBenchShapes are the m, n, k of the products doctor --bench times.
 var doctorBenchShapes = [][3]int{{1024, 1024, 1024}, {128, 1024, 1024}, {128, 3072, 1024}, {36, 36, 1024}, {36, 768, 36}}
 
-// paperScan is the POS-SCAN step at the paper's sizes (training/scan's
-// BenchmarkTrainStep with GROUNDCAP_BENCH_FULL=1).
-var paperScan = scanSize{Batch: 128, Regions: 36, Feat: 2048, Words: 16, Embed: 1024, Vocab: 7000}
-
-// runDoctorBench prints the --bench lines of every backend that constructs;
-// a backend that does not is reported on a line starting with '#'.
-func runDoctorBench(_ context.Context, opts doctorBenchOptions, w io.Writer) error {
+// runDoctorBench prints the --bench lines of every backend that constructs
+// with the options bo; a backend that does not is reported on a line starting
+// with '#'.
+func runDoctorBench(_ context.Context, opts doctorBenchOptions, bo blas.Options, w io.Writer) error {
 	if opts.BenchSteps < 0 {
 		return usageError{fmt.Sprintf("--bench-steps %d: want ≥ 0", opts.BenchSteps)}
 	}
@@ -50,12 +48,12 @@ func runDoctorBench(_ context.Context, opts doctorBenchOptions, w io.Writer) err
 	if shapes == nil {
 		shapes = doctorBenchShapes
 	}
-	if ss == (scanSize{}) {
-		ss = paperScan
+	if ss == (blascheck.ScanSize{}) {
+		ss = blascheck.PaperScan
 	}
 	fmt.Fprintf(w, "\nBenchmarks (backend shape GFLOP/s; backend pos-scan-step seconds, %v):\n", ss)
 	for _, name := range blas.Names() {
-		b, err := blas.Select(name)
+		b, err := bo.Select(name)
 		if err != nil {
 			fmt.Fprintf(w, "# %s unavailable: %v\n", name, err)
 			continue
@@ -74,7 +72,7 @@ func runDoctorBench(_ context.Context, opts doctorBenchOptions, w io.Writer) err
 }
 
 // benchBackend prints the lines of one backend.
-func benchBackend(w io.Writer, b blas.Backend, shapes [][3]int, ss scanSize, steps int) error {
+func benchBackend(w io.Writer, b blas.Backend, shapes [][3]int, ss blascheck.ScanSize, steps int) error {
 	for _, s := range shapes {
 		gf, err := blas.SgemmGFLOPS(b.Impl, s[0], s[1], s[2], 5)
 		if err != nil {
@@ -85,7 +83,7 @@ func benchBackend(w io.Writer, b blas.Backend, shapes [][3]int, ss scanSize, ste
 	if steps == 0 {
 		return nil
 	}
-	res, err := scanSteps(b.Impl, ss, steps)
+	res, err := blascheck.ScanSteps(b.Impl, ss, steps)
 	if err != nil {
 		return err
 	}

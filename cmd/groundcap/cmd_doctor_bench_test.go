@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/blascheck"
 )
 
 // TestDoctorBenchLines checks that doctor --bench prints, for each backend
@@ -17,9 +18,9 @@ import (
 // positive numbers (sizes shrunk so that the test takes a moment).
 func TestDoctorBenchLines(t *testing.T) {
 	opts := doctorBenchOptions{Bench: true, BenchSteps: 1, shapes: [][3]int{{8, 9, 10}, {40, 33, 70}},
-		scan: scanSize{Batch: 4, Regions: 3, Feat: 16, Words: 4, Embed: 8, Vocab: 20}}
+		scan: blascheck.ScanSize{Batch: 4, Regions: 3, Feat: 16, Words: 4, Embed: 8, Vocab: 20}}
 	var out bytes.Buffer
-	if err := runDoctorBench(context.Background(), opts, &out); err != nil {
+	if err := runDoctorBench(context.Background(), opts, blas.Options{}, &out); err != nil {
 		t.Fatal(err)
 	}
 	values := map[string]float64{}
@@ -45,7 +46,7 @@ func TestDoctorBenchLines(t *testing.T) {
 		}
 	}
 	var u usageError
-	if err := runDoctorBench(context.Background(), doctorBenchOptions{BenchSteps: -1}, &out); !errors.As(err, &u) {
+	if err := runDoctorBench(context.Background(), doctorBenchOptions{BenchSteps: -1}, blas.Options{}, &out); !errors.As(err, &u) {
 		t.Errorf("--bench-steps -1: error %v, want a usage error", err)
 	}
 }

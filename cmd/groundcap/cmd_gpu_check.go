@@ -6,19 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"github.com/groundcap/groundcap/internal/gpublas"
 	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/blascheck"
 	"github.com/groundcap/groundcap/training/scan"
 )
 
@@ -49,10 +45,11 @@ type gpuCheckOptions struct {
 	BenchPreset string
 
 	// shapes, step and scan size the measurements; zero means the
-	// defaults (benchShapes, defaultStep, defaultScan). Tests shrink them.
+	// defaults (benchShapes, blascheck.DefaultStep, blascheck.DefaultScan).
+	// Tests shrink them.
 	shapes [][3]int
-	step   stepDims
-	scan   scanSize
+	step   blascheck.StepDims
+	scan   blascheck.ScanSize
 	// bench, when set, replaces the device-resident measurements' sizes (tests).
 	bench *scan.DeviceBench
 	// checkSizes, when set, replaces the device checks' sizes (tests).
@@ -62,11 +59,8 @@ type gpuCheckOptions struct {
 // benchShapes are the m, n, k of the timed products.
 var benchShapes = [][3]int{{128, 1024, 1024}, {2048, 2048, 2048}}
 
-// defaultStep sizes the timed training step.
-var defaultStep = stepDims{Batch: 256, In: 2048, Hidden: 1024, Out: 256}
-
 func (o *gpuCheckOptions) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.LibDir, "lib-dir", "", "directory (or ':'-separated list) holding the CUDA libraries, searched before the system library path; sets "+gpublas.EnvLibDir+" for this run (default $"+gpublas.EnvLibDir+")")
+	fs.StringVar(&o.LibDir, "lib-dir", "", "directory (or ':'-separated list) holding the CUDA libraries, searched before the system library path (default $"+gpublas.EnvLibDir+")")
 	fs.IntVar(&o.Device, "device", 0, "CUDA device ordinal")
 	fs.BoolVar(&o.Pedantic, "pedantic", false, "run cuBLAS in CUBLAS_PEDANTIC_MATH instead of CUBLAS_DEFAULT_MATH (neither uses TF32)")
 	fs.IntVar(&o.Reps, "reps", 20, "timed repetitions of each GPU product and training step")
@@ -149,19 +143,10 @@ func newGPUCheckCommand(g *globalOptions) *command {
 	}
 }
 
-// stepTol bounds the relative difference of the training step's loss and
-// gradient between GPU and CPU: both are fp32, only the summation order of
-// the products differs, and the step adds tanh and a mean on top.
-const stepTol = 1e-4
-
 func runGPUCheck(ctx context.Context, opts gpuCheckOptions, g *globalOptions) (err error) {
-	if opts.LibDir != "" {
-		if err := os.Setenv(gpublas.EnvLibDir, opts.LibDir); err != nil {
-			return err
-		}
-	}
+	libDir := blas.Options{CUDALibDir: opts.LibDir}.CUDADir()
 	gpu, err := gpublas.New(gpublas.Options{
-		LibDir:    os.Getenv(gpublas.EnvLibDir),
+		LibDir:    libDir,
 		Device:    opts.Device,
 		Pedantic:  opts.Pedantic,
 		Threshold: 1, // every product of the checks runs on the GPU
@@ -219,35 +204,35 @@ func runGPUCheck(ctx context.Context, opts gpuCheckOptions, g *globalOptions) (e
 
 	fmt.Fprintln(w, "\nTraining step through gorgonia (X·W1 -> tanh -> ·W2 -> mean square, backward to W1, W2):")
 	dims := opts.step
-	if dims == (stepDims{}) {
-		dims = defaultStep
+	if dims == (blascheck.StepDims{}) {
+		dims = blascheck.DefaultStep
 	}
-	cs, err := graphStep(cpu, dims, opts.CPUReps)
+	cs, err := blascheck.GraphStep(cpu, dims, opts.CPUReps)
 	if err != nil {
 		return err
 	}
 	counted := blas.NewCounter(gpu)
 	before := gpu.Stats().GPUCalls
-	gs, err := graphStep(counted, dims, opts.Reps)
+	gs, err := blascheck.GraphStep(counted, dims, opts.Reps)
 	if err != nil {
 		return err
 	}
 	onGPU := gpu.Stats().GPUCalls - before
 	lossRel := math.Abs(float64(gs.Loss-cs.Loss)) / math.Max(math.Abs(float64(cs.Loss)), math.SmallestNonzeroFloat32)
-	gradRel := maxNormRel(gs.Grad, cs.Grad)
+	gradRel := blascheck.MaxNormRel(gs.Grad, cs.Grad)
 	status := "ok"
-	if !(lossRel <= stepTol && gradRel <= stepTol) || onGPU == 0 {
+	if !(lossRel <= blascheck.StepTol && gradRel <= blascheck.StepTol) || onGPU == 0 {
 		status = "FAILED"
 		failed = append(failed, "training step")
 	}
 	fmt.Fprintf(w, "  %v: loss CPU %.7g GPU %.7g (rel %.2g), dW1 rel %.2g (limit %g), %d Sgemm calls on the GPU: %s\n",
-		dims, cs.Loss, gs.Loss, lossRel, gradRel, stepTol, onGPU, status)
+		dims, cs.Loss, gs.Loss, lossRel, gradRel, blascheck.StepTol, onGPU, status)
 	fmt.Fprintf(w, "  step time: CPU %v, GPU %v (speed-up %.1fx; every product on the GPU)\n", cs.Time.Round(time.Microsecond), gs.Time.Round(time.Microsecond),
 		cs.Time.Seconds()/gs.Time.Seconds())
 
 	ss := opts.scan
-	if ss == (scanSize{}) {
-		ss = defaultScan
+	if ss == (blascheck.ScanSize{}) {
+		ss = blascheck.DefaultScan
 	}
 	if opts.ScanBatch > 0 {
 		ss.Batch = opts.ScanBatch
@@ -256,37 +241,37 @@ func runGPUCheck(ctx context.Context, opts gpuCheckOptions, g *globalOptions) (e
 		ss.Embed = opts.ScanEmbed
 	}
 	fmt.Fprintf(w, "\nPOS-SCAN training step (scan.Model.TrainStep: forward, backward, clip, Adam; %v):\n", ss)
-	cpuScan, err := scanSteps(cpu, ss, opts.CPUReps)
+	cpuScan, err := blascheck.ScanSteps(cpu, ss, opts.CPUReps)
 	if err != nil {
 		return err
 	}
 	// The loss check sends every product to the GPU; the timing uses the
 	// default threshold, as training does.
 	before = gpu.Stats().GPUCalls
-	allGPU, err := scanSteps(gpu, ss, 0)
+	allGPU, err := blascheck.ScanSteps(gpu, ss, 0)
 	if err != nil {
 		return err
 	}
 	onGPU = gpu.Stats().GPUCalls - before
 	lossRel = math.Abs(allGPU.Loss-cpuScan.Loss) / math.Max(math.Abs(cpuScan.Loss), math.SmallestNonzeroFloat64)
 	status = "ok"
-	if !(lossRel <= stepTol) || onGPU == 0 {
+	if !(lossRel <= blascheck.StepTol) || onGPU == 0 {
 		status = "FAILED"
 		failed = append(failed, "POS-SCAN step")
 	}
 	fmt.Fprintf(w, "  first-step loss CPU %.7g GPU %.7g (rel %.2g, limit %g), %d Sgemm calls on the GPU: %s\n",
-		cpuScan.Loss, allGPU.Loss, lossRel, stepTol, onGPU, status)
+		cpuScan.Loss, allGPU.Loss, lossRel, blascheck.StepTol, onGPU, status)
 	thresholds := []int(opts.Thresholds)
 	if len(thresholds) == 0 {
 		thresholds = []int{gpublas.DefaultThreshold}
 	}
 	fmt.Fprintf(w, "  step time: CPU %v\n", cpuScan.Time.Round(time.Microsecond))
 	for _, th := range thresholds {
-		timed, err := gpublas.New(gpublas.Options{LibDir: os.Getenv(gpublas.EnvLibDir), Device: opts.Device, Pedantic: opts.Pedantic, Strict: true, Threshold: th})
+		timed, err := gpublas.New(gpublas.Options{LibDir: libDir, Device: opts.Device, Pedantic: opts.Pedantic, Strict: true, Threshold: th})
 		if err != nil {
 			return err
 		}
-		gpuScan, err := scanSteps(timed, ss, opts.Reps)
+		gpuScan, err := blascheck.ScanSteps(timed, ss, opts.Reps)
 		st := timed.Stats()
 		if cerr := timed.Close(); err == nil {
 			err = cerr
@@ -303,163 +288,4 @@ func runGPUCheck(ctx context.Context, opts gpuCheckOptions, g *globalOptions) (e
 	}
 	fmt.Fprintln(w, "\nall checks passed")
 	return nil
-}
-
-// stepDims sizes the gorgonia training step of gpu-check.
-type stepDims struct{ Batch, In, Hidden, Out int }
-
-// String formats the sizes.
-func (d stepDims) String() string {
-	return fmt.Sprintf("X %dx%d, W1 %dx%d, W2 %dx%d", d.Batch, d.In, d.In, d.Hidden, d.Hidden, d.Out)
-}
-
-// stepResult is the outcome of graphStep.
-type stepResult struct {
-	Loss float32
-	Grad []float32     // dLoss/dW1
-	Time time.Duration // mean time of one forward+backward pass
-}
-
-// graphStep installs impl as gorgonia's BLAS, runs a forward and backward
-// pass of loss = mean((tanh(X·W1)·W2)²) with seeded X, W1, W2 once, then
-// reps more times for the timing, and puts gonum back. Every product of the
-// pass (forward and the transposed ones of backward) ends in impl.Sgemm.
-func graphStep(impl gblas.Float32, d stepDims, reps int) (res stepResult, err error) {
-	blas.Install(blas.Backend{Name: "gpu-check", Impl: impl})
-	defer blas.Install(blas.Backend{Name: blas.Go, Impl: gonum.Implementation{}})
-	r := rand.New(rand.NewPCG(7, 7))
-	val := func(rows, cols int, scale float32) *tensor.Dense {
-		x := make([]float32, rows*cols)
-		for i := range x {
-			x[i] = (r.Float32() - 0.5) * scale
-		}
-		return tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(x))
-	}
-	g := G.NewGraph()
-	x := G.NewMatrix(g, tensor.Float32, G.WithShape(d.Batch, d.In), G.WithName("x"), G.WithValue(val(d.Batch, d.In, 1)))
-	w1 := G.NewMatrix(g, tensor.Float32, G.WithShape(d.In, d.Hidden), G.WithName("w1"),
-		G.WithValue(val(d.In, d.Hidden, float32(2/math.Sqrt(float64(d.In))))))
-	w2 := G.NewMatrix(g, tensor.Float32, G.WithShape(d.Hidden, d.Out), G.WithName("w2"),
-		G.WithValue(val(d.Hidden, d.Out, float32(2/math.Sqrt(float64(d.Hidden))))))
-	h, err := G.Mul(x, w1) // (batch, hidden)
-	if err != nil {
-		return res, err
-	}
-	if h, err = G.Tanh(h); err != nil {
-		return res, err
-	}
-	y, err := G.Mul(h, w2) // (batch, out)
-	if err != nil {
-		return res, err
-	}
-	sq, err := G.Square(y)
-	if err != nil {
-		return res, err
-	}
-	loss, err := G.Mean(sq) // scalar
-	if err != nil {
-		return res, err
-	}
-	if _, err := G.Grad(loss, w1, w2); err != nil {
-		return res, err
-	}
-	vm := G.NewTapeMachine(g, G.BindDualValues(w1, w2))
-	defer func() { err = errors.Join(err, vm.Close()) }()
-	if err := vm.RunAll(); err != nil {
-		return res, fmt.Errorf("gpu-check: training step: %w", err)
-	}
-	lv, ok := loss.Value().Data().(float32)
-	if !ok {
-		return res, fmt.Errorf("gpu-check: training step: loss is %T, want float32", loss.Value().Data())
-	}
-	gv, err := w1.Grad()
-	if err != nil {
-		return res, err
-	}
-	res.Loss = lv
-	res.Grad = append([]float32(nil), gv.Data().([]float32)...)
-	start := time.Now()
-	for i := 0; i < reps; i++ {
-		vm.Reset()
-		if err := vm.RunAll(); err != nil {
-			return res, fmt.Errorf("gpu-check: training step: %w", err)
-		}
-	}
-	res.Time = time.Since(start) / time.Duration(max(reps, 1))
-	return res, nil
-}
-
-// scanSize sizes the POS-SCAN step of gpu-check: Batch images of Regions
-// regions of Feat features and Batch captions of Words words.
-type scanSize struct{ Batch, Regions, Feat, Words, Embed, Vocab int }
-
-// String formats the sizes.
-func (s scanSize) String() string {
-	return fmt.Sprintf("batch %d, %d regions x %d features, %d words, embed %d, vocab %d", s.Batch, s.Regions, s.Feat, s.Words, s.Embed, s.Vocab)
-}
-
-// defaultScan is the step of training/scan's BenchmarkTrainStep (B=32,E=256).
-var defaultScan = scanSize{Batch: 32, Regions: 36, Feat: 2048, Words: 12, Embed: 256, Vocab: 1000}
-
-// scanResult is the outcome of scanSteps.
-type scanResult struct {
-	Loss float64       // loss of the first step
-	Time time.Duration // mean time of the later steps
-}
-
-// scanSteps installs impl as gorgonia's BLAS, builds a POS-SCAN model
-// (seed 1) and a seeded random batch of size s, runs one training step
-// (which also builds the graph), then reps timed steps, and puts gonum back.
-func scanSteps(impl gblas.Float32, s scanSize, reps int) (scanResult, error) {
-	blas.Install(blas.Backend{Name: "gpu-check", Impl: impl})
-	defer blas.Install(blas.Backend{Name: blas.Go, Impl: gonum.Implementation{}})
-	cfg := scan.DefaultConfig()
-	cfg.Vocab, cfg.ImgDim, cfg.Embed, cfg.Seed = s.Vocab, s.Feat, s.Embed, 1
-	m, err := scan.New(cfg)
-	if err != nil {
-		return scanResult{}, err
-	}
-	r := rand.New(rand.NewPCG(1, 1))
-	var batch scan.Batch
-	for i := 0; i < s.Batch; i++ {
-		f := make([]float32, s.Regions*s.Feat)
-		for j := range f {
-			f[j] = r.Float32()
-		}
-		ids := make([]int32, s.Words)
-		nouns := make([]bool, s.Words)
-		for t := range ids {
-			ids[t] = int32(1 + r.IntN(s.Vocab-1))
-			nouns[t] = t%3 == 1
-		}
-		batch.Feats = append(batch.Feats, f)
-		batch.Captions = append(batch.Captions, scan.Caption{IDs: ids, Nouns: nouns})
-	}
-	first, err := m.TrainStep(batch)
-	if err != nil {
-		return scanResult{}, fmt.Errorf("gpu-check: POS-SCAN step: %w", err)
-	}
-	start := time.Now()
-	for i := 0; i < reps; i++ {
-		if _, err := m.TrainStep(batch); err != nil {
-			return scanResult{}, fmt.Errorf("gpu-check: POS-SCAN step: %w", err)
-		}
-	}
-	return scanResult{Loss: first.Loss, Time: time.Since(start) / time.Duration(max(reps, 1))}, nil
-}
-
-// maxNormRel is max|a−b| / max|b|.
-func maxNormRel(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var d, m float64
-	for i := range a {
-		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
-		m = math.Max(m, math.Abs(float64(b[i])))
-	}
-	if m == 0 {
-		return d
-	}
-	return d / m
 }

@@ -4,85 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strings"
 	"testing"
 
-	gblas "gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
-
 	"github.com/groundcap/groundcap/internal/gpublas"
-	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/internal/gpublas/gpublastest"
+	"github.com/groundcap/groundcap/training/blascheck"
 	"github.com/groundcap/groundcap/training/scan"
 )
-
-// fakeCUDADir compiles gpublas's CPU stand-ins of the CUDA libraries
-// (internal/gpublas/testdata/fakecuda.c) into a temporary directory. They
-// exercise the commands' wiring and the real bindings, not a GPU.
-func fakeCUDADir(t *testing.T) string {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("the CUDA backend is linux-only")
-	}
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skip("no C compiler (cc) to build the fake CUDA libraries")
-	}
-	dir := t.TempDir()
-	src := filepath.Join("..", "..", "internal", "gpublas", "testdata", "fakecuda.c")
-	for _, lib := range [][2]string{
-		{"FAKE_DRIVER", "libcuda.so.1"}, {"FAKE_RUNTIME", "libcudart.so.13"},
-		{"FAKE_CUBLASLT", "libcublasLt.so.13"}, {"FAKE_CUBLAS", "libcublas.so.13"},
-	} {
-		out, err := exec.Command(cc, "-shared", "-fPIC", "-O2", "-D"+lib[0], "-o", filepath.Join(dir, lib[1]), src).CombinedOutput()
-		if err != nil {
-			t.Fatalf("build %s: %v\n%s", lib[1], err, out)
-		}
-	}
-	return dir
-}
-
-func TestCUDABackendRegistered(t *testing.T) {
-	if !slices.Contains(blas.Names(), blas.CUDA) {
-		t.Errorf("registered backends %v lack %q", blas.Names(), blas.CUDA)
-	}
-}
-
-// TestSelectCUDA checks the registered backend through training/blas: a
-// hard error naming the directory searched for "cuda", a CPU fallback for
-// "auto" without CUDA, the GPU backend for "auto" with (fake) CUDA.
-func TestSelectCUDA(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv(gpublas.EnvLibDir, dir)
-	_, err := blas.Select(blas.CUDA)
-	if !errors.Is(err, gpublas.ErrNoCUDA) {
-		t.Skipf("Select(cuda) = %v: CUDA seems installed here; this part needs a machine without it", err)
-	}
-	if !strings.Contains(err.Error(), filepath.Join(dir, "libcuda.so.1")) {
-		t.Errorf("error %q does not name the path searched", err)
-	}
-	b, err := blas.Select(blas.Auto)
-	if err != nil || b.Name == blas.CUDA {
-		t.Errorf("Select(auto) = %q, %v; want a CPU backend", b.Name, err)
-	}
-
-	t.Setenv(gpublas.EnvLibDir, fakeCUDADir(t))
-	b, err = blas.Select(blas.Auto)
-	if err != nil || b.Name != blas.CUDA {
-		t.Fatalf("Select(auto) with CUDA = %q, %v; want cuda", b.Name, err)
-	}
-	gpu, ok := b.Impl.(*gpublas.BLAS)
-	if !ok {
-		t.Fatalf("cuda backend is %T, want *gpublas.BLAS", b.Impl)
-	}
-	if err := gpu.Close(); err != nil {
-		t.Error(err)
-	}
-}
 
 func TestDoctorWithoutCUDA(t *testing.T) {
 	t.Setenv(gpublas.EnvLibDir, "")
@@ -109,10 +41,13 @@ func TestDoctorWithoutCUDA(t *testing.T) {
 
 func TestDoctorWithFakeCUDA(t *testing.T) {
 	t.Setenv(gpublas.EnvLibDir, "")
-	dir := fakeCUDADir(t)
+	dir := gpublastest.FakeCUDADir(t, "13")
 	var out bytes.Buffer
 	if err := runDoctor(context.Background(), doctorOptions{LibDir: dir}, &globalOptions{Stdout: &out, Stderr: &out}); err != nil {
 		t.Fatal(err)
+	}
+	if v := os.Getenv(gpublas.EnvLibDir); v != "" {
+		t.Errorf("doctor set $%s=%q; --lib-dir must reach the backend as an option", gpublas.EnvLibDir, v)
 	}
 	s := out.String()
 	for _, want := range []string{
@@ -142,11 +77,11 @@ func TestGPUCheckWithoutCUDA(t *testing.T) {
 
 func TestGPUCheckWithFakeCUDA(t *testing.T) {
 	t.Setenv(gpublas.EnvLibDir, "")
-	dir := fakeCUDADir(t)
+	dir := gpublastest.FakeCUDADir(t, "13")
 	var out bytes.Buffer
 	opts := gpuCheckOptions{LibDir: dir, Reps: 1, CPUReps: 1, Tol: 1e-5, Thresholds: thresholdList{1, 1 << 40},
-		shapes: [][3]int{{16, 32, 24}}, step: stepDims{Batch: 8, In: 32, Hidden: 16, Out: 4},
-		scan: scanSize{Batch: 4, Regions: 5, Feat: 16, Words: 6, Embed: 8, Vocab: 30}}
+		shapes: [][3]int{{16, 32, 24}}, step: blascheck.StepDims{Batch: 8, In: 32, Hidden: 16, Out: 4},
+		scan: blascheck.ScanSize{Batch: 4, Regions: 5, Feat: 16, Words: 6, Embed: 8, Vocab: 30}}
 	if err := runGPUCheck(context.Background(), opts, &globalOptions{Stdout: &out, Stderr: &out}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -161,72 +96,6 @@ func TestGPUCheckWithFakeCUDA(t *testing.T) {
 	if strings.Contains(s, "FAILED") {
 		t.Errorf("a check failed:\n%s", s)
 	}
-}
-
-// TestGraphStepUsesInstalledBLAS checks that the gorgonia step of gpu-check
-// routes its products through the BLAS it installs (so the GPU comparison
-// compares something) and that a wrong Sgemm changes its loss.
-func TestGraphStepUsesInstalledBLAS(t *testing.T) {
-	d := stepDims{Batch: 6, In: 10, Hidden: 8, Out: 3}
-	ref, err := graphStep(gonum.Implementation{}, d, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter := blas.NewCounter(gonum.Implementation{})
-	same, err := graphStep(counter, d, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Forward X·W1, H·W2; backward dW2 = Hᵀ·dY, dH = dY·W2ᵀ, dW1 = Xᵀ·dH.
-	if counter.Flops() == 0 {
-		t.Fatal("no Sgemm/Sgemv went through the installed BLAS")
-	}
-	if same.Loss != ref.Loss || maxNormRel(same.Grad, ref.Grad) != 0 {
-		t.Errorf("same BLAS, different step: loss %g vs %g", same.Loss, ref.Loss)
-	}
-	wrong, err := graphStep(scaledBLAS{f: 1.01}, d, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rel := maxNormRel([]float32{wrong.Loss}, []float32{ref.Loss}); rel <= stepTol {
-		t.Errorf("a 1%% Sgemm error moved the loss by only %.3g", rel)
-	}
-}
-
-// TestScanStepUsesInstalledBLAS checks the POS-SCAN step of gpu-check
-// runs its products through the installed BLAS and that a wrong Sgemm
-// changes its loss beyond the check's limit.
-func TestScanStepUsesInstalledBLAS(t *testing.T) {
-	s := scanSize{Batch: 4, Regions: 5, Feat: 16, Words: 6, Embed: 8, Vocab: 30}
-	ref, err := scanSteps(gonum.Implementation{}, s, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter := blas.NewCounter(gonum.Implementation{})
-	same, err := scanSteps(counter, s, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if counter.Flops() == 0 || same.Loss != ref.Loss {
-		t.Errorf("flops through the installed BLAS %d (want > 0), loss %g vs %g (want equal: same BLAS, same seed)", counter.Flops(), same.Loss, ref.Loss)
-	}
-	wrong, err := scanSteps(scaledBLAS{f: 1.01}, s, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rel := math.Abs(wrong.Loss-ref.Loss) / math.Abs(ref.Loss); rel <= stepTol {
-		t.Errorf("a 1%% Sgemm error moved the POS-SCAN loss by only %.3g (loss %g)", rel, ref.Loss)
-	}
-}
-
-// scaledBLAS is gonum with every Sgemm's alpha multiplied by f.
-type scaledBLAS struct {
-	gonum.Implementation
-	f float32
-}
-
-func (s scaledBLAS) Sgemm(tA, tB gblas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gonum.Implementation{}.Sgemm(tA, tB, m, n, k, alpha*s.f, a, lda, b, ldb, beta, c, ldc)
 }
 
 func TestThresholdListFlag(t *testing.T) {

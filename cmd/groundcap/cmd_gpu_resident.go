@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
-	"github.com/groundcap/groundcap/internal/gpublas"
+	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/gpu"
 	"github.com/groundcap/groundcap/training/scan"
 )
@@ -30,10 +29,7 @@ func runResidentCheck(ctx context.Context, opts gpuCheckOptions, g *globalOption
 	if opts.Emulate {
 		d, err = gpu.OpenEmulator(gpu.EmulatorOptions{})
 	} else {
-		libDir := opts.LibDir
-		if libDir == "" {
-			libDir = os.Getenv(gpublas.EnvLibDir)
-		}
+		libDir := blas.Options{CUDALibDir: opts.LibDir}.CUDADir()
 		d, err = gpu.OpenCUDA(gpu.CUDAOptions{LibDir: libDir, Device: opts.Device, Kernels: opts.Kernels, Pedantic: opts.Pedantic})
 	}
 	if err != nil {

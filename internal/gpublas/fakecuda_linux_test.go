@@ -5,7 +5,6 @@ package gpublas
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,38 +12,15 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
-)
 
-// buildFakeCUDA compiles testdata/fakecuda.c into libcuda.so.1 and the
-// toolkit libraries of CUDA major version ver in a temporary directory. It
-// skips the test when no C compiler is installed.
-func buildFakeCUDA(t *testing.T, ver string) string {
-	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skip("no C compiler (cc) to build the fake CUDA libraries")
-	}
-	dir := t.TempDir()
-	for _, lib := range []struct{ def, name string }{
-		{"FAKE_DRIVER", "libcuda.so.1"},
-		{"FAKE_RUNTIME", "libcudart.so." + ver},
-		{"FAKE_CUBLASLT", "libcublasLt.so." + ver},
-		{"FAKE_CUBLAS", "libcublas.so." + ver},
-	} {
-		out, err := exec.Command(cc, "-shared", "-fPIC", "-O1", "-D"+lib.def,
-			"-o", filepath.Join(dir, lib.name), filepath.Join("testdata", "fakecuda.c")).CombinedOutput()
-		if err != nil {
-			t.Fatalf("build %s: %v\n%s", lib.name, err, out)
-		}
-	}
-	return dir
-}
+	"github.com/groundcap/groundcap/internal/gpublas/gpublastest"
+)
 
 // TestRealBindingsWithFakeCUDA runs New and Sgemm through the real loader
 // and purego bindings against CPU stand-ins of the CUDA libraries. It
 // checks the binding (symbols, argument order and types), not a GPU.
 func TestRealBindingsWithFakeCUDA(t *testing.T) {
-	dir := buildFakeCUDA(t, "13")
+	dir := gpublastest.FakeCUDADir(t, "13")
 
 	t.Run("sgemm", func(t *testing.T) {
 		b, err := New(Options{LibDir: dir, Threshold: 1})
@@ -131,7 +107,7 @@ func TestRealBindingsWithFakeCUDA(t *testing.T) {
 
 // TestFakeCUDA12 checks that a directory holding only the CUDA 12 set is used.
 func TestFakeCUDA12(t *testing.T) {
-	dir := buildFakeCUDA(t, "12")
+	dir := gpublastest.FakeCUDADir(t, "12")
 	b, err := New(Options{LibDir: dir})
 	if err != nil {
 		t.Fatal(err)

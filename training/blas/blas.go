@@ -14,7 +14,9 @@
 //   - "go": gonum's pure-Go BLAS, always available, no cgo;
 //   - "openblas": OpenBLAS through gonum.org/v1/netlib, compiled in only with
 //     the build tag openblas (cgo, Debian libopenblas-dev);
-//   - "cuda": registered by the GPU package through Register;
+//   - "cuda": cuBLAS on an NVIDIA GPU through internal/gpublas (loaded at run
+//     time with purego, no cgo), its libraries searched first in
+//     Options.CUDALibDir, else $GROUNDCAP_CUDA_LIB_DIR (cuda.go);
 //   - "auto": the first of cuda, openblas, any other registered backend,
 //     simd, go whose factory succeeds.
 //
@@ -50,9 +52,22 @@ import (
 // Float32 is the single-precision BLAS interface a backend implements.
 type Float32 = gblas.Float32
 
-// Factory constructs a backend; it returns an error when the backend cannot
-// run on this machine (no library, no device).
-type Factory func() (Float32, error)
+// Factory constructs a backend with the given options (most backends have none
+// and ignore them); it returns an error when the backend cannot run on this
+// machine (no library, no device).
+type Factory func(Options) (Float32, error)
+
+// Options configure how Select constructs a backend. The zero value is every
+// backend's default.
+type Options struct {
+	// CUDALibDir lists directories (':'-separated) searched for the CUDA
+	// libraries of the cuda backend before the system library path; empty
+	// means $GROUNDCAP_CUDA_LIB_DIR (gpublas.EnvLibDir), then the system
+	// library path only.
+	CUDALibDir string
+	// CUDADevice is the CUDA device ordinal of the cuda backend.
+	CUDADevice int
+}
 
 // Names of the built-in and well-known backends.
 const (
@@ -62,7 +77,7 @@ const (
 	Go = "go"
 	// OpenBLAS is OpenBLAS through gonum's netlib cgo wrapper (build tag openblas).
 	OpenBLAS = "openblas"
-	// CUDA is the GPU backend registered by the GPU package.
+	// CUDA is cuBLAS on an NVIDIA GPU (internal/gpublas).
 	CUDA = "cuda"
 	// Auto picks the best available backend (cuda, openblas, simd, go).
 	Auto = "auto"
@@ -90,8 +105,9 @@ var autoOrder = []string{CUDA, OpenBLAS}
 var (
 	regMu    sync.Mutex
 	registry = map[string]Factory{
-		Go:   func() (Float32, error) { return gonum.Implementation{}, nil },
-		SIMD: newSIMD,
+		Go:   func(Options) (Float32, error) { return gonum.Implementation{}, nil },
+		SIMD: func(Options) (Float32, error) { return newSIMD() },
+		CUDA: newCUDA,
 	}
 )
 
@@ -138,11 +154,15 @@ type Backend struct {
 	Impl Float32
 }
 
-// Select constructs the backend called name; "auto" (or "") tries cuda,
-// openblas, any other registered backend, simd, then go, and returns the first
-// that constructs without error. For an explicit name, a factory error is
-// returned wrapped, never replaced by a fallback.
-func Select(name string) (Backend, error) {
+// Select constructs the backend called name with the default Options (see
+// Options.Select).
+func Select(name string) (Backend, error) { return Options{}.Select(name) }
+
+// Select constructs the backend called name with the options o; "auto" (or
+// "") tries cuda, openblas, any other registered backend, simd, then go, and
+// returns the first that constructs without error. For an explicit name, a
+// factory error is returned wrapped, never replaced by a fallback.
+func (o Options) Select(name string) (Backend, error) {
 	regMu.Lock()
 	reg := make(map[string]Factory, len(registry))
 	for k, v := range registry {
@@ -155,7 +175,7 @@ func Select(name string) (Backend, error) {
 		if !ok {
 			return Backend{}, fmt.Errorf("%w %q (registered: %v; build with -tags openblas for openblas)", ErrUnknown, name, Names())
 		}
-		impl, err := f()
+		impl, err := f(o)
 		if err != nil {
 			return Backend{}, fmt.Errorf("blas: backend %q unavailable: %w", name, err)
 		}
@@ -177,7 +197,7 @@ func Select(name string) (Backend, error) {
 		if !ok {
 			continue
 		}
-		impl, err := f()
+		impl, err := f(o)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n, err))
 			continue
@@ -228,10 +248,15 @@ func Install(b Backend) {
 	G.Use(full{Float32: b.Impl})
 }
 
-// Use selects the backend called name (see Select), installs it and returns
-// the name actually chosen, so that "auto" can report what it picked.
-func Use(name string) (string, error) {
-	b, err := Select(name)
+// Use selects the backend called name with the default Options, installs it
+// and returns the name actually chosen (see Options.Use).
+func Use(name string) (string, error) { return Options{}.Use(name) }
+
+// Use selects the backend called name with the options o (see
+// Options.Select), installs it and returns the name actually chosen, so that
+// "auto" can report what it picked.
+func (o Options) Use(name string) (string, error) {
+	b, err := o.Select(name)
 	if err != nil {
 		return "", err
 	}

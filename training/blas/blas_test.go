@@ -20,7 +20,7 @@ func TestSelectExplicitAndUnknown(t *testing.T) {
 }
 
 func TestRegisterRejects(t *testing.T) {
-	f := func() (Float32, error) { return gonum.Implementation{}, nil }
+	f := func(Options) (Float32, error) { return gonum.Implementation{}, nil }
 	for i, name := range []string{"", Auto, Go} {
 		if err := Register(name, f); err == nil {
 			t.Errorf("%d: Register(%q) succeeded, want error", i, name)
@@ -31,11 +31,27 @@ func TestRegisterRejects(t *testing.T) {
 	}
 }
 
+// withRegistry replaces the registry with reg for the rest of the test.
+func withRegistry(t *testing.T, reg map[string]Factory) {
+	t.Helper()
+	regMu.Lock()
+	saved := registry
+	registry = reg
+	regMu.Unlock()
+	t.Cleanup(func() {
+		regMu.Lock()
+		registry = saved
+		regMu.Unlock()
+	})
+}
+
 func TestAutoSkipsFailingAndPrefersCUDA(t *testing.T) {
 	// A failing "cuda" must be skipped by auto but reported for an explicit request.
-	if err := Register(CUDA, func() (Float32, error) { return nil, errors.New("no device") }); err != nil {
-		t.Fatal(err)
-	}
+	withRegistry(t, map[string]Factory{
+		Go:   registry[Go],
+		SIMD: registry[SIMD],
+		CUDA: func(Options) (Float32, error) { return nil, errors.New("no device") },
+	})
 	if _, err := Select(CUDA); err == nil {
 		t.Fatal("explicit cuda with failing factory: want error")
 	}
@@ -46,16 +62,42 @@ func TestAutoSkipsFailingAndPrefersCUDA(t *testing.T) {
 	if b.Name == CUDA {
 		t.Fatalf("auto picked failing cuda")
 	}
-	// A working third-party backend is preferred by auto over go.
-	if err := Register("zz-test", func() (Float32, error) { return gonum.Implementation{}, nil }); err != nil {
+	// A working third-party backend is preferred by auto over simd and go.
+	if err := Register("zz-test", func(Options) (Float32, error) { return gonum.Implementation{}, nil }); err != nil {
 		t.Fatal(err)
 	}
 	b, err = Select("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Name != OpenBLAS && b.Name != "zz-test" {
-		t.Fatalf("auto picked %q, want openblas (if built) or zz-test", b.Name)
+	if b.Name != "zz-test" {
+		t.Fatalf("auto picked %q, want zz-test", b.Name)
+	}
+	// A working cuda comes first.
+	regMu.Lock()
+	registry[CUDA] = func(Options) (Float32, error) { return gonum.Implementation{}, nil }
+	regMu.Unlock()
+	if b, err = Select(Auto); err != nil || b.Name != CUDA {
+		t.Fatalf("auto with a working cuda picked %q, %v", b.Name, err)
+	}
+}
+
+// TestOptionsReachFactory checks that Options.Select and Options.Use hand
+// their options to the backend's factory.
+func TestOptionsReachFactory(t *testing.T) {
+	var got []Options
+	withRegistry(t, map[string]Factory{
+		Go: func(o Options) (Float32, error) { got = append(got, o); return gonum.Implementation{}, nil },
+	})
+	want := Options{CUDALibDir: "/opt/cuda/lib", CUDADevice: 2}
+	if _, err := want.Select(Go); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := want.Use(Go); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != want || got[1] != want {
+		t.Errorf("factory saw %+v, want %+v twice", got, want)
 	}
 }
 

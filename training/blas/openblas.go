@@ -47,7 +47,7 @@ var quietOnce sync.Once
 // init registers OpenBLAS (through gonum's netlib cgo wrapper) when the
 // package is built with -tags openblas.
 func init() {
-	err := Register(OpenBLAS, func() (Float32, error) {
+	err := Register(OpenBLAS, func(Options) (Float32, error) {
 		quietOnce.Do(func() {
 			if os.Getenv("OPENBLAS_THREAD_TIMEOUT") != "" {
 				return // the user's choice, already read by OpenBLAS
