@@ -11,6 +11,7 @@ import (
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/evaluate"
 	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/scaneval"
 )
 
 // TestDemoConfigBuildsEveryStage checks that configs/demo.yaml names every registered stage and
@@ -99,6 +100,12 @@ func TestRealDataConfigs(t *testing.T) {
 			xeKL, _ := e.Stage("caption-xe-posscan").Params.(map[string]any)["kl_weight"].(float64) // λ as resolved into the key
 			ev := e.Stage("evaluate-scst-posscan").Settings.(evaluate.Params)
 			sc := e.Stage("scan").Settings.(scan.Params)
+			if ev.GVDReference() != tc.grounding {
+				t.Errorf("evaluate's grounding_reference %q: want GVD's file exactly when grounding is on (%v)", ev.GroundingReference, tc.grounding)
+			}
+			if se := e.Stage("scan-eval"); se != nil && se.Settings.(scaneval.Params).GroundingReference != ev.GroundingReference {
+				t.Errorf("scan-eval's grounding_reference %q, evaluate's %q", se.Settings.(scaneval.Params).GroundingReference, ev.GroundingReference)
+			}
 			if xeKL != tc.klWeight || ev.BeamSize != tc.beam || ev.Grounding() != tc.grounding || sc.Text != scan.TextOriginal {
 				t.Errorf("kl_weight %g beam %d grounding %v text %s; want %g, %d, %v, %s",
 					xeKL, ev.BeamSize, ev.Grounding(), sc.Text, tc.klWeight, tc.beam, tc.grounding, scan.TextOriginal)

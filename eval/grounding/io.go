@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -160,6 +161,45 @@ func (r *References) Subset(ids []int64) *References {
 		}
 	}
 	return out
+}
+
+// EncodeSubmission writes sub in GVD's submission format, images by id, one line each:
+// {"results": {"<id>": [{"clss", "idx_in_sent", "bbox"}, …], …}, "external_data": {"used": true,
+// "details": details}}. Boxes keep their float64 values (a float32 box's exact value).
+func EncodeSubmission(sub Submission, details string) ([]byte, error) {
+	ids := make([]int64, 0, len(sub))
+	for id := range sub {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	type entry struct {
+		Clss      []string `json:"clss"`
+		IdxInSent []int    `json:"idx_in_sent"`
+		BBox      []Box    `json:"bbox"`
+	}
+	var b bytes.Buffer
+	b.WriteString("{\"results\": {")
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		var es []entry
+		for _, p := range sub[id] {
+			es = append(es, entry{Clss: p.Classes, IdxInSent: p.IdxInSent, BBox: p.Boxes})
+		}
+		v, err := json.Marshal(es)
+		if err != nil {
+			return nil, fmt.Errorf("grounding: submission: %w", err)
+		}
+		b.WriteString("\n  " + strconv.Quote(strconv.FormatInt(id, 10)) + ": ")
+		b.Write(v)
+	}
+	d, err := json.Marshal(details)
+	if err != nil {
+		return nil, fmt.Errorf("grounding: submission: %w", err)
+	}
+	b.WriteString("\n}, \"external_data\": {\"used\": true, \"details\": " + string(d) + "}}\n")
+	return b.Bytes(), nil
 }
 
 // SubmissionMode says which of GVD's evaluations a submission is for, and so how many entries each

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/groundcap/groundcap/eval/caption"
+	"github.com/groundcap/groundcap/eval/grounding"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/vocab"
@@ -37,6 +39,37 @@ func ReadGroundingRefs(ctx context.Context, loc string) ([]GroundingRef, error) 
 		return nil, fmt.Errorf("captions: %w", err)
 	}
 	return rows, nil
+}
+
+// ReadGroundingReference reads a grounding reference file (GVD's flickr30k_cleaned_class.json or
+// groundcap's grounding-reference JSON, eval/grounding.ParseReferences) from loc and keeps the
+// images whose id is in ids (a split's images), as GVD's script does; name is the file as the
+// config gives it, for errors. A file that holds none of ids is an error.
+func ReadGroundingReference(ctx context.Context, loc, name string, ids []int64) (*grounding.References, error) {
+	data, err := blobio.ReadAll(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("captions: %w", err)
+	}
+	refs, err := grounding.ParseReferences(data, name, ids)
+	if err != nil {
+		return nil, fmt.Errorf("captions: %w", err)
+	}
+	if len(refs.Images) == 0 {
+		return nil, fmt.Errorf("captions: grounding reference %s holds none of the split's %d images", name, len(ids))
+	}
+	return refs, nil
+}
+
+// SplitIDs returns the sorted image ids of split's rows.
+func SplitIDs(rows []Row, split string) []int64 {
+	var ids []int64
+	for _, r := range rows {
+		if r.Split == split {
+			ids = append(ids, r.ImageID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // ReadVocab reads vocab.json.

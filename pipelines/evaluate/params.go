@@ -16,8 +16,12 @@
 // A generated word is grounded when it names a grounding class (transforms/lemma's rule, the one
 // the captions stage used for the references' head words); its prediction is (class, word
 // index, the box of the region with the largest β at the step that generated it), as in GVD's
-// submission format. References are the captions stage's grounding_refs of the split: per
-// caption, the head word of every boxed phrase with a class, at its token index.
+// submission format. References are, with grounding_reference set, GVD's reference file
+// (flickr30k_cleaned_class.json: one box per object word, whole captions; the split's images it
+// holds), scored exactly as GVD's script and `groundcap score-grounding --refs` score it;
+// otherwise the stage's own, derived from the captions stage's grounding_refs of the split: per
+// caption (cut at max_length), the head word of every boxed phrase with a class, at its token
+// index, with every box of the phrase's chain.
 //
 // # Outputs
 //
@@ -81,8 +85,14 @@ type Params struct {
 	Vocab    string `yaml:"vocab" key:"-"`
 	Features string `yaml:"features" key:"-"`
 	// GroundingRefs is the grounding references table ("@captions/grounding_refs"; "none": no
-	// grounding evaluation).
+	// grounding evaluation), from which the stage derives its own references (see the package
+	// doc) unless GroundingReference is given.
 	GroundingRefs string `yaml:"grounding_refs" key:"-"`
+	// GroundingReference is GVD's reference file (flickr30k_cleaned_class.json, or groundcap's
+	// grounding-reference JSON): when given, F1_all and F1_loc are scored against it exactly as
+	// GVD's script and `groundcap score-grounding --refs` do, on the split's images that it
+	// holds; "": the own references derived from GroundingRefs.
+	GroundingReference string `yaml:"grounding_reference" key:"-"`
 	// ClassNames is the grounding class list, one class per line (e.g. "@synth/class_names.txt"
 	// or GVD's flickr30k_class_name.txt); "": the classes that occur in the grounding references
 	// (a generated word of a class no reference mentions is then not predicted).
@@ -134,7 +144,10 @@ func (p Params) resolve() Params {
 }
 
 // Grounding reports whether the grounding evaluation is on.
-func (p Params) Grounding() bool { return p.GroundingRefs != None }
+func (p Params) Grounding() bool { return p.GroundingRefs != None || p.GroundingReference != "" }
+
+// GVDReference reports whether grounding is scored against GroundingReference.
+func (p Params) GVDReference() bool { return p.GroundingReference != "" }
 
 // IsInstance reports whether name is an evaluate instance.
 func IsInstance(name string) bool { return slices.Contains(Names(), name) }
@@ -156,6 +169,8 @@ func (p Params) validate() error {
 		return config.Invalid("pictures", p.Pictures, "≥ 0; 0: none")
 	case p.ClassNames != "" && !p.Grounding():
 		return config.Invalid("class_names", p.ClassNames, "unset when grounding_refs is none")
+	case p.GroundingReference == None:
+		return config.Invalid("grounding_reference", p.GroundingReference, "a reference file, or unset (the own references); grounding_refs: none switches grounding off")
 	}
 	return p.BLAS.Validate()
 }

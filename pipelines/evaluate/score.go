@@ -1,12 +1,9 @@
 package evaluate
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/groundcap/groundcap/eval/caption"
@@ -163,6 +160,20 @@ func ClassesOfRefs(refs []captions.GroundingRef) []string {
 	return slices.Compact(out)
 }
 
+// ClassesOfReferences returns the sorted classes annotated in grounding references.
+func ClassesOfReferences(refs *grounding.References) []string {
+	var out []string
+	for _, img := range refs.Images {
+		for _, c := range img.Captions {
+			for _, w := range c.Words {
+				out = append(out, w.Class)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // ParseClassList parses a class list: one class per line, blank lines skipped; name is used in
 // errors.
 func ParseClassList(data []byte, name string) ([]string, error) {
@@ -210,38 +221,9 @@ func Submission(decodes []Decode, classes *lemma.Classes) grounding.Submission {
 	return sub
 }
 
-// EncodeSubmission writes a submission in GVD's JSON format (images by id; boxes as float32
-// values, as they come from the feature store).
+// EncodeSubmission writes a submission in GVD's JSON format (grounding.EncodeSubmission).
 func EncodeSubmission(sub grounding.Submission) ([]byte, error) {
-	ids := make([]int64, 0, len(sub))
-	for id := range sub {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	type entry struct {
-		Clss      []string        `json:"clss"`
-		IdxInSent []int           `json:"idx_in_sent"`
-		BBox      []grounding.Box `json:"bbox"`
-	}
-	var b bytes.Buffer
-	b.WriteString("{\"results\": {")
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		var es []entry
-		for _, p := range sub[id] {
-			es = append(es, entry{Clss: p.Classes, IdxInSent: p.IdxInSent, BBox: p.Boxes})
-		}
-		v, err := json.Marshal(es)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate: submission: %w", err)
-		}
-		b.WriteString("\n  " + strconv.Quote(strconv.FormatInt(id, 10)) + ": ")
-		b.Write(v)
-	}
-	b.WriteString("\n}, \"external_data\": {\"used\": true, \"details\": \"bottom-up region features; POS-SCAN / SCAN matching models (groundcap)\"}}\n")
-	return b.Bytes(), nil
+	return grounding.EncodeSubmission(sub, "bottom-up region features; POS-SCAN / SCAN matching models (groundcap)")
 }
 
 // F1Scores are one F1 mode's results (fractions).

@@ -46,6 +46,7 @@ const (
 	InputVocab         = "vocab"
 	InputFeatures      = "features"
 	InputGroundingRefs = "grounding_refs"
+	InputGroundingRef  = "grounding_reference"
 	InputClassNames    = "class_names"
 	InputImages        = "images"
 	InputKLTeacher     = "kl_teacher"
@@ -55,14 +56,17 @@ const (
 type GroundingMetrics struct {
 	All F1Scores `json:"f1_all"`
 	Loc F1Scores `json:"f1_loc"`
-	// ClassSource is where the class list came from ("class_names" or "grounding_refs") and
-	// Classes its length.
+	// Reference is the GVD reference file scored against (grounding_reference); absent: the
+	// own references derived from grounding_refs.
+	Reference string `json:"reference,omitempty"`
+	// ClassSource is where the class list came from ("class_names", "grounding_refs" or
+	// "grounding_reference") and Classes its length.
 	ClassSource string `json:"class_source"`
 	Classes     int    `json:"classes"`
 	// GroundedWords counts the generated words that name a class (the submission's entries).
 	GroundedWords int `json:"grounded_words"`
 	// RefImages counts the split's images with grounding references; RefWordsPastMaxLength the
-	// annotated head words beyond the captions' truncation (not scored).
+	// annotated head words beyond the captions' truncation (not scored; own references only).
 	RefImages             int `json:"ref_images"`
 	RefWordsPastMaxLength int `json:"ref_words_past_max_length"`
 }
@@ -124,7 +128,10 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 			inputs = append(inputs, in)
 		}
 	}
-	if p.Grounding() {
+	switch {
+	case p.GVDReference():
+		inputs = append(inputs, engine.Input{Name: InputGroundingRef, Ref: p.GroundingReference})
+	case p.Grounding():
 		inputs = append(inputs, engine.Input{Name: InputGroundingRefs, Ref: p.GroundingRefs})
 	}
 	if p.KLTeacherModel != "" {
@@ -259,12 +266,23 @@ func writeJSON(ctx context.Context, loc string, v any) error {
 
 // groundingEval writes the submission and computes F1_all and F1_loc.
 func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions.Row, decodes []Decode) (*GroundingMetrics, error) {
-	grefs, err := captions.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs))
-	if err != nil {
-		return nil, err
+	g := &GroundingMetrics{}
+	var refs *grounding.References
+	var classList []string
+	if p.GVDReference() {
+		var err error
+		if refs, err = captions.ReadGroundingReference(ctx, r.Input(InputGroundingRef), p.GroundingReference, captions.SplitIDs(rows, p.Split)); err != nil {
+			return nil, err
+		}
+		g.Reference, g.ClassSource, classList = p.GroundingReference, "grounding_reference", ClassesOfReferences(refs)
+	} else {
+		grefs, err := captions.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs))
+		if err != nil {
+			return nil, err
+		}
+		refs, g.RefWordsPastMaxLength = GroundingReferences(rows, grefs, p.Split)
+		g.ClassSource, classList = "grounding_refs", ClassesOfRefs(grefs)
 	}
-	g := &GroundingMetrics{ClassSource: "grounding_refs"}
-	classList := ClassesOfRefs(grefs)
 	if p.ClassNames != "" {
 		data, err := blobio.ReadAll(ctx, r.Input(InputClassNames))
 		if err != nil {
@@ -289,10 +307,13 @@ func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions
 	if err := blobio.WriteAll(ctx, r.Output(SubmissionFile), sj); err != nil {
 		return nil, err
 	}
-	refs, truncated := GroundingReferences(rows, grefs, p.Split)
-	g.RefImages, g.RefWordsPastMaxLength = len(refs.Images), truncated
+	g.RefImages = len(refs.Images)
 	if len(refs.Images) == 0 {
-		return nil, fmt.Errorf("evaluate: %s has no grounding references of the %s split (grounding_refs: none switches grounding off)", p.GroundingRefs, p.Split)
+		src := p.GroundingRefs
+		if p.GVDReference() {
+			src = p.GroundingReference
+		}
+		return nil, fmt.Errorf("evaluate: %s has no grounding references of the %s split (grounding_refs: none switches grounding off)", src, p.Split)
 	}
 	for _, m := range []grounding.Mode{grounding.ModeAll, grounding.ModeLoc} {
 		res, err := grounding.F1(refs, sub, m, nil)

@@ -336,3 +336,83 @@ evaluate-xe-posscan: *ev
 	}
 	t.Logf("KL(α‖β) on test: λ = 0: %.4f, λ = %g: %.4f", kl[captionxe.NameBase], lambda, kl[captionxe.NamePOSSCAN])
 }
+
+// TestGVDReference scores grounding against a reference file in GVD's format (one box per word,
+// built from the synthetic world's Entities) that holds all test images but one, and two val
+// images: the stage must score the test images it holds, exactly as eval/grounding scores the
+// file (what `groundcap score-grounding --refs` runs), and name the file in its metrics.
+func TestGVDReference(t *testing.T) {
+	const tol = 1e-12 // the same computation on the same inputs
+	ctx := context.Background()
+	root := t.TempDir()
+	ms, err := newEngine(t, root, io.Discard, params()).Make(ctx, name, engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := captions.ReadCaptions(ctx, filepath.Join(outDir(root, ms["captions"]), captions.CaptionsTable))
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, val := captions.SplitIDs(rows, "test"), captions.SplitIDs(rows, "val")
+	path := filepath.Join(t.TempDir(), "flickr30k_cleaned_class.json")
+	testworld.GVDReference(t, outDir(root, ms["synth"]), path, append(append([]int64{}, test[1:]...), val[:2]...))
+
+	p := params()
+	p.GroundingReference = path
+	ms2, err := newEngine(t, root, io.Discard, p).Make(ctx, name, engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms2[name].Key == ms[name].Key {
+		t.Fatal("grounding_reference left the stage key unchanged")
+	}
+	out := outDir(root, ms2[name])
+	var met evaluate.Metrics
+	if err := json.Unmarshal(readFile(t, filepath.Join(out, evaluate.MetricsFile)), &met); err != nil {
+		t.Fatal(err)
+	}
+	g := met.Grounding
+	if g == nil || g.Reference != path || g.RefImages != len(test)-1 {
+		t.Fatalf("grounding metrics %+v, want the reference %s with %d test images", g, path, len(test)-1)
+	}
+	refs, err := grounding.ReadReferences(path, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := grounding.ReadSubmission(filepath.Join(out, evaluate.SubmissionFile), grounding.GeneratedCaptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := 0
+	for _, img := range refs.Images {
+		for _, c := range img.Captions {
+			words += len(c.Words)
+		}
+	}
+	for _, c := range []struct {
+		mode grounding.Mode
+		got  evaluate.F1Scores
+	}{{grounding.ModeAll, g.All}, {grounding.ModeLoc, g.Loc}} {
+		r, err := grounding.F1(refs, sub, c.mode, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(r.F1-c.got.F1) > tol || math.Abs(r.Precision-c.got.Precision) > tol || math.Abs(r.Recall-c.got.Recall) > tol || r.NumClasses != c.got.Classes {
+			t.Errorf("F1_%s: metrics.json %+v, the reference file scored by eval/grounding P %g R %g F1 %g (%d classes)", c.mode, c.got, r.Precision, r.Recall, r.F1, r.NumClasses)
+		}
+	}
+	// F1_all's recall decides every annotated word of every reference image once.
+	n := 0
+	for _, cs := range g.All.PerClass {
+		n += cs.NumRecall
+	}
+	if n != words {
+		t.Errorf("F1_all recall decided %d words, the file's test images annotate %d", n, words)
+	}
+	// A file without any image of the split is an error naming it.
+	testworld.GVDReference(t, outDir(root, ms["synth"]), path, val)
+	_, err = newEngine(t, root, io.Discard, p).Make(ctx, name, engine.MakeOptions{})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "holds none of the split's") {
+		t.Errorf("a reference without test images: %v", err)
+	}
+}

@@ -6,12 +6,21 @@
 // AttentionAccuracy), next to the expected accuracy of a uniformly random region, and R@1/5/10
 // in both directions with rsum on test (5 captions per image).
 //
-// A word is scored at the word index of its phrase's head word (the captions stage's
-// grounding_refs); words past the captions' max_length truncation, which the model never sees,
-// are left out and counted. A POS-SCAN attention exists only for noun positions: an annotated
-// word the tagger did not tag as a noun counts as a miss.
+// References: with grounding_reference set, GVD's reference file (flickr30k_cleaned_class.json:
+// per object word its class, its index in the caption's tokens and one box), restricted to the
+// split's images, scored exactly as GVD's gt_grd_eval and `groundcap score-grounding --refs
+// --attention`; each of its captions is read by the model whole, its tokens mapped through the
+// captioner's vocabulary (rare words as unk, as the captioner's labels) and POS-tagged for the
+// noun mask. Otherwise the stage's own references: a word is scored at the word index of its
+// phrase's head word (the captions stage's grounding_refs), against every box of its chain, on
+// the captions rows' labels; words past the captions' max_length truncation, which the model
+// never sees, are left out and counted. A POS-SCAN attention exists only for noun positions: an
+// annotated word the tagger did not tag as a noun counts as a miss.
 //
-// Outputs: metrics.json (Metrics) and table.md (the comparison as a Markdown table).
+// Outputs: metrics.json (Metrics), table.md (the comparison as a Markdown table),
+// per_image.json (PerImage: per-image counts for bootstrap intervals) and
+// submissions/<model>-<split>.json (each model's attended boxes on the split's reference
+// captions in GVD's submission format).
 package scaneval
 
 import (
@@ -21,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/groundcap/groundcap/eval/grounding"
 	"github.com/groundcap/groundcap/eval/retrieval"
@@ -35,6 +45,8 @@ import (
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/gpu"
 	tscan "github.com/groundcap/groundcap/training/scan"
+	"github.com/groundcap/groundcap/transforms/postag"
+	"github.com/groundcap/groundcap/transforms/vocab"
 )
 
 // Name is the stage name.
@@ -42,8 +54,10 @@ const Name = "scan-eval"
 
 // Output names.
 const (
-	MetricsFile = "metrics.json"
-	TableFile   = "table.md"
+	MetricsFile    = "metrics.json"
+	TableFile      = "table.md"
+	PerImageFile   = "per_image.json"
+	SubmissionsDir = "submissions"
 )
 
 // Params configure the scan-eval stage (config section "scan-eval"); DefaultParams gives the
@@ -62,6 +76,12 @@ type Params struct {
 	Captions      string `yaml:"captions" key:"-"`
 	GroundingRefs string `yaml:"grounding_refs" key:"-"`
 	Features      string `yaml:"features" key:"-"`
+	// GroundingReference is GVD's reference file (flickr30k_cleaned_class.json, or groundcap's
+	// grounding-reference JSON); when given, attention accuracy is scored against it (in place
+	// of the references derived from GroundingRefs) and Vocab, the captioner's vocabulary,
+	// encodes its captions; "": the own references.
+	GroundingReference string `yaml:"grounding_reference" key:"-"`
+	Vocab              string `yaml:"vocab" key:"-"`
 	// BLAS is the matrix backend.
 	BLAS blas.Name `yaml:"blas" key:"-"`
 	// Device runs the models device-resident: cuda, emulate or cpu; see the scan stage's device.
@@ -76,7 +96,7 @@ type Params struct {
 func DefaultParams() Params {
 	return Params{Models: []models.Teacher{models.SCAN, models.POSSCAN}, Splits: []string{"val", "test"}, RetrievalSplit: "test",
 		CaptionsPerImage: scan.DefaultCaptionsPerImg, Captions: "@captions/captions", GroundingRefs: "@captions/grounding_refs",
-		Features: "@features", BLAS: blas.Default, Device: gpu.KindCPU, EvalImages: scan.DefaultEvalImages, EvalCaptions: scan.DefaultEvalCaptions}
+		Features: "@features", Vocab: "@captions/vocab.json", BLAS: blas.Default, Device: gpu.KindCPU, EvalImages: scan.DefaultEvalImages, EvalCaptions: scan.DefaultEvalCaptions}
 }
 
 // Validate returns the first bad field: a *config.FieldError naming its key.
@@ -116,6 +136,8 @@ func (p Params) validate() error {
 		return config.Invalid("eval_images", p.EvalImages, "≥ 1")
 	case p.EvalCaptions < 1:
 		return config.Invalid("eval_captions", p.EvalCaptions, "≥ 1")
+	case p.GroundingReference != "" && p.Vocab == "":
+		return config.Invalid("vocab", p.Vocab, "the captioner's vocabulary (needed with grounding_reference)")
 	}
 	if err := p.Device.Validate(); err != nil {
 		return err
@@ -127,6 +149,8 @@ func (p Params) validate() error {
 const (
 	InputCaptions      = "captions"
 	InputGroundingRefs = "grounding_refs"
+	InputGroundingRef  = "grounding_reference"
+	InputVocab         = "vocab"
 	InputFeatures      = "features"
 )
 
@@ -139,14 +163,20 @@ func Stage(p Params) (*engine.Stage, error) {
 		Name:        Name,
 		Description: "attention accuracy (vs GT boxes) and R@K of SCAN vs POS-SCAN, with a random-region baseline",
 		// 2: each model reads captions through its text input (scan.Text); metrics name it.
-		Version:       "2",
-		SchemaVersion: "2",
+		Version: "2",
+		// 3: per_image.json (per-image accuracy counts, for intervals) and each model's
+		// ground-truth-caption submissions.
+		SchemaVersion: "3",
 		Params:        config.Key(p),
 		Inputs: []engine.Input{
 			{Name: InputCaptions, Ref: p.Captions},
 			{Name: InputGroundingRefs, Ref: p.GroundingRefs},
 			{Name: InputFeatures, Ref: p.Features},
 		},
+	}
+	if p.GroundingReference != "" {
+		st.Inputs[1] = engine.Input{Name: InputGroundingRef, Ref: p.GroundingReference}
+		st.Inputs = append(st.Inputs, engine.Input{Name: InputVocab, Ref: p.Vocab})
 	}
 	for _, m := range p.Models {
 		st.Inputs = append(st.Inputs, engine.Input{Name: "model-" + string(m), Ref: m.Model()})
@@ -159,8 +189,19 @@ func Stage(p Params) (*engine.Stage, error) {
 		if err != nil {
 			return err
 		}
-		refs, err := captions.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs))
-		if err != nil {
+		in := Inputs{Rows: rows}
+		if p.GroundingReference != "" {
+			var ids []int64
+			for _, s := range p.Splits {
+				ids = append(ids, captions.SplitIDs(rows, s)...)
+			}
+			if in.Reference, err = captions.ReadGroundingReference(ctx, r.Input(InputGroundingRef), p.GroundingReference, ids); err != nil {
+				return err
+			}
+			if in.Vocab, err = captions.ReadVocab(ctx, r.Input(InputVocab)); err != nil {
+				return err
+			}
+		} else if in.Refs, err = captions.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs)); err != nil {
 			return err
 		}
 		store, err := feat.OpenStore(ctx, r.Input(InputFeatures))
@@ -168,7 +209,7 @@ func Stage(p Params) (*engine.Stage, error) {
 			return fmt.Errorf("scan-eval: %w", err)
 		}
 		defer store.Close()
-		in := Inputs{Rows: rows, Refs: refs, Features: scan.NewFeatureCache(store, 1<<30)}
+		in.Features = scan.NewFeatureCache(store, 1<<30)
 		for _, m := range p.Models {
 			model, err := scan.LoadModel(ctx, r.Input("model-"+string(m)))
 			if err != nil {
@@ -197,6 +238,25 @@ func Stage(p Params) (*engine.Stage, error) {
 		if err := blobio.WriteAll(ctx, r.Output(MetricsFile), append(mj, '\n')); err != nil {
 			return err
 		}
+		pj, err := json.Marshal(met.PerImage())
+		if err != nil {
+			return fmt.Errorf("scan-eval: %w", err)
+		}
+		if err := blobio.WriteAll(ctx, r.Output(PerImageFile), append(pj, '\n')); err != nil {
+			return err
+		}
+		for _, mr := range met.Models {
+			for _, s := range p.Splits {
+				name := mr.Submission[s]
+				sj, err := grounding.EncodeSubmission(met.submissions[name], "bottom-up region features; attention of the "+mr.Stage+" matching model (groundcap scan-eval)")
+				if err != nil {
+					return err
+				}
+				if err := blobio.WriteAll(ctx, r.Output(name), sj); err != nil {
+					return err
+				}
+			}
+		}
 		table := met.Table()
 		if err := blobio.WriteAll(ctx, r.Output(TableFile), []byte(table)); err != nil {
 			return err
@@ -220,10 +280,14 @@ type NamedModel struct {
 
 // Inputs are what Evaluate reads.
 type Inputs struct {
-	Rows     []captions.Row
-	Refs     []captions.GroundingRef
-	Features *scan.FeatureCache
-	Models   []NamedModel
+	Rows []captions.Row
+	// Refs is the grounding_refs table the own references derive from, unless Reference (GVD's
+	// reference file, with Vocab the captioner's vocabulary to encode its captions) is set.
+	Refs      []captions.GroundingRef
+	Reference *grounding.References
+	Vocab     *vocab.Vocab
+	Features  *scan.FeatureCache
+	Models    []NamedModel
 	// Progress, if set, gets each model's retrieval scoring progress (pairs done, in all).
 	Progress func(done, total int64)
 }
@@ -237,8 +301,12 @@ type ModelResult struct {
 	// Accuracy is the attention accuracy per split (percent).
 	Accuracy map[string]float64 `json:"attention_accuracy"`
 	// PerClass is the per-class accuracy (percent) and word count of each split.
-	PerClass  map[string][]ClassAccuracy `json:"per_class"`
-	Retrieval scan.Retrieval             `json:"retrieval"`
+	PerClass map[string][]ClassAccuracy `json:"per_class"`
+	// Submission names each split's ground-truth-caption submission in GVD's format (five
+	// entries per image, one per reference caption; `groundcap score-grounding --attention`
+	// scores it).
+	Submission map[string]string `json:"submission"`
+	Retrieval  scan.Retrieval    `json:"retrieval"`
 }
 
 // ClassAccuracy is one class's accuracy.
@@ -260,6 +328,9 @@ type SplitInfo struct {
 
 // Metrics is metrics.json.
 type Metrics struct {
+	// Reference is the GVD reference file scored against (grounding_reference); absent: the own
+	// references derived from grounding_refs.
+	Reference      string               `json:"reference,omitempty"`
 	Splits         map[string]SplitInfo `json:"splits"`
 	RetrievalSplit string               `json:"retrieval_split"`
 	RetrievalSize  [2]int               `json:"retrieval_images_captions"`
@@ -267,13 +338,46 @@ type Metrics struct {
 	// per split: per word the fraction of the image's regions that hit, then the class means.
 	Random map[string]float64 `json:"random_region_accuracy"`
 	Models []ModelResult      `json:"models"`
+
+	perImage    map[string]*SplitPerImage
+	submissions map[string]grounding.Submission
 }
 
-// refImage is one image's references and its captions rows.
+// PerImage is per_image.json: by split, what each image contributes to each model's attention
+// accuracy (eval/grounding.AccuracyCounts), from which eval/grounding.AccuracyStatistic
+// recomputes the accuracy of any resample of the images (bootstrap intervals).
+type PerImage struct {
+	Splits map[string]*SplitPerImage `json:"splits"`
+}
+
+// SplitPerImage is one split's per-image counts: Models[stage][i] are image ImageIDs[i]'s class
+// counts.
+type SplitPerImage struct {
+	ImageIDs []int64                             `json:"image_ids"`
+	Models   map[string][][]grounding.ClassCount `json:"models"`
+}
+
+// PerImage returns the per-image counts of the evaluation.
+func (m *Metrics) PerImage() *PerImage { return &PerImage{Splits: m.perImage} }
+
+// SubmissionName is the output name of a model's ground-truth-caption submission on a split.
+func SubmissionName(stage, split string) string {
+	return SubmissionsDir + "/" + stage + "-" + split + ".json"
+}
+
+// refImage is one image's references and, per reference caption, the sentence the models read.
 type refImage struct {
-	id   int64
-	rows []captions.Row
-	ref  grounding.ImageRef
+	id    int64
+	sents []sentence
+	ref   grounding.ImageRef
+}
+
+// sentence is a caption as a captioner's sentence: label ids and the noun mask of its words.
+type sentence struct {
+	imageID int64
+	caption int
+	ids     []int32
+	nouns   []bool
 }
 
 // references builds the grounding references of split from the captions and grounding_refs
@@ -309,8 +413,9 @@ func references(rows []captions.Row, refs []captions.GroundingRef, split string)
 	for _, id := range ids {
 		rs := byImage[id]
 		sort.Slice(rs, func(i, j int) bool { return rs[i].CaptionIdx < rs[j].CaptionIdx })
-		im := refImage{id: id, rows: rs, ref: grounding.ImageRef{ImageID: id}}
+		im := refImage{id: id, ref: grounding.ImageRef{ImageID: id}}
 		for _, r := range rs {
+			im.sents = append(im.sents, sentence{imageID: r.ImageID, caption: int(r.CaptionIdx), ids: r.Labels, nouns: r.NounMask})
 			c := grounding.Caption{Tokens: r.Tokens}
 			seen := map[int]bool{}
 			for _, g := range words[capKey{id, r.CaptionIdx}] {
@@ -341,16 +446,58 @@ func references(rows []captions.Row, refs []captions.GroundingRef, split string)
 	return out, info
 }
 
+// gvdReferences takes the images of split (the captions rows' split) from GVD's reference file:
+// each reference caption becomes the sentence the models read, its tokens lower-cased and mapped
+// through the captioner's vocabulary v (rare words as its unk), its noun mask the tagger's nouns
+// that are not unk; the words are scored at GVD's indices against GVD's one box per word.
+func gvdReferences(ref *grounding.References, rows []captions.Row, split string, v *vocab.Vocab, tagger *postag.Tagger) ([]refImage, SplitInfo, error) {
+	var out []refImage
+	var info SplitInfo
+	classes := map[string]bool{}
+	var tags []string
+	for _, img := range ref.Subset(captions.SplitIDs(rows, split)).Images {
+		im := refImage{id: img.ImageID, ref: img}
+		for c, cap := range img.Captions {
+			if len(cap.Tokens) == 0 {
+				return nil, info, fmt.Errorf("scan-eval: grounding reference image %d caption %d has no tokens", img.ImageID, c)
+			}
+			words := make([]string, len(cap.Tokens))
+			for i, w := range cap.Tokens {
+				words[i] = strings.ToLower(w)
+			}
+			st := sentence{imageID: img.ImageID, caption: c, ids: v.Encode(words, nil), nouns: make([]bool, len(words))}
+			tags = tagger.Tag(words, tags)
+			for i, t := range tags {
+				st.nouns[i] = postag.IsNoun(t) && v.Known(words[i])
+			}
+			im.sents = append(im.sents, st)
+			for _, w := range cap.Words {
+				classes[w.Class] = true
+				info.Words++
+			}
+		}
+		info.Images++
+		info.Captions += len(img.Captions)
+		out = append(out, im)
+	}
+	info.Classes = len(classes)
+	return out, info, nil
+}
+
 func regionBox(boxes []float32, k int) grounding.Box {
 	return grounding.Box{float64(boxes[4*k]), float64(boxes[4*k+1]), float64(boxes[4*k+2]), float64(boxes[4*k+3])}
 }
 
 // Evaluate computes the metrics (p valid).
 func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
-	met := &Metrics{Splits: map[string]SplitInfo{}, Random: map[string]float64{}, RetrievalSplit: p.RetrievalSplit}
+	met := &Metrics{Splits: map[string]SplitInfo{}, Random: map[string]float64{}, RetrievalSplit: p.RetrievalSplit,
+		perImage: map[string]*SplitPerImage{}, submissions: map[string]grounding.Submission{}}
+	if in.Reference != nil {
+		met.Reference = p.GroundingReference
+	}
 	for _, nm := range in.Models {
 		met.Models = append(met.Models, ModelResult{Stage: nm.Stage, POS: !nm.Model.Config().PlainSCAN,
-			Accuracy: map[string]float64{}, PerClass: map[string][]ClassAccuracy{}})
+			Accuracy: map[string]float64{}, PerClass: map[string][]ClassAccuracy{}, Submission: map[string]string{}})
 	}
 	texts := make([]*scan.Text, len(in.Models))
 	for mi, nm := range in.Models {
@@ -361,8 +508,25 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 		texts[mi] = t
 		met.Models[mi].Text = t.Mode
 	}
+	var tagger *postag.Tagger
+	if in.Reference != nil {
+		tm, err := postag.Load()
+		if err != nil {
+			return nil, fmt.Errorf("scan-eval: POS tagger: %w", err)
+		}
+		tagger = postag.New(tm)
+	}
 	for _, split := range p.Splits {
-		imgs, info := references(in.Rows, in.Refs, split)
+		var imgs []refImage
+		var info SplitInfo
+		if in.Reference != nil {
+			var err error
+			if imgs, info, err = gvdReferences(in.Reference, in.Rows, split, in.Vocab, tagger); err != nil {
+				return nil, err
+			}
+		} else {
+			imgs, info = references(in.Rows, in.Refs, split)
+		}
 		met.Splits[split] = info
 		if info.Words == 0 {
 			return nil, fmt.Errorf("scan-eval: split %s has no annotated object word in the grounding references", split)
@@ -415,6 +579,21 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 			if err != nil {
 				return nil, fmt.Errorf("scan-eval: %s on %s: %w", nm.Stage, split, err)
 			}
+			counts, err := grounding.AccuracyCounts(refs, sub)
+			if err != nil {
+				return nil, fmt.Errorf("scan-eval: %s on %s: %w", nm.Stage, split, err)
+			}
+			pi := met.perImage[split]
+			if pi == nil {
+				pi = &SplitPerImage{Models: map[string][][]grounding.ClassCount{}}
+				for _, im := range imgs {
+					pi.ImageIDs = append(pi.ImageIDs, im.id)
+				}
+				met.perImage[split] = pi
+			}
+			pi.Models[nm.Stage] = counts.PerImage
+			met.Models[mi].Submission[split] = SubmissionName(nm.Stage, split)
+			met.submissions[met.Models[mi].Submission[split]] = sub
 			met.Models[mi].Accuracy[split] = 100 * res.Accuracy
 			for _, c := range res.PerClass {
 				met.Models[mi].PerClass[split] = append(met.Models[mi].PerClass[split], ClassAccuracy{Class: c.Class, Accuracy: 100 * c.Recall, Words: c.NumRecall})
@@ -479,14 +658,13 @@ func submission(ctx context.Context, m *tscan.Model, text *scan.Text, imgs []ref
 			}
 			b.Feats = append(b.Feats, rec.Features)
 			boxes = append(boxes, rec.Boxes)
-			for k := range im.rows {
-				r := &im.rows[k]
-				if len(r.Labels) == 0 {
-					return nil, fmt.Errorf("scan-eval: captions row image %d caption %d has no labels", r.ImageID, r.CaptionIdx)
+			for _, st := range im.sents {
+				if len(st.ids) == 0 {
+					return nil, fmt.Errorf("scan-eval: image %d caption %d has no labels", st.imageID, st.caption)
 				}
-				c, err := text.Sentence(r.Labels, r.NounMask)
+				c, err := text.Sentence(st.ids, st.nouns)
 				if err != nil {
-					return nil, fmt.Errorf("scan-eval: image %d caption %d: %w", r.ImageID, r.CaptionIdx, err)
+					return nil, fmt.Errorf("scan-eval: image %d caption %d: %w", st.imageID, st.caption, err)
 				}
 				b.Captions = append(b.Captions, c)
 				imageOf = append(imageOf, gi)
@@ -500,7 +678,7 @@ func submission(ctx context.Context, m *tscan.Model, text *scan.Text, imgs []ref
 		for gi, im := range group {
 			preds := make([]grounding.Prediction, len(im.ref.Captions))
 			for c, cap := range im.ref.Captions {
-				al := text.SentenceAlignment(als[j], len(im.rows[c].Labels))
+				al := text.SentenceAlignment(als[j], len(im.sents[c].ids))
 				j++
 				pred := grounding.Prediction{IdxInSent: []int{}}
 				for _, w := range cap.Words {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/groundcap/groundcap/eval/grounding"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
+	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
@@ -109,5 +112,69 @@ func TestParams(t *testing.T) {
 	}
 	if got := strings.Join(refs, " "); got != "@captions/captions @captions/grounding_refs @features @scan-plain/model.ckpt @scan/model.ckpt" {
 		t.Errorf("inputs %s", got)
+	}
+}
+
+// TestGVDReference scores the matching models against a reference file in GVD's format (one box
+// per word, built from the synthetic world's Entities) holding the val and test images but the
+// first test image: the metrics must be what eval/grounding's attention accuracy (`groundcap
+// score-grounding --attention --refs`) gives the stage's submission files against that file, and
+// per_image.json must reproduce them.
+func TestGVDReference(t *testing.T) {
+	const tol = 1e-9 // percent of the same computation
+	ctx := context.Background()
+	root := t.TempDir()
+	ms := testworld.Make(t, root, testworld.Small)
+	rows, err := captions.ReadCaptions(ctx, filepath.Join(testworld.Dir(root, ms["captions"]), captions.CaptionsTable))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string][]int64{"val": captions.SplitIDs(rows, "val"), "test": captions.SplitIDs(rows, "test")[1:]}
+	path := filepath.Join(t.TempDir(), "flickr30k_cleaned_class.json")
+	testworld.GVDReference(t, testworld.Dir(root, ms["synth"]), path, append(append([]int64{}, ids["val"]...), ids["test"]...))
+	var log bytes.Buffer
+	e := testworld.New(t, root, testworld.Small+"scan-eval: {grounding_reference: "+path+"}\n", &log)
+	ms, err = e.Make(ctx, scaneval.Name, engine.MakeOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	files := testworld.ReadFiles(t, root, ms[scaneval.Name], scaneval.MetricsFile, scaneval.PerImageFile)
+	var met scaneval.Metrics
+	var per scaneval.PerImage
+	if err := json.Unmarshal(files[scaneval.MetricsFile], &met); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(files[scaneval.PerImageFile], &per); err != nil {
+		t.Fatal(err)
+	}
+	if met.Reference != path || len(met.Models) != 2 {
+		t.Fatalf("metrics reference %q, %d models", met.Reference, len(met.Models))
+	}
+	for split, want := range ids {
+		refs, err := grounding.ReadReferences(path, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if met.Splits[split].Images != len(want) || len(per.Splits[split].ImageIDs) != len(want) {
+			t.Errorf("%s: %+v, per-image ids %v, want the file's %d images", split, met.Splits[split], per.Splits[split].ImageIDs, len(want))
+		}
+		for _, m := range met.Models {
+			sub, err := grounding.ReadSubmission(filepath.Join(testworld.Dir(root, ms[scaneval.Name]), m.Submission[split]), grounding.GroundTruthCaptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := grounding.AttentionAccuracy(refs, sub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := grounding.AccuracyStatistic(per.Splits[split].Models[m.Stage])
+			w := make([]float64, st.Units())
+			for i := range w {
+				w[i] = 1
+			}
+			if got := m.Accuracy[split]; math.Abs(got-100*res.Accuracy) > tol || math.Abs(got-100*st.Value(w)) > tol {
+				t.Errorf("%s on %s: accuracy %.6f%%, the submission scored against the file %.6f%%, per_image.json %.6f%%", m.Stage, split, got, 100*res.Accuracy, 100*st.Value(w))
+			}
+		}
 	}
 }

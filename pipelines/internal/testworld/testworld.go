@@ -6,12 +6,14 @@ package testworld
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/groundcap/groundcap/eval/grounding"
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines"
 	"github.com/groundcap/groundcap/pipelines/captions"
@@ -130,4 +132,55 @@ func CaptionerConfig(vocab, dim, n int) updown.Config {
 	a := updown.DefaultArch()
 	a.InputEncoding, a.RNNSize, a.AttHid = n, n, n
 	return updown.Config{VocabSize: vocab, FeatDim: dim, Arch: a, Seed: 1}
+}
+
+// GVDReference writes, at path, a reference file in the layout of GVD's
+// flickr30k_cleaned_class.json for the images ids of a synth output (synthDir): per caption its
+// tokens and, per annotated object word (eval/grounding.ReadEntities with the world's class
+// list), its class, index and one box, the first of its chain, as GVD's file has one box per
+// word. It returns the references as written.
+func GVDReference(t testing.TB, synthDir, path string, ids []int64) *grounding.References {
+	t.Helper()
+	classes, err := grounding.ReadClassList(filepath.Join(synthDir, "class_names.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := grounding.ReadEntities(synthDir, classes, ids, grounding.EntitiesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type capJSON struct {
+		Tokens []string        `json:"tokens"`
+		Clss   []string        `json:"process_clss"`
+		Idx    []int           `json:"process_idx"`
+		Boxes  []grounding.Box `json:"process_bnd_box"`
+	}
+	type annJSON struct {
+		ImageID  int64     `json:"image_id"`
+		Captions []capJSON `json:"captions"`
+	}
+	var anns []annJSON
+	for i := range refs.Images {
+		img := &refs.Images[i]
+		a := annJSON{ImageID: img.ImageID}
+		for c := range img.Captions {
+			cap := &img.Captions[c]
+			cj := capJSON{Tokens: cap.Tokens, Clss: []string{}, Idx: []int{}, Boxes: []grounding.Box{}}
+			for k := range cap.Words {
+				w := &cap.Words[k]
+				w.Boxes = w.Boxes[:1]
+				cj.Clss, cj.Idx, cj.Boxes = append(cj.Clss, w.Class), append(cj.Idx, w.Index), append(cj.Boxes, w.Boxes[0])
+			}
+			a.Captions = append(a.Captions, cj)
+		}
+		anns = append(anns, a)
+	}
+	b, err := json.Marshal(map[string]any{"annotations": anns, "vocab": classes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return refs
 }
