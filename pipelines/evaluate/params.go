@@ -30,6 +30,7 @@
 //   - results.json: COCO results [{"image_id", "caption"}], by image id;
 //   - grounding_submission.json: GVD's {"results": {"<id>": [{"clss", "idx_in_sent", "bbox"}]}};
 //   - metrics.json (Metrics), report.md (tables and sample captions);
+//   - per_image.json (PerImage): each image's share of the scores, for bootstrap intervals;
 //   - pictures/<image id>.png for the first `pictures` images of the split by id.
 package evaluate
 

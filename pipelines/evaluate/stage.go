@@ -37,6 +37,7 @@ const (
 	MetricsFile    = "metrics.json"
 	ReportFile     = "report.md"
 	PicturesDir    = "pictures"
+	PerImageFile   = "per_image.json"
 )
 
 // Input names of the stage.
@@ -108,6 +109,59 @@ type Metrics struct {
 	Pictures []string `json:"pictures"`
 }
 
+// PerImage is per_image.json: what each decoded image contributes to the corpus scores, from
+// which a bootstrap replicate (eval/bootstrap) recomputes them exactly: BLEU's sufficient
+// statistics (caption.BleuStatistic), ROUGE-L and CIDEr-D (means over images), and GVD's
+// per-class F1 decisions of each mode (grounding.F1Statistic; an image without grounding
+// references contributes none). Every list is indexed like ImageIDs (ascending).
+type PerImage struct {
+	ImageIDs []int64                  `json:"image_ids"`
+	Bleu     []caption.BleuStats      `json:"bleu"`
+	RougeL   []float64                `json:"rouge_l"`
+	CIDEr    []float64                `json:"cider_d"`
+	F1All    [][]grounding.ClassCount `json:"f1_all,omitempty"`
+	F1Loc    [][]grounding.ClassCount `json:"f1_loc,omitempty"`
+	// KLSum and Nouns are each image's sum of KL(α‖β) over its ground-truth captions' nouns and
+	// their number (the attention KL is Σ KLSum / Σ Nouns; absent without kl_teacher).
+	KLSum []float64 `json:"kl_sum,omitempty"`
+	Nouns []int     `json:"nouns,omitempty"`
+}
+
+// perImageOf starts a PerImage from the caption scores' images.
+func perImageOf(res *caption.Result) *PerImage {
+	pi := &PerImage{}
+	for _, x := range res.PerImage {
+		pi.ImageIDs = append(pi.ImageIDs, x.ImageID)
+		pi.Bleu = append(pi.Bleu, x.BleuStats)
+		pi.RougeL = append(pi.RougeL, x.RougeL)
+		pi.CIDEr = append(pi.CIDEr, x.CIDErD)
+	}
+	return pi
+}
+
+// alignCounts places per-reference-image counts (refs' order) at their images in ids; images
+// without references get none. A reference image outside ids is an error.
+func alignCounts(ids []int64, refs *grounding.References, counts [][]grounding.ClassCount) ([][]grounding.ClassCount, error) {
+	at := make(map[int64]int, len(ids))
+	for i, id := range ids {
+		at[id] = i
+	}
+	out := make([][]grounding.ClassCount, len(ids))
+	for k, img := range refs.Images {
+		i, ok := at[img.ImageID]
+		if !ok {
+			return nil, fmt.Errorf("evaluate: grounding reference image %d was not decoded", img.ImageID)
+		}
+		out[i] = counts[k]
+	}
+	for i := range out {
+		if out[i] == nil {
+			out[i] = []grounding.ClassCount{}
+		}
+	}
+	return out, nil
+}
+
 // Stage returns the stage instance called name.
 func Stage(name string, p Params) (*engine.Stage, error) {
 	if !IsInstance(name) {
@@ -138,10 +192,11 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		inputs = append(inputs, engine.Input{Name: InputKLTeacher, Ref: p.KLTeacherModel})
 	}
 	return &engine.Stage{
-		Name:          name,
-		Description:   fmt.Sprintf("decode the %s split with %s (beam %d), caption and grounding metrics, attention pictures (Beam)", p.Split, p.Model, p.BeamSize),
-		Version:       "1",
-		SchemaVersion: "1",
+		Name:        name,
+		Description: fmt.Sprintf("decode the %s split with %s (beam %d), caption and grounding metrics, attention pictures (Beam)", p.Split, p.Model, p.BeamSize),
+		Version:     "1",
+		// 2: per_image.json.
+		SchemaVersion: "2",
 		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run:           func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
@@ -211,6 +266,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	}
 	met := &Metrics{Stage: name, Captioner: CaptionerOf(name), Model: p.Model, Split: p.Split, BeamSize: p.BeamSize,
 		Images: len(decodes), Caption: ScoresOf(res.Corpus), Pictures: []string{}}
+	per := perImageOf(res)
 	words := map[string]bool{}
 	for _, d := range decodes {
 		met.MeanLength += float64(len(d.Tokens)) / float64(len(decodes))
@@ -223,12 +279,12 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	}
 	met.Vocabulary = len(words)
 	if p.Grounding() {
-		if met.Grounding, err = groundingEval(ctx, r, p, rows, decodes); err != nil {
+		if met.Grounding, err = groundingEval(ctx, r, p, rows, decodes, per); err != nil {
 			return err
 		}
 	}
 	if p.KLTeacherModel != "" {
-		if met.Attention, err = attentionEval(ctx, cfg, r.Input(InputKLTeacher), p, rows); err != nil {
+		if met.Attention, err = attentionEval(ctx, cfg, r.Input(InputKLTeacher), p, rows, per); err != nil {
 			return err
 		}
 	}
@@ -236,6 +292,13 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 		return err
 	}
 	if err := writeJSON(ctx, r.Output(MetricsFile), met); err != nil {
+		return err
+	}
+	pj, err := json.Marshal(per)
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	if err := blobio.WriteAll(ctx, r.Output(PerImageFile), append(pj, '\n')); err != nil {
 		return err
 	}
 	if err := blobio.WriteAll(ctx, r.Output(ReportFile), []byte(Report(met, decodes))); err != nil {
@@ -264,8 +327,9 @@ func writeJSON(ctx context.Context, loc string, v any) error {
 	return blobio.WriteAll(ctx, loc, append(b, '\n'))
 }
 
-// groundingEval writes the submission and computes F1_all and F1_loc.
-func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions.Row, decodes []Decode) (*GroundingMetrics, error) {
+// groundingEval writes the submission and computes F1_all and F1_loc, and their per-image
+// decisions into per.
+func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions.Row, decodes []Decode, per *PerImage) (*GroundingMetrics, error) {
 	g := &GroundingMetrics{}
 	var refs *grounding.References
 	var classList []string
@@ -320,18 +384,27 @@ func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: F1_%s: %w", m, err)
 		}
+		counts, err := grounding.F1Counts(refs, sub, m, nil)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: F1_%s: %w", m, err)
+		}
+		aligned, err := alignCounts(per.ImageIDs, refs, counts.PerImage)
+		if err != nil {
+			return nil, err
+		}
 		if m == grounding.ModeAll {
-			g.All = F1Of(res)
+			g.All, per.F1All = F1Of(res), aligned
 		} else {
-			g.Loc = F1Of(res)
+			g.Loc, per.F1Loc = F1Of(res), aligned
 		}
 	}
 	return g, nil
 }
 
 // attentionEval scores the captioner teacher-forced on the split's ground-truth captions:
-// mean XE and mean KL(α‖β) with α computed by the matching model (DecodeBatch images per call).
-func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params, rows []captions.Row) (*AttentionMetrics, error) {
+// mean XE and mean KL(α‖β) with α computed by the matching model, one image per call so that
+// each image's KL sum goes into per.
+func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params, rows []captions.Row, per *PerImage) (*AttentionMetrics, error) {
 	m, _, err := captionxe.LoadModel(ctx, cfg.Model)
 	if err != nil {
 		return nil, err
@@ -351,20 +424,26 @@ func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params,
 	}
 	src := &captionxe.Source{Ctx: ctx, Split: split, Feats: scan.NewFeatureCache(store, int64(p.FeatureCacheMB)<<20), Alpha: &captionxe.Online{Model: sm}}
 	a := &AttentionMetrics{Teacher: p.KLTeacher}
+	at := make(map[int64]int, len(per.ImageIDs))
+	for i, id := range per.ImageIDs {
+		at[id] = i
+	}
+	per.KLSum, per.Nouns = make([]float64, len(per.ImageIDs)), make([]int, len(per.ImageIDs))
 	var kl, xe float64
-	for lo := 0; lo < src.Len(); lo += p.DecodeBatch {
-		var idx []int
-		for i := lo; i < min(lo+p.DecodeBatch, src.Len()); i++ {
-			idx = append(idx, i)
-		}
-		b, err := src.Batch(idx)
+	for i := 0; i < src.Len(); i++ {
+		b, err := src.Batch([]int{i})
 		if err != nil {
 			return nil, err
 		}
 		st, err := m.Loss(b)
 		if err != nil {
-			return nil, fmt.Errorf("evaluate: teacher-forced scores of images %d..%d: %w", lo, idx[len(idx)-1], err)
+			return nil, fmt.Errorf("evaluate: teacher-forced scores of image %d: %w", src.ImageID(i), err)
 		}
+		k, ok := at[src.ImageID(i)]
+		if !ok {
+			return nil, fmt.Errorf("evaluate: image %d of the %s split was not decoded", src.ImageID(i), p.Split)
+		}
+		per.KLSum[k], per.Nouns[k] = st.KL*float64(st.Nouns), st.Nouns
 		kl += st.KL * float64(st.Nouns)
 		xe += st.XE * float64(st.Tokens)
 		a.Nouns += st.Nouns

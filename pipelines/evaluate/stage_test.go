@@ -16,6 +16,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/groundcap/groundcap/eval/bootstrap"
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/eval/grounding"
 	feat "github.com/groundcap/groundcap/features"
@@ -126,6 +127,34 @@ func TestMetricsMatchFiles(t *testing.T) {
 		if math.Abs(r.F1-c.got.F1) > tol || math.Abs(r.Precision-c.got.Precision) > tol || math.Abs(r.Recall-c.got.Recall) > tol {
 			t.Errorf("F1_%s: metrics.json P %g R %g F1 %g, recomputed from the Entities folder P %g R %g F1 %g",
 				c.mode, c.got.Precision, c.got.Recall, c.got.F1, r.Precision, r.Recall, r.F1)
+		}
+	}
+	// per_image.json: with every image counted once, its statistics give the corpus scores.
+	var per evaluate.PerImage
+	if err := json.Unmarshal(readFile(t, filepath.Join(out, evaluate.PerImageFile)), &per); err != nil {
+		t.Fatal(err)
+	}
+	if len(per.ImageIDs) != met.Images || len(per.Bleu) != met.Images || len(per.CIDEr) != met.Images || len(per.RougeL) != met.Images || len(per.F1All) != met.Images || len(per.F1Loc) != met.Images {
+		t.Fatalf("per_image.json: %d ids, %d bleu, %d cider, %d rouge, %d/%d F1 rows; want %d images", len(per.ImageIDs), len(per.Bleu), len(per.CIDEr), len(per.RougeL), len(per.F1All), len(per.F1Loc), met.Images)
+	}
+	ones := make([]float64, met.Images)
+	for i := range ones {
+		ones[i] = 1
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"Bleu_1", caption.BleuStatistic{PerImage: per.Bleu, N: 1}.Value(ones), met.Caption.Bleu1},
+		{"Bleu_4", caption.BleuStatistic{PerImage: per.Bleu, N: 4}.Value(ones), met.Caption.Bleu4},
+		{"ROUGE_L", bootstrap.Mean(per.RougeL).Value(ones), met.Caption.RougeL},
+		{"CIDEr", bootstrap.Mean(per.CIDEr).Value(ones), met.Caption.CIDEr},
+		{"F1_all", grounding.NewF1Statistic(per.F1All).Value(ones), met.Grounding.All.F1},
+		{"F1_loc", grounding.NewF1Statistic(per.F1Loc).Value(ones), met.Grounding.Loc.F1},
+		{"attention KL", bootstrap.Ratio{Num: per.KLSum, Den: floats(per.Nouns)}.Value(ones), met.Attention.KL},
+	} {
+		if math.Abs(c.got-c.want) > tol {
+			t.Errorf("%s from per_image.json %g, metrics.json %g", c.name, c.got, c.want)
 		}
 	}
 	if a := met.Attention; a == nil || a.Teacher != "scan" || a.Nouns == 0 || a.Tokens == 0 || !(a.KL > 0) || !(a.XE > 0) {
@@ -415,4 +444,12 @@ func TestGVDReference(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "holds none of the split's") {
 		t.Errorf("a reference without test images: %v", err)
 	}
+}
+
+func floats(xs []int) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = float64(x)
+	}
+	return out
 }

@@ -90,6 +90,7 @@ type (
 		Heads        []string
 		Rows         []htmlRow
 		Matching     *htmlMatching
+		Diffs        *htmlDiffs
 		Curves       []htmlCurve
 		Classes      []htmlClassTable
 		Variants     []htmlVariant
@@ -106,6 +107,15 @@ type (
 	htmlCell struct {
 		Text, Interval string
 		Best           bool
+	}
+	htmlDiffs struct {
+		Note  string
+		Heads []string
+		Rows  []htmlDiffRow
+	}
+	htmlDiffRow struct {
+		Label string
+		Cells []htmlCell // Best marks a difference whose interval contains 0
 	}
 	htmlMatching struct {
 		Heads []string
@@ -215,18 +225,55 @@ func (p *Page) HTML() ([]byte, error) {
 			}
 			row := htmlMatchingRow{Name: fmt.Sprintf("%s (%s)", name, mm.Stage)}
 			for _, s := range t.Splits {
-				row.Cells = append(row.Cells, fmt.Sprintf("%.2f", mm.Accuracy[s]))
+				cell := fmt.Sprintf("%.2f", mm.Accuracy[s])
+				if iv, ok := mm.Intervals[s]; ok {
+					cell += fmt.Sprintf(" [%.2f, %.2f]", iv.Lo, iv.Hi)
+				}
+				row.Cells = append(row.Cells, cell)
 			}
 			row.Cells = append(row.Cells, fmt.Sprintf("%.1f", mm.RSum))
 			m.Rows = append(m.Rows, row)
 		}
+
 		row := htmlMatchingRow{Name: "random region"}
 		for _, s := range t.Splits {
 			row.Cells = append(row.Cells, fmt.Sprintf("%.2f", t.Random[s]))
 		}
 		row.Cells = append(row.Cells, "–")
 		m.Rows = append(m.Rows, row)
+		if d := t.Difference; d != nil {
+			row := htmlMatchingRow{Name: fmt.Sprintf("POS-SCAN − SCAN (%s − %s)", d.A, d.B)}
+			for _, s := range t.Splits {
+				row.Cells = append(row.Cells, formatDiff(d.Accuracy[s], "%.2f"))
+			}
+			row.Cells = append(row.Cells, "–")
+			m.Rows = append(m.Rows, row)
+		}
 		v.Matching = m
+	}
+	if len(r.Differences) > 0 {
+		d := &htmlDiffs{Note: fmt.Sprintf("Differences A − B (×100 but KL) on the same test images, with paired %g %% bootstrap intervals; † marks a difference whose interval contains 0 (not distinguishable from the choice of test images).", 100*r.Bootstrap.Level)}
+		dcols := cols
+		for _, c := range cols {
+			d.Heads = append(d.Heads, c.head)
+		}
+		for _, x := range r.Differences {
+			row := htmlDiffRow{Label: x.A + " − " + x.B}
+			for _, c := range dcols {
+				cell := htmlCell{Text: "–"}
+				if e, ok := x.Scores[c.key]; ok {
+					cell.Text = fmt.Sprintf("%+"+c.format[1:], e.Value)
+					cell.Interval = fmt.Sprintf("["+c.format+", "+c.format+"]", e.Lo, e.Hi)
+					if e.ContainsZero {
+						cell.Interval += " †"
+					}
+					cell.Best = e.ContainsZero
+				}
+				row.Cells = append(row.Cells, cell)
+			}
+			d.Rows = append(d.Rows, row)
+		}
+		v.Diffs = d
 	}
 	for _, c := range p.Curves {
 		v.Curves = append(v.Curves, htmlCurve{Stage: c.Stage, Title: c.Title, Src: dataURI(c.PNG)})

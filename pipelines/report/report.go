@@ -36,8 +36,11 @@ const (
 	JSONFile   = "report.json"
 )
 
-// InputScanEval names the scan-eval input.
-const InputScanEval = "scan_eval"
+// InputScanEval and InputScanEvalPerImage name the scan-eval inputs.
+const (
+	InputScanEval         = "scan_eval"
+	InputScanEvalPerImage = "scan_eval_per_image"
+)
 
 // Row is one row of the comparison: a label and an evaluate stage's metrics.json, with its
 // results.json and attention pictures for report.html's gallery.
@@ -48,6 +51,10 @@ type Row struct {
 	// beside an "@<stage>/metrics.json" Metrics, else none; "none": not in the gallery).
 	Results  string `yaml:"results" json:"-" key:"-"`
 	Pictures string `yaml:"pictures" json:"-" key:"-"`
+	// PerImage is the evaluate stage's per_image.json, from which the row's intervals and its
+	// comparisons are computed (default: beside an "@<stage>/metrics.json" Metrics, else none;
+	// "none": no intervals).
+	PerImage string `yaml:"per_image" json:"-" key:"-"`
 }
 
 // CurveRef is one training curve of report.html: a trained stage's curve picture.
@@ -91,13 +98,36 @@ type Params struct {
 	// Curves are report.html's training curves (DefaultCurves; "none" as the only stage: no
 	// curves).
 	Curves []CurveRef `yaml:"curves" json:"curves"`
+	// Intervals configure the bootstrap intervals of every score and difference.
+	Intervals IntervalParams `yaml:"intervals" json:"intervals"`
+	// Pairs are the comparisons A − B of rows (by evaluate stage) reported with paired
+	// intervals (DefaultPairs); pairs naming a row the report lacks are skipped.
+	Pairs []Pair `yaml:"pairs" json:"pairs"`
+	// ScanEvalPerImage is scan-eval's per_image.json, for the matching models' intervals
+	// (default: beside an "@scan-eval/metrics.json" ScanEval; "none": no intervals).
+	ScanEvalPerImage string `yaml:"scan_eval_per_image" json:"-" key:"-"`
+}
+
+// DefaultPairs compares every variant with Up-Down (XE), and the KL(POS-SCAN) variants with the
+// KL(SCAN) ones.
+func DefaultPairs() []Pair {
+	base := evaluate.NameOf(captionxe.NameBase)
+	var out []Pair
+	for _, c := range evaluate.Captioners() {
+		if n := evaluate.NameOf(c); n != base {
+			out = append(out, Pair{A: n, B: base})
+		}
+	}
+	return append(out,
+		Pair{A: evaluate.NameOf(captionxe.NamePOSSCAN), B: evaluate.NameOf(captionxe.NameSCAN)},
+		Pair{A: evaluate.NameOf(captionscst.NamePOSSCAN), B: evaluate.NameOf(captionscst.NameSCAN)})
 }
 
 // DefaultParams returns the paper's rows, the scan-eval table, the default title and the curves
 // of every trained stage.
 func DefaultParams() Params {
 	return Params{Rows: DefaultRows(), ScanEval: "@" + scaneval.Name + "/" + scaneval.MetricsFile,
-		Title: "Grounded captioning: comparison", Curves: DefaultCurves()}
+		Title: "Grounded captioning: comparison", Curves: DefaultCurves(), Intervals: DefaultIntervals(), Pairs: DefaultPairs()}
 }
 
 // resolved returns p with the references that follow from others: a row's results.json and
@@ -120,6 +150,18 @@ func (p Params) resolved() Params {
 			if beside {
 				r.Pictures = "@" + stage + "/" + evaluate.PicturesDir
 			}
+		}
+		if r.PerImage == "" {
+			r.PerImage = evaluate.None
+			if beside {
+				r.PerImage = "@" + stage + "/" + evaluate.PerImageFile
+			}
+		}
+	}
+	if p.ScanEvalPerImage == "" {
+		p.ScanEvalPerImage = evaluate.None
+		if stage, file, ok := strings.Cut(strings.TrimPrefix(p.ScanEval, "@"), "/"); strings.HasPrefix(p.ScanEval, "@") && ok && file == scaneval.MetricsFile {
+			p.ScanEvalPerImage = "@" + stage + "/" + scaneval.PerImageFile
 		}
 	}
 	if len(p.Curves) == 1 && p.Curves[0].Stage == evaluate.None {
@@ -152,6 +194,14 @@ func (p Params) Validate() error {
 			return fmt.Errorf("report: %w", config.Invalid(fmt.Sprintf("curves[%d].stage", i), c.Stage, "a trained stage's name"))
 		}
 	}
+	for i, pr := range p.Pairs {
+		if pr.A == "" || pr.B == "" || pr.A == pr.B {
+			return fmt.Errorf("report: %w", config.Invalid(fmt.Sprintf("pairs[%d]", i), pr, "two different evaluate stages a and b"))
+		}
+	}
+	if err := p.Intervals.validate(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 	return nil
 }
 
@@ -170,29 +220,50 @@ func Stage(p Params) (*engine.Stage, error) {
 		if r.Pictures != evaluate.None {
 			inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d-pictures", i), Ref: r.Pictures})
 		}
+		if r.PerImage != evaluate.None {
+			inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d-per-image", i), Ref: r.PerImage})
+		}
 	}
 	for i, c := range p.Curves {
 		inputs = append(inputs, engine.Input{Name: fmt.Sprintf("curve-%d", i), Ref: c.Picture})
 	}
 	if p.ScanEval != evaluate.None {
 		inputs = append(inputs, engine.Input{Name: InputScanEval, Ref: p.ScanEval})
+		if p.ScanEvalPerImage != evaluate.None {
+			inputs = append(inputs, engine.Input{Name: InputScanEvalPerImage, Ref: p.ScanEvalPerImage})
+		}
 	}
 	return &engine.Stage{
-		Name:          Name,
-		Description:   "the paper-style comparison of every captioner variant and the matching models' attention accuracy, as tables and an HTML report",
-		Version:       "3",
-		SchemaVersion: "2",
+		Name:        Name,
+		Description: "the paper-style comparison of every captioner variant and the matching models' attention accuracy, as tables and an HTML report",
+		// 4: bootstrap intervals of every score and difference (intervals, pairs).
+		Version:       "4",
+		SchemaVersion: "3",
 		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
 			rep := &Report{Title: p.Title}
 			page := &Page{Report: rep, Key: r.Key}
+			stats := make([]*rowStats, len(p.Rows))
 			for i, row := range p.Rows {
 				var m evaluate.Metrics
 				if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d", i)), &m); err != nil {
 					return err
 				}
 				rep.Rows = append(rep.Rows, RowOf(row.Label, &m))
+				if row.PerImage != evaluate.None {
+					var pi evaluate.PerImage
+					if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d-per-image", i)), &pi); err != nil {
+						return err
+					}
+					var err error
+					if stats[i], err = statsOf(&pi); err != nil {
+						return fmt.Errorf("%w (%s)", err, row.PerImage)
+					}
+					if len(pi.ImageIDs) != m.Images {
+						return fmt.Errorf("report: %s lists %d images, %s %d", row.PerImage, len(pi.ImageIDs), row.Metrics, m.Images)
+					}
+				}
 				v, err := readVariant(ctx, r, i, row, &m)
 				if err != nil {
 					return err
@@ -212,6 +283,18 @@ func Stage(p Params) (*engine.Stage, error) {
 					return err
 				}
 				rep.Matching = MatchingOf(&se)
+				if p.ScanEvalPerImage != evaluate.None {
+					var pi scaneval.PerImage
+					if err := readJSON(ctx, r.Input(InputScanEvalPerImage), &pi); err != nil {
+						return err
+					}
+					if err := addMatchingIntervals(rep.Matching, &pi, p.Intervals); err != nil {
+						return err
+					}
+				}
+			}
+			if err := addIntervals(rep, stats, p.Pairs, p.Intervals); err != nil {
+				return err
 			}
 			md := rep.Markdown()
 			if err := blobio.WriteAll(ctx, r.Output(ReportFile), []byte(md)); err != nil {
@@ -328,6 +411,9 @@ type Matching struct {
 	// Accuracy is the attention accuracy (percent) per split; RSum the test retrieval rsum.
 	Accuracy map[string]float64 `json:"attention_accuracy"`
 	RSum     float64            `json:"rsum"`
+	// Intervals are the accuracy's bootstrap intervals per split (absent without scan-eval's
+	// per-image counts).
+	Intervals map[string]Interval `json:"intervals,omitempty"`
 }
 
 // MatchingTable is the matching models' table with the random-region baseline.
@@ -335,6 +421,9 @@ type MatchingTable struct {
 	Splits []string           `json:"splits"`
 	Random map[string]float64 `json:"random_region_accuracy"`
 	Models []Matching         `json:"models"`
+	// Difference is POS-SCAN's accuracy minus SCAN's with paired intervals (absent without
+	// per-image counts or without both models).
+	Difference *MatchingDifference `json:"difference,omitempty"`
 }
 
 // MatchingOf converts the scan-eval stage's metrics.
@@ -355,9 +444,15 @@ type Report struct {
 	Title    string         `json:"title"`
 	Rows     []Scores       `json:"rows"`
 	Matching *MatchingTable `json:"matching,omitempty"`
+	// Differences are the comparisons (Params.Pairs) of rows with per-image scores.
+	Differences []Difference `json:"differences,omitempty"`
+	// Bootstrap says how the intervals were computed.
+	Bootstrap *BootstrapInfo `json:"bootstrap,omitempty"`
 }
 
-// Markdown renders the tables.
+// Markdown renders the tables: each score with its interval in brackets when it has one, the
+// comparisons' differences (a dagger marks those whose interval contains 0), the matching
+// models' table.
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", r.Title)
@@ -372,28 +467,55 @@ func (r *Report) Markdown() string {
 		}
 	}
 	fmt.Fprintf(&b, "Captioning and grounding on the test split (%d images); scores ×100", images)
-	head, sep := "| Model | B@1 | B@4 | ROUGE-L | CIDEr-D | F1_all | F1_loc |", "|---|---|---|---|---|---|---|"
 	if teacher != "" {
-		name := map[string]string{"scan": "POS-SCAN", "scan-plain": "SCAN"}[teacher]
-		if name == "" {
-			name = teacher
-		}
-		fmt.Fprintf(&b, "; KL(α‖β) is the mean KL divergence of the captioner's attention β from %s's α on the ground-truth captions' nouns (teacher-forced; lower is closer)", name)
-		head, sep = head+" KL(α‖β) |", sep+"---|"
+		fmt.Fprintf(&b, "; KL(α‖β) is the mean KL divergence of the captioner's attention β from %s's α on the ground-truth captions' nouns (teacher-forced; lower is closer)", teacherName(teacher))
 	}
-	b.WriteString(".\n\n" + head + "\n" + sep + "\n")
-	num := func(v *float64, format string) string {
-		if v == nil {
-			return "–"
-		}
-		return fmt.Sprintf(format, *v)
+	bs := r.Bootstrap
+	if bs != nil && bs.Images > 0 {
+		fmt.Fprintf(&b, ". Brackets: %g %% bootstrap intervals over the %d test images (%d resamples)", 100*bs.Level, bs.Images, bs.Resamples)
 	}
-	for _, s := range r.Rows {
-		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %.1f | %s | %s |", s.Label, s.B1, s.B4, s.RougeL, s.CIDEr, num(s.F1All, "%.2f"), num(s.F1Loc, "%.2f"))
-		if teacher != "" {
-			fmt.Fprintf(&b, " %s |", num(s.KL, "%.3f"))
+	cols := columns(teacher != "")
+	b.WriteString(".\n\n| Model |")
+	for _, c := range cols {
+		b.WriteString(" " + c.head + " |")
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(cols)) + "\n")
+	for i := range r.Rows {
+		s := &r.Rows[i]
+		fmt.Fprintf(&b, "| %s |", s.Label)
+		for _, c := range cols {
+			v := c.value(s)
+			if v == nil {
+				b.WriteString(" – |")
+				continue
+			}
+			fmt.Fprintf(&b, " "+c.format, *v)
+			if iv, ok := s.Intervals[c.key]; ok {
+				fmt.Fprintf(&b, " ["+c.format+", "+c.format+"]", iv.Lo, iv.Hi)
+			}
+			b.WriteString(" |")
 		}
 		b.WriteString("\n")
+	}
+	if len(r.Differences) > 0 {
+		fmt.Fprintf(&b, "\nDifferences A − B (×100 but KL) on the same test images with paired %g %% bootstrap intervals; † marks a difference whose interval contains 0 (not distinguishable from the choice of test images).\n\n| A − B |", 100*bs.Level)
+		dcols := cols
+		for _, c := range cols {
+			b.WriteString(" " + c.head + " |")
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---|", len(dcols)) + "\n")
+		for _, d := range r.Differences {
+			fmt.Fprintf(&b, "| %s − %s |", d.A, d.B)
+			for _, c := range dcols {
+				e, ok := d.Scores[c.key]
+				if !ok {
+					b.WriteString(" – |")
+					continue
+				}
+				b.WriteString(" " + formatDiff(e, c.format) + " |")
+			}
+			b.WriteString("\n")
+		}
 	}
 	if t := r.Matching; t != nil {
 		b.WriteString("\nMatching models: attention accuracy (%) of the word–region attention on ground-truth captions, and test retrieval rsum.\n\n| Matching model |")
@@ -408,7 +530,11 @@ func (r *Report) Markdown() string {
 			}
 			fmt.Fprintf(&b, "| %s (%s) |", name, m.Stage)
 			for _, s := range t.Splits {
-				fmt.Fprintf(&b, " %.2f |", m.Accuracy[s])
+				fmt.Fprintf(&b, " %.2f", m.Accuracy[s])
+				if iv, ok := m.Intervals[s]; ok {
+					fmt.Fprintf(&b, " [%.2f, %.2f]", iv.Lo, iv.Hi)
+				}
+				b.WriteString(" |")
 			}
 			fmt.Fprintf(&b, " %.1f |\n", m.RSum)
 		}
@@ -417,6 +543,23 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, " %.2f |", t.Random[s])
 		}
 		b.WriteString(" – |\n")
+		if d := t.Difference; d != nil {
+			fmt.Fprintf(&b, "| POS-SCAN − SCAN (%s − %s) |", d.A, d.B)
+			for _, s := range t.Splits {
+				b.WriteString(" " + formatDiff(d.Accuracy[s], "%.2f") + " |")
+			}
+			b.WriteString(" – |\n")
+		}
 	}
 	return b.String()
+}
+
+// formatDiff writes a difference with its sign, interval and a dagger when the interval
+// contains 0.
+func formatDiff(e Estimate, format string) string {
+	out := fmt.Sprintf("%+"+format[1:]+" ["+format+", "+format+"]", e.Value, e.Lo, e.Hi)
+	if e.ContainsZero {
+		out += " †"
+	}
+	return out
 }

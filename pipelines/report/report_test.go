@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"image/color"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/groundcap/groundcap/eval/bootstrap"
+	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/eval/grounding"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/pipelines/engine"
@@ -52,10 +56,11 @@ func TestReportTables(t *testing.T) {
 		}}
 	p := report.DefaultParams()
 	p.Rows = []report.Row{
-		{Label: "Up-Down (XE)", Metrics: "@evaluate-xe/metrics.json", Results: "none", Pictures: "none"},
-		{Label: "Up-Down (XE) + SCST", Metrics: "@evaluate-scst/metrics.json", Results: "none", Pictures: "none"},
+		{Label: "Up-Down (XE)", Metrics: "@evaluate-xe/metrics.json", Results: "none", Pictures: "none", PerImage: "none"},
+		{Label: "Up-Down (XE) + SCST", Metrics: "@evaluate-scst/metrics.json", Results: "none", Pictures: "none", PerImage: "none"},
 	}
 	p.Curves = []report.CurveRef{{Stage: "none"}}
+	p.ScanEvalPerImage = "none"
 	rep, err := report.Stage(p)
 	if err != nil {
 		t.Fatal(err)
@@ -120,9 +125,10 @@ func TestReportHTML(t *testing.T) {
 			fake("caption-xe", "x.json", 1, map[string][]byte{"curves.png": red}))
 		p := report.DefaultParams()
 		p.Rows = []report.Row{
-			{Label: "Up-Down (XE)", Metrics: "@evaluate-xe/metrics.json"},
-			{Label: "Up-Down (XE) + SCST", Metrics: "@evaluate-scst/metrics.json"},
+			{Label: "Up-Down (XE)", Metrics: "@evaluate-xe/metrics.json", PerImage: "none"},
+			{Label: "Up-Down (XE) + SCST", Metrics: "@evaluate-scst/metrics.json", PerImage: "none"},
 		}
+		p.ScanEvalPerImage = "none"
 		p.Curves = []report.CurveRef{{Stage: scan.NamePOS, Picture: "@scan/" + scan.CurveFile}, {Stage: "caption-xe"}}
 		rep, err := report.Stage(p)
 		if err != nil {
@@ -163,4 +169,151 @@ func TestReportHTML(t *testing.T) {
 		t.Error("two runs over the same inputs wrote different report.html")
 	}
 	checkInBrowser(t, html, 2, 4)
+}
+
+// TestReportIntervals runs the report over three fake evaluations of the same 30 images with
+// per-image scores: evaluate-xe; evaluate-scst, whose every image scores 0.3 more CIDEr-D; and
+// evaluate-xe-scan, a copy of evaluate-xe. Every score gets an interval around its value; the
+// paired difference of a constant shift is the shift with a degenerate interval, the difference
+// of a copy is 0 and marked †; POS-SCAN's accuracy minus SCAN's gets an interval per split.
+func TestReportIntervals(t *testing.T) {
+	const n, shift, tol = 30, 0.3, 1e-9
+	rng := rand.New(rand.NewPCG(7, 7))
+	base := evaluate.PerImage{}
+	for i := range n {
+		base.ImageIDs = append(base.ImageIDs, int64(100+i))
+		g := float64(5 + rng.IntN(5))
+		c := float64(rng.IntN(int(g) + 1))
+		base.Bleu = append(base.Bleu, caption.BleuStats{Correct: [4]float64{c, c / 2, c / 4, c / 8}, Guess: [4]float64{g, g - 1, g - 2, g - 3}, TestLen: g, RefLen: g + 1})
+		base.RougeL = append(base.RougeL, rng.Float64())
+		base.CIDEr = append(base.CIDEr, 0.5+rng.Float64())
+		h := rng.IntN(3)
+		base.F1All = append(base.F1All, []grounding.ClassCount{{Class: "dog", PrecHits: h, PrecN: 2, RecHits: h, RecN: 3, Annotated: true}, {Class: "man", PrecHits: 1, PrecN: 1 + h, RecN: 1, Annotated: true}})
+		base.F1Loc = base.F1All
+	}
+	scst := base
+	scst.CIDEr = nil
+	for _, c := range base.CIDEr {
+		scst.CIDEr = append(scst.CIDEr, c+shift)
+	}
+	ones := make([]float64, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	metricsOf := func(stage string, pi evaluate.PerImage) evaluate.Metrics {
+		return evaluate.Metrics{Stage: stage, Images: n, Caption: evaluate.CaptionScores{
+			Bleu1: caption.BleuStatistic{PerImage: pi.Bleu, N: 1}.Value(ones), Bleu4: caption.BleuStatistic{PerImage: pi.Bleu, N: 4}.Value(ones),
+			RougeL: bootstrap.Mean(pi.RougeL).Value(ones), CIDEr: bootstrap.Mean(pi.CIDEr).Value(ones)},
+			Grounding: &evaluate.GroundingMetrics{All: evaluate.F1Scores{F1: grounding.NewF1Statistic(pi.F1All).Value(ones)}, Loc: evaluate.F1Scores{F1: grounding.NewF1Statistic(pi.F1Loc).Value(ones)}}}
+	}
+	var stages []*engine.Stage
+	p := report.DefaultParams()
+	p.Rows = nil
+	for _, v := range []struct {
+		stage, label string
+		pi           evaluate.PerImage
+	}{{"evaluate-xe", "XE", base}, {"evaluate-scst", "SCST", scst}, {"evaluate-xe-scan", "KL(SCAN)", base}} {
+		pj, err := json.Marshal(v.pi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stages = append(stages, fake(v.stage, evaluate.MetricsFile, metricsOf(v.stage, v.pi), map[string][]byte{evaluate.PerImageFile: pj}))
+		p.Rows = append(p.Rows, report.Row{Label: v.label, Metrics: "@" + v.stage + "/metrics.json", Results: "none", Pictures: "none"})
+	}
+	// scan-eval: SCAN hits 1 of 2 dog words per image, POS-SCAN 2 of 2 on even images.
+	per := scaneval.PerImage{Splits: map[string]*scaneval.SplitPerImage{}}
+	for _, split := range []string{"val", "test"} {
+		sp := &scaneval.SplitPerImage{Models: map[string][][]grounding.ClassCount{}}
+		for i := range n {
+			sp.ImageIDs = append(sp.ImageIDs, int64(i))
+			sp.Models[scan.NamePlain] = append(sp.Models[scan.NamePlain], []grounding.ClassCount{{Class: "dog", RecHits: 1, RecN: 2}})
+			sp.Models[scan.NamePOS] = append(sp.Models[scan.NamePOS], []grounding.ClassCount{{Class: "dog", RecHits: 2 * ((i + 1) % 2), RecN: 2}})
+		}
+		per.Splits[split] = sp
+	}
+	se := scaneval.Metrics{Splits: map[string]scaneval.SplitInfo{"test": {}, "val": {}}, Random: map[string]float64{"test": 9.5, "val": 10},
+		Models: []scaneval.ModelResult{{Stage: scan.NamePlain, Accuracy: map[string]float64{"test": 50, "val": 50}}, {Stage: scan.NamePOS, POS: true, Accuracy: map[string]float64{"test": 50, "val": 50}}}}
+	pj, err := json.Marshal(per)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages = append(stages, fake(scaneval.Name, scaneval.MetricsFile, se, map[string][]byte{scaneval.PerImageFile: pj}))
+	p.Curves = []report.CurveRef{{Stage: "none"}}
+	rs, err := report.Stage(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	e, err := engine.New(root, append(stages, rs), engine.Options{ModuleVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.Make(context.Background(), report.Name, engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, report.Name, ms[report.Name].Key)
+	var rep report.Report
+	if b, err := os.ReadFile(filepath.Join(dir, report.JSONFile)); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Bootstrap == nil || rep.Bootstrap.Images != n || rep.Bootstrap.Resamples != bootstrap.DefaultResamples {
+		t.Errorf("bootstrap %+v", rep.Bootstrap)
+	}
+	for _, row := range rep.Rows {
+		vals := map[string]float64{"bleu_1": row.B1, "bleu_4": row.B4, "rouge_l": row.RougeL, "cider_d": row.CIDEr, "f1_all": *row.F1All, "f1_loc": *row.F1Loc}
+		for k, v := range vals {
+			iv, ok := row.Intervals[k]
+			if !ok || !(iv.Lo < v && v < iv.Hi) {
+				t.Errorf("%s %s = %g, interval %+v (present %v): want one around the value", row.Label, k, v, iv, ok)
+			}
+		}
+	}
+	diffs := map[string]report.Difference{}
+	for _, d := range rep.Differences {
+		diffs[d.StageA+" "+d.StageB] = d
+	}
+	if len(rep.Differences) != 2 {
+		t.Errorf("differences %+v, want scst and xe-scan against xe", rep.Differences)
+	}
+	c := diffs["evaluate-scst evaluate-xe"].Scores["cider_d"]
+	if math.Abs(c.Value-100*shift) > tol || math.Abs(c.Lo-100*shift) > tol || math.Abs(c.Hi-100*shift) > tol || c.ContainsZero {
+		t.Errorf("SCST − XE CIDEr-D %+v, want %g with a degenerate interval", c, 100*shift)
+	}
+	for k, e := range diffs["evaluate-xe-scan evaluate-xe"].Scores {
+		if e.Value != 0 || e.Lo != 0 || e.Hi != 0 || !e.ContainsZero {
+			t.Errorf("copy − XE %s %+v, want 0 marked as containing 0", k, e)
+		}
+	}
+	// POS-SCAN − SCAN: 50 % on average over the 30 images; half the images at 100 %, half at 0.
+	md := rep.Matching
+	for _, split := range []string{"val", "test"} {
+		d := md.Difference.Accuracy[split]
+		if d.Value != 0 || !(d.Lo < 0 && d.Hi > 0) || !d.ContainsZero {
+			t.Errorf("%s: POS-SCAN − SCAN %+v, want 0 inside a wide interval", split, d)
+		}
+		if iv := md.Models[0].Intervals[split]; iv.Lo != 50 || iv.Hi != 50 {
+			t.Errorf("%s: SCAN's accuracy interval %+v, want [50, 50] (every image at 50 %%)", split, iv)
+		}
+	}
+	text, err := os.ReadFile(filepath.Join(dir, report.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| SCST − XE |", "+30.0 [30.0, 30.0] |", "| KL(SCAN) − XE | +0.0 [0.0, 0.0] † |", "| POS-SCAN − SCAN (scan − scan-plain) | +0.00 ["} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, text)
+		}
+	}
+	html, err := os.ReadFile(filepath.Join(dir, report.HTMLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`id="differences-table"`, "&#43;30.0", "&#43;0.0<span class=\"ci\">[0.0, 0.0] †"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
 }
