@@ -48,14 +48,22 @@ func Defs() []Def {
 			captionscst.DefaultParams, scstSeed, captionscst.Stage),
 		stageDef(captionscst.NamePOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D + POS-SCAN score)",
 			captionscst.DefaultParams, scstSeed, captionscst.Stage),
+		stageDef(captionscst.NameCIDEr, "self-critical training of caption-xe (reward CIDEr-D alone)",
+			captionscst.DefaultParams, scstSeed, captionscst.Stage),
+		stageDef(captionscst.NameCIDErSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D alone)",
+			captionscst.DefaultParams, scstSeed, captionscst.Stage),
+		stageDef(captionscst.NameCIDErPOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D alone)",
+			captionscst.DefaultParams, scstSeed, captionscst.Stage),
 		evaluateDef(captionxe.NameBase),
 		evaluateDef(captionxe.NameSCAN),
 		evaluateDef(captionxe.NamePOSSCAN),
 		evaluateDef(captionscst.NameBase),
 		evaluateDef(captionscst.NameSCAN),
 		evaluateDef(captionscst.NamePOSSCAN),
-		stageDef(report.Name, "the paper-style comparison table of every captioner variant and the matching models (report.md)",
-			defaults(report.DefaultParams), nil, unnamed(report.Stage)),
+		evaluateDef(captionscst.NameCIDEr),
+		evaluateDef(captionscst.NameCIDErSCAN),
+		evaluateDef(captionscst.NameCIDErPOSSCAN),
+		reportDef(),
 	}
 }
 
@@ -101,6 +109,25 @@ func evaluateDef(captioner string) Def {
 	return stageDef(evaluate.NameOf(captioner),
 		"decode the test split with "+captioner+": BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)",
 		evaluate.DefaultParams, nil, evaluate.Stage)
+}
+
+// reportDef is the report's registry entry: its default rows, pairs and curves are those of the
+// stages the config has (report.DefaultParamsFor), so that a config without, say, the
+// CIDEr-D-only SCST stages gets a report of the others.
+func reportDef() Def {
+	d := stageDef(report.Name, "the paper-style comparison table of every captioner variant and the matching models (report.md)",
+		defaults(report.DefaultParams), nil, unnamed(report.Stage))
+	d.Params = func(c *config.Config) (any, error) {
+		if _, ok := c.Sections[report.Name]; !ok {
+			return nil, nil
+		}
+		p := report.DefaultParamsFor(func(stage string) bool { _, ok := c.Sections[stage]; return ok })
+		if err := c.Decode(report.Name, &p); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	return d
 }
 
 // checkShards fails when the captions and features stages would shard differently: later stages

@@ -7,14 +7,19 @@
 //
 // # Instances
 //
-// One package, three stages with their own config sections:
+// One package, six stages with their own config sections:
 //
-//   - caption-scst: from caption-xe (the Up-Down baseline);
+//   - caption-scst: from caption-xe (the Up-Down baseline), POS-SCAN's score as the matching
+//     reward;
 //   - caption-scst-scan: from caption-xe-scan, SCAN's score as the matching reward;
-//   - caption-scst-posscan: from caption-xe-posscan, POS-SCAN's score as the matching reward.
+//   - caption-scst-posscan: from caption-xe-posscan, POS-SCAN's score as the matching reward:
+//     the paper's best model (KL(POS-SCAN) + SCST with CIDEr-D and the matching score; the
+//     original's reward code loads its POS-SCAN checkpoint);
+//   - caption-scst-cider, caption-scst-cider-scan, caption-scst-cider-posscan: from caption-xe,
+//     caption-xe-scan and caption-xe-posscan with CIDEr-D alone as the reward (matcher none),
+//     the paper's "+ SCST" rows.
 //
-// caption-scst's matching reward defaults to POS-SCAN (the issue's "each + SCST(CIDEr-D +
-// matching score)"); matcher: none gives plain CIDEr-D SCST.
+// Any instance's matcher can be set; matcher: none gives CIDEr-D SCST.
 //
 // # Outputs
 //
@@ -38,26 +43,35 @@ const (
 	NameBase    = "caption-scst"
 	NameSCAN    = "caption-scst-scan"
 	NamePOSSCAN = "caption-scst-posscan"
+	// The CIDEr-D-only instances (reward CIDEr-D alone).
+	NameCIDEr        = "caption-scst-cider"
+	NameCIDErSCAN    = "caption-scst-cider-scan"
+	NameCIDErPOSSCAN = "caption-scst-cider-posscan"
 )
 
 // Names lists the stage instances of this package, in chain order.
-func Names() []string { return []string{NameBase, NameSCAN, NamePOSSCAN} }
+func Names() []string {
+	return []string{NameBase, NameSCAN, NamePOSSCAN, NameCIDEr, NameCIDErSCAN, NameCIDErPOSSCAN}
+}
 
 // From returns the XE stage an instance starts from.
 func From(name string) string {
 	switch name {
-	case NameSCAN:
+	case NameSCAN, NameCIDErSCAN:
 		return captionxe.NameSCAN
-	case NamePOSSCAN:
+	case NamePOSSCAN, NameCIDErPOSSCAN:
 		return captionxe.NamePOSSCAN
 	}
 	return captionxe.NameBase
 }
 
-// DefaultMatcher returns the matching model of an instance's reward.
+// DefaultMatcher returns the matching model of an instance's reward (none: CIDEr-D alone).
 func DefaultMatcher(name string) models.Teacher {
-	if name == NameSCAN {
+	switch name {
+	case NameSCAN:
 		return models.SCAN
+	case NameCIDEr, NameCIDErSCAN, NameCIDErPOSSCAN:
+		return models.None
 	}
 	return models.POSSCAN
 }
@@ -66,9 +80,9 @@ func DefaultMatcher(name string) models.Teacher {
 // caption-scst-scan, caption-scst-posscan); DefaultParams gives the defaults, the original
 // code's. The training configuration is embedded (updown.SCSTConfig).
 type Params struct {
-	// Init is the starting checkpoint ("@<XE instance>/last.ckpt": caption-xe for caption-scst,
-	// caption-xe-scan for caption-scst-scan, caption-xe-posscan for caption-scst-posscan). The
-	// architecture comes from it.
+	// Init is the starting checkpoint ("@<XE instance>/last.ckpt": caption-xe for caption-scst
+	// and caption-scst-cider, caption-xe-scan for the -scan instances, caption-xe-posscan for
+	// the -posscan ones). The architecture comes from it.
 	Init string `yaml:"init" key:"-"`
 	// Captions, Vocab, DocFreq and Features as in caption-xe.
 	Captions string `yaml:"captions" key:"-"`
@@ -77,7 +91,8 @@ type Params struct {
 	Features string `yaml:"features" key:"-"`
 
 	// Matcher is the matching model of the reward: scan (POS-SCAN), scan-plain (SCAN) or none
-	// (scan-plain for caption-scst-scan, scan otherwise); none sets w_match to 0.
+	// (scan-plain for caption-scst-scan, none for the caption-scst-cider instances, scan
+	// otherwise); none sets w_match to 0.
 	Matcher models.Teacher `yaml:"matcher"`
 	// MatcherModel is its checkpoint ("": "@<matcher>/model.ckpt").
 	MatcherModel string `yaml:"matcher_model" key:"-"`

@@ -50,16 +50,38 @@ func mustStage(t *testing.T, name string, p captionscst.Params) *engine.Stage {
 	return s
 }
 
-// TestStagesWriteOutputs runs SCST with the POS-SCAN, the SCAN and no matching reward.
+// TestInstances checks each instance's starting XE stage and default matching reward.
+func TestInstances(t *testing.T) {
+	for i, c := range []struct {
+		name, init string
+		matcher    models.Teacher
+	}{
+		{captionscst.NameBase, "@caption-xe/last.ckpt", models.POSSCAN},              // 0
+		{captionscst.NameSCAN, "@caption-xe-scan/last.ckpt", models.SCAN},            // 1
+		{captionscst.NamePOSSCAN, "@caption-xe-posscan/last.ckpt", models.POSSCAN},   // 2: the paper's best
+		{captionscst.NameCIDEr, "@caption-xe/last.ckpt", models.None},                // 3
+		{captionscst.NameCIDErSCAN, "@caption-xe-scan/last.ckpt", models.None},       // 4
+		{captionscst.NameCIDErPOSSCAN, "@caption-xe-posscan/last.ckpt", models.None}, // 5
+	} {
+		p := captionscst.DefaultParams(c.name)
+		if p.Init != c.init || p.Matcher != c.matcher {
+			t.Errorf("%d: %s starts from %s with matcher %s; want %s, %s", i, c.name, p.Init, p.Matcher, c.init, c.matcher)
+		}
+		if _, err := captionscst.Stage(c.name, p); err != nil {
+			t.Errorf("%d: %v", i, err)
+		}
+	}
+}
+
+// TestStagesWriteOutputs runs SCST with the POS-SCAN, the SCAN and no matching reward (the
+// CIDEr-D-only instance's default).
 func TestStagesWriteOutputs(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
-	none := tinyOf(captionscst.NamePOSSCAN)
-	none.Matcher = models.None
 	e := newEngine(t, root, &log,
 		mustStage(t, captionscst.NameBase, tinyOf(captionscst.NameBase)),
 		mustStage(t, captionscst.NameSCAN, tinyOf(captionscst.NameSCAN)),
-		mustStage(t, captionscst.NamePOSSCAN, none))
+		mustStage(t, captionscst.NameCIDEr, tinyOf(captionscst.NameCIDEr)))
 	ms, err := e.Make(context.Background(), "", engine.MakeOptions{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
@@ -71,7 +93,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		matcher models.Teacher
-	}{{captionscst.NameBase, models.POSSCAN}, {captionscst.NameSCAN, models.SCAN}, {captionscst.NamePOSSCAN, models.None}} {
+	}{{captionscst.NameBase, models.POSSCAN}, {captionscst.NameSCAN, models.SCAN}, {captionscst.NameCIDEr, models.None}} {
 		out := testworld.ReadFiles(t, root, ms[c.name], outputs...)
 		var met captionscst.Metrics
 		if err := json.Unmarshal(out[captionscst.MetricsFile], &met); err != nil {

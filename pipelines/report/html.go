@@ -100,9 +100,9 @@ type (
 		HasIntervals bool
 	}
 	htmlRow struct {
-		Label, Anchor, Stage string
-		Linked               bool
-		Cells                []htmlCell
+		Label, Anchor, Stage, Paper string
+		Linked                      bool
+		Cells                       []htmlCell
 	}
 	htmlCell struct {
 		Text, Interval string
@@ -197,7 +197,7 @@ func (p *Page) HTML() ([]byte, error) {
 	v.HasGallery = hasPictures(p.Variants)
 	for i := range r.Rows {
 		s := &r.Rows[i]
-		row := htmlRow{Label: s.Label, Stage: s.Stage, Anchor: anchor("v", i), Linked: v.HasGallery}
+		row := htmlRow{Label: s.Label, Stage: s.Stage, Paper: s.Paper, Anchor: anchor("v", i), Linked: v.HasGallery}
 		for k, c := range cols {
 			cell := htmlCell{Text: "–"}
 			if x := c.value(s); x != nil {

@@ -1,8 +1,11 @@
 // Package report is the final stage of the demo: it gathers every captioner variant's evaluation
-// (the evaluate stages' metrics.json) and the matching models' attention accuracy (the scan-eval
-// stage's metrics.json) into the paper-style comparison (Zhou et al., CVPR 2020, Tables 1 and 3):
-// rows Up-Down XE; XE + KL(SCAN); XE + KL(POS-SCAN); each + SCST; columns B@1, B@4, ROUGE-L,
-// CIDEr-D, F1_all, F1_loc (×100).
+// (the evaluate stages' metrics.json and per_image.json) and the matching models' attention
+// accuracy (the scan-eval stage's) into the paper-style comparison (Zhou et al., CVPR 2020):
+// rows Up-Down XE; XE + KL(SCAN); XE + KL(POS-SCAN); each + SCST(CIDEr-D) (Table 2); the best
+// model KL(POS-SCAN) + SCST(CIDEr-D + matching score) (Tables 2 and 3); SCST(CIDEr-D + matching
+// score) from XE and KL(SCAN) (groundcap's); columns B@1, B@4, ROUGE-L, CIDEr-D, F1_all, F1_loc
+// (×100) and the attention KL, each with its bootstrap interval over the test images, and the
+// paired differences between variants (Params.Pairs); the matching models' table (Table 1).
 //
 // Outputs: report.md (the tables, printed at the end of the run), report.json (Report) and
 // report.html (Page: the tables, the training curves of the trained stages, per-class grounding
@@ -13,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,7 +49,9 @@ const (
 // Row is one row of the comparison: a label and an evaluate stage's metrics.json, with its
 // results.json and attention pictures for report.html's gallery.
 type Row struct {
-	Label   string `yaml:"label" json:"label"`
+	Label string `yaml:"label" json:"label"`
+	// Paper names the paper's table the row corresponds to ("" : not shown).
+	Paper   string `yaml:"paper" json:"paper"`
 	Metrics string `yaml:"metrics" json:"-" key:"-"`
 	// Results is the evaluate stage's results.json and Pictures its pictures directory (defaults:
 	// beside an "@<stage>/metrics.json" Metrics, else none; "none": not in the gallery).
@@ -73,15 +79,33 @@ func DefaultCurves() []CurveRef {
 	return out
 }
 
-// DefaultRows are the paper's ablation rows over the six evaluate instances.
+// Paper tables of the rows (Zhou et al., CVPR 2020): the ablations of Table 2 (on val in the
+// paper), the final comparison of Table 3 (on test); groundcap's own rows are in neither.
+const (
+	PaperAblation = "Table 2 (ablation)"
+	PaperBest     = "Tables 2 and 3 (best model)"
+	PaperNone     = "— (groundcap)"
+)
+
+// DefaultRows are the rows of every captioner variant, each with the paper's table it
+// corresponds to: XE, KL(SCAN), KL(POS-SCAN), each + SCST(CIDEr-D) (Table 2); KL(POS-SCAN) +
+// SCST(CIDEr-D + matching score), the paper's best (Tables 2 and 3); SCST(CIDEr-D + matching
+// score) from XE and KL(SCAN), which the paper does not report.
 func DefaultRows() []Row {
-	labels := map[string]string{
-		captionxe.NameBase: "Up-Down (XE)", captionxe.NameSCAN: "XE + KL(SCAN)", captionxe.NamePOSSCAN: "XE + KL(POS-SCAN)",
-		captionscst.NameBase: "Up-Down (XE) + SCST", captionscst.NameSCAN: "XE + KL(SCAN) + SCST", captionscst.NamePOSSCAN: "XE + KL(POS-SCAN) + SCST",
+	rows := []struct{ stage, label, paper string }{
+		{captionxe.NameBase, "Up-Down (XE)", PaperAblation},
+		{captionxe.NameSCAN, "XE + KL(SCAN)", PaperAblation},
+		{captionxe.NamePOSSCAN, "XE + KL(POS-SCAN)", PaperAblation},
+		{captionscst.NameCIDEr, "Up-Down (XE) + SCST(CIDEr-D)", PaperAblation},
+		{captionscst.NameCIDErSCAN, "XE + KL(SCAN) + SCST(CIDEr-D)", PaperAblation},
+		{captionscst.NameCIDErPOSSCAN, "XE + KL(POS-SCAN) + SCST(CIDEr-D)", PaperAblation},
+		{captionscst.NamePOSSCAN, "XE + KL(POS-SCAN) + SCST(CIDEr-D + POS-SCAN score)", PaperBest},
+		{captionscst.NameBase, "Up-Down (XE) + SCST(CIDEr-D + POS-SCAN score)", PaperNone},
+		{captionscst.NameSCAN, "XE + KL(SCAN) + SCST(CIDEr-D + SCAN score)", PaperNone},
 	}
 	var out []Row
-	for _, c := range evaluate.Captioners() {
-		out = append(out, Row{Label: labels[c], Metrics: "@" + evaluate.NameOf(c) + "/" + evaluate.MetricsFile})
+	for _, r := range rows {
+		out = append(out, Row{Label: r.label, Paper: r.paper, Metrics: "@" + evaluate.NameOf(r.stage) + "/" + evaluate.MetricsFile})
 	}
 	return out
 }
@@ -108,19 +132,43 @@ type Params struct {
 	ScanEvalPerImage string `yaml:"scan_eval_per_image" json:"-" key:"-"`
 }
 
-// DefaultPairs compares every variant with Up-Down (XE), and the KL(POS-SCAN) variants with the
-// KL(SCAN) ones.
+// DefaultPairs compares every variant with Up-Down (XE), the KL(POS-SCAN) variants with the
+// KL(SCAN) ones, and the paper's best with KL(POS-SCAN) + SCST(CIDEr-D) (the matching reward).
 func DefaultPairs() []Pair {
 	base := evaluate.NameOf(captionxe.NameBase)
 	var out []Pair
-	for _, c := range evaluate.Captioners() {
-		if n := evaluate.NameOf(c); n != base {
+	for _, r := range DefaultRows() {
+		if n := rowStage(r); n != base {
 			out = append(out, Pair{A: n, B: base})
 		}
 	}
 	return append(out,
 		Pair{A: evaluate.NameOf(captionxe.NamePOSSCAN), B: evaluate.NameOf(captionxe.NameSCAN)},
-		Pair{A: evaluate.NameOf(captionscst.NamePOSSCAN), B: evaluate.NameOf(captionscst.NameSCAN)})
+		Pair{A: evaluate.NameOf(captionscst.NameCIDErPOSSCAN), B: evaluate.NameOf(captionscst.NameCIDErSCAN)},
+		Pair{A: evaluate.NameOf(captionscst.NamePOSSCAN), B: evaluate.NameOf(captionscst.NameSCAN)},
+		Pair{A: evaluate.NameOf(captionscst.NamePOSSCAN), B: evaluate.NameOf(captionscst.NameCIDErPOSSCAN)})
+}
+
+// rowStage is the stage of an "@<stage>/…" row ("" for another reference).
+func rowStage(r Row) string {
+	stage, _, ok := strings.Cut(strings.TrimPrefix(r.Metrics, "@"), "/")
+	if !ok || !strings.HasPrefix(r.Metrics, "@") {
+		return ""
+	}
+	return stage
+}
+
+// DefaultParamsFor returns DefaultParams restricted to the stages has reports as present: the
+// rows and pairs of present evaluate stages, the curves of present trained stages.
+func DefaultParamsFor(has func(stage string) bool) Params {
+	p := DefaultParams()
+	p.Rows = slices.DeleteFunc(p.Rows, func(r Row) bool { return !has(rowStage(r)) })
+	p.Pairs = slices.DeleteFunc(p.Pairs, func(pr Pair) bool { return !has(pr.A) || !has(pr.B) })
+	p.Curves = slices.DeleteFunc(p.Curves, func(c CurveRef) bool { return !has(c.Stage) })
+	if len(p.Curves) == 0 {
+		p.Curves = []CurveRef{{Stage: evaluate.None}}
+	}
+	return p
 }
 
 // DefaultParams returns the paper's rows, the scan-eval table, the default title and the curves
@@ -250,7 +298,9 @@ func Stage(p Params) (*engine.Stage, error) {
 				if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d", i)), &m); err != nil {
 					return err
 				}
-				rep.Rows = append(rep.Rows, RowOf(row.Label, &m))
+				sc := RowOf(row.Label, &m)
+				sc.Paper = row.Paper
+				rep.Rows = append(rep.Rows, sc)
 				if row.PerImage != evaluate.None {
 					var pi evaluate.PerImage
 					if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d-per-image", i)), &pi); err != nil {
@@ -370,7 +420,9 @@ func readJSON(ctx context.Context, loc string, v any) error {
 
 // Scores is one captioner's row (×100). F1 values are absent without grounding references.
 type Scores struct {
-	Label     string   `json:"label"`
+	Label string `json:"label"`
+	// Paper is the paper's table the row corresponds to ("" when not given).
+	Paper     string   `json:"paper,omitempty"`
 	Stage     string   `json:"stage"`
 	Captioner string   `json:"captioner"`
 	Images    int      `json:"images"`
@@ -475,14 +527,25 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, ". Brackets: %g %% bootstrap intervals over the %d test images (%d resamples)", 100*bs.Level, bs.Images, bs.Resamples)
 	}
 	cols := columns(teacher != "")
+	paper := slices.ContainsFunc(r.Rows, func(s Scores) bool { return s.Paper != "" })
 	b.WriteString(".\n\n| Model |")
+	if paper {
+		b.WriteString(" Paper |")
+	}
 	for _, c := range cols {
 		b.WriteString(" " + c.head + " |")
 	}
-	b.WriteString("\n|---|" + strings.Repeat("---|", len(cols)) + "\n")
+	n := len(cols)
+	if paper {
+		n++
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", n) + "\n")
 	for i := range r.Rows {
 		s := &r.Rows[i]
 		fmt.Fprintf(&b, "| %s |", s.Label)
+		if paper {
+			fmt.Fprintf(&b, " %s |", s.Paper)
+		}
 		for _, c := range cols {
 			v := c.value(s)
 			if v == nil {

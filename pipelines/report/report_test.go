@@ -95,8 +95,20 @@ func TestReportTables(t *testing.T) {
 
 func TestDefaultRows(t *testing.T) {
 	rows := report.DefaultRows()
-	if len(rows) != 6 || rows[2].Label != "XE + KL(POS-SCAN)" || rows[5].Metrics != "@evaluate-scst-posscan/metrics.json" {
+	if len(rows) != 9 || rows[2].Label != "XE + KL(POS-SCAN)" || rows[5].Metrics != "@evaluate-scst-cider-posscan/metrics.json" ||
+		rows[6].Metrics != "@evaluate-scst-posscan/metrics.json" || rows[6].Paper != report.PaperBest || rows[8].Paper != report.PaperNone {
 		t.Errorf("default rows %+v", rows)
+	}
+	// Restricted to the stages of a config without the CIDEr-D-only SCST: their rows, pairs and
+	// curves go.
+	p := report.DefaultParamsFor(func(s string) bool { return !strings.Contains(s, "cider") })
+	if len(p.Rows) != 6 || len(p.Curves) != 8 {
+		t.Errorf("restricted: %d rows, %d curves; want 6 and 8", len(p.Rows), len(p.Curves))
+	}
+	for _, pr := range p.Pairs {
+		if strings.Contains(pr.A+pr.B, "cider") {
+			t.Errorf("restricted: pair %+v", pr)
+		}
 	}
 	bad := report.DefaultParams()
 	bad.Rows = []report.Row{{Label: "x"}}
