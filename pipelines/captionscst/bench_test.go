@@ -7,7 +7,7 @@ import (
 
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/pipelines/captionscst"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/training/updown"
@@ -21,7 +21,7 @@ func BenchmarkSCSTStep(b *testing.B) {
 	ctx := context.Background()
 	in := testworld.CaptionerData(b, b.TempDir(), testworld.Data(100, 256, 36, 1, 2))
 	defer in.Close()
-	split, err := captionxe.SelectSplit(in.Rows, []string{"train"}, 0)
+	split, err := captioning.SelectSplit(in.Rows, []string{"train"}, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func BenchmarkSCSTStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	src := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats}
+	src := &captioning.Source{Ctx: ctx, Split: split, Feats: in.Feats}
 	matcher, err := captionscst.NewMatcher(sm, src, in.Words)
 	if err != nil {
 		b.Fatal(err)

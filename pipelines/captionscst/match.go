@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/training/updown"
@@ -22,7 +22,7 @@ import (
 // cannot return one.
 type Matcher struct {
 	Model  *tscan.Model
-	Source *captionxe.Source
+	Source *captioning.Source
 	// Words[i] is the word of id i+1.
 	Words []string
 
@@ -35,7 +35,7 @@ type Matcher struct {
 }
 
 // NewMatcher loads the POS tagger and returns a matcher.
-func NewMatcher(m *tscan.Model, src *captionxe.Source, words []string) (*Matcher, error) {
+func NewMatcher(m *tscan.Model, src *captioning.Source, words []string) (*Matcher, error) {
 	tm, err := postag.Load()
 	if err != nil {
 		return nil, fmt.Errorf("captionscst: POS tagger: %w", err)

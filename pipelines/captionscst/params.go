@@ -34,6 +34,7 @@ import (
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/updown"
 )
@@ -113,19 +114,14 @@ type Params struct {
 	BLAS blas.Name `yaml:"blas" key:"-"`
 	// FeatureCacheMB bounds the memory holding region features.
 	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
-
-	failAfterStep int64
 }
-
-// WithFailAfter returns p set to stop after n training steps, as a killed run would (tests).
-func WithFailAfter(p Params, n int64) Params { p.failAfterStep = n; return p }
 
 // DefaultParams returns the defaults of the named instance.
 func DefaultParams(name string) Params {
-	return Params{Init: "@" + From(name) + "/" + models.LastFile, Captions: captionxe.DefaultCaptions, Vocab: captionxe.DefaultVocab,
-		DocFreq: captionxe.DefaultDocFreq, Features: captionxe.DefaultFeatures, Matcher: DefaultMatcher(name),
-		SCSTConfig: updown.DefaultSCSTConfig(), TrainSplits: []string{"train", "restval"}, ValSplit: captionxe.DefaultValSplit,
-		BLAS: blas.Default, FeatureCacheMB: captionxe.DefaultFeatureCacheMB}
+	return Params{Init: "@" + From(name) + "/" + models.LastFile, Captions: captioning.DefaultCaptions, Vocab: captioning.DefaultVocab,
+		DocFreq: captioning.DefaultDocFreq, Features: captioning.DefaultFeatures, Matcher: DefaultMatcher(name),
+		SCSTConfig: updown.DefaultSCSTConfig(), TrainSplits: []string{"train", "restval"}, ValSplit: captioning.DefaultValSplit,
+		BLAS: blas.Default, FeatureCacheMB: captioning.DefaultFeatureCacheMB}
 }
 
 // resolve settles what depends on other keys: w_match 0 and matcher none mean each other, and

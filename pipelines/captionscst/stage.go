@@ -2,41 +2,31 @@ package captionscst
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/scan"
-	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/checkpoint"
 	"github.com/groundcap/groundcap/training/updown"
 )
 
 // Output names (as caption-xe's).
 const (
-	BestFile    = captionxe.BestFile
-	LastFile    = captionxe.LastFile
-	HistoryFile = captionxe.HistoryFile
-	MetricsFile = captionxe.MetricsFile
-	CurvesFile  = captionxe.CurvesFile
+	BestFile    = captioning.BestFile
+	LastFile    = captioning.LastFile
+	HistoryFile = captioning.HistoryFile
+	MetricsFile = captioning.MetricsFile
+	CurvesFile  = captioning.CurvesFile
 )
 
-// Input names of the stage.
+// Input names of the stage besides those of every captioner (captioning.InputCaptions...).
 const (
-	InputInit     = "init"
-	InputCaptions = "captions"
-	InputVocab    = "vocab"
-	InputDocFreq  = "cider_df"
-	InputFeatures = "features"
-	InputMatcher  = "matcher"
+	InputInit    = "init"
+	InputMatcher = "matcher"
 )
-
-// ErrInjected is the failure tests inject to stop training as a kill would.
-var ErrInjected = errors.New("captionscst: injected failure (test)")
 
 // Metrics is metrics.json.
 type Metrics struct {
@@ -74,10 +64,10 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 	}
 	inputs := []engine.Input{
 		{Name: InputInit, Ref: p.Init},
-		{Name: InputCaptions, Ref: p.Captions},
-		{Name: InputVocab, Ref: p.Vocab},
-		{Name: InputDocFreq, Ref: p.DocFreq},
-		{Name: InputFeatures, Ref: p.Features},
+		{Name: captioning.InputCaptions, Ref: p.Captions},
+		{Name: captioning.InputVocab, Ref: p.Vocab},
+		{Name: captioning.InputDocFreq, Ref: p.DocFreq},
+		{Name: captioning.InputFeatures, Ref: p.Features},
 	}
 	if p.MatcherModel != "" {
 		inputs = append(inputs, engine.Input{Name: InputMatcher, Ref: p.MatcherModel})
@@ -91,119 +81,78 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		SchemaVersion: "1",
 		Params:        config.Key(p),
 		Inputs:        inputs,
-		Run:           func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
+		Run: func(ctx context.Context, r *engine.Run) error {
+			return captioning.Run(ctx, r, captioning.Job{TrainSplits: p.TrainSplits, TrainImages: p.TrainImages, ValSplit: p.ValSplit,
+				ValImages: p.ValImages, BatchImages: p.BatchImages, BLAS: p.BLAS, FeatureCacheMB: p.FeatureCacheMB,
+				Trainer: &trainer{name: name, p: p},
+				Meta: map[string]string{"input.init": p.Init, "input.captions": p.Captions, "input.vocab": p.Vocab,
+					"input.cider_df": p.DocFreq, "input.features": p.Features, "input.matcher": p.MatcherModel}})
+		},
 	}, nil
 }
 
-func run(ctx context.Context, r *engine.Run, name string, p Params) error {
-	backend, err := blas.Use(string(p.BLAS))
+// trainer is self-critical training (captioning.Trainer).
+type trainer struct {
+	name string
+	p    Params
+	// start is the starting model's checkpoint, matcher the reward's matching model (nil: none).
+	start   *checkpoint.Checkpoint
+	matcher *Matcher
+	// startCIDEr is the starting model's greedy val CIDEr-D.
+	startCIDEr float64
+}
+
+// Prepare loads the starting model, checks it against the data, loads the matcher and scores
+// the start.
+func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data) (*updown.Model, string, error) {
+	p := t.p
+	model, ck, err := captioning.LoadModel(ctx, r.Input(InputInit))
 	if err != nil {
-		return fmt.Errorf("captionscst: blas: %w", err)
+		return nil, "", err
 	}
-	in, err := captionxe.OpenInputs(ctx, r.Input(InputCaptions), r.Input(InputVocab), r.Input(InputFeatures), p.FeatureCacheMB)
-	if err != nil {
-		return err
+	if mc := model.Config(); mc.VocabSize != len(d.Words) || mc.FeatDim != d.Store.Dim() {
+		return nil, "", fmt.Errorf("captionscst: %s was trained for %d words and D %d; the inputs have %d words and D %d",
+			p.Init, mc.VocabSize, mc.FeatDim, len(d.Words), d.Store.Dim())
 	}
-	defer in.Close()
-	sc, err := captionxe.NewScorer(ctx, r.Input(InputDocFreq), in.Words)
-	if err != nil {
-		return err
-	}
-	train, err := captionxe.SelectSplit(in.Rows, p.TrainSplits, p.TrainImages)
-	if err != nil {
-		return err
-	}
-	val, err := captionxe.SelectSplit(in.Rows, []string{p.ValSplit}, p.ValImages)
-	if err != nil {
-		return err
-	}
-	if len(train.Images) == 0 || len(val.Images) == 0 {
-		return fmt.Errorf("captionscst: %s has %d images of splits %v and %d of %s (val_split); both must be > 0",
-			r.Input(InputCaptions), len(train.Images), p.TrainSplits, len(val.Images), p.ValSplit)
-	}
-	model, ck, err := captionxe.LoadModel(ctx, r.Input(InputInit))
-	if err != nil {
-		return err
-	}
-	if mc := model.Config(); mc.VocabSize != len(in.Words) || mc.FeatDim != in.Store.Dim() {
-		return fmt.Errorf("captionscst: %s was trained for %d words and D %d; the inputs have %d words and D %d",
-			p.Init, mc.VocabSize, mc.FeatDim, len(in.Words), in.Store.Dim())
-	}
-	trainSrc := &captionxe.Source{Ctx: ctx, Split: train, Feats: in.Feats}
-	valSrc := &captionxe.Source{Ctx: ctx, Split: val, Feats: in.Feats}
-	sc2 := p.SCSTConfig
-	rw := updown.Rewarder{Scorer: sc}
-	var matcher *Matcher
+	t.start = ck
 	if p.MatcherModel != "" {
 		mm, err := scan.LoadModel(ctx, r.Input(InputMatcher))
 		if err != nil {
-			return err
+			return nil, "", err
 		}
-		if matcher, err = NewMatcher(mm, trainSrc, in.Words); err != nil {
-			return err
+		if t.matcher, err = NewMatcher(mm, d.TrainSrc, d.Words); err != nil {
+			return nil, "", err
 		}
-		rw.Match = matcher.Func()
 	}
-	validate := captionxe.Validation(valSrc, sc, sc2.BatchImages)
-	start, err := validate(model, 0)
+	start, err := d.Validate(model, 0)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	r.Logf("%d train images (%d captions), %d val images; start (%s) val CIDEr-D %.4f; reward %g·CIDEr-D + %g·S(%s); blas %s",
-		len(train.Images), train.NumCaptions(), len(val.Images), p.Init, start, sc2.WCider, sc2.WMatch, p.Matcher, backend)
+	t.startCIDEr = start
+	return model, fmt.Sprintf("start (%s) val CIDEr-D %.4f; reward %g·CIDEr-D + %g·S(%s)", p.Init, start, p.WCider, p.WMatch, p.Matcher), nil
+}
 
-	work := captionxe.WorkDir(r)
-	unlock, err := captionxe.LockWork(work)
-	if err != nil {
-		return err
+// Train runs the self-critical trainer.
+func (t *trainer) Train(ctx context.Context, m *updown.Model, d *captioning.Data, dir string, progress func(updown.Progress), meta map[string]string) (*updown.History, error) {
+	rw := updown.Rewarder{Scorer: d.Scorer}
+	if t.matcher != nil {
+		rw.Match = t.matcher.Func()
 	}
-	defer unlock()
-	if err := captionxe.PrepareWork(ctx, r, work, LastFile, BestFile); err != nil {
-		return err
+	tr := &updown.SCSTTrainer{Model: m, Config: t.p.SCSTConfig, Source: d.TrainSrc, Rewarder: rw, Init: t.start, Dir: dir,
+		Progress: progress, Validate: d.Validate, Meta: meta}
+	hist, err := tr.Run(ctx)
+	if t.matcher != nil && t.matcher.Err() != nil {
+		return nil, t.matcher.Err()
 	}
-	if _, err := os.Stat(filepath.Join(work, LastFile)); err == nil {
-		r.Logf("resuming from %s", filepath.Join(work, LastFile))
-	}
-	tctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	tr := &updown.SCSTTrainer{
-		Model: model, Config: sc2, Source: trainSrc, Rewarder: rw, Init: ck, Dir: work,
-		Progress: captionxe.Reporter(r, p.failAfterStep, func() { cancel(ErrInjected) }),
-		Validate: validate,
-		Meta: map[string]string{"stage": name, "key": r.Key, "input.init": p.Init, "input.captions": p.Captions,
-			"input.vocab": p.Vocab, "input.cider_df": p.DocFreq, "input.features": p.Features, "input.matcher": p.MatcherModel},
-	}
-	hist, err := tr.Run(tctx)
-	if matcher != nil && matcher.Err() != nil {
-		return matcher.Err()
-	}
-	if err != nil {
-		if cause := context.Cause(tctx); cause != nil && ctx.Err() == nil {
-			return cause
-		}
-		return err
-	}
-	if hist.BestEpoch < 0 {
-		return fmt.Errorf("captionscst: training ended without a validation")
-	}
-	if err := captionxe.FinishOutputs(ctx, r, work, hist); err != nil {
-		return err
-	}
-	perEpoch := (len(train.Images) + sc2.BatchImages - 1) / sc2.BatchImages
-	met := Metrics{Stage: name, Init: p.Init, Matcher: p.Matcher, Model: model.Config(), SCST: sc2,
-		TrainImages: len(train.Images), TrainCaptions: train.NumCaptions(), ValImages: len(val.Images), StartValCIDEr: start,
-		ValCIDEr: hist.ValCIDEr, BestEpoch: hist.BestEpoch, BestValCIDEr: hist.Best, LastEpochLoss: captionxe.LastEpochLoss(hist, perEpoch)}
-	if n := len(hist.Steps); n > 0 {
-		met.Steps = hist.Steps[n-1]
-	}
-	if err := captionxe.WriteJSON(ctx, r.Output(MetricsFile), met); err != nil {
-		return err
-	}
-	r.SetInfo("caption_scst", map[string]any{"matcher": string(p.Matcher), "steps": met.Steps, "start_val_cider": start,
-		"best_epoch": met.BestEpoch, "best_val_cider": met.BestValCIDEr})
-	r.Logf("best: epoch %d, val CIDEr-D %.4f (start %.4f); %s", hist.BestEpoch, hist.Best, start, r.Output(BestFile))
-	if err := os.RemoveAll(work); err != nil {
-		return fmt.Errorf("captionscst: removing %s: %w", work, err)
-	}
-	return nil
+	return hist, err
+}
+
+// Summary returns metrics.json and the manifest's summary.
+func (t *trainer) Summary(m *updown.Model, d *captioning.Data, res captioning.Result) (any, string, map[string]any) {
+	p, h := t.p, res.Hist
+	met := Metrics{Stage: t.name, Init: p.Init, Matcher: p.Matcher, Model: m.Config(), SCST: p.SCSTConfig,
+		TrainImages: len(d.Train.Images), TrainCaptions: d.Train.NumCaptions(), ValImages: len(d.Val.Images), StartValCIDEr: t.startCIDEr,
+		Steps: res.Steps, ValCIDEr: h.ValCIDEr, BestEpoch: h.BestEpoch, BestValCIDEr: h.Best, LastEpochLoss: res.LastEpochLoss}
+	return met, "caption_scst", map[string]any{"matcher": string(p.Matcher), "steps": met.Steps, "start_val_cider": t.startCIDEr,
+		"best_epoch": met.BestEpoch, "best_val_cider": met.BestValCIDEr}
 }

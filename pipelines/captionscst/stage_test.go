@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/transforms/vocab"
@@ -111,7 +113,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 		if want := xe.ValCIDEr[len(xe.ValCIDEr)-1]; met.StartValCIDEr != want {
 			t.Errorf("%s: start val CIDEr-D %g, caption-xe's last validation %g", c.name, met.StartValCIDEr, want)
 		}
-		if _, _, err := captionxe.LoadModel(context.Background(), filepath.Join(testworld.Dir(root, ms[c.name]), captionscst.BestFile)); err != nil {
+		if _, _, err := captioning.LoadModel(context.Background(), filepath.Join(testworld.Dir(root, ms[c.name]), captionscst.BestFile)); err != nil {
 			t.Error(err)
 		}
 	}
@@ -132,8 +134,8 @@ func TestResumeIdentical(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
 	ctx := context.Background()
-	e := newEngine(t, root, &log, mustStage(t, captionscst.NameBase, captionscst.WithFailAfter(tinyOf(captionscst.NameBase), 3)))
-	if _, err := e.Make(ctx, captionscst.NameBase, engine.MakeOptions{}); err == nil || !strings.Contains(err.Error(), "injected failure") {
+	e := newEngine(t, root, &log, mustStage(t, captionscst.NameBase, tinyOf(captionscst.NameBase)))
+	if _, err := e.Make(testworld.FailAfter(ctx, captionscst.NameBase, 3), captionscst.NameBase, engine.MakeOptions{}); !errors.Is(err, testworld.ErrInjected) {
 		t.Fatalf("first run: got %v, want the injected failure\n%s", err, log.String())
 	}
 	log.Reset()
@@ -171,12 +173,12 @@ func TestMatcherNounMask(t *testing.T) {
 		t.Fatal(err)
 	}
 	capDir := testworld.Dir(root, ms["captions"])
-	in, err := captionxe.OpenInputs(ctx, filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile), testworld.Dir(root, ms["features"]), 64)
+	in, err := captioning.OpenInputs(ctx, filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile), testworld.Dir(root, ms["features"]), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	split, err := captionxe.SelectSplit(in.Rows, []string{"train"}, 0)
+	split, err := captioning.SelectSplit(in.Rows, []string{"train"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +186,7 @@ func TestMatcherNounMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats}
+	src := &captioning.Source{Ctx: ctx, Split: split, Feats: in.Feats}
 	m, err := captionscst.NewMatcher(model, src, in.Words)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/pipelines/align"
 	"github.com/groundcap/groundcap/pipelines/captions"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/training/updown"
@@ -27,7 +27,7 @@ func BenchmarkXEStep(b *testing.B) {
 	ctx := context.Background()
 	in := testworld.CaptionerData(b, b.TempDir(), benchWorld)
 	defer in.Close()
-	split, err := captionxe.SelectSplit(in.Rows, []string{"train"}, 0)
+	split, err := captioning.SelectSplit(in.Rows, []string{"train"}, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func BenchmarkXEStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	online := &captionxe.Online{Model: sm}
+	online := &captioning.Online{Model: sm}
 	// The alignments table as the align stage would write it, from the same model.
 	var rows []align.Row
 	for i, id := range split.Images {
@@ -45,7 +45,7 @@ func BenchmarkXEStep(b *testing.B) {
 		}
 		rows = append(rows, alignRows(b, sm, rec, split.Rows[i])...)
 	}
-	pre, err := captionxe.NewPrecomputed(rows)
+	pre, err := captioning.NewPrecomputed(rows)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,15 +57,15 @@ func BenchmarkXEStep(b *testing.B) {
 	idx := rand.New(rand.NewPCG(1, 1)).Perm(len(split.Images))[:batch]
 	for _, c := range []struct {
 		name  string
-		alpha captionxe.AlphaSource
+		alpha captioning.AlphaSource
 		step  bool
 	}{
 		{"alpha=precomputed", pre, true}, {"alpha=online", online, true},
 		{"alpha=precomputed-only", pre, false}, {"alpha=online-only", online, false},
-		{"alpha=online-only/embed=1024", &captionxe.Online{Model: big}, false},
+		{"alpha=online-only/embed=1024", &captioning.Online{Model: big}, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			src := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: c.alpha}
+			src := &captioning.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: c.alpha}
 			m, err := updown.New(testworld.CaptionerConfig(len(in.Words), in.Store.Dim(), 128))
 			if err != nil {
 				b.Fatal(err)

@@ -27,12 +27,12 @@
 //   - metrics.json: Metrics (data sizes, configuration, best and final scores);
 //   - curves.png: training loss per step and val CIDEr-D per epoch.
 //
-// # Resume
+// # Run and resume
 //
-// The trainer keeps its checkpoints in a work directory beside the output (<key>.work for a
-// local root; the system temporary directory for other stores) and resumes from it after a
-// crash; the final checkpoints are copied into the output, so a killed and rerun stage ends
-// with the same bytes as an uninterrupted one.
+// The run is every captioner's (pipelines/internal/captioning.Run, on pipelines/trainrun): the
+// trainer keeps its checkpoints in the run's work directory and resumes from it after a crash;
+// the final checkpoints are copied into the output, so a killed and rerun stage ends with the
+// same bytes as an uninterrupted one.
 package captionxe
 
 import (
@@ -41,6 +41,7 @@ import (
 
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/updown"
 )
@@ -75,18 +76,6 @@ func (a *AlphaMode) UnmarshalText(b []byte) error {
 	}
 	return fmt.Errorf("captionxe: unknown alpha %q (want precomputed or online)", b)
 }
-
-// Default input references.
-const (
-	DefaultCaptions = "@captions/captions"
-	DefaultVocab    = "@captions/vocab.json"
-	DefaultDocFreq  = "@captions/cider_df.json"
-	DefaultFeatures = "@features"
-	// DefaultValSplit is the split validated after every epoch.
-	DefaultValSplit = "val"
-	// DefaultFeatureCacheMB bounds the memory of cached region features.
-	DefaultFeatureCacheMB = 4096
-)
 
 // DefaultTeacher returns the teacher of a stage instance.
 func DefaultTeacher(name string) models.Teacher {
@@ -152,20 +141,13 @@ type Params struct {
 	BLAS blas.Name `yaml:"blas" key:"-"`
 	// FeatureCacheMB bounds the memory holding region features.
 	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
-
-	// failAfterStep (tests only) cancels training once this many steps are done, as a kill
-	// would stop it; 0: never.
-	failAfterStep int64
 }
-
-// WithFailAfter returns p set to stop after n training steps, as a killed run would (tests).
-func WithFailAfter(p Params, n int64) Params { p.failAfterStep = n; return p }
 
 // DefaultParams returns the defaults of the named instance.
 func DefaultParams(name string) Params {
-	return Params{Captions: DefaultCaptions, Vocab: DefaultVocab, DocFreq: DefaultDocFreq, Features: DefaultFeatures,
+	return Params{Captions: captioning.DefaultCaptions, Vocab: captioning.DefaultVocab, DocFreq: captioning.DefaultDocFreq, Features: captioning.DefaultFeatures,
 		Teacher: DefaultTeacher(name), Alpha: AlphaPrecomputed, Arch: updown.DefaultArch(), XEConfig: updown.DefaultXEConfig(),
-		TrainSplits: []string{"train", "restval"}, ValSplit: DefaultValSplit, BLAS: blas.Default, FeatureCacheMB: DefaultFeatureCacheMB}
+		TrainSplits: []string{"train", "restval"}, ValSplit: captioning.DefaultValSplit, BLAS: blas.Default, FeatureCacheMB: captioning.DefaultFeatureCacheMB}
 }
 
 // resolve settles what depends on other keys: λ on the teacher (and the teacher on λ = 0), and

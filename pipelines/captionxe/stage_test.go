@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image/png"
 	"io"
 	"math"
@@ -19,6 +20,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/training/updown"
@@ -106,7 +108,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 			t.Errorf("%s: curves: %v", c.name, err)
 		}
 		for _, f := range []string{captionxe.BestFile, captionxe.LastFile} {
-			model, ck, err := captionxe.LoadModel(context.Background(), filepath.Join(testworld.Dir(root, m), f))
+			model, ck, err := captioning.LoadModel(context.Background(), filepath.Join(testworld.Dir(root, m), f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,8 +135,8 @@ func TestResumeIdentical(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
 	ctx := context.Background()
-	e := newEngine(t, root, &log, mustStage(t, captionxe.NamePOSSCAN, captionxe.WithFailAfter(tiny(), 3)))
-	if _, err := e.Make(ctx, captionxe.NamePOSSCAN, engine.MakeOptions{}); err == nil || !strings.Contains(err.Error(), "injected failure") {
+	e := newEngine(t, root, &log, mustStage(t, captionxe.NamePOSSCAN, tiny()))
+	if _, err := e.Make(testworld.FailAfter(ctx, captionxe.NamePOSSCAN, 3), captionxe.NamePOSSCAN, engine.MakeOptions{}); !errors.Is(err, testworld.ErrInjected) {
 		t.Fatalf("first run: got %v, want the injected failure\n%s", err, log.String())
 	}
 	log.Reset()
@@ -179,7 +181,7 @@ func TestOnlineAlphaMatchesAlignments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pre, err := captionxe.NewPrecomputed(al)
+	pre, err := captioning.NewPrecomputed(al)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,18 +189,18 @@ func TestOnlineAlphaMatchesAlignments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := captionxe.OpenInputs(ctx, filepath.Join(testworld.Dir(root, ms["captions"]), captions.CaptionsTable),
+	in, err := captioning.OpenInputs(ctx, filepath.Join(testworld.Dir(root, ms["captions"]), captions.CaptionsTable),
 		filepath.Join(testworld.Dir(root, ms["captions"]), captions.VocabFile), testworld.Dir(root, ms["features"]), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	split, err := captionxe.SelectSplit(rows, []string{"train"}, 0)
+	split, err := captioning.SelectSplit(rows, []string{"train"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: pre}
-	b := &captionxe.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: &captionxe.Online{Model: model}}
+	a := &captioning.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: pre}
+	b := &captioning.Source{Ctx: ctx, Split: split, Feats: in.Feats, Alpha: &captioning.Online{Model: model}}
 	idx := []int{0, 3, 7}
 	ba, err := a.Batch(idx)
 	if err != nil {
@@ -292,7 +294,7 @@ func TestMemRoot(t *testing.T) {
 			t.Errorf("manifest lacks %s: %+v", f, m.Files)
 		}
 	}
-	if _, _, err := captionxe.LoadModel(ctx, e.OutputDir(captionxe.NameBase, m.Key)+"/"+captionxe.BestFile); err != nil {
+	if _, _, err := captioning.LoadModel(ctx, e.OutputDir(captionxe.NameBase, m.Key)+"/"+captionxe.BestFile); err != nil {
 		t.Error(err)
 	}
 	work := filepath.Join(os.TempDir(), "groundcap-work", captionxe.NameBase, m.Key)

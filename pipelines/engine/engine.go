@@ -25,7 +25,8 @@
 // a crashed run left there was produced from the same inputs and parameters. A completed output
 // that turns out damaged (its manifest corrupt, a file missing, or, verifying, a file whose
 // SHA-256 differs from the manifest's) is deleted whole before the stage reruns, so that a
-// recompute never resumes from or keeps any of its files.
+// recompute never resumes from or keeps any of its files. A training stage keeps its resumable
+// state outside the output (pipelines/trainrun); Run.Restart tells it to discard that state too.
 package engine
 
 import (
@@ -81,13 +82,17 @@ func (in Input) upstream() (stage, path string, ok bool) {
 
 // Run is what a stage sees while it runs.
 type Run struct {
-	Stage  *Stage
-	Key    string
-	Out    string // location of the output directory
-	Log    io.Writer
-	inputs map[string]string
-	rows   map[string]int64
-	info   map[string]any
+	Stage *Stage
+	Key   string
+	Out   string // location of the output directory
+	Log   io.Writer
+	// Restart asks the stage to discard whatever state an earlier attempt kept outside the
+	// output for resuming (a trainer's work directory) and start from its inputs alone: set
+	// for --force and for an output found damaged.
+	Restart bool
+	inputs  map[string]string
+	rows    map[string]int64
+	info    map[string]any
 }
 
 // Input returns the location of a declared input.
@@ -439,6 +444,7 @@ func (e *Engine) makeOne(ctx context.Context, s *Stage, fresh map[string]*Manife
 	}
 	key := comp.Key()
 	out := e.OutputDir(s.Name, key)
+	restart := force
 	if !force {
 		m, err := e.readManifest(ctx, s.Name, key, verify)
 		var bad *unusableError
@@ -449,6 +455,7 @@ func (e *Engine) makeOne(ctx context.Context, s *Stage, fresh map[string]*Manife
 			if err := discard(ctx, out); err != nil {
 				return nil, err
 			}
+			restart = true
 		} else if err != nil {
 			return nil, err
 		} else if m != nil {
@@ -465,7 +472,7 @@ func (e *Engine) makeOne(ctx context.Context, s *Stage, fresh map[string]*Manife
 	if err := blobio.Delete(ctx, blobio.Join(out, ManifestName)); err != nil {
 		return nil, err
 	}
-	r := &Run{Stage: s, Key: key, Out: out, Log: e.log, inputs: locs, rows: map[string]int64{}, info: map[string]any{}}
+	r := &Run{Stage: s, Key: key, Out: out, Log: e.log, Restart: restart, inputs: locs, rows: map[string]int64{}, info: map[string]any{}}
 	fmt.Fprintf(e.log, "[%s] running (key %s) -> %s\n", s.Name, key[:12], out)
 	start := time.Now()
 	if err := s.Run(ctx, r); err != nil {

@@ -42,6 +42,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/training/blas"
 )
 
@@ -128,9 +129,9 @@ type Params struct {
 // with the captioner's best model, grounding against the captions stage's references, KL to
 // POS-SCAN's attention, 8 pictures.
 func DefaultParams(name string) Params {
-	return Params{Model: "@" + CaptionerOf(name) + "/" + models.BestFile, Captions: captionxe.DefaultCaptions,
-		Vocab: captionxe.DefaultVocab, Features: captionxe.DefaultFeatures, GroundingRefs: "@captions/grounding_refs",
-		KLTeacher: models.POSSCAN, FeatureCacheMB: captionxe.DefaultFeatureCacheMB, Split: DefaultSplit, BeamSize: 1,
+	return Params{Model: "@" + CaptionerOf(name) + "/" + models.BestFile, Captions: captioning.DefaultCaptions,
+		Vocab: captioning.DefaultVocab, Features: captioning.DefaultFeatures, GroundingRefs: "@captions/grounding_refs",
+		KLTeacher: models.POSSCAN, FeatureCacheMB: captioning.DefaultFeatureCacheMB, Split: DefaultSplit, BeamSize: 1,
 		DecodeBatch: DefaultDecodeBatch, Pictures: DefaultPictures, BLAS: blas.Default}
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/captions"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/updown"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
@@ -105,7 +105,7 @@ func (f *decodeShardFn) Setup(ctx context.Context) error {
 	if _, err := blas.Use(f.Config.BLAS); err != nil {
 		return fmt.Errorf("evaluate: blas: %w", err)
 	}
-	m, _, err := captionxe.LoadModel(ctx, f.Config.Model)
+	m, _, err := captioning.LoadModel(ctx, f.Config.Model)
 	if err != nil {
 		return err
 	}

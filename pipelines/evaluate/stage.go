@@ -21,8 +21,8 @@ import (
 	"github.com/groundcap/groundcap/pipelines/align"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captions"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/transforms/lemma"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
@@ -405,7 +405,7 @@ func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions
 // mean XE and mean KL(α‖β) with α computed by the matching model, one image per call so that
 // each image's KL sum goes into per.
 func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params, rows []captions.Row, per *PerImage) (*AttentionMetrics, error) {
-	m, _, err := captionxe.LoadModel(ctx, cfg.Model)
+	m, _, err := captioning.LoadModel(ctx, cfg.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -418,11 +418,11 @@ func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params,
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	defer store.Close()
-	split, err := captionxe.SelectSplit(rows, []string{p.Split}, 0)
+	split, err := captioning.SelectSplit(rows, []string{p.Split}, 0)
 	if err != nil {
 		return nil, err
 	}
-	src := &captionxe.Source{Ctx: ctx, Split: split, Feats: scan.NewFeatureCache(store, int64(p.FeatureCacheMB)<<20), Alpha: &captionxe.Online{Model: sm}}
+	src := &captioning.Source{Ctx: ctx, Split: split, Feats: scan.NewFeatureCache(store, int64(p.FeatureCacheMB)<<20), Alpha: &captioning.Online{Model: sm}}
 	a := &AttentionMetrics{Teacher: p.KLTeacher}
 	at := make(map[int64]int, len(per.ImageIDs))
 	for i, id := range per.ImageIDs {

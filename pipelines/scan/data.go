@@ -48,19 +48,6 @@ func LoadModel(ctx context.Context, loc string) (*tscan.Model, error) {
 	return m, nil
 }
 
-// saveModel writes m's checkpoint to a location atomically.
-func saveModel(ctx context.Context, m *tscan.Model, loc string) error {
-	c, err := m.Checkpoint()
-	if err != nil {
-		return err
-	}
-	data, err := checkpoint.Marshal(c)
-	if err != nil {
-		return err
-	}
-	return blobio.WriteAll(ctx, loc, data)
-}
-
 // FeatureCache reads region features from a store and keeps them in memory up to a byte budget
 // (features read beyond it are not kept). It is safe for concurrent use.
 type FeatureCache struct {

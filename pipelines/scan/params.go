@@ -7,10 +7,16 @@
 //
 //   - model.ckpt: the checkpoint of the epoch with the best val rsum (training/checkpoint format;
 //     scan.FromCheckpoint rebuilds the model; its config is stored in it);
-//   - last.ckpt: the latest training state (weights, Adam moments, counters, RNG, data position):
-//     a run that was killed resumes from it, and ends with the same bytes as an uninterrupted run;
+//   - last.ckpt: the final training state (weights, Adam moments, counters, RNG, data position);
 //   - metrics.json (Metrics): per-epoch validation, the best epoch, the training-loss history;
 //   - curve.png: training loss per step (light) and its running mean, and val rsum per epoch.
+//
+// # Resume
+//
+// The run is a pipelines/trainrun run: model.ckpt and last.ckpt are written into the run's work
+// directory (<key>.work) while training and copied into the output at the end; a run that was
+// killed resumes from the work directory's last.ckpt and ends with the same bytes as an
+// uninterrupted run.
 //
 // # Data
 //
@@ -105,10 +111,6 @@ type Params struct {
 	// FeatureCacheMB bounds the memory that holds region features read from the store; features
 	// beyond it are read again when needed.
 	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
-
-	// failAfterStep (tests only) makes the run fail once the model has done this many steps, after
-	// the checkpoint of that step, as a killed process would leave it; 0: never.
-	failAfterStep int64
 }
 
 // DefaultParams returns the defaults of the named instance (NamePOS or NamePlain).

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/groundcap/groundcap/eval/retrieval"
 	feat "github.com/groundcap/groundcap/features"
@@ -18,6 +15,7 @@ import (
 	"github.com/groundcap/groundcap/internal/progress"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/trainrun"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/checkpoint"
 	tscan "github.com/groundcap/groundcap/training/scan"
@@ -44,9 +42,6 @@ const (
 // stateKey is the checkpoint meta key under which the training history travels with last.ckpt,
 // so that a resumed run continues the same curve and best-model selection.
 const stateKey = "groundcap.scan.history"
-
-// errInjected is the failure tests inject after a given step.
-var errInjected = errors.New("scan: injected failure (test)")
 
 // Recalls are one retrieval direction's metrics (percent; ranks 1-based).
 type Recalls struct {
@@ -150,14 +145,6 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 	}, nil
 }
 
-// localPath returns the local file behind a file:// location, or "" for other stores.
-func localPath(loc string) string {
-	if s, ok := strings.CutPrefix(loc, "file://"); ok {
-		return filepath.FromSlash(s)
-	}
-	return ""
-}
-
 func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) {
 	backend, err := blas.Use(string(p.BLAS))
 	if err != nil {
@@ -219,26 +206,12 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	r.Logf("%d train captions of %d images, %d val images (%d left out: fewer than %d captions); text %s, vocab %d, D %d, embed %d, pos %v, blas %s",
 		len(train), len(images), len(val.Images), val.Excluded, p.CaptionsPerImage, p.Text, cfg.Vocab, cfg.ImgDim, cfg.Embed, p.POS, backend)
 
-	// The training state lives in a local file (training/checkpoint writes files atomically by
-	// rename); for a file:// output that is the output directory itself.
-	ckptLoc := r.Output(LastFile)
-	ckptPath := localPath(ckptLoc)
-	upload := ckptPath == ""
-	if upload {
-		ckptPath = filepath.Join(os.TempDir(), "groundcap-"+name, r.Key, LastFile)
+	t, tctx, err := trainrun.Start(ctx, r, LastFile, ModelFile)
+	if err != nil {
+		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(ckptPath), 0o755); err != nil {
-		return fmt.Errorf("scan: %w", err)
-	}
-	if upload {
-		if data, err := blobio.ReadAll(ctx, ckptLoc); err == nil {
-			if err := os.WriteFile(ckptPath, data, 0o644); err != nil {
-				return fmt.Errorf("scan: %w", err)
-			}
-		} else if !blobio.IsNotExist(err) {
-			return err
-		}
-	}
+	defer t.Close()
+	ckptPath := t.Path(LastFile)
 	m, hist, err := openModel(ckptPath, cfg)
 	if err != nil {
 		return err
@@ -249,7 +222,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	}
 	defer func() { err = errors.Join(err, release()) }()
 	if m.Step() > 0 {
-		r.Logf("resuming from %s: step %d, epoch %d, batch %d", ckptLoc, m.Step(), m.Epoch(), m.DataPos())
+		r.Logf("resuming from %s: step %d, epoch %d, batch %d", ckptPath, m.Step(), m.Epoch(), m.DataPos())
 	}
 	// Provenance: the stage key names the module version, parameters and input digests; the
 	// references are stored as written (locations would make the bytes depend on the root).
@@ -303,26 +276,22 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 		if improved {
 			hist.Best = len(hist.Val) - 1
 		}
-		r.Logf("epoch %d step %d: train loss %.4g; val R@1/5/10 i2t %.1f/%.1f/%.1f t2i %.1f/%.1f/%.1f rsum %.1f%s",
-			epoch, m.Step(), ev.TrainLoss, ev.I2T.R1, ev.I2T.R5, ev.I2T.R10, ev.T2I.R1, ev.T2I.R5, ev.T2I.R10, ev.RSum,
-			map[bool]string{true: " (best)", false: ""}[improved])
+		t.Validated(trainrun.Validation{Epoch: epoch, Step: m.Step(), Best: improved, Metrics: []trainrun.Scalar{
+			{Name: "train_loss", Value: ev.TrainLoss}, {Name: "i2t_r1", Value: ev.I2T.R1}, {Name: "i2t_r5", Value: ev.I2T.R5},
+			{Name: "i2t_r10", Value: ev.I2T.R10}, {Name: "t2i_r1", Value: ev.T2I.R1}, {Name: "t2i_r5", Value: ev.T2I.R5},
+			{Name: "t2i_r10", Value: ev.T2I.R10}, {Name: trainrun.RSum, Value: ev.RSum}}})
 		if err := setHistory(); err != nil {
 			return err
 		}
 		if improved {
-			return saveModel(ctx, m, r.Output(ModelFile))
+			return m.Save(t.Path(ModelFile))
 		}
 		return nil
 	}
 
-	tctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	start, startStep := time.Now(), m.Step()
-	last := start
-	every := p.CheckpointEvery
 	opts := tscan.TrainOptions{
 		CheckpointPath:  ckptPath,
-		CheckpointEvery: every,
+		CheckpointEvery: p.CheckpointEvery,
 		MaxSteps:        p.MaxSteps,
 		OnEpochEnd: func(ctx context.Context, epoch int, m *tscan.Model) error {
 			return validate(epoch, false)
@@ -331,24 +300,15 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	err = tscan.Train(tctx, m, src, opts, func(pr tscan.Progress) {
 		hist.Loss = append(hist.Loss, float32(pr.Result.Loss))
 		if err := setHistory(); err != nil {
-			cancel(err)
+			t.Stop(err)
 		}
-		if now := time.Now(); now.Sub(last) >= progress.Interval || pr.Step == total {
-			last = now
-			done := pr.Step - startStep
-			rate := float64(done) * float64(cfg.BatchSize) / now.Sub(start).Seconds()
-			eta := time.Duration(float64(now.Sub(start)) * float64(total-pr.Step) / float64(max(done, 1)))
-			r.Logf("epoch %d/%d batch %d/%d step %d/%d: loss %.4g, grad norm %.3g, lr %.3g, %.1f captions/s, ETA %s",
-				pr.Epoch+1, cfg.Epochs, pr.Batch, perEpoch, pr.Step, total, pr.Result.Loss, pr.Result.GradNorm, pr.Result.LR, rate, eta.Round(time.Second))
-		}
-		if p.failAfterStep > 0 && pr.Step == p.failAfterStep {
-			cancel(errInjected) // Train writes the checkpoint of this step, then returns
-		}
+		// An observer that stops training here stops it as a kill would: Train writes the
+		// checkpoint of this step, then returns.
+		t.Step(trainrun.Step{Epoch: pr.Epoch, Epochs: cfg.Epochs, Batch: int(pr.Batch), Batches: int(perEpoch), Step: pr.Step, Steps: total,
+			Scalars: []trainrun.Scalar{{Name: trainrun.Loss, Value: pr.Result.Loss}, {Name: trainrun.GradNorm, Value: pr.Result.GradNorm},
+				{Name: trainrun.LR, Value: pr.Result.LR}}, Items: pr.Captions, Unit: "captions"})
 	})
-	if err != nil {
-		if cause := context.Cause(tctx); cause != nil && ctx.Err() == nil {
-			return cause
-		}
+	if err := t.Err(err); err != nil {
 		return err
 	}
 	partial := m.DataPos() > 0
@@ -363,27 +323,14 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	if hist.Best < 0 {
 		return fmt.Errorf("scan: training ended without a validation (max_steps %d)", p.MaxSteps)
 	}
-	if upload {
-		data, err := os.ReadFile(ckptPath)
-		if err != nil {
-			return fmt.Errorf("scan: %w", err)
-		}
-		if err := blobio.WriteAll(ctx, ckptLoc, data); err != nil {
-			return err
-		}
-		if err := os.RemoveAll(filepath.Dir(ckptPath)); err != nil {
-			return fmt.Errorf("scan: removing the scratch checkpoint: %w", err)
-		}
+	if err := t.Publish(ctx, ModelFile, LastFile); err != nil {
+		return err
 	}
 	met := Metrics{Stage: name, POS: p.POS, Config: m.Config(), TrainImages: len(images), TrainCaptions: len(train),
 		ValImages: len(val.Images), ValCaptions: len(val.Captions), ValExcluded: val.Excluded,
 		Steps: m.Step(), EpochsDone: m.Epoch(), StoppedAtMaxSteps: p.MaxSteps > 0 && m.Step() >= p.MaxSteps && m.Epoch() < cfg.Epochs,
 		Best: hist.Val[hist.Best], Val: hist.Val, Loss: hist.Loss}
-	mj, err := json.MarshalIndent(met, "", "  ")
-	if err != nil {
-		return fmt.Errorf("scan: metrics: %w", err)
-	}
-	if err := blobio.WriteAll(ctx, r.Output(MetricsFile), append(mj, '\n')); err != nil {
+	if err := t.WriteJSON(ctx, MetricsFile, met); err != nil {
 		return err
 	}
 	var png bytes.Buffer
@@ -397,7 +344,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	r.SetInfo("scan", map[string]any{"pos": p.POS, "steps": met.Steps, "epochs_done": met.EpochsDone, "best_epoch": b.Epoch,
 		"best_rsum": b.RSum, "best_i2t_r1": b.I2T.R1, "best_t2i_r1": b.T2I.R1})
 	r.Logf("best: epoch %d (step %d) rsum %.1f; %s", b.Epoch, b.Step, b.RSum, r.Output(ModelFile))
-	return nil
+	return t.Finish()
 }
 
 // openModel resumes from the checkpoint at path when it exists (checking that it was trained

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image/png"
 	"math"
 	"os"
@@ -32,12 +33,18 @@ func tinyParams() scan.Params {
 
 func makeStage(t *testing.T, root string, s *engine.Stage, log *bytes.Buffer, force bool) (map[string]*engine.Manifest, error) {
 	t.Helper()
+	return makeStageCtx(context.Background(), t, root, s, log, force)
+}
+
+// makeStageCtx is makeStage with the context the stage runs with.
+func makeStageCtx(ctx context.Context, t *testing.T, root string, s *engine.Stage, log *bytes.Buffer, force bool) (map[string]*engine.Manifest, error) {
+	t.Helper()
 	e := testworld.New(t, root, testworld.Data(30, 32, 10, 5, 2), log, s)
 	var opts engine.MakeOptions
 	if force {
 		opts.Force = []string{s.Name}
 	}
-	return e.Make(context.Background(), s.Name, opts)
+	return e.Make(ctx, s.Name, opts)
 }
 
 func readOut(t *testing.T, m *engine.Manifest, root, name string) []byte {
@@ -54,16 +61,12 @@ func readOut(t *testing.T, m *engine.Manifest, root, name string) []byte {
 func TestTrainResume(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
-	st, err := scan.Stage(scan.WithFailAfter(tinyParams(), 5))
+	st, err := scan.Stage(tinyParams())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := makeStage(t, root, st, &log, false); err == nil || !strings.Contains(err.Error(), "injected failure") {
+	if _, err := makeStageCtx(testworld.FailAfter(context.Background(), scan.NamePOS, 5), t, root, st, &log, false); !errors.Is(err, testworld.ErrInjected) {
 		t.Fatalf("first run: got %v, want the injected failure", err)
-	}
-	st, err = scan.Stage(tinyParams())
-	if err != nil {
-		t.Fatal(err)
 	}
 	log.Reset()
 	ms, err := makeStage(t, root, st, &log, false)
@@ -159,23 +162,20 @@ func TestParamsValidate(t *testing.T) {
 	}
 }
 
-// TestResumeNonFileStore runs the stage on a mem:// root, where last.ckpt is kept in a local
-// scratch file (under $TMPDIR) during training and copied into the store at the end: the rerun
-// on the same machine resumes from the scratch file, and the result equals a file:// run's.
+// TestResumeNonFileStore runs the stage on a mem:// root, where the work directory holding
+// last.ckpt during training is under $TMPDIR and the checkpoints are copied into the store at the
+// end: the rerun on the same machine resumes from the work directory, and the result equals a
+// file:// run's.
 func TestResumeNonFileStore(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	root := "mem://scantest-" + strings.ReplaceAll(t.Name(), "/", "-")
 	var log bytes.Buffer
-	st, err := scan.Stage(scan.WithFailAfter(tinyParams(), 5))
+	st, err := scan.Stage(tinyParams())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := makeStage(t, root, st, &log, false); err == nil {
+	if _, err := makeStageCtx(testworld.FailAfter(context.Background(), scan.NamePOS, 5), t, root, st, &log, false); err == nil {
 		t.Fatal("the injected failure did not fail the run")
-	}
-	st, err = scan.Stage(tinyParams())
-	if err != nil {
-		t.Fatal(err)
 	}
 	log.Reset()
 	ms, err := makeStage(t, root, st, &log, false)

@@ -7,6 +7,7 @@ package testworld
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +18,9 @@ import (
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines"
 	"github.com/groundcap/groundcap/pipelines/captions"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/captioning"
+	"github.com/groundcap/groundcap/pipelines/trainrun"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/training/updown"
 )
@@ -108,11 +110,11 @@ func ReadFiles(t testing.TB, root string, m *engine.Manifest, names ...string) m
 
 // CaptionerData makes a Data world's stages under root and opens their outputs as a captioner
 // stage reads them (close the result).
-func CaptionerData(t testing.TB, root, data string) *captionxe.Inputs {
+func CaptionerData(t testing.TB, root, data string) *captioning.Inputs {
 	t.Helper()
 	ms := Make(t, root, data)
 	capDir := Dir(root, ms["captions"])
-	in, err := captionxe.OpenInputs(context.Background(), filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile),
+	in, err := captioning.OpenInputs(context.Background(), filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile),
 		Dir(root, ms["features"]), 4096)
 	if err != nil {
 		t.Fatal(err)
@@ -183,4 +185,19 @@ func GVDReference(t testing.TB, synthDir, path string, ids []int64) *grounding.R
 		t.Fatal(err)
 	}
 	return refs
+}
+
+// ErrInjected is the failure FailAfter injects.
+var ErrInjected = errors.New("testworld: injected failure")
+
+// FailAfter returns ctx carrying a trainrun observer that stops the named stage's training with
+// ErrInjected once it has done step n, as a kill would stop it: the work directory keeps what the
+// trainer wrote up to then, for the rerun to resume from.
+func FailAfter(ctx context.Context, stage string, n int64) context.Context {
+	return trainrun.Observe(ctx, trainrun.Observer{Step: func(t *trainrun.Run, s trainrun.Step) error {
+		if t.Stage.Name == stage && s.Step == n {
+			return fmt.Errorf("%w: %s after step %d", ErrInjected, stage, n)
+		}
+		return nil
+	}})
 }

@@ -1,4 +1,4 @@
-package captionxe
+package captioning
 
 import (
 	"context"
@@ -43,7 +43,7 @@ func SelectSplit(rows []captions.Row, splits []string, maxImages int) (*Split, e
 			continue
 		}
 		if len(r.Labels) == 0 {
-			return nil, fmt.Errorf("captionxe: captions row image %d caption %d has no labels", r.ImageID, r.CaptionIdx)
+			return nil, fmt.Errorf("captioning: captions row image %d caption %d has no labels", r.ImageID, r.CaptionIdx)
 		}
 		by[r.ImageID] = append(by[r.ImageID], r)
 	}
@@ -85,14 +85,14 @@ func nounsOf(r *captions.Row) []int {
 // noun positions.
 func selectNouns(r *captions.Row, positions []int32, regions int, att []float32, k int) ([]int, []float32, error) {
 	if regions != k {
-		return nil, nil, fmt.Errorf("captionxe: image %d caption %d: alignment over %d regions, the image has %d", r.ImageID, r.CaptionIdx, regions, k)
+		return nil, nil, fmt.Errorf("captioning: image %d caption %d: alignment over %d regions, the image has %d", r.ImageID, r.CaptionIdx, regions, k)
 	}
 	nouns := nounsOf(r)
 	out := make([]float32, 0, len(nouns)*k)
 	for _, p := range nouns {
 		t := slices.Index(positions, int32(p))
 		if t < 0 {
-			return nil, nil, fmt.Errorf("captionxe: image %d caption %d: the alignment has no attention for the noun at position %d (positions %v)", r.ImageID, r.CaptionIdx, p, positions)
+			return nil, nil, fmt.Errorf("captioning: image %d caption %d: the alignment has no attention for the noun at position %d (positions %v)", r.ImageID, r.CaptionIdx, p, positions)
 		}
 		out = append(out, att[t*k:(t+1)*k]...)
 	}
@@ -108,7 +108,7 @@ type Precomputed struct {
 func NewPrecomputed(rows []align.Row) (*Precomputed, error) {
 	m, err := align.Lookup(rows)
 	if err != nil {
-		return nil, fmt.Errorf("captionxe: %w", err)
+		return nil, fmt.Errorf("captioning: %w", err)
 	}
 	return &Precomputed{rows: m}, nil
 }
@@ -120,11 +120,11 @@ func (p *Precomputed) Alphas(rec *feat.Record, rows []*captions.Row) ([][]int, [
 	for c, r := range rows {
 		a, ok := p.rows[align.Key{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx}]
 		if !ok {
-			return nil, nil, fmt.Errorf("captionxe: image %d caption %d has no row in the alignments table", r.ImageID, r.CaptionIdx)
+			return nil, nil, fmt.Errorf("captioning: image %d caption %d has no row in the alignments table", r.ImageID, r.CaptionIdx)
 		}
 		att, err := a.Alpha()
 		if err != nil {
-			return nil, nil, fmt.Errorf("captionxe: %w", err)
+			return nil, nil, fmt.Errorf("captioning: %w", err)
 		}
 		pos[c], alpha[c], err = selectNouns(r, a.NounPositions, int(a.Regions), att, rec.NumBoxes)
 		if err != nil {
@@ -149,23 +149,23 @@ type Online struct {
 func (o *Online) Alphas(rec *feat.Record, rows []*captions.Row) ([][]int, [][]float32, error) {
 	o.textOnce.Do(func() { o.text, o.textErr = scan.TextOf(o.Model) })
 	if o.textErr != nil {
-		return nil, nil, fmt.Errorf("captionxe: %w", o.textErr)
+		return nil, nil, fmt.Errorf("captioning: %w", o.textErr)
 	}
 	b := tscan.Batch{Feats: [][]float32{rec.Features}}
 	imageOf := make([]int, len(rows))
 	for _, r := range rows {
 		if len(r.Labels) == 0 {
-			return nil, nil, fmt.Errorf("captionxe: captions row image %d caption %d has no labels", r.ImageID, r.CaptionIdx)
+			return nil, nil, fmt.Errorf("captioning: captions row image %d caption %d has no labels", r.ImageID, r.CaptionIdx)
 		}
 		c, err := o.text.Sentence(r.Labels, r.NounMask)
 		if err != nil {
-			return nil, nil, fmt.Errorf("captionxe: image %d caption %d: %w", r.ImageID, r.CaptionIdx, err)
+			return nil, nil, fmt.Errorf("captioning: image %d caption %d: %w", r.ImageID, r.CaptionIdx, err)
 		}
 		b.Captions = append(b.Captions, c)
 	}
 	als, err := o.Model.Align(b, imageOf)
 	if err != nil {
-		return nil, nil, fmt.Errorf("captionxe: online alignment of image %d: %w", rec.ImageID, err)
+		return nil, nil, fmt.Errorf("captioning: online alignment of image %d: %w", rec.ImageID, err)
 	}
 	pos := make([][]int, len(rows))
 	alpha := make([][]float32, len(rows))
@@ -198,7 +198,7 @@ func (s *Source) ImageID(i int) int64 { return s.Split.Images[i] }
 // Record returns the region features of image i.
 func (s *Source) Record(i int) (*feat.Record, error) {
 	if i < 0 || i >= len(s.Split.Images) {
-		return nil, fmt.Errorf("captionxe: image index %d out of range [0, %d)", i, len(s.Split.Images))
+		return nil, fmt.Errorf("captioning: image index %d out of range [0, %d)", i, len(s.Split.Images))
 	}
 	return s.Feats.Get(s.Ctx, s.Split.Images[i])
 }
@@ -245,7 +245,7 @@ func OpenInputs(ctx context.Context, captionsLoc, vocabLoc, featuresLoc string, 
 		return nil, err
 	}
 	if len(voc.IxToWord) < 2 {
-		return nil, fmt.Errorf("captionxe: %s: the vocabulary has no words", vocabLoc)
+		return nil, fmt.Errorf("captioning: %s: the vocabulary has no words", vocabLoc)
 	}
 	rows, err := captions.ReadCaptions(ctx, captionsLoc)
 	if err != nil {
@@ -253,7 +253,7 @@ func OpenInputs(ctx context.Context, captionsLoc, vocabLoc, featuresLoc string, 
 	}
 	store, err := feat.OpenStore(ctx, featuresLoc)
 	if err != nil {
-		return nil, fmt.Errorf("captionxe: %w", err)
+		return nil, fmt.Errorf("captioning: %w", err)
 	}
 	return &Inputs{Rows: rows, Words: voc.IxToWord[1:], Store: store, Feats: scan.NewFeatureCache(store, int64(cacheMB)<<20)}, nil
 }
@@ -266,25 +266,25 @@ func (in *Inputs) Close() error { return in.Store.Close() }
 func LoadModel(ctx context.Context, loc string) (*updown.Model, *checkpoint.Checkpoint, error) {
 	data, err := blobio.ReadAll(ctx, loc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("captionxe: %w", err)
+		return nil, nil, fmt.Errorf("captioning: %w", err)
 	}
 	c, err := checkpoint.Unmarshal(loc, data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("captionxe: %w", err)
+		return nil, nil, fmt.Errorf("captioning: %w", err)
 	}
 	// The trainer stores {"stage", "model", "xe"|"scst"}; the architecture is "model".
 	var rc struct {
 		Model updown.Config `json:"model"`
 	}
 	if err := json.Unmarshal(c.Config, &rc); err != nil {
-		return nil, nil, fmt.Errorf("captionxe: %s: configuration: %w", loc, err)
+		return nil, nil, fmt.Errorf("captioning: %s: configuration: %w", loc, err)
 	}
 	m, err := updown.New(rc.Model)
 	if err != nil {
-		return nil, nil, fmt.Errorf("captionxe: %s: %w", loc, err)
+		return nil, nil, fmt.Errorf("captioning: %s: %w", loc, err)
 	}
 	if err := m.SetTensors(c.Params); err != nil {
-		return nil, nil, fmt.Errorf("captionxe: %s: %w", loc, err)
+		return nil, nil, fmt.Errorf("captioning: %s: %w", loc, err)
 	}
 	return m, c, nil
 }

@@ -1,0 +1,233 @@
+// Package captioning is what the captioner stages (caption-xe*, caption-scst*) and the stages
+// that read their models (evaluate) share: the captioner's data (splits, sources, α), its
+// checkpoints, and the one run of a captioner stage (Run), which differs between cross-entropy
+// and self-critical training only in its Trainer.
+package captioning
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/groundcap/groundcap/eval/caption"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
+	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/trainrun"
+	"github.com/groundcap/groundcap/training/blas"
+	"github.com/groundcap/groundcap/training/updown"
+)
+
+// Output names inside a captioner stage's directory.
+const (
+	BestFile    = models.BestFile
+	LastFile    = models.LastFile
+	HistoryFile = "history.json"
+	MetricsFile = "metrics.json"
+	CurvesFile  = "curves.png"
+)
+
+// Input names every captioner stage declares.
+const (
+	InputCaptions = "captions"
+	InputVocab    = "vocab"
+	InputDocFreq  = "cider_df"
+	InputFeatures = "features"
+)
+
+// Default input references and settings of the captioner stages.
+const (
+	DefaultCaptions = "@captions/captions"
+	DefaultVocab    = "@captions/vocab.json"
+	DefaultDocFreq  = "@captions/cider_df.json"
+	DefaultFeatures = "@features"
+	// DefaultValSplit is the split validated after every epoch.
+	DefaultValSplit = "val"
+	// DefaultFeatureCacheMB bounds the memory of cached region features.
+	DefaultFeatureCacheMB = 4096
+)
+
+// Job is one run of a captioner stage: the settings the cross-entropy and self-critical stages
+// share, and the Trainer that differs.
+type Job struct {
+	// TrainSplits and ValSplit name the splits trained on and validated; TrainImages and
+	// ValImages > 0 keep their first so many images by id.
+	TrainSplits []string
+	TrainImages int
+	ValSplit    string
+	ValImages   int
+	// BatchImages is the training batch, also the batch of validation decoding.
+	BatchImages int
+	// BLAS and FeatureCacheMB as the stages' parameters.
+	BLAS           blas.Name
+	FeatureCacheMB int
+	// Meta is the provenance stored in every checkpoint besides the stage's name and key: the
+	// input references as written (locations would make the bytes depend on the root).
+	Meta map[string]string
+	// Trainer trains the model.
+	Trainer Trainer
+}
+
+// Data is what a captioner stage reads, opened.
+type Data struct {
+	*Inputs
+	Scorer     *caption.Scorer
+	Train, Val *Split
+	// TrainSrc and ValSrc serve the splits' images with their captions.
+	TrainSrc, ValSrc *Source
+	// Validate is the greedy val CIDEr-D of a model, reported to the run's observers.
+	Validate updown.ValidateFunc
+}
+
+// Result is a finished training.
+type Result struct {
+	Hist *updown.History
+	// Steps done; LastEpochLoss the mean loss of the last epoch's steps.
+	Steps         int64
+	LastEpochLoss float64
+}
+
+// Trainer is the part of a captioner stage that differs between cross-entropy and self-critical
+// training.
+type Trainer interface {
+	// Prepare returns the model to train (new, or loaded from the start checkpoint) and a
+	// phrase for the log saying what it trains.
+	Prepare(ctx context.Context, r *engine.Run, d *Data) (*updown.Model, string, error)
+	// Train trains m from the state in dir (resuming when dir holds one), calling progress after
+	// every step and d.Validate after every epoch, with meta stored in every checkpoint.
+	Train(ctx context.Context, m *updown.Model, d *Data, dir string, progress func(updown.Progress), meta map[string]string) (*updown.History, error)
+	// Summary returns metrics.json and the manifest's summary (its key and value) of a
+	// finished training.
+	Summary(m *updown.Model, d *Data, res Result) (metrics any, infoKey string, info map[string]any)
+}
+
+// Run runs a captioner stage: it opens the data, prepares the model, trains it in the run's work
+// directory (trainrun: resuming there after a crash), publishes best.ckpt, last.ckpt,
+// history.json, curves.png and metrics.json, and removes the work directory.
+func Run(ctx context.Context, r *engine.Run, job Job) error {
+	backend, err := blas.Use(string(job.BLAS))
+	if err != nil {
+		return fmt.Errorf("captioning: blas: %w", err)
+	}
+	in, err := OpenInputs(ctx, r.Input(InputCaptions), r.Input(InputVocab), r.Input(InputFeatures), job.FeatureCacheMB)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	d := &Data{Inputs: in}
+	if d.Scorer, err = NewScorer(ctx, r.Input(InputDocFreq), in.Words); err != nil {
+		return err
+	}
+	if d.Train, err = SelectSplit(in.Rows, job.TrainSplits, job.TrainImages); err != nil {
+		return err
+	}
+	if d.Val, err = SelectSplit(in.Rows, []string{job.ValSplit}, job.ValImages); err != nil {
+		return err
+	}
+	if len(d.Train.Images) == 0 || len(d.Val.Images) == 0 {
+		return fmt.Errorf("captioning: %s has %d images of splits %v and %d of %s (val_split); both must be > 0",
+			r.Input(InputCaptions), len(d.Train.Images), job.TrainSplits, len(d.Val.Images), job.ValSplit)
+	}
+	d.TrainSrc = &Source{Ctx: ctx, Split: d.Train, Feats: in.Feats}
+	d.ValSrc = &Source{Ctx: ctx, Split: d.Val, Feats: in.Feats}
+	var (
+		t        *trainrun.Run // set while training
+		lastStep int64
+	)
+	d.Validate = func(m *updown.Model, epochs int) (float64, error) {
+		v, err := updown.GreedyCIDEr(m, d.ValSrc, d.Scorer, job.BatchImages)
+		if err == nil && t != nil {
+			t.Validated(trainrun.Validation{Epoch: epochs, Step: lastStep, Metrics: []trainrun.Scalar{{Name: trainrun.ValCIDEr, Value: v}}})
+		}
+		return v, err
+	}
+	model, what, err := job.Trainer.Prepare(ctx, r, d)
+	if err != nil {
+		return err
+	}
+	r.Logf("%d train images (%d captions), %d val images; vocab %d, D %d, %d weights; %s; blas %s",
+		len(d.Train.Images), d.Train.NumCaptions(), len(d.Val.Images), len(in.Words), in.Store.Dim(), model.NumParams(), what, backend)
+
+	t, tctx, err := trainrun.Start(ctx, r, LastFile, BestFile)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	t.Resuming(LastFile)
+	meta := map[string]string{"stage": r.Stage.Name, "key": r.Key}
+	for k, v := range job.Meta {
+		meta[k] = v
+	}
+	hist, err := job.Trainer.Train(tctx, model, d, t.Dir, func(pr updown.Progress) {
+		lastStep = pr.Step
+		t.Step(step(pr))
+	}, meta)
+	if err := t.Err(err); err != nil {
+		return err
+	}
+	if hist.BestEpoch < 0 {
+		return fmt.Errorf("captioning: training ended without a validation")
+	}
+	if err := updown.WriteCurves(t.Path(CurvesFile), hist); err != nil {
+		return err
+	}
+	if err := t.Publish(ctx, BestFile, LastFile, CurvesFile); err != nil {
+		return err
+	}
+	if err := t.WriteJSON(ctx, HistoryFile, hist); err != nil {
+		return err
+	}
+	res := Result{Hist: hist, LastEpochLoss: LastEpochLoss(hist, (len(d.Train.Images)+job.BatchImages-1)/job.BatchImages)}
+	if n := len(hist.Steps); n > 0 {
+		res.Steps = hist.Steps[n-1]
+	}
+	met, infoKey, info := job.Trainer.Summary(model, d, res)
+	if err := t.WriteJSON(ctx, MetricsFile, met); err != nil {
+		return err
+	}
+	r.SetInfo(infoKey, info)
+	r.Logf("best: epoch %d, val CIDEr-D %.4f; %s", hist.BestEpoch, hist.Best, r.Output(BestFile))
+	return t.Finish()
+}
+
+// step converts a trainer's progress into the step the run reports.
+func step(pr updown.Progress) trainrun.Step {
+	s := trainrun.Step{Epoch: pr.Epoch, Epochs: pr.Epochs, Batch: pr.StepInEpoch, Batches: pr.StepsPerEpoch,
+		Step: pr.Step, Steps: int64(pr.Epochs) * int64(pr.StepsPerEpoch), Rate: pr.ItemsPerSec, ETA: pr.ETA}
+	if pr.Stage == updown.StageSCST {
+		s.Unit = "images"
+		s.Scalars = []trainrun.Scalar{{Name: trainrun.Loss, Value: pr.Loss}, {Name: "reward", Value: pr.Reward},
+			{Name: "greedy_cider", Value: pr.GreedyCIDEr}, {Name: trainrun.LR, Value: pr.LR}}
+		return s
+	}
+	s.Unit = "captions"
+	s.Scalars = []trainrun.Scalar{{Name: trainrun.Loss, Value: pr.Loss}, {Name: "xe", Value: pr.XE}, {Name: trainrun.KL, Value: pr.KL},
+		{Name: "ss_prob", Value: pr.SSProb}, {Name: trainrun.LR, Value: pr.LR}}
+	return s
+}
+
+// NewScorer builds the CIDEr-D scorer of the captions stage's document frequencies for the
+// captioner's token ids.
+func NewScorer(ctx context.Context, dfLoc string, words []string) (*caption.Scorer, error) {
+	df, err := captions.ReadDocFreq(ctx, dfLoc)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := caption.NewScorer(df, updown.ScorerVocab(captions.EOS, words))
+	if err != nil {
+		return nil, fmt.Errorf("captioning: %s: %w", dfLoc, err)
+	}
+	return sc, nil
+}
+
+// LastEpochLoss returns the mean loss of the last stepsPerEpoch steps of h.
+func LastEpochLoss(h *updown.History, stepsPerEpoch int) float64 {
+	n := min(stepsPerEpoch, len(h.Loss))
+	if n == 0 {
+		return 0
+	}
+	var s float64
+	for _, l := range h.Loss[len(h.Loss)-n:] {
+		s += l
+	}
+	return s / float64(n)
+}
