@@ -24,18 +24,16 @@
 // # Outputs
 //
 // best.ckpt, last.ckpt, history.json, metrics.json (Metrics) and curves.png, as caption-xe
-// writes them; resume works the same way (a work directory beside the output).
+// writes them (captioning.Run, on pipelines/trainrun: the same work directory and resume).
 package captionscst
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
-	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/updown"
 )
 
@@ -85,11 +83,8 @@ type Params struct {
 	// and caption-scst-cider, caption-xe-scan for the -scan instances, caption-xe-posscan for
 	// the -posscan ones). The architecture comes from it.
 	Init string `yaml:"init" key:"-"`
-	// Captions, Vocab, DocFreq and Features as in caption-xe.
-	Captions string `yaml:"captions" key:"-"`
-	Vocab    string `yaml:"vocab" key:"-"`
-	DocFreq  string `yaml:"cider_df" key:"-"`
-	Features string `yaml:"features" key:"-"`
+	// Settings are every captioner's inputs, splits, backend and cache.
+	captioning.Settings `yaml:",inline"`
 
 	// Matcher is the matching model of the reward: scan (POS-SCAN), scan-plain (SCAN) or none
 	// (scan-plain for caption-scst-scan, none for the caption-scst-cider instances, scan
@@ -102,26 +97,14 @@ type Params struct {
 	// reward 1·CIDEr-D + 1·S, w_match 0 switching the matcher off) and its seed.
 	updown.SCSTConfig `yaml:",inline"`
 
-	// TrainSplits are the splits trained on (train and restval); TrainImages keeps the first so
-	// many images by id (0: all).
-	TrainSplits []string `yaml:"train_splits"`
-	TrainImages int      `yaml:"train_images"`
-	// ValSplit and ValImages as in caption-xe.
-	ValSplit  string `yaml:"val_split"`
-	ValImages int    `yaml:"val_images"`
-
-	// BLAS is the matrix backend.
-	BLAS blas.Name `yaml:"blas" key:"-"`
-	// FeatureCacheMB bounds the memory holding region features.
-	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
+	// TrainImages keeps the first so many training images by id (0: all).
+	TrainImages int `yaml:"train_images"`
 }
 
 // DefaultParams returns the defaults of the named instance.
 func DefaultParams(name string) Params {
-	return Params{Init: "@" + From(name) + "/" + models.LastFile, Captions: captioning.DefaultCaptions, Vocab: captioning.DefaultVocab,
-		DocFreq: captioning.DefaultDocFreq, Features: captioning.DefaultFeatures, Matcher: DefaultMatcher(name),
-		SCSTConfig: updown.DefaultSCSTConfig(), TrainSplits: []string{"train", "restval"}, ValSplit: captioning.DefaultValSplit,
-		BLAS: blas.Default, FeatureCacheMB: captioning.DefaultFeatureCacheMB}
+	return Params{Init: "@" + From(name) + "/" + models.LastFile, Settings: captioning.DefaultSettings(), Matcher: DefaultMatcher(name),
+		SCSTConfig: updown.DefaultSCSTConfig()}
 }
 
 // resolve settles what depends on other keys: w_match 0 and matcher none mean each other, and
@@ -150,22 +133,9 @@ func (p Params) validate() error {
 		return config.Invalid("w_cider", p.WCider, "> 0 when w_match is 0 or matcher none (the reward would be 0)")
 	case p.TrainImages < 0:
 		return config.Invalid("train_images", p.TrainImages, "≥ 0; 0: all")
-	case p.ValSplit == "":
-		return config.Invalid("val_split", p.ValSplit, "a split name")
-	case p.ValImages < 0:
-		return config.Invalid("val_images", p.ValImages, "≥ 0; 0: all")
-	case p.FeatureCacheMB < 0:
-		return config.Invalid("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
-	case len(p.TrainSplits) == 0:
-		return config.Invalid("train_splits", "[]", "at least one split")
 	}
-	for i, s := range p.TrainSplits {
-		if s == "" || s == p.ValSplit {
-			return config.Invalid(fmt.Sprintf("train_splits[%d]", i), s, "a non-empty split other than val_split")
-		}
-	}
-	if err := p.SCSTConfig.Validate(); err != nil {
+	if err := p.Settings.Validate(); err != nil {
 		return err
 	}
-	return p.BLAS.Validate()
+	return p.SCSTConfig.Validate()
 }

@@ -13,15 +13,6 @@ import (
 	"github.com/groundcap/groundcap/training/updown"
 )
 
-// Output names (as caption-xe's).
-const (
-	BestFile    = captioning.BestFile
-	LastFile    = captioning.LastFile
-	HistoryFile = captioning.HistoryFile
-	MetricsFile = captioning.MetricsFile
-	CurvesFile  = captioning.CurvesFile
-)
-
 // Input names of the stage besides those of every captioner (captioning.InputCaptions...).
 const (
 	InputInit    = "init"
@@ -62,13 +53,7 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 	if p.Matcher != models.None {
 		desc += fmt.Sprintf(" + %g·S(%s)", p.WMatch, p.Matcher)
 	}
-	inputs := []engine.Input{
-		{Name: InputInit, Ref: p.Init},
-		{Name: captioning.InputCaptions, Ref: p.Captions},
-		{Name: captioning.InputVocab, Ref: p.Vocab},
-		{Name: captioning.InputDocFreq, Ref: p.DocFreq},
-		{Name: captioning.InputFeatures, Ref: p.Features},
-	}
+	inputs := append([]engine.Input{{Name: InputInit, Ref: p.Init}}, p.Settings.Inputs()...)
 	if p.MatcherModel != "" {
 		inputs = append(inputs, engine.Input{Name: InputMatcher, Ref: p.MatcherModel})
 	}
@@ -82,11 +67,8 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
-			return captioning.Run(ctx, r, captioning.Job{TrainSplits: p.TrainSplits, TrainImages: p.TrainImages, ValSplit: p.ValSplit,
-				ValImages: p.ValImages, BatchImages: p.BatchImages, BLAS: p.BLAS, FeatureCacheMB: p.FeatureCacheMB,
-				Trainer: &trainer{name: name, p: p},
-				Meta: map[string]string{"input.init": p.Init, "input.captions": p.Captions, "input.vocab": p.Vocab,
-					"input.cider_df": p.DocFreq, "input.features": p.Features, "input.matcher": p.MatcherModel}})
+			return captioning.Run(ctx, r, captioning.Job{Settings: p.Settings, TrainImages: p.TrainImages, BatchImages: p.BatchImages,
+				Trainer: &trainer{name: name, p: p}, Meta: map[string]string{"input.init": p.Init, "input.matcher": p.MatcherModel}})
 		},
 	}, nil
 }

@@ -98,7 +98,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 	}{{captionscst.NameBase, models.POSSCAN}, {captionscst.NameSCAN, models.SCAN}, {captionscst.NameCIDEr, models.None}} {
 		out := testworld.ReadFiles(t, root, ms[c.name], outputs...)
 		var met captionscst.Metrics
-		if err := json.Unmarshal(out[captionscst.MetricsFile], &met); err != nil {
+		if err := json.Unmarshal(out[captioning.MetricsFile], &met); err != nil {
 			t.Fatal(err)
 		}
 		if met.Matcher != c.matcher || (c.matcher == models.None) != (met.SCST.WMatch == 0) {
@@ -113,7 +113,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 		if want := xe.ValCIDEr[len(xe.ValCIDEr)-1]; met.StartValCIDEr != want {
 			t.Errorf("%s: start val CIDEr-D %g, caption-xe's last validation %g", c.name, met.StartValCIDEr, want)
 		}
-		if _, _, err := captioning.LoadModel(context.Background(), filepath.Join(testworld.Dir(root, ms[c.name]), captionscst.BestFile)); err != nil {
+		if _, _, err := captioning.LoadModel(context.Background(), filepath.Join(testworld.Dir(root, ms[c.name]), captioning.BestFile)); err != nil {
 			t.Error(err)
 		}
 	}
@@ -243,4 +243,4 @@ func TestMatcherNounMask(t *testing.T) {
 }
 
 // outputs are the files every captioner stage writes.
-var outputs = []string{captionscst.BestFile, captionscst.LastFile, captionscst.HistoryFile, captionscst.MetricsFile, captionscst.CurvesFile}
+var outputs = []string{captioning.BestFile, captioning.LastFile, captioning.HistoryFile, captioning.MetricsFile, captioning.CurvesFile}

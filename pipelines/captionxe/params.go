@@ -42,7 +42,6 @@ import (
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
-	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/updown"
 )
 
@@ -102,11 +101,8 @@ func DefaultAlignments(t models.Teacher) string {
 // updown.XEConfig). Input references enter the cache key by their content digests, and knobs
 // that never change the output do not enter it (key:"-").
 type Params struct {
-	// Captions, Vocab, DocFreq and Features are the inputs.
-	Captions string `yaml:"captions" key:"-"`
-	Vocab    string `yaml:"vocab" key:"-"`
-	DocFreq  string `yaml:"cider_df" key:"-"`
-	Features string `yaml:"features" key:"-"`
+	// Settings are every captioner's inputs, splits, backend and cache.
+	captioning.Settings `yaml:",inline"`
 
 	// Teacher is the matching model distilled: scan (POS-SCAN), scan-plain (SCAN) or none (by
 	// instance: none for caption-xe, scan-plain for caption-xe-scan, scan for
@@ -129,25 +125,12 @@ type Params struct {
 	// scheduled sampling, gradient values clipped to 0.1, checkpoints at epoch ends) and the seed
 	// of the weights, the data order, dropout and scheduled sampling.
 	updown.XEConfig `yaml:",inline"`
-
-	// TrainSplits are the caption splits trained on (train and restval).
-	TrainSplits []string `yaml:"train_splits"`
-	// ValSplit is the split validated after every epoch (val); ValImages keeps its first so
-	// many images by id (0: all).
-	ValSplit  string `yaml:"val_split"`
-	ValImages int    `yaml:"val_images"`
-
-	// BLAS is the matrix backend.
-	BLAS blas.Name `yaml:"blas" key:"-"`
-	// FeatureCacheMB bounds the memory holding region features.
-	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
 }
 
 // DefaultParams returns the defaults of the named instance.
 func DefaultParams(name string) Params {
-	return Params{Captions: captioning.DefaultCaptions, Vocab: captioning.DefaultVocab, DocFreq: captioning.DefaultDocFreq, Features: captioning.DefaultFeatures,
-		Teacher: DefaultTeacher(name), Alpha: AlphaPrecomputed, Arch: updown.DefaultArch(), XEConfig: updown.DefaultXEConfig(),
-		TrainSplits: []string{"train", "restval"}, ValSplit: captioning.DefaultValSplit, BLAS: blas.Default, FeatureCacheMB: captioning.DefaultFeatureCacheMB}
+	return Params{Settings: captioning.DefaultSettings(), Teacher: DefaultTeacher(name), Alpha: AlphaPrecomputed,
+		Arch: updown.DefaultArch(), XEConfig: updown.DefaultXEConfig()}
 }
 
 // resolve settles what depends on other keys: λ on the teacher (and the teacher on λ = 0), and
@@ -195,27 +178,14 @@ func (p Params) validate() error {
 		return config.Invalid("teacher", p.Teacher, "scan, scan-plain or none")
 	case p.Teacher != models.None && p.Alpha != AlphaPrecomputed && p.Alpha != AlphaOnline:
 		return config.Invalid("alpha", p.Alpha, "precomputed or online")
-	case p.ValSplit == "":
-		return config.Invalid("val_split", p.ValSplit, "a split name")
-	case p.ValImages < 0:
-		return config.Invalid("val_images", p.ValImages, "≥ 0; 0: all")
-	case p.FeatureCacheMB < 0:
-		return config.Invalid("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
-	case len(p.TrainSplits) == 0:
-		return config.Invalid("train_splits", "[]", "at least one split")
 	}
-	for i, s := range p.TrainSplits {
-		if s == "" || s == p.ValSplit {
-			return config.Invalid(fmt.Sprintf("train_splits[%d]", i), s, "a non-empty split other than val_split")
-		}
+	if err := p.Settings.Validate(); err != nil {
+		return err
 	}
 	if err := p.Arch.Validate(); err != nil {
 		return err
 	}
-	if err := p.XEConfig.Validate(); err != nil {
-		return err
-	}
-	return p.BLAS.Validate()
+	return p.XEConfig.Validate()
 }
 
 // ModelConfig returns the captioner for a vocabulary of vocabSize words and features of dim

@@ -68,12 +68,7 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 	if p.Teacher != models.None {
 		desc = fmt.Sprintf("train the Up-Down captioner with XE + %g·KL(α‖β) distilled from %s (%s α), best model by val CIDEr-D", p.XEConfig.KLWeight, p.Teacher, p.Alpha)
 	}
-	inputs := []engine.Input{
-		{Name: captioning.InputCaptions, Ref: p.Captions},
-		{Name: captioning.InputVocab, Ref: p.Vocab},
-		{Name: captioning.InputDocFreq, Ref: p.DocFreq},
-		{Name: captioning.InputFeatures, Ref: p.Features},
-	}
+	inputs := p.Settings.Inputs()
 	switch {
 	case p.Alignments != "":
 		inputs = append(inputs, engine.Input{Name: InputAlignments, Ref: p.Alignments})
@@ -91,10 +86,8 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
-			return captioning.Run(ctx, r, captioning.Job{TrainSplits: p.TrainSplits, ValSplit: p.ValSplit, ValImages: p.ValImages,
-				BatchImages: p.BatchImages, BLAS: p.BLAS, FeatureCacheMB: p.FeatureCacheMB, Trainer: &trainer{name: name, p: p},
-				Meta: map[string]string{"input.captions": p.Captions, "input.vocab": p.Vocab, "input.cider_df": p.DocFreq,
-					"input.features": p.Features, "input.alignments": p.Alignments, "input.matcher": p.Matcher}})
+			return captioning.Run(ctx, r, captioning.Job{Settings: p.Settings, BatchImages: p.BatchImages, Trainer: &trainer{name: name, p: p},
+				Meta: map[string]string{"input.alignments": p.Alignments, "input.matcher": p.Matcher}})
 		},
 	}, nil
 }

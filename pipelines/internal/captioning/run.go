@@ -7,6 +7,7 @@ package captioning
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
@@ -49,19 +50,13 @@ const (
 // Job is one run of a captioner stage: the settings the cross-entropy and self-critical stages
 // share, and the Trainer that differs.
 type Job struct {
-	// TrainSplits and ValSplit name the splits trained on and validated; TrainImages and
-	// ValImages > 0 keep their first so many images by id.
-	TrainSplits []string
+	Settings
+	// TrainImages > 0 keeps the first so many training images by id.
 	TrainImages int
-	ValSplit    string
-	ValImages   int
 	// BatchImages is the training batch, also the batch of validation decoding.
 	BatchImages int
-	// BLAS and FeatureCacheMB as the stages' parameters.
-	BLAS           blas.Name
-	FeatureCacheMB int
-	// Meta is the provenance stored in every checkpoint besides the stage's name and key: the
-	// input references as written (locations would make the bytes depend on the root).
+	// Meta is the provenance stored in every checkpoint besides the stage's name and key and
+	// the Settings' inputs: the stage's other input references as written.
 	Meta map[string]string
 	// Trainer trains the model.
 	Trainer Trainer
@@ -153,10 +148,9 @@ func Run(ctx context.Context, r *engine.Run, job Job) error {
 	}
 	defer t.Close()
 	t.Resuming(LastFile)
-	meta := map[string]string{"stage": r.Stage.Name, "key": r.Key}
-	for k, v := range job.Meta {
-		meta[k] = v
-	}
+	meta := job.meta()
+	meta["stage"], meta["key"] = r.Stage.Name, r.Key
+	maps.Copy(meta, job.Meta)
 	hist, err := job.Trainer.Train(tctx, model, d, t.Dir, func(pr updown.Progress) {
 		lastStep = pr.Step
 		t.Step(step(pr))

@@ -1,0 +1,73 @@
+package captioning
+
+import (
+	"fmt"
+
+	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/training/blas"
+)
+
+// Settings are the parameters every captioner stage has, embedded inline in caption-xe's and
+// caption-scst's: the data inputs, the splits, the matrix backend and the feature cache. Input
+// references enter the cache key by their content digests, and knobs that never change the
+// output do not enter it (key:"-").
+type Settings struct {
+	// Captions is the captions table, Vocab its vocabulary, DocFreq the CIDEr-D document
+	// frequencies of the train references, Features the feature store.
+	Captions string `yaml:"captions" key:"-"`
+	Vocab    string `yaml:"vocab" key:"-"`
+	DocFreq  string `yaml:"cider_df" key:"-"`
+	Features string `yaml:"features" key:"-"`
+
+	// TrainSplits are the caption splits trained on (train and restval).
+	TrainSplits []string `yaml:"train_splits"`
+	// ValSplit is the split validated after every epoch (val); ValImages keeps its first so
+	// many images by id (0: all).
+	ValSplit  string `yaml:"val_split"`
+	ValImages int    `yaml:"val_images"`
+
+	// BLAS is the matrix backend.
+	BLAS blas.Name `yaml:"blas" key:"-"`
+	// FeatureCacheMB bounds the memory holding region features.
+	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
+}
+
+// DefaultSettings are the captions and features stages' outputs, train and restval trained on,
+// all of val validated.
+func DefaultSettings() Settings {
+	return Settings{Captions: DefaultCaptions, Vocab: DefaultVocab, DocFreq: DefaultDocFreq, Features: DefaultFeatures,
+		TrainSplits: []string{"train", "restval"}, ValSplit: DefaultValSplit, BLAS: blas.Default, FeatureCacheMB: DefaultFeatureCacheMB}
+}
+
+// Validate returns a *config.FieldError naming the first bad value by its key.
+func (s Settings) Validate() error {
+	switch {
+	case s.ValSplit == "":
+		return config.Invalid("val_split", s.ValSplit, "a split name")
+	case s.ValImages < 0:
+		return config.Invalid("val_images", s.ValImages, "≥ 0; 0: all")
+	case s.FeatureCacheMB < 0:
+		return config.Invalid("feature_cache_mb", s.FeatureCacheMB, "≥ 0")
+	case len(s.TrainSplits) == 0:
+		return config.Invalid("train_splits", "[]", "at least one split")
+	}
+	for i, t := range s.TrainSplits {
+		if t == "" || t == s.ValSplit {
+			return config.Invalid(fmt.Sprintf("train_splits[%d]", i), t, "a non-empty split other than val_split")
+		}
+	}
+	return s.BLAS.Validate()
+}
+
+// Inputs returns the inputs as the engine declares them.
+func (s Settings) Inputs() []engine.Input {
+	return []engine.Input{{Name: InputCaptions, Ref: s.Captions}, {Name: InputVocab, Ref: s.Vocab},
+		{Name: InputDocFreq, Ref: s.DocFreq}, {Name: InputFeatures, Ref: s.Features}}
+}
+
+// meta returns the input references as a checkpoint's provenance records them (as written:
+// locations would make the bytes depend on the root).
+func (s Settings) meta() map[string]string {
+	return map[string]string{"input.captions": s.Captions, "input.vocab": s.Vocab, "input.cider_df": s.DocFreq, "input.features": s.Features}
+}
