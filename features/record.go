@@ -30,24 +30,39 @@ func ParseLayout(s string) (Layout, error) {
 	return "", fmt.Errorf("features: unknown layout %q (want auto, anderson, lxmert or npz)", s)
 }
 
-// Errors that classify a bad record. Decoding and checking functions wrap them with details;
-// test with errors.Is.
+// DataError is the type of every error that classifies a bad record (the Err* values below):
+// a record whose error wraps one is rejected, any other error fails the stage. Decoding and
+// checking functions wrap the values with details; test for a kind with errors.Is and for a bad
+// record of any kind with errors.As (IsDataError).
+type DataError struct{ reason string }
+
+// Error returns the reason.
+func (e *DataError) Error() string { return e.reason }
+
+// IsDataError reports whether err wraps a *DataError: the record it came from is bad and goes
+// to the rejects, rather than failing the stage.
+func IsDataError(err error) bool {
+	var d *DataError
+	return errors.As(err, &d)
+}
+
+// Errors that classify a bad record; each is a *DataError.
 var (
-	ErrFields       = errors.New("wrong number of fields")
-	ErrImageID      = errors.New("bad image id")
-	ErrNumber       = errors.New("bad integer field")
-	ErrBase64       = errors.New("invalid or truncated base64")
-	ErrLength       = errors.New("byte length disagrees with num_boxes")
-	ErrNumBoxes     = errors.New("num_boxes out of range")
-	ErrDim          = errors.New("feature dimension differs from the store's")
-	ErrNonFinite    = errors.New("NaN or Inf value")
-	ErrBox          = errors.New("bad box")
-	ErrMissingKey   = errors.New("missing npz key")
-	ErrMissingFile  = errors.New("missing file")
-	ErrNPY          = errors.New("bad npy data")
-	ErrDuplicate    = errors.New("duplicate image id")
-	ErrFloat16Range = errors.New("value out of float16 range")
-	ErrTooLarge     = errors.New("record larger than max_boxes × D allows")
+	ErrFields       error = &DataError{"wrong number of fields"}
+	ErrImageID      error = &DataError{"bad image id"}
+	ErrNumber       error = &DataError{"bad integer field"}
+	ErrBase64       error = &DataError{"invalid or truncated base64"}
+	ErrLength       error = &DataError{"byte length disagrees with num_boxes"}
+	ErrNumBoxes     error = &DataError{"num_boxes out of range"}
+	ErrDim          error = &DataError{"feature dimension differs from the store's"}
+	ErrNonFinite    error = &DataError{"NaN or Inf value"}
+	ErrBox          error = &DataError{"bad box"}
+	ErrMissingKey   error = &DataError{"missing npz key"}
+	ErrMissingFile  error = &DataError{"missing file"}
+	ErrNPY          error = &DataError{"bad npy data"}
+	ErrDuplicate    error = &DataError{"duplicate image id"}
+	ErrFloat16Range error = &DataError{"value out of float16 range"}
+	ErrTooLarge     error = &DataError{"record larger than max_boxes × D allows"}
 )
 
 // Raw is one image's region features as decoded from a source: arrays are little-endian bytes

@@ -239,18 +239,6 @@ type writeShardFn struct {
 	errs    []error
 }
 
-// isDataError tells a bad record (rejected) from an I/O failure (the stage fails).
-func isDataError(err error) bool {
-	for _, e := range []error{feat.ErrFields, feat.ErrImageID, feat.ErrNumber, feat.ErrBase64, feat.ErrLength,
-		feat.ErrNumBoxes, feat.ErrDim, feat.ErrNonFinite, feat.ErrBox, feat.ErrMissingKey, feat.ErrMissingFile,
-		feat.ErrNPY, feat.ErrFloat16Range, feat.ErrTooLarge} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
 // job is one record in flight through the decoding goroutines.
 type job struct {
 	ref  *LineRef
@@ -590,14 +578,21 @@ func (f *writeShardFn) decode(ctx context.Context, j *job, readers []*feat.LineR
 	if err == nil {
 		j.row, err = fw.Prepare(raw)
 	}
+	j.rej, j.err = classify(src.Name, err)
+	return line
+}
+
+// classify sorts a record's decoding error: a bad record (a features.DataError) becomes the
+// reason of its rejects row, any other error (I/O) fails the stage, named after the source.
+func classify(source string, err error) (reject string, fatal error) {
 	switch {
 	case err == nil:
-	case isDataError(err):
-		j.rej = err.Error()
+		return "", nil
+	case feat.IsDataError(err):
+		return err.Error(), nil
 	default:
-		j.err = fmt.Errorf("features: %s: %w", src.Name, err)
+		return "", fmt.Errorf("features: %s: %w", source, err)
 	}
-	return line
 }
 
 // writeRejects writes one rejects shard (possibly empty).
