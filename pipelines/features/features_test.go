@@ -450,14 +450,14 @@ func TestStageResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	crash := p
-	crash.failShard = 3 // shard 2 fails half-way
+	restore := failShardHalfWay(t, 2)
 	logs := t.TempDir()
 	t.Setenv("TMPDIR", logs)
 	var console bytes.Buffer
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewTextHandler(&console, nil)))
-	_, _, err := runStage(t, root, crash)
+	_, _, err := runStage(t, root, p)
+	restore()
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("crashing run: %v, want the injected failure", err)
 	}

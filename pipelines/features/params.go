@@ -65,10 +65,6 @@ type Params struct {
 	// Dataset optionally references a Karpathy dataset JSON (e.g. "@synth/dataset.json") for
 	// the same check when there is no captions table.
 	Dataset string `yaml:"dataset" key:"-"`
-
-	// failShard (tests only) is 1 + the shard whose writer fails half-way, leaving a temporary
-	// file as a killed process would; 0: never.
-	failShard int
 }
 
 // Defaults of Params.

@@ -109,8 +109,6 @@ type Config struct {
 	MaxBoxes     int
 	RangeSize    int64
 	Workers      int
-	// FailShard (tests) is 1 + a shard whose writer fails half-way; 0 never.
-	FailShard int
 }
 
 // Build adds the features pipeline to s: it scans the sources and writes every shard of the
@@ -369,11 +367,10 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, sh int, iter func(*Li
 			}
 		}
 		if err := f.writeRows(ctx, sh, todo, readers, fw, reject); err != nil {
-			if errors.Is(err, errInjected) {
-				// as if killed: the temporary file stays behind
-			} else {
+			var k killed
+			if !errors.As(err, &k) {
 				abort()
-			}
+			} // else as if killed: the temporary file stays behind
 			return err
 		}
 		st := fw.Stats()
@@ -452,7 +449,16 @@ func (f *writeShardFn) FinishBundle(_ context.Context, _ func(int)) error {
 	return errors.Join(f.errs...)
 }
 
-var errInjected = errors.New("features: injected failure (test)")
+// testHookRow, set only by tests, runs after each row a shard writer has written (n of total
+// rows of shard sh); an error it returns stops the writer as a killed process would stop: the
+// shard's temporary file is left behind.
+var testHookRow func(sh, n, total int) error
+
+// killed is the error of a writer stopped by testHookRow.
+type killed struct{ err error }
+
+func (k killed) Error() string { return k.err.Error() }
+func (k killed) Unwrap() error { return k.err }
 
 // rawPool recycles the decoding buffers of records (a 36×2048 record is ~300 KB of fresh,
 // zeroed memory otherwise).
@@ -524,11 +530,13 @@ func (f *writeShardFn) writeRows(ctx context.Context, sh int, todo []*LineRef, r
 		j.raw, j.row = nil, nil
 		n++
 		progress.add(1)
-		if cfg.FailShard == sh+1 && n == len(todo)/2 {
-			cancel()
-			for range order {
+		if testHookRow != nil {
+			if err := testHookRow(sh, n, len(todo)); err != nil {
+				cancel()
+				for range order {
+				}
+				return killed{err}
 			}
-			return fmt.Errorf("%w: shard %d after %d rows", errInjected, sh, n)
 		}
 	}
 	progress.done()

@@ -100,7 +100,7 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 	cfg := Config{
 		Sources: sources, Out: r.Out, Layout: layout, Encoding: enc, DType: dt, Dim: dim,
 		NumShards: p.NumShards, RowsPerGroup: p.RowsPerGroup, MinBoxes: p.MinBoxes, MaxBoxes: p.MaxBoxes,
-		RangeSize: p.ByteRangeSize, Workers: p.Workers, FailShard: p.failShard,
+		RangeSize: p.ByteRangeSize, Workers: p.Workers,
 	}
 	var bytesIn int64
 	for _, s := range sources {
