@@ -1,7 +1,11 @@
 package caption
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -38,4 +42,80 @@ func BenchmarkTokenize(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "captions/s")
+}
+
+// BenchmarkRead measures the streaming readers that groundcap score starts with, on the files of
+// syntheticCorpus (5,000 images × 5 references): a COCO annotation file and a COCO results file
+// (ReadReferences + ReadPredictions), and the same references as a Karpathy dataset file with
+// tokens (ReadReferences with Tokens).
+//
+//	go test -run XXX -bench Read -count 10 ./eval/caption
+func BenchmarkRead(b *testing.B) {
+	refs, preds := syntheticCorpus(5000, 5, 1)
+	dir := b.TempDir()
+	type ann struct {
+		ImageID int64  `json:"image_id"`
+		ID      int    `json:"id"`
+		Caption string `json:"caption"`
+	}
+	type sentence struct {
+		Raw    string   `json:"raw"`
+		Tokens []string `json:"tokens"`
+	}
+	type image struct {
+		Filename  string     `json:"filename"`
+		CocoID    int64      `json:"cocoid"`
+		Split     string     `json:"split"`
+		Sentences []sentence `json:"sentences"`
+	}
+	var coco struct {
+		Annotations []ann `json:"annotations"`
+	}
+	var results []ann
+	var karpathy struct {
+		Images []image `json:"images"`
+	}
+	for id := int64(1000); id < 1000+int64(len(refs)); id++ {
+		img := image{Filename: fmt.Sprintf("%012d.jpg", id), CocoID: id, Split: "test"}
+		for _, r := range refs[id] {
+			coco.Annotations = append(coco.Annotations, ann{ImageID: id, ID: len(coco.Annotations) + 1, Caption: r})
+			img.Sentences = append(img.Sentences, sentence{Raw: r, Tokens: strings.Fields(r)})
+		}
+		karpathy.Images = append(karpathy.Images, img)
+		results = append(results, ann{ImageID: id, Caption: preds[id]})
+	}
+	write := func(name string, v any) string {
+		data, err := json.Marshal(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	cocoPath, resultsPath, karpathyPath := write("coco.json", coco), write("results.json", results), write("karpathy.json", karpathy)
+	b.Run("coco+results", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r, err := ReadReferences(cocoPath, ReadOptions{})
+			if err != nil || len(r) != 5000 {
+				b.Fatalf("%d references: %v", len(r), err)
+			}
+			p, err := ReadPredictions(resultsPath)
+			if err != nil || len(p) != 5000 {
+				b.Fatalf("%d predictions: %v", len(p), err)
+			}
+		}
+	})
+	b.Run("karpathy-tokens", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r, err := ReadReferences(karpathyPath, ReadOptions{Split: "test", Tokens: true})
+			if err != nil || len(r) != 5000 {
+				b.Fatalf("%d references: %v", len(r), err)
+			}
+		}
+	})
 }
