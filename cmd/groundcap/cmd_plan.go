@@ -2,26 +2,14 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strings"
 
 	"github.com/groundcap/groundcap/pipelines/plan"
 )
 
-// planOptions are the flags of 'groundcap plan'.
-type planOptions struct {
-	experimentOptions
-	Force string
-}
-
-func (o *planOptions) AddFlags(fs *flag.FlagSet) {
-	o.experimentOptions.AddFlags(fs)
-	fs.StringVar(&o.Force, "force", "", "comma-separated stages to count as running even when fresh")
-}
-
 func newPlanCommand(g *globalOptions) *command {
-	var opts planOptions
+	var opts runOptions // plan estimates what run would do with the same flags
 	return &command{
 		Name:  "plan",
 		Short: "estimate how long each stage that would run takes on this machine, before running it",

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"sort"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/groundcap/groundcap/internal/config"
@@ -108,7 +107,8 @@ func runStage(ctx context.Context, name string, opts stageOptions, g *globalOpti
 	return nil
 }
 
-// runOptions are the flags of 'groundcap run'.
+// runOptions are the flags of 'groundcap run' and of 'groundcap plan', which estimates the
+// stages that run would run with them.
 type runOptions struct {
 	experimentOptions
 	Force string
@@ -135,10 +135,7 @@ func newRunCommand(g *globalOptions) *command {
 			if err != nil {
 				return err
 			}
-			var force []string
-			if opts.Force != "" {
-				force = strings.Split(opts.Force, ",")
-			}
+			force := splitList(opts.Force)
 			// The plan is advice: a run goes ahead when it cannot be made.
 			if p, err := plan.Make(ctx, e, plan.ParamsOf(e), force); err != nil {
 				fmt.Fprintf(g.Stderr, "plan: no estimate: %v\n", err)
