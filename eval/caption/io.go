@@ -35,16 +35,12 @@ func ReadReferences(path string, opts ReadOptions) (map[int64][]string, error) {
 	// the file has no "annotations" (a COCO file's "images" list has no sentences).
 	var karpathyErr error
 	for {
-		more, err := j.more()
-		if err != nil {
-			return nil, err
-		}
-		if !more {
+		name, ok, err := j.member()
+		if !ok {
+			if err != nil {
+				return nil, err
+			}
 			break
-		}
-		name, err := j.name()
-		if err != nil {
-			return nil, err
 		}
 		switch name {
 		case "annotations":
@@ -113,16 +109,12 @@ func readIDCaption(j *jsonFile, where loc) (id int64, caption string, err error)
 	}
 	var haveID, haveCaption bool
 	for {
-		more, err := j.more()
-		if err != nil {
-			return 0, "", err
-		}
-		if !more {
+		name, ok, err := j.member()
+		if !ok {
+			if err != nil {
+				return 0, "", err
+			}
 			break
-		}
-		name, err := j.name()
-		if err != nil {
-			return 0, "", err
 		}
 		switch name {
 		case "image_id":
@@ -179,16 +171,12 @@ func readKarpathy(j *jsonFile, opts ReadOptions) (refs map[int64][]string, kerr,
 		var haveCocoID bool
 		var caps []string
 		for {
-			more, err := j.more()
-			if err != nil {
-				return nil, nil, err
-			}
-			if !more {
+			name, ok, err := j.member()
+			if !ok {
+				if err != nil {
+					return nil, nil, err
+				}
 				break
-			}
-			name, err := j.name()
-			if err != nil {
-				return nil, nil, err
 			}
 			switch name {
 			case "filename":
@@ -248,16 +236,12 @@ func readSentences(j *jsonFile, img loc, tokens bool, dst []string) ([]string, e
 		var raw string
 		toks = toks[:0]
 		for {
-			more, err := j.more()
-			if err != nil {
-				return nil, err
-			}
-			if !more {
+			name, ok, err := j.member()
+			if !ok {
+				if err != nil {
+					return nil, err
+				}
 				break
-			}
-			name, err := j.name()
-			if err != nil {
-				return nil, err
 			}
 			switch {
 			case name == "raw" && !tokens:

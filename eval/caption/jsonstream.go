@@ -115,6 +115,17 @@ func (j *jsonFile) more() (bool, error) {
 	return true, nil
 }
 
+// member reads the next member name of the object being read, or its closing '}': ok reports
+// a member, whose value the caller then reads or skips.
+func (j *jsonFile) member() (name string, ok bool, err error) {
+	more, err := j.more()
+	if err != nil || !more {
+		return "", false, err
+	}
+	name, err = j.name()
+	return name, err == nil, err
+}
+
 // name reads an object member's name.
 func (j *jsonFile) name() (string, error) {
 	tok, err := j.dec.ReadToken()
