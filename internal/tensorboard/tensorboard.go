@@ -138,15 +138,40 @@ func (w *Writer) Scalars(step int64, values map[string]float64) error {
 	slices.Sort(tags)
 	var sum []byte
 	for _, t := range tags {
-		var v []byte
-		v = protowire.AppendTag(v, valueTag, protowire.BytesType)
-		v = protowire.AppendString(v, t)
-		v = protowire.AppendTag(v, valueSimpleValue, protowire.Fixed32Type)
-		v = protowire.AppendFixed32(v, math.Float32bits(float32(values[t])))
-		sum = protowire.AppendTag(sum, summaryValue, protowire.BytesType)
-		sum = protowire.AppendBytes(sum, v)
+		sum = appendScalar(sum, t, float32(values[t]))
 	}
 	return w.writeSummary(step, sum)
+}
+
+// appendScalar appends a Summary.Value holding a scalar to the Summary sum.
+func appendScalar(sum []byte, tag string, value float32) []byte {
+	var v []byte
+	v = protowire.AppendTag(v, valueTag, protowire.BytesType)
+	v = protowire.AppendString(v, tag)
+	v = protowire.AppendTag(v, valueSimpleValue, protowire.Fixed32Type)
+	v = protowire.AppendFixed32(v, math.Float32bits(value))
+	sum = protowire.AppendTag(sum, summaryValue, protowire.BytesType)
+	return protowire.AppendBytes(sum, v)
+}
+
+// appendImage appends a Summary.Value holding an image to the Summary sum.
+func appendImage(sum []byte, tag string, im Image) []byte {
+	var b []byte
+	b = protowire.AppendTag(b, imageHeight, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(im.Height))
+	b = protowire.AppendTag(b, imageWidth, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(im.Width))
+	b = protowire.AppendTag(b, imageColorspace, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(im.Colorspace))
+	b = protowire.AppendTag(b, imageEncoded, protowire.BytesType)
+	b = protowire.AppendBytes(b, im.Encoded)
+	var v []byte
+	v = protowire.AppendTag(v, valueTag, protowire.BytesType)
+	v = protowire.AppendString(v, tag)
+	v = protowire.AppendTag(v, valueImage, protowire.BytesType)
+	v = protowire.AppendBytes(v, b)
+	sum = protowire.AppendTag(sum, summaryValue, protowire.BytesType)
+	return protowire.AppendBytes(sum, v)
 }
 
 // Image writes img as a PNG under tag at step.
@@ -169,24 +194,7 @@ func (w *Writer) Image(tag string, step int64, img image.Image) error {
 // PNG writes already encoded PNG bytes of a width × height picture under tag at step; colorspace
 // is Summary.Image's (1 gray, 3 RGB, 4 RGBA).
 func (w *Writer) PNG(tag string, step int64, data []byte, width, height, colorspace int) error {
-	var im []byte
-	im = protowire.AppendTag(im, imageHeight, protowire.VarintType)
-	im = protowire.AppendVarint(im, uint64(height))
-	im = protowire.AppendTag(im, imageWidth, protowire.VarintType)
-	im = protowire.AppendVarint(im, uint64(width))
-	im = protowire.AppendTag(im, imageColorspace, protowire.VarintType)
-	im = protowire.AppendVarint(im, uint64(colorspace))
-	im = protowire.AppendTag(im, imageEncoded, protowire.BytesType)
-	im = protowire.AppendBytes(im, data)
-	var v []byte
-	v = protowire.AppendTag(v, valueTag, protowire.BytesType)
-	v = protowire.AppendString(v, tag)
-	v = protowire.AppendTag(v, valueImage, protowire.BytesType)
-	v = protowire.AppendBytes(v, im)
-	var sum []byte
-	sum = protowire.AppendTag(sum, summaryValue, protowire.BytesType)
-	sum = protowire.AppendBytes(sum, v)
-	return w.writeSummary(step, sum)
+	return w.writeSummary(step, appendImage(nil, tag, Image{Width: width, Height: height, Colorspace: colorspace, Encoded: data}))
 }
 
 func (w *Writer) writeSummary(step int64, summary []byte) error {
