@@ -137,3 +137,17 @@ func wrap(s string, n int) []string {
 	}
 	return lines
 }
+
+// MostAttended returns the box (x1 y1 x2 y2) of the region with the largest weight in attention
+// (the first of equal weights); boxes holds 4 values per region, as many regions as attention.
+func MostAttended(attention, boxes []float32) [4]float32 {
+	best := 0
+	for i, a := range attention {
+		if a > attention[best] {
+			best = i
+		}
+	}
+	var b [4]float32
+	copy(b[:], boxes[4*best:4*best+4])
+	return b
+}

@@ -67,3 +67,19 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+func TestMostAttended(t *testing.T) {
+	boxes := []float32{0, 0, 1, 1, 10, 10, 20, 20, 5, 5, 6, 6}
+	for i, c := range []struct {
+		att  []float32
+		want [4]float32
+	}{
+		{[]float32{0.2, 0.7, 0.1}, [4]float32{10, 10, 20, 20}},
+		{[]float32{0.1, 0.1, 0.8}, [4]float32{5, 5, 6, 6}},
+		{[]float32{0.4, 0.2, 0.4}, [4]float32{0, 0, 1, 1}}, // the first of equals
+	} {
+		if got := MostAttended(c.att, boxes); got != c.want {
+			t.Errorf("%d: MostAttended(%v) = %v, want %v", i, c.att, got, c.want)
+		}
+	}
+}
