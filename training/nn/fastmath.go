@@ -71,6 +71,14 @@ func expF[F float](x F) F {
 	return F(math.Exp(float64(x)))
 }
 
+// tanhFast is tanhRational for float32 and math.Tanh for float64.
+func tanhFast[F float](x F) F {
+	if unsafe.Sizeof(x) == 4 {
+		return F(tanhRational(float32(x)))
+	}
+	return F(math.Tanh(float64(x)))
+}
+
 // sigmoid32 and tanh32 are not inlined: inlined into the GRU's gate loop they
 // make it slower (5.4 → 7.2 ms a step at batch 128, hidden 1024), called they
 // make it faster (3.8 ms).
@@ -92,4 +100,30 @@ func tanh32(x float32) float32 {
 		return float32(math.Copysign(1, v))
 	}
 	return float32(math.Copysign(1-2/(fastExp(2*a)+1), v))
+}
+
+// tanhRational is tanh of a float32 as a rational function of x (Eigen's fast float tanh: a
+// degree 13/6 minimax fit on [−7.9, 7.9], ±1 beyond): within 4e-7 of tanh everywhere (|x| <
+// 4e-4: x itself), no branch but the clamp and no exponential, about five times faster than
+// tanh32. For the attention's tanh over (N, K, A) values a step, where a few units in the last
+// place do not matter next to the rounding of the sums around it.
+func tanhRational(x float32) float32 {
+	const clamp = 7.90531110763549805
+	x = min(max(x, -clamp), clamp)
+	if x > -4e-4 && x < 4e-4 {
+		return x
+	}
+	x2 := x * x
+	p := float32(-2.76076847742355e-16)
+	p = p*x2 + 2.00018790482477e-13
+	p = p*x2 - 8.60467152213735e-11
+	p = p*x2 + 5.12229709037114e-08
+	p = p*x2 + 1.48572235717979e-05
+	p = p*x2 + 6.37261928875436e-04
+	p = p*x2 + 4.89352455891786e-03
+	q := float32(1.19825839466702e-06)
+	q = q*x2 + 1.18534705686654e-04
+	q = q*x2 + 2.26843463243900e-03
+	q = q*x2 + 4.89352518554385e-03
+	return x * p / q
 }

@@ -62,3 +62,52 @@ func TestFastSigmoidTanh(t *testing.T) {
 		t.Error("the float64 functions are not the math package's")
 	}
 }
+
+// TestTanhRational bounds tanhRational's error against math.Tanh over a dense sweep of
+// [−30, 30], tiny values and the infinities; NaN stays NaN.
+func TestTanhRational(t *testing.T) {
+	worst, at := 0.0, float32(0)
+	check := func(x float32) {
+		if d := math.Abs(float64(tanhRational(x)) - math.Tanh(float64(x))); d > worst {
+			worst, at = d, x
+		}
+	}
+	for i := -3_000_000; i <= 3_000_000; i++ {
+		check(float32(i) * 1e-5)
+	}
+	for x := float32(1e-30); x < 1; x *= 1.01 {
+		check(x)
+		check(-x)
+	}
+	check(float32(math.Inf(1)))
+	check(float32(math.Inf(-1)))
+	if worst > 5e-7 {
+		t.Errorf("largest error %g at %v", worst, at)
+	}
+	if !math.IsNaN(float64(tanhRational(float32(math.NaN())))) {
+		t.Error("tanhRational(NaN) is not NaN")
+	}
+	t.Logf("largest error %g at %v", worst, at)
+}
+
+func BenchmarkTanh(b *testing.B) {
+	xs := make([]float32, 4096)
+	for i := range xs {
+		xs[i] = float32(i-2048) * 3e-3
+	}
+	out := make([]float32, len(xs))
+	b.Run("tanh32", func(b *testing.B) {
+		for range b.N {
+			for i, x := range xs {
+				out[i] = tanh32(x)
+			}
+		}
+	})
+	b.Run("rational", func(b *testing.B) {
+		for range b.N {
+			for i, x := range xs {
+				out[i] = tanhRational(x)
+			}
+		}
+	})
+}
