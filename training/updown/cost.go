@@ -46,21 +46,53 @@ func (c Config) DecodeProducts(nImg, perImage, k, steps int) []blas.Product {
 	return append(out, blas.Scale(step, float64(steps))...)
 }
 
-// teacherForcedProducts are the products of the teacher-forced graph over nImg images of k
-// regions and n captions of t steps, with its backward pass when grad: gorgonia's product
-// gradients compute both inputs' gradients, ∂A = ∂C·Bᵀ and ∂B = Aᵀ·∂C.
-func (c Config) teacherForcedProducts(nImg, n, k, t int, grad bool) []blas.Product {
-	fwd := c.prepareProducts(nImg, k)
-	fwd = append(fwd, blas.Scale(c.coreProducts(n, k), float64(t))...)
-	fwd = append(fwd, blas.Product{M: t * n, N: c.VocabSize + 1, K: c.RNNSize, Count: 1}) // logits
+// topDownProducts are the products of nn.TopDownCore over n rows, k regions and t steps, with
+// its backward pass when grad: forward, the attention LSTM's products with x (all steps at
+// once) and fc (once), then per step its recurrent product with [h², h¹], W_h h¹ and the
+// language LSTM's product with [v̂, h¹, h²]; backward, per step the gradients of those three
+// products' inputs, then those of x and fc and every weight gradient over all steps at once.
+func (c Config) topDownProducts(n, k, t int, grad bool) []blas.Product {
+	H, A, E := c.RNNSize, c.AttHid, c.InputEncoding
+	steps := float64(t)
+	out := []blas.Product{
+		{M: t * n, N: 4 * H, K: E, Count: 1},     // x·Wx
+		{M: n, N: 4 * H, K: H, Count: 1},         // fc·Wx
+		{M: n, N: 4 * H, K: 2 * H, Count: steps}, // [h², h¹]·[Wx; Wh]
+		{M: n, N: A, K: H, Count: steps},         // W_h h¹
+		{M: n, N: 4 * H, K: 3 * H, Count: steps}, // [v̂, h¹, h²]·[Wx; Wh]
+	}
 	if !grad {
-		return fwd
+		return out
 	}
-	out := fwd
-	for _, p := range fwd {
-		out = append(out, blas.Product{M: p.M, N: p.K, K: p.N, Count: p.Count}, blas.Product{M: p.K, N: p.N, K: p.M, Count: p.Count})
+	return append(out,
+		blas.Product{M: n, N: 3 * H, K: 4 * H, Count: steps}, // ∂[v̂, h¹, h²]
+		blas.Product{M: n, N: H, K: A, Count: steps},         // ∂h¹ from the attention
+		blas.Product{M: n, N: 2 * H, K: 4 * H, Count: steps}, // ∂[h², h¹]
+		blas.Product{M: t * n, N: E, K: 4 * H, Count: 1},     // ∂x
+		blas.Product{M: n, N: H, K: 4 * H, Count: 1},         // ∂fc
+		blas.Product{M: 2 * H, N: 4 * H, K: t * n, Count: 1}, // ∂[Wx; Wh] of the recurrent inputs
+		blas.Product{M: H, N: 4 * H, K: n, Count: 1},         // ∂Wx of fc
+		blas.Product{M: E, N: 4 * H, K: t * n, Count: 1},     // ∂Wx of x
+		blas.Product{M: 3 * H, N: 4 * H, K: t * n, Count: 1}, // the language LSTM's
+		blas.Product{M: H, N: A, K: t * n, Count: 1},         // ∂W_h
+	)
+}
+
+// teacherForcedProducts are the products of the teacher-forced graph over nImg images of k
+// regions and n captions of t steps, with its backward pass when grad: the preparation and the
+// logits are graph products, whose gradients are ∂A = ∂C·Bᵀ and ∂B = Aᵀ·∂C, but for the
+// features' (constants: the training machine computes only what the gradients need); the
+// decoder core is topDownProducts.
+func (c Config) teacherForcedProducts(nImg, n, k, t int, grad bool) []blas.Product {
+	prep := c.prepareProducts(nImg, k)
+	logits := blas.Product{M: t * n, N: c.VocabSize + 1, K: c.RNNSize, Count: 1}
+	out := append(append([]blas.Product(nil), prep...), logits)
+	if grad {
+		dA := func(p blas.Product) blas.Product { return blas.Product{M: p.M, N: p.K, K: p.N, Count: p.Count} }
+		dB := func(p blas.Product) blas.Product { return blas.Product{M: p.K, N: p.N, K: p.M, Count: p.Count} }
+		out = append(out, dB(prep[0]), dB(prep[1]), dA(prep[2]), dB(prep[2]), dA(logits), dB(logits))
 	}
-	return out
+	return append(out, c.topDownProducts(n, k, t, grad)...)
 }
 
 // XEStepProducts returns the products of one XEStep without scheduled sampling: nImg images of

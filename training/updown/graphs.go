@@ -27,7 +27,7 @@ type tfKey struct {
 // tfNodes are the inputs and outputs of a teacher-forced graph.
 type tfNodes struct {
 	feats, fcIn, imgIdx, regMask *G.Node // (nImg·K, D), (nImg, D), (N) int, (N, K)
-	tokens, pick, w              *G.Node // (T·N) int inputs, (T·N) int picked rows, (T·N) weights
+	tokens, target, w            *G.Node // (T·N) int inputs, (T·N) int targets, (T·N) weights
 	attDrop, fcDrop              *G.Node // (nImg·K, rnn), (nImg, rnn); nil unless train
 	wordDrop, outDrop            *G.Node // (T·N, E), (T·N, rnn); nil unless train
 	alpha, klw                   *G.Node // (T·N, K), (T·N); nil unless kl
@@ -40,11 +40,10 @@ type tfNodes struct {
 // buildTF builds the teacher-forced unrolled graph of TopDownModel on g:
 // step t (0 ≤ t < T) of caption n reads token tokens[t·N+n] and its
 // log-probabilities are row t·N+n of logp. The weighted NLL is
-// xe = −Σ_r w[r]·logp[r, target_r] with pick[r] = r·(V+1) + target_r, and
-// kl = Σ_r klw[r]·KL(alpha[r] ‖ betas[r]).
+// xe = −Σ_r w[r]·logp[r, target[r]] and kl = Σ_r klw[r]·KL(alpha[r] ‖ betas[r]).
 func buildTF(g *G.ExprGraph, l *layers, c Config, key tfKey, dt tensor.Dtype) *tfNodes {
 	nImg, n, k, t := key.nImg, key.n, key.k, key.t
-	rnn, e, v1 := c.RNNSize, c.InputEncoding, c.VocabSize+1
+	rnn, e := c.RNNSize, c.InputEncoding
 	in := func(name string, shape ...int) *G.Node { return nn.Input(g, dt, name, shape...) }
 	ints := func(name string, size int) *G.Node {
 		return G.NewTensor(g, tensor.Int, 1, G.WithShape(size), G.WithName(name))
@@ -52,7 +51,7 @@ func buildTF(g *G.ExprGraph, l *layers, c Config, key tfKey, dt tensor.Dtype) *t
 	x := &tfNodes{
 		feats: in("feats", nImg*k, c.FeatDim), fcIn: in("fc_in", nImg, c.FeatDim),
 		imgIdx: ints("img_idx", n), regMask: in("reg_mask", n, k),
-		tokens: ints("tokens", t*n), pick: ints("pick", t*n), w: in("w", t*n),
+		tokens: ints("tokens", t*n), target: ints("target", t*n), w: in("w", t*n),
 	}
 	if key.train {
 		x.attDrop, x.fcDrop = in("att_drop", nImg*k, rnn), in("fc_drop", nImg, rnn)
@@ -61,24 +60,15 @@ func buildTF(g *G.ExprGraph, l *layers, c Config, key tfKey, dt tensor.Dtype) *t
 	vI, pvI, fcI := l.prepare(x.feats, x.fcIn, x.attDrop, x.fcDrop, nImg, k)
 	v, pv, fc := expand(vI, x.imgIdx), expand(pvI, x.imgIdx), expand(fcI, x.imgIdx) // (N,K,rnn), (N,K,A), (N,rnn)
 	xs := dropout(must(G.Rectify(l.embed.Forward(x.tokens))), x.wordDrop)           // (T·N, E)
-	xs = must(G.Reshape(xs, tensor.Shape{t, n, e}))                                 // (T, N, E)
-	zero := func(name string) *G.Node {
-		return G.NewMatrix(g, dt, G.WithShape(n, rnn), G.WithName(name), G.WithInit(G.Zeroes()))
+	// The T steps of l.step as one op (the decoder's step graph is its reference).
+	hs, betas := nn.TopDownCore(l.attLSTM, l.langLSTM, l.att, xs, fc, v, pv, x.regMask, t, n)
+	h := dropout(hs, x.outDrop)  // (T·N, rnn)
+	logits := l.logit.Forward(h) // (T·N, V+1)
+	x.xe = nn.WeightedNLL(logits, x.target, x.w)
+	x.betas = betas // (T·N, K)
+	if key.outputs {
+		x.logp = nn.LogSoftmax(logits, 1) // (T·N, V+1)
 	}
-	s := state{zero("h1_0"), zero("c1_0"), zero("h2_0"), zero("c2_0")}
-	hs := make(G.Nodes, t)
-	bs := make(G.Nodes, t)
-	for i := 0; i < t; i++ {
-		xt := must(G.Slice(xs, G.S(i))) // (N, E)
-		s, bs[i] = l.step(xt, fc, v, pv, x.regMask, s)
-		hs[i] = s.h2
-	}
-	h := dropout(must(G.Concat(0, hs...)), x.outDrop)            // (T·N, rnn)
-	x.logp = nn.LogSoftmax(l.logit.Forward(h), 1)                // (T·N, V+1)
-	flat := must(G.Reshape(x.logp, tensor.Shape{t * n * v1, 1})) // (T·N·(V+1), 1)
-	picked := must(G.Reshape(gather(flat, x.pick), tensor.Shape{t * n}))
-	x.xe = must(G.Neg(must(G.Sum(must(G.HadamardProd(picked, x.w))))))
-	x.betas = must(G.Concat(0, bs...)) // (T·N, K)
 	x.cost = x.xe
 	if key.kl {
 		x.alpha, x.klw = in("alpha", t*n, k), in("klw", t*n)
@@ -98,12 +88,28 @@ func buildTF(g *G.ExprGraph, l *layers, c Config, key tfKey, dt tensor.Dtype) *t
 // tfGraph is a compiled teacher-forced graph.
 type tfGraph struct {
 	*tfNodes
-	vm     G.VM
-	params G.Nodes
-	ran    bool // the graph has run (its gradients exist)
+	vm    G.VM
+	grads G.Nodes // the gradients of the parameters (parameter order); nil unless key.grad
 }
 
 func (tg *tfGraph) close() { tg.vm.Close() }
+
+// gradients returns the parameters' gradients of the last run (valid until the next run).
+func (tg *tfGraph) gradients() ([][]float32, error) {
+	out := make([][]float32, len(tg.grads))
+	for i, n := range tg.grads {
+		v := n.Value()
+		if v == nil {
+			return nil, fmt.Errorf("updown: no gradient value for %s", n.Name())
+		}
+		d, ok := v.Data().([]float32)
+		if !ok {
+			return nil, fmt.Errorf("updown: gradient %s holds %T, want []float32", n.Name(), v.Data())
+		}
+		out[i] = d
+	}
+	return out, nil
+}
 
 func (m *Model) tfGraph(key tfKey) (*tfGraph, error) {
 	if gr, ok := m.cache.get(key); ok {
@@ -112,20 +118,28 @@ func (m *Model) tfGraph(key tfKey) (*tfGraph, error) {
 	g := G.NewGraph()
 	l := newLayers(g, m.ps, m.cfg)
 	x := buildTF(g, l, m.cfg, key, m.ps.Dtype)
-	params, err := m.ps.Nodes(g)
-	if err != nil {
-		return nil, err
-	}
-	var vm G.VM
+	tg := &tfGraph{tfNodes: x}
 	if key.grad {
-		if _, err := G.Grad(x.cost, params...); err != nil {
+		params, err := m.ps.Nodes(g)
+		if err != nil {
+			return nil, err
+		}
+		if tg.grads, err = G.Grad(x.cost, params...); err != nil {
 			return nil, fmt.Errorf("updown: gradient of the training graph: %w", err)
 		}
-		vm = G.NewTapeMachine(g, G.BindDualValues(params...))
+		// Only what the outputs and gradients need, and no dual values: the
+		// gradients are read from their nodes (gorgonia would add each into
+		// its parameter's dual value, a copy of every gradient).
+		roots := append(G.Nodes{x.cost}, tg.grads...)
+		for _, o := range []*output{x.xeOut, x.klOut, x.logpOut, x.betasOut} {
+			if o != nil {
+				roots = append(roots, o.n)
+			}
+		}
+		tg.vm = nn.NewMachine(nn.Needed(g, roots...))
 	} else {
-		vm = G.NewTapeMachine(g)
+		tg.vm = G.NewTapeMachine(g)
 	}
-	tg := &tfGraph{tfNodes: x, vm: vm, params: params}
 	m.cache.put(key, tg)
 	return tg, nil
 }
@@ -287,12 +301,15 @@ func intsT(data []int) *tensor.Dense {
 // output is a copy of a node's value taken when the node is computed
 // (gorgonia.Read). Node values cannot be read after a run: the tape machine
 // reuses a node's memory for later nodes once its last consumer has run.
-type output struct{ v G.Value }
+type output struct {
+	v G.Value
+	n *G.Node // the read node
+}
 
 // readOut adds a read of n to n's graph (before the graph is compiled).
 func readOut(n *G.Node) *output {
 	o := &output{}
-	G.Read(n, &o.v)
+	o.n = G.Read(n, &o.v)
 	return o
 }
 

@@ -70,10 +70,6 @@ func TestGradTeacherForced(t *testing.T) {
 	w := tensor.New(tensor.WithShape(9), tensor.WithBacking([]float64{0.3, -0.2, 0.1, 0.3, -0.2, 0.1, 0, -0.2, 0.1}))
 	tokens := []int{0, 0, 0, 2, 1, 5, 3, 4, 1}
 	target := []int{2, 1, 5, 3, 4, 1, 0, 2, 0}
-	pick := make([]int, 9)
-	for i, tg := range target {
-		pick[i] = i*(c.VocabSize+1) + tg
-	}
 	build := func(g *G.ExprGraph) (*G.Node, G.Nodes) {
 		l := newLayers(g, m.ps, c)
 		x := buildTF(g, l, c, key, tensor.Float64)
@@ -82,7 +78,7 @@ func TestGradTeacherForced(t *testing.T) {
 		let(t, x.imgIdx, intsT([]int{0, 0, 1}))
 		let(t, x.regMask, regMask)
 		let(t, x.tokens, intsT(tokens))
-		let(t, x.pick, intsT(pick))
+		let(t, x.target, intsT(target))
 		let(t, x.w, w)
 		let(t, x.attDrop, attDrop)
 		let(t, x.fcDrop, fcDrop)

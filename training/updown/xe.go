@@ -84,16 +84,11 @@ func (m *Model) runTF(im *Images, p *prepared, s *seqBatch, o tfRun) (*tfGraph, 
 	if err != nil {
 		return nil, err
 	}
-	v1 := c.VocabSize + 1
-	pick := make([]int, s.t*s.n)
-	for r, tg := range s.target {
-		pick[r] = r*v1 + tg
-	}
 	regMask := expandRows(p.imgMask, k, s.imgOf)
 	binds := []bind{
 		{tg.feats, f32(p.feats, nImg*k, c.FeatDim)}, {tg.fcIn, f32(p.fcRaw, nImg, c.FeatDim)},
 		{tg.imgIdx, intsT(append([]int(nil), s.imgOf...))}, {tg.regMask, f32(regMask, s.n, k)},
-		{tg.tokens, intsT(s.tokens)}, {tg.pick, intsT(pick)}, {tg.w, f32(w, s.t*s.n)},
+		{tg.tokens, intsT(s.tokens)}, {tg.target, intsT(s.target)}, {tg.w, f32(w, s.t*s.n)},
 	}
 	if p.drop != nil {
 		binds = append(binds,
@@ -103,21 +98,9 @@ func (m *Model) runTF(im *Images, p *prepared, s *seqBatch, o tfRun) (*tfGraph, 
 	if alpha != nil {
 		binds = append(binds, bind{tg.alpha, f32(alpha, s.t*s.n, k)}, bind{tg.klw, f32(klw, s.t*s.n)})
 	}
-	if grad && tg.ran {
-		// gorgonia's tape machine adds into the parameters' gradients on
-		// every run of a reused graph: clear them first.
-		gs, err := optim.Grads(tg.params)
-		if err != nil {
-			return nil, fmt.Errorf("updown: %w", err)
-		}
-		for _, g := range gs {
-			clear(g)
-		}
-	}
 	if err := run(tg.vm, binds...); err != nil {
 		return nil, err
 	}
-	tg.ran = true
 	return tg, nil
 }
 
@@ -221,9 +204,9 @@ func NewOptimizer(m *Model, clip float64) (*Optimizer, error) {
 
 // apply clips the graph's gradients and applies one Adam step.
 func (o *Optimizer) apply(m *Model, tg *tfGraph, lr float64) error {
-	grads, err := optim.Grads(tg.params)
+	grads, err := tg.gradients()
 	if err != nil {
-		return fmt.Errorf("updown: %w", err)
+		return err
 	}
 	if o.Clip > 0 {
 		optim.ClipValue(grads, o.Clip)
