@@ -23,7 +23,7 @@ import (
 // step, and backward gets every weight gradient from one product over all steps (T·N rows)
 // instead of a small product per step and gate and gorgonia's sums of them. Forward keeps the
 // gates, cell states and attention activations of every step for backward. The attention's
-// tanh, over N·K·A values a step, is tanhRational in float32 (within 4e-7 of tanh).
+// tanh, over N·K·A values a step, is tanhRational in float32 (within 4e-7 of tanh; tanhDot).
 func TopDownCore(att, lang *LSTMCell, a *AdditiveAttention, xs, fc, v, pv, mask *G.Node, steps, batch int) (h, beta *G.Node) {
 	sv, spv := v.Shape(), pv.Shape()
 	if len(sv) != 3 || len(spv) != 3 {
@@ -254,9 +254,11 @@ func topDownForward[F float](op topDownOp, in []G.Value, out []F) {
 		}
 	})
 	clear(rin1[:N*2*H])
+	// The weights of the products of every step, packed once.
+	pRec1, pWhA, pW2 := newOperandB(false, 2*H, H4, wrec1, H4), newOperandB(false, H, A, whA, A), newOperandB(false, W2, H4, w2, H4)
 	for t := 0; t < T; t++ {
 		o := t * N
-		gemm(false, false, N, H4, 2*H, 1, rin1[o*2*H:], 2*H, wrec1, H4, 1, g1[o*H4:], H4)
+		pRec1.gemm(N, 1, rin1[o*2*H:], 2*H, 1, g1[o*H4:], H4)
 		parallelRows(N, H4, func(lo, hi int) {
 			for n := lo; n < hi; n++ {
 				r := o + n
@@ -275,7 +277,12 @@ func topDownForward[F float](op topDownOp, in []G.Value, out []F) {
 			}
 		})
 		// W_h h¹_t + b_h, then the scores, weights and attended vector of each sequence.
-		gemm(false, false, N, A, H, 1, in2[o*W2+Dv:], W2, whA, A, 0, ph, A)
+		pWhA.gemm(N, 1, in2[o*W2+Dv:], W2, 0, ph, A)
+		for n := 0; n < N; n++ {
+			for j, b := range bh {
+				ph[n*A+j] += b
+			}
+		}
 		parallelRows(N, K*A, func(lo, hi int) {
 			z := make([]F, K)
 			for n := lo; n < hi; n++ {
@@ -285,13 +292,7 @@ func topDownForward[F float](op topDownOp, in []G.Value, out []F) {
 				for k := 0; k < K; k++ {
 					tk := tt[(r*K+k)*A : (r*K+k+1)*A]
 					pvk := pv[(n*K+k)*A : (n*K+k+1)*A]
-					var s F
-					for j := range tk {
-						x := tanhFast(pvk[j] + (p[j] + bh[j]))
-						tk[j] = x
-						s += x * wa[j]
-					}
-					s += ba
+					s := tanhDotF(tk, pvk, p, wa) + ba
 					z[k] = s
 					if mask[n*K+k] != 0 && (!seen || s > mx) {
 						mx, seen = s, true
@@ -321,7 +322,7 @@ func topDownForward[F float](op topDownOp, in []G.Value, out []F) {
 			}
 		})
 		// The language LSTM on [v̂_t, h¹_t] and h²_{t−1}.
-		gemm(false, false, N, H4, W2, 1, in2[o*W2:], W2, w2, H4, 0, g2[o*H4:], H4)
+		pW2.gemm(N, 1, in2[o*W2:], W2, 0, g2[o*H4:], H4)
 		parallelRows(N, H4, func(lo, hi int) {
 			for n := lo; n < hi; n++ {
 				r := o + n
@@ -376,6 +377,7 @@ func topDownBackward[F float](op topDownOp, in []G.Value) ([]*tensor.Dense, erro
 	dh2n, dc2 := make([]F, N*H), make([]F, N*H)
 	dh1 := make([]F, N*H)
 	dIn2, dRin1 := make([]F, N*W2), make([]F, N*2*H)
+	pW2T, pWhAT, pRec1T := newOperandB(true, H4, W2, w2, H4), newOperandB(true, A, H, whA, A), newOperandB(true, H4, 2*H, wrec1, H4)
 	for t := T - 1; t >= 0; t-- {
 		o := t * N
 		// The language LSTM.
@@ -393,7 +395,7 @@ func topDownBackward[F float](op topDownOp, in []G.Value) ([]*tensor.Dense, erro
 				lstmGatesBack(dA2[r*H4:(r+1)*H4], g2[r*H4:(r+1)*H4], cprev, tc2[r*H:(r+1)*H], dh, dc2[n*H:(n+1)*H], H)
 			}
 		})
-		gemm(false, true, N, W2, H4, 1, dA2[o*H4:], H4, w2, H4, 0, dIn2, W2)
+		pW2T.gemm(N, 1, dA2[o*H4:], H4, 0, dIn2, W2)
 		// The attention: v̂ = Σ_k β_k v_k, β = softmax(z) over the regions, z_k = w_α·tanh(…) + b_α.
 		parallelRows(N, K*A, func(lo, hi int) {
 			db := make([]F, K)
@@ -442,7 +444,7 @@ func topDownBackward[F float](op topDownOp, in []G.Value) ([]*tensor.Dense, erro
 			}
 			copy(dh2n[n*H:(n+1)*H], dIn2[n*W2+Dv+H:(n+1)*W2])
 		}
-		gemm(false, true, N, H, A, 1, dPH[o*A:], A, whA, A, 1, dh1, H)
+		pWhAT.gemm(N, 1, dPH[o*A:], A, 1, dh1, H)
 		// The attention LSTM.
 		parallelRows(N, H4, func(lo, hi int) {
 			for n := lo; n < hi; n++ {
@@ -454,7 +456,7 @@ func topDownBackward[F float](op topDownOp, in []G.Value) ([]*tensor.Dense, erro
 				lstmGatesBack(dA1[r*H4:(r+1)*H4], g1[r*H4:(r+1)*H4], cprev, tc1[r*H:(r+1)*H], dh1[n*H:(n+1)*H], dc1[n*H:(n+1)*H], H)
 			}
 		})
-		gemm(false, true, N, 2*H, H4, 1, dA1[o*H4:], H4, wrec1, H4, 0, dRin1, 2*H)
+		pRec1T.gemm(N, 1, dA1[o*H4:], H4, 0, dRin1, 2*H)
 		for n := 0; n < N; n++ {
 			for j := 0; j < H; j++ {
 				dh2n[n*H+j] += dRin1[n*2*H+j]
@@ -539,4 +541,18 @@ func topDownBackward[F float](op topDownOp, in []G.Value) ([]*tensor.Dense, erro
 	}
 	grads[36], grads[37], grads[38], grads[39] = dwhT, dbhT, dwaT, dbaT
 	return grads, nil
+}
+
+// tanhDotF is tanhDot for float32 and its formula with math.Tanh for float64.
+func tanhDotF[F float](t, a, b, w []F) F {
+	if t32, ok := any(t).([]float32); ok {
+		return F(tanhDot(t32, any(a).([]float32), any(b).([]float32), any(w).([]float32)))
+	}
+	var s F
+	for j := range t {
+		x := tanhFast(a[j] + b[j])
+		t[j] = x
+		s += x * w[j]
+	}
+	return s
 }
