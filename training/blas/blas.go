@@ -47,6 +47,8 @@ import (
 	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
+
+	"github.com/groundcap/groundcap/training/sgemm"
 )
 
 // Float32 is the single-precision BLAS interface a backend implements.
@@ -242,6 +244,19 @@ func Threads(impl Float32, n int, fn func()) bool {
 
 // Threads forwards to the installed backend (see Threaded).
 func (f full) Threads(n int, fn func()) bool { return Threads(f.Float32, n, fn) }
+
+// PackB forwards to the installed backend when it is a Packer, else returns nil.
+func (f full) PackB(tB gblas.Transpose, k, n int, b []float32, ldb int) *sgemm.PackedB {
+	if p, ok := f.Float32.(Packer); ok {
+		return p.PackB(tB, k, n, b, ldb)
+	}
+	return nil
+}
+
+// SgemmPacked forwards to the installed backend (a Packer: p came from its PackB).
+func (f full) SgemmPacked(tA gblas.Transpose, m int, alpha float32, a []float32, lda int, p *sgemm.PackedB, beta float32, c []float32, ldc int) {
+	f.Float32.(Packer).SgemmPacked(tA, m, alpha, a, lda, p, beta, c, ldc)
+}
 
 // Install makes b the BLAS of gorgonia and tensor for the whole process.
 func Install(b Backend) {

@@ -74,3 +74,21 @@ func ISA(impl Float32) string {
 	}
 	return ""
 }
+
+// Packer is implemented by backends that can pack the B operand of several products once
+// (the simd backend; sgemm.Impl.PackB and SgemmPacked): recurrent networks multiply each
+// step's rows by the same weights. PackB returns nil when the backend cannot.
+type Packer interface {
+	PackB(tB gblas.Transpose, k, n int, b []float32, ldb int) *sgemm.PackedB
+	SgemmPacked(tA gblas.Transpose, m int, alpha float32, a []float32, lda int, p *sgemm.PackedB, beta float32, c []float32, ldc int)
+}
+
+// PackB is sgemm.Impl.PackB.
+func (s simdBLAS) PackB(tB gblas.Transpose, k, n int, b []float32, ldb int) *sgemm.PackedB {
+	return s.im.PackB(tB, k, n, b, ldb)
+}
+
+// SgemmPacked is sgemm.Impl.SgemmPacked.
+func (s simdBLAS) SgemmPacked(tA gblas.Transpose, m int, alpha float32, a []float32, lda int, p *sgemm.PackedB, beta float32, c []float32, ldc int) {
+	s.im.SgemmPacked(tA, m, alpha, a, lda, p, beta, c, ldc)
+}

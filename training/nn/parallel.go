@@ -4,7 +4,10 @@ import (
 	"runtime"
 	"sync"
 
+	gblas "gonum.org/v1/gonum/blas"
 	"gorgonia.org/tensor"
+
+	"github.com/groundcap/groundcap/training/sgemm"
 )
 
 // parallelMin is the smallest step (rows × width values) whose element-wise work
@@ -98,4 +101,47 @@ func sideBySide(fns ...func(rows rowsFunc)) {
 	for _, f := range fns {
 		f(parallelRows)
 	}
+}
+
+// packingBLAS is training/blas's Packer: the installed BLAS can pack a B operand once for
+// several products.
+type packingBLAS interface {
+	PackB(tB gblas.Transpose, k, n int, b []float32, ldb int) *sgemm.PackedB
+	SgemmPacked(tA gblas.Transpose, m int, alpha float32, a []float32, lda int, p *sgemm.PackedB, beta float32, c []float32, ldc int)
+}
+
+// operandB is the B operand (op(B) k×n) of several products in a pass, packed once when the
+// installed BLAS can (float32, packingBLAS): the same values as gemm with B each time.
+type operandB[F float] struct {
+	tB     bool
+	k, n   int
+	b      []F
+	ldb    int
+	packed *sgemm.PackedB
+	blas   packingBLAS
+}
+
+func newOperandB[F float](tB bool, k, n int, b []F, ldb int) operandB[F] {
+	o := operandB[F]{tB: tB, k: k, n: n, b: b, ldb: ldb}
+	if b32, ok := any(b).([]float32); ok {
+		if pb, ok := tensor.WhichBLAS().(packingBLAS); ok {
+			t := gblas.NoTrans
+			if tB {
+				t = gblas.Trans
+			}
+			if o.packed = pb.PackB(t, k, n, b32, ldb); o.packed != nil {
+				o.blas = pb
+			}
+		}
+	}
+	return o
+}
+
+// gemm is C = alpha·A·op(B) + beta·C with A m×k (lda) and C m×n (ldc).
+func (o operandB[F]) gemm(m int, alpha F, a []F, lda int, beta F, c []F, ldc int) {
+	if o.packed != nil {
+		o.blas.SgemmPacked(gblas.NoTrans, m, float32(alpha), any(a).([]float32), lda, o.packed, float32(beta), any(c).([]float32), ldc)
+		return
+	}
+	gemm(false, o.tB, m, o.n, o.k, alpha, a, lda, o.b, o.ldb, beta, c, ldc)
 }

@@ -7,8 +7,11 @@ import (
 	"runtime"
 	"testing"
 
+	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/groundcap/groundcap/training/blas"
 )
 
 // topDownCase is a TopDownCore's sizes: T steps of N sequences, K regions of width Dv (the
@@ -63,10 +66,24 @@ func topDownGraph(g *G.ExprGraph, dt tensor.Dtype, c topDownCase, fused bool) (c
 // TestTopDownCoreMatchesSteps runs TopDownCore and the per-step graph it replaces on the same
 // weights and inputs, float32, and compares h, β and every gradient; each graph runs twice (the
 // fused state is per pass). The second size spreads the element-wise work over goroutines.
+// Both run on gonum's BLAS and on the simd backend (whose weights the fused op packs once a
+// pass: blas.Packer).
 func TestTopDownCoreMatchesSteps(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
+	for _, name := range []string{blas.Go, blas.SIMD} {
+		be, err := blas.Select(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blas.Install(be)
+		topDownCoreMatchesSteps(t)
+	}
+	blas.Install(blas.Backend{Name: blas.Go, Impl: gonum.Implementation{}})
+}
+
+func topDownCoreMatchesSteps(t *testing.T) {
 	for _, c := range []topDownCase{
 		{T: 4, N: 3, K: 5, E: 6, F: 7, Dv: 5, H: 8, A: 6},
 		{T: 3, N: 20, K: 12, E: 40, F: 48, Dv: 48, H: 256, A: 96},

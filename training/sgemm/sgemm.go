@@ -170,7 +170,7 @@ func (im *Impl) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []flo
 	if overlaps(c[:cEnd], a) || overlaps(c[:cEnd], b) {
 		panic("sgemm: C overlaps A or B")
 	}
-	im.gemm(aT, bT, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	im.gemm(aT, bT, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
 // scale sets C = beta·C (zeros when beta is 0, whatever C held).
@@ -206,7 +206,9 @@ func overlaps(x, y []float32) bool {
 // to share, along m. Each goroutine packs the B panels it needs (all of
 // them when split along m) into its own buffer and runs every pass over k
 // on its share, so that no goroutine waits for another until the end.
-func (im *Impl) gemm(aT, bT bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+//
+// With pre, B's panels come from pre (PackB) instead of being packed.
+func (im *Impl) gemm(aT, bT bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pre *PackedB) {
 	kn := &im.k
 	mr, nr := kn.mr, kn.nr
 	kc := kBlock(k)
@@ -226,7 +228,11 @@ func (im *Impl) gemm(aT, bT bool, m, n, k int, alpha float32, a []float32, lda i
 	if splitN {
 		share = (nPanels + threads - 1) / threads
 	}
-	ws := im.workspace(threads, mr*kc, min(share, ncPanels)*nr*kc)
+	nb := min(share, ncPanels) * nr * kc
+	if pre != nil {
+		nb = 0
+	}
+	ws := im.workspace(threads, mr*kc, nb)
 	defer im.pool.Put(ws)
 
 	parallel(threads, func(t int) {
@@ -252,7 +258,7 @@ func (im *Impl) gemm(aT, bT bool, m, n, k int, alpha float32, a []float32, lda i
 				if pc > 0 {
 					bet, useC = 1, true
 				}
-				for jp := jb; jp < jbEnd; jp++ {
+				for jp := jb; jp < jbEnd && pre == nil; jp++ {
 					col := jp * nr
 					dst := bb[(jp-jb)*nr*kcur : (jp-jb+1)*nr*kcur]
 					if kn.packB != nil {
@@ -266,7 +272,12 @@ func (im *Impl) gemm(aT, bT bool, m, n, k int, alpha float32, a []float32, lda i
 				}
 				for ib := i0; ib < i1; ib += mcTiles {
 					for jp := jb; jp < jbEnd; jp++ {
-						bp := bb[(jp-jb)*nr*kcur : (jp-jb+1)*nr*kcur]
+						var bp []float32
+						if pre != nil {
+							bp = pre.panel(pc, kcur, jp)
+						} else {
+							bp = bb[(jp-jb)*nr*kcur : (jp-jb+1)*nr*kcur]
+						}
 						col := jp * nr
 						cols := min(nr, n-col)
 						for ip := ib; ip < min(ib+mcTiles, i1); ip++ {
