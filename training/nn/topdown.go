@@ -22,7 +22,8 @@ import (
 // and x_t are one product for all steps, the recurrent products of each LSTM one product a
 // step, and backward gets every weight gradient from one product over all steps (T·N rows)
 // instead of a small product per step and gate and gorgonia's sums of them. Forward keeps the
-// gates, cell states and attention activations of every step for backward. The attention's
+// gates and cell states of every step for backward, and of the attention W_h h¹_t, from which
+// backward recomputes its N·K·A activations a step (cheaper than keeping them). The attention's
 // tanh, over N·K·A values a step, is tanhRational in float32 (within 4e-7 of tanh; tanhDot).
 func TopDownCore(att, lang *LSTMCell, a *AdditiveAttention, xs, fc, v, pv, mask *G.Node, steps, batch int) (h, beta *G.Node) {
 	sv, spv := v.Shape(), pv.Shape()
@@ -85,9 +86,8 @@ type topDownState struct {
 	c2    any
 	tc1   any
 	tc2   any
-	tt    any // (T·N·K, A): tanh(W_v v + W_h h¹_t) of each step
+	ph    any // (T·N, A): W_h h¹_t + b_h of each step (backward recomputes the tanh from it)
 	beta  any // (T·N, K)
-	ph    any // (N, A) scratch
 	dA1   any // backward: (T·N, 4H) gradients of the gates' pre-activations
 	dA2   any
 	dPH   any // (T·N, A) gradients of W_h h¹_t
@@ -231,7 +231,7 @@ func topDownForward[F float](op topDownOp, in []G.Value, out []F) {
 	rin1, in2 := reuse[F](&st.rin1, TN*2*H), reuse[F](&st.in2, TN*W2)
 	g1, g2 := reuse[F](&st.g1, TN*H4), reuse[F](&st.g2, TN*H4)
 	c1, c2, tc1, tc2 := reuse[F](&st.c1, TN*H), reuse[F](&st.c2, TN*H), reuse[F](&st.tc1, TN*H), reuse[F](&st.tc2, TN*H)
-	tt, beta, ph := reuse[F](&st.tt, TN*K*A), reuse[F](&st.beta, TN*K), reuse[F](&st.ph, N*A)
+	beta, phs := reuse[F](&st.beta, TN*K), reuse[F](&st.ph, TN*A)
 
 	// The attention LSTM's pre-activations: x_t·Wx + fc·Wx + (bx + bh) for all steps, then
 	// [h²_{t−1}, h¹_{t−1}]·[Wx; Wh] added step by step.
@@ -277,6 +277,7 @@ func topDownForward[F float](op topDownOp, in []G.Value, out []F) {
 			}
 		})
 		// W_h h¹_t + b_h, then the scores, weights and attended vector of each sequence.
+		ph := phs[o*A : (o+N)*A]
 		pWhA.gemm(N, 1, in2[o*W2+Dv:], W2, 0, ph, A)
 		for n := 0; n < N; n++ {
 			for j, b := range bh {
@@ -284,13 +285,12 @@ func topDownForward[F float](op topDownOp, in []G.Value, out []F) {
 			}
 		}
 		parallelRows(N, K*A, func(lo, hi int) {
-			z := make([]F, K)
+			z, tk := make([]F, K), make([]F, A)
 			for n := lo; n < hi; n++ {
 				r := o + n
 				p := ph[n*A : (n+1)*A]
 				mx, seen := F(0), false
 				for k := 0; k < K; k++ {
-					tk := tt[(r*K+k)*A : (r*K+k+1)*A]
 					pvk := pv[(n*K+k)*A : (n*K+k+1)*A]
 					s := tanhDotF(tk, pvk, p, wa) + ba
 					z[k] = s
@@ -359,7 +359,9 @@ func topDownBackward[F float](op topDownOp, in []G.Value) ([]*tensor.Dense, erro
 	wrec1, wfx1, w2, whA := st.wrec1.([]F), st.wfx1.([]F), st.w2.([]F), st.whA.([]F)
 	rin1, in2, g1, g2 := st.rin1.([]F), st.in2.([]F), st.g1.([]F), st.g2.([]F)
 	c1, c2, tc1, tc2 := st.c1.([]F), st.c2.([]F), st.tc1.([]F), st.tc2.([]F)
-	tt, beta := st.tt.([]F), st.beta.([]F)
+	phs, beta := st.ph.([]F), st.beta.([]F)
+	pv := data[F](in[3])
+	dwaRows := make([]F, N*A) // w_α's gradient, sequence by sequence (summed in order at the end)
 	dA1, dA2 := reuse[F](&st.dA1, TN*H4), reuse[F](&st.dA2, TN*H4)
 	dPH, dZ := reuse[F](&st.dPH, TN*A), reuse[F](&st.dZ, TN*K)
 
@@ -398,9 +400,10 @@ func topDownBackward[F float](op topDownOp, in []G.Value) ([]*tensor.Dense, erro
 		pW2T.gemm(N, 1, dA2[o*H4:], H4, 0, dIn2, W2)
 		// The attention: v̂ = Σ_k β_k v_k, β = softmax(z) over the regions, z_k = w_α·tanh(…) + b_α.
 		parallelRows(N, K*A, func(lo, hi int) {
-			db := make([]F, K)
+			db, tk := make([]F, K), make([]F, A)
 			for n := lo; n < hi; n++ {
 				r := o + n
+				dwr := dwaRows[n*A : (n+1)*A]
 				dctx := dIn2[n*W2 : n*W2+Dv]
 				b := beta[r*K : (r+1)*K]
 				var s F
@@ -428,9 +431,11 @@ func topDownBackward[F float](op topDownOp, in []G.Value) ([]*tensor.Dense, erro
 					if dz == 0 {
 						continue
 					}
-					tk := tt[(r*K+k)*A : (r*K+k+1)*A]
+					// tanh(W_v v_k + W_h h¹ + b_h) again, as forward computed it.
+					tanhDotF(tk, pv[(n*K+k)*A:(n*K+k+1)*A], phs[r*A:(r+1)*A], wa)
 					dpk := dPV[(n*K+k)*A : (n*K+k+1)*A]
 					for j, x := range tk {
+						dwr[j] += dz * x
 						da := dz * wa[j] * (1 - x*x)
 						dpk[j] += da
 						dp[j] += da
@@ -524,17 +529,11 @@ func topDownBackward[F float](op topDownOp, in []G.Value) ([]*tensor.Dense, erro
 	dbhT, dbh := newT(in[37].Shape())
 	columnSums(dbh, dPH, TN, A, parallelRows)
 	dwaT, dwa := newT(in[38].Shape())
-	parallelRows(A, TN*K, func(lo, hi int) {
-		s := dwa[lo:hi]
-		for r, dz := range dZ {
-			if dz == 0 {
-				continue
-			}
-			for j, x := range tt[r*A+lo : r*A+hi] {
-				s[j] += dz * x
-			}
+	for n := 0; n < N; n++ {
+		for j, x := range dwaRows[n*A : (n+1)*A] {
+			dwa[j] += x
 		}
-	})
+	}
 	dbaT, dba := newT(in[39].Shape())
 	for _, dz := range dZ {
 		dba[0] += dz
