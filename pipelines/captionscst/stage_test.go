@@ -22,6 +22,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/trainrun"
 	"github.com/groundcap/groundcap/transforms/vocab"
 )
 
@@ -115,6 +116,15 @@ func TestStagesWriteOutputs(t *testing.T) {
 		}
 		if _, _, err := captioning.LoadModel(context.Background(), filepath.Join(testworld.Dir(root, ms[c.name]), captioning.BestFile)); err != nil {
 			t.Error(err)
+		}
+		// The TensorBoard log: the reward and loss of every step, the val scores.
+		board := testworld.Board(t, root, ms[c.name])
+		if len(board["train/reward"]) != 8 || len(board["train/loss"]) != 8 || len(board["val/val_cider"]) != 2 {
+			t.Errorf("%s: TensorBoard has %d rewards, %d losses, %d val scores; want 8, 8, 2", c.name,
+				len(board["train/reward"]), len(board["train/loss"]), len(board["val/val_cider"]))
+		}
+		if v := board["val/val_cider"][8]; v.Scalar != float32(met.ValCIDEr[1]) {
+			t.Errorf("%s: TensorBoard val/val_cider at step 8 = %g, metrics %g", c.name, v.Scalar, met.ValCIDEr[1])
 		}
 	}
 }
@@ -243,4 +253,4 @@ func TestMatcherNounMask(t *testing.T) {
 }
 
 // outputs are the files every captioner stage writes.
-var outputs = []string{captioning.BestFile, captioning.LastFile, captioning.HistoryFile, captioning.MetricsFile, captioning.CurvesFile}
+var outputs = []string{captioning.BestFile, captioning.LastFile, captioning.HistoryFile, captioning.MetricsFile, captioning.CurvesFile, trainrun.BoardFile}

@@ -23,6 +23,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/trainrun"
 	"github.com/groundcap/groundcap/training/updown"
 )
 
@@ -106,6 +107,39 @@ func TestStagesWriteOutputs(t *testing.T) {
 		}
 		if _, err := png.Decode(bytes.NewReader(out[captionxe.CurvesFile])); err != nil {
 			t.Errorf("%s: curves: %v", c.name, err)
+		}
+		// The TensorBoard log: the history's losses, KL where distilling, the val scores, and
+		// after each validation the attention pictures of the first val images.
+		board := testworld.Board(t, root, m)
+		for i, l := range hist.Loss {
+			if v, ok := board["train/loss"][hist.Steps[i]]; !ok || v.Scalar != float32(l) {
+				t.Errorf("%s: TensorBoard train/loss at step %d = %+v, history %g", c.name, hist.Steps[i], v, l)
+			}
+		}
+		if n := len(board["train/kl"]); n != 8 || (c.kl > 0) != (board["train/kl"][8].Scalar > 0) {
+			t.Errorf("%s: TensorBoard train/kl: %d steps, last %g; want 8, positive iff λ > 0", c.name, n, board["train/kl"][8].Scalar)
+		}
+		for i, v := range met.ValCIDEr {
+			if b, ok := board["val/val_cider"][int64(4*(i+1))]; !ok || b.Scalar != float32(v) {
+				t.Errorf("%s: TensorBoard val/val_cider after epoch %d = %+v, metrics %g", c.name, i+1, b, v)
+			}
+		}
+		pictures := 0
+		for tag, steps := range board {
+			if !strings.HasPrefix(tag, "attention/") {
+				continue
+			}
+			pictures++
+			for step, v := range steps {
+				if (step != 4 && step != 8) || v.Image == nil || v.Image.Width <= 0 || v.Image.Height <= v.Image.Width/4 {
+					t.Errorf("%s: TensorBoard %s at step %d: %+v, want a picture after a validation", c.name, tag, step, v.Image)
+				} else if img, err := png.Decode(bytes.NewReader(v.Image.Encoded)); err != nil || img.Bounds().Dx() != v.Image.Width || img.Bounds().Dy() != v.Image.Height {
+					t.Errorf("%s: TensorBoard %s: PNG %v, %v; want %dx%d", c.name, tag, img.Bounds(), err, v.Image.Width, v.Image.Height)
+				}
+			}
+		}
+		if pictures != captioning.Pictures {
+			t.Errorf("%s: TensorBoard pictures of %d val images, want %d", c.name, pictures, captioning.Pictures)
 		}
 		for _, f := range []string{captionxe.BestFile, captionxe.LastFile} {
 			model, ck, err := captioning.LoadModel(context.Background(), filepath.Join(testworld.Dir(root, m), f))
@@ -304,7 +338,7 @@ func TestMemRoot(t *testing.T) {
 }
 
 // outputs are the files every captioner stage (caption-xe, caption-scst) writes.
-var outputs = []string{captionxe.BestFile, captionxe.LastFile, captionxe.HistoryFile, captionxe.MetricsFile, captionxe.CurvesFile}
+var outputs = []string{captionxe.BestFile, captionxe.LastFile, captionxe.HistoryFile, captionxe.MetricsFile, captionxe.CurvesFile, trainrun.BoardFile}
 
 // readOutputs reads a captioner stage's outputs, by file name.
 func readOutputs(t testing.TB, root string, m *engine.Manifest) map[string][]byte {

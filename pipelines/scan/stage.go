@@ -280,6 +280,9 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 			{Name: "train_loss", Value: ev.TrainLoss}, {Name: "i2t_r1", Value: ev.I2T.R1}, {Name: "i2t_r5", Value: ev.I2T.R5},
 			{Name: "i2t_r10", Value: ev.I2T.R10}, {Name: "t2i_r1", Value: ev.T2I.R1}, {Name: "t2i_r5", Value: ev.T2I.R5},
 			{Name: "t2i_r10", Value: ev.T2I.R10}, {Name: trainrun.RSum, Value: ev.RSum}}})
+		if err := logAttention(ctx, t, m, val, valFeats, fc, text, m.Step()); err != nil {
+			return err
+		}
 		if err := setHistory(); err != nil {
 			return err
 		}
@@ -344,7 +347,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	r.SetInfo("scan", map[string]any{"pos": p.POS, "steps": met.Steps, "epochs_done": met.EpochsDone, "best_epoch": b.Epoch,
 		"best_rsum": b.RSum, "best_i2t_r1": b.I2T.R1, "best_t2i_r1": b.T2I.R1})
 	r.Logf("best: epoch %d (step %d) rsum %.1f; %s", b.Epoch, b.Step, b.RSum, r.Output(ModelFile))
-	return t.Finish()
+	return t.Finish(ctx)
 }
 
 // openModel resumes from the checkpoint at path when it exists (checking that it was trained

@@ -20,6 +20,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/trainrun"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
@@ -78,7 +79,7 @@ func TestTrainResume(t *testing.T) {
 	}
 	resumed := ms["scan"]
 	got := map[string][]byte{}
-	for _, f := range []string{scan.ModelFile, scan.LastFile, scan.MetricsFile, scan.CurveFile} {
+	for _, f := range []string{scan.ModelFile, scan.LastFile, scan.MetricsFile, scan.CurveFile, trainrun.BoardFile} {
 		got[f] = readOut(t, resumed, root, f)
 	}
 	log.Reset()
@@ -115,6 +116,39 @@ func TestTrainResume(t *testing.T) {
 	}
 	if _, err := png.Decode(bytes.NewReader(got[scan.CurveFile])); err != nil {
 		t.Errorf("curve.png: %v", err)
+	}
+	// The TensorBoard log: every step's loss, learning rate and gradient norm, every
+	// validation's rsum, the same values as metrics.json.
+	board := testworld.Board(t, root, resumed)
+	for _, tag := range []string{"train/loss", "train/lr", "train/grad_norm"} {
+		if len(board[tag]) != 16 {
+			t.Errorf("TensorBoard %s: %d steps, want 16", tag, len(board[tag]))
+		}
+	}
+	for i, l := range met.Loss {
+		if v := board["train/loss"][int64(i+1)]; v.Scalar != float32(l) {
+			t.Errorf("TensorBoard train/loss at step %d = %g, metrics.json %g", i+1, v.Scalar, l)
+		}
+	}
+	for _, v := range met.Val {
+		if b, ok := board["val/rsum"][v.Step]; !ok || b.Scalar != float32(v.RSum) {
+			t.Errorf("TensorBoard val/rsum at step %d = %+v, metrics.json %g", v.Step, b, v.RSum)
+		}
+	}
+	pictures := 0
+	for tag, steps := range board {
+		if !strings.HasPrefix(tag, "attention/") {
+			continue
+		}
+		pictures++
+		for step, v := range steps {
+			if (step != 8 && step != 16) || v.Image == nil || v.Image.Width <= 0 || v.Image.Height <= 0 {
+				t.Errorf("TensorBoard %s at step %d: %+v, want a picture after a validation", tag, step, v.Image)
+			}
+		}
+	}
+	if pictures != scan.Pictures {
+		t.Errorf("TensorBoard pictures of %d val images, want %d", pictures, scan.Pictures)
 	}
 	if m, err := scan.LoadModel(context.Background(), filepath.Join(root, "scan", resumed.Key, scan.ModelFile)); err != nil {
 		t.Error(err)

@@ -28,6 +28,17 @@
 // with its scalars (loss, KL, learning rate, gradient norm, throughput) and every validation
 // with its metrics, under the stage's name and key: the place for a TensorBoard writer, and the
 // way tests stop a run after a given step as a kill would.
+//
+// # TensorBoard
+//
+// Every run also writes what it reports as TensorBoard events: the steps' scalars under
+// train/<name> and their throughput under time/<unit>_per_s, the validations' metrics under
+// val/<name>, and the pictures a stage adds with Image (attention/<image id>). They go live into
+// the work directory's tensorboard/ folder (wall-clock times), so that `tensorboard --logdir
+// <root>` follows a run while it trains; Finish publishes them into the output as
+// BoardFile, compacted (tensorboard.Compact): each step's last values in step order, zero
+// wall times and no time/ tags, so that the output has the same bytes for a seed whether or not
+// the run was interrupted and resumed.
 package trainrun
 
 import (
@@ -44,6 +55,7 @@ import (
 	"github.com/groundcap/groundcap/internal/atomicfile"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/progress"
+	"github.com/groundcap/groundcap/internal/tensorboard"
 	"github.com/groundcap/groundcap/pipelines/engine"
 )
 
@@ -61,6 +73,7 @@ type Run struct {
 	first     int64     // step count before the first step reported; -1: none reported
 	items     int64     // items of the steps reported
 	last      time.Time // of the last progress line
+	board     *tensorboard.Writer
 }
 
 // Start takes the work directory of r (created and locked: a second run of the stage on the same
@@ -172,6 +185,9 @@ func (t *Run) Step(s Step) {
 		t.last = now
 		t.Logf("%s", s.line())
 	}
+	if err := t.logStep(s); err != nil {
+		t.cancel(err)
+	}
 	for _, o := range t.observers {
 		if o.Step != nil {
 			if err := o.Step(t, s); err != nil {
@@ -185,6 +201,9 @@ func (t *Run) Step(s Step) {
 // observer's error stops training.
 func (t *Run) Validated(v Validation) {
 	t.Logf("%s", v.line())
+	if err := t.logValidation(v); err != nil {
+		t.cancel(err)
+	}
 	for _, o := range t.observers {
 		if o.Validation != nil {
 			if err := o.Validation(t, v); err != nil {
@@ -217,8 +236,13 @@ func (t *Run) WriteJSON(ctx context.Context, name string, v any) error {
 	return blobio.WriteAll(ctx, t.Output(name), append(b, '\n'))
 }
 
-// Finish removes the work directory once every output is published and releases it.
-func (t *Run) Finish() error {
+// Finish publishes the run's TensorBoard log (BoardFile), then removes the work directory
+// once every output is published and releases it.
+func (t *Run) Finish(ctx context.Context) error {
+	if err := t.publishBoard(ctx); err != nil {
+		t.Close()
+		return err
+	}
 	t.Close()
 	if err := os.RemoveAll(t.Dir); err != nil {
 		return fmt.Errorf("trainrun: removing %s: %w", t.Dir, err)
@@ -230,6 +254,10 @@ func (t *Run) Finish() error {
 // the next run to resume from (Finish does both; defer Close for the paths that fail).
 func (t *Run) Close() {
 	t.cancel(nil)
+	if t.board != nil {
+		_ = t.board.Close() // a failed run: its error is the one to report
+		t.board = nil
+	}
 	if t.unlock != nil {
 		t.unlock()
 		t.unlock = nil

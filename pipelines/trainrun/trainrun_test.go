@@ -81,7 +81,7 @@ func TestWorkDirResumeAndRestart(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(root, "s", "k", "best.ckpt")); err != nil || string(b) != "best" {
 		t.Errorf("published %q, %v", b, err)
 	}
-	if err := tr.Finish(); err != nil {
+	if err := tr.Finish(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(tr.Dir); !os.IsNotExist(err) {

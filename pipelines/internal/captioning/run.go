@@ -8,8 +8,11 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/groundcap/groundcap/eval/caption"
+	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/picture"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
@@ -128,10 +131,12 @@ func Run(ctx context.Context, r *engine.Run, job Job) error {
 		t        *trainrun.Run // set while training
 		lastStep int64
 	)
+	nouns := NounIDs(d.Train)
 	d.Validate = func(m *updown.Model, epochs int) (float64, error) {
 		v, err := updown.GreedyCIDEr(m, d.ValSrc, d.Scorer, job.BatchImages)
 		if err == nil && t != nil {
 			t.Validated(trainrun.Validation{Epoch: epochs, Step: lastStep, Metrics: []trainrun.Scalar{{Name: trainrun.ValCIDEr, Value: v}}})
+			err = LogAttention(t, m, d.ValSrc, in.Words, nouns, lastStep)
 		}
 		return v, err
 	}
@@ -180,7 +185,69 @@ func Run(ctx context.Context, r *engine.Run, job Job) error {
 	}
 	r.SetInfo(infoKey, info)
 	r.Logf("best: epoch %d, val CIDEr-D %.4f; %s", hist.BestEpoch, hist.Best, r.Output(BestFile))
-	return t.Finish()
+	return t.Finish(ctx)
+}
+
+// Pictures is the number of val images (the first by id) whose greedy caption and attention go
+// to the run's TensorBoard log after every validation.
+const Pictures = 3
+
+// NounIDs returns the word ids tagged as nouns somewhere in the split's captions: the words whose
+// attention LogAttention draws.
+func NounIDs(s *Split) map[int32]bool {
+	ids := map[int32]bool{}
+	for _, rows := range s.Rows {
+		for _, r := range rows {
+			for i, id := range r.Labels {
+				if i < len(r.NounMask) && r.NounMask[i] {
+					ids[id] = true
+				}
+			}
+		}
+	}
+	return ids
+}
+
+// LogAttention decodes the first Pictures images of src greedily and adds each to the run's
+// TensorBoard log as attention/<image id> at step: the caption below a canvas of the image's size
+// on which each noun's most attended region is outlined and labelled (internal/picture).
+func LogAttention(t *trainrun.Run, m *updown.Model, src *Source, words []string, nouns map[int32]bool, step int64) error {
+	n := min(Pictures, src.Len())
+	recs := make([]*feat.Record, n)
+	var im updown.Images
+	for i := range n {
+		rec, err := src.Record(i)
+		if err != nil {
+			return err
+		}
+		recs[i] = rec
+		im.Feats = append(im.Feats, rec.Features)
+		im.NumBoxes = append(im.NumBoxes, rec.NumBoxes)
+	}
+	caps, err := m.Greedy(&im)
+	if err != nil {
+		return fmt.Errorf("captioning: attention pictures: %w", err)
+	}
+	for i, c := range caps {
+		rec := recs[i]
+		text := make([]string, len(c.Tokens))
+		var marked []picture.Word
+		for k, id := range c.Tokens {
+			if id < 1 || int(id) > len(words) {
+				return fmt.Errorf("captioning: attention pictures: image %d: word id %d outside the vocabulary", rec.ImageID, id)
+			}
+			text[k] = words[id-1]
+			if !nouns[id] || k >= len(c.Beta) {
+				continue
+			}
+			marked = append(marked, picture.Word{Text: text[k], Box: picture.MostAttended(c.Beta[k], rec.Boxes)})
+		}
+		img := picture.Draw(nil, int(rec.Width), int(rec.Height), strings.Join(text, " "), marked)
+		if err := t.Image(fmt.Sprintf("attention/%d", rec.ImageID), step, img); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // step converts a trainer's progress into the step the run reports.

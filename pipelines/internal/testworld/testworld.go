@@ -16,6 +16,7 @@ import (
 
 	"github.com/groundcap/groundcap/eval/grounding"
 	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/internal/tensorboard"
 	"github.com/groundcap/groundcap/pipelines"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
@@ -200,4 +201,24 @@ func FailAfter(ctx context.Context, stage string, n int64) context.Context {
 		}
 		return nil
 	}})
+}
+
+// Board reads the TensorBoard log a training stage published (trainrun.BoardFile) and returns its
+// values by tag and step.
+func Board(t testing.TB, root string, m *engine.Manifest) map[string]map[int64]tensorboard.Value {
+	t.Helper()
+	evs, err := tensorboard.ReadEvents(filepath.Join(Dir(root, m), filepath.FromSlash(trainrun.BoardFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[int64]tensorboard.Value{}
+	for _, ev := range evs {
+		for _, v := range ev.Values {
+			if out[v.Tag] == nil {
+				out[v.Tag] = map[int64]tensorboard.Value{}
+			}
+			out[v.Tag][ev.Step] = v
+		}
+	}
+	return out
 }
