@@ -119,9 +119,9 @@ func TestStagesWriteOutputs(t *testing.T) {
 		}
 		// The TensorBoard log: the reward and loss of every step, the val scores.
 		board := testworld.Board(t, root, ms[c.name])
-		if len(board["train/reward"]) != 8 || len(board["train/loss"]) != 8 || len(board["val/val_cider"]) != 2 {
-			t.Errorf("%s: TensorBoard has %d rewards, %d losses, %d val scores; want 8, 8, 2", c.name,
-				len(board["train/reward"]), len(board["train/loss"]), len(board["val/val_cider"]))
+		if len(board["train/reward"]) != 8 || len(board["train/loss"]) != 8 || len(board["train/grad_norm"]) != 8 || len(board["val/val_cider"]) != 2 {
+			t.Errorf("%s: TensorBoard has %d rewards, %d losses, %d gradient norms, %d val scores; want 8, 8, 8, 2", c.name,
+				len(board["train/reward"]), len(board["train/loss"]), len(board["train/grad_norm"]), len(board["val/val_cider"]))
 		}
 		if v := board["val/val_cider"][8]; v.Scalar != float32(met.ValCIDEr[1]) {
 			t.Errorf("%s: TensorBoard val/val_cider at step 8 = %g, metrics %g", c.name, v.Scalar, met.ValCIDEr[1])

@@ -116,6 +116,14 @@ func TestStagesWriteOutputs(t *testing.T) {
 				t.Errorf("%s: TensorBoard train/loss at step %d = %+v, history %g", c.name, hist.Steps[i], v, l)
 			}
 		}
+		for step, v := range board["train/grad_norm"] {
+			if !(v.Scalar > 0) || math.IsInf(float64(v.Scalar), 0) {
+				t.Errorf("%s: TensorBoard train/grad_norm at step %d = %g, want finite and positive", c.name, step, v.Scalar)
+			}
+		}
+		if n := len(board["train/grad_norm"]); n != 8 {
+			t.Errorf("%s: TensorBoard train/grad_norm: %d steps, want 8", c.name, n)
+		}
 		if n := len(board["train/kl"]); n != 8 || (c.kl > 0) != (board["train/kl"][8].Scalar > 0) {
 			t.Errorf("%s: TensorBoard train/kl: %d steps, last %g; want 8, positive iff λ > 0", c.name, n, board["train/kl"][8].Scalar)
 		}

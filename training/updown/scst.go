@@ -35,6 +35,8 @@ type SCSTStats struct {
 	SampleReward, GreedyReward float64
 	SampleCIDEr, GreedyCIDEr   float64
 	SampleMatch, GreedyMatch   float64
+	// GradNorm is the global gradient norm before clipping.
+	GradNorm float64
 	// Images and Samples count what the step saw; Tokens the masked tokens.
 	Images, Samples, Tokens int
 }
@@ -257,7 +259,7 @@ func (m *Model) SCSTStep(b *Batch, lr float64, samples, maxLen int, rw *Rewarder
 	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
 		return st, fmt.Errorf("updown: SCST step: loss is %v: %w", st.Loss, optim.ErrNonFinite)
 	}
-	if err := opt.apply(m, tg, lr); err != nil {
+	if st.GradNorm, err = opt.apply(m, tg, lr); err != nil {
 		return st, err
 	}
 	for i := range cands {

@@ -1,6 +1,7 @@
 package updown
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -97,3 +98,41 @@ func TestDistillationLowersKL(t *testing.T) {
 }
 
 func randFor(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 7)) }
+
+// TestGradNormBeforeClipping checks that a step reports the gradients' norm
+// before clipping: the same first step with and without value clipping
+// reports the same positive norm, larger than any clipped gradient's norm.
+func TestGradNormBeforeClipping(t *testing.T) {
+	w := newToyWorld(1, 4, 6, 8, false)
+	b, err := w.source(0, 4).Batch([]int{0, 1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const clip = 1e-6
+	var norms []float64
+	for _, c := range []float64{0, clip} {
+		m, err := New(w.config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt, err := NewOptimizer(m, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := m.XEStep(b, 1e-3, 0, 0, rand.New(rand.NewPCG(1, 1)), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, p := range m.Params() {
+			n += len(p)
+		}
+		if !(st.GradNorm > clip*math.Sqrt(float64(n))) || math.IsInf(st.GradNorm, 0) {
+			t.Errorf("clip %g: GradNorm %g, want finite and above %g (the largest clipped norm)", c, st.GradNorm, clip*math.Sqrt(float64(n)))
+		}
+		norms = append(norms, st.GradNorm)
+	}
+	if norms[0] != norms[1] {
+		t.Errorf("GradNorm without clipping %g, with clipping %g; want equal", norms[0], norms[1])
+	}
+}

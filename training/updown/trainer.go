@@ -43,8 +43,9 @@ type Progress struct {
 	Loss, XE, KL        float64
 	Reward, GreedyCIDEr float64
 	// LR and SSProb are the learning rate and scheduled-sampling
-	// probability in use.
-	LR, SSProb float64
+	// probability in use; GradNorm the step's global gradient norm before
+	// clipping.
+	LR, SSProb, GradNorm float64
 	// ItemsPerSec is captions/s (XE) or images/s (SCST) in this run; ETA
 	// estimates the time to the last step from it.
 	ItemsPerSec float64
@@ -300,7 +301,7 @@ func (t *XETrainer) Run(ctx context.Context) (*History, error) {
 	l.step = func(b *Batch, epoch int, r *rand.Rand, p *Progress) (float64, int, error) {
 		p.LR, p.SSProb = c.LRAt(epoch), c.SSProbAt(epoch)
 		st, err := t.Model.XEStep(b, p.LR, c.KLWeight, p.SSProb, r, opt)
-		p.XE, p.KL = st.XE, st.KL
+		p.XE, p.KL, p.GradNorm = st.XE, st.KL, st.GradNorm
 		return st.Loss, st.Captions, err
 	}
 	return l.run(ctx)
@@ -347,7 +348,7 @@ func (t *SCSTTrainer) Run(ctx context.Context) (*History, error) {
 	l.step = func(b *Batch, epoch int, r *rand.Rand, p *Progress) (float64, int, error) {
 		p.LR = c.LRAt(epoch)
 		st, err := t.Model.SCSTStep(b, p.LR, c.Samples, c.MaxLen, &rw, r, opt)
-		p.Reward, p.GreedyCIDEr = st.SampleReward, st.GreedyCIDEr
+		p.Reward, p.GreedyCIDEr, p.GradNorm = st.SampleReward, st.GreedyCIDEr, st.GradNorm
 		return st.Loss, st.Images, err
 	}
 	return l.run(ctx)

@@ -14,6 +14,8 @@ type XEStats struct {
 	// tokens included), KL the mean KL(α‖β) over the batch's noun positions
 	// (0 without distillation or nouns).
 	Loss, XE, KL float64
+	// GradNorm is the global gradient norm before clipping.
+	GradNorm float64
 	// Captions, Tokens and Nouns count what the step saw.
 	Captions, Tokens, Nouns int
 }
@@ -202,19 +204,21 @@ func NewOptimizer(m *Model, clip float64) (*Optimizer, error) {
 	return &Optimizer{Adam: a, Clip: clip}, nil
 }
 
-// apply clips the graph's gradients and applies one Adam step.
-func (o *Optimizer) apply(m *Model, tg *tfGraph, lr float64) error {
+// apply clips the graph's gradients and applies one Adam step. It returns
+// the gradients' global norm before clipping (for the training logs).
+func (o *Optimizer) apply(m *Model, tg *tfGraph, lr float64) (float64, error) {
 	grads, err := tg.gradients()
 	if err != nil {
-		return err
+		return 0, err
 	}
+	norm := optim.GlobalNorm(grads)
 	if o.Clip > 0 {
 		optim.ClipValue(grads, o.Clip)
 	}
 	if err := o.Adam.Update(lr, m.Params(), grads); err != nil {
-		return fmt.Errorf("updown: %w", err)
+		return norm, fmt.Errorf("updown: %w", err)
 	}
-	return nil
+	return norm, nil
 }
 
 // XEStep runs one training step on b: teacher-forced XE (+ λ·KL(α‖β) when
@@ -263,7 +267,7 @@ func (m *Model) XEStep(b *Batch, lr, lambda, ss float64, r *rand.Rand, opt *Opti
 	if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
 		return st, fmt.Errorf("updown: XE step: loss is %v: %w", st.Loss, optim.ErrNonFinite)
 	}
-	if err := opt.apply(m, tg, lr); err != nil {
+	if st.GradNorm, err = opt.apply(m, tg, lr); err != nil {
 		return st, err
 	}
 	return st, nil

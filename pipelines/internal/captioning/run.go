@@ -257,12 +257,12 @@ func step(pr updown.Progress) trainrun.Step {
 	if pr.Stage == updown.StageSCST {
 		s.Unit = "images"
 		s.Scalars = []trainrun.Scalar{{Name: trainrun.Loss, Value: pr.Loss}, {Name: "reward", Value: pr.Reward},
-			{Name: "greedy_cider", Value: pr.GreedyCIDEr}, {Name: trainrun.LR, Value: pr.LR}}
+			{Name: "greedy_cider", Value: pr.GreedyCIDEr}, {Name: trainrun.GradNorm, Value: pr.GradNorm}, {Name: trainrun.LR, Value: pr.LR}}
 		return s
 	}
 	s.Unit = "captions"
 	s.Scalars = []trainrun.Scalar{{Name: trainrun.Loss, Value: pr.Loss}, {Name: "xe", Value: pr.XE}, {Name: trainrun.KL, Value: pr.KL},
-		{Name: "ss_prob", Value: pr.SSProb}, {Name: trainrun.LR, Value: pr.LR}}
+		{Name: "ss_prob", Value: pr.SSProb}, {Name: trainrun.GradNorm, Value: pr.GradNorm}, {Name: trainrun.LR, Value: pr.LR}}
 	return s
 }
 
