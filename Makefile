@@ -16,7 +16,9 @@ BENCHTIME ?= 1x
 
 STAGES := synth captions features scan scan-plain align align-plain scan-eval \
           caption-xe caption-xe-scan caption-xe-posscan caption-scst caption-scst-scan caption-scst-posscan \
-          evaluate-xe evaluate-xe-scan evaluate-xe-posscan evaluate-scst evaluate-scst-scan evaluate-scst-posscan report
+          caption-scst-cider caption-scst-cider-scan caption-scst-cider-posscan \
+          evaluate-xe evaluate-xe-scan evaluate-xe-posscan evaluate-scst evaluate-scst-scan evaluate-scst-posscan \
+          evaluate-scst-cider evaluate-scst-cider-scan evaluate-scst-cider-posscan report
 
 .PHONY: all build demo test bench fuzz chaos status gpu-bin clean $(STAGES)
 

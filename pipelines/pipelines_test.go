@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,5 +125,24 @@ func TestRealDataConfigs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMakefileHasEveryStage checks that the Makefile's STAGES list (one make target per stage)
+// names every registered stage, in order.
+func TestMakefileHasEveryStage(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(b), "\\\n", " ")
+	var got []string
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(line, "STAGES := "); ok {
+			got = strings.Fields(rest)
+		}
+	}
+	if want := Names(); !slices.Equal(got, want) {
+		t.Errorf("Makefile STAGES = %v\nwant the registered stages %v", got, want)
 	}
 }
