@@ -1,6 +1,9 @@
 package captions
 
-import "cmp"
+import (
+	"cmp"
+	"strings"
+)
 
 // Row is one row of the captions table.
 type Row struct {
@@ -21,6 +24,15 @@ type Row struct {
 	MatchTokens   []string `parquet:"match_tokens,list" json:"match_tokens"`
 	MatchIDs      []int32  `parquet:"match_ids,list" json:"match_ids"`
 	MatchNounMask []bool   `parquet:"match_noun_mask,list" json:"match_noun_mask"`
+}
+
+// Reference returns the caption as a reference for coco-caption scoring: the raw caption, or its
+// tokens joined by spaces when it has none (eval/caption PTB-tokenises it).
+func (r *Row) Reference() string {
+	if strings.TrimSpace(r.Raw) == "" {
+		return strings.Join(r.Tokens, " ")
+	}
+	return r.Raw
 }
 
 // Compare orders rows by image id, then caption index.

@@ -3,7 +3,9 @@
 // samples against a greedy baseline, with the reward r = w_cider·CIDEr-D(sample; the captions
 // stage's train document frequencies) + w_match·S(I, sample), S the matching model's score
 // computed in-process (the sampled words POS-tagged with transforms/postag for POS-SCAN's noun
-// mask). Val greedy CIDEr-D after every epoch keeps the best model.
+// mask). The val score after every epoch (selection, as in caption-xe) keeps the best model; as
+// in the original, the XE model's best score is carried in (carry_best): its best.ckpt, scored
+// on val before training, stays best.ckpt unless an SCST epoch scores higher.
 //
 // # Instances
 //
@@ -29,6 +31,7 @@ package captionscst
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
@@ -83,6 +86,13 @@ type Params struct {
 	// and caption-scst-cider, caption-xe-scan for the -scan instances, caption-xe-posscan for
 	// the -posscan ones). The architecture comes from it.
 	Init string `yaml:"init" key:"-"`
+	// CarryBest carries the XE model's best val score into SCST, as the original carries
+	// best_val_score in its infos: InitBest is scored on val (Settings.Selection) and stays
+	// best.ckpt unless an SCST epoch scores higher. False: best.ckpt is SCST's best epoch.
+	CarryBest bool `yaml:"carry_best"`
+	// InitBest is the XE model whose score is carried ("": best.ckpt beside init when init is
+	// a stage's last.ckpt, "@<stage>/last.ckpt").
+	InitBest string `yaml:"init_best" key:"-"`
 	// Settings are every captioner's inputs, splits, backend and cache.
 	captioning.Settings `yaml:",inline"`
 
@@ -103,13 +113,18 @@ type Params struct {
 
 // DefaultParams returns the defaults of the named instance.
 func DefaultParams(name string) Params {
-	return Params{Init: "@" + From(name) + "/" + models.LastFile, Settings: captioning.DefaultSettings(), Matcher: DefaultMatcher(name),
+	return Params{Init: "@" + From(name) + "/" + models.LastFile, CarryBest: true, Settings: captioning.DefaultSettings(), Matcher: DefaultMatcher(name),
 		SCSTConfig: updown.DefaultSCSTConfig()}
 }
 
 // resolve settles what depends on other keys: w_match 0 and matcher none mean each other, and
 // the matcher's checkpoint defaults to its best model.
 func (p Params) resolve() Params {
+	if !p.CarryBest {
+		p.InitBest = ""
+	} else if dir, ok := strings.CutSuffix(p.Init, "/"+models.LastFile); p.InitBest == "" && ok && strings.HasPrefix(dir, "@") {
+		p.InitBest = dir + "/" + models.BestFile
+	}
 	if p.WMatch == 0 {
 		p.Matcher = models.None
 	}
@@ -131,6 +146,8 @@ func (p Params) validate() error {
 		return config.Invalid("matcher", p.Matcher, "scan, scan-plain or none")
 	case p.WCider == 0 && p.WMatch == 0:
 		return config.Invalid("w_cider", p.WCider, "> 0 when w_match is 0 or matcher none (the reward would be 0)")
+	case p.CarryBest && p.InitBest == "":
+		return config.Invalid("init_best", p.InitBest, "the XE model whose val score is carried (needed with carry_best when init is not a stage's "+models.LastFile+")")
 	case p.TrainImages < 0:
 		return config.Invalid("train_images", p.TrainImages, "≥ 0; 0: all")
 	}

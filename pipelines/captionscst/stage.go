@@ -15,8 +15,9 @@ import (
 
 // Input names of the stage besides those of every captioner (captioning.InputCaptions...).
 const (
-	InputInit    = "init"
-	InputMatcher = "matcher"
+	InputInit     = "init"
+	InputInitBest = "init_best"
+	InputMatcher  = "matcher"
 )
 
 // Metrics is metrics.json.
@@ -30,14 +31,23 @@ type Metrics struct {
 	TrainImages   int `json:"train_images"`
 	TrainCaptions int `json:"train_captions"`
 	ValImages     int `json:"val_images"`
-	// StartValCIDEr is the greedy val CIDEr-D of the starting (XE) model.
+	// Selection is the val score of StartValCIDEr, InitBestValCIDEr, ValCIDEr and BestValCIDEr.
+	Selection captioning.Selection `json:"selection"`
+	// StartValCIDEr is the val score of the starting (XE) model.
 	StartValCIDEr float64 `json:"start_val_cider"`
-	// Steps, ValCIDEr, BestEpoch, BestValCIDEr and LastEpochLoss as in caption-xe.
+	// InitBest is the XE model whose val score, InitBestValCIDEr, was carried in (carry_best;
+	// empty when not carried).
+	InitBest         string  `json:"init_best,omitempty"`
+	InitBestValCIDEr float64 `json:"init_best_val_cider,omitempty"`
+	// Steps, ValCIDEr, BestEpoch, BestValCIDEr and LastEpochLoss as in caption-xe; BestEpoch 0:
+	// no SCST epoch beat the carried score, and best.ckpt is InitBest's model.
 	Steps         int64     `json:"steps"`
 	ValCIDEr      []float64 `json:"val_cider"`
 	BestEpoch     int       `json:"best_epoch"`
 	BestValCIDEr  float64   `json:"best_val_cider"`
 	LastEpochLoss float64   `json:"last_epoch_loss"`
+	// Best says where best.ckpt comes from: "scst epoch N", or InitBest.
+	Best string `json:"best"`
 }
 
 // Stage returns the stage instance called name.
@@ -53,7 +63,12 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 	if p.Matcher != models.None {
 		desc += fmt.Sprintf(" + %g·S(%s)", p.WMatch, p.Matcher)
 	}
-	inputs := append([]engine.Input{{Name: InputInit, Ref: p.Init}}, p.Settings.Inputs()...)
+	inputs := []engine.Input{{Name: InputInit, Ref: p.Init}}
+	if p.CarryBest {
+		inputs = append(inputs, engine.Input{Name: InputInitBest, Ref: p.InitBest})
+		desc += fmt.Sprintf(", best model by val %s against %s's carried in", p.Selection, p.InitBest)
+	}
+	inputs = append(inputs, p.Settings.Inputs()...)
 	if p.MatcherModel != "" {
 		inputs = append(inputs, engine.Input{Name: InputMatcher, Ref: p.MatcherModel})
 	}
@@ -61,14 +76,15 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		Name:        name,
 		Description: desc,
 		// 2: samples and the greedy baseline run to max_len (default 20) words, no longer to
-		// the references' truncation length.
-		Version:       "2",
+		// the references' truncation length. 3: best model by coco-caption CIDEr-D on val
+		// (selection), the XE model's best score carried in (carry_best).
+		Version:       "3",
 		SchemaVersion: "1",
 		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
 			return captioning.Run(ctx, r, captioning.Job{Settings: p.Settings, TrainImages: p.TrainImages, BatchImages: p.BatchImages,
-				Trainer: &trainer{name: name, p: p}, Meta: map[string]string{"input.init": p.Init, "input.matcher": p.MatcherModel}})
+				Trainer: &trainer{name: name, p: p}, Meta: map[string]string{"input.init": p.Init, "input.init_best": p.InitBest, "input.matcher": p.MatcherModel}})
 		},
 	}, nil
 }
@@ -80,8 +96,11 @@ type trainer struct {
 	// start is the starting model's checkpoint, matcher the reward's matching model (nil: none).
 	start   *checkpoint.Checkpoint
 	matcher *Matcher
-	// startCIDEr is the starting model's greedy val CIDEr-D.
-	startCIDEr float64
+	// startCIDEr is the starting model's val score; initBest the carried best model (nil: not
+	// carried) and initBestCIDEr its val score.
+	startCIDEr    float64
+	initBest      *checkpoint.Checkpoint
+	initBestCIDEr float64
 }
 
 // Prepare loads the starting model, checks it against the data, loads the matcher and scores
@@ -111,7 +130,22 @@ func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data
 		return nil, "", err
 	}
 	t.startCIDEr = start
-	return model, fmt.Sprintf("start (%s) val CIDEr-D %.4f; reward %g·CIDEr-D + %g·S(%s)", p.Init, start, p.WCider, p.WMatch, p.Matcher), nil
+	what := fmt.Sprintf("start (%s) val %s %.4f", p.Init, p.Selection, start)
+	if p.CarryBest {
+		bm, bc, err := captioning.LoadModel(ctx, r.Input(InputInitBest))
+		if err != nil {
+			return nil, "", err
+		}
+		if bm.Config() != model.Config() {
+			return nil, "", fmt.Errorf("captionscst: %s's model (%+v) differs from %s's (%+v)", p.InitBest, bm.Config(), p.Init, model.Config())
+		}
+		if t.initBestCIDEr, err = d.Validate(bm, 0); err != nil {
+			return nil, "", err
+		}
+		t.initBest = bc
+		what += fmt.Sprintf("; carried best (%s) %.4f", p.InitBest, t.initBestCIDEr)
+	}
+	return model, fmt.Sprintf("%s; reward %g·CIDEr-D + %g·S(%s)", what, p.WCider, p.WMatch, p.Matcher), nil
 }
 
 // Train runs the self-critical trainer.
@@ -120,8 +154,8 @@ func (t *trainer) Train(ctx context.Context, m *updown.Model, d *captioning.Data
 	if t.matcher != nil {
 		rw.Match = t.matcher.Func()
 	}
-	tr := &updown.SCSTTrainer{Model: m, Config: t.p.SCSTConfig, Source: d.TrainSrc, Rewarder: rw, Init: t.start, Dir: dir,
-		Progress: progress, Validate: d.Validate, Meta: meta}
+	tr := &updown.SCSTTrainer{Model: m, Config: t.p.SCSTConfig, Source: d.TrainSrc, Rewarder: rw, Init: t.start,
+		InitBest: t.initBest, InitBestScore: t.initBestCIDEr, Dir: dir, Progress: progress, Validate: d.Validate, Meta: meta}
 	hist, err := tr.Run(ctx)
 	if t.matcher != nil && t.matcher.Err() != nil {
 		return nil, t.matcher.Err()
@@ -133,8 +167,15 @@ func (t *trainer) Train(ctx context.Context, m *updown.Model, d *captioning.Data
 func (t *trainer) Summary(m *updown.Model, d *captioning.Data, res captioning.Result) (any, string, map[string]any) {
 	p, h := t.p, res.Hist
 	met := Metrics{Stage: t.name, Init: p.Init, Matcher: p.Matcher, Model: m.Config(), SCST: p.SCSTConfig,
-		TrainImages: len(d.Train.Images), TrainCaptions: d.Train.NumCaptions(), ValImages: len(d.Val.Images), StartValCIDEr: t.startCIDEr,
-		Steps: res.Steps, ValCIDEr: h.ValCIDEr, BestEpoch: h.BestEpoch, BestValCIDEr: h.Best, LastEpochLoss: res.LastEpochLoss}
+		TrainImages: len(d.Train.Images), TrainCaptions: d.Train.NumCaptions(), ValImages: len(d.Val.Images), Selection: p.Selection,
+		StartValCIDEr: t.startCIDEr, Steps: res.Steps, ValCIDEr: h.ValCIDEr, BestEpoch: h.BestEpoch, BestValCIDEr: h.Best,
+		LastEpochLoss: res.LastEpochLoss, Best: fmt.Sprintf("scst epoch %d", h.BestEpoch)}
+	if p.CarryBest {
+		met.InitBest, met.InitBestValCIDEr = p.InitBest, t.initBestCIDEr
+		if h.BestEpoch == 0 {
+			met.Best = p.InitBest
+		}
+	}
 	return met, "caption_scst", map[string]any{"matcher": string(p.Matcher), "steps": met.Steps, "start_val_cider": t.startCIDEr,
-		"best_epoch": met.BestEpoch, "best_val_cider": met.BestValCIDEr}
+		"best_epoch": met.BestEpoch, "best_val_cider": met.BestValCIDEr, "best": met.Best}
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +25,8 @@ import (
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/pipelines/trainrun"
+	"github.com/groundcap/groundcap/training/checkpoint"
+	"github.com/groundcap/groundcap/training/updown"
 	"github.com/groundcap/groundcap/transforms/vocab"
 )
 
@@ -70,33 +74,64 @@ func TestInstances(t *testing.T) {
 		if p.Init != c.init || p.Matcher != c.matcher {
 			t.Errorf("%d: %s starts from %s with matcher %s; want %s, %s", i, c.name, p.Init, p.Matcher, c.init, c.matcher)
 		}
-		if _, err := captionscst.Stage(c.name, p); err != nil {
+		st, err := captionscst.Stage(c.name, p)
+		if err != nil {
 			t.Errorf("%d: %v", i, err)
+			continue
 		}
+		// The XE best model whose score is carried in sits beside the start.
+		want := strings.TrimSuffix(c.init, "last.ckpt") + "best.ckpt"
+		if !slices.Contains(st.Inputs, engine.Input{Name: captionscst.InputInitBest, Ref: want}) {
+			t.Errorf("%d: %s inputs %v, want %s = %s", i, c.name, st.Inputs, captionscst.InputInitBest, want)
+		}
+	}
+	// A start that is not a stage's last.ckpt needs init_best, unless carry_best is off.
+	p := captionscst.DefaultParams(captionscst.NameBase)
+	p.Init = "gs://bucket/xe/model.ckpt"
+	if _, err := captionscst.Stage(captionscst.NameBase, p); err == nil || !strings.Contains(err.Error(), "init_best") {
+		t.Errorf("init %s without init_best: %v, want an error naming init_best", p.Init, err)
+	}
+	p.CarryBest = false
+	if st, err := captionscst.Stage(captionscst.NameBase, p); err != nil || slices.ContainsFunc(st.Inputs, func(in engine.Input) bool { return in.Name == captionscst.InputInitBest }) {
+		t.Errorf("carry_best false: %v, inputs %v (want no init_best)", err, st.Inputs)
 	}
 }
 
 // TestStagesWriteOutputs runs SCST with the POS-SCAN, the SCAN and no matching reward (the
-// CIDEr-D-only instance's default).
+// CIDEr-D-only instance's default), the SCAN one without the XE score carried in, and a
+// CIDEr-D run whose learning rate is too small to move a weight: no epoch of it beats the
+// carried XE score, so its best model is caption-xe's.
 func TestStagesWriteOutputs(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
+	noCarry := tinyOf(captionscst.NameSCAN)
+	noCarry.CarryBest = false
+	still := tinyOf(captionscst.NameCIDErSCAN)
+	still.LR = 1e-12
 	e := newEngine(t, root, &log,
 		mustStage(t, captionscst.NameBase, tinyOf(captionscst.NameBase)),
-		mustStage(t, captionscst.NameSCAN, tinyOf(captionscst.NameSCAN)),
-		mustStage(t, captionscst.NameCIDEr, tinyOf(captionscst.NameCIDEr)))
+		mustStage(t, captionscst.NameSCAN, noCarry),
+		mustStage(t, captionscst.NameCIDEr, tinyOf(captionscst.NameCIDEr)),
+		mustStage(t, captionscst.NameCIDErSCAN, still))
 	ms, err := e.Make(context.Background(), "", engine.MakeOptions{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
+	xeDir := testworld.Dir(root, ms[captionxe.NameBase])
 	var xe captionxe.Metrics
-	if err := json.Unmarshal(readFile(t, filepath.Join(testworld.Dir(root, ms[captionxe.NameBase]), captionxe.MetricsFile)), &xe); err != nil {
+	if err := json.Unmarshal(readFile(t, filepath.Join(xeDir, captionxe.MetricsFile)), &xe); err != nil {
+		t.Fatal(err)
+	}
+	xeBest, err := checkpoint.Load(filepath.Join(xeDir, captionxe.BestFile))
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		name    string
 		matcher models.Teacher
-	}{{captionscst.NameBase, models.POSSCAN}, {captionscst.NameSCAN, models.SCAN}, {captionscst.NameCIDEr, models.None}} {
+		carried bool
+	}{{captionscst.NameBase, models.POSSCAN, true}, {captionscst.NameSCAN, models.SCAN, false}, {captionscst.NameCIDEr, models.None, true},
+		{captionscst.NameCIDErSCAN, models.None, true}} {
 		out := testworld.ReadFiles(t, root, ms[c.name], outputs...)
 		var met captionscst.Metrics
 		if err := json.Unmarshal(out[captioning.MetricsFile], &met); err != nil {
@@ -105,9 +140,50 @@ func TestStagesWriteOutputs(t *testing.T) {
 		if met.Matcher != c.matcher || (c.matcher == models.None) != (met.SCST.WMatch == 0) {
 			t.Errorf("%s: matcher %s, w_match %g; want %s", c.name, met.Matcher, met.SCST.WMatch, c.matcher)
 		}
+		if met.Selection != captioning.SelectCOCO || xe.Selection != captioning.SelectCOCO {
+			t.Errorf("%s: selection %q, caption-xe's %q; want %s", c.name, met.Selection, xe.Selection, captioning.SelectCOCO)
+		}
 		// 24 train images in batches of 6, 2 epochs.
-		if met.Steps != 8 || len(met.ValCIDEr) != 2 || met.BestValCIDEr != met.ValCIDEr[met.BestEpoch-1] {
-			t.Errorf("%s: %d steps, val %v, best %g at %d", c.name, met.Steps, met.ValCIDEr, met.BestValCIDEr, met.BestEpoch)
+		if met.Steps != 8 || len(met.ValCIDEr) != 2 {
+			t.Errorf("%s: %d steps, %d validations; want 8, 2", c.name, met.Steps, len(met.ValCIDEr))
+		}
+		// The best model: the highest val score, the carried XE score counting as epoch 0
+		// and winning ties.
+		best, bestEpoch := math.Inf(-1), -1
+		if c.carried {
+			// The carried score is the XE best model's val score, as caption-xe computed it.
+			if met.InitBest != "@caption-xe/best.ckpt" || met.InitBestValCIDEr != xe.BestValCIDEr {
+				t.Errorf("%s: carried %s %g, caption-xe's best %g", c.name, met.InitBest, met.InitBestValCIDEr, xe.BestValCIDEr)
+			}
+			best, bestEpoch = met.InitBestValCIDEr, 0
+		} else if met.InitBest != "" {
+			t.Errorf("%s: carried %s without carry_best", c.name, met.InitBest)
+		}
+		for i, v := range met.ValCIDEr {
+			if v > best {
+				best, bestEpoch = v, i+1
+			}
+		}
+		var hist updown.History
+		if err := json.Unmarshal(out[captioning.HistoryFile], &hist); err != nil {
+			t.Fatal(err)
+		}
+		if met.BestValCIDEr != best || met.BestEpoch != bestEpoch || hist.BestEpoch != bestEpoch || hist.Best != best {
+			t.Errorf("%s: best %g at epoch %d (history %g at %d), val %v; want %g at %d", c.name, met.BestValCIDEr, met.BestEpoch,
+				hist.Best, hist.BestEpoch, met.ValCIDEr, best, bestEpoch)
+		}
+		ck, err := checkpoint.Load(filepath.Join(testworld.Dir(root, ms[c.name]), captioning.BestFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromXE := ck.Meta["stage"] == captionxe.NameBase && ck.Meta["key"] == ms[captionxe.NameBase].Key
+		if bestEpoch == 0 {
+			if !fromXE || !sameTensors(ck.Params, xeBest.Params) || met.Best != met.InitBest {
+				t.Errorf("%s: no SCST epoch beat caption-xe, but best.ckpt is not caption-xe's best model (stage %s) or metrics say best %q",
+					c.name, ck.Meta["stage"], met.Best)
+			}
+		} else if fromXE || ck.Meta["stage"] != c.name || met.Best != fmt.Sprintf("scst epoch %d", bestEpoch) {
+			t.Errorf("%s: best.ckpt from stage %s, metrics say best %q; want SCST's epoch %d", c.name, ck.Meta["stage"], met.Best, bestEpoch)
 		}
 		// The start is caption-xe's last.ckpt: its val score is XE's last validation (same val
 		// images, same decode batches: the same numbers).
@@ -127,6 +203,27 @@ func TestStagesWriteOutputs(t *testing.T) {
 			t.Errorf("%s: TensorBoard val/val_cider at step 8 = %g, metrics %g", c.name, v.Scalar, met.ValCIDEr[1])
 		}
 	}
+	// The run that cannot move a weight never beats the carried score.
+	var still2 captionscst.Metrics
+	if err := json.Unmarshal(readFile(t, filepath.Join(testworld.Dir(root, ms[captionscst.NameCIDErSCAN]), captioning.MetricsFile)), &still2); err != nil {
+		t.Fatal(err)
+	}
+	if still2.BestEpoch != 0 {
+		t.Errorf("%s at lr 1e-12: best epoch %d (val %v, carried %g), want 0", captionscst.NameCIDErSCAN, still2.BestEpoch, still2.ValCIDEr, still2.InitBestValCIDEr)
+	}
+}
+
+// sameTensors reports whether two checkpoints' weights are equal.
+func sameTensors(a, b []checkpoint.Tensor) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || !slices.Equal(a[i].Data, b[i].Data) {
+			return false
+		}
+	}
+	return true
 }
 
 func readFile(t *testing.T, path string) []byte {

@@ -2,7 +2,10 @@
 // distillation (Zhou et al., CVPR 2020): L = XE + λ·KL(α‖β) over the noun positions of the
 // ground-truth captions, α the matching model's word–region attention, β the captioner's
 // attention at the step that emits the noun. It trains on the train (and restval) captions,
-// validates greedy CIDEr-D on the val split after every epoch and keeps the best model.
+// scores its greedy captions of the val split after every epoch and keeps the best model: by
+// coco-caption's CIDEr-D against the whole val references with their own document frequencies
+// (selection: coco-cider, the original's language_eval), or by the SCST reward's CIDEr-D
+// (selection: train-df-cider; captioning.Selection).
 //
 // # Instances
 //

@@ -42,8 +42,11 @@ type Metrics struct {
 	TrainCaptions int `json:"train_captions"`
 	ValImages     int `json:"val_images"`
 	ValCaptions   int `json:"val_captions"`
-	// Steps done; ValCIDEr the greedy val CIDEr-D after each epoch; BestEpoch (1-based) the
-	// epoch of best.ckpt.
+	// Selection is the val score of ValCIDEr (captioning.Selection: coco-caption's CIDEr-D by
+	// default).
+	Selection captioning.Selection `json:"selection"`
+	// Steps done; ValCIDEr the val score of the greedy captions after each epoch; BestEpoch
+	// (1-based) the epoch of best.ckpt.
 	Steps        int64     `json:"steps"`
 	ValCIDEr     []float64 `json:"val_cider"`
 	BestEpoch    int       `json:"best_epoch"`
@@ -64,9 +67,9 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("captionxe: %s: %w", name, err)
 	}
-	desc := "train the Up-Down captioner with cross-entropy (no distillation), best model by val CIDEr-D"
+	desc := fmt.Sprintf("train the Up-Down captioner with cross-entropy (no distillation), best model by val %s", p.Selection)
 	if p.Teacher != models.None {
-		desc = fmt.Sprintf("train the Up-Down captioner with XE + %g·KL(α‖β) distilled from %s (%s α), best model by val CIDEr-D", p.XEConfig.KLWeight, p.Teacher, p.Alpha)
+		desc = fmt.Sprintf("train the Up-Down captioner with XE + %g·KL(α‖β) distilled from %s (%s α), best model by val %s", p.XEConfig.KLWeight, p.Teacher, p.Alpha, p.Selection)
 	}
 	inputs := p.Settings.Inputs()
 	switch {
@@ -80,8 +83,9 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		Description: desc,
 		// 2: the default BLAS is simd (training/sgemm), whose products round differently
 		// from gonum's; the backend does not enter the key, and a captioner without
-		// alignments or matcher has no upstream that changed with it.
-		Version:       "2",
+		// alignments or matcher has no upstream that changed with it. 3: best model by
+		// coco-caption CIDEr-D on val (selection).
+		Version:       "3",
 		SchemaVersion: "1",
 		Params:        config.Key(p),
 		Inputs:        inputs,
@@ -141,7 +145,7 @@ func (t *trainer) Summary(m *updown.Model, d *captioning.Data, res captioning.Re
 	p, h := t.p, res.Hist
 	met := Metrics{Stage: t.name, Teacher: p.Teacher, Alpha: p.Alpha, KLWeight: p.XEConfig.KLWeight, Model: m.Config(), XE: p.XEConfig,
 		Params: m.NumParams(), TrainImages: len(d.Train.Images), TrainCaptions: d.Train.NumCaptions(), ValImages: len(d.Val.Images),
-		ValCaptions: d.Val.NumCaptions(), Steps: res.Steps, ValCIDEr: h.ValCIDEr, BestEpoch: h.BestEpoch, BestValCIDEr: h.Best,
+		ValCaptions: d.Val.NumCaptions(), Selection: p.Selection, Steps: res.Steps, ValCIDEr: h.ValCIDEr, BestEpoch: h.BestEpoch, BestValCIDEr: h.Best,
 		LastEpochLoss: res.LastEpochLoss}
 	return met, "caption_xe", map[string]any{"teacher": string(p.Teacher), "kl_weight": p.XEConfig.KLWeight, "steps": met.Steps,
 		"best_epoch": met.BestEpoch, "best_val_cider": met.BestValCIDEr}

@@ -291,6 +291,7 @@ func TestValidate(t *testing.T) {
 		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.BLAS = "mkl" }), "blas"},                   // 6
 		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.Epochs = -1 }), "epochs: -1"},              // 7
 		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.BatchImages = 0 }), "batch_images: 0"},     // 8: zero is no default
+		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.Selection = "bleu" }), "selection"},        // 9
 	} {
 		_, err := captionxe.Stage(c.name, c.p)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -41,11 +41,7 @@ func References(rows []captions.Row, split string) map[int64][]string {
 		if r.Split != split {
 			continue
 		}
-		s := r.Raw
-		if strings.TrimSpace(s) == "" {
-			s = strings.Join(r.Tokens, " ")
-		}
-		by[r.ImageID] = append(by[r.ImageID], ref{r.CaptionIdx, s})
+		by[r.ImageID] = append(by[r.ImageID], ref{r.CaptionIdx, r.Reference()})
 	}
 	out := make(map[int64][]string, len(by))
 	for id, rs := range by {

@@ -63,7 +63,8 @@ type History struct {
 	Epochs   []int     `json:"epochs"`
 	ValCIDEr []float64 `json:"val_cider"`
 	// Best is the best validation score so far and BestEpoch its epoch count
-	// (−1: none).
+	// (−1: none; 0: the starting model's best, carried in by
+	// SCSTTrainer.InitBest, which no epoch has beaten).
 	Best      float64 `json:"best"`
 	BestEpoch int     `json:"best_epoch"`
 }
@@ -97,6 +98,10 @@ type loop struct {
 	progress func(Progress)
 	validate ValidateFunc
 	init     *checkpoint.Checkpoint
+	// initBest, when set, is the best model so far at the start, with its
+	// validation score initBestScore.
+	initBest      *checkpoint.Checkpoint
+	initBestScore float64
 	// step runs one optimisation step and fills the stage fields of p; it
 	// returns the loss and the number of items (captions or images).
 	step func(b *Batch, epoch int, r *rand.Rand, p *Progress) (loss float64, items int, err error)
@@ -175,6 +180,12 @@ func (l *loop) run(ctx context.Context) (*History, error) {
 			if err := l.restore(l.init, "initial checkpoint"); err != nil {
 				return nil, err
 			}
+		}
+		if l.initBest != nil {
+			if err := checkpoint.Save(l.path(BestCheckpoint), l.initBest); err != nil {
+				return nil, err
+			}
+			st.hist.Best, st.hist.BestEpoch = l.initBestScore, 0
 		}
 	default:
 		return nil, err
@@ -322,6 +333,13 @@ type SCSTTrainer struct {
 	// Init, when set, gives the starting weights and optimiser state (the
 	// XE stage's last checkpoint) unless Dir already holds a checkpoint.
 	Init *checkpoint.Checkpoint
+	// InitBest, when set, is the XE stage's best checkpoint and
+	// InitBestScore its validation score, carried in as the original
+	// carries best_val_score: a fresh run writes InitBest as
+	// BestCheckpoint with History.Best = InitBestScore and BestEpoch 0, so
+	// an epoch replaces it only with a higher score.
+	InitBest      *checkpoint.Checkpoint
+	InitBestScore float64
 	// Dir, Progress, Validate and Meta as in XETrainer.
 	Dir      string
 	Progress func(Progress)
@@ -344,7 +362,7 @@ func (t *SCSTTrainer) Run(ctx context.Context) (*History, error) {
 	rw.WCider, rw.WMatch = c.WCider, c.WMatch
 	l := &loop{stage: StageSCST, m: t.Model, opt: opt, src: t.Source, dir: t.Dir, cfgJSON: cj, meta: t.Meta,
 		seed: c.Seed, epochs: c.Epochs, batchImg: c.BatchImages, every: c.CheckpointEvery,
-		progress: t.Progress, validate: t.Validate, init: t.Init}
+		progress: t.Progress, validate: t.Validate, init: t.Init, initBest: t.InitBest, initBestScore: t.InitBestScore}
 	l.step = func(b *Batch, epoch int, r *rand.Rand, p *Progress) (float64, int, error) {
 		p.LR = c.LRAt(epoch)
 		st, err := t.Model.SCSTStep(b, p.LR, c.Samples, c.MaxLen, &rw, r, opt)

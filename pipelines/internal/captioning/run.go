@@ -72,7 +72,9 @@ type Data struct {
 	Train, Val *Split
 	// TrainSrc and ValSrc serve the splits' images with their captions.
 	TrainSrc, ValSrc *Source
-	// Validate is the greedy val CIDEr-D of a model, reported to the run's observers.
+	// Selector scores models on val (Settings.Selection).
+	Selector *Selector
+	// Validate is the Selector's score of a model on val, reported to the run's observers.
 	Validate updown.ValidateFunc
 }
 
@@ -131,9 +133,12 @@ func Run(ctx context.Context, r *engine.Run, job Job) error {
 		t        *trainrun.Run // set while training
 		lastStep int64
 	)
+	if d.Selector, err = NewSelector(job.Selection, d.Val, in.Words, d.Scorer); err != nil {
+		return err
+	}
 	nouns := NounIDs(d.Train)
 	d.Validate = func(m *updown.Model, epochs int) (float64, error) {
-		v, err := updown.GreedyCIDEr(m, d.ValSrc, d.Scorer, job.BatchImages)
+		v, err := d.Selector.Validate(m, d.ValSrc, job.BatchImages)
 		if err == nil && t != nil {
 			t.Validated(trainrun.Validation{Epoch: epochs, Step: lastStep, Metrics: []trainrun.Scalar{{Name: trainrun.ValCIDEr, Value: v}}})
 			err = LogAttention(t, m, d.ValSrc, in.Words, nouns, lastStep)
@@ -184,7 +189,7 @@ func Run(ctx context.Context, r *engine.Run, job Job) error {
 		return err
 	}
 	r.SetInfo(infoKey, info)
-	r.Logf("best: epoch %d, val CIDEr-D %.4f; %s", hist.BestEpoch, hist.Best, r.Output(BestFile))
+	r.Logf("best: epoch %d, val %s %.4f; %s", hist.BestEpoch, job.Selection, hist.Best, r.Output(BestFile))
 	return t.Finish(ctx)
 }
 

@@ -26,6 +26,11 @@ type Settings struct {
 	// many images by id (0: all).
 	ValSplit  string `yaml:"val_split"`
 	ValImages int    `yaml:"val_images"`
+	// Selection is the val score that keeps best.ckpt: coco-cider (coco-caption's CIDEr-D on
+	// the whole val references with their own document frequencies, the original's) or
+	// train-df-cider (the SCST reward's CIDEr-D: train document frequencies, references cut
+	// at max_len).
+	Selection Selection `yaml:"selection"`
 
 	// BLAS is the matrix backend.
 	BLAS blas.Name `yaml:"blas" key:"-"`
@@ -34,10 +39,10 @@ type Settings struct {
 }
 
 // DefaultSettings are the captions and features stages' outputs, train and restval trained on,
-// all of val validated.
+// all of val validated, selection by coco-caption's CIDEr-D.
 func DefaultSettings() Settings {
 	return Settings{Captions: DefaultCaptions, Vocab: DefaultVocab, DocFreq: DefaultDocFreq, Features: DefaultFeatures,
-		TrainSplits: []string{"train", "restval"}, ValSplit: DefaultValSplit, BLAS: blas.Default, FeatureCacheMB: DefaultFeatureCacheMB}
+		TrainSplits: []string{"train", "restval"}, ValSplit: DefaultValSplit, Selection: SelectCOCO, BLAS: blas.Default, FeatureCacheMB: DefaultFeatureCacheMB}
 }
 
 // Validate returns a *config.FieldError naming the first bad value by its key.
@@ -47,6 +52,8 @@ func (s Settings) Validate() error {
 		return config.Invalid("val_split", s.ValSplit, "a split name")
 	case s.ValImages < 0:
 		return config.Invalid("val_images", s.ValImages, "≥ 0; 0: all")
+	case !s.Selection.Valid():
+		return config.Invalid("selection", s.Selection, string(SelectCOCO)+" or "+string(SelectTrainDF))
 	case s.FeatureCacheMB < 0:
 		return config.Invalid("feature_cache_mb", s.FeatureCacheMB, "≥ 0")
 	case len(s.TrainSplits) == 0:
