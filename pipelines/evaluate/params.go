@@ -1,5 +1,6 @@
-// Package evaluate is the evaluation stage of a captioner: it decodes a split (the test split by
-// default) with greedy or beam search on Beam, shard-parallel, the model loaded once per worker,
+// Package evaluate is the evaluation stage of a captioner: it decodes its splits (test, the main
+// one, and val by default: the paper reports its ablations on val, its final results on test)
+// with greedy or beam search on Beam, shard-parallel, the model loaded once per worker,
 // recording the attention β of every generated word; then scores the captions with eval/caption
 // (BLEU-1..4, ROUGE-L, CIDEr-D as coco-caption computes them) and their grounding with
 // eval/grounding (GVD's F1_all and F1_loc with per-class tables), and draws a few images with
@@ -25,16 +26,25 @@
 //
 // # Outputs
 //
-//   - decodes/part-SSSSS-of-NNNNN.parquet: Decode rows (caption, tokens, β, attended regions),
-//     one shard per captions/features shard; a rerun skips the shards that exist;
-//   - results.json: COCO results [{"image_id", "caption"}], by image id;
-//   - grounding_submission.json: GVD's {"results": {"<id>": [{"clss", "idx_in_sent", "bbox"}]}};
-//   - metrics.json (Metrics), report.md (tables and sample captions);
-//   - per_image.json (PerImage): each image's share of the scores, for bootstrap intervals;
-//   - pictures/<image id>.png for the first `pictures` images of the split by id.
+// Per evaluated split <split> (test/, val/):
+//
+//   - <split>/decodes/part-SSSSS-of-NNNNN.parquet: Decode rows (caption, tokens, β, attended
+//     regions), one shard per captions/features shard; a rerun skips the shards that exist;
+//   - <split>/results.json: COCO results [{"image_id", "caption"}], by image id;
+//   - <split>/grounding_submission.json: GVD's {"results": {"<id>": [{"clss", "idx_in_sent",
+//     "bbox"}]}}.
+//
+// For the stage:
+//
+//   - metrics.json (Metrics: every split's SplitMetrics by split name), report.md (each split's
+//     tables and sample captions);
+//   - per_image.json (PerImages: each split's PerImage, each image's share of the scores, for
+//     bootstrap intervals);
+//   - pictures/<image id>.png for the first `pictures` images of the main split by id.
 package evaluate
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -69,12 +79,17 @@ func CaptionerOf(name string) string { return "caption-" + strings.TrimPrefix(na
 
 // Defaults of Params.
 const (
-	DefaultSplit       = "test"
 	DefaultPictures    = 8
 	DefaultDecodeBatch = 16
 	// None switches an optional input off.
 	None = "none"
 )
+
+// DefaultSplits are test (the main split) and val.
+func DefaultSplits() []string { return []string{"test", "val"} }
+
+// Main returns the main split: the first.
+func (p Params) Main() string { return p.Splits[0] }
 
 // Params configure an evaluate instance (config sections evaluate-xe, …); DefaultParams gives
 // the defaults.
@@ -112,8 +127,9 @@ type Params struct {
 	// FeatureCacheMB bounds the memory holding region features for the KL pass.
 	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
 
-	// Split is the split decoded.
-	Split string `yaml:"split"`
+	// Splits are the splits decoded and scored, the main one (the report's first table, the
+	// pictures) first: test, then val.
+	Splits []string `yaml:"splits"`
 	// BeamSize is the beam width (1: greedy).
 	BeamSize int `yaml:"beam_size"`
 	// DecodeBatch is the number of images decoded per model call. It enters the key: batch
@@ -125,13 +141,13 @@ type Params struct {
 	BLAS blas.Name `yaml:"blas" key:"-"`
 }
 
-// DefaultParams returns the defaults of the named instance: greedy decoding of the test split
-// with the captioner's best model, grounding against the captions stage's references, KL to
+// DefaultParams returns the defaults of the named instance: greedy decoding of the test and val
+// splits with the captioner's best model, grounding against the captions stage's references, KL to
 // POS-SCAN's attention, 8 pictures.
 func DefaultParams(name string) Params {
 	return Params{Model: "@" + CaptionerOf(name) + "/" + models.BestFile, Captions: captioning.DefaultCaptions,
 		Vocab: captioning.DefaultVocab, Features: captioning.DefaultFeatures, GroundingRefs: "@captions/grounding_refs",
-		KLTeacher: models.POSSCAN, FeatureCacheMB: captioning.DefaultFeatureCacheMB, Split: DefaultSplit, BeamSize: 1,
+		KLTeacher: models.POSSCAN, FeatureCacheMB: captioning.DefaultFeatureCacheMB, Splits: DefaultSplits(), BeamSize: 1,
 		DecodeBatch: DefaultDecodeBatch, Pictures: DefaultPictures, BLAS: blas.Default}
 }
 
@@ -161,8 +177,8 @@ func (p Params) validate() error {
 		return config.Invalid("kl_teacher", p.KLTeacher, "scan, scan-plain or none")
 	case p.FeatureCacheMB < 0:
 		return config.Invalid("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
-	case p.Split == "":
-		return config.Invalid("split", p.Split, "a split name")
+	case len(p.Splits) == 0:
+		return config.Invalid("splits", "[]", "at least one split (the first is the main one)")
 	case p.BeamSize < 1:
 		return config.Invalid("beam_size", p.BeamSize, "≥ 1")
 	case p.DecodeBatch < 1:
@@ -173,6 +189,11 @@ func (p Params) validate() error {
 		return config.Invalid("class_names", p.ClassNames, "unset when grounding_refs is none")
 	case p.GroundingReference == None:
 		return config.Invalid("grounding_reference", p.GroundingReference, "a reference file, or unset (the own references); grounding_refs: none switches grounding off")
+	}
+	for i, s := range p.Splits {
+		if s == "" || slices.Index(p.Splits, s) < i || strings.ContainsAny(s, "/\\") {
+			return config.Invalid(fmt.Sprintf("splits[%d]", i), s, "a split name, each once, without a slash")
+		}
 	}
 	return p.BLAS.Validate()
 }

@@ -64,13 +64,14 @@ func (d *Decode) Box(i int) [4]float32 {
 
 // Config is everything Build needs: resolved locations and settings.
 type Config struct {
-	Model       string // captioner checkpoint
-	Captions    string // captions table directory
-	Vocab       string // vocab.json
-	Features    string // feature store directory
-	Out         string // output directory
-	NumShards   int
-	Split       string
+	Model     string // captioner checkpoint
+	Captions  string // captions table directory
+	Vocab     string // vocab.json
+	Features  string // feature store directory
+	Out       string // output directory
+	NumShards int
+	// Splits are decoded one after the other, each into <split>/decodes.
+	Splits      []string
 	BeamSize    int
 	DecodeBatch int
 	BLAS        string
@@ -80,7 +81,7 @@ type Config struct {
 // call of a DoFn that holds the model. It panics on a malformed Config.
 func Build(s beam.Scope, cfg Config) {
 	s = s.Scope("evaluate.Build")
-	if cfg.NumShards < 1 || cfg.BeamSize < 1 || cfg.DecodeBatch < 1 || cfg.Out == "" || cfg.Model == "" || cfg.Split == "" {
+	if cfg.NumShards < 1 || cfg.BeamSize < 1 || cfg.DecodeBatch < 1 || cfg.Out == "" || cfg.Model == "" || len(cfg.Splits) == 0 {
 		panic(fmt.Sprintf("evaluate: Build: bad config %+v", cfg))
 	}
 	shards := make([]int, cfg.NumShards)
@@ -92,7 +93,7 @@ func Build(s beam.Scope, cfg Config) {
 	shardcheck.All(s, "evaluate", done, cfg.NumShards)
 }
 
-// decodeShardFn decodes the split's images of one shard.
+// decodeShardFn decodes the splits' images of one shard.
 type decodeShardFn struct {
 	Config Config
 
@@ -120,19 +121,24 @@ func (f *decodeShardFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-// ProcessElement decodes and writes shard sh, unless an earlier attempt wrote it, and reports
-// it done.
+// ProcessElement decodes and writes shard sh of every split, except those an earlier attempt
+// wrote, and reports it done.
 func (f *decodeShardFn) ProcessElement(ctx context.Context, sh int, done func(int)) error {
-	if err := f.process(ctx, sh); err != nil {
-		return err
+	for _, split := range f.Config.Splits {
+		if err := f.process(ctx, split, sh); err != nil {
+			return err
+		}
 	}
 	done(sh)
 	return nil
 }
 
-func (f *decodeShardFn) process(ctx context.Context, sh int) error {
+// DecodesOf returns the directory of a split's decode shards inside the output.
+func DecodesOf(split string) string { return split + "/" + DecodesTable }
+
+func (f *decodeShardFn) process(ctx context.Context, split string, sh int) error {
 	cfg := f.Config
-	name := shard.Name(DecodesTable, sh, cfg.NumShards)
+	name := shard.Name(DecodesOf(split), sh, cfg.NumShards)
 	out := blobio.Join(cfg.Out, name)
 	if ok, err := blobio.Exists(ctx, out); err != nil {
 		return fmt.Errorf("evaluate: %w", err)
@@ -141,7 +147,7 @@ func (f *decodeShardFn) process(ctx context.Context, sh int) error {
 		return nil
 	}
 	start := time.Now()
-	ids, err := splitImages(ctx, cfg, sh)
+	ids, err := splitImages(ctx, cfg, split, sh)
 	if err != nil {
 		return err
 	}
@@ -154,7 +160,7 @@ func (f *decodeShardFn) process(ctx context.Context, sh int) error {
 		err = fmt.Errorf("evaluate: %w", cerr)
 	}
 	if err != nil {
-		return fmt.Errorf("evaluate: shard %d: %w", sh, err)
+		return fmt.Errorf("evaluate: %s split, shard %d: %w", split, sh, err)
 	}
 	opts := parquetshard.Options{NoStatistics: []string{"caption", "tokens.list.element", "beta"}}
 	if err := parquetshard.Write(ctx, out, rows, func(a, b *Decode) int { return a.Compare(b) }, opts); err != nil {
@@ -166,7 +172,7 @@ func (f *decodeShardFn) process(ctx context.Context, sh int) error {
 }
 
 // splitImages returns the sorted ids of the split's images in captions shard sh.
-func splitImages(ctx context.Context, cfg Config, sh int) ([]int64, error) {
+func splitImages(ctx context.Context, cfg Config, split string, sh int) ([]int64, error) {
 	capName := shard.Name(captions.CaptionsTable, sh, cfg.NumShards)
 	rows, err := captions.ReadShard(ctx, blobio.Join(cfg.Captions, strings.TrimPrefix(capName, captions.CaptionsTable+"/")))
 	if err != nil {
@@ -174,7 +180,7 @@ func splitImages(ctx context.Context, cfg Config, sh int) ([]int64, error) {
 	}
 	var ids []int64
 	for _, r := range rows {
-		if r.Split == cfg.Split && (len(ids) == 0 || ids[len(ids)-1] != r.ImageID) {
+		if r.Split == split && (len(ids) == 0 || ids[len(ids)-1] != r.ImageID) {
 			ids = append(ids, r.ImageID)
 		}
 	}

@@ -85,9 +85,26 @@ type AttentionMetrics struct {
 	Tokens int     `json:"tokens"`
 }
 
-// Metrics is metrics.json. Scores are fractions (coco-caption's and GVD's scale); report.md
-// shows them ×100.
+// Metrics is metrics.json: the scores of every evaluated split.
 type Metrics struct {
+	Stage     string `json:"stage"`
+	Captioner string `json:"captioner"`
+	Model     string `json:"model"`
+	BeamSize  int    `json:"beam_size"`
+	// Splits are the evaluated splits, the main one first; Scores their scores by split name.
+	Splits []string                 `json:"splits"`
+	Scores map[string]*SplitMetrics `json:"scores"`
+}
+
+// Main returns the main split's scores.
+func (m *Metrics) Main() *SplitMetrics { return m.Split(m.Splits[0]) }
+
+// Split returns a split's scores (nil when not evaluated).
+func (m *Metrics) Split(s string) *SplitMetrics { return m.Scores[s] }
+
+// SplitMetrics are one split's scores. Scores are fractions (coco-caption's and GVD's scale);
+// report.md shows them ×100.
+type SplitMetrics struct {
 	Stage     string `json:"stage"`
 	Captioner string `json:"captioner"`
 	Model     string `json:"model"`
@@ -105,11 +122,16 @@ type Metrics struct {
 	// Caption holds BLEU-1..4, ROUGE-L and CIDEr-D of the corpus.
 	Caption   CaptionScores     `json:"caption"`
 	Grounding *GroundingMetrics `json:"grounding,omitempty"`
-	// Pictures lists the drawn pictures (output names).
+	// Pictures lists the drawn pictures (output names; the main split's).
 	Pictures []string `json:"pictures"`
 }
 
-// PerImage is per_image.json: what each decoded image contributes to the corpus scores, from
+// PerImages is per_image.json: each evaluated split's PerImage by split name.
+type PerImages struct {
+	Splits map[string]*PerImage `json:"splits"`
+}
+
+// PerImage is what each decoded image of a split contributes to the corpus scores, from
 // which a bootstrap replicate (eval/bootstrap) recomputes them exactly: BLEU's sufficient
 // statistics (caption.BleuStatistic), ROUGE-L and CIDEr-D (means over images), and GVD's
 // per-class F1 decisions of each mode (grounding.F1Statistic; an image without grounding
@@ -193,10 +215,11 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 	}
 	return &engine.Stage{
 		Name:        name,
-		Description: fmt.Sprintf("decode the %s split with %s (beam %d), caption and grounding metrics, attention pictures (Beam)", p.Split, p.Model, p.BeamSize),
+		Description: fmt.Sprintf("decode the %s splits with %s (beam %d), caption and grounding metrics, attention pictures (Beam)", strings.Join(p.Splits, " and "), p.Model, p.BeamSize),
 		Version:     "1",
-		// 2: per_image.json.
-		SchemaVersion: "2",
+		// 2: per_image.json. 3: every split of splits (test and val) evaluated: its files
+		// under <split>/, metrics.json and per_image.json by split.
+		SchemaVersion: "3",
 		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run:           func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
@@ -205,7 +228,7 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 
 func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	cfg := Config{Model: r.Input(InputModel), Captions: r.Input(InputCaptions), Vocab: r.Input(InputVocab),
-		Features: r.Input(InputFeatures), Out: r.Out, Split: p.Split, BeamSize: p.BeamSize, DecodeBatch: p.DecodeBatch, BLAS: string(p.BLAS)}
+		Features: r.Input(InputFeatures), Out: r.Out, Splits: p.Splits, BeamSize: p.BeamSize, DecodeBatch: p.DecodeBatch, BLAS: string(p.BLAS)}
 	n, err := align.NumShards(ctx, cfg.Captions)
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
@@ -222,74 +245,39 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 		return fmt.Errorf("evaluate: the captions table has %d shards and the feature store %d: give both stages the same num_shards", n, nf)
 	}
 	cfg.NumShards = n
-	r.Logf("decoding the %s split of %d shards with %s (beam %d, %d images per call, blas %s)", p.Split, n, p.Model, p.BeamSize, p.DecodeBatch, p.BLAS)
+	r.Logf("decoding the %s splits of %d shards with %s (beam %d, %d images per call, blas %s)", strings.Join(p.Splits, " and "), n, p.Model, p.BeamSize, p.DecodeBatch, p.BLAS)
 	pl := beam.NewPipeline()
 	Build(pl.Root(), cfg)
 	if err := beamrun.Run(ctx, pl, "evaluate", ""); err != nil {
 		return fmt.Errorf("evaluate: pipeline: %w", err)
 	}
-	for i := 0; i < n; i++ {
-		name := shard.Name(DecodesTable, i, n)
-		k, err := parquetshard.NumRows(ctx, r.Output(name))
-		if err != nil {
-			return fmt.Errorf("evaluate: %w", err)
-		}
-		r.SetRows(name, k)
-	}
-	decodes, err := parquetshard.ReadAll[Decode](ctx, r.Output(DecodesTable))
-	if err != nil {
-		return fmt.Errorf("evaluate: %w", err)
-	}
-	sort.Slice(decodes, func(i, j int) bool { return decodes[i].ImageID < decodes[j].ImageID })
 	rows, err := captions.ReadCaptions(ctx, cfg.Captions)
 	if err != nil {
 		return err
 	}
-	refs := References(rows, p.Split)
-	if len(decodes) != len(refs) {
-		return fmt.Errorf("evaluate: %d images decoded, the %s split has %d", len(decodes), p.Split, len(refs))
-	}
-	if len(decodes) == 0 {
-		return fmt.Errorf("evaluate: the %s split of %s has no images", p.Split, cfg.Captions)
-	}
-	results := Results(decodes)
-	rj, err := json.MarshalIndent(results, "", " ")
-	if err != nil {
-		return fmt.Errorf("evaluate: %w", err)
-	}
-	if err := blobio.WriteAll(ctx, r.Output(ResultsFile), append(rj, '\n')); err != nil {
-		return err
-	}
-	res, err := caption.Score(refs, Predictions(results), caption.Options{})
-	if err != nil {
-		return fmt.Errorf("evaluate: %w", err)
-	}
-	met := &Metrics{Stage: name, Captioner: CaptionerOf(name), Model: p.Model, Split: p.Split, BeamSize: p.BeamSize,
-		Images: len(decodes), Caption: ScoresOf(res.Corpus), Pictures: []string{}}
-	per := perImageOf(res)
-	words := map[string]bool{}
-	for _, d := range decodes {
-		met.MeanLength += float64(len(d.Tokens)) / float64(len(decodes))
-		if !d.Ended {
-			met.Unended++
-		}
-		for _, w := range d.Tokens {
-			words[w] = true
-		}
-	}
-	met.Vocabulary = len(words)
-	if p.Grounding() {
-		if met.Grounding, err = groundingEval(ctx, r, p, rows, decodes, per); err != nil {
+	met := &Metrics{Stage: name, Captioner: CaptionerOf(name), Model: p.Model, BeamSize: p.BeamSize, Splits: p.Splits, Scores: map[string]*SplitMetrics{}}
+	per := &PerImages{Splits: map[string]*PerImage{}}
+	decodes := map[string][]Decode{}
+	info := map[string]any{}
+	for i, split := range p.Splits {
+		sm, pi, ds, err := evaluateSplit(ctx, r, cfg, p, rows, split, i == 0)
+		if err != nil {
 			return err
 		}
-	}
-	if p.KLTeacherModel != "" {
-		if met.Attention, err = attentionEval(ctx, cfg, r.Input(InputKLTeacher), p, rows, per); err != nil {
-			return err
+		sm.Stage, sm.Captioner = name, met.Captioner
+		met.Scores[split], per.Splits[split], decodes[split] = sm, pi, ds
+		si := map[string]any{"images": sm.Images, "bleu4": sm.Caption.Bleu4, "cider": sm.Caption.CIDEr}
+		line := fmt.Sprintf("%s: %d images: B@1 %.1f B@4 %.1f ROUGE-L %.1f CIDEr-D %.1f", split, sm.Images, 100*sm.Caption.Bleu1, 100*sm.Caption.Bleu4, 100*sm.Caption.RougeL, 100*sm.Caption.CIDEr)
+		if g := sm.Grounding; g != nil {
+			si["f1_all"], si["f1_loc"] = g.All.F1, g.Loc.F1
+			line += fmt.Sprintf(", F1_all %.2f F1_loc %.2f", 100*g.All.F1, 100*g.Loc.F1)
 		}
-	}
-	if err := drawPictures(ctx, r, p, decodes, met); err != nil {
-		return err
+		if a := sm.Attention; a != nil {
+			si["attention_kl"] = a.KL
+			line += fmt.Sprintf(", KL(α‖β) to %s %.4f", a.Teacher, a.KL)
+		}
+		info[split] = si
+		r.Logf("%s", line)
 	}
 	if err := writeJSON(ctx, r.Output(MetricsFile), met); err != nil {
 		return err
@@ -304,19 +292,81 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	if err := blobio.WriteAll(ctx, r.Output(ReportFile), []byte(Report(met, decodes))); err != nil {
 		return err
 	}
-	info := map[string]any{"images": met.Images, "bleu4": met.Caption.Bleu4, "cider": met.Caption.CIDEr}
-	line := fmt.Sprintf("%d images: B@1 %.1f B@4 %.1f ROUGE-L %.1f CIDEr-D %.1f", met.Images, 100*met.Caption.Bleu1, 100*met.Caption.Bleu4, 100*met.Caption.RougeL, 100*met.Caption.CIDEr)
-	if g := met.Grounding; g != nil {
-		info["f1_all"], info["f1_loc"] = g.All.F1, g.Loc.F1
-		line += fmt.Sprintf(", F1_all %.2f F1_loc %.2f", 100*g.All.F1, 100*g.Loc.F1)
-	}
-	if a := met.Attention; a != nil {
-		info["attention_kl"] = a.KL
-		line += fmt.Sprintf(", KL(α‖β) to %s %.4f", a.Teacher, a.KL)
-	}
 	r.SetInfo("evaluate", info)
-	r.Logf("%s; %s", line, r.Output(ReportFile))
+	r.Logf("%s", r.Output(ReportFile))
 	return nil
+}
+
+// ResultsOf returns a split's results.json inside the output.
+func ResultsOf(split string) string { return split + "/" + ResultsFile }
+
+// SubmissionOf returns a split's grounding_submission.json inside the output.
+func SubmissionOf(split string) string { return split + "/" + SubmissionFile }
+
+// evaluateSplit scores one decoded split: results.json, caption metrics, grounding (submission
+// and F1), the attention KL and, for the main split, the pictures.
+func evaluateSplit(ctx context.Context, r *engine.Run, cfg Config, p Params, rows []captions.Row, split string, main bool) (*SplitMetrics, *PerImage, []Decode, error) {
+	for i := 0; i < cfg.NumShards; i++ {
+		name := shard.Name(DecodesOf(split), i, cfg.NumShards)
+		k, err := parquetshard.NumRows(ctx, r.Output(name))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("evaluate: %w", err)
+		}
+		r.SetRows(name, k)
+	}
+	decodes, err := parquetshard.ReadAll[Decode](ctx, r.Output(DecodesOf(split)))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("evaluate: %w", err)
+	}
+	sort.Slice(decodes, func(i, j int) bool { return decodes[i].ImageID < decodes[j].ImageID })
+	refs := References(rows, split)
+	if len(decodes) != len(refs) {
+		return nil, nil, nil, fmt.Errorf("evaluate: %d images decoded, the %s split has %d", len(decodes), split, len(refs))
+	}
+	if len(decodes) == 0 {
+		return nil, nil, nil, fmt.Errorf("evaluate: the %s split of %s has no images", split, cfg.Captions)
+	}
+	results := Results(decodes)
+	rj, err := json.MarshalIndent(results, "", " ")
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if err := blobio.WriteAll(ctx, r.Output(ResultsOf(split)), append(rj, '\n')); err != nil {
+		return nil, nil, nil, err
+	}
+	res, err := caption.Score(refs, Predictions(results), caption.Options{})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("evaluate: %s split: %w", split, err)
+	}
+	met := &SplitMetrics{Model: p.Model, Split: split, BeamSize: p.BeamSize, Images: len(decodes), Caption: ScoresOf(res.Corpus), Pictures: []string{}}
+	per := perImageOf(res)
+	words := map[string]bool{}
+	for _, d := range decodes {
+		met.MeanLength += float64(len(d.Tokens)) / float64(len(decodes))
+		if !d.Ended {
+			met.Unended++
+		}
+		for _, w := range d.Tokens {
+			words[w] = true
+		}
+	}
+	met.Vocabulary = len(words)
+	if p.Grounding() {
+		if met.Grounding, err = groundingEval(ctx, r, p, rows, split, decodes, per); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if p.KLTeacherModel != "" {
+		if met.Attention, err = attentionEval(ctx, cfg, r.Input(InputKLTeacher), p, rows, split, per); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if main {
+		if err := drawPictures(ctx, r, p, decodes, met); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return met, per, decodes, nil
 }
 
 func writeJSON(ctx context.Context, loc string, v any) error {
@@ -329,13 +379,13 @@ func writeJSON(ctx context.Context, loc string, v any) error {
 
 // groundingEval writes the submission and computes F1_all and F1_loc, and their per-image
 // decisions into per.
-func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions.Row, decodes []Decode, per *PerImage) (*GroundingMetrics, error) {
+func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions.Row, split string, decodes []Decode, per *PerImage) (*GroundingMetrics, error) {
 	g := &GroundingMetrics{}
 	var refs *grounding.References
 	var classList []string
 	if p.GVDReference() {
 		var err error
-		if refs, err = captions.ReadGroundingReference(ctx, r.Input(InputGroundingRef), p.GroundingReference, captions.SplitIDs(rows, p.Split)); err != nil {
+		if refs, err = captions.ReadGroundingReference(ctx, r.Input(InputGroundingRef), p.GroundingReference, captions.SplitIDs(rows, split)); err != nil {
 			return nil, err
 		}
 		g.Reference, g.ClassSource, classList = p.GroundingReference, "grounding_reference", ClassesOfReferences(refs)
@@ -344,7 +394,7 @@ func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions
 		if err != nil {
 			return nil, err
 		}
-		refs, g.RefWordsPastMaxLength = GroundingReferences(rows, grefs, p.Split)
+		refs, g.RefWordsPastMaxLength = GroundingReferences(rows, grefs, split)
 		g.ClassSource, classList = "grounding_refs", ClassesOfRefs(grefs)
 	}
 	if p.ClassNames != "" {
@@ -368,7 +418,7 @@ func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions
 	if err != nil {
 		return nil, err
 	}
-	if err := blobio.WriteAll(ctx, r.Output(SubmissionFile), sj); err != nil {
+	if err := blobio.WriteAll(ctx, r.Output(SubmissionOf(split)), sj); err != nil {
 		return nil, err
 	}
 	g.RefImages = len(refs.Images)
@@ -377,7 +427,7 @@ func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions
 		if p.GVDReference() {
 			src = p.GroundingReference
 		}
-		return nil, fmt.Errorf("evaluate: %s has no grounding references of the %s split (grounding_refs: none switches grounding off)", src, p.Split)
+		return nil, fmt.Errorf("evaluate: %s has no grounding references of the %s split (grounding_refs: none switches grounding off)", src, split)
 	}
 	for _, m := range []grounding.Mode{grounding.ModeAll, grounding.ModeLoc} {
 		res, err := grounding.F1(refs, sub, m, nil)
@@ -404,7 +454,7 @@ func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions
 // attentionEval scores the captioner teacher-forced on the split's ground-truth captions:
 // mean XE and mean KL(α‖β) with α computed by the matching model, one image per call so that
 // each image's KL sum goes into per.
-func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params, rows []captions.Row, per *PerImage) (*AttentionMetrics, error) {
+func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params, rows []captions.Row, split string, per *PerImage) (*AttentionMetrics, error) {
 	m, _, err := captioning.LoadModel(ctx, cfg.Model)
 	if err != nil {
 		return nil, err
@@ -418,11 +468,11 @@ func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params,
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	defer store.Close()
-	split, err := captioning.SelectSplit(rows, []string{p.Split}, 0)
+	sel, err := captioning.SelectSplit(rows, []string{split}, 0)
 	if err != nil {
 		return nil, err
 	}
-	src := &captioning.Source{Ctx: ctx, Split: split, Feats: scan.NewFeatureCache(store, int64(p.FeatureCacheMB)<<20), Alpha: &captioning.Online{Model: sm}}
+	src := &captioning.Source{Ctx: ctx, Split: sel, Feats: scan.NewFeatureCache(store, int64(p.FeatureCacheMB)<<20), Alpha: &captioning.Online{Model: sm}}
 	a := &AttentionMetrics{Teacher: p.KLTeacher}
 	at := make(map[int64]int, len(per.ImageIDs))
 	for i, id := range per.ImageIDs {
@@ -441,7 +491,7 @@ func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params,
 		}
 		k, ok := at[src.ImageID(i)]
 		if !ok {
-			return nil, fmt.Errorf("evaluate: image %d of the %s split was not decoded", src.ImageID(i), p.Split)
+			return nil, fmt.Errorf("evaluate: image %d of the %s split was not decoded", src.ImageID(i), split)
 		}
 		per.KLSum[k], per.Nouns[k] = st.KL*float64(st.Nouns), st.Nouns
 		kl += st.KL * float64(st.Nouns)
@@ -459,7 +509,7 @@ func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params,
 }
 
 // drawPictures draws the first p.Pictures decodes (by image id) with their nouns' attended boxes.
-func drawPictures(ctx context.Context, r *engine.Run, p Params, decodes []Decode, met *Metrics) error {
+func drawPictures(ctx context.Context, r *engine.Run, p Params, decodes []Decode, met *SplitMetrics) error {
 	if p.Pictures <= 0 {
 		return nil
 	}
@@ -519,11 +569,21 @@ func loadImage(ctx context.Context, dir string, id int64) (image.Image, error) {
 	return nil, fmt.Errorf("evaluate: image %d: none of %s exists", id, strings.Join(tried, ", "))
 }
 
-// Report renders report.md: the scores (×100), the grounding per-class table and sample captions.
-func Report(m *Metrics, decodes []Decode) string {
+// Report renders report.md: per split (the main one first), the scores (×100), the grounding
+// per-class table and sample captions (decodes by split).
+func Report(m *Metrics, decodes map[string][]Decode) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s: %s on the %s split\n\n", m.Stage, m.Captioner, m.Split)
-	fmt.Fprintf(&b, "Model `%s`, beam size %d, %d images; mean length %.2f words, %d distinct words, %d captions stopped at the maximum length.\n\n",
+	fmt.Fprintf(&b, "# %s: %s on the %s splits\n\n", m.Stage, m.Captioner, strings.Join(m.Splits, " and "))
+	for _, s := range m.Splits {
+		splitReport(&b, m.Scores[s], decodes[s])
+	}
+	return b.String()
+}
+
+// splitReport renders one split's section of report.md.
+func splitReport(b *strings.Builder, m *SplitMetrics, decodes []Decode) {
+	fmt.Fprintf(b, "## The %s split\n\n", m.Split)
+	fmt.Fprintf(b, "Model `%s`, beam size %d, %d images; mean length %.2f words, %d distinct words, %d captions stopped at the maximum length.\n\n",
 		m.Model, m.BeamSize, m.Images, m.MeanLength, m.Vocabulary, m.Unended)
 	c := m.Caption
 	b.WriteString("| B@1 | B@2 | B@3 | B@4 | ROUGE-L | CIDEr-D |")
@@ -536,38 +596,37 @@ func Report(m *Metrics, decodes []Decode) string {
 	}
 	b.WriteString("\n" + sep + "\n" + vals + "\n\n")
 	if a := m.Attention; a != nil {
-		fmt.Fprintf(&b, "Teacher-forced on the ground-truth captions: token XE %.4f (%d tokens); KL(α‖β) to %s %.4f over %d nouns.\n\n", a.XE, a.Tokens, a.Teacher, a.KL, a.Nouns)
+		fmt.Fprintf(b, "Teacher-forced on the ground-truth captions: token XE %.4f (%d tokens); KL(α‖β) to %s %.4f over %d nouns.\n\n", a.XE, a.Tokens, a.Teacher, a.KL, a.Nouns)
 	}
 	if g := m.Grounding; g != nil {
-		fmt.Fprintf(&b, "## Grounding\n\n%d generated words name one of %d classes (from %s); %d reference images (%d annotated words past the captions' maximum length not scored).\n\n",
+		fmt.Fprintf(b, "### Grounding\n\n%d generated words name one of %d classes (from %s); %d reference images (%d annotated words past the captions' maximum length not scored).\n\n",
 			g.GroundedWords, g.Classes, g.ClassSource, g.RefImages, g.RefWordsPastMaxLength)
 		b.WriteString("| mode | precision | recall | F1 | classes |\n|---|---|---|---|---|\n")
 		for _, s := range []struct {
 			n string
 			f F1Scores
 		}{{"all", g.All}, {"loc", g.Loc}} {
-			fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.2f | %d |\n", s.n, 100*s.f.Precision, 100*s.f.Recall, 100*s.f.F1, s.f.Classes)
+			fmt.Fprintf(b, "| %s | %.2f | %.2f | %.2f | %d |\n", s.n, 100*s.f.Precision, 100*s.f.Recall, 100*s.f.F1, s.f.Classes)
 		}
-		b.WriteString("\n### Per class (F1_all; F1_loc in brackets)\n\n| class | precision | recall | words |\n|---|---|---|---|\n")
+		b.WriteString("\n#### Per class (F1_all; F1_loc in brackets)\n\n| class | precision | recall | words |\n|---|---|---|---|\n")
 		loc := map[string]grounding.ClassScore{}
 		for _, cs := range g.Loc.PerClass {
 			loc[cs.Class] = cs
 		}
 		for _, cs := range g.All.PerClass {
 			l := loc[cs.Class]
-			fmt.Fprintf(&b, "| %s | %.1f (%.1f) | %.1f (%.1f) | %d |\n", cs.Class, 100*cs.Precision, 100*l.Precision, 100*cs.Recall, 100*l.Recall, cs.NumRecall)
+			fmt.Fprintf(b, "| %s | %.1f (%.1f) | %.1f (%.1f) | %d |\n", cs.Class, 100*cs.Precision, 100*l.Precision, 100*cs.Recall, 100*l.Recall, cs.NumRecall)
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("## Sample captions\n\n| image | caption |\n|---|---|\n")
+	b.WriteString("### Sample captions\n\n| image | caption |\n|---|---|\n")
 	for _, d := range decodes[:min(10, len(decodes))] {
-		fmt.Fprintf(&b, "| %d | %s |\n", d.ImageID, d.Caption)
+		fmt.Fprintf(b, "| %d | %s |\n", d.ImageID, d.Caption)
 	}
 	if len(m.Pictures) > 0 {
-		b.WriteString("\n## Attention pictures\n\nEach noun's box is the region with the largest attention β when the word was generated.\n\n")
+		b.WriteString("\n### Attention pictures\n\nEach noun's box is the region with the largest attention β when the word was generated.\n\n")
 		for _, p := range m.Pictures {
-			fmt.Fprintf(&b, "![%s](%s)\n", p, p)
+			fmt.Fprintf(b, "![%s](%s)\n", p, p)
 		}
 	}
-	return b.String()
 }

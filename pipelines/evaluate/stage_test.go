@@ -70,106 +70,124 @@ func TestMetricsMatchFiles(t *testing.T) {
 	if err := json.Unmarshal(readFile(t, filepath.Join(out, evaluate.MetricsFile)), &met); err != nil {
 		t.Fatal(err)
 	}
-	refs, err := caption.ReadReferences(filepath.Join(synthDir, "dataset.json"), caption.ReadOptions{Split: "test"})
-	if err != nil {
+	if strings.Join(met.Splits, ",") != "test,val" || met.Main() != met.Split("test") || len(met.Scores) != 2 {
+		t.Fatalf("metrics.json splits %v with scores of %d, want test (main) and val", met.Splits, len(met.Scores))
+	}
+	var perAll evaluate.PerImages
+	if err := json.Unmarshal(readFile(t, filepath.Join(out, evaluate.PerImageFile)), &perAll); err != nil {
 		t.Fatal(err)
 	}
-	preds, err := caption.ReadPredictions(filepath.Join(out, evaluate.ResultsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if met.Images != len(refs) || len(preds) != len(refs) {
-		t.Fatalf("%d images in metrics, %d predictions, %d test images", met.Images, len(preds), len(refs))
-	}
-	res, err := caption.Score(refs, preds, caption.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := evaluate.ScoresOf(res.Corpus)
-	for _, c := range [][2]float64{{met.Caption.Bleu1, want.Bleu1}, {met.Caption.Bleu4, want.Bleu4}, {met.Caption.RougeL, want.RougeL}, {met.Caption.CIDEr, want.CIDEr}} {
-		if math.Abs(c[0]-c[1]) > tol {
-			t.Errorf("metrics.json caption scores %+v, recomputed %+v", met.Caption, want)
-			break
+	// Every split's files and scores, recomputed independently.
+	for _, split := range met.Splits {
+		sm := met.Split(split)
+		if sm.Split != split {
+			t.Errorf("scores of %s say split %s", split, sm.Split)
 		}
-	}
-	if met.Caption.Bleu1 == 0 {
-		t.Errorf("B@1 is 0: the captioner learnt nothing, the test checks little (%+v)", met.Caption)
-	}
-	// Grounding: the submission file against references read from the Entities folder.
-	sub, err := grounding.ReadSubmission(filepath.Join(out, evaluate.SubmissionFile), grounding.GeneratedCaptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	classes, err := grounding.ReadClassList(filepath.Join(synthDir, "class_names.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []int64
-	for id := range refs {
-		ids = append(ids, id)
-	}
-	grefs, err := grounding.ReadEntities(synthDir, classes, ids, grounding.EntitiesOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if met.Grounding == nil || met.Grounding.RefImages != len(refs) {
-		t.Fatalf("grounding metrics %+v, want references of the %d test images", met.Grounding, len(refs))
-	}
-	// The tiny captioner rarely names an object: TestSubmission checks grounded words.
-	for _, c := range []struct {
-		mode grounding.Mode
-		got  evaluate.F1Scores
-	}{{grounding.ModeAll, met.Grounding.All}, {grounding.ModeLoc, met.Grounding.Loc}} {
-		r, err := grounding.F1(grefs, sub, c.mode, nil)
+		refs, err := caption.ReadReferences(filepath.Join(synthDir, "dataset.json"), caption.ReadOptions{Split: split})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if math.Abs(r.F1-c.got.F1) > tol || math.Abs(r.Precision-c.got.Precision) > tol || math.Abs(r.Recall-c.got.Recall) > tol {
-			t.Errorf("F1_%s: metrics.json P %g R %g F1 %g, recomputed from the Entities folder P %g R %g F1 %g",
-				c.mode, c.got.Precision, c.got.Recall, c.got.F1, r.Precision, r.Recall, r.F1)
+		preds, err := caption.ReadPredictions(filepath.Join(out, evaluate.ResultsOf(split)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sm.Images != len(refs) || len(preds) != len(refs) {
+			t.Fatalf("%s: %d images in metrics, %d predictions, %d images", split, sm.Images, len(preds), len(refs))
+		}
+		res, err := caption.Score(refs, preds, caption.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := evaluate.ScoresOf(res.Corpus)
+		for _, c := range [][2]float64{{sm.Caption.Bleu1, want.Bleu1}, {sm.Caption.Bleu4, want.Bleu4}, {sm.Caption.RougeL, want.RougeL}, {sm.Caption.CIDEr, want.CIDEr}} {
+			if math.Abs(c[0]-c[1]) > tol {
+				t.Errorf("metrics.json caption scores %+v, recomputed %+v", sm.Caption, want)
+				break
+			}
+		}
+		if sm.Caption.Bleu1 == 0 {
+			t.Errorf("B@1 is 0: the captioner learnt nothing, the test checks little (%+v)", sm.Caption)
+		}
+		// Grounding: the submission file against references read from the Entities folder.
+		sub, err := grounding.ReadSubmission(filepath.Join(out, evaluate.SubmissionOf(split)), grounding.GeneratedCaptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		classes, err := grounding.ReadClassList(filepath.Join(synthDir, "class_names.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for id := range refs {
+			ids = append(ids, id)
+		}
+		grefs, err := grounding.ReadEntities(synthDir, classes, ids, grounding.EntitiesOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sm.Grounding == nil || sm.Grounding.RefImages != len(refs) {
+			t.Fatalf("grounding metrics %+v, want references of the %d test images", sm.Grounding, len(refs))
+		}
+		// The tiny captioner rarely names an object: TestSubmission checks grounded words.
+		for _, c := range []struct {
+			mode grounding.Mode
+			got  evaluate.F1Scores
+		}{{grounding.ModeAll, sm.Grounding.All}, {grounding.ModeLoc, sm.Grounding.Loc}} {
+			r, err := grounding.F1(grefs, sub, c.mode, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(r.F1-c.got.F1) > tol || math.Abs(r.Precision-c.got.Precision) > tol || math.Abs(r.Recall-c.got.Recall) > tol {
+				t.Errorf("F1_%s: metrics.json P %g R %g F1 %g, recomputed from the Entities folder P %g R %g F1 %g",
+					c.mode, c.got.Precision, c.got.Recall, c.got.F1, r.Precision, r.Recall, r.F1)
+			}
+		}
+		// per_image.json: with every image counted once, its statistics give the corpus scores.
+		per := perAll.Splits[split]
+		if per == nil {
+			t.Fatalf("per_image.json has no %s split", split)
+		}
+		if len(per.ImageIDs) != sm.Images || len(per.Bleu) != sm.Images || len(per.CIDEr) != sm.Images || len(per.RougeL) != sm.Images || len(per.F1All) != sm.Images || len(per.F1Loc) != sm.Images {
+			t.Fatalf("per_image.json: %d ids, %d bleu, %d cider, %d rouge, %d/%d F1 rows; want %d images", len(per.ImageIDs), len(per.Bleu), len(per.CIDEr), len(per.RougeL), len(per.F1All), len(per.F1Loc), sm.Images)
+		}
+		ones := make([]float64, sm.Images)
+		for i := range ones {
+			ones[i] = 1
+		}
+		for _, c := range []struct {
+			name      string
+			got, want float64
+		}{
+			{"Bleu_1", caption.BleuStatistic{PerImage: per.Bleu, N: 1}.Value(ones), sm.Caption.Bleu1},
+			{"Bleu_4", caption.BleuStatistic{PerImage: per.Bleu, N: 4}.Value(ones), sm.Caption.Bleu4},
+			{"ROUGE_L", bootstrap.Mean(per.RougeL).Value(ones), sm.Caption.RougeL},
+			{"CIDEr", bootstrap.Mean(per.CIDEr).Value(ones), sm.Caption.CIDEr},
+			{"F1_all", grounding.NewF1Statistic(per.F1All).Value(ones), sm.Grounding.All.F1},
+			{"F1_loc", grounding.NewF1Statistic(per.F1Loc).Value(ones), sm.Grounding.Loc.F1},
+			{"attention KL", bootstrap.Ratio{Num: per.KLSum, Den: floats(per.Nouns)}.Value(ones), sm.Attention.KL},
+		} {
+			if math.Abs(c.got-c.want) > tol {
+				t.Errorf("%s from per_image.json %g, metrics.json %g", c.name, c.got, c.want)
+			}
+		}
+		if a := sm.Attention; a == nil || a.Teacher != "scan" || a.Nouns == 0 || a.Tokens == 0 || !(a.KL > 0) || !(a.XE > 0) {
+			t.Errorf("attention metrics %+v, want POS-SCAN KL and XE over some nouns and tokens", sm.Attention)
+		}
+		if split != "test" && len(sm.Pictures) != 0 {
+			t.Errorf("%s: pictures %v; only the main split has pictures", split, sm.Pictures)
 		}
 	}
-	// per_image.json: with every image counted once, its statistics give the corpus scores.
-	var per evaluate.PerImage
-	if err := json.Unmarshal(readFile(t, filepath.Join(out, evaluate.PerImageFile)), &per); err != nil {
-		t.Fatal(err)
+	main := met.Main()
+	if len(main.Pictures) != 2 {
+		t.Fatalf("pictures %v, want 2", main.Pictures)
 	}
-	if len(per.ImageIDs) != met.Images || len(per.Bleu) != met.Images || len(per.CIDEr) != met.Images || len(per.RougeL) != met.Images || len(per.F1All) != met.Images || len(per.F1Loc) != met.Images {
-		t.Fatalf("per_image.json: %d ids, %d bleu, %d cider, %d rouge, %d/%d F1 rows; want %d images", len(per.ImageIDs), len(per.Bleu), len(per.CIDEr), len(per.RougeL), len(per.F1All), len(per.F1Loc), met.Images)
-	}
-	ones := make([]float64, met.Images)
-	for i := range ones {
-		ones[i] = 1
-	}
-	for _, c := range []struct {
-		name      string
-		got, want float64
-	}{
-		{"Bleu_1", caption.BleuStatistic{PerImage: per.Bleu, N: 1}.Value(ones), met.Caption.Bleu1},
-		{"Bleu_4", caption.BleuStatistic{PerImage: per.Bleu, N: 4}.Value(ones), met.Caption.Bleu4},
-		{"ROUGE_L", bootstrap.Mean(per.RougeL).Value(ones), met.Caption.RougeL},
-		{"CIDEr", bootstrap.Mean(per.CIDEr).Value(ones), met.Caption.CIDEr},
-		{"F1_all", grounding.NewF1Statistic(per.F1All).Value(ones), met.Grounding.All.F1},
-		{"F1_loc", grounding.NewF1Statistic(per.F1Loc).Value(ones), met.Grounding.Loc.F1},
-		{"attention KL", bootstrap.Ratio{Num: per.KLSum, Den: floats(per.Nouns)}.Value(ones), met.Attention.KL},
-	} {
-		if math.Abs(c.got-c.want) > tol {
-			t.Errorf("%s from per_image.json %g, metrics.json %g", c.name, c.got, c.want)
-		}
-	}
-	if a := met.Attention; a == nil || a.Teacher != "scan" || a.Nouns == 0 || a.Tokens == 0 || !(a.KL > 0) || !(a.XE > 0) {
-		t.Errorf("attention metrics %+v, want POS-SCAN KL and XE over some nouns and tokens", met.Attention)
-	}
-	if len(met.Pictures) != 2 {
-		t.Fatalf("pictures %v, want 2", met.Pictures)
-	}
-	for _, p := range met.Pictures {
+	for _, p := range main.Pictures {
 		if _, err := png.Decode(bytes.NewReader(readFile(t, filepath.Join(out, p)))); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
 	rep := string(readFile(t, filepath.Join(out, evaluate.ReportFile)))
-	if !strings.Contains(rep, "| B@1 |") || !strings.Contains(rep, "F1_all") {
+	if !strings.Contains(rep, "| B@1 |") || !strings.Contains(rep, "F1_all") || !strings.Contains(rep, "## The test split") || !strings.Contains(rep, "## The val split") {
 		t.Errorf("report.md lacks the score table:\n%s", rep)
 	}
 }
@@ -233,7 +251,7 @@ func TestResumeByShard(t *testing.T) {
 		first[f.Name] = readFile(t, filepath.Join(out, f.Name))
 	}
 	n := testworld.SmallShards
-	for _, f := range []string{engine.ManifestName, shard.Name(evaluate.DecodesTable, 1, n), evaluate.MetricsFile, evaluate.ResultsFile} {
+	for _, f := range []string{engine.ManifestName, shard.Name(evaluate.DecodesOf("val"), 1, n), evaluate.MetricsFile, evaluate.ResultsOf("test")} {
 		if err := os.Remove(filepath.Join(out, f)); err != nil {
 			t.Fatal(err)
 		}
@@ -358,7 +376,7 @@ evaluate-xe-posscan: *ev
 		if err := json.Unmarshal(readFile(t, filepath.Join(outDir(root, ms[evaluate.NameOf(c)]), evaluate.MetricsFile)), &met); err != nil {
 			t.Fatal(err)
 		}
-		kl[c] = met.Attention.KL
+		kl[c] = met.Main().Attention.KL
 	}
 	if kl[captionxe.NamePOSSCAN] >= kl[captionxe.NameBase] {
 		t.Errorf("KL(α‖β) on test: λ = %g gives %.4f, λ = 0 gives %.4f; want lower with distillation", lambda, kl[captionxe.NamePOSSCAN], kl[captionxe.NameBase])
@@ -400,15 +418,18 @@ func TestGVDReference(t *testing.T) {
 	if err := json.Unmarshal(readFile(t, filepath.Join(out, evaluate.MetricsFile)), &met); err != nil {
 		t.Fatal(err)
 	}
-	g := met.Grounding
+	g := met.Split("test").Grounding
 	if g == nil || g.Reference != path || g.RefImages != len(test)-1 {
 		t.Fatalf("grounding metrics %+v, want the reference %s with %d test images", g, path, len(test)-1)
+	}
+	if gv := met.Split("val").Grounding; gv == nil || gv.Reference != path || gv.RefImages != 2 {
+		t.Errorf("val grounding metrics %+v, want the reference %s with its 2 val images", gv, path)
 	}
 	refs, err := grounding.ReadReferences(path, test)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := grounding.ReadSubmission(filepath.Join(out, evaluate.SubmissionFile), grounding.GeneratedCaptions)
+	sub, err := grounding.ReadSubmission(filepath.Join(out, evaluate.SubmissionOf("test")), grounding.GeneratedCaptions)
 	if err != nil {
 		t.Fatal(err)
 	}

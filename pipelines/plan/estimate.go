@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/groundcap/groundcap/training/blas"
@@ -392,9 +393,10 @@ func (x CaptionSCST) Estimate(z *Sizes) *Estimate {
 
 // Evaluate describes an evaluate stage.
 type Evaluate struct {
-	Stage       string
-	Model       updown.Config
-	Split       string
+	Stage string
+	Model updown.Config
+	// Splits are decoded and scored one after the other; pictures are drawn of the first.
+	Splits      []string
 	BeamSize    int
 	DecodeBatch int
 	Pictures    int
@@ -403,17 +405,25 @@ type Evaluate struct {
 	Backend   string
 }
 
-// Estimate estimates the decoding of the split (one Beam pipeline), the teacher-forced scores
+// Estimate estimates the decoding of the splits (one Beam pipeline), the teacher-forced scores
 // with the matching model's α, and the pictures.
 func (v Evaluate) Estimate(z *Sizes) *Estimate {
 	c := captioner(v.Model, z)
-	imgs := z.Images[v.Split]
-	e := &Estimate{Stage: v.Stage, Inputs: fmt.Sprintf("%d %s images, beam %d, rnn %d", imgs, v.Split, v.BeamSize, c.RNNSize)}
+	imgs, first := 0, 0
+	var what []string
+	for i, s := range v.Splits {
+		imgs += z.Images[s]
+		if i == 0 {
+			first = z.Images[s]
+		}
+		what = append(what, fmt.Sprintf("%d %s", z.Images[s], s))
+	}
+	e := &Estimate{Stage: v.Stage, Inputs: fmt.Sprintf("%s images, beam %d, rnn %d", strings.Join(what, " + "), v.BeamSize, c.RNNSize)}
 	dec := decodeWork(c, imgs, v.DecodeBatch, max(1, v.BeamSize), z)
 	e.Parts = []Part{
 		{Name: pipelineStart, Wait: beamStart},
 		{Name: "decoding", Backend: v.Backend, Work: dec, Detail: fmt.Sprintf("%d images, beam %d", imgs, v.BeamSize)},
-		{Name: "pictures", Fixed: seconds(float64(min(v.Pictures, imgs)) / picturesPerSecond)},
+		{Name: "pictures", Fixed: seconds(float64(min(v.Pictures, first)) / picturesPerSecond)},
 		z.featureRead(),
 	}
 	if v.KLTeacher != nil && imgs > 0 {
@@ -421,9 +431,17 @@ func (v Evaluate) Estimate(z *Sizes) *Estimate {
 		m.Vocab, m.ImgDim = z.Vocab+1, z.FeatDim
 		l, t := z.slots(m)
 		b := max(1, min(v.DecodeBatch, imgs))
-		per := z.perImage(v.Split)
-		w := c.LossWork(b, b*per, z.Regions, min(z.MaxWords, c.MaxLen)+1).Plus(m.ForwardWork(tscan.Dims{I: b, K: z.Regions, J: b * per, L: l, E: m.Embed, T: t}))
-		e.Parts = append(e.Parts, Part{Name: "attention comparison", Backend: v.Backend, Work: w.Times(float64(imgs) / float64(b))})
+		var w nn.Work
+		for _, s := range v.Splits {
+			n := z.Images[s]
+			if n == 0 {
+				continue
+			}
+			per := z.perImage(s)
+			ws := c.LossWork(b, b*per, z.Regions, min(z.MaxWords, c.MaxLen)+1).Plus(m.ForwardWork(tscan.Dims{I: b, K: z.Regions, J: b * per, L: l, E: m.Embed, T: t}))
+			w = w.Plus(ws.Times(float64(n) / float64(b)))
+		}
+		e.Parts = append(e.Parts, Part{Name: "attention comparison", Backend: v.Backend, Work: w})
 	}
 	return e
 }

@@ -283,7 +283,7 @@ func (g *graph) estimate(name string, z *Sizes) (*Estimate, error) {
 		if err != nil {
 			return nil, err
 		}
-		v := Evaluate{Stage: name, Model: c, Split: p.Split, BeamSize: p.BeamSize, DecodeBatch: p.DecodeBatch, Pictures: p.Pictures, Backend: backend(p.BLAS)}
+		v := Evaluate{Stage: name, Model: c, Splits: p.Splits, BeamSize: p.BeamSize, DecodeBatch: p.DecodeBatch, Pictures: p.Pictures, Backend: backend(p.BLAS)}
 		if p.KLTeacherModel != "" {
 			t, _ := refStage(p.KLTeacherModel)
 			m, _, err := g.scanConfig(t)

@@ -84,13 +84,15 @@ func columns(withKL bool) []column {
 // template only lays out text.
 type (
 	htmlView struct {
-		Title, Key   string
-		Images       int
-		Intro        string
-		Heads        []string
-		Rows         []htmlRow
-		Matching     *htmlMatching
-		Diffs        *htmlDiffs
+		Title, Key string
+		Images     int
+		Intro      string
+		Heads      []string
+		Rows       []htmlRow
+		Matching   *htmlMatching
+		Diffs      *htmlDiffs
+		// Others are the tables of the other splits (val).
+		Others       []htmlSplit
 		Curves       []htmlCurve
 		Classes      []htmlClassTable
 		Variants     []htmlVariant
@@ -98,6 +100,12 @@ type (
 		HasGallery   bool
 		HasClasses   bool
 		HasIntervals bool
+	}
+	htmlSplit struct {
+		Split, Intro string
+		Heads        []string
+		Rows         []htmlRow
+		Diffs        *htmlDiffs
 	}
 	htmlRow struct {
 		Label, Anchor, Stage, Paper string
@@ -164,6 +172,68 @@ var tmpl = template.Must(template.New(HTMLFile).Funcs(template.FuncMap{"inc": fu
 // topClasses is the number of classes of a per-class table shown before the rest, which folds.
 const topClasses = 15
 
+// intro is the note above a split's comparison table.
+func intro(t *SplitTables, images int, teacher string) string {
+	out := fmt.Sprintf("Captioning and grounding on the %s split (%d images); scores ×100.", t.Split, images)
+	if teacher != "" {
+		out += fmt.Sprintf(" KL(α‖β) is the mean KL divergence of the captioner's attention β from %s's α on the ground-truth captions' nouns (teacher-forced; lower is closer).", teacherName(teacher))
+	}
+	return out
+}
+
+// comparisonRows formats a split's rows, the best value of each column marked; linked rows point
+// to their gallery anchors. It sets *intervals when a cell has an interval.
+func comparisonRows(t *SplitTables, cols []column, linked bool, intervals *bool) []htmlRow {
+	best := bestPerColumn(t.Rows, cols)
+	var out []htmlRow
+	for i := range t.Rows {
+		s := &t.Rows[i]
+		row := htmlRow{Label: s.Label, Stage: s.Stage, Paper: s.Paper, Anchor: anchor("v", i), Linked: linked}
+		for k, c := range cols {
+			cell := htmlCell{Text: "–"}
+			if x := c.value(s); x != nil {
+				cell.Text = fmt.Sprintf(c.format, *x)
+				cell.Best = len(t.Rows) > 1 && best[k] == i
+			}
+			if iv, ok := s.Intervals[c.key]; ok {
+				cell.Interval = fmt.Sprintf("["+c.format+", "+c.format+"]", iv.Lo, iv.Hi)
+				*intervals = true
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// differences formats a split's differences (nil without any).
+func differences(t *SplitTables, cols []column) *htmlDiffs {
+	if len(t.Differences) == 0 {
+		return nil
+	}
+	d := &htmlDiffs{Note: fmt.Sprintf("Differences A − B (×100 but KL) on the same %s images, with paired %g %% bootstrap intervals; † marks a difference whose interval contains 0 (not distinguishable from the choice of %s images).", t.Split, 100*t.Bootstrap.Level, t.Split)}
+	for _, c := range cols {
+		d.Heads = append(d.Heads, c.head)
+	}
+	for _, x := range t.Differences {
+		row := htmlDiffRow{Label: x.A + " − " + x.B}
+		for _, c := range cols {
+			cell := htmlCell{Text: "–"}
+			if e, ok := x.Scores[c.key]; ok {
+				cell.Text = fmt.Sprintf("%+"+c.format[1:], e.Value)
+				cell.Interval = fmt.Sprintf("["+c.format+", "+c.format+"]", e.Lo, e.Hi)
+				if e.ContainsZero {
+					cell.Interval += " †"
+				}
+				cell.Best = e.ContainsZero
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	return d
+}
+
 // HTML renders the page. The bytes depend only on the page's content (maps are walked in sorted
 // order), so the same inputs give the same file. It panics when Variants is neither empty nor one
 // per row of the report (a programmer error of the caller).
@@ -189,28 +259,17 @@ func (p *Page) HTML() ([]byte, error) {
 	for _, c := range cols {
 		v.Heads = append(v.Heads, c.head)
 	}
-	v.Intro = fmt.Sprintf("Captioning and grounding on the test split (%d images); scores ×100.", v.Images)
-	if teacher != "" {
-		v.Intro += fmt.Sprintf(" KL(α‖β) is the mean KL divergence of the captioner's attention β from %s's α on the ground-truth captions' nouns (teacher-forced; lower is closer).", teacherName(teacher))
-	}
-	best := bestPerColumn(r.Rows, cols)
 	v.HasGallery = hasPictures(p.Variants)
-	for i := range r.Rows {
-		s := &r.Rows[i]
-		row := htmlRow{Label: s.Label, Stage: s.Stage, Paper: s.Paper, Anchor: anchor("v", i), Linked: v.HasGallery}
-		for k, c := range cols {
-			cell := htmlCell{Text: "–"}
-			if x := c.value(s); x != nil {
-				cell.Text = fmt.Sprintf(c.format, *x)
-				cell.Best = len(r.Rows) > 1 && best[k] == i
-			}
-			if iv, ok := s.Intervals[c.key]; ok {
-				cell.Interval = fmt.Sprintf("["+c.format+", "+c.format+"]", iv.Lo, iv.Hi)
-				v.HasIntervals = true
-			}
-			row.Cells = append(row.Cells, cell)
+	v.Intro = intro(&r.SplitTables, v.Images, teacher)
+	v.Rows = comparisonRows(&r.SplitTables, cols, v.HasGallery, &v.HasIntervals)
+	for i := range r.Other {
+		t := &r.Other[i]
+		images := 0
+		if len(t.Rows) > 0 {
+			images = t.Rows[0].Images
 		}
-		v.Rows = append(v.Rows, row)
+		v.Others = append(v.Others, htmlSplit{Split: t.Split, Intro: intro(t, images, teacher), Heads: v.Heads,
+			Rows: comparisonRows(t, cols, false, &v.HasIntervals), Diffs: differences(t, cols)})
 	}
 	if t := r.Matching; t != nil {
 		m := &htmlMatching{}
@@ -251,30 +310,7 @@ func (p *Page) HTML() ([]byte, error) {
 		}
 		v.Matching = m
 	}
-	if len(r.Differences) > 0 {
-		d := &htmlDiffs{Note: fmt.Sprintf("Differences A − B (×100 but KL) on the same test images, with paired %g %% bootstrap intervals; † marks a difference whose interval contains 0 (not distinguishable from the choice of test images).", 100*r.Bootstrap.Level)}
-		dcols := cols
-		for _, c := range cols {
-			d.Heads = append(d.Heads, c.head)
-		}
-		for _, x := range r.Differences {
-			row := htmlDiffRow{Label: x.A + " − " + x.B}
-			for _, c := range dcols {
-				cell := htmlCell{Text: "–"}
-				if e, ok := x.Scores[c.key]; ok {
-					cell.Text = fmt.Sprintf("%+"+c.format[1:], e.Value)
-					cell.Interval = fmt.Sprintf("["+c.format+", "+c.format+"]", e.Lo, e.Hi)
-					if e.ContainsZero {
-						cell.Interval += " †"
-					}
-					cell.Best = e.ContainsZero
-				}
-				row.Cells = append(row.Cells, cell)
-			}
-			d.Rows = append(d.Rows, row)
-		}
-		v.Diffs = d
-	}
+	v.Diffs = differences(&r.SplitTables, cols)
 	for _, c := range p.Curves {
 		v.Curves = append(v.Curves, htmlCurve{Stage: c.Stage, Title: c.Title, Src: dataURI(c.PNG)})
 	}

@@ -34,12 +34,16 @@ func f(v float64) *float64 { return &v }
 // testPage is a page of three variants, two trained curves, per-class scores and pictures of
 // three images (variant 2 lacks image 7's picture).
 func testPage(t testing.TB) *report.Page {
-	rep := &report.Report{Title: "Test <report>", Rows: []report.Scores{
+	rep := &report.Report{Title: "Test <report>", SplitTables: report.SplitTables{Split: "test", Rows: []report.Scores{
 		{Label: "Up-Down (XE)", Stage: "evaluate-xe", Images: 3, B1: 60, B4: 20, RougeL: 45, CIDEr: 90, F1All: f(4), F1Loc: f(12), KL: f(1.5), KLTeacher: "scan",
 			Intervals: map[string]report.Interval{"cider_d": {Lo: 85.25, Hi: 95.5}, "bleu_1": {Lo: 58, Hi: 62}}},
 		{Label: "XE + KL(POS-SCAN)", Stage: "evaluate-xe-posscan", Images: 3, B1: 61, B4: 21, RougeL: 46, CIDEr: 95, F1All: f(6), F1Loc: f(15), KL: f(0.5), KLTeacher: "scan"},
 		{Label: "a <b>bold</b> label & more", Stage: "evaluate-x", Images: 3, B1: 59, B4: 19, RougeL: 44, CIDEr: 99},
-	}, Matching: &report.MatchingTable{Splits: []string{"test", "val"}, Random: map[string]float64{"test": 9.5, "val": 10},
+	}}, Other: []report.SplitTables{{Split: "val", Rows: []report.Scores{
+		{Label: "Up-Down (XE)", Stage: "evaluate-xe", Images: 4, B1: 57, B4: 18, RougeL: 43, CIDEr: 81.5},
+		{Label: "XE + KL(POS-SCAN)", Stage: "evaluate-xe-posscan", Images: 4, B1: 58, B4: 17, RougeL: 42, CIDEr: 83.5},
+	}, Differences: []report.Difference{{A: "XE + KL(POS-SCAN)", B: "Up-Down (XE)", Scores: map[string]report.Estimate{"cider_d": {Value: 2, Lo: -1.5, Hi: 4.5, ContainsZero: true}}}},
+		Bootstrap: &report.BootstrapInfo{Resamples: 100, Level: 0.95, Images: 4}}}, Matching: &report.MatchingTable{Splits: []string{"test", "val"}, Random: map[string]float64{"test": 9.5, "val": 10},
 		Models: []report.Matching{{Stage: "scan", POS: true, Accuracy: map[string]float64{"test": 30.25, "val": 31}, RSum: 310}}}}
 	classes := func(scale float64) []grounding.ClassScore {
 		var out []grounding.ClassScore
@@ -90,6 +94,13 @@ func TestHTML(t *testing.T) {
 		"<figcaption><b>XE &#43; KL(POS-SCAN)</b>a &lt;cat&gt;</figcaption>",
 		`#gallery:has(#v-1:target) .figs > figure:nth-child(2)`,
 		"stage key abc123",
+		// The val split's tables after the test split's.
+		`<a href="#split-val">The val split</a>`,
+		`<section id="split-val">`,
+		"Captioning and grounding on the val split (4 images)",
+		`<tr data-stage="evaluate-xe-posscan"><td>XE &#43; KL(POS-SCAN)</td><td class="num best">58.0</td>`,
+		`<td class="num zero">&#43;2.0<span class="ci">[-1.5, 4.5] †</span></td>`,
+		"on the same val images",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report.html lacks %q", want)
@@ -145,7 +156,13 @@ func TestHTMLTablesOnly(t *testing.T) {
 	if !strings.Contains(html, `<td>Up-Down (XE)</td>`) {
 		t.Error("the row label is not plain text without a gallery")
 	}
-	for _, absent := range []string{`id="gallery"`, `id="classes"`, `id="curves"`, `id="matching"`, "Gallery</a>"} {
+	p.Report.Other = nil
+	out, err = p.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	html = string(out)
+	for _, absent := range []string{`id="gallery"`, `id="classes"`, `id="curves"`, `id="matching"`, "Gallery</a>", "split-"} {
 		if strings.Contains(html, absent) {
 			t.Errorf("report.html has %q", absent)
 		}

@@ -136,9 +136,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// addIntervals fills the rows' Intervals from their statistics (nil: none) and computes the
+// addIntervals fills the split's rows' Intervals from their statistics (nil: none) and computes the
 // comparisons' differences.
-func addIntervals(rep *Report, stats []*rowStats, pairs []Pair, ip IntervalParams) error {
+func addIntervals(rep *SplitTables, stats []*rowStats, pairs []Pair, ip IntervalParams) error {
 	info := &BootstrapInfo{Resamples: ip.Resamples, Level: ip.Level, Seed: ip.Seed}
 	rep.Bootstrap = info
 	samplers := map[int]*bootstrap.Resampler{}

@@ -4,8 +4,9 @@
 // rows Up-Down XE; XE + KL(SCAN); XE + KL(POS-SCAN); each + SCST(CIDEr-D) (Table 2); the best
 // model KL(POS-SCAN) + SCST(CIDEr-D + matching score) (Tables 2 and 3); SCST(CIDEr-D + matching
 // score) from XE and KL(SCAN) (groundcap's); columns B@1, B@4, ROUGE-L, CIDEr-D, F1_all, F1_loc
-// (×100) and the attention KL, each with its bootstrap interval over the test images, and the
-// paired differences between variants (Params.Pairs); the matching models' table (Table 1).
+// (×100) and the attention KL, each with its bootstrap interval over the evaluated images, and the
+// paired differences between variants (Params.Pairs), on the main split (test) and then on the
+// rows' other evaluated splits (val); the matching models' table (Table 1).
 //
 // Outputs: report.md (the tables, printed at the end of the run), report.json (Report) and
 // report.html (Page: the tables, the training curves of the trained stages, per-class grounding
@@ -53,8 +54,9 @@ type Row struct {
 	// Paper names the paper's table the row corresponds to ("" : not shown).
 	Paper   string `yaml:"paper" json:"paper"`
 	Metrics string `yaml:"metrics" json:"-" key:"-"`
-	// Results is the evaluate stage's results.json and Pictures its pictures directory (defaults:
-	// beside an "@<stage>/metrics.json" Metrics, else none; "none": not in the gallery).
+	// Results is the evaluate stage's results.json of the main split and Pictures its pictures
+	// directory (defaults: <split>/results.json and pictures/ beside an "@<stage>/metrics.json"
+	// Metrics, else none; "none": not in the gallery).
 	Results  string `yaml:"results" json:"-" key:"-"`
 	Pictures string `yaml:"pictures" json:"-" key:"-"`
 	// PerImage is the evaluate stage's per_image.json, from which the row's intervals and its
@@ -113,6 +115,9 @@ func DefaultRows() []Row {
 // Params configure the report stage (config section "report"); DefaultParams gives the
 // defaults.
 type Params struct {
+	// Split is the main split (test): its table comes first and its results.json files fill
+	// report.html's gallery; the rows' other evaluated splits (val) get tables after it.
+	Split string `yaml:"split" json:"split"`
 	// Rows are the table's rows (DefaultRows: the six evaluate instances).
 	Rows []Row `yaml:"rows" json:"rows"`
 	// ScanEval is the scan-eval stage's metrics ("none": no matching-model table).
@@ -171,10 +176,13 @@ func DefaultParamsFor(has func(stage string) bool) Params {
 	return p
 }
 
+// DefaultSplit is the main split of the report.
+const DefaultSplit = "test"
+
 // DefaultParams returns the paper's rows, the scan-eval table, the default title and the curves
 // of every trained stage.
 func DefaultParams() Params {
-	return Params{Rows: DefaultRows(), ScanEval: "@" + scaneval.Name + "/" + scaneval.MetricsFile,
+	return Params{Split: DefaultSplit, Rows: DefaultRows(), ScanEval: "@" + scaneval.Name + "/" + scaneval.MetricsFile,
 		Title: "Grounded captioning: comparison", Curves: DefaultCurves(), Intervals: DefaultIntervals(), Pairs: DefaultPairs()}
 }
 
@@ -190,7 +198,7 @@ func (p Params) resolved() Params {
 		if r.Results == "" {
 			r.Results = evaluate.None
 			if beside {
-				r.Results = "@" + stage + "/" + evaluate.ResultsFile
+				r.Results = "@" + stage + "/" + evaluate.ResultsOf(p.Split)
 			}
 		}
 		if r.Pictures == "" {
@@ -228,6 +236,9 @@ func (p Params) resolved() Params {
 func (p Params) Validate() error {
 	if len(p.Rows) == 0 {
 		return fmt.Errorf("report: %w", config.Invalid("rows", "[]", "at least one row"))
+	}
+	if p.Split == "" || strings.ContainsAny(p.Split, "/\\") {
+		return fmt.Errorf("report: %w", config.Invalid("split", p.Split, "the main split's name"))
 	}
 	for i, r := range p.Rows {
 		switch {
@@ -284,37 +295,45 @@ func Stage(p Params) (*engine.Stage, error) {
 	return &engine.Stage{
 		Name:        Name,
 		Description: "the paper-style comparison of every captioner variant and the matching models' attention accuracy, as tables and an HTML report",
-		// 4: bootstrap intervals of every score and difference (intervals, pairs).
-		Version:       "4",
-		SchemaVersion: "3",
+		// 4: bootstrap intervals of every score and difference (intervals, pairs). 5: the
+		// evaluate stages' splits (split, the main one, then the others).
+		Version:       "5",
+		SchemaVersion: "4",
 		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
 			rep := &Report{Title: p.Title}
 			page := &Page{Report: rep, Key: r.Key}
-			stats := make([]*rowStats, len(p.Rows))
+			mets := make([]*evaluate.Metrics, len(p.Rows))
+			pers := make([]*evaluate.PerImages, len(p.Rows))
 			for i, row := range p.Rows {
-				var m evaluate.Metrics
-				if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d", i)), &m); err != nil {
+				mets[i] = &evaluate.Metrics{}
+				if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d", i)), mets[i]); err != nil {
 					return err
 				}
-				sc := RowOf(row.Label, &m)
-				sc.Paper = row.Paper
-				rep.Rows = append(rep.Rows, sc)
 				if row.PerImage != evaluate.None {
-					var pi evaluate.PerImage
-					if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d-per-image", i)), &pi); err != nil {
+					pers[i] = &evaluate.PerImages{}
+					if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d-per-image", i)), pers[i]); err != nil {
 						return err
 					}
-					var err error
-					if stats[i], err = statsOf(&pi); err != nil {
-						return fmt.Errorf("%w (%s)", err, row.PerImage)
-					}
-					if len(pi.ImageIDs) != m.Images {
-						return fmt.Errorf("report: %s lists %d images, %s %d", row.PerImage, len(pi.ImageIDs), row.Metrics, m.Images)
-					}
 				}
-				v, err := readVariant(ctx, r, i, row, &m)
+			}
+			splits, err := reportSplits(p, mets)
+			if err != nil {
+				return err
+			}
+			for k, split := range splits {
+				t := &rep.SplitTables
+				if k > 0 {
+					rep.Other = append(rep.Other, SplitTables{})
+					t = &rep.Other[len(rep.Other)-1]
+				}
+				if err := fillSplit(t, split, p, mets, pers); err != nil {
+					return err
+				}
+			}
+			for i, row := range p.Rows {
+				v, err := readVariant(ctx, r, i, row, mets[i].Split(p.Split))
 				if err != nil {
 					return err
 				}
@@ -343,9 +362,6 @@ func Stage(p Params) (*engine.Stage, error) {
 					}
 				}
 			}
-			if err := addIntervals(rep, stats, p.Pairs, p.Intervals); err != nil {
-				return err
-			}
 			md := rep.Markdown()
 			if err := blobio.WriteAll(ctx, r.Output(ReportFile), []byte(md)); err != nil {
 				return err
@@ -370,9 +386,53 @@ func Stage(p Params) (*engine.Stage, error) {
 	}, nil
 }
 
+// reportSplits returns the splits of the report: the main split, which every row must have, then
+// the other splits of the first row's metrics that every row has, in its order.
+func reportSplits(p Params, mets []*evaluate.Metrics) ([]string, error) {
+	for i, m := range mets {
+		if m.Split(p.Split) == nil {
+			return nil, fmt.Errorf("report: %s (row %q) has no scores of the %s split (it has %v)", p.Rows[i].Metrics, p.Rows[i].Label, p.Split, m.Splits)
+		}
+	}
+	out := []string{p.Split}
+	for _, s := range mets[0].Splits {
+		if s != p.Split && !slices.ContainsFunc(mets, func(m *evaluate.Metrics) bool { return m.Split(s) == nil }) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// fillSplit fills t with the rows' scores of split, their intervals and the pairs' differences.
+func fillSplit(t *SplitTables, split string, p Params, mets []*evaluate.Metrics, pers []*evaluate.PerImages) error {
+	t.Split = split
+	stats := make([]*rowStats, len(p.Rows))
+	for i, row := range p.Rows {
+		m := mets[i].Split(split)
+		sc := RowOf(row.Label, m)
+		sc.Paper = row.Paper
+		t.Rows = append(t.Rows, sc)
+		if pers[i] == nil {
+			continue
+		}
+		pi := pers[i].Splits[split]
+		if pi == nil {
+			return fmt.Errorf("report: %s has no %s split", row.PerImage, split)
+		}
+		var err error
+		if stats[i], err = statsOf(pi); err != nil {
+			return fmt.Errorf("%w (%s, %s split)", err, row.PerImage, split)
+		}
+		if len(pi.ImageIDs) != m.Images {
+			return fmt.Errorf("report: %s lists %d images of the %s split, %s %d", row.PerImage, len(pi.ImageIDs), split, row.Metrics, m.Images)
+		}
+	}
+	return addIntervals(t, stats, p.Pairs, p.Intervals)
+}
+
 // readVariant reads row i's gallery and per-class grounding: its results.json and pictures
-// (when the row has them) and the per-class scores of its metrics.
-func readVariant(ctx context.Context, r *engine.Run, i int, row Row, m *evaluate.Metrics) (Variant, error) {
+// (when the row has them) and the per-class scores of its metrics (the main split's).
+func readVariant(ctx context.Context, r *engine.Run, i int, row Row, m *evaluate.SplitMetrics) (Variant, error) {
 	v := Variant{Captions: map[int64]string{}, Pictures: map[int64][]byte{}}
 	if g := m.Grounding; g != nil {
 		v.ClassesAll, v.ClassesLoc = g.All.PerClass, g.Loc.PerClass
@@ -441,8 +501,8 @@ type Scores struct {
 	Intervals map[string]Interval `json:"intervals,omitempty"`
 }
 
-// RowOf converts an evaluate stage's metrics.
-func RowOf(label string, m *evaluate.Metrics) Scores {
+// RowOf converts an evaluate stage's metrics of one split.
+func RowOf(label string, m *evaluate.SplitMetrics) Scores {
 	s := Scores{Label: label, Stage: m.Stage, Captioner: m.Captioner, Images: m.Images,
 		B1: 100 * m.Caption.Bleu1, B4: 100 * m.Caption.Bleu4, RougeL: 100 * m.Caption.RougeL, CIDEr: 100 * m.Caption.CIDEr}
 	if g := m.Grounding; g != nil {
@@ -491,11 +551,21 @@ func MatchingOf(se *scaneval.Metrics) *MatchingTable {
 	return t
 }
 
-// Report is report.json.
+// Report is report.json: the captioners' tables of the main split (test), the same tables of
+// the other evaluated splits (val), the matching models' table.
 type Report struct {
-	Title    string         `json:"title"`
-	Rows     []Scores       `json:"rows"`
+	Title string `json:"title"`
+	// SplitTables are the main split's tables.
+	SplitTables
+	// Other are the tables of the other splits the rows were evaluated on.
+	Other    []SplitTables  `json:"other_splits,omitempty"`
 	Matching *MatchingTable `json:"matching,omitempty"`
+}
+
+// SplitTables are the captioners' scores on one split.
+type SplitTables struct {
+	Split string   `json:"split"`
+	Rows  []Scores `json:"rows"`
 	// Differences are the comparisons (Params.Pairs) of rows with per-image scores.
 	Differences []Difference `json:"differences,omitempty"`
 	// Bootstrap says how the intervals were computed.
@@ -508,77 +578,10 @@ type Report struct {
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", r.Title)
-	images := 0
-	if len(r.Rows) > 0 {
-		images = r.Rows[0].Images
-	}
-	teacher := ""
-	for _, s := range r.Rows {
-		if s.KL != nil {
-			teacher = s.KLTeacher
-		}
-	}
-	fmt.Fprintf(&b, "Captioning and grounding on the test split (%d images); scores ×100", images)
-	if teacher != "" {
-		fmt.Fprintf(&b, "; KL(α‖β) is the mean KL divergence of the captioner's attention β from %s's α on the ground-truth captions' nouns (teacher-forced; lower is closer)", teacherName(teacher))
-	}
-	bs := r.Bootstrap
-	if bs != nil && bs.Images > 0 {
-		fmt.Fprintf(&b, ". Brackets: %g %% bootstrap intervals over the %d test images (%d resamples)", 100*bs.Level, bs.Images, bs.Resamples)
-	}
-	cols := columns(teacher != "")
-	paper := slices.ContainsFunc(r.Rows, func(s Scores) bool { return s.Paper != "" })
-	b.WriteString(".\n\n| Model |")
-	if paper {
-		b.WriteString(" Paper |")
-	}
-	for _, c := range cols {
-		b.WriteString(" " + c.head + " |")
-	}
-	n := len(cols)
-	if paper {
-		n++
-	}
-	b.WriteString("\n|---|" + strings.Repeat("---|", n) + "\n")
-	for i := range r.Rows {
-		s := &r.Rows[i]
-		fmt.Fprintf(&b, "| %s |", s.Label)
-		if paper {
-			fmt.Fprintf(&b, " %s |", s.Paper)
-		}
-		for _, c := range cols {
-			v := c.value(s)
-			if v == nil {
-				b.WriteString(" – |")
-				continue
-			}
-			fmt.Fprintf(&b, " "+c.format, *v)
-			if iv, ok := s.Intervals[c.key]; ok {
-				fmt.Fprintf(&b, " ["+c.format+", "+c.format+"]", iv.Lo, iv.Hi)
-			}
-			b.WriteString(" |")
-		}
-		b.WriteString("\n")
-	}
-	if len(r.Differences) > 0 {
-		fmt.Fprintf(&b, "\nDifferences A − B (×100 but KL) on the same test images with paired %g %% bootstrap intervals; † marks a difference whose interval contains 0 (not distinguishable from the choice of test images).\n\n| A − B |", 100*bs.Level)
-		dcols := cols
-		for _, c := range cols {
-			b.WriteString(" " + c.head + " |")
-		}
-		b.WriteString("\n|---|" + strings.Repeat("---|", len(dcols)) + "\n")
-		for _, d := range r.Differences {
-			fmt.Fprintf(&b, "| %s − %s |", d.A, d.B)
-			for _, c := range dcols {
-				e, ok := d.Scores[c.key]
-				if !ok {
-					b.WriteString(" – |")
-					continue
-				}
-				b.WriteString(" " + formatDiff(e, c.format) + " |")
-			}
-			b.WriteString("\n")
-		}
+	r.SplitTables.markdown(&b)
+	for i := range r.Other {
+		fmt.Fprintf(&b, "\n## The %s split\n\n", r.Other[i].Split)
+		r.Other[i].markdown(&b)
 	}
 	if t := r.Matching; t != nil {
 		b.WriteString("\nMatching models: attention accuracy (%) of the word–region attention on ground-truth captions, and test retrieval rsum.\n\n| Matching model |")
@@ -615,6 +618,82 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// markdown writes the split's captioner table and its differences.
+func (r *SplitTables) markdown(b *strings.Builder) {
+	images := 0
+	if len(r.Rows) > 0 {
+		images = r.Rows[0].Images
+	}
+	teacher := ""
+	for _, s := range r.Rows {
+		if s.KL != nil {
+			teacher = s.KLTeacher
+		}
+	}
+	fmt.Fprintf(b, "Captioning and grounding on the %s split (%d images); scores ×100", r.Split, images)
+	if teacher != "" {
+		fmt.Fprintf(b, "; KL(α‖β) is the mean KL divergence of the captioner's attention β from %s's α on the ground-truth captions' nouns (teacher-forced; lower is closer)", teacherName(teacher))
+	}
+	bs := r.Bootstrap
+	if bs != nil && bs.Images > 0 {
+		fmt.Fprintf(b, ". Brackets: %g %% bootstrap intervals over the %d %s images (%d resamples)", 100*bs.Level, bs.Images, r.Split, bs.Resamples)
+	}
+	cols := columns(teacher != "")
+	paper := slices.ContainsFunc(r.Rows, func(s Scores) bool { return s.Paper != "" })
+	b.WriteString(".\n\n| Model |")
+	if paper {
+		b.WriteString(" Paper |")
+	}
+	for _, c := range cols {
+		b.WriteString(" " + c.head + " |")
+	}
+	n := len(cols)
+	if paper {
+		n++
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", n) + "\n")
+	for i := range r.Rows {
+		s := &r.Rows[i]
+		fmt.Fprintf(b, "| %s |", s.Label)
+		if paper {
+			fmt.Fprintf(b, " %s |", s.Paper)
+		}
+		for _, c := range cols {
+			v := c.value(s)
+			if v == nil {
+				b.WriteString(" – |")
+				continue
+			}
+			fmt.Fprintf(b, " "+c.format, *v)
+			if iv, ok := s.Intervals[c.key]; ok {
+				fmt.Fprintf(b, " ["+c.format+", "+c.format+"]", iv.Lo, iv.Hi)
+			}
+			b.WriteString(" |")
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Differences) > 0 {
+		fmt.Fprintf(b, "\nDifferences A − B (×100 but KL) on the same %s images with paired %g %% bootstrap intervals; † marks a difference whose interval contains 0 (not distinguishable from the choice of %s images).\n\n| A − B |", r.Split, 100*bs.Level, r.Split)
+		dcols := cols
+		for _, c := range cols {
+			b.WriteString(" " + c.head + " |")
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---|", len(dcols)) + "\n")
+		for _, d := range r.Differences {
+			fmt.Fprintf(b, "| %s − %s |", d.A, d.B)
+			for _, c := range dcols {
+				e, ok := d.Scores[c.key]
+				if !ok {
+					b.WriteString(" – |")
+					continue
+				}
+				b.WriteString(" " + formatDiff(e, c.format) + " |")
+			}
+			b.WriteString("\n")
+		}
+	}
 }
 
 // formatDiff writes a difference with its sign, interval and a dagger when the interval

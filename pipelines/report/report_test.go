@@ -41,14 +41,29 @@ func fake(name, file string, v any, more ...map[string][]byte) *engine.Stage {
 	}}
 }
 
+// splits returns an evaluate stage's metrics.json of the given splits (the first the main one).
+func splits(stage string, names []string, ms ...evaluate.SplitMetrics) evaluate.Metrics {
+	out := evaluate.Metrics{Stage: stage, Splits: names, Scores: map[string]*evaluate.SplitMetrics{}}
+	for i, n := range names {
+		m := ms[i]
+		m.Stage, m.Split = stage, n
+		out.Scores[n] = &m
+	}
+	return out
+}
+
 // TestReportTables runs the report over two fake evaluations and a fake scan-eval and checks
 // the rendered rows (values ×100, F1 with two decimals, "–" without grounding).
 func TestReportTables(t *testing.T) {
-	xe := evaluate.Metrics{Stage: "evaluate-xe", Captioner: "caption-xe", Images: 40,
+	// Both evaluated on test (the main split) and val; the val scores differ.
+	xe := splits("evaluate-xe", []string{"test", "val"}, evaluate.SplitMetrics{Captioner: "caption-xe", Images: 40,
 		Caption:   evaluate.CaptionScores{Bleu1: 0.6543, Bleu4: 0.2109, RougeL: 0.45, CIDEr: 0.987},
 		Grounding: &evaluate.GroundingMetrics{All: evaluate.F1Scores{F1: 0.0412}, Loc: evaluate.F1Scores{F1: 0.1234}},
-		Attention: &evaluate.AttentionMetrics{Teacher: "scan", KL: 1.23456}}
-	scst := evaluate.Metrics{Stage: "evaluate-scst", Captioner: "caption-scst", Images: 40, Caption: evaluate.CaptionScores{Bleu1: 0.7, CIDEr: 1.5}}
+		Attention: &evaluate.AttentionMetrics{Teacher: "scan", KL: 1.23456}},
+		evaluate.SplitMetrics{Captioner: "caption-xe", Images: 30, Caption: evaluate.CaptionScores{Bleu1: 0.5, Bleu4: 0.1, RougeL: 0.4, CIDEr: 0.8}})
+	// The val split first in its list: the report's split decides the main table.
+	scst := splits("evaluate-scst", []string{"val", "test"}, evaluate.SplitMetrics{Images: 30, Caption: evaluate.CaptionScores{Bleu1: 0.75, CIDEr: 1.25}},
+		evaluate.SplitMetrics{Captioner: "caption-scst", Images: 40, Caption: evaluate.CaptionScores{Bleu1: 0.7, CIDEr: 1.5}})
 	se := scaneval.Metrics{Splits: map[string]scaneval.SplitInfo{"test": {}, "val": {}}, Random: map[string]float64{"test": 9.5, "val": 10},
 		Models: []scaneval.ModelResult{
 			{Stage: scan.NamePlain, Accuracy: map[string]float64{"test": 20, "val": 21}, Retrieval: scan.Retrieval{RSum: 300}},
@@ -79,9 +94,30 @@ func TestReportTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	text := string(md)
+	val := strings.Index(text, "## The val split")
+	if val < 0 {
+		t.Fatalf("report.md has no val table:\n%s", md)
+	}
 	for _, want := range []string{
+		"Captioning and grounding on the test split (40 images)",
 		"| Up-Down (XE) | 65.4 | 21.1 | 45.0 | 98.7 | 4.12 | 12.34 | 1.235 |",
 		"| Up-Down (XE) + SCST | 70.0 | 0.0 | 0.0 | 150.0 | – | – | – |",
+	} {
+		if i := strings.Index(text, want); i < 0 || i > val {
+			t.Errorf("report.md's test table lacks %q:\n%s", want, md)
+		}
+	}
+	for _, want := range []string{
+		"Captioning and grounding on the val split (30 images)",
+		"| Up-Down (XE) | 50.0 | 10.0 | 40.0 | 80.0 | – | – |\n",
+		"| Up-Down (XE) + SCST | 75.0 | 0.0 | 0.0 | 125.0 | – | – |\n",
+	} {
+		if i := strings.Index(text, want); i < val {
+			t.Errorf("report.md's val table lacks %q:\n%s", want, md)
+		}
+	}
+	for _, want := range []string{
 		"| Matching model | accuracy (test) | accuracy (val) | rsum |",
 		"| SCAN (scan-plain) | 20.00 | 21.00 | 300.0 |",
 		"| POS-SCAN (scan) | 30.25 | 31.00 | 310.0 |",
@@ -127,9 +163,9 @@ func TestReportHTML(t *testing.T) {
 	stages := func() []*engine.Stage {
 		var out []*engine.Stage
 		for i, name := range []string{"evaluate-xe", "evaluate-scst"} {
-			m := evaluate.Metrics{Stage: name, Images: 2, Caption: evaluate.CaptionScores{Bleu1: 0.5 + 0.1*float64(i)}, Grounding: g}
+			m := splits(name, []string{"test"}, evaluate.SplitMetrics{Images: 2, Caption: evaluate.CaptionScores{Bleu1: 0.5 + 0.1*float64(i)}, Grounding: g})
 			res, _ := json.Marshal([]evaluate.Result{{ImageID: 4, Caption: "a dog " + name}, {ImageID: 9, Caption: "two dogs"}})
-			out = append(out, fake(name, evaluate.MetricsFile, m, map[string][]byte{evaluate.ResultsFile: res, "pictures/4.png": red, "pictures/9.png": blue}))
+			out = append(out, fake(name, evaluate.MetricsFile, m, map[string][]byte{evaluate.ResultsOf("test"): res, "pictures/4.png": red, "pictures/9.png": blue}))
 		}
 		se := scaneval.Metrics{Splits: map[string]scaneval.SplitInfo{"test": {}}, Random: map[string]float64{"test": 9.5},
 			Models: []scaneval.ModelResult{{Stage: scan.NamePOS, POS: true, Accuracy: map[string]float64{"test": 30}}}}
@@ -187,7 +223,8 @@ func TestReportHTML(t *testing.T) {
 // per-image scores: evaluate-xe; evaluate-scst, whose every image scores 0.3 more CIDEr-D; and
 // evaluate-xe-scan, a copy of evaluate-xe. Every score gets an interval around its value; the
 // paired difference of a constant shift is the shift with a degenerate interval, the difference
-// of a copy is 0 and marked †; POS-SCAN's accuracy minus SCAN's gets an interval per split.
+// of a copy is 0 and marked †; POS-SCAN's accuracy minus SCAN's gets an interval per split. On
+// val, whose per-image scores are test's in reverse order, SCST scores 0.3 less.
 func TestReportIntervals(t *testing.T) {
 	const n, shift, tol = 30, 0.3, 1e-9
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -212,8 +249,16 @@ func TestReportIntervals(t *testing.T) {
 	for i := range ones {
 		ones[i] = 1
 	}
-	metricsOf := func(stage string, pi evaluate.PerImage) evaluate.Metrics {
-		return evaluate.Metrics{Stage: stage, Images: n, Caption: evaluate.CaptionScores{
+	reversed := func(pi evaluate.PerImage) evaluate.PerImage {
+		out := evaluate.PerImage{ImageIDs: pi.ImageIDs}
+		for i := n - 1; i >= 0; i-- {
+			out.Bleu, out.RougeL, out.CIDEr = append(out.Bleu, pi.Bleu[i]), append(out.RougeL, pi.RougeL[i]), append(out.CIDEr, pi.CIDEr[i])
+			out.F1All, out.F1Loc = append(out.F1All, pi.F1All[i]), append(out.F1Loc, pi.F1Loc[i])
+		}
+		return out
+	}
+	metricsOf := func(pi evaluate.PerImage) evaluate.SplitMetrics {
+		return evaluate.SplitMetrics{Images: n, Caption: evaluate.CaptionScores{
 			Bleu1: caption.BleuStatistic{PerImage: pi.Bleu, N: 1}.Value(ones), Bleu4: caption.BleuStatistic{PerImage: pi.Bleu, N: 4}.Value(ones),
 			RougeL: bootstrap.Mean(pi.RougeL).Value(ones), CIDEr: bootstrap.Mean(pi.CIDEr).Value(ones)},
 			Grounding: &evaluate.GroundingMetrics{All: evaluate.F1Scores{F1: grounding.NewF1Statistic(pi.F1All).Value(ones)}, Loc: evaluate.F1Scores{F1: grounding.NewF1Statistic(pi.F1Loc).Value(ones)}}}
@@ -224,12 +269,14 @@ func TestReportIntervals(t *testing.T) {
 	for _, v := range []struct {
 		stage, label string
 		pi           evaluate.PerImage
-	}{{"evaluate-xe", "XE", base}, {"evaluate-scst", "SCST", scst}, {"evaluate-xe-scan", "KL(SCAN)", base}} {
-		pj, err := json.Marshal(v.pi)
+		val          evaluate.PerImage
+	}{{"evaluate-xe", "XE", base, reversed(scst)}, {"evaluate-scst", "SCST", scst, reversed(base)}, {"evaluate-xe-scan", "KL(SCAN)", base, reversed(scst)}} {
+		pj, err := json.Marshal(evaluate.PerImages{Splits: map[string]*evaluate.PerImage{"test": &v.pi, "val": &v.val}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		stages = append(stages, fake(v.stage, evaluate.MetricsFile, metricsOf(v.stage, v.pi), map[string][]byte{evaluate.PerImageFile: pj}))
+		m := splits(v.stage, []string{"test", "val"}, metricsOf(v.pi), metricsOf(v.val))
+		stages = append(stages, fake(v.stage, evaluate.MetricsFile, m, map[string][]byte{evaluate.PerImageFile: pj}))
 		p.Rows = append(p.Rows, report.Row{Label: v.label, Metrics: "@" + v.stage + "/metrics.json", Results: "none", Pictures: "none"})
 	}
 	// scan-eval: SCAN hits 1 of 2 dog words per image, POS-SCAN 2 of 2 on even images.
@@ -299,6 +346,22 @@ func TestReportIntervals(t *testing.T) {
 			t.Errorf("copy − XE %s %+v, want 0 marked as containing 0", k, e)
 		}
 	}
+	// The val split: SCST − XE is −0.3 on every image.
+	if len(rep.Other) != 1 || rep.Other[0].Split != "val" || len(rep.Other[0].Rows) != 3 || rep.Other[0].Bootstrap == nil {
+		t.Fatalf("other splits %+v, want val's three rows", rep.Other)
+	}
+	for _, d := range rep.Other[0].Differences {
+		if d.StageA == "evaluate-scst" {
+			if c := d.Scores["cider_d"]; math.Abs(c.Value+100*shift) > tol || math.Abs(c.Hi+100*shift) > tol || c.ContainsZero {
+				t.Errorf("val: SCST − XE CIDEr-D %+v, want %g with a degenerate interval", c, -100*shift)
+			}
+		}
+	}
+	for _, row := range rep.Other[0].Rows {
+		if iv, ok := row.Intervals["cider_d"]; !ok || !(iv.Lo < row.CIDEr && row.CIDEr < iv.Hi) {
+			t.Errorf("val: %s CIDEr-D %g, interval %+v", row.Label, row.CIDEr, iv)
+		}
+	}
 	// POS-SCAN − SCAN: 50 % on average over the 30 images; half the images at 100 %, half at 0.
 	md := rep.Matching
 	for _, split := range []string{"val", "test"} {
@@ -314,7 +377,7 @@ func TestReportIntervals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| SCST − XE |", "+30.0 [30.0, 30.0] |", "| KL(SCAN) − XE | +0.0 [0.0, 0.0] † |", "| POS-SCAN − SCAN (scan − scan-plain) | +0.00 ["} {
+	for _, want := range []string{"| SCST − XE |", "+30.0 [30.0, 30.0] |", "| KL(SCAN) − XE | +0.0 [0.0, 0.0] † |", "| POS-SCAN − SCAN (scan − scan-plain) | +0.00 [", "-30.0 [-30.0, -30.0] |"} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("report.md lacks %q:\n%s", want, text)
 		}
