@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/evaluate"
 	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/pipelines/scaneval"
@@ -108,9 +109,9 @@ func TestRealDataConfigs(t *testing.T) {
 			if se := e.Stage("scan-eval"); se != nil && se.Settings.(scaneval.Params).GroundingReference != ev.GroundingReference {
 				t.Errorf("scan-eval's grounding_reference %q, evaluate's %q", se.Settings.(scaneval.Params).GroundingReference, ev.GroundingReference)
 			}
-			if xeKL != tc.klWeight || ev.BeamSize != tc.beam || ev.Grounding() != tc.grounding || sc.Text != scan.TextOriginal {
+			if xeKL != tc.klWeight || ev.BeamSize != tc.beam || ev.Grounding() != tc.grounding || sc.Text != models.TextOriginal {
 				t.Errorf("kl_weight %g beam %d grounding %v text %s; want %g, %d, %v, %s",
-					xeKL, ev.BeamSize, ev.Grounding(), sc.Text, tc.klWeight, tc.beam, tc.grounding, scan.TextOriginal)
+					xeKL, ev.BeamSize, ev.Grounding(), sc.Text, tc.klWeight, tc.beam, tc.grounding, models.TextOriginal)
 			}
 			sts, err := e.Status(context.Background(), false)
 			if err != nil {

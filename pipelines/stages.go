@@ -5,6 +5,9 @@ import (
 
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/artifacts/evalresults"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
+	"github.com/groundcap/groundcap/pipelines/artifacts/scanevalresults"
 	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
@@ -34,35 +37,35 @@ func Defs() []Def {
 			align.DefaultParams, nil, align.StageNamed),
 		stageDef(align.NamePlain, "the same alignments from plain SCAN (teacher scan-plain), for the XE+KL(SCAN) captioner (Beam)",
 			align.DefaultParams, nil, align.StageNamed),
-		stageDef(scaneval.Name, "attention accuracy and R@K of SCAN vs POS-SCAN against the grounding references, with a random-region baseline",
+		stageDef(scanevalresults.Name, "attention accuracy and R@K of SCAN vs POS-SCAN against the grounding references, with a random-region baseline",
 			defaults(scaneval.DefaultParams), nil, unnamed(scaneval.Stage)),
-		stageDef(captionxe.NameBase, "train the Up-Down captioner with cross-entropy (baseline, no distillation)",
+		stageDef(models.CaptionXE, "train the Up-Down captioner with cross-entropy (baseline, no distillation)",
 			captionxe.DefaultParams, xeSeed, captionxe.Stage),
-		stageDef(captionxe.NameSCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from SCAN",
+		stageDef(models.CaptionXESCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from SCAN",
 			captionxe.DefaultParams, xeSeed, captionxe.Stage),
-		stageDef(captionxe.NamePOSSCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from POS-SCAN",
+		stageDef(models.CaptionXEPOSSCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from POS-SCAN",
 			captionxe.DefaultParams, xeSeed, captionxe.Stage),
-		stageDef(captionscst.NameBase, "self-critical training of caption-xe (reward CIDEr-D + POS-SCAN score)",
+		stageDef(models.CaptionSCST, "self-critical training of caption-xe (reward CIDEr-D + POS-SCAN score)",
 			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(captionscst.NameSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D + SCAN score)",
+		stageDef(models.CaptionSCSTSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D + SCAN score)",
 			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(captionscst.NamePOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D + POS-SCAN score)",
+		stageDef(models.CaptionSCSTPOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D + POS-SCAN score)",
 			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(captionscst.NameCIDEr, "self-critical training of caption-xe (reward CIDEr-D alone)",
+		stageDef(models.CaptionSCSTCIDEr, "self-critical training of caption-xe (reward CIDEr-D alone)",
 			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(captionscst.NameCIDErSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D alone)",
+		stageDef(models.CaptionSCSTCIDErSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D alone)",
 			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(captionscst.NameCIDErPOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D alone)",
+		stageDef(models.CaptionSCSTCIDErPOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D alone)",
 			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		evaluateDef(captionxe.NameBase),
-		evaluateDef(captionxe.NameSCAN),
-		evaluateDef(captionxe.NamePOSSCAN),
-		evaluateDef(captionscst.NameBase),
-		evaluateDef(captionscst.NameSCAN),
-		evaluateDef(captionscst.NamePOSSCAN),
-		evaluateDef(captionscst.NameCIDEr),
-		evaluateDef(captionscst.NameCIDErSCAN),
-		evaluateDef(captionscst.NameCIDErPOSSCAN),
+		evaluateDef(models.CaptionXE),
+		evaluateDef(models.CaptionXESCAN),
+		evaluateDef(models.CaptionXEPOSSCAN),
+		evaluateDef(models.CaptionSCST),
+		evaluateDef(models.CaptionSCSTSCAN),
+		evaluateDef(models.CaptionSCSTPOSSCAN),
+		evaluateDef(models.CaptionSCSTCIDEr),
+		evaluateDef(models.CaptionSCSTCIDErSCAN),
+		evaluateDef(models.CaptionSCSTCIDErPOSSCAN),
 		reportDef(),
 	}
 }
@@ -106,7 +109,7 @@ func scstSeed(p *captionscst.Params, s int64) { p.SCSTConfig.Seed = uint64(s) }
 
 // evaluateDef is the registry entry of the evaluate instance of a captioner stage.
 func evaluateDef(captioner string) Def {
-	return stageDef(evaluate.NameOf(captioner),
+	return stageDef(evalresults.NameOf(captioner),
 		"decode the test split with "+captioner+": BLEU, ROUGE-L, CIDEr-D, grounding F1, attention pictures (Beam)",
 		evaluate.DefaultParams, nil, evaluate.Stage)
 }

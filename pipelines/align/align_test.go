@@ -16,10 +16,11 @@ import (
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/align"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/alignments"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
-	"github.com/groundcap/groundcap/pipelines/scan"
 	tscan "github.com/groundcap/groundcap/training/scan"
 )
 
@@ -50,11 +51,11 @@ func TestAlignShardsDeterministicResumable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := dirOf(root, ms["align"])
-	capRows, err := captions.ReadCaptions(ctx, filepath.Join(dirOf(root, ms["captions"]), captions.CaptionsTable))
+	capRows, err := captionstable.ReadCaptions(ctx, filepath.Join(dirOf(root, ms["captions"]), captionstable.CaptionsTable))
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := scan.LoadModel(ctx, filepath.Join(dirOf(root, ms["scan"]), scan.ModelFile))
+	model, err := models.LoadMatching(ctx, filepath.Join(dirOf(root, ms["scan"]), models.MatchingFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,24 +64,24 @@ func TestAlignShardsDeterministicResumable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	byKey := map[align.Key]captions.Row{}
+	byKey := map[alignments.Key]captionstable.Row{}
 	want := 0
 	for _, r := range capRows {
 		if r.Split == "train" {
-			byKey[align.Key{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx}] = r
+			byKey[alignments.Key{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx}] = r
 			want++
 		}
 	}
 	shards := map[string][]byte{}
 	got := 0
 	for i := 0; i < numShards; i++ {
-		loc := align.ShardLocation(out, i, numShards)
-		b, err := os.ReadFile(filepath.Join(out, shard.Name(align.Table, i, numShards)))
+		loc := alignments.ShardLocation(out, i, numShards)
+		b, err := os.ReadFile(filepath.Join(out, shard.Name(alignments.Table, i, numShards)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		shards[loc] = b
-		rows, err := align.ReadShard(ctx, loc)
+		rows, err := alignments.ReadShard(ctx, loc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +90,7 @@ func TestAlignShardsDeterministicResumable(t *testing.T) {
 			if s := shard.Of(r.ImageID, numShards); s != i {
 				t.Errorf("shard %d holds image %d of shard %d", i, r.ImageID, s)
 			}
-			c, ok := byKey[align.Key{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx}]
+			c, ok := byKey[alignments.Key{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx}]
 			if !ok {
 				t.Fatalf("shard %d row %d: image %d caption %d is not a train caption", i, k, r.ImageID, r.CaptionIdx)
 			}
@@ -129,7 +130,7 @@ func TestAlignShardsDeterministicResumable(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				text, err := scan.TextOf(model)
+				text, err := models.TextOf(model)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -153,12 +154,12 @@ func TestAlignShardsDeterministicResumable(t *testing.T) {
 	}
 
 	// Resume: remove the manifest and shard 1 as a crash would leave it; shard 0 is not rewritten.
-	keep := filepath.Join(out, shard.Name(align.Table, 0, numShards))
+	keep := filepath.Join(out, shard.Name(alignments.Table, 0, numShards))
 	st0, err := os.Stat(keep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{engine.ManifestName, shard.Name(align.Table, 1, numShards)} {
+	for _, f := range []string{engine.ManifestName, shard.Name(alignments.Table, 1, numShards)} {
 		if err := os.Remove(filepath.Join(out, f)); err != nil {
 			t.Fatal(err)
 		}
@@ -174,11 +175,11 @@ func TestAlignShardsDeterministicResumable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < numShards; i++ {
-		b, err := os.ReadFile(filepath.Join(out, shard.Name(align.Table, i, numShards)))
+		b, err := os.ReadFile(filepath.Join(out, shard.Name(alignments.Table, i, numShards)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(b, shards[align.ShardLocation(out, i, numShards)]) {
+		if !bytes.Equal(b, shards[alignments.ShardLocation(out, i, numShards)]) {
 			t.Errorf("shard %d differs after a rerun", i)
 		}
 	}
@@ -214,15 +215,15 @@ func TestAlignOnEmulatedDevice(t *testing.T) {
 	}
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the compiled kernels' cache
 	ctx := context.Background()
-	rows := func(device string) []align.Row {
+	rows := func(device string) []alignments.Row {
 		root := t.TempDir()
 		ms, err := worldOn(t, root, device).Make(ctx, "align", engine.MakeOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var all []align.Row
+		var all []alignments.Row
 		for i := 0; i < numShards; i++ {
-			r, err := align.ReadShard(ctx, align.ShardLocation(dirOf(root, ms["align"]), i, numShards))
+			r, err := alignments.ReadShard(ctx, alignments.ShardLocation(dirOf(root, ms["align"]), i, numShards))
 			if err != nil {
 				t.Fatal(err)
 			}

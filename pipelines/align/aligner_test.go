@@ -6,7 +6,7 @@ import (
 
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/pipelines/align"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	tscan "github.com/groundcap/groundcap/training/scan"
 )
 
@@ -38,10 +38,10 @@ func TestAlignerRejectsMissingFeatures(t *testing.T) {
 		}
 		return &feat.Record{ImageID: id, NumBoxes: k, Dim: d, Features: f}
 	}
-	var rows []captions.Row
+	var rows []captionstable.Row
 	for _, id := range []int64{1, 2, 3, 5} {
 		for c := range 2 {
-			rows = append(rows, captions.Row{ImageID: id, CaptionIdx: int32(c), Split: "train", Labels: []int32{1, 2, 3}, NounMask: []bool{false, true, c == 1}})
+			rows = append(rows, captionstable.Row{ImageID: id, CaptionIdx: int32(c), Split: "train", Labels: []int32{1, 2, 3}, NounMask: []bool{false, true, c == 1}})
 		}
 	}
 	feats := &fakeFeats{recs: []*feat.Record{rec(1, 3), rec(3, 2), rec(4, 5), rec(5, 4)}}

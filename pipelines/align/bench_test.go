@@ -8,7 +8,7 @@ import (
 
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/pipelines/align"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/training/blas"
 	tscan "github.com/groundcap/groundcap/training/scan"
 )
@@ -41,7 +41,7 @@ func BenchmarkAlign(b *testing.B) {
 				b.Fatal(err)
 			}
 			r := rand.New(rand.NewPCG(1, 1))
-			var rows []captions.Row
+			var rows []captionstable.Row
 			var recs []*feat.Record
 			for i := range s.images {
 				f := make([]float32, s.k*s.d)
@@ -56,7 +56,7 @@ func BenchmarkAlign(b *testing.B) {
 						labels[t] = int32(1 + r.IntN(s.vocab-1))
 						nouns[t] = t%3 == 1
 					}
-					rows = append(rows, captions.Row{ImageID: int64(i), CaptionIdx: int32(c), Labels: labels, NounMask: nouns})
+					rows = append(rows, captionstable.Row{ImageID: int64(i), CaptionIdx: int32(c), Labels: labels, NounMask: nouns})
 				}
 			}
 			a := &align.Aligner{Model: m, BatchImages: s.batch, Source: "bench"}

@@ -16,7 +16,8 @@
 //
 // # Outputs
 //
-//   - alignments/part-SSSSS-of-NNNNN.parquet: Row, sorted by (image_id, caption_idx);
+//   - alignments/part-SSSSS-of-NNNNN.parquet: alignments.Row (pipelines/artifacts/alignments),
+//     sorted by (image_id, caption_idx);
 //   - rejects/part-SSSSS-of-NNNNN.parquet: captions whose image has no features.
 //
 // Counts reconcile per run: captions read (of the selected splits) = aligned + rejected.

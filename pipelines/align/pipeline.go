@@ -18,8 +18,10 @@ import (
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/progress"
 	"github.com/groundcap/groundcap/internal/shard"
-	"github.com/groundcap/groundcap/pipelines/captions"
-	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/artifacts/alignments"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
+	"github.com/groundcap/groundcap/pipelines/internal/matching"
 	"github.com/groundcap/groundcap/training/blas"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
@@ -67,7 +69,7 @@ type alignShardFn struct {
 	Config Config
 
 	model   *tscan.Model
-	text    *scan.Text   // how the model reads captions (its checkpoint's)
+	text    *models.Text // how the model reads captions (its checkpoint's)
 	release func() error // brings the model back from its device, closes the device
 }
 
@@ -77,15 +79,15 @@ func (f *alignShardFn) Setup(ctx context.Context) error {
 	if _, err := blas.Use(f.Config.BLAS); err != nil {
 		return fmt.Errorf("align: blas: %w", err)
 	}
-	m, err := scan.LoadModel(ctx, f.Config.Model)
+	m, err := models.LoadMatching(ctx, f.Config.Model)
 	if err != nil {
 		return fmt.Errorf("align: %w", err)
 	}
-	text, err := scan.TextOf(m)
+	text, err := models.TextOf(m)
 	if err != nil {
 		return fmt.Errorf("align: %s: %w", f.Config.Model, err)
 	}
-	release, err := scan.UseDevice(f.Config.Device, func(format string, args ...any) { log.Infof(ctx, "align: "+format, args...) }, m)
+	release, err := matching.UseDevice(f.Config.Device, func(format string, args ...any) { log.Infof(ctx, "align: "+format, args...) }, m)
 	if err != nil {
 		return fmt.Errorf("align: %w", err)
 	}
@@ -115,7 +117,7 @@ func (f *alignShardFn) ProcessElement(ctx context.Context, sh int, done func(int
 
 func (f *alignShardFn) process(ctx context.Context, sh int) error {
 	cfg := f.Config
-	name := shard.Name(Table, sh, cfg.NumShards)
+	name := shard.Name(alignments.Table, sh, cfg.NumShards)
 	out := blobio.Join(cfg.Out, name)
 	if ok, err := blobio.Exists(ctx, out); err != nil {
 		return fmt.Errorf("align: %w", err)
@@ -123,18 +125,18 @@ func (f *alignShardFn) process(ctx context.Context, sh int) error {
 		log.Infof(ctx, "align: %s exists (an earlier attempt wrote it), skipped", name)
 		return nil
 	}
-	capName := shard.Name(captions.CaptionsTable, sh, cfg.NumShards)
-	rows, err := captions.ReadShard(ctx, blobio.Join(cfg.Captions, capName[len(captions.CaptionsTable)+1:]))
+	capName := shard.Name(captionstable.CaptionsTable, sh, cfg.NumShards)
+	rows, err := captionstable.ReadShard(ctx, blobio.Join(cfg.Captions, capName[len(captionstable.CaptionsTable)+1:]))
 	if err != nil {
 		return err
 	}
-	rows = slices.DeleteFunc(rows, func(r captions.Row) bool { return !slices.Contains(cfg.Splits, r.Split) })
+	rows = slices.DeleteFunc(rows, func(r captionstable.Row) bool { return !slices.Contains(cfg.Splits, r.Split) })
 	fr, err := feat.OpenShard(ctx, blobio.Join(cfg.Features, shard.Name(feat.FeaturesTable, sh, cfg.NumShards)))
 	if err != nil {
 		return fmt.Errorf("align: %w", err)
 	}
 	start := time.Now()
-	rep := progress.New(scan.LogWriter(func(format string, args ...any) { log.Infof(ctx, format, args...) }), "align: "+name, "captions", int64(len(rows)))
+	rep := progress.New(matching.LogWriter(func(format string, args ...any) { log.Infof(ctx, format, args...) }), "align: "+name, "captions", int64(len(rows)))
 	al := &Aligner{Model: f.model, Text: f.text, BatchImages: cfg.BatchImages, Source: capName, Progress: rep.Add}
 	aligned, rej, err := al.Align(rows, fr)
 	if cerr := fr.Close(); err == nil && cerr != nil {
@@ -144,11 +146,11 @@ func (f *alignShardFn) process(ctx context.Context, sh int) error {
 		return fmt.Errorf("align: shard %d: %w", sh, err)
 	}
 	// Rejects first: an existing alignments shard then implies its rejects shard exists.
-	if err := writeRejects(ctx, blobio.Join(cfg.Out, shard.Name(RejectsTable, sh, cfg.NumShards)), rej); err != nil {
+	if err := writeRejects(ctx, blobio.Join(cfg.Out, shard.Name(alignments.RejectsTable, sh, cfg.NumShards)), rej); err != nil {
 		return err
 	}
-	opts := parquetshard.Options{NoStatistics: []string{"attention"}, Metadata: map[string]string{MetaAttention: attentionDoc, "groundcap.teacher": cfg.Teacher}}
-	if err := parquetshard.Write(ctx, out, aligned, func(a, b *Row) int { return a.Compare(b) }, opts); err != nil {
+	opts := parquetshard.Options{NoStatistics: []string{"attention"}, Metadata: map[string]string{alignments.MetaAttention: alignments.AttentionDoc, "groundcap.teacher": cfg.Teacher}}
+	if err := parquetshard.Write(ctx, out, aligned, func(a, b *alignments.Row) int { return a.Compare(b) }, opts); err != nil {
 		return fmt.Errorf("align: %w", err)
 	}
 	el := time.Since(start)
@@ -167,7 +169,7 @@ type FeatureReader interface {
 type Aligner struct {
 	Model *tscan.Model
 	// Text is how Model reads a sentence (nil: the captioner's labels).
-	Text        *scan.Text
+	Text        *models.Text
 	BatchImages int
 	// Source names the captions shard in rejects rows.
 	Source string
@@ -178,16 +180,16 @@ type Aligner struct {
 // Align aligns every row (sorted by image id, caption index) with its image's features, read
 // from feats in image id order; a caption whose image is absent from feats is rejected. Rows
 // come back in the input order.
-func (a *Aligner) Align(rows []captions.Row, feats FeatureReader) ([]Row, []rejects.Reject, error) {
+func (a *Aligner) Align(rows []captionstable.Row, feats FeatureReader) ([]alignments.Row, []rejects.Reject, error) {
 	text := a.Text
 	if text == nil {
-		text = &scan.Text{Mode: scan.TextCaptioner}
+		text = &models.Text{Mode: models.TextCaptioner}
 	}
-	var out []Row
+	var out []alignments.Row
 	var rej []rejects.Reject
 	var batch tscan.Batch
 	var imageOf []int
-	var pending []*captions.Row
+	var pending []*captionstable.Row
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -198,8 +200,8 @@ func (a *Aligner) Align(rows []captions.Row, feats FeatureReader) ([]Row, []reje
 		}
 		for j, r := range pending {
 			al := text.SentenceAlignment(res[j], len(r.Labels))
-			out = append(out, Row{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx, NounPositions: al.Positions,
-				Regions: int32(al.Regions), Attention: float32Bytes(al.Attention), Score: al.Score})
+			out = append(out, alignments.Row{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx, NounPositions: al.Positions,
+				Regions: int32(al.Regions), Attention: alignments.EncodeAttention(al.Attention), Score: al.Score})
 		}
 		if a.Progress != nil {
 			a.Progress(int64(len(pending)))

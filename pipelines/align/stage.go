@@ -13,7 +13,8 @@ import (
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/shard"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/alignments"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/rejects"
@@ -57,35 +58,10 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 	}, nil
 }
 
-// NumShards returns the shard count of a sharded table directory, checking that every shard
-// 0..n−1 is present.
-func NumShards(ctx context.Context, table string) (int, error) {
-	files, err := parquetshard.Tables(ctx, table)
-	if err != nil {
-		return 0, fmt.Errorf("align: %w", err)
-	}
-	n := -1
-	have := map[int]bool{}
-	for _, f := range files {
-		i, m, ok := feat.ParseShardName(path.Base(f))
-		if !ok || (n >= 0 && m != n) {
-			return 0, fmt.Errorf("align: %s: not a shard of a %d-shard table", f, n)
-		}
-		n = m
-		have[i] = true
-	}
-	for i := 0; i < n; i++ {
-		if !have[i] {
-			return 0, fmt.Errorf("align: %s: shard %d of %d is missing", table, i, n)
-		}
-	}
-	return n, nil
-}
-
 func run(ctx context.Context, r *engine.Run, p Params) error {
 	cfg := Config{Captions: r.Input(InputCaptions), Features: r.Input(InputFeatures), Model: r.Input(InputModel), Out: r.Out,
 		Splits: p.Splits, BatchImages: p.BatchImages, BLAS: string(p.BLAS), Device: string(p.Device), Teacher: string(p.Teacher)}
-	n, err := NumShards(ctx, cfg.Captions)
+	n, err := captionstable.NumShards(ctx, cfg.Captions)
 	if err != nil {
 		return err
 	}
@@ -110,7 +86,7 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 	// Reconcile from what is on storage (shards of earlier attempts included).
 	var read, written, rejected int64
 	for i := 0; i < n; i++ {
-		rows, err := captions.ReadShard(ctx, blobio.Join(cfg.Captions, path.Base(shard.Name(captions.CaptionsTable, i, n))))
+		rows, err := captionstable.ReadShard(ctx, blobio.Join(cfg.Captions, path.Base(shard.Name(captionstable.CaptionsTable, i, n))))
 		if err != nil {
 			return err
 		}
@@ -119,14 +95,14 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 				read++
 			}
 		}
-		for _, t := range []string{Table, RejectsTable} {
+		for _, t := range []string{alignments.Table, alignments.RejectsTable} {
 			name := shard.Name(t, i, n)
 			k, err := parquetshard.NumRows(ctx, r.Output(name))
 			if err != nil {
 				return fmt.Errorf("align: %w", err)
 			}
 			r.SetRows(name, k)
-			if t == Table {
+			if t == alignments.Table {
 				written += k
 			} else {
 				rejected += k

@@ -13,6 +13,7 @@ import (
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/internal/treetest"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/transforms/postag"
 	"github.com/groundcap/groundcap/transforms/rejects"
 	"github.com/groundcap/groundcap/transforms/vocab"
@@ -44,11 +45,11 @@ func TestRunSmall(t *testing.T) {
 	}
 
 	// Vocabulary: train words counted more than once, recounted here from the input.
-	v, err := ReadVocab(ctx, filepath.Join(out, VocabFile))
+	v, err := captionstable.ReadVocab(ctx, filepath.Join(out, captionstable.VocabFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := ReadCaptions(ctx, filepath.Join(out, CaptionsTable))
+	rows, err := captionstable.ReadCaptions(ctx, filepath.Join(out, captionstable.CaptionsTable))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestRunSmall(t *testing.T) {
 	seen := map[[2]int64]bool{}
 	var unk, toks int64
 	for _, sh := range []int{0, 1, 2, 3} {
-		part, err := ReadShard(ctx, filepath.Join(out, shard.Name(CaptionsTable, sh, 4)))
+		part, err := captionstable.ReadShard(ctx, filepath.Join(out, shard.Name(captionstable.CaptionsTable, sh, 4)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,14 +141,14 @@ func TestRunSmall(t *testing.T) {
 				}
 				r = append(r, w)
 			}
-			trainRefs[i][j] = append(r, EOS)
+			trainRefs[i][j] = append(r, captionstable.EOS)
 		}
 	}
 	want, err := caption.BuildDocFreq(trainRefs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	df, err := ReadDocFreq(ctx, filepath.Join(out, DocFreqFile))
+	df, err := captionstable.ReadDocFreq(ctx, filepath.Join(out, captionstable.DocFreqFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestRunSmall(t *testing.T) {
 	}
 
 	// Grounding references of the hand-made Entities files.
-	refs, err := ReadGroundingRefs(ctx, filepath.Join(out, GroundingTable))
+	refs, err := captionstable.ReadGroundingRefs(ctx, filepath.Join(out, captionstable.GroundingTable))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestRunSmall(t *testing.T) {
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Compare(&refs[j]) < 0 })
 	r0 := refs[0] // [/EN#1/people A man]: two boxes (one shared with chain 2), XML minus 1
 	if r0.ImageID != 101 || r0.ChainID != 1 || r0.HeadWord != "man" || r0.Class != "man" || r0.FirstWord != 0 ||
-		!slices.Equal(r0.Boxes, []Box{{10, 20, 99, 199}, {30, 40, 59, 79}}) || r0.Width != 500 || r0.Split != "train" {
+		!slices.Equal(r0.Boxes, []captionstable.Box{{X1: 10, Y1: 20, X2: 99, Y2: 199}, {X1: 30, Y1: 40, X2: 59, Y2: 79}}) || r0.Width != 500 || r0.Split != "train" {
 		t.Errorf("ref 0: %+v", r0)
 	}
 	r3 := refs[3] // [/EN#1/people Two men]: men → man

@@ -8,16 +8,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-)
 
-// Box is a ground-truth box in 0-based pixel coordinates (the XML's 1-based values minus 1, as
-// the usual Flickr30k Entities parser does); x2, y2 inclusive.
-type Box struct {
-	X1 int32 `parquet:"x1" json:"x1"`
-	Y1 int32 `parquet:"y1" json:"y1"`
-	X2 int32 `parquet:"x2" json:"x2"`
-	Y2 int32 `parquet:"y2" json:"y2"`
-}
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+)
 
 // phrase is one annotated phrase of an Entities sentence.
 type phrase struct {
@@ -120,7 +113,7 @@ type annotation struct {
 
 // chain is what the XML says about one entity chain.
 type chain struct {
-	Boxes []Box
+	Boxes []captionstable.Box
 	NoBox bool // an object of the chain is flagged nobndbox
 	Scene bool // an object of the chain is flagged scene
 }
@@ -174,9 +167,9 @@ func parseAnnotation(data []byte) (*annotation, error) {
 		if len(o.Names) == 0 {
 			return nil, fmt.Errorf("object %d has no <name>", i)
 		}
-		var box *Box
+		var box *captionstable.Box
 		if o.BndBox != nil {
-			b := Box{}
+			b := captionstable.Box{}
 			for _, f := range []struct {
 				s   string
 				dst *int32

@@ -2,12 +2,14 @@ package captions
 
 import (
 	"context"
-	"github.com/groundcap/groundcap/internal/fixtures"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/groundcap/groundcap/internal/fixtures"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 )
 
 // fixturesDir returns the shared fixtures directory or skips the test.
@@ -65,7 +67,7 @@ func TestFlickr30kEntitiesFixtures(t *testing.T) {
 	if st.Images != 40 || st.Captions != 200 || st.Splits["val"].Images != 40 || g.Images != 40 || g.Sentences != 200 || g.Records.Written != int64(phrases) {
 		t.Errorf("stats: %d images, %d captions, splits %+v; grounding %+v; %d phrases in the files", st.Images, st.Captions, st.Splits, g, phrases)
 	}
-	refs, err := ReadGroundingRefs(ctx, filepath.Join(loc.Out, GroundingTable))
+	refs, err := captionstable.ReadGroundingRefs(ctx, filepath.Join(loc.Out, captionstable.GroundingTable))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/shard"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/transforms/rejects"
 	"github.com/groundcap/groundcap/transforms/vocab"
 )
@@ -347,7 +348,7 @@ func (f *FinalizeFn) ProcessElement(ctx context.Context, _ []byte, rs ReaderStat
 	if st.Tokens > 0 {
 		st.UNKRate = float64(st.UNKTokens) / float64(st.Tokens)
 	}
-	st.Matching.VocabSize, st.Matching.Threshold, st.Matching.File = mv.Size(), f.MatchThreshold, MatchVocabFile
+	st.Matching.VocabSize, st.Matching.Threshold, st.Matching.File = mv.Size(), f.MatchThreshold, captionstable.MatchVocabFile
 	if st.Matching.Tokens > 0 {
 		st.Matching.UNKRate = float64(st.Matching.UNKTokens) / float64(st.Matching.Tokens)
 	}
@@ -367,14 +368,14 @@ func (f *FinalizeFn) ProcessElement(ctx context.Context, _ []byte, rs ReaderStat
 	if err != nil {
 		return fmt.Errorf("captions: vocab.json: %w", err)
 	}
-	if err := blobio.WriteAll(ctx, blobio.Join(f.Dir, VocabFile), append(vj, '\n')); err != nil {
+	if err := blobio.WriteAll(ctx, blobio.Join(f.Dir, captionstable.VocabFile), append(vj, '\n')); err != nil {
 		return fmt.Errorf("captions: %w", err)
 	}
 	mj, err := json.MarshalIndent(mv, "", " ")
 	if err != nil {
-		return fmt.Errorf("captions: %s: %w", MatchVocabFile, err)
+		return fmt.Errorf("captions: %s: %w", captionstable.MatchVocabFile, err)
 	}
-	if err := blobio.WriteAll(ctx, blobio.Join(f.Dir, MatchVocabFile), append(mj, '\n')); err != nil {
+	if err := blobio.WriteAll(ctx, blobio.Join(f.Dir, captionstable.MatchVocabFile), append(mj, '\n')); err != nil {
 		return fmt.Errorf("captions: %w", err)
 	}
 	if st.DocFreq.Images > 0 {
@@ -382,18 +383,18 @@ func (f *FinalizeFn) ProcessElement(ctx context.Context, _ []byte, rs ReaderStat
 		for g, n := range df.Words {
 			d.NGrams[g] = int(n)
 		}
-		w, err := blobio.NewWriter(ctx, blobio.Join(f.Dir, DocFreqFile))
+		w, err := blobio.NewWriter(ctx, blobio.Join(f.Dir, captionstable.DocFreqFile))
 		if err != nil {
 			return fmt.Errorf("captions: %w", err)
 		}
 		if err := d.Write(w); err != nil {
 			w.Abort()
-			return fmt.Errorf("captions: %s: %w", DocFreqFile, err)
+			return fmt.Errorf("captions: %s: %w", captionstable.DocFreqFile, err)
 		}
 		if err := w.Close(); err != nil {
 			return fmt.Errorf("captions: %w", err)
 		}
-		st.DocFreq.NGrams, st.DocFreq.File = len(d.NGrams), DocFreqFile
+		st.DocFreq.NGrams, st.DocFreq.File = len(d.NGrams), captionstable.DocFreqFile
 		st.DocFreq.RefLen = math.Log(float64(st.DocFreq.Images))
 	}
 	sj, err := json.MarshalIndent(st, "", " ")
@@ -405,4 +406,20 @@ func (f *FinalizeFn) ProcessElement(ctx context.Context, _ []byte, rs ReaderStat
 	}
 	emit(st)
 	return nil
+}
+
+// StatsFile is the stage's summary (Stats) in its output directory.
+const StatsFile = "stats.json"
+
+// ReadStats reads stats.json.
+func ReadStats(ctx context.Context, loc string) (*Stats, error) {
+	data, err := blobio.ReadAll(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("captions: %w", err)
+	}
+	var st Stats
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("captions: %s: %w", loc, err)
+	}
+	return &st, nil
 }

@@ -17,26 +17,13 @@ import (
 
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/shard"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/transforms/lemma"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/postag"
 	"github.com/groundcap/groundcap/transforms/rejects"
 	"github.com/groundcap/groundcap/transforms/vocab"
 )
-
-// Output names under the stage's output directory.
-const (
-	CaptionsTable  = "captions"
-	GroundingTable = "grounding_refs"
-	VocabFile      = "vocab.json"
-	MatchVocabFile = "match_vocab.json"
-	StatsFile      = "stats.json"
-	DocFreqFile    = "cider_df.json"
-)
-
-// EOS is the end token appended to references in the CIDEr-D document-frequency table, as
-// self-critical.pytorch's prepro_ngrams.py does.
-const EOS = "<eos>"
 
 // writerOptions are the Parquet options of both tables: statistics are pointless on free text and
 // token lists.
@@ -199,14 +186,14 @@ func (f *ShardFn) ProcessElement(ctx context.Context, shardNum int, caps func(*C
 	tags := f.tagAll(all, func(c *Caption) []string { return c.Tokens })
 	matchTags := f.tagAll(all, func(c *Caption) []string { return c.MatchTokens })
 	st := ShardStats{Shard: shardNum, Images: map[string]int64{}, Captions: map[string]int64{}, Tags: map[string]int64{}}
-	rows := make([]Row, len(all))
+	rows := make([]captionstable.Row, len(all))
 	for i := range all {
 		c := &all[i]
 		n := min(len(c.Tokens), f.MaxLength)
 		if len(c.Tokens) > f.MaxLength {
 			st.Truncated++
 		}
-		r := Row{ImageID: c.ImageID, Split: c.Split, CaptionIdx: c.Idx, Raw: c.Raw, Tokens: c.Tokens[:n], POS: tags[i][:n], Length: int32(n)}
+		r := captionstable.Row{ImageID: c.ImageID, Split: c.Split, CaptionIdx: c.Idx, Raw: c.Raw, Tokens: c.Tokens[:n], POS: tags[i][:n], Length: int32(n)}
 		if r.Raw == "" {
 			r.Raw = strings.Join(c.Tokens, " ")
 		}
@@ -249,7 +236,7 @@ func (f *ShardFn) ProcessElement(ctx context.Context, shardNum int, caps func(*C
 	}
 	df, dfImages := docFreq(all, v)
 	st.DFImages = dfImages
-	if err := f.write(ctx, shard.Name(CaptionsTable, shardNum, f.NumShards), rows, captionsOptions); err != nil {
+	if err := f.write(ctx, shard.Name(captionstable.CaptionsTable, shardNum, f.NumShards), rows, captionsOptions); err != nil {
 		return err
 	}
 	if f.Entities != "" {
@@ -264,7 +251,7 @@ func (f *ShardFn) ProcessElement(ctx context.Context, shardNum int, caps func(*C
 			return err
 		}
 		st.Grounding = g
-		if err := f.write(ctx, shard.Name(GroundingTable, shardNum, f.NumShards), refs, groundingOptions); err != nil {
+		if err := f.write(ctx, shard.Name(captionstable.GroundingTable, shardNum, f.NumShards), refs, groundingOptions); err != nil {
 			return err
 		}
 	}
@@ -282,10 +269,10 @@ func (f *ShardFn) write(ctx context.Context, name string, rows any, opts parquet
 		return nil
 	}
 	switch rs := rows.(type) {
-	case []Row:
-		return parquetshard.Write(ctx, loc, rs, (*Row).Compare, opts)
-	case []GroundingRef:
-		return parquetshard.Write(ctx, loc, rs, (*GroundingRef).Compare, opts)
+	case []captionstable.Row:
+		return parquetshard.Write(ctx, loc, rs, (*captionstable.Row).Compare, opts)
+	case []captionstable.GroundingRef:
+		return parquetshard.Write(ctx, loc, rs, (*captionstable.GroundingRef).Compare, opts)
 	}
 	panic(fmt.Sprintf("captions: write %T", rows))
 }
@@ -344,7 +331,7 @@ func docFreq(all []Caption, v *vocab.Vocab) (vocab.Counts, int64) {
 					}
 					toks = append(toks, w)
 				}
-				toks = append(toks, EOS)
+				toks = append(toks, captionstable.EOS)
 				for n := 1; n <= 4; n++ {
 					for s := 0; s+n <= len(toks); s++ {
 						sb.Reset()
@@ -374,14 +361,14 @@ const maxEntityFile = 16 << 20
 
 // entityImage is what one Entities image contributes.
 type entityImage struct {
-	refs    []GroundingRef
+	refs    []captionstable.GroundingRef
 	rejects []rejects.Reject
 	stats   GroundingStats
 	err     error
 }
 
 // grounding reads and resolves the Entities files of the shard's images (names are file stems).
-func (f *ShardFn) grounding(ctx context.Context, names []string, all []Caption, tags [][]string, emitReject func(rejects.Reject)) ([]GroundingRef, GroundingStats, error) {
+func (f *ShardFn) grounding(ctx context.Context, names []string, all []Caption, tags [][]string, emitReject func(rejects.Reject)) ([]captionstable.GroundingRef, GroundingStats, error) {
 	byImage := map[int64][]int{} // image id -> indices into all
 	for i := range all {
 		byImage[all[i].ImageID] = append(byImage[all[i].ImageID], i)
@@ -429,7 +416,7 @@ func (f *ShardFn) grounding(ctx context.Context, names []string, all []Caption, 
 		}()
 	}
 	wg.Wait()
-	var refs []GroundingRef
+	var refs []captionstable.GroundingRef
 	var g GroundingStats
 	for _, e := range out {
 		if e.err != nil {
@@ -535,7 +522,7 @@ func (f *ShardFn) entityImage(name string, read func(rel string) ([]byte, error)
 			phrases++
 			e.stats.Read++
 			rec := fmt.Sprintf("line %d phrase %d", li+1, pi)
-			ref := GroundingRef{ImageID: id, Split: split, CaptionIdx: int32(li), PhraseIdx: int32(pi), ChainID: p.Chain,
+			ref := captionstable.GroundingRef{ImageID: id, Split: split, CaptionIdx: int32(li), PhraseIdx: int32(pi), ChainID: p.Chain,
 				Words: p.Words, FirstWord: int32(p.FirstWord), Types: p.Types}
 			if ann != nil {
 				ref.Width, ref.Height = ann.Width, ann.Height

@@ -24,6 +24,9 @@
 //
 // # Outputs
 //
+// Their names, the tables' records and their readers are pipelines/artifacts/captionstable's,
+// except stats.json.
+//
 //   - captions/part-SSSSS-of-NNNNN.parquet: Row, sharded by shard.Of(image_id, num_shards), rows
 //     sorted by (image_id, caption_idx);
 //   - vocab.json (vocab.Vocab), match_vocab.json (vocab.Matching), stats.json (Stats);
@@ -59,6 +62,7 @@ import (
 	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/rejects"
@@ -154,9 +158,9 @@ func Check(st *Stats, maxFraction float64) error {
 
 // record reports row counts and the summary to the manifest.
 func record(ctx context.Context, r *engine.Run, st *Stats) error {
-	tables := []string{CaptionsTable, rejects.Table}
+	tables := []string{captionstable.CaptionsTable, rejects.Table}
 	if st.Grounding != nil {
-		tables = append(tables, GroundingTable)
+		tables = append(tables, captionstable.GroundingTable)
 	}
 	for _, t := range tables {
 		objs, err := blobio.List(ctx, r.Output(t))

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/groundcap/groundcap/internal/shard"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/transforms/rejects"
 )
@@ -32,9 +33,9 @@ func TestStageThroughEngine(t *testing.T) {
 	for _, f := range ms["captions"].Files {
 		rows[f.Name] = f.Rows
 	}
-	c0, c1 := rows[shard.Name(CaptionsTable, 0, 2)], rows[shard.Name(CaptionsTable, 1, 2)]
-	g0, g1 := rows[shard.Name(GroundingTable, 0, 2)], rows[shard.Name(GroundingTable, 1, 2)]
-	if c0+c1 != 8 || g0+g1 != 9 || rows[rejects.Name()] != 0 || rows[VocabFile] != -1 {
+	c0, c1 := rows[shard.Name(captionstable.CaptionsTable, 0, 2)], rows[shard.Name(captionstable.CaptionsTable, 1, 2)]
+	g0, g1 := rows[shard.Name(captionstable.GroundingTable, 0, 2)], rows[shard.Name(captionstable.GroundingTable, 1, 2)]
+	if c0+c1 != 8 || g0+g1 != 9 || rows[rejects.Name()] != 0 || rows[captionstable.VocabFile] != -1 {
 		t.Errorf("manifest rows %v", rows)
 	}
 	// Fresh on a second call: nothing recomputed.

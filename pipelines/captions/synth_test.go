@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/groundcap/groundcap/internal/synth"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/transforms/vocab"
 )
 
@@ -38,11 +39,11 @@ func TestSynthWorld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := ReadCaptions(ctx, filepath.Join(out, CaptionsTable))
+	rows, err := captionstable.ReadCaptions(ctx, filepath.Join(out, captionstable.CaptionsTable))
 	if err != nil {
 		t.Fatal(err)
 	}
-	refs, err := ReadGroundingRefs(ctx, filepath.Join(out, GroundingTable))
+	refs, err := captionstable.ReadGroundingRefs(ctx, filepath.Join(out, captionstable.GroundingTable))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestSynthWorld(t *testing.T) {
 		img int64
 		cap int32
 	}
-	byCap := map[key]*Row{}
+	byCap := map[key]*captionstable.Row{}
 	for i := range rows {
 		k := key{rows[i].ImageID, rows[i].CaptionIdx}
 		if byCap[k] != nil {
@@ -58,7 +59,7 @@ func TestSynthWorld(t *testing.T) {
 		}
 		byCap[k] = &rows[i]
 	}
-	refsAt := map[key][]GroundingRef{}
+	refsAt := map[key][]captionstable.GroundingRef{}
 	for _, r := range refs {
 		k := key{r.ImageID, r.CaptionIdx}
 		refsAt[k] = append(refsAt[k], r)
@@ -79,7 +80,7 @@ func TestSynthWorld(t *testing.T) {
 			}
 			for _, m := range c.Mentions {
 				mentions++
-				var got *GroundingRef
+				var got *captionstable.GroundingRef
 				for i, g := range refsAt[k] {
 					if int(g.HeadIndex) == m.WordIndex {
 						got = &refsAt[k][i]
@@ -114,13 +115,13 @@ func TestSynthWorld(t *testing.T) {
 // counted at least 4 times; every row's match_ids are <start>, the tokens' ids, <end>; and on the
 // synthetic world the matching text differs from the captioner's where it should (punctuation,
 // captions longer than max_length, the lower threshold).
-func checkMatchingText(t *testing.T, out string, rows []Row) {
+func checkMatchingText(t *testing.T, out string, rows []captionstable.Row) {
 	t.Helper()
-	mv, err := ReadMatchVocab(context.Background(), filepath.Join(out, MatchVocabFile))
+	mv, err := captionstable.ReadMatchVocab(context.Background(), filepath.Join(out, captionstable.MatchVocabFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := ReadVocab(context.Background(), filepath.Join(out, VocabFile))
+	v, err := captionstable.ReadVocab(context.Background(), filepath.Join(out, captionstable.VocabFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
-	"github.com/groundcap/groundcap/pipelines/scan"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/training/updown"
 	"github.com/groundcap/groundcap/transforms/postag"
@@ -16,7 +16,7 @@ import (
 // Matcher scores sampled captions with a matching model: S(I, c) for the image of a source
 // index. Sampled word ids are the captions vocabulary's; their words are POS-tagged as the
 // captions stage tags references (transforms/postag) to give POS-SCAN its noun mask (NN*, not
-// UNK), and the sentence is encoded through the model's text input (scan.Text.Sentence: with
+// UNK), and the sentence is encoded through the model's text input (models.Text.Sentence: with
 // the original's, <start>, the words' matching ids, ".", <end>, as its reward code does). An
 // empty caption scores 0. Score errors are kept and reported by Err, since updown.MatchFunc
 // cannot return one.
@@ -26,7 +26,7 @@ type Matcher struct {
 	// Words[i] is the word of id i+1.
 	Words []string
 
-	text   *scan.Text
+	text   *models.Text
 	tagger *postag.Tagger
 	mu     sync.Mutex
 	err    error
@@ -40,11 +40,11 @@ func NewMatcher(m *tscan.Model, src *captioning.Source, words []string) (*Matche
 	if err != nil {
 		return nil, fmt.Errorf("captionscst: POS tagger: %w", err)
 	}
-	text, err := scan.TextOf(m)
+	text, err := models.TextOf(m)
 	if err != nil {
 		return nil, fmt.Errorf("captionscst: %w", err)
 	}
-	if text.Mode == scan.TextOriginal && !slices.Equal(text.Words[1:], words) {
+	if text.Mode == models.TextOriginal && !slices.Equal(text.Words[1:], words) {
 		return nil, fmt.Errorf("captionscst: the matching model was trained beside another captioner vocabulary (%d words) than this one (%d)", len(text.Words)-1, len(words))
 	}
 	return &Matcher{Model: m, Source: src, Words: words, text: text, tagger: postag.New(tm)}, nil

@@ -35,44 +35,27 @@ import (
 
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/training/updown"
 )
 
-// Stage instance names.
-const (
-	NameBase    = "caption-scst"
-	NameSCAN    = "caption-scst-scan"
-	NamePOSSCAN = "caption-scst-posscan"
-	// The CIDEr-D-only instances (reward CIDEr-D alone).
-	NameCIDEr        = "caption-scst-cider"
-	NameCIDErSCAN    = "caption-scst-cider-scan"
-	NameCIDErPOSSCAN = "caption-scst-cider-posscan"
-)
-
-// Names lists the stage instances of this package, in chain order.
-func Names() []string {
-	return []string{NameBase, NameSCAN, NamePOSSCAN, NameCIDEr, NameCIDErSCAN, NameCIDErPOSSCAN}
-}
-
 // From returns the XE stage an instance starts from.
 func From(name string) string {
 	switch name {
-	case NameSCAN, NameCIDErSCAN:
-		return captionxe.NameSCAN
-	case NamePOSSCAN, NameCIDErPOSSCAN:
-		return captionxe.NamePOSSCAN
+	case models.CaptionSCSTSCAN, models.CaptionSCSTCIDErSCAN:
+		return models.CaptionXESCAN
+	case models.CaptionSCSTPOSSCAN, models.CaptionSCSTCIDErPOSSCAN:
+		return models.CaptionXEPOSSCAN
 	}
-	return captionxe.NameBase
+	return models.CaptionXE
 }
 
 // DefaultMatcher returns the matching model of an instance's reward (none: CIDEr-D alone).
 func DefaultMatcher(name string) models.Teacher {
 	switch name {
-	case NameSCAN:
+	case models.CaptionSCSTSCAN:
 		return models.SCAN
-	case NameCIDEr, NameCIDErSCAN, NameCIDErPOSSCAN:
+	case models.CaptionSCSTCIDEr, models.CaptionSCSTCIDErSCAN, models.CaptionSCSTCIDErPOSSCAN:
 		return models.None
 	}
 	return models.POSSCAN
@@ -137,7 +120,7 @@ func (p Params) resolve() Params {
 }
 
 // IsInstance reports whether name is one of the package's stage instances.
-func IsInstance(name string) bool { return slices.Contains(Names(), name) }
+func IsInstance(name string) bool { return slices.Contains(models.SCSTCaptioners(), name) }
 
 // validate reports the first bad field of resolved parameters: a *config.FieldError by its key.
 func (p Params) validate() error {

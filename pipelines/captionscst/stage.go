@@ -8,7 +8,6 @@ import (
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
-	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/training/checkpoint"
 	"github.com/groundcap/groundcap/training/updown"
 )
@@ -53,7 +52,7 @@ type Metrics struct {
 // Stage returns the stage instance called name.
 func Stage(name string, p Params) (*engine.Stage, error) {
 	if !IsInstance(name) {
-		return nil, fmt.Errorf("captionscst: stage name %q (want one of %v)", name, Names())
+		return nil, fmt.Errorf("captionscst: stage name %q (want one of %v)", name, models.SCSTCaptioners())
 	}
 	p = p.resolve()
 	if err := p.validate(); err != nil {
@@ -117,7 +116,7 @@ func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data
 	}
 	t.start = ck
 	if p.MatcherModel != "" {
-		mm, err := scan.LoadModel(ctx, r.Input(InputMatcher))
+		mm, err := models.LoadMatching(ctx, r.Input(InputMatcher))
 		if err != nil {
 			return nil, "", err
 		}

@@ -16,14 +16,13 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
-	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
-	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/pipelines/trainrun"
 	"github.com/groundcap/groundcap/training/checkpoint"
 	"github.com/groundcap/groundcap/training/updown"
@@ -63,12 +62,12 @@ func TestInstances(t *testing.T) {
 		name, init string
 		matcher    models.Teacher
 	}{
-		{captionscst.NameBase, "@caption-xe/last.ckpt", models.POSSCAN},              // 0
-		{captionscst.NameSCAN, "@caption-xe-scan/last.ckpt", models.SCAN},            // 1
-		{captionscst.NamePOSSCAN, "@caption-xe-posscan/last.ckpt", models.POSSCAN},   // 2: the paper's best
-		{captionscst.NameCIDEr, "@caption-xe/last.ckpt", models.None},                // 3
-		{captionscst.NameCIDErSCAN, "@caption-xe-scan/last.ckpt", models.None},       // 4
-		{captionscst.NameCIDErPOSSCAN, "@caption-xe-posscan/last.ckpt", models.None}, // 5
+		{models.CaptionSCST, "@caption-xe/last.ckpt", models.POSSCAN},                  // 0
+		{models.CaptionSCSTSCAN, "@caption-xe-scan/last.ckpt", models.SCAN},            // 1
+		{models.CaptionSCSTPOSSCAN, "@caption-xe-posscan/last.ckpt", models.POSSCAN},   // 2: the paper's best
+		{models.CaptionSCSTCIDEr, "@caption-xe/last.ckpt", models.None},                // 3
+		{models.CaptionSCSTCIDErSCAN, "@caption-xe-scan/last.ckpt", models.None},       // 4
+		{models.CaptionSCSTCIDErPOSSCAN, "@caption-xe-posscan/last.ckpt", models.None}, // 5
 	} {
 		p := captionscst.DefaultParams(c.name)
 		if p.Init != c.init || p.Matcher != c.matcher {
@@ -86,13 +85,13 @@ func TestInstances(t *testing.T) {
 		}
 	}
 	// A start that is not a stage's last.ckpt needs init_best, unless carry_best is off.
-	p := captionscst.DefaultParams(captionscst.NameBase)
+	p := captionscst.DefaultParams(models.CaptionSCST)
 	p.Init = "gs://bucket/xe/model.ckpt"
-	if _, err := captionscst.Stage(captionscst.NameBase, p); err == nil || !strings.Contains(err.Error(), "init_best") {
+	if _, err := captionscst.Stage(models.CaptionSCST, p); err == nil || !strings.Contains(err.Error(), "init_best") {
 		t.Errorf("init %s without init_best: %v, want an error naming init_best", p.Init, err)
 	}
 	p.CarryBest = false
-	if st, err := captionscst.Stage(captionscst.NameBase, p); err != nil || slices.ContainsFunc(st.Inputs, func(in engine.Input) bool { return in.Name == captionscst.InputInitBest }) {
+	if st, err := captionscst.Stage(models.CaptionSCST, p); err != nil || slices.ContainsFunc(st.Inputs, func(in engine.Input) bool { return in.Name == captionscst.InputInitBest }) {
 		t.Errorf("carry_best false: %v, inputs %v (want no init_best)", err, st.Inputs)
 	}
 }
@@ -104,20 +103,20 @@ func TestInstances(t *testing.T) {
 func TestStagesWriteOutputs(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
-	noCarry := tinyOf(captionscst.NameSCAN)
+	noCarry := tinyOf(models.CaptionSCSTSCAN)
 	noCarry.CarryBest = false
-	still := tinyOf(captionscst.NameCIDErSCAN)
+	still := tinyOf(models.CaptionSCSTCIDErSCAN)
 	still.LR = 1e-12
 	e := newEngine(t, root, &log,
-		mustStage(t, captionscst.NameBase, tinyOf(captionscst.NameBase)),
-		mustStage(t, captionscst.NameSCAN, noCarry),
-		mustStage(t, captionscst.NameCIDEr, tinyOf(captionscst.NameCIDEr)),
-		mustStage(t, captionscst.NameCIDErSCAN, still))
+		mustStage(t, models.CaptionSCST, tinyOf(models.CaptionSCST)),
+		mustStage(t, models.CaptionSCSTSCAN, noCarry),
+		mustStage(t, models.CaptionSCSTCIDEr, tinyOf(models.CaptionSCSTCIDEr)),
+		mustStage(t, models.CaptionSCSTCIDErSCAN, still))
 	ms, err := e.Make(context.Background(), "", engine.MakeOptions{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	xeDir := testworld.Dir(root, ms[captionxe.NameBase])
+	xeDir := testworld.Dir(root, ms[models.CaptionXE])
 	var xe captionxe.Metrics
 	if err := json.Unmarshal(readFile(t, filepath.Join(xeDir, captionxe.MetricsFile)), &xe); err != nil {
 		t.Fatal(err)
@@ -130,8 +129,8 @@ func TestStagesWriteOutputs(t *testing.T) {
 		name    string
 		matcher models.Teacher
 		carried bool
-	}{{captionscst.NameBase, models.POSSCAN, true}, {captionscst.NameSCAN, models.SCAN, false}, {captionscst.NameCIDEr, models.None, true},
-		{captionscst.NameCIDErSCAN, models.None, true}} {
+	}{{models.CaptionSCST, models.POSSCAN, true}, {models.CaptionSCSTSCAN, models.SCAN, false}, {models.CaptionSCSTCIDEr, models.None, true},
+		{models.CaptionSCSTCIDErSCAN, models.None, true}} {
 		out := testworld.ReadFiles(t, root, ms[c.name], outputs...)
 		var met captionscst.Metrics
 		if err := json.Unmarshal(out[captioning.MetricsFile], &met); err != nil {
@@ -176,7 +175,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fromXE := ck.Meta["stage"] == captionxe.NameBase && ck.Meta["key"] == ms[captionxe.NameBase].Key
+		fromXE := ck.Meta["stage"] == models.CaptionXE && ck.Meta["key"] == ms[models.CaptionXE].Key
 		if bestEpoch == 0 {
 			if !fromXE || !sameTensors(ck.Params, xeBest.Params) || met.Best != met.InitBest {
 				t.Errorf("%s: no SCST epoch beat caption-xe, but best.ckpt is not caption-xe's best model (stage %s) or metrics say best %q",
@@ -205,11 +204,11 @@ func TestStagesWriteOutputs(t *testing.T) {
 	}
 	// The run that cannot move a weight never beats the carried score.
 	var still2 captionscst.Metrics
-	if err := json.Unmarshal(readFile(t, filepath.Join(testworld.Dir(root, ms[captionscst.NameCIDErSCAN]), captioning.MetricsFile)), &still2); err != nil {
+	if err := json.Unmarshal(readFile(t, filepath.Join(testworld.Dir(root, ms[models.CaptionSCSTCIDErSCAN]), captioning.MetricsFile)), &still2); err != nil {
 		t.Fatal(err)
 	}
 	if still2.BestEpoch != 0 {
-		t.Errorf("%s at lr 1e-12: best epoch %d (val %v, carried %g), want 0", captionscst.NameCIDErSCAN, still2.BestEpoch, still2.ValCIDEr, still2.InitBestValCIDEr)
+		t.Errorf("%s at lr 1e-12: best epoch %d (val %v, carried %g), want 0", models.CaptionSCSTCIDErSCAN, still2.BestEpoch, still2.ValCIDEr, still2.InitBestValCIDEr)
 	}
 }
 
@@ -241,25 +240,25 @@ func TestResumeIdentical(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
 	ctx := context.Background()
-	e := newEngine(t, root, &log, mustStage(t, captionscst.NameBase, tinyOf(captionscst.NameBase)))
-	if _, err := e.Make(testworld.FailAfter(ctx, captionscst.NameBase, 3), captionscst.NameBase, engine.MakeOptions{}); !errors.Is(err, testworld.ErrInjected) {
+	e := newEngine(t, root, &log, mustStage(t, models.CaptionSCST, tinyOf(models.CaptionSCST)))
+	if _, err := e.Make(testworld.FailAfter(ctx, models.CaptionSCST, 3), models.CaptionSCST, engine.MakeOptions{}); !errors.Is(err, testworld.ErrInjected) {
 		t.Fatalf("first run: got %v, want the injected failure\n%s", err, log.String())
 	}
 	log.Reset()
-	e = newEngine(t, root, &log, mustStage(t, captionscst.NameBase, tinyOf(captionscst.NameBase)))
-	ms, err := e.Make(ctx, captionscst.NameBase, engine.MakeOptions{})
+	e = newEngine(t, root, &log, mustStage(t, models.CaptionSCST, tinyOf(models.CaptionSCST)))
+	ms, err := e.Make(ctx, models.CaptionSCST, engine.MakeOptions{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	if !strings.Contains(log.String(), "resuming from") {
 		t.Errorf("the second run did not resume:\n%s", log.String())
 	}
-	resumed := testworld.ReadFiles(t, root, ms[captionscst.NameBase], outputs...)
-	ms, err = e.Make(ctx, captionscst.NameBase, engine.MakeOptions{Force: []string{captionscst.NameBase}})
+	resumed := testworld.ReadFiles(t, root, ms[models.CaptionSCST], outputs...)
+	ms, err = e.Make(ctx, models.CaptionSCST, engine.MakeOptions{Force: []string{models.CaptionSCST}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := testworld.ReadFiles(t, root, ms[captionscst.NameBase], outputs...)
+	fresh := testworld.ReadFiles(t, root, ms[models.CaptionSCST], outputs...)
 	for _, f := range outputs {
 		if !bytes.Equal(resumed[f], fresh[f]) {
 			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
@@ -275,12 +274,12 @@ func TestMatcherNounMask(t *testing.T) {
 	root := t.TempDir()
 	ctx := context.Background()
 	e := newEngine(t, root, io.Discard)
-	ms, err := e.Make(ctx, scan.NamePOS, engine.MakeOptions{})
+	ms, err := e.Make(ctx, string(models.POSSCAN), engine.MakeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	capDir := testworld.Dir(root, ms["captions"])
-	in, err := captioning.OpenInputs(ctx, filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile), testworld.Dir(root, ms["features"]), 64)
+	in, err := captioning.OpenInputs(ctx, filepath.Join(capDir, captionstable.CaptionsTable), filepath.Join(capDir, captionstable.VocabFile), testworld.Dir(root, ms["features"]), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +288,7 @@ func TestMatcherNounMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := scan.LoadModel(ctx, filepath.Join(testworld.Dir(root, ms[scan.NamePOS]), scan.ModelFile))
+	model, err := models.LoadMatching(ctx, filepath.Join(testworld.Dir(root, ms[string(models.POSSCAN)]), models.MatchingFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,9 +297,9 @@ func TestMatcherNounMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := scan.TextOf(model)
-	if err != nil || text.Mode != scan.TextOriginal {
-		t.Fatalf("the matching model's text: %+v %v, want %s", text, err, scan.TextOriginal)
+	text, err := models.TextOf(model)
+	if err != nil || text.Mode != models.TextOriginal {
+		t.Fatalf("the matching model's text: %+v %v, want %s", text, err, models.TextOriginal)
 	}
 	checked := 0
 	for i, rows := range split.Rows[:5] {

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	feat "github.com/groundcap/groundcap/features"
-	"github.com/groundcap/groundcap/pipelines/align"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/alignments"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	tscan "github.com/groundcap/groundcap/training/scan"
@@ -37,7 +37,7 @@ func BenchmarkXEStep(b *testing.B) {
 	}
 	online := &captioning.Online{Model: sm}
 	// The alignments table as the align stage would write it, from the same model.
-	var rows []align.Row
+	var rows []alignments.Row
 	for i, id := range split.Images {
 		rec, err := in.Feats.Get(ctx, id)
 		if err != nil {
@@ -96,7 +96,7 @@ func BenchmarkXEStep(b *testing.B) {
 }
 
 // alignRows aligns one image's captions as the align stage does.
-func alignRows(b *testing.B, m *tscan.Model, rec *feat.Record, rows []*captions.Row) []align.Row {
+func alignRows(b *testing.B, m *tscan.Model, rec *feat.Record, rows []*captionstable.Row) []alignments.Row {
 	b.Helper()
 	bt := tscan.Batch{Feats: [][]float32{rec.Features}}
 	for _, r := range rows {
@@ -106,9 +106,9 @@ func alignRows(b *testing.B, m *tscan.Model, rec *feat.Record, rows []*captions.
 	if err != nil {
 		b.Fatal(err)
 	}
-	out := make([]align.Row, len(rows))
+	out := make([]alignments.Row, len(rows))
 	for j, a := range als {
-		out[j] = align.Row{ImageID: rows[j].ImageID, CaptionIdx: rows[j].CaptionIdx, NounPositions: a.Positions, Regions: int32(a.Regions),
+		out[j] = alignments.Row{ImageID: rows[j].ImageID, CaptionIdx: rows[j].CaptionIdx, NounPositions: a.Positions, Regions: int32(a.Regions),
 			Attention: feat.Float32Bytes(a.Attention), Score: a.Score}
 	}
 	return out

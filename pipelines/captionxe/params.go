@@ -48,16 +48,6 @@ import (
 	"github.com/groundcap/groundcap/training/updown"
 )
 
-// Stage instance names.
-const (
-	NameBase    = "caption-xe"
-	NameSCAN    = "caption-xe-scan"
-	NamePOSSCAN = "caption-xe-posscan"
-)
-
-// Names lists the stage instances of this package, in chain order.
-func Names() []string { return []string{NameBase, NameSCAN, NamePOSSCAN} }
-
 // AlphaMode says where α comes from.
 type AlphaMode string
 
@@ -82,9 +72,9 @@ func (a *AlphaMode) UnmarshalText(b []byte) error {
 // DefaultTeacher returns the teacher of a stage instance.
 func DefaultTeacher(name string) models.Teacher {
 	switch name {
-	case NameSCAN:
+	case models.CaptionXESCAN:
 		return models.SCAN
-	case NamePOSSCAN:
+	case models.CaptionXEPOSSCAN:
 		return models.POSSCAN
 	}
 	return models.None
@@ -172,7 +162,7 @@ func (p Params) resolve() (Params, error) {
 }
 
 // IsInstance reports whether name is one of the package's stage instances.
-func IsInstance(name string) bool { return slices.Contains(Names(), name) }
+func IsInstance(name string) bool { return slices.Contains(models.XECaptioners(), name) }
 
 // validate reports the first bad field of resolved parameters: a *config.FieldError by its key.
 func (p Params) validate() error {

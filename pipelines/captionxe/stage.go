@@ -5,11 +5,10 @@ import (
 	"fmt"
 
 	"github.com/groundcap/groundcap/internal/config"
-	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/artifacts/alignments"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
-	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/training/updown"
 )
 
@@ -55,10 +54,10 @@ type Metrics struct {
 	LastEpochLoss float64 `json:"last_epoch_loss"`
 }
 
-// Stage returns the stage instance called name (NameBase, NameSCAN or NamePOSSCAN).
+// Stage returns the stage instance called name (one of models.XECaptioners).
 func Stage(name string, p Params) (*engine.Stage, error) {
 	if !IsInstance(name) {
-		return nil, fmt.Errorf("captionxe: stage name %q (want one of %v)", name, Names())
+		return nil, fmt.Errorf("captionxe: stage name %q (want one of %v)", name, models.XECaptioners())
 	}
 	p, err := p.resolve()
 	if err == nil {
@@ -107,7 +106,7 @@ func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data
 	p := t.p
 	switch {
 	case p.Alignments != "":
-		rows, err := align.ReadAll(ctx, r.Input(InputAlignments))
+		rows, err := alignments.ReadAll(ctx, r.Input(InputAlignments))
 		if err != nil {
 			return nil, "", err
 		}
@@ -117,7 +116,7 @@ func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data
 		}
 		d.TrainSrc.Alpha = pre
 	case p.Matcher != "":
-		m, err := scan.LoadModel(ctx, r.Input(InputMatcher))
+		m, err := models.LoadMatching(ctx, r.Input(InputMatcher))
 		if err != nil {
 			return nil, "", err
 		}

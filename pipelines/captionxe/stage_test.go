@@ -15,14 +15,13 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/artifacts/alignments"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
-	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
-	"github.com/groundcap/groundcap/pipelines/scan"
 	"github.com/groundcap/groundcap/pipelines/trainrun"
 	"github.com/groundcap/groundcap/training/updown"
 )
@@ -30,7 +29,7 @@ import (
 func TestMain(m *testing.M) { ptest.Main(m) }
 
 // tiny trains a very small captioner for two epochs.
-func tiny() captionxe.Params { return tinyOf(captionxe.NamePOSSCAN) }
+func tiny() captionxe.Params { return tinyOf(models.CaptionXEPOSSCAN) }
 
 // tinyOf is tiny for the named instance.
 func tinyOf(name string) captionxe.Params {
@@ -58,12 +57,12 @@ func mustStage(t *testing.T, name string, p captionxe.Params) *engine.Stage {
 func TestStagesWriteOutputs(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
-	online := tinyOf(captionxe.NameSCAN)
+	online := tinyOf(models.CaptionXESCAN)
 	online.Alpha = captionxe.AlphaOnline
 	e := newEngine(t, root, &log,
-		mustStage(t, captionxe.NameBase, tinyOf(captionxe.NameBase)),
-		mustStage(t, captionxe.NameSCAN, online),
-		mustStage(t, captionxe.NamePOSSCAN, tiny()))
+		mustStage(t, models.CaptionXE, tinyOf(models.CaptionXE)),
+		mustStage(t, models.CaptionXESCAN, online),
+		mustStage(t, models.CaptionXEPOSSCAN, tiny()))
 	ms, err := e.Make(context.Background(), "", engine.MakeOptions{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
@@ -74,9 +73,9 @@ func TestStagesWriteOutputs(t *testing.T) {
 		kl      float64
 		input   string
 	}{
-		{captionxe.NameBase, models.None, 0, ""},
-		{captionxe.NameSCAN, models.SCAN, updown.DefaultKLWeightFlick, "@scan-plain/model.ckpt"},
-		{captionxe.NamePOSSCAN, models.POSSCAN, updown.DefaultKLWeightFlick, "@align/alignments"},
+		{models.CaptionXE, models.None, 0, ""},
+		{models.CaptionXESCAN, models.SCAN, updown.DefaultKLWeightFlick, "@scan-plain/model.ckpt"},
+		{models.CaptionXEPOSSCAN, models.POSSCAN, updown.DefaultKLWeightFlick, "@align/alignments"},
 	} {
 		m := ms[c.name]
 		out := readOutputs(t, root, m)
@@ -105,7 +104,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 		if len(hist.Loss) != 8 || hist.BestEpoch != met.BestEpoch {
 			t.Errorf("%s: history has %d losses, best epoch %d", c.name, len(hist.Loss), hist.BestEpoch)
 		}
-		if _, err := png.Decode(bytes.NewReader(out[captionxe.CurvesFile])); err != nil {
+		if _, err := png.Decode(bytes.NewReader(out[models.CurvesFile])); err != nil {
 			t.Errorf("%s: curves: %v", c.name, err)
 		}
 		// The TensorBoard log: the history's losses, KL where distilling, the val scores, and
@@ -177,25 +176,25 @@ func TestResumeIdentical(t *testing.T) {
 	root := t.TempDir()
 	var log bytes.Buffer
 	ctx := context.Background()
-	e := newEngine(t, root, &log, mustStage(t, captionxe.NamePOSSCAN, tiny()))
-	if _, err := e.Make(testworld.FailAfter(ctx, captionxe.NamePOSSCAN, 3), captionxe.NamePOSSCAN, engine.MakeOptions{}); !errors.Is(err, testworld.ErrInjected) {
+	e := newEngine(t, root, &log, mustStage(t, models.CaptionXEPOSSCAN, tiny()))
+	if _, err := e.Make(testworld.FailAfter(ctx, models.CaptionXEPOSSCAN, 3), models.CaptionXEPOSSCAN, engine.MakeOptions{}); !errors.Is(err, testworld.ErrInjected) {
 		t.Fatalf("first run: got %v, want the injected failure\n%s", err, log.String())
 	}
 	log.Reset()
-	e = newEngine(t, root, &log, mustStage(t, captionxe.NamePOSSCAN, tiny()))
-	ms, err := e.Make(ctx, captionxe.NamePOSSCAN, engine.MakeOptions{})
+	e = newEngine(t, root, &log, mustStage(t, models.CaptionXEPOSSCAN, tiny()))
+	ms, err := e.Make(ctx, models.CaptionXEPOSSCAN, engine.MakeOptions{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	if !strings.Contains(log.String(), "resuming from") {
 		t.Errorf("the second run did not resume:\n%s", log.String())
 	}
-	resumed := readOutputs(t, root, ms[captionxe.NamePOSSCAN])
-	ms, err = e.Make(ctx, captionxe.NamePOSSCAN, engine.MakeOptions{Force: []string{captionxe.NamePOSSCAN}})
+	resumed := readOutputs(t, root, ms[models.CaptionXEPOSSCAN])
+	ms, err = e.Make(ctx, models.CaptionXEPOSSCAN, engine.MakeOptions{Force: []string{models.CaptionXEPOSSCAN}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := readOutputs(t, root, ms[captionxe.NamePOSSCAN])
+	fresh := readOutputs(t, root, ms[models.CaptionXEPOSSCAN])
 	for _, f := range outputs {
 		if !bytes.Equal(resumed[f], fresh[f]) {
 			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
@@ -215,11 +214,11 @@ func TestOnlineAlphaMatchesAlignments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := captions.ReadCaptions(ctx, filepath.Join(testworld.Dir(root, ms["captions"]), captions.CaptionsTable))
+	rows, err := captionstable.ReadCaptions(ctx, filepath.Join(testworld.Dir(root, ms["captions"]), captionstable.CaptionsTable))
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, err := align.ReadAll(ctx, filepath.Join(testworld.Dir(root, ms["align"]), align.Table))
+	al, err := alignments.ReadAll(ctx, filepath.Join(testworld.Dir(root, ms["align"]), alignments.Table))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,12 +226,12 @@ func TestOnlineAlphaMatchesAlignments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := scan.LoadModel(ctx, filepath.Join(testworld.Dir(root, ms["scan"]), scan.ModelFile))
+	model, err := models.LoadMatching(ctx, filepath.Join(testworld.Dir(root, ms["scan"]), models.MatchingFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := captioning.OpenInputs(ctx, filepath.Join(testworld.Dir(root, ms["captions"]), captions.CaptionsTable),
-		filepath.Join(testworld.Dir(root, ms["captions"]), captions.VocabFile), testworld.Dir(root, ms["features"]), 64)
+	in, err := captioning.OpenInputs(ctx, filepath.Join(testworld.Dir(root, ms["captions"]), captionstable.CaptionsTable),
+		filepath.Join(testworld.Dir(root, ms["captions"]), captionstable.VocabFile), testworld.Dir(root, ms["features"]), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,16 +281,16 @@ func TestValidate(t *testing.T) {
 		p    captionxe.Params
 		want string
 	}{
-		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.KLWeight = &kl }), "kl_weight"},            // 0
-		{captionxe.NameSCAN, with(captionxe.NameSCAN, func(p *captionxe.Params) { p.KLWeight = &neg }), "kl_weight"},           // 1
-		{captionxe.NamePOSSCAN, with(captionxe.NamePOSSCAN, func(p *captionxe.Params) { p.Alpha = "sometimes" }), "alpha"},     // 2
-		{captionxe.NamePOSSCAN, with(captionxe.NamePOSSCAN, func(p *captionxe.Params) { p.Teacher = "clip" }), "teacher"},      // 3
-		{"caption-xe-other", captionxe.DefaultParams(captionxe.NameBase), "stage name"},                                        // 4
-		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.TrainSplits = []string{"val"} }), "train"}, // 5
-		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.BLAS = "mkl" }), "blas"},                   // 6
-		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.Epochs = -1 }), "epochs: -1"},              // 7
-		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.BatchImages = 0 }), "batch_images: 0"},     // 8: zero is no default
-		{captionxe.NameBase, with(captionxe.NameBase, func(p *captionxe.Params) { p.Selection = "bleu" }), "selection"},        // 9
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.KLWeight = &kl }), "kl_weight"},                // 0
+		{models.CaptionXESCAN, with(models.CaptionXESCAN, func(p *captionxe.Params) { p.KLWeight = &neg }), "kl_weight"},       // 1
+		{models.CaptionXEPOSSCAN, with(models.CaptionXEPOSSCAN, func(p *captionxe.Params) { p.Alpha = "sometimes" }), "alpha"}, // 2
+		{models.CaptionXEPOSSCAN, with(models.CaptionXEPOSSCAN, func(p *captionxe.Params) { p.Teacher = "clip" }), "teacher"},  // 3
+		{"caption-xe-other", captionxe.DefaultParams(models.CaptionXE), "stage name"},                                          // 4
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.TrainSplits = []string{"val"} }), "train"},     // 5
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.BLAS = "mkl" }), "blas"},                       // 6
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.Epochs = -1 }), "epochs: -1"},                  // 7
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.BatchImages = 0 }), "batch_images: 0"},         // 8: zero is no default
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.Selection = "bleu" }), "selection"},            // 9
 	} {
 		_, err := captionxe.Stage(c.name, c.p)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -306,11 +305,11 @@ func TestValidate(t *testing.T) {
 		return strings.Join(r, " ")
 	}
 	zero := 0.0
-	st := mustStage(t, captionxe.NamePOSSCAN, with(captionxe.NamePOSSCAN, func(p *captionxe.Params) { p.KLWeight = &zero }))
+	st := mustStage(t, models.CaptionXEPOSSCAN, with(models.CaptionXEPOSSCAN, func(p *captionxe.Params) { p.KLWeight = &zero }))
 	if key := st.Params.(map[string]any); key["teacher"] != models.None || strings.Contains(refs(st), "alignments") {
 		t.Errorf("kl_weight 0 keeps teacher %v, inputs %s", key["teacher"], refs(st))
 	}
-	st = mustStage(t, captionxe.NameSCAN, captionxe.DefaultParams(captionxe.NameSCAN))
+	st = mustStage(t, models.CaptionXESCAN, captionxe.DefaultParams(models.CaptionXESCAN))
 	if key := st.Params.(map[string]any); key["teacher"] != models.SCAN || !strings.Contains(refs(st), "alignments=@align-plain/alignments") || key["kl_weight"] != updown.DefaultKLWeightFlick {
 		t.Errorf("caption-xe-scan defaults: %v, inputs %s", key, refs(st))
 	}
@@ -322,12 +321,12 @@ func TestMemRoot(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir()) // the work directory goes under os.TempDir()
 	ctx := context.Background()
 	root := "mem://captionxe-test/" + strings.ReplaceAll(t.Name(), "/", "_")
-	e := newEngine(t, root, io.Discard, mustStage(t, captionxe.NameBase, tinyOf(captionxe.NameBase)))
-	ms, err := e.Make(ctx, captionxe.NameBase, engine.MakeOptions{})
+	e := newEngine(t, root, io.Discard, mustStage(t, models.CaptionXE, tinyOf(models.CaptionXE)))
+	ms, err := e.Make(ctx, models.CaptionXE, engine.MakeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := ms[captionxe.NameBase]
+	m := ms[models.CaptionXE]
 	names := map[string]bool{}
 	for _, f := range m.Files {
 		names[f.Name] = true
@@ -337,17 +336,17 @@ func TestMemRoot(t *testing.T) {
 			t.Errorf("manifest lacks %s: %+v", f, m.Files)
 		}
 	}
-	if _, _, err := captioning.LoadModel(ctx, e.OutputDir(captionxe.NameBase, m.Key)+"/"+captionxe.BestFile); err != nil {
+	if _, _, err := captioning.LoadModel(ctx, e.OutputDir(models.CaptionXE, m.Key)+"/"+captionxe.BestFile); err != nil {
 		t.Error(err)
 	}
-	work := filepath.Join(os.TempDir(), "groundcap-work", captionxe.NameBase, m.Key)
+	work := filepath.Join(os.TempDir(), "groundcap-work", models.CaptionXE, m.Key)
 	if _, err := os.Stat(work); !os.IsNotExist(err) {
 		t.Errorf("the work directory %s is still there (%v)", work, err)
 	}
 }
 
 // outputs are the files every captioner stage (caption-xe, caption-scst) writes.
-var outputs = []string{captionxe.BestFile, captionxe.LastFile, captionxe.HistoryFile, captionxe.MetricsFile, captionxe.CurvesFile, trainrun.BoardFile}
+var outputs = []string{captionxe.BestFile, captionxe.LastFile, captionxe.HistoryFile, captionxe.MetricsFile, models.CurvesFile, trainrun.BoardFile}
 
 // readOutputs reads a captioner stage's outputs, by file name.
 func readOutputs(t testing.TB, root string, m *engine.Manifest) map[string][]byte {

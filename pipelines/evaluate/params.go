@@ -34,7 +34,7 @@
 //   - <split>/grounding_submission.json: GVD's {"results": {"<id>": [{"clss", "idx_in_sent",
 //     "bbox"}]}}.
 //
-// For the stage:
+// For the stage (their names and records in pipelines/artifacts/evalresults):
 //
 //   - metrics.json (Metrics: every split's SplitMetrics by split name), report.md (each split's
 //     tables and sample captions);
@@ -49,33 +49,11 @@ import (
 	"strings"
 
 	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/evalresults"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
-	"github.com/groundcap/groundcap/pipelines/captionscst"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/training/blas"
 )
-
-// Prefix starts every instance name.
-const Prefix = "evaluate-"
-
-// Names lists the stage instances, one per captioner stage, in chain order.
-func Names() []string {
-	var out []string
-	for _, c := range Captioners() {
-		out = append(out, NameOf(c))
-	}
-	return out
-}
-
-// Captioners lists the captioner stages.
-func Captioners() []string { return append(captionxe.Names(), captionscst.Names()...) }
-
-// NameOf returns the evaluate instance of a captioner stage.
-func NameOf(captioner string) string { return Prefix + strings.TrimPrefix(captioner, "caption-") }
-
-// CaptionerOf returns the captioner stage an instance evaluates.
-func CaptionerOf(name string) string { return "caption-" + strings.TrimPrefix(name, Prefix) }
 
 // Defaults of Params.
 const (
@@ -145,7 +123,7 @@ type Params struct {
 // splits with the captioner's best model, grounding against the captions stage's references, KL to
 // POS-SCAN's attention, 8 pictures.
 func DefaultParams(name string) Params {
-	return Params{Model: "@" + CaptionerOf(name) + "/" + models.BestFile, Captions: captioning.DefaultCaptions,
+	return Params{Model: "@" + evalresults.CaptionerOf(name) + "/" + models.BestFile, Captions: captioning.DefaultCaptions,
 		Vocab: captioning.DefaultVocab, Features: captioning.DefaultFeatures, GroundingRefs: "@captions/grounding_refs",
 		KLTeacher: models.POSSCAN, FeatureCacheMB: captioning.DefaultFeatureCacheMB, Splits: DefaultSplits(), BeamSize: 1,
 		DecodeBatch: DefaultDecodeBatch, Pictures: DefaultPictures, BLAS: blas.Default}
@@ -168,7 +146,7 @@ func (p Params) Grounding() bool { return p.GroundingRefs != None || p.Grounding
 func (p Params) GVDReference() bool { return p.GroundingReference != "" }
 
 // IsInstance reports whether name is an evaluate instance.
-func IsInstance(name string) bool { return slices.Contains(Names(), name) }
+func IsInstance(name string) bool { return slices.Contains(evalresults.Names(), name) }
 
 // validate reports the first bad field: a *config.FieldError by its key.
 func (p Params) validate() error {

@@ -17,7 +17,7 @@ import (
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/shard"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/updown"
@@ -110,7 +110,7 @@ func (f *decodeShardFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	voc, err := captions.ReadVocab(ctx, f.Config.Vocab)
+	voc, err := captionstable.ReadVocab(ctx, f.Config.Vocab)
 	if err != nil {
 		return err
 	}
@@ -173,8 +173,8 @@ func (f *decodeShardFn) process(ctx context.Context, split string, sh int) error
 
 // splitImages returns the sorted ids of the split's images in captions shard sh.
 func splitImages(ctx context.Context, cfg Config, split string, sh int) ([]int64, error) {
-	capName := shard.Name(captions.CaptionsTable, sh, cfg.NumShards)
-	rows, err := captions.ReadShard(ctx, blobio.Join(cfg.Captions, strings.TrimPrefix(capName, captions.CaptionsTable+"/")))
+	capName := shard.Name(captionstable.CaptionsTable, sh, cfg.NumShards)
+	rows, err := captionstable.ReadShard(ctx, blobio.Join(cfg.Captions, strings.TrimPrefix(capName, captionstable.CaptionsTable+"/")))
 	if err != nil {
 		return nil, err
 	}

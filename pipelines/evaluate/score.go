@@ -8,21 +8,16 @@ import (
 
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/eval/grounding"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+	"github.com/groundcap/groundcap/pipelines/artifacts/evalresults"
 	"github.com/groundcap/groundcap/transforms/lemma"
 )
 
-// Result is one line of the COCO results file.
-type Result struct {
-	ImageID int64  `json:"image_id"`
-	Caption string `json:"caption"`
-}
-
 // Results returns the COCO results of decodes (sorted by image id).
-func Results(decodes []Decode) []Result {
-	out := make([]Result, len(decodes))
+func Results(decodes []Decode) []evalresults.Result {
+	out := make([]evalresults.Result, len(decodes))
 	for i, d := range decodes {
-		out[i] = Result{ImageID: d.ImageID, Caption: d.Caption}
+		out[i] = evalresults.Result{ImageID: d.ImageID, Caption: d.Caption}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ImageID < out[j].ImageID })
 	return out
@@ -31,7 +26,7 @@ func Results(decodes []Decode) []Result {
 // References returns the reference captions of the split's images for eval/caption.Score: each
 // row's raw caption (its tokens joined when it has none), PTB-tokenised there as coco-caption
 // does.
-func References(rows []captions.Row, split string) map[int64][]string {
+func References(rows []captionstable.Row, split string) map[int64][]string {
 	type ref struct {
 		idx int32
 		s   string
@@ -54,7 +49,7 @@ func References(rows []captions.Row, split string) map[int64][]string {
 }
 
 // Predictions returns the results as eval/caption's predictions map.
-func Predictions(res []Result) map[int64]string {
+func Predictions(res []evalresults.Result) map[int64]string {
 	out := make(map[int64]string, len(res))
 	for _, r := range res {
 		out[r.ImageID] = r.Caption
@@ -62,31 +57,21 @@ func Predictions(res []Result) map[int64]string {
 	return out
 }
 
-// CaptionScores are the corpus caption metrics (fractions, as coco-caption prints them).
-type CaptionScores struct {
-	Bleu1  float64 `json:"Bleu_1"`
-	Bleu2  float64 `json:"Bleu_2"`
-	Bleu3  float64 `json:"Bleu_3"`
-	Bleu4  float64 `json:"Bleu_4"`
-	RougeL float64 `json:"ROUGE_L"`
-	CIDEr  float64 `json:"CIDEr"`
-}
-
 // ScoresOf converts eval/caption's corpus metrics.
-func ScoresOf(m caption.Metrics) CaptionScores {
-	return CaptionScores{Bleu1: m.Bleu[0], Bleu2: m.Bleu[1], Bleu3: m.Bleu[2], Bleu4: m.Bleu[3], RougeL: m.RougeL, CIDEr: m.CIDErD}
+func ScoresOf(m caption.Metrics) evalresults.CaptionScores {
+	return evalresults.CaptionScores{Bleu1: m.Bleu[0], Bleu2: m.Bleu[1], Bleu3: m.Bleu[2], Bleu4: m.Bleu[3], RougeL: m.RougeL, CIDEr: m.CIDErD}
 }
 
 // GroundingReferences builds the split's grounding references from the captions and
 // grounding_refs tables: every image of the split that has grounding rows, with its captions by
 // caption index and, per caption, the head word of every boxed phrase with a class, at its
 // token index. Head words past the captions' max_length truncation are left out and counted.
-func GroundingReferences(rows []captions.Row, refs []captions.GroundingRef, split string) (*grounding.References, int) {
+func GroundingReferences(rows []captionstable.Row, refs []captionstable.GroundingRef, split string) (*grounding.References, int) {
 	type capKey struct {
 		img int64
 		c   int32
 	}
-	words := map[capKey][]captions.GroundingRef{}
+	words := map[capKey][]captionstable.GroundingRef{}
 	annotated := map[int64]bool{}
 	for _, g := range refs {
 		if g.Split != split {
@@ -99,7 +84,7 @@ func GroundingReferences(rows []captions.Row, refs []captions.GroundingRef, spli
 		k := capKey{g.ImageID, g.CaptionIdx}
 		words[k] = append(words[k], g)
 	}
-	by := map[int64][]captions.Row{}
+	by := map[int64][]captionstable.Row{}
 	for _, r := range rows {
 		if r.Split == split && annotated[r.ImageID] {
 			by[r.ImageID] = append(by[r.ImageID], r)
@@ -145,7 +130,7 @@ func GroundingReferences(rows []captions.Row, refs []captions.GroundingRef, spli
 }
 
 // ClassesOfRefs returns the sorted classes named in grounding references.
-func ClassesOfRefs(refs []captions.GroundingRef) []string {
+func ClassesOfRefs(refs []captionstable.GroundingRef) []string {
 	var out []string
 	for _, g := range refs {
 		if g.Class != "" {
@@ -222,16 +207,7 @@ func EncodeSubmission(sub grounding.Submission) ([]byte, error) {
 	return grounding.EncodeSubmission(sub, "bottom-up region features; POS-SCAN / SCAN matching models (groundcap)")
 }
 
-// F1Scores are one F1 mode's results (fractions).
-type F1Scores struct {
-	Precision float64                `json:"precision"`
-	Recall    float64                `json:"recall"`
-	F1        float64                `json:"f1"`
-	Classes   int                    `json:"classes"`
-	PerClass  []grounding.ClassScore `json:"per_class"`
-}
-
 // F1Of converts eval/grounding's result.
-func F1Of(r *grounding.F1Result) F1Scores {
-	return F1Scores{Precision: r.Precision, Recall: r.Recall, F1: r.F1, Classes: r.NumClasses, PerClass: r.PerClass}
+func F1Of(r *grounding.F1Result) evalresults.F1Scores {
+	return evalresults.F1Scores{Precision: r.Precision, Recall: r.Recall, F1: r.F1, Classes: r.NumClasses, PerClass: r.PerClass}
 }

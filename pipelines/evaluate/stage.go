@@ -18,26 +18,16 @@ import (
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/shard"
-	"github.com/groundcap/groundcap/pipelines/align"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+	"github.com/groundcap/groundcap/pipelines/artifacts/evalresults"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
-	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
-	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/internal/matching"
 	"github.com/groundcap/groundcap/transforms/lemma"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/postag"
 	"github.com/groundcap/groundcap/transforms/vocab"
-)
-
-// Output names inside the stage's directory.
-const (
-	ResultsFile    = "results.json"
-	SubmissionFile = "grounding_submission.json"
-	MetricsFile    = "metrics.json"
-	ReportFile     = "report.md"
-	PicturesDir    = "pictures"
-	PerImageFile   = "per_image.json"
 )
 
 // Input names of the stage.
@@ -53,105 +43,9 @@ const (
 	InputKLTeacher     = "kl_teacher"
 )
 
-// GroundingMetrics are the grounding results.
-type GroundingMetrics struct {
-	All F1Scores `json:"f1_all"`
-	Loc F1Scores `json:"f1_loc"`
-	// Reference is the GVD reference file scored against (grounding_reference); absent: the
-	// own references derived from grounding_refs.
-	Reference string `json:"reference,omitempty"`
-	// ClassSource is where the class list came from ("class_names", "grounding_refs" or
-	// "grounding_reference") and Classes its length.
-	ClassSource string `json:"class_source"`
-	Classes     int    `json:"classes"`
-	// GroundedWords counts the generated words that name a class (the submission's entries).
-	GroundedWords int `json:"grounded_words"`
-	// RefImages counts the split's images with grounding references; RefWordsPastMaxLength the
-	// annotated head words beyond the captions' truncation (not scored; own references only).
-	RefImages             int `json:"ref_images"`
-	RefWordsPastMaxLength int `json:"ref_words_past_max_length"`
-}
-
-// AttentionMetrics are teacher-forced scores on the split's ground-truth captions.
-type AttentionMetrics struct {
-	// Teacher is the matching model; KL the mean KL(α‖β) over the captions' nouns (within the
-	// captioner's max_len), Nouns their number.
-	Teacher models.Teacher `json:"teacher"`
-	KL      float64        `json:"kl"`
-	Nouns   int            `json:"nouns"`
-	// XE is the mean token cross-entropy (end tokens included) of the captions, Tokens their
-	// number.
-	XE     float64 `json:"xe"`
-	Tokens int     `json:"tokens"`
-}
-
-// Metrics is metrics.json: the scores of every evaluated split.
-type Metrics struct {
-	Stage     string `json:"stage"`
-	Captioner string `json:"captioner"`
-	Model     string `json:"model"`
-	BeamSize  int    `json:"beam_size"`
-	// Splits are the evaluated splits, the main one first; Scores their scores by split name.
-	Splits []string                 `json:"splits"`
-	Scores map[string]*SplitMetrics `json:"scores"`
-}
-
-// Main returns the main split's scores.
-func (m *Metrics) Main() *SplitMetrics { return m.Split(m.Splits[0]) }
-
-// Split returns a split's scores (nil when not evaluated).
-func (m *Metrics) Split(s string) *SplitMetrics { return m.Scores[s] }
-
-// SplitMetrics are one split's scores. Scores are fractions (coco-caption's and GVD's scale);
-// report.md shows them ×100.
-type SplitMetrics struct {
-	Stage     string `json:"stage"`
-	Captioner string `json:"captioner"`
-	Model     string `json:"model"`
-	Split     string `json:"split"`
-	BeamSize  int    `json:"beam_size"`
-	// Images decoded; MeanLength the mean caption length in words; Unended the captions stopped
-	// at the maximum length; Vocabulary the distinct words generated.
-	Images     int     `json:"images"`
-	MeanLength float64 `json:"mean_length"`
-	Unended    int     `json:"unended"`
-	Vocabulary int     `json:"vocabulary"`
-	// Attention compares the captioner's attention with a matching model's on the split's
-	// ground-truth captions (absent with kl_teacher none).
-	Attention *AttentionMetrics `json:"attention,omitempty"`
-	// Caption holds BLEU-1..4, ROUGE-L and CIDEr-D of the corpus.
-	Caption   CaptionScores     `json:"caption"`
-	Grounding *GroundingMetrics `json:"grounding,omitempty"`
-	// Pictures lists the drawn pictures (output names; the main split's).
-	Pictures []string `json:"pictures"`
-}
-
-// PerImages is per_image.json: each evaluated split's PerImage by split name.
-type PerImages struct {
-	Splits map[string]*PerImage `json:"splits"`
-}
-
-// PerImage is what each decoded image of a split contributes to the corpus scores, from
-// which a bootstrap replicate (eval/bootstrap) recomputes them exactly: BLEU's sufficient
-// statistics (caption.BleuStatistic), ROUGE-L and CIDEr-D (means over images), and GVD's
-// per-class F1 decisions of each mode (grounding.F1Statistic; an image without grounding
-// references contributes none). Every list is indexed like ImageIDs (ascending).
-type PerImage struct {
-	ImageIDs []int64                  `json:"image_ids"`
-	Bleu     []caption.BleuStats      `json:"bleu"`
-	RougeL   []float64                `json:"rouge_l"`
-	CIDEr    []float64                `json:"cider_d"`
-	F1All    [][]grounding.ClassCount `json:"f1_all,omitempty"`
-	F1Loc    [][]grounding.ClassCount `json:"f1_loc,omitempty"`
-	// KLSum and Nouns are each image's sum of KL(α‖β) over its ground-truth captions' nouns and
-	// their number (the attention KL is Σ KLSum / Σ Nouns; absent without kl_teacher).
-	KLSum []float64 `json:"kl_sum,omitempty"`
-	Nouns []int     `json:"nouns,omitempty"`
-}
-
 // perImageOf starts a PerImage from the caption scores' images.
-func perImageOf(res *caption.Result) *PerImage {
-	pi := &PerImage{}
+func perImageOf(res *caption.Result) *evalresults.PerImage {
+	pi := &evalresults.PerImage{}
 	for _, x := range res.PerImage {
 		pi.ImageIDs = append(pi.ImageIDs, x.ImageID)
 		pi.Bleu = append(pi.Bleu, x.BleuStats)
@@ -187,7 +81,7 @@ func alignCounts(ids []int64, refs *grounding.References, counts [][]grounding.C
 // Stage returns the stage instance called name.
 func Stage(name string, p Params) (*engine.Stage, error) {
 	if !IsInstance(name) {
-		return nil, fmt.Errorf("evaluate: stage name %q (want one of %v)", name, Names())
+		return nil, fmt.Errorf("evaluate: stage name %q (want one of %v)", name, evalresults.Names())
 	}
 	p = p.resolve()
 	if err := p.validate(); err != nil {
@@ -229,7 +123,7 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	cfg := Config{Model: r.Input(InputModel), Captions: r.Input(InputCaptions), Vocab: r.Input(InputVocab),
 		Features: r.Input(InputFeatures), Out: r.Out, Splits: p.Splits, BeamSize: p.BeamSize, DecodeBatch: p.DecodeBatch, BLAS: string(p.BLAS)}
-	n, err := align.NumShards(ctx, cfg.Captions)
+	n, err := captionstable.NumShards(ctx, cfg.Captions)
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
 	}
@@ -251,12 +145,12 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	if err := beamrun.Run(ctx, pl, "evaluate", ""); err != nil {
 		return fmt.Errorf("evaluate: pipeline: %w", err)
 	}
-	rows, err := captions.ReadCaptions(ctx, cfg.Captions)
+	rows, err := captionstable.ReadCaptions(ctx, cfg.Captions)
 	if err != nil {
 		return err
 	}
-	met := &Metrics{Stage: name, Captioner: CaptionerOf(name), Model: p.Model, BeamSize: p.BeamSize, Splits: p.Splits, Scores: map[string]*SplitMetrics{}}
-	per := &PerImages{Splits: map[string]*PerImage{}}
+	met := &evalresults.Metrics{Stage: name, Captioner: evalresults.CaptionerOf(name), Model: p.Model, BeamSize: p.BeamSize, Splits: p.Splits, Scores: map[string]*evalresults.SplitMetrics{}}
+	per := &evalresults.PerImages{Splits: map[string]*evalresults.PerImage{}}
 	decodes := map[string][]Decode{}
 	info := map[string]any{}
 	for i, split := range p.Splits {
@@ -279,33 +173,27 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 		info[split] = si
 		r.Logf("%s", line)
 	}
-	if err := writeJSON(ctx, r.Output(MetricsFile), met); err != nil {
+	if err := writeJSON(ctx, r.Output(evalresults.MetricsFile), met); err != nil {
 		return err
 	}
 	pj, err := json.Marshal(per)
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
 	}
-	if err := blobio.WriteAll(ctx, r.Output(PerImageFile), append(pj, '\n')); err != nil {
+	if err := blobio.WriteAll(ctx, r.Output(evalresults.PerImageFile), append(pj, '\n')); err != nil {
 		return err
 	}
-	if err := blobio.WriteAll(ctx, r.Output(ReportFile), []byte(Report(met, decodes))); err != nil {
+	if err := blobio.WriteAll(ctx, r.Output(evalresults.ReportFile), []byte(Report(met, decodes))); err != nil {
 		return err
 	}
 	r.SetInfo("evaluate", info)
-	r.Logf("%s", r.Output(ReportFile))
+	r.Logf("%s", r.Output(evalresults.ReportFile))
 	return nil
 }
 
-// ResultsOf returns a split's results.json inside the output.
-func ResultsOf(split string) string { return split + "/" + ResultsFile }
-
-// SubmissionOf returns a split's grounding_submission.json inside the output.
-func SubmissionOf(split string) string { return split + "/" + SubmissionFile }
-
 // evaluateSplit scores one decoded split: results.json, caption metrics, grounding (submission
 // and F1), the attention KL and, for the main split, the pictures.
-func evaluateSplit(ctx context.Context, r *engine.Run, cfg Config, p Params, rows []captions.Row, split string, main bool) (*SplitMetrics, *PerImage, []Decode, error) {
+func evaluateSplit(ctx context.Context, r *engine.Run, cfg Config, p Params, rows []captionstable.Row, split string, main bool) (*evalresults.SplitMetrics, *evalresults.PerImage, []Decode, error) {
 	for i := 0; i < cfg.NumShards; i++ {
 		name := shard.Name(DecodesOf(split), i, cfg.NumShards)
 		k, err := parquetshard.NumRows(ctx, r.Output(name))
@@ -331,14 +219,14 @@ func evaluateSplit(ctx context.Context, r *engine.Run, cfg Config, p Params, row
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("evaluate: %w", err)
 	}
-	if err := blobio.WriteAll(ctx, r.Output(ResultsOf(split)), append(rj, '\n')); err != nil {
+	if err := blobio.WriteAll(ctx, r.Output(evalresults.ResultsOf(split)), append(rj, '\n')); err != nil {
 		return nil, nil, nil, err
 	}
 	res, err := caption.Score(refs, Predictions(results), caption.Options{})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("evaluate: %s split: %w", split, err)
 	}
-	met := &SplitMetrics{Model: p.Model, Split: split, BeamSize: p.BeamSize, Images: len(decodes), Caption: ScoresOf(res.Corpus), Pictures: []string{}}
+	met := &evalresults.SplitMetrics{Model: p.Model, Split: split, BeamSize: p.BeamSize, Images: len(decodes), Caption: ScoresOf(res.Corpus), Pictures: []string{}}
 	per := perImageOf(res)
 	words := map[string]bool{}
 	for _, d := range decodes {
@@ -379,18 +267,18 @@ func writeJSON(ctx context.Context, loc string, v any) error {
 
 // groundingEval writes the submission and computes F1_all and F1_loc, and their per-image
 // decisions into per.
-func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions.Row, split string, decodes []Decode, per *PerImage) (*GroundingMetrics, error) {
-	g := &GroundingMetrics{}
+func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captionstable.Row, split string, decodes []Decode, per *evalresults.PerImage) (*evalresults.GroundingMetrics, error) {
+	g := &evalresults.GroundingMetrics{}
 	var refs *grounding.References
 	var classList []string
 	if p.GVDReference() {
 		var err error
-		if refs, err = captions.ReadGroundingReference(ctx, r.Input(InputGroundingRef), p.GroundingReference, captions.SplitIDs(rows, split)); err != nil {
+		if refs, err = captionstable.ReadGroundingReference(ctx, r.Input(InputGroundingRef), p.GroundingReference, captionstable.SplitIDs(rows, split)); err != nil {
 			return nil, err
 		}
 		g.Reference, g.ClassSource, classList = p.GroundingReference, "grounding_reference", ClassesOfReferences(refs)
 	} else {
-		grefs, err := captions.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs))
+		grefs, err := captionstable.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs))
 		if err != nil {
 			return nil, err
 		}
@@ -418,7 +306,7 @@ func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions
 	if err != nil {
 		return nil, err
 	}
-	if err := blobio.WriteAll(ctx, r.Output(SubmissionOf(split)), sj); err != nil {
+	if err := blobio.WriteAll(ctx, r.Output(evalresults.SubmissionOf(split)), sj); err != nil {
 		return nil, err
 	}
 	g.RefImages = len(refs.Images)
@@ -454,12 +342,12 @@ func groundingEval(ctx context.Context, r *engine.Run, p Params, rows []captions
 // attentionEval scores the captioner teacher-forced on the split's ground-truth captions:
 // mean XE and mean KL(α‖β) with α computed by the matching model, one image per call so that
 // each image's KL sum goes into per.
-func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params, rows []captions.Row, split string, per *PerImage) (*AttentionMetrics, error) {
+func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params, rows []captionstable.Row, split string, per *evalresults.PerImage) (*evalresults.AttentionMetrics, error) {
 	m, _, err := captioning.LoadModel(ctx, cfg.Model)
 	if err != nil {
 		return nil, err
 	}
-	sm, err := scan.LoadModel(ctx, teacherLoc)
+	sm, err := models.LoadMatching(ctx, teacherLoc)
 	if err != nil {
 		return nil, err
 	}
@@ -472,8 +360,8 @@ func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params,
 	if err != nil {
 		return nil, err
 	}
-	src := &captioning.Source{Ctx: ctx, Split: sel, Feats: scan.NewFeatureCache(store, int64(p.FeatureCacheMB)<<20), Alpha: &captioning.Online{Model: sm}}
-	a := &AttentionMetrics{Teacher: p.KLTeacher}
+	src := &captioning.Source{Ctx: ctx, Split: sel, Feats: matching.NewFeatureCache(store, int64(p.FeatureCacheMB)<<20), Alpha: &captioning.Online{Model: sm}}
+	a := &evalresults.AttentionMetrics{Teacher: p.KLTeacher}
 	at := make(map[int64]int, len(per.ImageIDs))
 	for i, id := range per.ImageIDs {
 		at[id] = i
@@ -509,7 +397,7 @@ func attentionEval(ctx context.Context, cfg Config, teacherLoc string, p Params,
 }
 
 // drawPictures draws the first p.Pictures decodes (by image id) with their nouns' attended boxes.
-func drawPictures(ctx context.Context, r *engine.Run, p Params, decodes []Decode, met *SplitMetrics) error {
+func drawPictures(ctx context.Context, r *engine.Run, p Params, decodes []Decode, met *evalresults.SplitMetrics) error {
 	if p.Pictures <= 0 {
 		return nil
 	}
@@ -538,7 +426,7 @@ func drawPictures(ctx context.Context, r *engine.Run, p Params, decodes []Decode
 		if err != nil {
 			return err
 		}
-		name := fmt.Sprintf("%s/%d.png", PicturesDir, d.ImageID)
+		name := fmt.Sprintf("%s/%d.png", evalresults.PicturesDir, d.ImageID)
 		if err := blobio.WriteAll(ctx, r.Output(name), png); err != nil {
 			return err
 		}
@@ -571,7 +459,7 @@ func loadImage(ctx context.Context, dir string, id int64) (image.Image, error) {
 
 // Report renders report.md: per split (the main one first), the scores (×100), the grounding
 // per-class table and sample captions (decodes by split).
-func Report(m *Metrics, decodes map[string][]Decode) string {
+func Report(m *evalresults.Metrics, decodes map[string][]Decode) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s: %s on the %s splits\n\n", m.Stage, m.Captioner, strings.Join(m.Splits, " and "))
 	for _, s := range m.Splits {
@@ -581,7 +469,7 @@ func Report(m *Metrics, decodes map[string][]Decode) string {
 }
 
 // splitReport renders one split's section of report.md.
-func splitReport(b *strings.Builder, m *SplitMetrics, decodes []Decode) {
+func splitReport(b *strings.Builder, m *evalresults.SplitMetrics, decodes []Decode) {
 	fmt.Fprintf(b, "## The %s split\n\n", m.Split)
 	fmt.Fprintf(b, "Model `%s`, beam size %d, %d images; mean length %.2f words, %d distinct words, %d captions stopped at the maximum length.\n\n",
 		m.Model, m.BeamSize, m.Images, m.MeanLength, m.Vocabulary, m.Unended)
@@ -604,7 +492,7 @@ func splitReport(b *strings.Builder, m *SplitMetrics, decodes []Decode) {
 		b.WriteString("| mode | precision | recall | F1 | classes |\n|---|---|---|---|---|\n")
 		for _, s := range []struct {
 			n string
-			f F1Scores
+			f evalresults.F1Scores
 		}{{"all", g.All}, {"loc", g.Loc}} {
 			fmt.Fprintf(b, "| %s | %.2f | %.2f | %.2f | %d |\n", s.n, 100*s.f.Precision, 100*s.f.Recall, 100*s.f.F1, s.f.Classes)
 		}

@@ -21,8 +21,9 @@ import (
 	"github.com/groundcap/groundcap/eval/grounding"
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/shard"
-	"github.com/groundcap/groundcap/pipelines/captions"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+	"github.com/groundcap/groundcap/pipelines/artifacts/evalresults"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/evaluate"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
@@ -66,15 +67,15 @@ func TestMetricsMatchFiles(t *testing.T) {
 	}
 	out := outDir(root, ms[name])
 	synthDir := outDir(root, ms["synth"])
-	var met evaluate.Metrics
-	if err := json.Unmarshal(readFile(t, filepath.Join(out, evaluate.MetricsFile)), &met); err != nil {
+	var met evalresults.Metrics
+	if err := json.Unmarshal(readFile(t, filepath.Join(out, evalresults.MetricsFile)), &met); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(met.Splits, ",") != "test,val" || met.Main() != met.Split("test") || len(met.Scores) != 2 {
 		t.Fatalf("metrics.json splits %v with scores of %d, want test (main) and val", met.Splits, len(met.Scores))
 	}
-	var perAll evaluate.PerImages
-	if err := json.Unmarshal(readFile(t, filepath.Join(out, evaluate.PerImageFile)), &perAll); err != nil {
+	var perAll evalresults.PerImages
+	if err := json.Unmarshal(readFile(t, filepath.Join(out, evalresults.PerImageFile)), &perAll); err != nil {
 		t.Fatal(err)
 	}
 	// Every split's files and scores, recomputed independently.
@@ -87,7 +88,7 @@ func TestMetricsMatchFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		preds, err := caption.ReadPredictions(filepath.Join(out, evaluate.ResultsOf(split)))
+		preds, err := caption.ReadPredictions(filepath.Join(out, evalresults.ResultsOf(split)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +110,7 @@ func TestMetricsMatchFiles(t *testing.T) {
 			t.Errorf("B@1 is 0: the captioner learnt nothing, the test checks little (%+v)", sm.Caption)
 		}
 		// Grounding: the submission file against references read from the Entities folder.
-		sub, err := grounding.ReadSubmission(filepath.Join(out, evaluate.SubmissionOf(split)), grounding.GeneratedCaptions)
+		sub, err := grounding.ReadSubmission(filepath.Join(out, evalresults.SubmissionOf(split)), grounding.GeneratedCaptions)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +132,7 @@ func TestMetricsMatchFiles(t *testing.T) {
 		// The tiny captioner rarely names an object: TestSubmission checks grounded words.
 		for _, c := range []struct {
 			mode grounding.Mode
-			got  evaluate.F1Scores
+			got  evalresults.F1Scores
 		}{{grounding.ModeAll, sm.Grounding.All}, {grounding.ModeLoc, sm.Grounding.Loc}} {
 			r, err := grounding.F1(grefs, sub, c.mode, nil)
 			if err != nil {
@@ -186,7 +187,7 @@ func TestMetricsMatchFiles(t *testing.T) {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
-	rep := string(readFile(t, filepath.Join(out, evaluate.ReportFile)))
+	rep := string(readFile(t, filepath.Join(out, evalresults.ReportFile)))
 	if !strings.Contains(rep, "| B@1 |") || !strings.Contains(rep, "F1_all") || !strings.Contains(rep, "## The test split") || !strings.Contains(rep, "## The val split") {
 		t.Errorf("report.md lacks the score table:\n%s", rep)
 	}
@@ -251,7 +252,7 @@ func TestResumeByShard(t *testing.T) {
 		first[f.Name] = readFile(t, filepath.Join(out, f.Name))
 	}
 	n := testworld.SmallShards
-	for _, f := range []string{engine.ManifestName, shard.Name(evaluate.DecodesOf("val"), 1, n), evaluate.MetricsFile, evaluate.ResultsOf("test")} {
+	for _, f := range []string{engine.ManifestName, shard.Name(evaluate.DecodesOf("val"), 1, n), evalresults.MetricsFile, evalresults.ResultsOf("test")} {
 		if err := os.Remove(filepath.Join(out, f)); err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +343,7 @@ func TestDrawPictureOnImage(t *testing.T) {
 }
 
 func TestReferencesUseRawCaptions(t *testing.T) {
-	rows := []captions.Row{
+	rows := []captionstable.Row{
 		{ImageID: 2, Split: "test", CaptionIdx: 1, Raw: "A dog runs.", Tokens: []string{"a", "dog", "runs"}},
 		{ImageID: 2, Split: "test", CaptionIdx: 0, Tokens: []string{"a", "cat"}},
 		{ImageID: 3, Split: "val", CaptionIdx: 0, Raw: "x"},
@@ -371,17 +372,17 @@ evaluate-xe-posscan: *ev
 		t.Fatal(err)
 	}
 	kl := map[string]float64{}
-	for _, c := range []string{captionxe.NameBase, captionxe.NamePOSSCAN} {
-		var met evaluate.Metrics
-		if err := json.Unmarshal(readFile(t, filepath.Join(outDir(root, ms[evaluate.NameOf(c)]), evaluate.MetricsFile)), &met); err != nil {
+	for _, c := range []string{models.CaptionXE, models.CaptionXEPOSSCAN} {
+		var met evalresults.Metrics
+		if err := json.Unmarshal(readFile(t, filepath.Join(outDir(root, ms[evalresults.NameOf(c)]), evalresults.MetricsFile)), &met); err != nil {
 			t.Fatal(err)
 		}
 		kl[c] = met.Main().Attention.KL
 	}
-	if kl[captionxe.NamePOSSCAN] >= kl[captionxe.NameBase] {
-		t.Errorf("KL(α‖β) on test: λ = %g gives %.4f, λ = 0 gives %.4f; want lower with distillation", lambda, kl[captionxe.NamePOSSCAN], kl[captionxe.NameBase])
+	if kl[models.CaptionXEPOSSCAN] >= kl[models.CaptionXE] {
+		t.Errorf("KL(α‖β) on test: λ = %g gives %.4f, λ = 0 gives %.4f; want lower with distillation", lambda, kl[models.CaptionXEPOSSCAN], kl[models.CaptionXE])
 	}
-	t.Logf("KL(α‖β) on test: λ = 0: %.4f, λ = %g: %.4f", kl[captionxe.NameBase], lambda, kl[captionxe.NamePOSSCAN])
+	t.Logf("KL(α‖β) on test: λ = 0: %.4f, λ = %g: %.4f", kl[models.CaptionXE], lambda, kl[models.CaptionXEPOSSCAN])
 }
 
 // TestGVDReference scores grounding against a reference file in GVD's format (one box per word,
@@ -396,11 +397,11 @@ func TestGVDReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := captions.ReadCaptions(ctx, filepath.Join(outDir(root, ms["captions"]), captions.CaptionsTable))
+	rows, err := captionstable.ReadCaptions(ctx, filepath.Join(outDir(root, ms["captions"]), captionstable.CaptionsTable))
 	if err != nil {
 		t.Fatal(err)
 	}
-	test, val := captions.SplitIDs(rows, "test"), captions.SplitIDs(rows, "val")
+	test, val := captionstable.SplitIDs(rows, "test"), captionstable.SplitIDs(rows, "val")
 	path := filepath.Join(t.TempDir(), "flickr30k_cleaned_class.json")
 	testworld.GVDReference(t, outDir(root, ms["synth"]), path, append(append([]int64{}, test[1:]...), val[:2]...))
 
@@ -414,8 +415,8 @@ func TestGVDReference(t *testing.T) {
 		t.Fatal("grounding_reference left the stage key unchanged")
 	}
 	out := outDir(root, ms2[name])
-	var met evaluate.Metrics
-	if err := json.Unmarshal(readFile(t, filepath.Join(out, evaluate.MetricsFile)), &met); err != nil {
+	var met evalresults.Metrics
+	if err := json.Unmarshal(readFile(t, filepath.Join(out, evalresults.MetricsFile)), &met); err != nil {
 		t.Fatal(err)
 	}
 	g := met.Split("test").Grounding
@@ -429,7 +430,7 @@ func TestGVDReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := grounding.ReadSubmission(filepath.Join(out, evaluate.SubmissionOf("test")), grounding.GeneratedCaptions)
+	sub, err := grounding.ReadSubmission(filepath.Join(out, evalresults.SubmissionOf("test")), grounding.GeneratedCaptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +442,7 @@ func TestGVDReference(t *testing.T) {
 	}
 	for _, c := range []struct {
 		mode grounding.Mode
-		got  evaluate.F1Scores
+		got  evalresults.F1Scores
 	}{{grounding.ModeAll, g.All}, {grounding.ModeLoc, g.Loc}} {
 		r, err := grounding.F1(refs, sub, c.mode, nil)
 		if err != nil {

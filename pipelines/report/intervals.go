@@ -8,8 +8,8 @@ import (
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/eval/grounding"
 	"github.com/groundcap/groundcap/internal/config"
-	"github.com/groundcap/groundcap/pipelines/evaluate"
-	"github.com/groundcap/groundcap/pipelines/scaneval"
+	"github.com/groundcap/groundcap/pipelines/artifacts/evalresults"
+	"github.com/groundcap/groundcap/pipelines/artifacts/scanevalresults"
 )
 
 // IntervalParams configure the bootstrap intervals (config section report.intervals): every
@@ -92,7 +92,7 @@ type rowStats struct {
 }
 
 // statsOf indexes an evaluate stage's per_image.json.
-func statsOf(pi *evaluate.PerImage) (*rowStats, error) {
+func statsOf(pi *evalresults.PerImage) (*rowStats, error) {
 	n := len(pi.ImageIDs)
 	if len(pi.Bleu) != n || len(pi.RougeL) != n || len(pi.CIDEr) != n || (pi.F1All != nil && len(pi.F1All) != n) || (pi.F1Loc != nil && len(pi.F1Loc) != n) {
 		return nil, fmt.Errorf("report: per_image.json lists %d images but %d BLEU, %d ROUGE-L, %d CIDEr-D, %d F1_all and %d F1_loc entries", n, len(pi.Bleu), len(pi.RougeL), len(pi.CIDEr), len(pi.F1All), len(pi.F1Loc))
@@ -196,7 +196,7 @@ func addIntervals(rep *SplitTables, stats []*rowStats, pairs []Pair, ip Interval
 
 // addMatchingIntervals fills the matching table's accuracy intervals from scan-eval's
 // per_image.json and POS-SCAN's difference from SCAN per split.
-func addMatchingIntervals(t *MatchingTable, pi *scaneval.PerImage, ip IntervalParams) error {
+func addMatchingIntervals(t *MatchingTable, pi *scanevalresults.PerImage, ip IntervalParams) error {
 	var pos, plain string
 	for _, m := range t.Models {
 		if m.POS {

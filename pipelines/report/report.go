@@ -24,16 +24,18 @@ import (
 
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/config"
-	"github.com/groundcap/groundcap/pipelines/captionscst"
-	"github.com/groundcap/groundcap/pipelines/captionxe"
+	"github.com/groundcap/groundcap/pipelines/artifacts/evalresults"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
+	"github.com/groundcap/groundcap/pipelines/artifacts/scanevalresults"
 	"github.com/groundcap/groundcap/pipelines/engine"
-	"github.com/groundcap/groundcap/pipelines/evaluate"
-	"github.com/groundcap/groundcap/pipelines/scan"
-	"github.com/groundcap/groundcap/pipelines/scaneval"
 )
 
 // Name is the stage name.
 const Name = "report"
+
+// none switches an optional input off (a row's results, pictures or per-image counts, the
+// curves, scan-eval and its per-image counts).
+const none = "none"
 
 // Output names.
 const (
@@ -74,9 +76,9 @@ type CurveRef struct {
 
 // DefaultCurves are the curves of the matching models and of the six captioners.
 func DefaultCurves() []CurveRef {
-	out := []CurveRef{{Stage: scan.NamePOS, Picture: "@" + scan.NamePOS + "/" + scan.CurveFile}, {Stage: scan.NamePlain, Picture: "@" + scan.NamePlain + "/" + scan.CurveFile}}
-	for _, c := range evaluate.Captioners() {
-		out = append(out, CurveRef{Stage: c, Picture: "@" + c + "/" + captionxe.CurvesFile})
+	out := []CurveRef{{Stage: string(models.POSSCAN), Picture: "@" + string(models.POSSCAN) + "/" + models.MatchingCurveFile}, {Stage: string(models.SCAN), Picture: "@" + string(models.SCAN) + "/" + models.MatchingCurveFile}}
+	for _, c := range models.Captioners() {
+		out = append(out, CurveRef{Stage: c, Picture: "@" + c + "/" + models.CurvesFile})
 	}
 	return out
 }
@@ -95,19 +97,19 @@ const (
 // score) from XE and KL(SCAN), which the paper does not report.
 func DefaultRows() []Row {
 	rows := []struct{ stage, label, paper string }{
-		{captionxe.NameBase, "Up-Down (XE)", PaperAblation},
-		{captionxe.NameSCAN, "XE + KL(SCAN)", PaperAblation},
-		{captionxe.NamePOSSCAN, "XE + KL(POS-SCAN)", PaperAblation},
-		{captionscst.NameCIDEr, "Up-Down (XE) + SCST(CIDEr-D)", PaperAblation},
-		{captionscst.NameCIDErSCAN, "XE + KL(SCAN) + SCST(CIDEr-D)", PaperAblation},
-		{captionscst.NameCIDErPOSSCAN, "XE + KL(POS-SCAN) + SCST(CIDEr-D)", PaperAblation},
-		{captionscst.NamePOSSCAN, "XE + KL(POS-SCAN) + SCST(CIDEr-D + POS-SCAN score)", PaperBest},
-		{captionscst.NameBase, "Up-Down (XE) + SCST(CIDEr-D + POS-SCAN score)", PaperNone},
-		{captionscst.NameSCAN, "XE + KL(SCAN) + SCST(CIDEr-D + SCAN score)", PaperNone},
+		{models.CaptionXE, "Up-Down (XE)", PaperAblation},
+		{models.CaptionXESCAN, "XE + KL(SCAN)", PaperAblation},
+		{models.CaptionXEPOSSCAN, "XE + KL(POS-SCAN)", PaperAblation},
+		{models.CaptionSCSTCIDEr, "Up-Down (XE) + SCST(CIDEr-D)", PaperAblation},
+		{models.CaptionSCSTCIDErSCAN, "XE + KL(SCAN) + SCST(CIDEr-D)", PaperAblation},
+		{models.CaptionSCSTCIDErPOSSCAN, "XE + KL(POS-SCAN) + SCST(CIDEr-D)", PaperAblation},
+		{models.CaptionSCSTPOSSCAN, "XE + KL(POS-SCAN) + SCST(CIDEr-D + POS-SCAN score)", PaperBest},
+		{models.CaptionSCST, "Up-Down (XE) + SCST(CIDEr-D + POS-SCAN score)", PaperNone},
+		{models.CaptionSCSTSCAN, "XE + KL(SCAN) + SCST(CIDEr-D + SCAN score)", PaperNone},
 	}
 	var out []Row
 	for _, r := range rows {
-		out = append(out, Row{Label: r.label, Paper: r.paper, Metrics: "@" + evaluate.NameOf(r.stage) + "/" + evaluate.MetricsFile})
+		out = append(out, Row{Label: r.label, Paper: r.paper, Metrics: "@" + evalresults.NameOf(r.stage) + "/" + evalresults.MetricsFile})
 	}
 	return out
 }
@@ -140,7 +142,7 @@ type Params struct {
 // DefaultPairs compares every variant with Up-Down (XE), the KL(POS-SCAN) variants with the
 // KL(SCAN) ones, and the paper's best with KL(POS-SCAN) + SCST(CIDEr-D) (the matching reward).
 func DefaultPairs() []Pair {
-	base := evaluate.NameOf(captionxe.NameBase)
+	base := evalresults.NameOf(models.CaptionXE)
 	var out []Pair
 	for _, r := range DefaultRows() {
 		if n := rowStage(r); n != base {
@@ -148,10 +150,10 @@ func DefaultPairs() []Pair {
 		}
 	}
 	return append(out,
-		Pair{A: evaluate.NameOf(captionxe.NamePOSSCAN), B: evaluate.NameOf(captionxe.NameSCAN)},
-		Pair{A: evaluate.NameOf(captionscst.NameCIDErPOSSCAN), B: evaluate.NameOf(captionscst.NameCIDErSCAN)},
-		Pair{A: evaluate.NameOf(captionscst.NamePOSSCAN), B: evaluate.NameOf(captionscst.NameSCAN)},
-		Pair{A: evaluate.NameOf(captionscst.NamePOSSCAN), B: evaluate.NameOf(captionscst.NameCIDErPOSSCAN)})
+		Pair{A: evalresults.NameOf(models.CaptionXEPOSSCAN), B: evalresults.NameOf(models.CaptionXESCAN)},
+		Pair{A: evalresults.NameOf(models.CaptionSCSTCIDErPOSSCAN), B: evalresults.NameOf(models.CaptionSCSTCIDErSCAN)},
+		Pair{A: evalresults.NameOf(models.CaptionSCSTPOSSCAN), B: evalresults.NameOf(models.CaptionSCSTSCAN)},
+		Pair{A: evalresults.NameOf(models.CaptionSCSTPOSSCAN), B: evalresults.NameOf(models.CaptionSCSTCIDErPOSSCAN)})
 }
 
 // rowStage is the stage of an "@<stage>/…" row ("" for another reference).
@@ -171,7 +173,7 @@ func DefaultParamsFor(has func(stage string) bool) Params {
 	p.Pairs = slices.DeleteFunc(p.Pairs, func(pr Pair) bool { return !has(pr.A) || !has(pr.B) })
 	p.Curves = slices.DeleteFunc(p.Curves, func(c CurveRef) bool { return !has(c.Stage) })
 	if len(p.Curves) == 0 {
-		p.Curves = []CurveRef{{Stage: evaluate.None}}
+		p.Curves = []CurveRef{{Stage: none}}
 	}
 	return p
 }
@@ -182,7 +184,7 @@ const DefaultSplit = "test"
 // DefaultParams returns the paper's rows, the scan-eval table, the default title and the curves
 // of every trained stage.
 func DefaultParams() Params {
-	return Params{Split: DefaultSplit, Rows: DefaultRows(), ScanEval: "@" + scaneval.Name + "/" + scaneval.MetricsFile,
+	return Params{Split: DefaultSplit, Rows: DefaultRows(), ScanEval: "@" + scanevalresults.Name + "/" + scanevalresults.MetricsFile,
 		Title: "Grounded captioning: comparison", Curves: DefaultCurves(), Intervals: DefaultIntervals(), Pairs: DefaultPairs()}
 }
 
@@ -194,39 +196,39 @@ func (p Params) resolved() Params {
 	for i := range p.Rows {
 		r := &p.Rows[i]
 		stage, file, ok := strings.Cut(strings.TrimPrefix(r.Metrics, "@"), "/")
-		beside := strings.HasPrefix(r.Metrics, "@") && ok && file == evaluate.MetricsFile
+		beside := strings.HasPrefix(r.Metrics, "@") && ok && file == evalresults.MetricsFile
 		if r.Results == "" {
-			r.Results = evaluate.None
+			r.Results = none
 			if beside {
-				r.Results = "@" + stage + "/" + evaluate.ResultsOf(p.Split)
+				r.Results = "@" + stage + "/" + evalresults.ResultsOf(p.Split)
 			}
 		}
 		if r.Pictures == "" {
-			r.Pictures = evaluate.None
+			r.Pictures = none
 			if beside {
-				r.Pictures = "@" + stage + "/" + evaluate.PicturesDir
+				r.Pictures = "@" + stage + "/" + evalresults.PicturesDir
 			}
 		}
 		if r.PerImage == "" {
-			r.PerImage = evaluate.None
+			r.PerImage = none
 			if beside {
-				r.PerImage = "@" + stage + "/" + evaluate.PerImageFile
+				r.PerImage = "@" + stage + "/" + evalresults.PerImageFile
 			}
 		}
 	}
 	if p.ScanEvalPerImage == "" {
-		p.ScanEvalPerImage = evaluate.None
-		if stage, file, ok := strings.Cut(strings.TrimPrefix(p.ScanEval, "@"), "/"); strings.HasPrefix(p.ScanEval, "@") && ok && file == scaneval.MetricsFile {
-			p.ScanEvalPerImage = "@" + stage + "/" + scaneval.PerImageFile
+		p.ScanEvalPerImage = none
+		if stage, file, ok := strings.Cut(strings.TrimPrefix(p.ScanEval, "@"), "/"); strings.HasPrefix(p.ScanEval, "@") && ok && file == scanevalresults.MetricsFile {
+			p.ScanEvalPerImage = "@" + stage + "/" + scanevalresults.PerImageFile
 		}
 	}
-	if len(p.Curves) == 1 && p.Curves[0].Stage == evaluate.None {
+	if len(p.Curves) == 1 && p.Curves[0].Stage == none {
 		p.Curves = []CurveRef{}
 	}
 	p.Curves = append([]CurveRef{}, p.Curves...)
 	for i := range p.Curves {
 		if c := &p.Curves[i]; c.Picture == "" {
-			c.Picture = "@" + c.Stage + "/" + captionxe.CurvesFile
+			c.Picture = "@" + c.Stage + "/" + models.CurvesFile
 		}
 	}
 	return p
@@ -273,22 +275,22 @@ func Stage(p Params) (*engine.Stage, error) {
 	var inputs []engine.Input
 	for i, r := range p.Rows {
 		inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d", i), Ref: r.Metrics})
-		if r.Results != evaluate.None {
+		if r.Results != none {
 			inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d-results", i), Ref: r.Results})
 		}
-		if r.Pictures != evaluate.None {
+		if r.Pictures != none {
 			inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d-pictures", i), Ref: r.Pictures})
 		}
-		if r.PerImage != evaluate.None {
+		if r.PerImage != none {
 			inputs = append(inputs, engine.Input{Name: fmt.Sprintf("row-%d-per-image", i), Ref: r.PerImage})
 		}
 	}
 	for i, c := range p.Curves {
 		inputs = append(inputs, engine.Input{Name: fmt.Sprintf("curve-%d", i), Ref: c.Picture})
 	}
-	if p.ScanEval != evaluate.None {
+	if p.ScanEval != none {
 		inputs = append(inputs, engine.Input{Name: InputScanEval, Ref: p.ScanEval})
-		if p.ScanEvalPerImage != evaluate.None {
+		if p.ScanEvalPerImage != none {
 			inputs = append(inputs, engine.Input{Name: InputScanEvalPerImage, Ref: p.ScanEvalPerImage})
 		}
 	}
@@ -304,15 +306,15 @@ func Stage(p Params) (*engine.Stage, error) {
 		Run: func(ctx context.Context, r *engine.Run) error {
 			rep := &Report{Title: p.Title}
 			page := &Page{Report: rep, Key: r.Key}
-			mets := make([]*evaluate.Metrics, len(p.Rows))
-			pers := make([]*evaluate.PerImages, len(p.Rows))
+			mets := make([]*evalresults.Metrics, len(p.Rows))
+			pers := make([]*evalresults.PerImages, len(p.Rows))
 			for i, row := range p.Rows {
-				mets[i] = &evaluate.Metrics{}
+				mets[i] = &evalresults.Metrics{}
 				if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d", i)), mets[i]); err != nil {
 					return err
 				}
-				if row.PerImage != evaluate.None {
-					pers[i] = &evaluate.PerImages{}
+				if row.PerImage != none {
+					pers[i] = &evalresults.PerImages{}
 					if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d-per-image", i)), pers[i]); err != nil {
 						return err
 					}
@@ -346,14 +348,14 @@ func Stage(p Params) (*engine.Stage, error) {
 				}
 				page.Curves = append(page.Curves, Curve{Stage: c.Stage, PNG: png})
 			}
-			if p.ScanEval != evaluate.None {
-				var se scaneval.Metrics
+			if p.ScanEval != none {
+				var se scanevalresults.Metrics
 				if err := readJSON(ctx, r.Input(InputScanEval), &se); err != nil {
 					return err
 				}
 				rep.Matching = MatchingOf(&se)
-				if p.ScanEvalPerImage != evaluate.None {
-					var pi scaneval.PerImage
+				if p.ScanEvalPerImage != none {
+					var pi scanevalresults.PerImage
 					if err := readJSON(ctx, r.Input(InputScanEvalPerImage), &pi); err != nil {
 						return err
 					}
@@ -388,7 +390,7 @@ func Stage(p Params) (*engine.Stage, error) {
 
 // reportSplits returns the splits of the report: the main split, which every row must have, then
 // the other splits of the first row's metrics that every row has, in its order.
-func reportSplits(p Params, mets []*evaluate.Metrics) ([]string, error) {
+func reportSplits(p Params, mets []*evalresults.Metrics) ([]string, error) {
 	for i, m := range mets {
 		if m.Split(p.Split) == nil {
 			return nil, fmt.Errorf("report: %s (row %q) has no scores of the %s split (it has %v)", p.Rows[i].Metrics, p.Rows[i].Label, p.Split, m.Splits)
@@ -396,7 +398,7 @@ func reportSplits(p Params, mets []*evaluate.Metrics) ([]string, error) {
 	}
 	out := []string{p.Split}
 	for _, s := range mets[0].Splits {
-		if s != p.Split && !slices.ContainsFunc(mets, func(m *evaluate.Metrics) bool { return m.Split(s) == nil }) {
+		if s != p.Split && !slices.ContainsFunc(mets, func(m *evalresults.Metrics) bool { return m.Split(s) == nil }) {
 			out = append(out, s)
 		}
 	}
@@ -404,7 +406,7 @@ func reportSplits(p Params, mets []*evaluate.Metrics) ([]string, error) {
 }
 
 // fillSplit fills t with the rows' scores of split, their intervals and the pairs' differences.
-func fillSplit(t *SplitTables, split string, p Params, mets []*evaluate.Metrics, pers []*evaluate.PerImages) error {
+func fillSplit(t *SplitTables, split string, p Params, mets []*evalresults.Metrics, pers []*evalresults.PerImages) error {
 	t.Split = split
 	stats := make([]*rowStats, len(p.Rows))
 	for i, row := range p.Rows {
@@ -432,13 +434,13 @@ func fillSplit(t *SplitTables, split string, p Params, mets []*evaluate.Metrics,
 
 // readVariant reads row i's gallery and per-class grounding: its results.json and pictures
 // (when the row has them) and the per-class scores of its metrics (the main split's).
-func readVariant(ctx context.Context, r *engine.Run, i int, row Row, m *evaluate.SplitMetrics) (Variant, error) {
+func readVariant(ctx context.Context, r *engine.Run, i int, row Row, m *evalresults.SplitMetrics) (Variant, error) {
 	v := Variant{Captions: map[int64]string{}, Pictures: map[int64][]byte{}}
 	if g := m.Grounding; g != nil {
 		v.ClassesAll, v.ClassesLoc = g.All.PerClass, g.Loc.PerClass
 	}
-	if row.Results != evaluate.None {
-		var res []evaluate.Result
+	if row.Results != none {
+		var res []evalresults.Result
 		if err := readJSON(ctx, r.Input(fmt.Sprintf("row-%d-results", i)), &res); err != nil {
 			return v, err
 		}
@@ -446,7 +448,7 @@ func readVariant(ctx context.Context, r *engine.Run, i int, row Row, m *evaluate
 			v.Captions[x.ImageID] = x.Caption
 		}
 	}
-	if row.Pictures != evaluate.None {
+	if row.Pictures != none {
 		dir := r.Input(fmt.Sprintf("row-%d-pictures", i))
 		objs, err := blobio.List(ctx, dir)
 		if err != nil {
@@ -502,7 +504,7 @@ type Scores struct {
 }
 
 // RowOf converts an evaluate stage's metrics of one split.
-func RowOf(label string, m *evaluate.SplitMetrics) Scores {
+func RowOf(label string, m *evalresults.SplitMetrics) Scores {
 	s := Scores{Label: label, Stage: m.Stage, Captioner: m.Captioner, Images: m.Images,
 		B1: 100 * m.Caption.Bleu1, B4: 100 * m.Caption.Bleu4, RougeL: 100 * m.Caption.RougeL, CIDEr: 100 * m.Caption.CIDEr}
 	if g := m.Grounding; g != nil {
@@ -539,7 +541,7 @@ type MatchingTable struct {
 }
 
 // MatchingOf converts the scan-eval stage's metrics.
-func MatchingOf(se *scaneval.Metrics) *MatchingTable {
+func MatchingOf(se *scanevalresults.Metrics) *MatchingTable {
 	t := &MatchingTable{Random: se.Random}
 	for s := range se.Splits {
 		t.Splits = append(t.Splits, s)

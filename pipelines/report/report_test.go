@@ -16,11 +16,11 @@ import (
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/eval/grounding"
 	"github.com/groundcap/groundcap/internal/blobio"
+	"github.com/groundcap/groundcap/pipelines/artifacts/evalresults"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
+	"github.com/groundcap/groundcap/pipelines/artifacts/scanevalresults"
 	"github.com/groundcap/groundcap/pipelines/engine"
-	"github.com/groundcap/groundcap/pipelines/evaluate"
 	"github.com/groundcap/groundcap/pipelines/report"
-	"github.com/groundcap/groundcap/pipelines/scan"
-	"github.com/groundcap/groundcap/pipelines/scaneval"
 )
 
 // fake returns a stage that writes v as JSON to file, and the raw files of more (name → bytes).
@@ -42,8 +42,8 @@ func fake(name, file string, v any, more ...map[string][]byte) *engine.Stage {
 }
 
 // splits returns an evaluate stage's metrics.json of the given splits (the first the main one).
-func splits(stage string, names []string, ms ...evaluate.SplitMetrics) evaluate.Metrics {
-	out := evaluate.Metrics{Stage: stage, Splits: names, Scores: map[string]*evaluate.SplitMetrics{}}
+func splits(stage string, names []string, ms ...evalresults.SplitMetrics) evalresults.Metrics {
+	out := evalresults.Metrics{Stage: stage, Splits: names, Scores: map[string]*evalresults.SplitMetrics{}}
 	for i, n := range names {
 		m := ms[i]
 		m.Stage, m.Split = stage, n
@@ -56,18 +56,18 @@ func splits(stage string, names []string, ms ...evaluate.SplitMetrics) evaluate.
 // the rendered rows (values ×100, F1 with two decimals, "–" without grounding).
 func TestReportTables(t *testing.T) {
 	// Both evaluated on test (the main split) and val; the val scores differ.
-	xe := splits("evaluate-xe", []string{"test", "val"}, evaluate.SplitMetrics{Captioner: "caption-xe", Images: 40,
-		Caption:   evaluate.CaptionScores{Bleu1: 0.6543, Bleu4: 0.2109, RougeL: 0.45, CIDEr: 0.987},
-		Grounding: &evaluate.GroundingMetrics{All: evaluate.F1Scores{F1: 0.0412}, Loc: evaluate.F1Scores{F1: 0.1234}},
-		Attention: &evaluate.AttentionMetrics{Teacher: "scan", KL: 1.23456}},
-		evaluate.SplitMetrics{Captioner: "caption-xe", Images: 30, Caption: evaluate.CaptionScores{Bleu1: 0.5, Bleu4: 0.1, RougeL: 0.4, CIDEr: 0.8}})
+	xe := splits("evaluate-xe", []string{"test", "val"}, evalresults.SplitMetrics{Captioner: "caption-xe", Images: 40,
+		Caption:   evalresults.CaptionScores{Bleu1: 0.6543, Bleu4: 0.2109, RougeL: 0.45, CIDEr: 0.987},
+		Grounding: &evalresults.GroundingMetrics{All: evalresults.F1Scores{F1: 0.0412}, Loc: evalresults.F1Scores{F1: 0.1234}},
+		Attention: &evalresults.AttentionMetrics{Teacher: "scan", KL: 1.23456}},
+		evalresults.SplitMetrics{Captioner: "caption-xe", Images: 30, Caption: evalresults.CaptionScores{Bleu1: 0.5, Bleu4: 0.1, RougeL: 0.4, CIDEr: 0.8}})
 	// The val split first in its list: the report's split decides the main table.
-	scst := splits("evaluate-scst", []string{"val", "test"}, evaluate.SplitMetrics{Images: 30, Caption: evaluate.CaptionScores{Bleu1: 0.75, CIDEr: 1.25}},
-		evaluate.SplitMetrics{Captioner: "caption-scst", Images: 40, Caption: evaluate.CaptionScores{Bleu1: 0.7, CIDEr: 1.5}})
-	se := scaneval.Metrics{Splits: map[string]scaneval.SplitInfo{"test": {}, "val": {}}, Random: map[string]float64{"test": 9.5, "val": 10},
-		Models: []scaneval.ModelResult{
-			{Stage: scan.NamePlain, Accuracy: map[string]float64{"test": 20, "val": 21}, Retrieval: scan.Retrieval{RSum: 300}},
-			{Stage: scan.NamePOS, POS: true, Accuracy: map[string]float64{"test": 30.25, "val": 31}, Retrieval: scan.Retrieval{RSum: 310}},
+	scst := splits("evaluate-scst", []string{"val", "test"}, evalresults.SplitMetrics{Images: 30, Caption: evalresults.CaptionScores{Bleu1: 0.75, CIDEr: 1.25}},
+		evalresults.SplitMetrics{Captioner: "caption-scst", Images: 40, Caption: evalresults.CaptionScores{Bleu1: 0.7, CIDEr: 1.5}})
+	se := scanevalresults.Metrics{Splits: map[string]scanevalresults.SplitInfo{"test": {}, "val": {}}, Random: map[string]float64{"test": 9.5, "val": 10},
+		Models: []scanevalresults.ModelResult{
+			{Stage: string(models.SCAN), Accuracy: map[string]float64{"test": 20, "val": 21}, Retrieval: models.Retrieval{RSum: 300}},
+			{Stage: string(models.POSSCAN), POS: true, Accuracy: map[string]float64{"test": 30.25, "val": 31}, Retrieval: models.Retrieval{RSum: 310}},
 		}}
 	p := report.DefaultParams()
 	p.Rows = []report.Row{
@@ -82,7 +82,7 @@ func TestReportTables(t *testing.T) {
 	}
 	root := t.TempDir()
 	e, err := engine.New(root, []*engine.Stage{fake("evaluate-xe", "metrics.json", xe), fake("evaluate-scst", "metrics.json", scst),
-		fake(scaneval.Name, scaneval.MetricsFile, se), rep}, engine.Options{ModuleVersion: "test"})
+		fake(scanevalresults.Name, scanevalresults.MetricsFile, se), rep}, engine.Options{ModuleVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,18 +158,18 @@ func TestDefaultRows(t *testing.T) {
 // same inputs give the same bytes; and it renders in a browser when one is installed.
 func TestReportHTML(t *testing.T) {
 	red, blue := testPNG(t, 48, 32, color.RGBA{200, 40, 40, 255}), testPNG(t, 48, 32, color.RGBA{40, 40, 200, 255})
-	g := &evaluate.GroundingMetrics{All: evaluate.F1Scores{F1: 0.1, PerClass: []grounding.ClassScore{{Class: "dog", Precision: 0.5, Recall: 0.5, NumPrec: 2, NumRecall: 4}}},
-		Loc: evaluate.F1Scores{F1: 0.2, PerClass: []grounding.ClassScore{{Class: "dog", Precision: 1, Recall: 0.5, NumPrec: 1, NumRecall: 2}}}}
+	g := &evalresults.GroundingMetrics{All: evalresults.F1Scores{F1: 0.1, PerClass: []grounding.ClassScore{{Class: "dog", Precision: 0.5, Recall: 0.5, NumPrec: 2, NumRecall: 4}}},
+		Loc: evalresults.F1Scores{F1: 0.2, PerClass: []grounding.ClassScore{{Class: "dog", Precision: 1, Recall: 0.5, NumPrec: 1, NumRecall: 2}}}}
 	stages := func() []*engine.Stage {
 		var out []*engine.Stage
 		for i, name := range []string{"evaluate-xe", "evaluate-scst"} {
-			m := splits(name, []string{"test"}, evaluate.SplitMetrics{Images: 2, Caption: evaluate.CaptionScores{Bleu1: 0.5 + 0.1*float64(i)}, Grounding: g})
-			res, _ := json.Marshal([]evaluate.Result{{ImageID: 4, Caption: "a dog " + name}, {ImageID: 9, Caption: "two dogs"}})
-			out = append(out, fake(name, evaluate.MetricsFile, m, map[string][]byte{evaluate.ResultsOf("test"): res, "pictures/4.png": red, "pictures/9.png": blue}))
+			m := splits(name, []string{"test"}, evalresults.SplitMetrics{Images: 2, Caption: evalresults.CaptionScores{Bleu1: 0.5 + 0.1*float64(i)}, Grounding: g})
+			res, _ := json.Marshal([]evalresults.Result{{ImageID: 4, Caption: "a dog " + name}, {ImageID: 9, Caption: "two dogs"}})
+			out = append(out, fake(name, evalresults.MetricsFile, m, map[string][]byte{evalresults.ResultsOf("test"): res, "pictures/4.png": red, "pictures/9.png": blue}))
 		}
-		se := scaneval.Metrics{Splits: map[string]scaneval.SplitInfo{"test": {}}, Random: map[string]float64{"test": 9.5},
-			Models: []scaneval.ModelResult{{Stage: scan.NamePOS, POS: true, Accuracy: map[string]float64{"test": 30}}}}
-		out = append(out, fake(scaneval.Name, scaneval.MetricsFile, se), fake(scan.NamePOS, "x.json", 1, map[string][]byte{scan.CurveFile: blue}),
+		se := scanevalresults.Metrics{Splits: map[string]scanevalresults.SplitInfo{"test": {}}, Random: map[string]float64{"test": 9.5},
+			Models: []scanevalresults.ModelResult{{Stage: string(models.POSSCAN), POS: true, Accuracy: map[string]float64{"test": 30}}}}
+		out = append(out, fake(scanevalresults.Name, scanevalresults.MetricsFile, se), fake(string(models.POSSCAN), "x.json", 1, map[string][]byte{models.MatchingCurveFile: blue}),
 			fake("caption-xe", "x.json", 1, map[string][]byte{"curves.png": red}))
 		p := report.DefaultParams()
 		p.Rows = []report.Row{
@@ -177,7 +177,7 @@ func TestReportHTML(t *testing.T) {
 			{Label: "Up-Down (XE) + SCST", Metrics: "@evaluate-scst/metrics.json", PerImage: "none"},
 		}
 		p.ScanEvalPerImage = "none"
-		p.Curves = []report.CurveRef{{Stage: scan.NamePOS, Picture: "@scan/" + scan.CurveFile}, {Stage: "caption-xe"}}
+		p.Curves = []report.CurveRef{{Stage: string(models.POSSCAN), Picture: "@scan/" + models.MatchingCurveFile}, {Stage: "caption-xe"}}
 		rep, err := report.Stage(p)
 		if err != nil {
 			t.Fatal(err)
@@ -228,7 +228,7 @@ func TestReportHTML(t *testing.T) {
 func TestReportIntervals(t *testing.T) {
 	const n, shift, tol = 30, 0.3, 1e-9
 	rng := rand.New(rand.NewPCG(7, 7))
-	base := evaluate.PerImage{}
+	base := evalresults.PerImage{}
 	for i := range n {
 		base.ImageIDs = append(base.ImageIDs, int64(100+i))
 		g := float64(5 + rng.IntN(5))
@@ -249,54 +249,54 @@ func TestReportIntervals(t *testing.T) {
 	for i := range ones {
 		ones[i] = 1
 	}
-	reversed := func(pi evaluate.PerImage) evaluate.PerImage {
-		out := evaluate.PerImage{ImageIDs: pi.ImageIDs}
+	reversed := func(pi evalresults.PerImage) evalresults.PerImage {
+		out := evalresults.PerImage{ImageIDs: pi.ImageIDs}
 		for i := n - 1; i >= 0; i-- {
 			out.Bleu, out.RougeL, out.CIDEr = append(out.Bleu, pi.Bleu[i]), append(out.RougeL, pi.RougeL[i]), append(out.CIDEr, pi.CIDEr[i])
 			out.F1All, out.F1Loc = append(out.F1All, pi.F1All[i]), append(out.F1Loc, pi.F1Loc[i])
 		}
 		return out
 	}
-	metricsOf := func(pi evaluate.PerImage) evaluate.SplitMetrics {
-		return evaluate.SplitMetrics{Images: n, Caption: evaluate.CaptionScores{
+	metricsOf := func(pi evalresults.PerImage) evalresults.SplitMetrics {
+		return evalresults.SplitMetrics{Images: n, Caption: evalresults.CaptionScores{
 			Bleu1: caption.BleuStatistic{PerImage: pi.Bleu, N: 1}.Value(ones), Bleu4: caption.BleuStatistic{PerImage: pi.Bleu, N: 4}.Value(ones),
 			RougeL: bootstrap.Mean(pi.RougeL).Value(ones), CIDEr: bootstrap.Mean(pi.CIDEr).Value(ones)},
-			Grounding: &evaluate.GroundingMetrics{All: evaluate.F1Scores{F1: grounding.NewF1Statistic(pi.F1All).Value(ones)}, Loc: evaluate.F1Scores{F1: grounding.NewF1Statistic(pi.F1Loc).Value(ones)}}}
+			Grounding: &evalresults.GroundingMetrics{All: evalresults.F1Scores{F1: grounding.NewF1Statistic(pi.F1All).Value(ones)}, Loc: evalresults.F1Scores{F1: grounding.NewF1Statistic(pi.F1Loc).Value(ones)}}}
 	}
 	var stages []*engine.Stage
 	p := report.DefaultParams()
 	p.Rows = nil
 	for _, v := range []struct {
 		stage, label string
-		pi           evaluate.PerImage
-		val          evaluate.PerImage
+		pi           evalresults.PerImage
+		val          evalresults.PerImage
 	}{{"evaluate-xe", "XE", base, reversed(scst)}, {"evaluate-scst", "SCST", scst, reversed(base)}, {"evaluate-xe-scan", "KL(SCAN)", base, reversed(scst)}} {
-		pj, err := json.Marshal(evaluate.PerImages{Splits: map[string]*evaluate.PerImage{"test": &v.pi, "val": &v.val}})
+		pj, err := json.Marshal(evalresults.PerImages{Splits: map[string]*evalresults.PerImage{"test": &v.pi, "val": &v.val}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := splits(v.stage, []string{"test", "val"}, metricsOf(v.pi), metricsOf(v.val))
-		stages = append(stages, fake(v.stage, evaluate.MetricsFile, m, map[string][]byte{evaluate.PerImageFile: pj}))
+		stages = append(stages, fake(v.stage, evalresults.MetricsFile, m, map[string][]byte{evalresults.PerImageFile: pj}))
 		p.Rows = append(p.Rows, report.Row{Label: v.label, Metrics: "@" + v.stage + "/metrics.json", Results: "none", Pictures: "none"})
 	}
 	// scan-eval: SCAN hits 1 of 2 dog words per image, POS-SCAN 2 of 2 on even images.
-	per := scaneval.PerImage{Splits: map[string]*scaneval.SplitPerImage{}}
+	per := scanevalresults.PerImage{Splits: map[string]*scanevalresults.SplitPerImage{}}
 	for _, split := range []string{"val", "test"} {
-		sp := &scaneval.SplitPerImage{Models: map[string][][]grounding.ClassCount{}}
+		sp := &scanevalresults.SplitPerImage{Models: map[string][][]grounding.ClassCount{}}
 		for i := range n {
 			sp.ImageIDs = append(sp.ImageIDs, int64(i))
-			sp.Models[scan.NamePlain] = append(sp.Models[scan.NamePlain], []grounding.ClassCount{{Class: "dog", RecHits: 1, RecN: 2}})
-			sp.Models[scan.NamePOS] = append(sp.Models[scan.NamePOS], []grounding.ClassCount{{Class: "dog", RecHits: 2 * ((i + 1) % 2), RecN: 2}})
+			sp.Models[string(models.SCAN)] = append(sp.Models[string(models.SCAN)], []grounding.ClassCount{{Class: "dog", RecHits: 1, RecN: 2}})
+			sp.Models[string(models.POSSCAN)] = append(sp.Models[string(models.POSSCAN)], []grounding.ClassCount{{Class: "dog", RecHits: 2 * ((i + 1) % 2), RecN: 2}})
 		}
 		per.Splits[split] = sp
 	}
-	se := scaneval.Metrics{Splits: map[string]scaneval.SplitInfo{"test": {}, "val": {}}, Random: map[string]float64{"test": 9.5, "val": 10},
-		Models: []scaneval.ModelResult{{Stage: scan.NamePlain, Accuracy: map[string]float64{"test": 50, "val": 50}}, {Stage: scan.NamePOS, POS: true, Accuracy: map[string]float64{"test": 50, "val": 50}}}}
+	se := scanevalresults.Metrics{Splits: map[string]scanevalresults.SplitInfo{"test": {}, "val": {}}, Random: map[string]float64{"test": 9.5, "val": 10},
+		Models: []scanevalresults.ModelResult{{Stage: string(models.SCAN), Accuracy: map[string]float64{"test": 50, "val": 50}}, {Stage: string(models.POSSCAN), POS: true, Accuracy: map[string]float64{"test": 50, "val": 50}}}}
 	pj, err := json.Marshal(per)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stages = append(stages, fake(scaneval.Name, scaneval.MetricsFile, se, map[string][]byte{scaneval.PerImageFile: pj}))
+	stages = append(stages, fake(scanevalresults.Name, scanevalresults.MetricsFile, se, map[string][]byte{scanevalresults.PerImageFile: pj}))
 	p.Curves = []report.CurveRef{{Stage: "none"}}
 	rs, err := report.Stage(p)
 	if err != nil {

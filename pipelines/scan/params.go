@@ -6,7 +6,7 @@
 // # Outputs
 //
 //   - model.ckpt: the checkpoint of the epoch with the best val rsum (training/checkpoint format;
-//     scan.FromCheckpoint rebuilds the model; its config is stored in it);
+//     models.LoadMatching rebuilds the model; its config and text input are stored in it);
 //   - last.ckpt: the final training state (weights, Adam moments, counters, RNG, data position);
 //   - metrics.json (Metrics): per-epoch validation, the best epoch, the training-loss history;
 //   - curve.png: training loss per step (light) and its running mean, and val rsum per epoch.
@@ -33,6 +33,7 @@ import (
 
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
+	"github.com/groundcap/groundcap/pipelines/internal/matching"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/gpu"
 	tscan "github.com/groundcap/groundcap/training/scan"
@@ -56,9 +57,6 @@ const (
 
 // Defaults of Params besides the model's (tscan.DefaultConfig).
 const (
-	DefaultCaptionsPerImg  = 5
-	DefaultEvalImages      = 8
-	DefaultEvalCaptions    = 128
 	DefaultFeatureCacheMB  = 4096
 	DefaultCheckpointEvery = 100
 )
@@ -115,9 +113,9 @@ type Params struct {
 
 // DefaultParams returns the defaults of the named instance (NamePOS or NamePlain).
 func DefaultParams(name string) Params {
-	return Params{Captions: DefaultCaptions, Vocab: DefaultVocab, Features: DefaultFeatures, MatchVocab: DefaultMatchVocab, Text: TextOriginal, POS: name != NamePlain,
-		Config: tscan.DefaultConfig(), CaptionsPerImage: DefaultCaptionsPerImg, BLAS: blas.Default, Device: gpu.KindCPU,
-		CheckpointEvery: DefaultCheckpointEvery, EvalImages: DefaultEvalImages, EvalCaptions: DefaultEvalCaptions,
+	return Params{Captions: DefaultCaptions, Vocab: DefaultVocab, Features: DefaultFeatures, MatchVocab: DefaultMatchVocab, Text: models.TextOriginal, POS: name != NamePlain,
+		Config: tscan.DefaultConfig(), CaptionsPerImage: matching.DefaultCaptionsPerImg, BLAS: blas.Default, Device: gpu.KindCPU,
+		CheckpointEvery: DefaultCheckpointEvery, EvalImages: matching.DefaultEvalImages, EvalCaptions: matching.DefaultEvalCaptions,
 		FeatureCacheMB: DefaultFeatureCacheMB}
 }
 
@@ -140,8 +138,8 @@ func (p Params) validate(name string) error {
 		return err
 	}
 	switch {
-	case p.Text != TextOriginal && p.Text != TextCaptioner:
-		return config.Invalid("text", p.Text, TextOriginal+" or "+TextCaptioner)
+	case p.Text != models.TextOriginal && p.Text != models.TextCaptioner:
+		return config.Invalid("text", p.Text, models.TextOriginal+" or "+models.TextCaptioner)
 	case p.MaxSteps < 0:
 		return config.Invalid("max_steps", p.MaxSteps, "≥ 0; 0: no limit")
 	case p.CaptionsPerImage < 1:

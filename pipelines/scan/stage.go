@@ -13,8 +13,10 @@ import (
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/progress"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/matching"
 	"github.com/groundcap/groundcap/pipelines/trainrun"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/checkpoint"
@@ -24,10 +26,10 @@ import (
 
 // Output names inside the stage's directory.
 const (
-	ModelFile   = "model.ckpt"
-	LastFile    = "last.ckpt"
+	ModelFile   = models.MatchingFile
+	LastFile    = models.LastFile
 	MetricsFile = "metrics.json"
-	CurveFile   = "curve.png"
+	CurveFile   = models.MatchingCurveFile
 )
 
 // Input names of the stage.
@@ -43,37 +45,13 @@ const (
 // so that a resumed run continues the same curve and best-model selection.
 const stateKey = "groundcap.scan.history"
 
-// Recalls are one retrieval direction's metrics (percent; ranks 1-based).
-type Recalls struct {
-	R1    float64 `json:"r1"`
-	R5    float64 `json:"r5"`
-	R10   float64 `json:"r10"`
-	MedR  float64 `json:"medr"`
-	MeanR float64 `json:"meanr"`
-}
-
-// Retrieval is R@K in both directions and rsum.
-type Retrieval struct {
-	I2T  Recalls `json:"i2t"`
-	T2I  Recalls `json:"t2i"`
-	RSum float64 `json:"rsum"`
-}
-
-// FromResult converts eval/retrieval's result.
-func FromResult(r retrieval.Result) Retrieval {
-	c := func(x retrieval.Recalls) Recalls {
-		return Recalls{R1: x.R1, R5: x.R5, R10: x.R10, MedR: x.MedR, MeanR: x.MeanR}
-	}
-	return Retrieval{I2T: c(r.I2T), T2I: c(r.T2I), RSum: r.RSum}
-}
-
 // EpochVal is one validation of the model (at an epoch end, or at max_steps: Partial).
 type EpochVal struct {
 	Epoch     int     `json:"epoch"`
 	Step      int64   `json:"step"`
 	Partial   bool    `json:"partial,omitempty"`
 	TrainLoss float64 `json:"train_loss"` // mean batch loss of the epoch's steps
-	Retrieval
+	models.Retrieval
 }
 
 // history is the training record carried in checkpoints.
@@ -122,7 +100,7 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 		{Name: InputVocab, Ref: p.Vocab},
 		{Name: InputFeatures, Ref: p.Features},
 	}
-	if p.Text == TextOriginal {
+	if p.Text == models.TextOriginal {
 		inputs = append(inputs, engine.Input{Name: InputMatchVocab, Ref: p.MatchVocab})
 	}
 	if !p.POS {
@@ -150,21 +128,21 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	if err != nil {
 		return fmt.Errorf("scan: blas: %w", err)
 	}
-	voc, err := captions.ReadVocab(ctx, r.Input(InputVocab))
+	voc, err := captionstable.ReadVocab(ctx, r.Input(InputVocab))
 	if err != nil {
 		return err
 	}
 	var match *vocab.Matching
-	if p.Text == TextOriginal {
-		if match, err = captions.ReadMatchVocab(ctx, r.Input(InputMatchVocab)); err != nil {
+	if p.Text == models.TextOriginal {
+		if match, err = captionstable.ReadMatchVocab(ctx, r.Input(InputMatchVocab)); err != nil {
 			return err
 		}
 	}
-	text, err := NewText(p.Text, match, voc)
+	text, err := models.NewText(p.Text, match, voc)
 	if err != nil {
 		return err
 	}
-	rows, err := captions.ReadCaptions(ctx, r.Input(InputCaptions))
+	rows, err := captionstable.ReadCaptions(ctx, r.Input(InputCaptions))
 	if err != nil {
 		return err
 	}
@@ -173,7 +151,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 		return fmt.Errorf("scan: %w", err)
 	}
 	defer store.Close()
-	fc := NewFeatureCache(store, int64(p.FeatureCacheMB)<<20)
+	fc := matching.NewFeatureCache(store, int64(p.FeatureCacheMB)<<20)
 
 	var train []trainCaption
 	images := map[int64]bool{}
@@ -191,7 +169,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	if len(train) == 0 {
 		return fmt.Errorf("scan: %s has no train captions", r.Input(InputCaptions))
 	}
-	val, err := NewEvalSet(rows, "val", p.CaptionsPerImage, text)
+	val, err := matching.NewEvalSet(rows, "val", p.CaptionsPerImage, text)
 	if err != nil {
 		return err
 	}
@@ -216,7 +194,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 	if err != nil {
 		return err
 	}
-	release, err := UseDevice(string(p.Device), r.Logf, m)
+	release, err := matching.UseDevice(string(p.Device), r.Logf, m)
 	if err != nil {
 		return err
 	}
@@ -250,8 +228,8 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 		total = min(total, p.MaxSteps)
 	}
 	validate := func(epoch int, partial bool) error {
-		rep := progress.New(LogWriter(r.Logf), "validation", "pairs", int64(len(valFeats))*int64(len(val.Captions)))
-		sims, err := Similarities(ctx, m, valFeats, val.Captions, p.EvalImages, p.EvalCaptions, func(done, _ int64) { rep.Set(done) })
+		rep := progress.New(matching.LogWriter(r.Logf), "validation", "pairs", int64(len(valFeats))*int64(len(val.Captions)))
+		sims, err := matching.Similarities(ctx, m, valFeats, val.Captions, p.EvalImages, p.EvalCaptions, func(done, _ int64) { rep.Set(done) })
 		if err != nil {
 			return err
 		}
@@ -259,7 +237,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) (err error) 
 		if err != nil {
 			return fmt.Errorf("scan: validation: %w", err)
 		}
-		ev := EpochVal{Epoch: epoch, Step: m.Step(), Partial: partial, Retrieval: FromResult(res)}
+		ev := EpochVal{Epoch: epoch, Step: m.Step(), Partial: partial, Retrieval: models.FromResult(res)}
 		from := int64(0)
 		if n := len(hist.Val); n > 0 {
 			from = hist.Val[n-1].Step

@@ -16,7 +16,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/groundcap/groundcap/internal/blobio"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
 	"github.com/groundcap/groundcap/pipelines/scan"
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) { ptest.Main(m) }
 
 // tinyParams trains a very small model for a few steps.
 func tinyParams() scan.Params {
-	p := scan.DefaultParams(scan.NamePOS)
+	p := scan.DefaultParams(string(models.POSSCAN))
 	p.Embed, p.WordDim, p.BatchSize, p.Epochs, p.LR, p.Seed, p.CheckpointEvery, p.EvalImages, p.EvalCaptions = 24, 16, 16, 2, 2e-3, 3, 2, 3, 7
 	return p
 }
@@ -66,7 +67,7 @@ func TestTrainResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := makeStageCtx(testworld.FailAfter(context.Background(), scan.NamePOS, 5), t, root, st, &log, false); !errors.Is(err, testworld.ErrInjected) {
+	if _, err := makeStageCtx(testworld.FailAfter(context.Background(), string(models.POSSCAN), 5), t, root, st, &log, false); !errors.Is(err, testworld.ErrInjected) {
 		t.Fatalf("first run: got %v, want the injected failure", err)
 	}
 	log.Reset()
@@ -79,7 +80,7 @@ func TestTrainResume(t *testing.T) {
 	}
 	resumed := ms["scan"]
 	got := map[string][]byte{}
-	for _, f := range []string{scan.ModelFile, scan.LastFile, scan.MetricsFile, scan.CurveFile, trainrun.BoardFile} {
+	for _, f := range []string{models.MatchingFile, scan.LastFile, scan.MetricsFile, models.MatchingCurveFile, trainrun.BoardFile} {
 		got[f] = readOut(t, resumed, root, f)
 	}
 	log.Reset()
@@ -114,7 +115,7 @@ func TestTrainResume(t *testing.T) {
 			t.Errorf("validation %+v out of range", v)
 		}
 	}
-	if _, err := png.Decode(bytes.NewReader(got[scan.CurveFile])); err != nil {
+	if _, err := png.Decode(bytes.NewReader(got[models.MatchingCurveFile])); err != nil {
 		t.Errorf("curve.png: %v", err)
 	}
 	// The TensorBoard log: every step's loss, learning rate and gradient norm, every
@@ -150,7 +151,7 @@ func TestTrainResume(t *testing.T) {
 	if pictures != scan.Pictures {
 		t.Errorf("TensorBoard pictures of %d val images, want %d", pictures, scan.Pictures)
 	}
-	if m, err := scan.LoadModel(context.Background(), filepath.Join(root, "scan", resumed.Key, scan.ModelFile)); err != nil {
+	if m, err := models.LoadMatching(context.Background(), filepath.Join(root, "scan", resumed.Key, models.MatchingFile)); err != nil {
 		t.Error(err)
 	} else if m.Config().PlainSCAN || m.Config().Embed != 24 {
 		t.Errorf("model.ckpt config %+v", m.Config())
@@ -168,30 +169,30 @@ func TestParamsValidate(t *testing.T) {
 		p    scan.Params
 		want string // substring of the error; "" for none
 	}{
-		{scan.NamePOS, scan.DefaultParams(scan.NamePOS), ""},                                       // 0
-		{scan.NamePlain, scan.DefaultParams(scan.NamePlain), ""},                                   // 1
-		{scan.NamePlain, with(scan.NamePlain, func(p *scan.Params) { p.POS = true }), "pos"},       // 2
-		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.BatchSize = 1 }), "batch_size"}, // 3
-		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.BLAS = "mkl" }), "blas"},        // 4
-		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.Epochs = -1 }), "epochs"},       // 5
-		{"scan-x", scan.DefaultParams(scan.NamePOS), "stage name"},                                 // 6
-		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.MaxSteps = -2 }), "max_steps"},  // 7
-		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.BatchSize = 0 }), "batch_size"}, // 8: zero is no default
-		{scan.NamePOS, with(scan.NamePOS, func(p *scan.Params) { p.Device = "gpu" }), "device"},    // 9
+		{string(models.POSSCAN), scan.DefaultParams(string(models.POSSCAN)), ""},                                       // 0
+		{string(models.SCAN), scan.DefaultParams(string(models.SCAN)), ""},                                             // 1
+		{string(models.SCAN), with(string(models.SCAN), func(p *scan.Params) { p.POS = true }), "pos"},                 // 2
+		{string(models.POSSCAN), with(string(models.POSSCAN), func(p *scan.Params) { p.BatchSize = 1 }), "batch_size"}, // 3
+		{string(models.POSSCAN), with(string(models.POSSCAN), func(p *scan.Params) { p.BLAS = "mkl" }), "blas"},        // 4
+		{string(models.POSSCAN), with(string(models.POSSCAN), func(p *scan.Params) { p.Epochs = -1 }), "epochs"},       // 5
+		{"scan-x", scan.DefaultParams(string(models.POSSCAN)), "stage name"},                                           // 6
+		{string(models.POSSCAN), with(string(models.POSSCAN), func(p *scan.Params) { p.MaxSteps = -2 }), "max_steps"},  // 7
+		{string(models.POSSCAN), with(string(models.POSSCAN), func(p *scan.Params) { p.BatchSize = 0 }), "batch_size"}, // 8: zero is no default
+		{string(models.POSSCAN), with(string(models.POSSCAN), func(p *scan.Params) { p.Device = "gpu" }), "device"},    // 9
 	} {
 		err := c.p.Validate(c.name)
 		if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%d: got %v, want %q", i, err, c.want)
 		}
 	}
-	r := scan.DefaultParams(scan.NamePOS)
+	r := scan.DefaultParams(string(models.POSSCAN))
 	if !r.POS || r.Embed != 1024 || r.WordDim != 300 || r.LR != 2e-4 || r.LRUpdate != 15 || r.Epochs != 30 || r.BatchSize != 128 || r.GradClip != 2 || r.Margin != 0.2 {
 		t.Errorf("defaults %+v", r)
 	}
-	if scan.DefaultParams(scan.NamePlain).POS {
+	if scan.DefaultParams(string(models.SCAN)).POS {
 		t.Error("scan-plain defaults to pos")
 	}
-	if _, err := scan.PlainStage(scan.DefaultParams(scan.NamePlain)); err != nil {
+	if _, err := scan.PlainStage(scan.DefaultParams(string(models.SCAN))); err != nil {
 		t.Error(err)
 	}
 }
@@ -208,7 +209,7 @@ func TestResumeNonFileStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := makeStageCtx(testworld.FailAfter(context.Background(), scan.NamePOS, 5), t, root, st, &log, false); err == nil {
+	if _, err := makeStageCtx(testworld.FailAfter(context.Background(), string(models.POSSCAN), 5), t, root, st, &log, false); err == nil {
 		t.Fatal("the injected failure did not fail the run")
 	}
 	log.Reset()
@@ -225,7 +226,7 @@ func TestResumeNonFileStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, f := range []string{scan.ModelFile, scan.LastFile, scan.MetricsFile} {
+	for _, f := range []string{models.MatchingFile, scan.LastFile, scan.MetricsFile} {
 		a, err := blobio.ReadAll(ctx, blobio.Join(root, "scan", ms["scan"].Key, f))
 		if err != nil {
 			t.Fatal(err)
@@ -283,7 +284,7 @@ func TestStageOnEmulatedDevice(t *testing.T) {
 			t.Errorf("validation %d: rsum %v on the device, %v on the CPU", i, dev.Val[i].RSum, cpu.Val[i].RSum)
 		}
 	}
-	if _, err := scan.LoadModel(context.Background(), filepath.Join(root, "scan", devMan.Key, scan.ModelFile)); err != nil {
+	if _, err := models.LoadMatching(context.Background(), filepath.Join(root, "scan", devMan.Key, models.MatchingFile)); err != nil {
 		t.Errorf("the device's model.ckpt: %v", err)
 	}
 }
@@ -292,7 +293,7 @@ func TestStageOnEmulatedDevice(t *testing.T) {
 // and carries it in its checkpoint; captioner embeds the captioner's vocabulary.
 func TestTextSetting(t *testing.T) {
 	ctx := context.Background()
-	for _, text := range []string{scan.TextOriginal, scan.TextCaptioner} {
+	for _, text := range []string{models.TextOriginal, models.TextCaptioner} {
 		t.Run(text, func(t *testing.T) {
 			root := t.TempDir()
 			var log bytes.Buffer
@@ -306,24 +307,24 @@ func TestTextSetting(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, log.String())
 			}
-			m, err := scan.LoadModel(ctx, filepath.Join(root, "scan", ms["scan"].Key, scan.ModelFile))
+			m, err := models.LoadMatching(ctx, filepath.Join(root, "scan", ms["scan"].Key, models.MatchingFile))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := scan.TextOf(m)
+			got, err := models.TextOf(m)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cv, err := captions.ReadVocab(ctx, filepath.Join(root, "captions", ms["captions"].Key, captions.VocabFile))
+			cv, err := captionstable.ReadVocab(ctx, filepath.Join(root, "captions", ms["captions"].Key, captionstable.VocabFile))
 			if err != nil {
 				t.Fatal(err)
 			}
-			mv, err := captions.ReadMatchVocab(ctx, filepath.Join(root, "captions", ms["captions"].Key, captions.MatchVocabFile))
+			mv, err := captionstable.ReadMatchVocab(ctx, filepath.Join(root, "captions", ms["captions"].Key, captionstable.MatchVocabFile))
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := len(cv.IxToWord)
-			if text == scan.TextOriginal {
+			if text == models.TextOriginal {
 				want = mv.Size()
 			}
 			if got.Mode != text || m.Config().Vocab != want || mv.Size() == len(cv.IxToWord) {

@@ -5,7 +5,8 @@ import (
 	"fmt"
 
 	"github.com/groundcap/groundcap/internal/picture"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
+	"github.com/groundcap/groundcap/pipelines/internal/matching"
 	"github.com/groundcap/groundcap/pipelines/trainrun"
 	tscan "github.com/groundcap/groundcap/training/scan"
 )
@@ -18,7 +19,7 @@ const Pictures = 3
 // and adds the picture to the run's TensorBoard log as attention/<image id> at step: the caption
 // below a canvas of the image's size on which each aligned word's (the nouns', or every word's
 // with plain SCAN) most attended region is outlined and labelled (internal/picture).
-func logAttention(ctx context.Context, t *trainrun.Run, m *tscan.Model, val *EvalSet, feats [][]float32, fc *FeatureCache, text *Text, step int64) error {
+func logAttention(ctx context.Context, t *trainrun.Run, m *tscan.Model, val *matching.EvalSet, feats [][]float32, fc *matching.FeatureCache, text *models.Text, step int64) error {
 	for i := range min(Pictures, len(val.Images)) {
 		k := i * val.PerImage
 		al, err := m.Align(tscan.Batch{Feats: feats[i : i+1], Captions: val.Captions[k : k+1]}, []int{0})
@@ -32,7 +33,7 @@ func logAttention(ctx context.Context, t *trainrun.Run, m *tscan.Model, val *Eva
 		a, row := al[0], &val.Rows[k]
 		var marked []picture.Word
 		for j, p := range a.Positions {
-			w := text.word(row, int(p))
+			w := text.Word(row, int(p))
 			if w == "" {
 				continue
 			}
@@ -44,17 +45,4 @@ func logAttention(ctx context.Context, t *trainrun.Run, m *tscan.Model, val *Eva
 		}
 	}
 	return nil
-}
-
-// word returns the word of r at position pos of the caption as Caption encodes it: match_tokens
-// after <start> (TextOriginal) or tokens; "" for <start>, <end> and positions past the text.
-func (t *Text) word(r *captions.Row, pos int) string {
-	toks := r.Tokens
-	if t.Mode == TextOriginal {
-		toks, pos = r.MatchTokens, pos-1
-	}
-	if pos < 0 || pos >= len(toks) {
-		return ""
-	}
-	return toks[pos]
 }

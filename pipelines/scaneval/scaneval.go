@@ -17,8 +17,9 @@
 // never sees, are left out and counted. A POS-SCAN attention exists only for noun positions: an
 // annotated word the tagger did not tag as a noun counts as a miss.
 //
-// Outputs: metrics.json (Metrics), table.md (the comparison as a Markdown table),
-// per_image.json (PerImage: per-image counts for bootstrap intervals) and
+// Outputs (their names and records in pipelines/artifacts/scanevalresults): metrics.json
+// (Metrics), table.md (the comparison as a Markdown table), per_image.json (PerImage:
+// per-image counts for bootstrap intervals) and
 // submissions/<model>-<split>.json (each model's attended boxes on the split's reference
 // captions in GVD's submission format).
 package scaneval
@@ -38,26 +39,16 @@ import (
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/progress"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/scanevalresults"
 	"github.com/groundcap/groundcap/pipelines/engine"
-	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/internal/matching"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/gpu"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/transforms/postag"
 	"github.com/groundcap/groundcap/transforms/vocab"
-)
-
-// Name is the stage name.
-const Name = "scan-eval"
-
-// Output names.
-const (
-	MetricsFile    = "metrics.json"
-	TableFile      = "table.md"
-	PerImageFile   = "per_image.json"
-	SubmissionsDir = "submissions"
 )
 
 // Params configure the scan-eval stage (config section "scan-eval"); DefaultParams gives the
@@ -95,8 +86,8 @@ type Params struct {
 // DefaultParams returns the defaults: SCAN and POS-SCAN on val and test, R@K on test.
 func DefaultParams() Params {
 	return Params{Models: []models.Teacher{models.SCAN, models.POSSCAN}, Splits: []string{"val", "test"}, RetrievalSplit: "test",
-		CaptionsPerImage: scan.DefaultCaptionsPerImg, Captions: "@captions/captions", GroundingRefs: "@captions/grounding_refs",
-		Features: "@features", Vocab: "@captions/vocab.json", BLAS: blas.Default, Device: gpu.KindCPU, EvalImages: scan.DefaultEvalImages, EvalCaptions: scan.DefaultEvalCaptions}
+		CaptionsPerImage: matching.DefaultCaptionsPerImg, Captions: "@captions/captions", GroundingRefs: "@captions/grounding_refs",
+		Features: "@features", Vocab: "@captions/vocab.json", BLAS: blas.Default, Device: gpu.KindCPU, EvalImages: matching.DefaultEvalImages, EvalCaptions: matching.DefaultEvalCaptions}
 }
 
 // Validate returns the first bad field: a *config.FieldError naming its key.
@@ -160,9 +151,9 @@ func Stage(p Params) (*engine.Stage, error) {
 		return nil, err
 	}
 	st := &engine.Stage{
-		Name:        Name,
+		Name:        scanevalresults.Name,
 		Description: "attention accuracy (vs GT boxes) and R@K of SCAN vs POS-SCAN, with a random-region baseline",
-		// 2: each model reads captions through its text input (scan.Text); metrics name it.
+		// 2: each model reads captions through its text input (models.Text); metrics name it.
 		Version: "2",
 		// 3: per_image.json (per-image accuracy counts, for intervals) and each model's
 		// ground-truth-caption submissions.
@@ -185,7 +176,7 @@ func Stage(p Params) (*engine.Stage, error) {
 		if _, err := blas.Use(string(p.BLAS)); err != nil {
 			return fmt.Errorf("scan-eval: blas: %w", err)
 		}
-		rows, err := captions.ReadCaptions(ctx, r.Input(InputCaptions))
+		rows, err := captionstable.ReadCaptions(ctx, r.Input(InputCaptions))
 		if err != nil {
 			return err
 		}
@@ -193,15 +184,15 @@ func Stage(p Params) (*engine.Stage, error) {
 		if p.GroundingReference != "" {
 			var ids []int64
 			for _, s := range p.Splits {
-				ids = append(ids, captions.SplitIDs(rows, s)...)
+				ids = append(ids, captionstable.SplitIDs(rows, s)...)
 			}
-			if in.Reference, err = captions.ReadGroundingReference(ctx, r.Input(InputGroundingRef), p.GroundingReference, ids); err != nil {
+			if in.Reference, err = captionstable.ReadGroundingReference(ctx, r.Input(InputGroundingRef), p.GroundingReference, ids); err != nil {
 				return err
 			}
-			if in.Vocab, err = captions.ReadVocab(ctx, r.Input(InputVocab)); err != nil {
+			if in.Vocab, err = captionstable.ReadVocab(ctx, r.Input(InputVocab)); err != nil {
 				return err
 			}
-		} else if in.Refs, err = captions.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs)); err != nil {
+		} else if in.Refs, err = captionstable.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs)); err != nil {
 			return err
 		}
 		store, err := feat.OpenStore(ctx, r.Input(InputFeatures))
@@ -209,9 +200,9 @@ func Stage(p Params) (*engine.Stage, error) {
 			return fmt.Errorf("scan-eval: %w", err)
 		}
 		defer store.Close()
-		in.Features = scan.NewFeatureCache(store, 1<<30)
+		in.Features = matching.NewFeatureCache(store, 1<<30)
 		for _, m := range p.Models {
-			model, err := scan.LoadModel(ctx, r.Input("model-"+string(m)))
+			model, err := models.LoadMatching(ctx, r.Input("model-"+string(m)))
 			if err != nil {
 				return err
 			}
@@ -221,11 +212,11 @@ func Stage(p Params) (*engine.Stage, error) {
 		for _, nm := range in.Models {
 			models = append(models, nm.Model)
 		}
-		release, err := scan.UseDevice(string(p.Device), r.Logf, models...)
+		release, err := matching.UseDevice(string(p.Device), r.Logf, models...)
 		if err != nil {
 			return err
 		}
-		rep := progress.New(scan.LogWriter(r.Logf), "retrieval", "pairs", 0)
+		rep := progress.New(matching.LogWriter(r.Logf), "retrieval", "pairs", 0)
 		in.Progress = func(done, _ int64) { rep.Set(done) }
 		met, err := Evaluate(ctx, in, p)
 		if err := errors.Join(err, release()); err != nil {
@@ -235,14 +226,14 @@ func Stage(p Params) (*engine.Stage, error) {
 		if err != nil {
 			return fmt.Errorf("scan-eval: %w", err)
 		}
-		if err := blobio.WriteAll(ctx, r.Output(MetricsFile), append(mj, '\n')); err != nil {
+		if err := blobio.WriteAll(ctx, r.Output(scanevalresults.MetricsFile), append(mj, '\n')); err != nil {
 			return err
 		}
 		pj, err := json.Marshal(met.PerImage())
 		if err != nil {
 			return fmt.Errorf("scan-eval: %w", err)
 		}
-		if err := blobio.WriteAll(ctx, r.Output(PerImageFile), append(pj, '\n')); err != nil {
+		if err := blobio.WriteAll(ctx, r.Output(scanevalresults.PerImageFile), append(pj, '\n')); err != nil {
 			return err
 		}
 		for _, mr := range met.Models {
@@ -258,7 +249,7 @@ func Stage(p Params) (*engine.Stage, error) {
 			}
 		}
 		table := met.Table()
-		if err := blobio.WriteAll(ctx, r.Output(TableFile), []byte(table)); err != nil {
+		if err := blobio.WriteAll(ctx, r.Output(scanevalresults.TableFile), []byte(table)); err != nil {
 			return err
 		}
 		r.Logf("\n%s", table)
@@ -280,89 +271,30 @@ type NamedModel struct {
 
 // Inputs are what Evaluate reads.
 type Inputs struct {
-	Rows []captions.Row
+	Rows []captionstable.Row
 	// Refs is the grounding_refs table the own references derive from, unless Reference (GVD's
 	// reference file, with Vocab the captioner's vocabulary to encode its captions) is set.
-	Refs      []captions.GroundingRef
+	Refs      []captionstable.GroundingRef
 	Reference *grounding.References
 	Vocab     *vocab.Vocab
-	Features  *scan.FeatureCache
+	Features  *matching.FeatureCache
 	Models    []NamedModel
 	// Progress, if set, gets each model's retrieval scoring progress (pairs done, in all).
 	Progress func(done, total int64)
 }
 
-// ModelResult is one model's row.
-type ModelResult struct {
-	Stage string `json:"stage"`
-	POS   bool   `json:"pos"`
-	// Text is the model's text input (scan.TextOriginal or scan.TextCaptioner).
-	Text string `json:"text"`
-	// Accuracy is the attention accuracy per split (percent).
-	Accuracy map[string]float64 `json:"attention_accuracy"`
-	// PerClass is the per-class accuracy (percent) and word count of each split.
-	PerClass map[string][]ClassAccuracy `json:"per_class"`
-	// Submission names each split's ground-truth-caption submission in GVD's format (five
-	// entries per image, one per reference caption; `groundcap score-grounding --attention`
-	// scores it).
-	Submission map[string]string `json:"submission"`
-	Retrieval  scan.Retrieval    `json:"retrieval"`
-}
+// Evaluation is what Evaluate computes: metrics.json's Metrics and what goes beside it, the
+// per-image counts and the ground-truth-caption submissions.
+type Evaluation struct {
+	scanevalresults.Metrics
 
-// ClassAccuracy is one class's accuracy.
-type ClassAccuracy struct {
-	Class    string  `json:"class"`
-	Accuracy float64 `json:"accuracy"`
-	Words    int     `json:"words"`
-}
-
-// SplitInfo describes the ground truth of one split.
-type SplitInfo struct {
-	Images   int `json:"images"`
-	Captions int `json:"captions"`
-	Words    int `json:"annotated_words"` // annotated object words scored
-	Classes  int `json:"classes"`
-	// Truncated counts annotated words past the captions' max_length (not scored).
-	Truncated int `json:"words_past_max_length"`
-}
-
-// Metrics is metrics.json.
-type Metrics struct {
-	// Reference is the GVD reference file scored against (grounding_reference); absent: the own
-	// references derived from grounding_refs.
-	Reference      string               `json:"reference,omitempty"`
-	Splits         map[string]SplitInfo `json:"splits"`
-	RetrievalSplit string               `json:"retrieval_split"`
-	RetrievalSize  [2]int               `json:"retrieval_images_captions"`
-	// Random is the expected attention accuracy (percent) of a region drawn uniformly at random,
-	// per split: per word the fraction of the image's regions that hit, then the class means.
-	Random map[string]float64 `json:"random_region_accuracy"`
-	Models []ModelResult      `json:"models"`
-
-	perImage    map[string]*SplitPerImage
+	perImage    map[string]*scanevalresults.SplitPerImage
 	submissions map[string]grounding.Submission
 }
 
-// PerImage is per_image.json: by split, what each image contributes to each model's attention
-// accuracy (eval/grounding.AccuracyCounts), from which eval/grounding.AccuracyStatistic
-// recomputes the accuracy of any resample of the images (bootstrap intervals).
-type PerImage struct {
-	Splits map[string]*SplitPerImage `json:"splits"`
-}
-
-// SplitPerImage is one split's per-image counts: Models[stage][i] are image ImageIDs[i]'s class
-// counts.
-type SplitPerImage struct {
-	ImageIDs []int64                             `json:"image_ids"`
-	Models   map[string][][]grounding.ClassCount `json:"models"`
-}
-
 // PerImage returns the per-image counts of the evaluation.
-func (m *Metrics) PerImage() *PerImage { return &PerImage{Splits: m.perImage} }
-
-// SubmissionName is the output name of a model's ground-truth-caption submission on a split.
-func SubmissionName(stage, split string) string {
-	return SubmissionsDir + "/" + stage + "-" + split + ".json"
+func (m *Evaluation) PerImage() *scanevalresults.PerImage {
+	return &scanevalresults.PerImage{Splits: m.perImage}
 }
 
 // refImage is one image's references and, per reference caption, the sentence the models read.
@@ -383,8 +315,8 @@ type sentence struct {
 // references builds the grounding references of split from the captions and grounding_refs
 // tables: every image of the split with its captions (by caption index) and, per caption, the
 // head word of every boxed phrase that has a class.
-func references(rows []captions.Row, refs []captions.GroundingRef, split string) ([]refImage, SplitInfo) {
-	byImage := map[int64][]captions.Row{}
+func references(rows []captionstable.Row, refs []captionstable.GroundingRef, split string) ([]refImage, scanevalresults.SplitInfo) {
+	byImage := map[int64][]captionstable.Row{}
 	for _, r := range rows {
 		if r.Split == split {
 			byImage[r.ImageID] = append(byImage[r.ImageID], r)
@@ -394,7 +326,7 @@ func references(rows []captions.Row, refs []captions.GroundingRef, split string)
 		img int64
 		c   int32
 	}
-	words := map[capKey][]captions.GroundingRef{}
+	words := map[capKey][]captionstable.GroundingRef{}
 	for _, g := range refs {
 		if g.Class == "" || g.NotVisual || g.NoBox || len(g.Boxes) == 0 {
 			continue
@@ -408,7 +340,7 @@ func references(rows []captions.Row, refs []captions.GroundingRef, split string)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	var out []refImage
-	var info SplitInfo
+	var info scanevalresults.SplitInfo
 	classes := map[string]bool{}
 	for _, id := range ids {
 		rs := byImage[id]
@@ -450,12 +382,12 @@ func references(rows []captions.Row, refs []captions.GroundingRef, split string)
 // each reference caption becomes the sentence the models read, its tokens lower-cased and mapped
 // through the captioner's vocabulary v (rare words as its unk), its noun mask the tagger's nouns
 // that are not unk; the words are scored at GVD's indices against GVD's one box per word.
-func gvdReferences(ref *grounding.References, rows []captions.Row, split string, v *vocab.Vocab, tagger *postag.Tagger) ([]refImage, SplitInfo, error) {
+func gvdReferences(ref *grounding.References, rows []captionstable.Row, split string, v *vocab.Vocab, tagger *postag.Tagger) ([]refImage, scanevalresults.SplitInfo, error) {
 	var out []refImage
-	var info SplitInfo
+	var info scanevalresults.SplitInfo
 	classes := map[string]bool{}
 	var tags []string
-	for _, img := range ref.Subset(captions.SplitIDs(rows, split)).Images {
+	for _, img := range ref.Subset(captionstable.SplitIDs(rows, split)).Images {
 		im := refImage{id: img.ImageID, ref: img}
 		for c, cap := range img.Captions {
 			if len(cap.Tokens) == 0 {
@@ -489,19 +421,19 @@ func regionBox(boxes []float32, k int) grounding.Box {
 }
 
 // Evaluate computes the metrics (p valid).
-func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
-	met := &Metrics{Splits: map[string]SplitInfo{}, Random: map[string]float64{}, RetrievalSplit: p.RetrievalSplit,
-		perImage: map[string]*SplitPerImage{}, submissions: map[string]grounding.Submission{}}
+func Evaluate(ctx context.Context, in Inputs, p Params) (*Evaluation, error) {
+	met := &Evaluation{Metrics: scanevalresults.Metrics{Splits: map[string]scanevalresults.SplitInfo{}, Random: map[string]float64{}, RetrievalSplit: p.RetrievalSplit},
+		perImage: map[string]*scanevalresults.SplitPerImage{}, submissions: map[string]grounding.Submission{}}
 	if in.Reference != nil {
 		met.Reference = p.GroundingReference
 	}
 	for _, nm := range in.Models {
-		met.Models = append(met.Models, ModelResult{Stage: nm.Stage, POS: !nm.Model.Config().PlainSCAN,
-			Accuracy: map[string]float64{}, PerClass: map[string][]ClassAccuracy{}, Submission: map[string]string{}})
+		met.Models = append(met.Models, scanevalresults.ModelResult{Stage: nm.Stage, POS: !nm.Model.Config().PlainSCAN,
+			Accuracy: map[string]float64{}, PerClass: map[string][]scanevalresults.ClassAccuracy{}, Submission: map[string]string{}})
 	}
-	texts := make([]*scan.Text, len(in.Models))
+	texts := make([]*models.Text, len(in.Models))
 	for mi, nm := range in.Models {
-		t, err := scan.TextOf(nm.Model)
+		t, err := models.TextOf(nm.Model)
 		if err != nil {
 			return nil, fmt.Errorf("scan-eval: %s: %w", nm.Stage, err)
 		}
@@ -518,7 +450,7 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 	}
 	for _, split := range p.Splits {
 		var imgs []refImage
-		var info SplitInfo
+		var info scanevalresults.SplitInfo
 		if in.Reference != nil {
 			var err error
 			if imgs, info, err = gvdReferences(in.Reference, in.Rows, split, in.Vocab, tagger); err != nil {
@@ -585,18 +517,18 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 			}
 			pi := met.perImage[split]
 			if pi == nil {
-				pi = &SplitPerImage{Models: map[string][][]grounding.ClassCount{}}
+				pi = &scanevalresults.SplitPerImage{Models: map[string][][]grounding.ClassCount{}}
 				for _, im := range imgs {
 					pi.ImageIDs = append(pi.ImageIDs, im.id)
 				}
 				met.perImage[split] = pi
 			}
 			pi.Models[nm.Stage] = counts.PerImage
-			met.Models[mi].Submission[split] = SubmissionName(nm.Stage, split)
+			met.Models[mi].Submission[split] = scanevalresults.SubmissionName(nm.Stage, split)
 			met.submissions[met.Models[mi].Submission[split]] = sub
 			met.Models[mi].Accuracy[split] = 100 * res.Accuracy
 			for _, c := range res.PerClass {
-				met.Models[mi].PerClass[split] = append(met.Models[mi].PerClass[split], ClassAccuracy{Class: c.Class, Accuracy: 100 * c.Recall, Words: c.NumRecall})
+				met.Models[mi].PerClass[split] = append(met.Models[mi].PerClass[split], scanevalresults.ClassAccuracy{Class: c.Class, Accuracy: 100 * c.Recall, Words: c.NumRecall})
 			}
 		}
 	}
@@ -604,7 +536,7 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 	for mi, nm := range in.Models {
 		// Each model reads the retrieval captions as it was trained (its text input); the
 		// images and captions are the same for all.
-		es, err := scan.NewEvalSet(in.Rows, p.RetrievalSplit, p.CaptionsPerImage, texts[mi])
+		es, err := matching.NewEvalSet(in.Rows, p.RetrievalSplit, p.CaptionsPerImage, texts[mi])
 		if err != nil {
 			return nil, err
 		}
@@ -617,7 +549,7 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 				return nil, err
 			}
 		}
-		sims, err := scan.Similarities(ctx, nm.Model, feats, es.Captions, p.EvalImages, p.EvalCaptions, in.Progress)
+		sims, err := matching.Similarities(ctx, nm.Model, feats, es.Captions, p.EvalImages, p.EvalCaptions, in.Progress)
 		if err != nil {
 			return nil, err
 		}
@@ -625,7 +557,7 @@ func Evaluate(ctx context.Context, in Inputs, p Params) (*Metrics, error) {
 		if err != nil {
 			return nil, fmt.Errorf("scan-eval: %w", err)
 		}
-		met.Models[mi].Retrieval = scan.FromResult(res)
+		met.Models[mi].Retrieval = models.FromResult(res)
 	}
 	return met, nil
 }
@@ -644,7 +576,7 @@ func hit(box grounding.Box, gts []grounding.Box) bool {
 // read as the captioner's sentence through the model's text input, as for the distillation's
 // α) and predicts, for each annotated word at an aligned position, the box of its
 // argmax-attention region.
-func submission(ctx context.Context, m *tscan.Model, text *scan.Text, imgs []refImage, fc *scan.FeatureCache, batch int) (grounding.Submission, error) {
+func submission(ctx context.Context, m *tscan.Model, text *models.Text, imgs []refImage, fc *matching.FeatureCache, batch int) (grounding.Submission, error) {
 	sub := grounding.Submission{}
 	for i0 := 0; i0 < len(imgs); i0 += batch {
 		group := imgs[i0:min(i0+batch, len(imgs))]
@@ -707,7 +639,7 @@ func submission(ctx context.Context, m *tscan.Model, text *scan.Text, imgs []ref
 }
 
 // Table renders the comparison as Markdown.
-func (m *Metrics) Table() string {
+func (m *Evaluation) Table() string {
 	var b bytes.Buffer
 	splits := make([]string, 0, len(m.Splits))
 	for s := range m.Splits {

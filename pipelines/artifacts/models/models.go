@@ -1,6 +1,7 @@
 // Package models owns the checkpoints the training stages publish and others read: the matching
-// models' (stages scan and scan-plain) and the captioners'. It names their files and the
-// teachers: a matching model named by the stage that trains it.
+// models' (stages scan and scan-plain) and the captioners'. It names their files, the teachers
+// (a matching model named by the stage that trains it) and the captioner stages; it loads a
+// matching model and says how the model reads a caption (Text, carried in its checkpoint).
 package models
 
 import (
@@ -16,6 +17,10 @@ const (
 	// LastFile is a training stage's last state (weights and Adam moments): a captioner's
 	// self-critical stage starts from the cross-entropy stage's.
 	LastFile = "last.ckpt"
+	// MatchingCurveFile is a matching-model stage's training curve.
+	MatchingCurveFile = "curve.png"
+	// CurvesFile is a captioner stage's training curves.
+	CurvesFile = "curves.png"
 )
 
 // Teacher names a matching model by the stage that trains it, or None.
@@ -51,3 +56,31 @@ func (t Teacher) Valid(none bool) bool {
 
 // Model returns the input reference of the teacher's best model ("@scan/model.ckpt").
 func (t Teacher) Model() string { return "@" + string(t) + "/" + MatchingFile }
+
+// Captioner stages: the cross-entropy instances (without a teacher, distilled from SCAN, from
+// POS-SCAN) and the self-critical ones that start from them (reward CIDEr-D and a matching
+// score, or CIDEr-D alone).
+const (
+	CaptionXE        = "caption-xe"
+	CaptionXESCAN    = "caption-xe-scan"
+	CaptionXEPOSSCAN = "caption-xe-posscan"
+
+	CaptionSCST        = "caption-scst"
+	CaptionSCSTSCAN    = "caption-scst-scan"
+	CaptionSCSTPOSSCAN = "caption-scst-posscan"
+
+	CaptionSCSTCIDEr        = "caption-scst-cider"
+	CaptionSCSTCIDErSCAN    = "caption-scst-cider-scan"
+	CaptionSCSTCIDErPOSSCAN = "caption-scst-cider-posscan"
+)
+
+// XECaptioners lists the cross-entropy captioner stages, in chain order.
+func XECaptioners() []string { return []string{CaptionXE, CaptionXESCAN, CaptionXEPOSSCAN} }
+
+// SCSTCaptioners lists the self-critical captioner stages, in chain order.
+func SCSTCaptioners() []string {
+	return []string{CaptionSCST, CaptionSCSTSCAN, CaptionSCSTPOSSCAN, CaptionSCSTCIDEr, CaptionSCSTCIDErSCAN, CaptionSCSTCIDErPOSSCAN}
+}
+
+// Captioners lists every captioner stage, in chain order.
+func Captioners() []string { return append(XECaptioners(), SCSTCaptioners()...) }

@@ -10,9 +10,10 @@ import (
 
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/blobio"
-	"github.com/groundcap/groundcap/pipelines/align"
-	"github.com/groundcap/groundcap/pipelines/captions"
-	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/artifacts/alignments"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
+	"github.com/groundcap/groundcap/pipelines/internal/matching"
 	"github.com/groundcap/groundcap/training/checkpoint"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/training/updown"
@@ -21,7 +22,7 @@ import (
 // Split is one split's images (sorted by id) with their captions rows (sorted by caption index).
 type Split struct {
 	Images []int64
-	Rows   [][]*captions.Row
+	Rows   [][]*captionstable.Row
 }
 
 // NumCaptions returns the number of captions of the split.
@@ -35,8 +36,8 @@ func (s *Split) NumCaptions() int {
 
 // SelectSplit gathers the rows of the given splits by image. maxImages > 0 keeps the first so
 // many images by id. A row without labels is an error naming it.
-func SelectSplit(rows []captions.Row, splits []string, maxImages int) (*Split, error) {
-	by := map[int64][]*captions.Row{}
+func SelectSplit(rows []captionstable.Row, splits []string, maxImages int) (*Split, error) {
+	by := map[int64][]*captionstable.Row{}
 	for i := range rows {
 		r := &rows[i]
 		if !slices.Contains(splits, r.Split) {
@@ -67,11 +68,11 @@ func SelectSplit(rows []captions.Row, splits []string, maxImages int) (*Split, e
 type AlphaSource interface {
 	// Alphas returns, per caption row, the noun positions (tagged nouns of the row's noun mask)
 	// and α for them, len(pos) × rec.NumBoxes row-major.
-	Alphas(rec *feat.Record, rows []*captions.Row) (pos [][]int, alpha [][]float32, err error)
+	Alphas(rec *feat.Record, rows []*captionstable.Row) (pos [][]int, alpha [][]float32, err error)
 }
 
 // nounsOf returns the noun positions of a row.
-func nounsOf(r *captions.Row) []int {
+func nounsOf(r *captionstable.Row) []int {
 	var out []int
 	for p, n := range r.NounMask {
 		if n && p < len(r.Labels) {
@@ -83,7 +84,7 @@ func nounsOf(r *captions.Row) []int {
 
 // selectNouns picks the rows of an alignment (positions × regions attention) at the caption's
 // noun positions.
-func selectNouns(r *captions.Row, positions []int32, regions int, att []float32, k int) ([]int, []float32, error) {
+func selectNouns(r *captionstable.Row, positions []int32, regions int, att []float32, k int) ([]int, []float32, error) {
 	if regions != k {
 		return nil, nil, fmt.Errorf("captioning: image %d caption %d: alignment over %d regions, the image has %d", r.ImageID, r.CaptionIdx, regions, k)
 	}
@@ -101,12 +102,12 @@ func selectNouns(r *captions.Row, positions []int32, regions int, att []float32,
 
 // Precomputed reads α from the alignments table.
 type Precomputed struct {
-	rows map[align.Key]*align.Row
+	rows map[alignments.Key]*alignments.Row
 }
 
 // NewPrecomputed indexes alignments rows.
-func NewPrecomputed(rows []align.Row) (*Precomputed, error) {
-	m, err := align.Lookup(rows)
+func NewPrecomputed(rows []alignments.Row) (*Precomputed, error) {
+	m, err := alignments.Lookup(rows)
 	if err != nil {
 		return nil, fmt.Errorf("captioning: %w", err)
 	}
@@ -114,11 +115,11 @@ func NewPrecomputed(rows []align.Row) (*Precomputed, error) {
 }
 
 // Alphas implements AlphaSource.
-func (p *Precomputed) Alphas(rec *feat.Record, rows []*captions.Row) ([][]int, [][]float32, error) {
+func (p *Precomputed) Alphas(rec *feat.Record, rows []*captionstable.Row) ([][]int, [][]float32, error) {
 	pos := make([][]int, len(rows))
 	alpha := make([][]float32, len(rows))
 	for c, r := range rows {
-		a, ok := p.rows[align.Key{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx}]
+		a, ok := p.rows[alignments.Key{ImageID: r.ImageID, CaptionIdx: r.CaptionIdx}]
 		if !ok {
 			return nil, nil, fmt.Errorf("captioning: image %d caption %d has no row in the alignments table", r.ImageID, r.CaptionIdx)
 		}
@@ -140,14 +141,14 @@ type Online struct {
 	Model *tscan.Model
 
 	textOnce sync.Once
-	text     *scan.Text
+	text     *models.Text
 	textErr  error
 }
 
 // Alphas implements AlphaSource. Each caption is read as the align stage reads it (the
-// captioner's labels through the model's text input, scan.Text.Sentence).
-func (o *Online) Alphas(rec *feat.Record, rows []*captions.Row) ([][]int, [][]float32, error) {
-	o.textOnce.Do(func() { o.text, o.textErr = scan.TextOf(o.Model) })
+// captioner's labels through the model's text input, models.Text.Sentence).
+func (o *Online) Alphas(rec *feat.Record, rows []*captionstable.Row) ([][]int, [][]float32, error) {
+	o.textOnce.Do(func() { o.text, o.textErr = models.TextOf(o.Model) })
 	if o.textErr != nil {
 		return nil, nil, fmt.Errorf("captioning: %w", o.textErr)
 	}
@@ -184,7 +185,7 @@ func (o *Online) Alphas(rec *feat.Record, rows []*captions.Row) ([][]int, [][]fl
 type Source struct {
 	Ctx   context.Context
 	Split *Split
-	Feats *scan.FeatureCache
+	Feats *matching.FeatureCache
 	// Alpha, when set, fills NounPos and Alpha of every batch.
 	Alpha AlphaSource
 }
@@ -232,22 +233,22 @@ func (s *Source) Batch(idx []int) (*updown.Batch, error) {
 
 // Inputs are the data every captioner stage reads.
 type Inputs struct {
-	Rows  []captions.Row
+	Rows  []captionstable.Row
 	Words []string // vocabulary words of ids 1..V
 	Store *feat.Store
-	Feats *scan.FeatureCache
+	Feats *matching.FeatureCache
 }
 
 // OpenInputs reads the captions table and vocabulary and opens the feature store (Close it).
 func OpenInputs(ctx context.Context, captionsLoc, vocabLoc, featuresLoc string, cacheMB int) (*Inputs, error) {
-	voc, err := captions.ReadVocab(ctx, vocabLoc)
+	voc, err := captionstable.ReadVocab(ctx, vocabLoc)
 	if err != nil {
 		return nil, err
 	}
 	if len(voc.IxToWord) < 2 {
 		return nil, fmt.Errorf("captioning: %s: the vocabulary has no words", vocabLoc)
 	}
-	rows, err := captions.ReadCaptions(ctx, captionsLoc)
+	rows, err := captionstable.ReadCaptions(ctx, captionsLoc)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +256,7 @@ func OpenInputs(ctx context.Context, captionsLoc, vocabLoc, featuresLoc string, 
 	if err != nil {
 		return nil, fmt.Errorf("captioning: %w", err)
 	}
-	return &Inputs{Rows: rows, Words: voc.IxToWord[1:], Store: store, Feats: scan.NewFeatureCache(store, int64(cacheMB)<<20)}, nil
+	return &Inputs{Rows: rows, Words: voc.IxToWord[1:], Store: store, Feats: matching.NewFeatureCache(store, int64(cacheMB)<<20)}, nil
 }
 
 // Close closes the feature store.

@@ -13,8 +13,8 @@ import (
 	"github.com/groundcap/groundcap/eval/caption"
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/picture"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
-	"github.com/groundcap/groundcap/pipelines/captions"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/trainrun"
 	"github.com/groundcap/groundcap/training/blas"
@@ -27,7 +27,7 @@ const (
 	LastFile    = models.LastFile
 	HistoryFile = "history.json"
 	MetricsFile = "metrics.json"
-	CurvesFile  = "curves.png"
+	CurvesFile  = models.CurvesFile
 )
 
 // Input names every captioner stage declares.
@@ -274,11 +274,11 @@ func step(pr updown.Progress) trainrun.Step {
 // NewScorer builds the CIDEr-D scorer of the captions stage's document frequencies for the
 // captioner's token ids.
 func NewScorer(ctx context.Context, dfLoc string, words []string) (*caption.Scorer, error) {
-	df, err := captions.ReadDocFreq(ctx, dfLoc)
+	df, err := captionstable.ReadDocFreq(ctx, dfLoc)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := caption.NewScorer(df, updown.ScorerVocab(captions.EOS, words))
+	sc, err := caption.NewScorer(df, updown.ScorerVocab(captionstable.EOS, words))
 	if err != nil {
 		return nil, fmt.Errorf("captioning: %s: %w", dfLoc, err)
 	}

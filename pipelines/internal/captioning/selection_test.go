@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/groundcap/groundcap/eval/caption"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/training/updown"
 )
 
@@ -41,19 +41,19 @@ func newHandWorld(t *testing.T) *handWorld {
 		}
 		return out
 	}
-	row := func(img int64, c int32, raw, tokens string) *captions.Row {
-		return &captions.Row{ImageID: img, Split: "val", CaptionIdx: c, Raw: raw, Tokens: strings.Fields(tokens), Labels: id(tokens)}
+	row := func(img int64, c int32, raw, tokens string) *captionstable.Row {
+		return &captionstable.Row{ImageID: img, Split: "val", CaptionIdx: c, Raw: raw, Tokens: strings.Fields(tokens), Labels: id(tokens)}
 	}
 	// Labels are the first 4 tokens (max_length 4); the raw captions go on.
-	w.val = &Split{Images: []int64{7, 9}, Rows: [][]*captions.Row{
+	w.val = &Split{Images: []int64{7, 9}, Rows: [][]*captionstable.Row{
 		{row(7, 0, "A dog runs on the grass.", "a dog runs on"), row(7, 1, "The dog runs on grass in the street.", "the dog runs on")},
 		{row(9, 0, "A man rides a bike on the street.", "a man rides a"), row(9, 1, "The man rides the bike.", "the man rides the")},
 	}}
 	var train [][][]string
 	for i := range 10 {
-		refs := [][]string{{"a", "dog", "runs", "on", "the", "grass", captions.EOS}}
+		refs := [][]string{{"a", "dog", "runs", "on", "the", "grass", captionstable.EOS}}
 		if i == 0 {
-			refs = append(refs, []string{"a", "man", "rides", "a", "bike", captions.EOS})
+			refs = append(refs, []string{"a", "man", "rides", "a", "bike", captionstable.EOS})
 		}
 		train = append(train, refs)
 	}
@@ -61,7 +61,7 @@ func newHandWorld(t *testing.T) *handWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.sc, err = caption.NewScorer(df, updown.ScorerVocab(captions.EOS, w.words)); err != nil {
+	if w.sc, err = caption.NewScorer(df, updown.ScorerVocab(captionstable.EOS, w.words)); err != nil {
 		t.Fatal(err)
 	}
 	w.id = id

@@ -18,7 +18,7 @@ import (
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/tensorboard"
 	"github.com/groundcap/groundcap/pipelines"
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
 	"github.com/groundcap/groundcap/pipelines/trainrun"
@@ -115,7 +115,7 @@ func CaptionerData(t testing.TB, root, data string) *captioning.Inputs {
 	t.Helper()
 	ms := Make(t, root, data)
 	capDir := Dir(root, ms["captions"])
-	in, err := captioning.OpenInputs(context.Background(), filepath.Join(capDir, captions.CaptionsTable), filepath.Join(capDir, captions.VocabFile),
+	in, err := captioning.OpenInputs(context.Background(), filepath.Join(capDir, captionstable.CaptionsTable), filepath.Join(capDir, captionstable.VocabFile),
 		Dir(root, ms["features"]), 4096)
 	if err != nil {
 		t.Fatal(err)

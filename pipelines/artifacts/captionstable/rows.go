@@ -1,9 +1,35 @@
-package captions
+// Package captionstable owns the captions stage's outputs that later stages read: the captions
+// table (Row), the grounding_refs table (GroundingRef), the captioner's and the matching model's
+// vocabularies and the CIDEr-D document frequencies; their names in the stage's output, their
+// record types and their readers.
+package captionstable
 
 import (
 	"cmp"
 	"strings"
 )
+
+// Output names under the stage's output directory.
+const (
+	CaptionsTable  = "captions"
+	GroundingTable = "grounding_refs"
+	VocabFile      = "vocab.json"
+	MatchVocabFile = "match_vocab.json"
+	DocFreqFile    = "cider_df.json"
+)
+
+// EOS is the end token appended to references in the CIDEr-D document-frequency table, as
+// self-critical.pytorch's prepro_ngrams.py does.
+const EOS = "<eos>"
+
+// Box is a ground-truth box in 0-based pixel coordinates (the XML's 1-based values minus 1, as
+// the usual Flickr30k Entities parser does); x2, y2 inclusive.
+type Box struct {
+	X1 int32 `parquet:"x1" json:"x1"`
+	Y1 int32 `parquet:"y1" json:"y1"`
+	X2 int32 `parquet:"x2" json:"x2"`
+	Y2 int32 `parquet:"y2" json:"y2"`
+}
 
 // Row is one row of the captions table.
 type Row struct {

@@ -1,4 +1,7 @@
-package align
+// Package alignments owns the align stages' output that the captioners read: the alignments
+// table (Row: a caption's word-region attention α and matching score), its names in the stage's
+// output, and its reader and attention encoding.
+package alignments
 
 import (
 	"cmp"
@@ -21,8 +24,8 @@ const (
 // MetaAttention is the footer metadata key that describes the attention column.
 const MetaAttention = "groundcap.attention"
 
-// attentionDoc is its value.
-const attentionDoc = "float32 little-endian, shape (len(noun_positions), regions), row-major; rows sum to 1"
+// AttentionDoc is its value.
+const AttentionDoc = "float32 little-endian, shape (len(noun_positions), regions), row-major; rows sum to 1"
 
 // Row is one row of the alignments table: one caption aligned with its image.
 type Row struct {
@@ -52,7 +55,7 @@ func (r *Row) Compare(o *Row) int {
 func (r *Row) Alpha() ([]float32, error) {
 	n := len(r.NounPositions) * int(r.Regions)
 	if len(r.Attention) != 4*n {
-		return nil, fmt.Errorf("align: image %d caption %d: attention has %d bytes, want 4 × %d positions × %d regions",
+		return nil, fmt.Errorf("alignments: image %d caption %d: attention has %d bytes, want 4 × %d positions × %d regions",
 			r.ImageID, r.CaptionIdx, len(r.Attention), len(r.NounPositions), r.Regions)
 	}
 	out := make([]float32, n)
@@ -62,7 +65,9 @@ func (r *Row) Alpha() ([]float32, error) {
 	return out, nil
 }
 
-func float32Bytes(v []float32) []byte {
+// EncodeAttention encodes α (len(NounPositions) × Regions, row-major) as the attention column:
+// float32 little-endian; Row.Alpha decodes it.
+func EncodeAttention(v []float32) []byte {
 	b := make([]byte, 4*len(v))
 	for i, x := range v {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
@@ -77,7 +82,7 @@ func ShardLocation(dir string, i, n int) string { return blobio.Join(dir, shard.
 func ReadShard(ctx context.Context, loc string) ([]Row, error) {
 	rows, err := parquetshard.Read[Row](ctx, loc)
 	if err != nil {
-		return nil, fmt.Errorf("align: %w", err)
+		return nil, fmt.Errorf("alignments: %w", err)
 	}
 	return rows, nil
 }
@@ -86,7 +91,7 @@ func ReadShard(ctx context.Context, loc string) ([]Row, error) {
 func ReadAll(ctx context.Context, loc string) ([]Row, error) {
 	rows, err := parquetshard.ReadAll[Row](ctx, loc)
 	if err != nil {
-		return nil, fmt.Errorf("align: %w", err)
+		return nil, fmt.Errorf("alignments: %w", err)
 	}
 	return rows, nil
 }
@@ -103,7 +108,7 @@ func Lookup(rows []Row) (map[Key]*Row, error) {
 	for i := range rows {
 		k := Key{rows[i].ImageID, rows[i].CaptionIdx}
 		if _, dup := m[k]; dup {
-			return nil, fmt.Errorf("align: image %d caption %d aligned twice", k.ImageID, k.CaptionIdx)
+			return nil, fmt.Errorf("alignments: image %d caption %d aligned twice", k.ImageID, k.CaptionIdx)
 		}
 		m[k] = &rows[i]
 	}

@@ -1,4 +1,4 @@
-package scan
+package matching
 
 import (
 	"errors"
@@ -18,7 +18,7 @@ func UseDevice(kind string, logf func(format string, args ...any), models ...*ts
 	}
 	d, err := gpu.Open(kind)
 	if err != nil {
-		return nil, fmt.Errorf("scan: device %s: %w", kind, err)
+		return nil, fmt.Errorf("matching: device %s: %w", kind, err)
 	}
 	var on []*tscan.Model
 	release = func() error {

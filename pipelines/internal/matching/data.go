@@ -1,52 +1,28 @@
-package scan
+// Package matching is what the stages that train or use a matching model share beyond its
+// checkpoint (artifacts/models): the region-feature cache, retrieval evaluation sets and
+// scoring, and moving models onto a device.
+package matching
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"sort"
 	"sync"
 
 	feat "github.com/groundcap/groundcap/features"
-	"github.com/groundcap/groundcap/internal/blobio"
-	"github.com/groundcap/groundcap/pipelines/captions"
-	"github.com/groundcap/groundcap/training/checkpoint"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	tscan "github.com/groundcap/groundcap/training/scan"
 )
 
-// IsTrain reports whether a captions row belongs to the training data (train, or restval as the
-// original code uses it).
-func IsTrain(split string) bool { return split == "train" || split == "restval" }
-
-// ModelCaption converts a captions row to the model's caption (labels and noun mask). It fails
-// on a row without labels, naming the row.
-func ModelCaption(r *captions.Row) (tscan.Caption, error) {
-	if len(r.Labels) == 0 {
-		return tscan.Caption{}, fmt.Errorf("scan: captions row image %d caption %d has no labels", r.ImageID, r.CaptionIdx)
-	}
-	if len(r.NounMask) != 0 && len(r.NounMask) != len(r.Labels) {
-		return tscan.Caption{}, fmt.Errorf("scan: captions row image %d caption %d has %d labels but %d noun flags", r.ImageID, r.CaptionIdx, len(r.Labels), len(r.NounMask))
-	}
-	return tscan.Caption{IDs: r.Labels, Nouns: r.NounMask}, nil
-}
-
-// LoadModel reads a checkpoint (model.ckpt of a scan stage) from a location and rebuilds the model.
-func LoadModel(ctx context.Context, loc string) (*tscan.Model, error) {
-	data, err := blobio.ReadAll(ctx, loc)
-	if err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
-	}
-	c, err := checkpoint.Unmarshal(loc, data)
-	if err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
-	}
-	m, err := tscan.FromCheckpoint(c)
-	if err != nil {
-		return nil, fmt.Errorf("scan: %s: %w", loc, err)
-	}
-	return m, nil
-}
+// Defaults of a retrieval evaluation: the scan stages' validation and scan-eval's.
+const (
+	// DefaultCaptionsPerImg is the number of captions per image (5, SCAN's).
+	DefaultCaptionsPerImg = 5
+	// DefaultEvalImages and DefaultEvalCaptions size the image × caption blocks of scoring.
+	DefaultEvalImages   = 8
+	DefaultEvalCaptions = 128
+)
 
 // FeatureCache reads region features from a store and keeps them in memory up to a byte budget
 // (features read beyond it are not kept). It is safe for concurrent use.
@@ -74,10 +50,10 @@ func (c *FeatureCache) Get(ctx context.Context, id int64) (*feat.Record, error) 
 	}
 	r, err := c.store.Get(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("scan: features of image %d: %w", id, err)
+		return nil, fmt.Errorf("matching: features of image %d: %w", id, err)
 	}
 	if r.NumBoxes < 1 {
-		return nil, fmt.Errorf("scan: features of image %d: no regions", id)
+		return nil, fmt.Errorf("matching: features of image %d: no regions", id)
 	}
 	size := int64(4 * (len(r.Features) + len(r.Boxes)))
 	c.mu.Lock()
@@ -89,62 +65,12 @@ func (c *FeatureCache) Get(ctx context.Context, id int64) (*feat.Record, error) 
 	return r, nil
 }
 
-// trainCaption is one training caption and its image.
-type trainCaption struct {
-	image int64
-	cap   tscan.Caption
-}
-
-// batchSource implements training/scan.BatchSource over the training captions: the order of
-// epoch e is a permutation drawn from PCG(seed, e), cut into batches of size batch.
-type batchSource struct {
-	caps  []trainCaption
-	batch int
-	seed  uint64
-	feats *FeatureCache
-
-	perm []int
-	pos  int
-}
-
-// Start positions the source at epoch's first batch after skip.
-func (s *batchSource) Start(epoch int, skip int64) error {
-	s.perm = rand.New(rand.NewPCG(s.seed, uint64(epoch)+1)).Perm(len(s.caps))
-	s.pos = int(skip) * s.batch
-	if skip < 0 || s.pos > len(s.caps) {
-		return fmt.Errorf("scan: epoch %d has %d batches, cannot skip %d", epoch, s.batches(), skip)
-	}
-	return nil
-}
-
-func (s *batchSource) batches() int { return (len(s.caps) + s.batch - 1) / s.batch }
-
-// Next returns the next batch or io.EOF.
-func (s *batchSource) Next(ctx context.Context) (tscan.Batch, error) {
-	if s.pos >= len(s.caps) {
-		return tscan.Batch{}, io.EOF
-	}
-	end := min(s.pos+s.batch, len(s.caps))
-	var b tscan.Batch
-	for _, k := range s.perm[s.pos:end] {
-		tc := s.caps[k]
-		r, err := s.feats.Get(ctx, tc.image)
-		if err != nil {
-			return tscan.Batch{}, err
-		}
-		b.Feats = append(b.Feats, r.Features)
-		b.Captions = append(b.Captions, tc.cap)
-	}
-	s.pos = end
-	return b, nil
-}
-
 // EvalSet is a retrieval evaluation set: images (sorted by id) and PerImage captions each, the
 // captions of image i at PerImage·i … PerImage·i+PerImage−1.
 type EvalSet struct {
 	Images   []int64
 	PerImage int
-	Rows     []captions.Row
+	Rows     []captionstable.Row
 	Captions []tscan.Caption
 	// Excluded counts the images of the split with fewer than PerImage captions (left out).
 	Excluded int
@@ -152,8 +78,8 @@ type EvalSet struct {
 
 // NewEvalSet selects the images of split that have at least perImage captions and keeps their
 // first perImage captions by caption index, read as text reads a caption.
-func NewEvalSet(rows []captions.Row, split string, perImage int, text *Text) (*EvalSet, error) {
-	by := map[int64][]captions.Row{}
+func NewEvalSet(rows []captionstable.Row, split string, perImage int, text *models.Text) (*EvalSet, error) {
+	by := map[int64][]captionstable.Row{}
 	for _, r := range rows {
 		if r.Split == split {
 			by[r.ImageID] = append(by[r.ImageID], r)

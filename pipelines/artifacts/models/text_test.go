@@ -1,12 +1,12 @@
-package scan_test
+package models_test
 
 import (
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/groundcap/groundcap/pipelines/captions"
-	"github.com/groundcap/groundcap/pipelines/scan"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
+	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/transforms/vocab"
 )
@@ -21,7 +21,7 @@ func textVocabs() (*vocab.Vocab, *vocab.Matching) {
 
 func TestTextSentence(t *testing.T) {
 	cv, mv := textVocabs()
-	orig, err := scan.NewText(scan.TextOriginal, mv, cv)
+	orig, err := models.NewText(models.TextOriginal, mv, cv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestTextSentence(t *testing.T) {
 	if orig.Offset() != 1 || orig.VocabSize(cv.Size()+1) != mv.Size() {
 		t.Errorf("offset %d, vocab size %d (matching %d)", orig.Offset(), orig.VocabSize(cv.Size()+1), mv.Size())
 	}
-	capt, err := scan.NewText(scan.TextCaptioner, nil, nil)
+	capt, err := models.NewText(models.TextCaptioner, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,16 +49,16 @@ func TestTextSentence(t *testing.T) {
 	if _, err := orig.Sentence([]int32{int32(len(cv.IxToWord))}, nil); err == nil || !strings.Contains(err.Error(), "outside") {
 		t.Errorf("an id outside the captioner's vocabulary: %v", err)
 	}
-	if _, err := scan.NewText("labels", nil, nil); err == nil {
+	if _, err := models.NewText("labels", nil, nil); err == nil {
 		t.Error("an unknown text mode was accepted")
 	}
 }
 
 func TestTextCaption(t *testing.T) {
 	cv, mv := textVocabs()
-	orig, _ := scan.NewText(scan.TextOriginal, mv, cv)
-	capt, _ := scan.NewText(scan.TextCaptioner, nil, nil)
-	r := captions.Row{ImageID: 7, CaptionIdx: 1, Labels: []int32{1, 2}, NounMask: []bool{false, true},
+	orig, _ := models.NewText(models.TextOriginal, mv, cv)
+	capt, _ := models.NewText(models.TextCaptioner, nil, nil)
+	r := captionstable.Row{ImageID: 7, CaptionIdx: 1, Labels: []int32{1, 2}, NounMask: []bool{false, true},
 		MatchIDs: []int32{1, 4, 5, 6, 2}, MatchNounMask: []bool{false, false, true, false, false}}
 	if c, err := orig.Caption(&r); err != nil || !slices.Equal(c.IDs, r.MatchIDs) || !slices.Equal(c.Nouns, r.MatchNounMask) {
 		t.Errorf("original: %v %v", c, err)
@@ -76,7 +76,7 @@ func TestTextCaption(t *testing.T) {
 // the words' positions.
 func TestSentenceAlignment(t *testing.T) {
 	cv, mv := textVocabs()
-	orig, _ := scan.NewText(scan.TextOriginal, mv, cv)
+	orig, _ := models.NewText(models.TextOriginal, mv, cv)
 	// A sentence of 2 words encodes as 5 positions; plain SCAN attends at all 5 (2 regions).
 	al := tscan.Alignment{Positions: []int32{0, 1, 2, 3, 4}, Regions: 2, Score: 0.5,
 		Attention: []float32{0, 0, 1, 1, 2, 2, 3, 3, 4, 4}}
@@ -84,7 +84,7 @@ func TestSentenceAlignment(t *testing.T) {
 	if !slices.Equal(got.Positions, []int32{0, 1}) || !slices.Equal(got.Attention, []float32{1, 1, 2, 2}) || got.Score != 0.5 || got.Regions != 2 {
 		t.Errorf("got %+v", got)
 	}
-	capt, _ := scan.NewText(scan.TextCaptioner, nil, nil)
+	capt, _ := models.NewText(models.TextCaptioner, nil, nil)
 	if got := capt.SentenceAlignment(al, 5); !slices.Equal(got.Positions, al.Positions) || !slices.Equal(got.Attention, al.Attention) {
 		t.Errorf("captioner text changed the alignment: %+v", got)
 	}
@@ -94,14 +94,14 @@ func TestSentenceAlignment(t *testing.T) {
 // reads the captioner's labels.
 func TestTextStore(t *testing.T) {
 	cv, mv := textVocabs()
-	orig, _ := scan.NewText(scan.TextOriginal, mv, cv)
+	orig, _ := models.NewText(models.TextOriginal, mv, cv)
 	cfg := tscan.DefaultConfig()
 	cfg.Vocab, cfg.ImgDim, cfg.Embed, cfg.WordDim = mv.Size(), 4, 4, 4
 	m, err := tscan.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := scan.TextOf(m); err != nil || got.Mode != scan.TextCaptioner {
+	if got, err := models.TextOf(m); err != nil || got.Mode != models.TextCaptioner {
 		t.Fatalf("a model without text meta: %+v %v", got, err)
 	}
 	if err := orig.Store(m); err != nil {
@@ -115,11 +115,11 @@ func TestTextStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := scan.TextOf(m2)
+	got, err := models.TextOf(m2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Mode != scan.TextOriginal || !slices.Equal(got.Match.IxToWord, mv.IxToWord) || !slices.Equal(got.Words, cv.IxToWord) {
+	if got.Mode != models.TextOriginal || !slices.Equal(got.Match.IxToWord, mv.IxToWord) || !slices.Equal(got.Words, cv.IxToWord) {
 		t.Errorf("round trip: %+v", got)
 	}
 	scfg := tscan.DefaultConfig()
@@ -128,7 +128,7 @@ func TestTextStore(t *testing.T) {
 	if err := orig.Store(small); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := scan.TextOf(small); err == nil || !strings.Contains(err.Error(), "embeds") {
+	if _, err := models.TextOf(small); err == nil || !strings.Contains(err.Error(), "embeds") {
 		t.Errorf("a model whose vocabulary size disagrees with its matching vocabulary: %v", err)
 	}
 }

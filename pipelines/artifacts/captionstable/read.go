@@ -1,13 +1,15 @@
-package captions
+package captionstable
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/eval/grounding"
+	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/vocab"
@@ -17,7 +19,7 @@ import (
 func ReadShard(ctx context.Context, loc string) ([]Row, error) {
 	rows, err := parquetshard.Read[Row](ctx, loc)
 	if err != nil {
-		return nil, fmt.Errorf("captions: %w", err)
+		return nil, fmt.Errorf("captionstable: %w", err)
 	}
 	return rows, nil
 }
@@ -27,7 +29,7 @@ func ReadShard(ctx context.Context, loc string) ([]Row, error) {
 func ReadCaptions(ctx context.Context, loc string) ([]Row, error) {
 	rows, err := parquetshard.ReadAll[Row](ctx, loc)
 	if err != nil {
-		return nil, fmt.Errorf("captions: %w", err)
+		return nil, fmt.Errorf("captionstable: %w", err)
 	}
 	return rows, nil
 }
@@ -36,7 +38,7 @@ func ReadCaptions(ctx context.Context, loc string) ([]Row, error) {
 func ReadGroundingRefs(ctx context.Context, loc string) ([]GroundingRef, error) {
 	rows, err := parquetshard.ReadAll[GroundingRef](ctx, loc)
 	if err != nil {
-		return nil, fmt.Errorf("captions: %w", err)
+		return nil, fmt.Errorf("captionstable: %w", err)
 	}
 	return rows, nil
 }
@@ -48,14 +50,14 @@ func ReadGroundingRefs(ctx context.Context, loc string) ([]GroundingRef, error) 
 func ReadGroundingReference(ctx context.Context, loc, name string, ids []int64) (*grounding.References, error) {
 	data, err := blobio.ReadAll(ctx, loc)
 	if err != nil {
-		return nil, fmt.Errorf("captions: %w", err)
+		return nil, fmt.Errorf("captionstable: %w", err)
 	}
 	refs, err := grounding.ParseReferences(data, name, ids)
 	if err != nil {
-		return nil, fmt.Errorf("captions: %w", err)
+		return nil, fmt.Errorf("captionstable: %w", err)
 	}
 	if len(refs.Images) == 0 {
-		return nil, fmt.Errorf("captions: grounding reference %s holds none of the split's %d images", name, len(ids))
+		return nil, fmt.Errorf("captionstable: grounding reference %s holds none of the split's %d images", name, len(ids))
 	}
 	return refs, nil
 }
@@ -76,11 +78,11 @@ func SplitIDs(rows []Row, split string) []int64 {
 func ReadVocab(ctx context.Context, loc string) (*vocab.Vocab, error) {
 	data, err := blobio.ReadAll(ctx, loc)
 	if err != nil {
-		return nil, fmt.Errorf("captions: %w", err)
+		return nil, fmt.Errorf("captionstable: %w", err)
 	}
 	var v vocab.Vocab
 	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("captions: %s: %w", loc, err)
+		return nil, fmt.Errorf("captionstable: %s: %w", loc, err)
 	}
 	return &v, nil
 }
@@ -89,34 +91,46 @@ func ReadVocab(ctx context.Context, loc string) (*vocab.Vocab, error) {
 func ReadMatchVocab(ctx context.Context, loc string) (*vocab.Matching, error) {
 	data, err := blobio.ReadAll(ctx, loc)
 	if err != nil {
-		return nil, fmt.Errorf("captions: %w", err)
+		return nil, fmt.Errorf("captionstable: %w", err)
 	}
 	var m vocab.Matching
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("captions: %s: %w", loc, err)
+		return nil, fmt.Errorf("captionstable: %s: %w", loc, err)
 	}
 	return &m, nil
-}
-
-// ReadStats reads stats.json.
-func ReadStats(ctx context.Context, loc string) (*Stats, error) {
-	data, err := blobio.ReadAll(ctx, loc)
-	if err != nil {
-		return nil, fmt.Errorf("captions: %w", err)
-	}
-	var st Stats
-	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("captions: %s: %w", loc, err)
-	}
-	return &st, nil
 }
 
 // ReadDocFreq reads cider_df.json (eval/caption's DocFreq format).
 func ReadDocFreq(ctx context.Context, loc string) (*caption.DocFreq, error) {
 	r, err := blobio.NewReader(ctx, loc)
 	if err != nil {
-		return nil, fmt.Errorf("captions: %w", err)
+		return nil, fmt.Errorf("captionstable: %w", err)
 	}
 	defer r.Close()
 	return caption.ReadDocFreq(r, loc)
+}
+
+// NumShards returns the shard count of a sharded table directory, checking that every shard
+// 0..n−1 is present.
+func NumShards(ctx context.Context, table string) (int, error) {
+	files, err := parquetshard.Tables(ctx, table)
+	if err != nil {
+		return 0, fmt.Errorf("captionstable: %w", err)
+	}
+	n := -1
+	have := map[int]bool{}
+	for _, f := range files {
+		i, m, ok := feat.ParseShardName(path.Base(f))
+		if !ok || (n >= 0 && m != n) {
+			return 0, fmt.Errorf("captionstable: %s: not a shard of a %d-shard table", f, n)
+		}
+		n = m
+		have[i] = true
+	}
+	for i := 0; i < n; i++ {
+		if !have[i] {
+			return 0, fmt.Errorf("captionstable: %s: shard %d of %d is missing", table, i, n)
+		}
+	}
+	return n, nil
 }

@@ -1,10 +1,10 @@
-package scan
+package models
 
 import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/groundcap/groundcap/pipelines/captions"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	tscan "github.com/groundcap/groundcap/training/scan"
 	"github.com/groundcap/groundcap/transforms/vocab"
 )
@@ -49,11 +49,11 @@ func NewText(mode string, match *vocab.Matching, captioner *vocab.Vocab) (*Text,
 		return &Text{Mode: mode}, nil
 	case TextOriginal:
 		if match == nil || captioner == nil {
-			return nil, fmt.Errorf("scan: text %s needs the matching and the captioner's vocabularies", mode)
+			return nil, fmt.Errorf("models: text %s needs the matching and the captioner's vocabularies", mode)
 		}
 		return &Text{Mode: mode, Match: match, Words: captioner.IxToWord}, nil
 	}
-	return nil, fmt.Errorf("scan: text %q (want %s or %s)", mode, TextOriginal, TextCaptioner)
+	return nil, fmt.Errorf("models: text %q (want %s or %s)", mode, TextOriginal, TextCaptioner)
 }
 
 // VocabSize is the number of word ids the model embeds: the matching vocabulary's ids
@@ -68,15 +68,15 @@ func (t *Text) VocabSize(captionerIDs int) int {
 // Caption returns a captions row's caption as the model reads a training or retrieval caption:
 // match_ids and match_noun_mask (TextOriginal) or labels and noun mask (TextCaptioner). It
 // fails on a row without them, naming the row.
-func (t *Text) Caption(r *captions.Row) (tscan.Caption, error) {
+func (t *Text) Caption(r *captionstable.Row) (tscan.Caption, error) {
 	if t.Mode != TextOriginal {
 		return ModelCaption(r)
 	}
 	if len(r.MatchIDs) == 0 {
-		return tscan.Caption{}, fmt.Errorf("scan: captions row image %d caption %d has no match_ids (a captions table older than the matching text; run the captions stage again)", r.ImageID, r.CaptionIdx)
+		return tscan.Caption{}, fmt.Errorf("models: captions row image %d caption %d has no match_ids (a captions table older than the matching text; run the captions stage again)", r.ImageID, r.CaptionIdx)
 	}
 	if len(r.MatchNounMask) != 0 && len(r.MatchNounMask) != len(r.MatchIDs) {
-		return tscan.Caption{}, fmt.Errorf("scan: captions row image %d caption %d has %d match ids but %d noun flags", r.ImageID, r.CaptionIdx, len(r.MatchIDs), len(r.MatchNounMask))
+		return tscan.Caption{}, fmt.Errorf("models: captions row image %d caption %d has %d match ids but %d noun flags", r.ImageID, r.CaptionIdx, len(r.MatchIDs), len(r.MatchNounMask))
 	}
 	return tscan.Caption{IDs: r.MatchIDs, Nouns: r.MatchNounMask}, nil
 }
@@ -86,7 +86,7 @@ func (t *Text) Caption(r *captions.Row) (tscan.Caption, error) {
 // (TextCaptioner). Word i of the sentence is at position i + Offset().
 func (t *Text) Sentence(ids []int32, nouns []bool) (tscan.Caption, error) {
 	if nouns != nil && len(nouns) != len(ids) {
-		return tscan.Caption{}, fmt.Errorf("scan: sentence of %d ids with %d noun flags", len(ids), len(nouns))
+		return tscan.Caption{}, fmt.Errorf("models: sentence of %d ids with %d noun flags", len(ids), len(nouns))
 	}
 	if t.Mode != TextOriginal {
 		return tscan.Caption{IDs: ids, Nouns: nouns}, nil
@@ -94,7 +94,7 @@ func (t *Text) Sentence(ids []int32, nouns []bool) (tscan.Caption, error) {
 	words := make([]string, len(ids))
 	for i, id := range ids {
 		if id < 1 || int(id) >= len(t.Words) {
-			return tscan.Caption{}, fmt.Errorf("scan: sentence word id %d outside the captioner's vocabulary (1..%d)", id, len(t.Words)-1)
+			return tscan.Caption{}, fmt.Errorf("models: sentence word id %d outside the captioner's vocabulary (1..%d)", id, len(t.Words)-1)
 		}
 		words[i] = t.Words[id]
 	}
@@ -135,11 +135,11 @@ func (t *Text) Store(m *tscan.Model) error {
 	}
 	mv, err := json.Marshal(t.Match)
 	if err != nil {
-		return fmt.Errorf("scan: matching vocabulary: %w", err)
+		return fmt.Errorf("models: matching vocabulary: %w", err)
 	}
 	w, err := json.Marshal(t.Words)
 	if err != nil {
-		return fmt.Errorf("scan: captioner words: %w", err)
+		return fmt.Errorf("models: captioner words: %w", err)
 	}
 	m.SetMeta(metaMatchVocab, string(mv))
 	m.SetMeta(metaCaptionerWords, string(w))
@@ -154,22 +154,47 @@ func TextOf(m *tscan.Model) (*Text, error) {
 		return &Text{Mode: TextCaptioner}, nil
 	}
 	if mode != TextOriginal {
-		return nil, fmt.Errorf("scan: model text %q (want %s or %s)", mode, TextOriginal, TextCaptioner)
+		return nil, fmt.Errorf("models: model text %q (want %s or %s)", mode, TextOriginal, TextCaptioner)
 	}
 	t := &Text{Mode: mode, Match: &vocab.Matching{}}
 	mv, _ := m.Meta(metaMatchVocab)
 	if err := json.Unmarshal([]byte(mv), t.Match); err != nil {
-		return nil, fmt.Errorf("scan: the model's matching vocabulary: %w", err)
+		return nil, fmt.Errorf("models: the model's matching vocabulary: %w", err)
 	}
 	w, _ := m.Meta(metaCaptionerWords)
 	if err := json.Unmarshal([]byte(w), &t.Words); err != nil {
-		return nil, fmt.Errorf("scan: the model's captioner words: %w", err)
+		return nil, fmt.Errorf("models: the model's captioner words: %w", err)
 	}
 	if len(t.Words) < 2 {
-		return nil, fmt.Errorf("scan: the model's captioner words: %d entries", len(t.Words))
+		return nil, fmt.Errorf("models: the model's captioner words: %d entries", len(t.Words))
 	}
 	if m.Config().Vocab != t.Match.Size() {
-		return nil, fmt.Errorf("scan: the model embeds %d word ids, its matching vocabulary has %d", m.Config().Vocab, t.Match.Size())
+		return nil, fmt.Errorf("models: the model embeds %d word ids, its matching vocabulary has %d", m.Config().Vocab, t.Match.Size())
 	}
 	return t, nil
+}
+
+// ModelCaption converts a captions row to the model's caption (labels and noun mask). It fails
+// on a row without labels, naming the row.
+func ModelCaption(r *captionstable.Row) (tscan.Caption, error) {
+	if len(r.Labels) == 0 {
+		return tscan.Caption{}, fmt.Errorf("models: captions row image %d caption %d has no labels", r.ImageID, r.CaptionIdx)
+	}
+	if len(r.NounMask) != 0 && len(r.NounMask) != len(r.Labels) {
+		return tscan.Caption{}, fmt.Errorf("models: captions row image %d caption %d has %d labels but %d noun flags", r.ImageID, r.CaptionIdx, len(r.Labels), len(r.NounMask))
+	}
+	return tscan.Caption{IDs: r.Labels, Nouns: r.NounMask}, nil
+}
+
+// Word returns the word of r at position pos of the caption as Caption encodes it: match_tokens
+// after <start> (TextOriginal) or tokens; "" for <start>, <end> and positions past the text.
+func (t *Text) Word(r *captionstable.Row, pos int) string {
+	toks := r.Tokens
+	if t.Mode == TextOriginal {
+		toks, pos = r.MatchTokens, pos-1
+	}
+	if pos < 0 || pos >= len(toks) {
+		return ""
+	}
+	return toks[pos]
 }
