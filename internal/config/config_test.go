@@ -105,6 +105,7 @@ type typed struct {
 	Embedded `yaml:",inline"`
 	Rows     []row    `yaml:"rows"`
 	Pointer  *float64 `yaml:"pointer"`
+	Variant  string   `yaml:"variant" key:"omitempty"`
 	hidden   int
 }
 
@@ -209,7 +210,8 @@ func TestLocate(t *testing.T) {
 }
 
 // TestKey checks what enters a stage key: the config's keys of every settable field, embedded
-// structs flattened, key:"-" and yaml:"-" fields left out, nested structs by their keys.
+// structs flattened, key:"-" and yaml:"-" fields left out, key:"omitempty" fields only when set,
+// nested structs by their keys.
 func TestKey(t *testing.T) {
 	half := 0.5
 	p := typed{Count: 1, Seed: 2, Mode: "a", Splits: []string{"x"}, Ignored: "no", Embedded: Embedded{Width: 3, Extra: 9},
@@ -221,5 +223,12 @@ func TestKey(t *testing.T) {
 	want := `{"count":1,"mode":"a","on":false,"pointer":0.5,"rate":0,"rows":[{"label":"l"}],"seed":2,"splits":["x"],"width":3}`
 	if string(b) != want {
 		t.Errorf("key %s, want %s", b, want)
+	}
+	p.Variant = "v"
+	if b, err = json.Marshal(Key(p)); err != nil {
+		t.Fatal(err)
+	}
+	if want = strings.Replace(want, `"splits":["x"],`, `"splits":["x"],"variant":"v",`, 1); string(b) != want {
+		t.Errorf("key with a set omitempty field %s, want %s", b, want)
 	}
 }

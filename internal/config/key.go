@@ -10,8 +10,10 @@ import (
 // Key returns the parameters of v (a stage's resolved parameter struct) that enter the stage's
 // cache key, by their config keys: every field the config can set (a yaml name, embedded structs
 // flattened as yaml.v3 inlines them) except those tagged key:"-" (input references, which enter
-// the key by their content digest, and knobs that never change the output). The engine encodes
-// the result as canonical JSON.
+// the key by their content digest, and knobs that never change the output) and those tagged
+// key:"omitempty" while they hold their type's zero value (a setting that only some instances
+// use, so that adding it leaves the keys of the others unchanged). The engine encodes the result
+// as canonical JSON.
 func Key(v any) map[string]any {
 	out := map[string]any{}
 	keyFields(reflect.ValueOf(v), out)
@@ -31,7 +33,8 @@ func keyFields(v reflect.Value, out map[string]any) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() || f.Tag.Get("key") == "-" {
+		tag := f.Tag.Get("key")
+		if !f.IsExported() || tag == "-" || tag == "omitempty" && v.Field(i).IsZero() {
 			continue
 		}
 		name, inline, skip := yamlName(f)
