@@ -103,18 +103,28 @@ const iouThresh = 0.5
 // IoU is bbox_overlaps_batch of GVD for one predicted and one ground-truth box, in float32 as the
 // reference computes it (torch.Tensor): widths and heights are x2 − x1 + 1; a ground-truth box of
 // width and height 1 gives 0 and a predicted box of width and height 1 gives −1 (the reference's
-// masks).
+// masks), otherwise Overlap.
 func IoU(pred, gt Box) float32 {
-	p := [4]float32{float32(pred[0]), float32(pred[1]), float32(pred[2]), float32(pred[3])}
-	g := [4]float32{float32(gt[0]), float32(gt[1]), float32(gt[2]), float32(gt[3])}
-	gw, gh := float32(g[2]-g[0])+1, float32(g[3]-g[1])+1
-	pw, ph := float32(p[2]-p[0])+1, float32(p[3]-p[1])+1
+	gw, gh := float32(float32(gt[2])-float32(gt[0]))+1, float32(float32(gt[3])-float32(gt[1]))+1
+	pw, ph := float32(float32(pred[2])-float32(pred[0]))+1, float32(float32(pred[3])-float32(pred[1]))+1
 	if pw == 1 && ph == 1 {
 		return -1
 	}
 	if gw == 1 && gh == 1 {
 		return 0
 	}
+	return Overlap(pred, gt)
+}
+
+// Overlap is bbox_overlaps of Faster R-CNN (the original's misc/bbox_transform.py) for two boxes,
+// in float32 as it computes it: the intersection over the union with +1-pixel widths and
+// heights (w = x2 − x1 + 1), without IoU's masks for boxes of width and height 1. The original
+// computes the ground-truth attention of its use_gt_box rows with it.
+func Overlap(a, b Box) float32 {
+	p := [4]float32{float32(a[0]), float32(a[1]), float32(a[2]), float32(a[3])}
+	g := [4]float32{float32(b[0]), float32(b[1]), float32(b[2]), float32(b[3])}
+	gw, gh := float32(g[2]-g[0])+1, float32(g[3]-g[1])+1
+	pw, ph := float32(p[2]-p[0])+1, float32(p[3]-p[1])+1
 	gArea, pArea := float32(gw*gh), float32(pw*ph)
 	iw := float32(min(p[2], g[2])-max(p[0], g[0])) + 1
 	if iw < 0 {

@@ -38,6 +38,17 @@ func TestIoU(t *testing.T) {
 	if !hit(Box{0, 0, 9, 9}, []Box{{50, 50, 60, 60}, {0, 0, 9, 9}}) {
 		t.Error("hit on the second GT box missed")
 	}
+	// Overlap is the same quantity without the masks of 1×1-pixel boxes.
+	for i, c := range cases {
+		want := c.want
+		switch i {
+		case 3, 4:
+			want = 1.0 / 100 // one pixel inside a 10×10 box
+		}
+		if got := Overlap(c.p, c.g); got != want {
+			t.Errorf("%d: Overlap(%v, %v) = %v, want %v", i, c.p, c.g, got, want)
+		}
+	}
 }
 
 var (
