@@ -15,10 +15,10 @@ BENCH     ?= .
 BENCHTIME ?= 1x
 
 STAGES := synth captions features scan scan-plain align align-plain scan-eval \
-          caption-xe caption-xe-scan caption-xe-posscan caption-scst caption-scst-scan caption-scst-posscan \
-          caption-scst-cider caption-scst-cider-scan caption-scst-cider-posscan \
-          evaluate-xe evaluate-xe-scan evaluate-xe-posscan evaluate-scst evaluate-scst-scan evaluate-scst-posscan \
-          evaluate-scst-cider evaluate-scst-cider-scan evaluate-scst-cider-posscan report
+          caption-xe caption-xe-scan caption-xe-posscan caption-xe-gt caption-scst caption-scst-scan caption-scst-posscan \
+          caption-scst-cider caption-scst-cider-scan caption-scst-cider-posscan caption-scst-gt caption-scst-cider-gt \
+          evaluate-xe evaluate-xe-scan evaluate-xe-posscan evaluate-xe-gt evaluate-scst evaluate-scst-scan evaluate-scst-posscan \
+          evaluate-scst-cider evaluate-scst-cider-scan evaluate-scst-cider-posscan evaluate-scst-gt evaluate-scst-cider-gt report
 
 .PHONY: all build demo test bench fuzz chaos status gpu-bin clean $(STAGES)
 

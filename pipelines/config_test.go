@@ -58,7 +58,9 @@ func TestIssue16ConfigErrorsNameKeyAndLine(t *testing.T) {
 		// 7: an enumeration parses itself
 		{"scan: {blas: mkl}\n", "scan:", `scan.blas: "mkl": blas: unknown backend "mkl" (want simd, go, openblas, cuda or auto)`},
 		// 8
-		{"align:\n  teacher: clip\n", "teacher: clip", `align.teacher: "clip": models: unknown matching model "clip" (want scan, scan-plain or none)`},
+		{"align:\n  teacher: clip\n", "teacher: clip", `align.teacher: "clip": models: unknown teacher "clip" (want scan, scan-plain, gt or none)`},
+		// 8b: gt is a teacher of the captioners only
+		{"align:\n  teacher: gt\n", "teacher: gt", `align.teacher: "gt" (want scan or scan-plain)`},
 		// 9: a nested key path
 		{"report:\n  rows:\n    - {label: a}\n", "- {label: a}", `report.rows[0].metrics: "" (not set, the default; want an evaluate stage's metrics.json)`},
 		// 10

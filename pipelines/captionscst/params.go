@@ -9,7 +9,7 @@
 //
 // # Instances
 //
-// One package, six stages with their own config sections:
+// One package, eight stages with their own config sections:
 //
 //   - caption-scst: from caption-xe (the Up-Down baseline), POS-SCAN's score as the matching
 //     reward;
@@ -19,7 +19,11 @@
 //     original's reward code loads its POS-SCAN checkpoint);
 //   - caption-scst-cider, caption-scst-cider-scan, caption-scst-cider-posscan: from caption-xe,
 //     caption-xe-scan and caption-xe-posscan with CIDEr-D alone as the reward (matcher none),
-//     the paper's "+ SCST" rows.
+//     the paper's "+ SCST" rows;
+//   - caption-scst-gt, caption-scst-cider-gt (optional): from caption-xe-gt (attention
+//     supervised with the ground-truth boxes), with CIDEr-D + POS-SCAN's score and with
+//     CIDEr-D alone: the paper's "XE + 0.1NLL(GT) + SCST(CIDEr+POS-SCAN)" and
+//     "+ SCST(CIDEr)" rows of Table 2.
 //
 // Any instance's matcher can be set; matcher: none gives CIDEr-D SCST.
 //
@@ -46,6 +50,8 @@ func From(name string) string {
 		return models.CaptionXESCAN
 	case models.CaptionSCSTPOSSCAN, models.CaptionSCSTCIDErPOSSCAN:
 		return models.CaptionXEPOSSCAN
+	case models.CaptionSCSTGT, models.CaptionSCSTCIDErGT:
+		return models.CaptionXEGT
 	}
 	return models.CaptionXE
 }
@@ -55,7 +61,7 @@ func DefaultMatcher(name string) models.Teacher {
 	switch name {
 	case models.CaptionSCSTSCAN:
 		return models.SCAN
-	case models.CaptionSCSTCIDEr, models.CaptionSCSTCIDErSCAN, models.CaptionSCSTCIDErPOSSCAN:
+	case models.CaptionSCSTCIDEr, models.CaptionSCSTCIDErSCAN, models.CaptionSCSTCIDErPOSSCAN, models.CaptionSCSTCIDErGT:
 		return models.None
 	}
 	return models.POSSCAN
@@ -67,7 +73,7 @@ func DefaultMatcher(name string) models.Teacher {
 type Params struct {
 	// Init is the starting checkpoint ("@<XE instance>/last.ckpt": caption-xe for caption-scst
 	// and caption-scst-cider, caption-xe-scan for the -scan instances, caption-xe-posscan for
-	// the -posscan ones). The architecture comes from it.
+	// the -posscan ones, caption-xe-gt for the -gt ones). The architecture comes from it.
 	Init string `yaml:"init" key:"-"`
 	// CarryBest carries the XE model's best val score into SCST, as the original carries
 	// best_val_score in its infos: InitBest is scored on val (Settings.Selection) and stays

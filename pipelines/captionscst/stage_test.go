@@ -68,6 +68,8 @@ func TestInstances(t *testing.T) {
 		{models.CaptionSCSTCIDEr, "@caption-xe/last.ckpt", models.None},                // 3
 		{models.CaptionSCSTCIDErSCAN, "@caption-xe-scan/last.ckpt", models.None},       // 4
 		{models.CaptionSCSTCIDErPOSSCAN, "@caption-xe-posscan/last.ckpt", models.None}, // 5
+		{models.CaptionSCSTGT, "@caption-xe-gt/last.ckpt", models.POSSCAN},             // 6: ground-truth supervised XE
+		{models.CaptionSCSTCIDErGT, "@caption-xe-gt/last.ckpt", models.None},           // 7
 	} {
 		p := captionscst.DefaultParams(c.name)
 		if p.Init != c.init || p.Matcher != c.matcher {
@@ -350,3 +352,29 @@ func TestMatcherNounMask(t *testing.T) {
 
 // outputs are the files every captioner stage writes.
 var outputs = []string{captioning.BestFile, captioning.LastFile, captioning.HistoryFile, captioning.MetricsFile, captioning.CurvesFile, trainrun.BoardFile}
+
+// TestGTInstance runs caption-scst-cider-gt as a config configures it: it starts from
+// caption-xe-gt (the ground-truth supervised model) and carries that model's best val score.
+func TestGTInstance(t *testing.T) {
+	root := t.TempDir()
+	var log bytes.Buffer
+	text := world + `caption-xe-gt: {input_encoding: 16, rnn_size: 16, att_hid: 16, batch_images: 6, epochs: 2, lr: 5.0e-3, seed: 3}
+caption-scst-cider-gt: {batch_images: 6, epochs: 2, lr: 1.0e-3, samples: 3, seed: 4, checkpoint_every: 2}
+`
+	ms, err := testworld.New(t, root, text, &log).Make(context.Background(), models.CaptionSCSTCIDErGT, engine.MakeOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	var xe captionxe.Metrics
+	if err := json.Unmarshal(readFile(t, filepath.Join(testworld.Dir(root, ms[models.CaptionXEGT]), captionxe.MetricsFile)), &xe); err != nil {
+		t.Fatal(err)
+	}
+	var met captionscst.Metrics
+	if err := json.Unmarshal(readFile(t, filepath.Join(testworld.Dir(root, ms[models.CaptionSCSTCIDErGT]), captioning.MetricsFile)), &met); err != nil {
+		t.Fatal(err)
+	}
+	if xe.Teacher != models.GT || met.Matcher != models.None || met.Steps != 8 || met.InitBest != "@caption-xe-gt/best.ckpt" || met.InitBestValCIDEr != xe.BestValCIDEr {
+		t.Errorf("caption-xe-gt teacher %s; caption-scst-cider-gt matcher %s, %d steps, carried %s %g (caption-xe-gt's best %g)",
+			xe.Teacher, met.Matcher, met.Steps, met.InitBest, met.InitBestValCIDEr, xe.BestValCIDEr)
+	}
+}

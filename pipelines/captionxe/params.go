@@ -9,12 +9,18 @@
 //
 // # Instances
 //
-// One package, three stages with their own config sections, which differ only in their
+// One package, four stages with their own config sections, which differ only in their
 // defaults:
 //
 //   - caption-xe: the Up-Down baseline (teacher none, λ = 0);
 //   - caption-xe-scan: distilled from plain SCAN (teacher scan-plain, λ = 0.1);
-//   - caption-xe-posscan: distilled from POS-SCAN (teacher scan, λ = 0.1).
+//   - caption-xe-posscan: distilled from POS-SCAN (teacher scan, λ = 0.1);
+//   - caption-xe-gt: supervised with the ground-truth boxes instead of a matching model
+//     (teacher gt, λ = 0.1; the original's use_gt_box rows, the paper's "XE + 0.1 NLL(GT)"):
+//     α is the attention the Flickr30k Entities boxes of the captions' annotated words give
+//     (captioning.GTBoxes, from the captions stage's grounding_refs), by default one-hot on
+//     the region of largest overlap above 0.5 (gt_attention: argmax, the paper's rows; softmax
+//     is the original code's KL form).
 //
 // The teacher names the matching-model stage (scan is POS-SCAN, scan-plain is SCAN, as in the
 // align stage). α comes either from a precomputed alignments table (alpha: precomputed, the
@@ -48,6 +54,9 @@ import (
 	"github.com/groundcap/groundcap/training/updown"
 )
 
+// DefaultGroundingRefs is the grounding references table teacher gt reads.
+const DefaultGroundingRefs = "@captions/grounding_refs"
+
 // AlphaMode says where α comes from.
 type AlphaMode string
 
@@ -76,6 +85,8 @@ func DefaultTeacher(name string) models.Teacher {
 		return models.SCAN
 	case models.CaptionXEPOSSCAN:
 		return models.POSSCAN
+	case models.CaptionXEGT:
+		return models.GT
 	}
 	return models.None
 }
@@ -89,7 +100,7 @@ func DefaultAlignments(t models.Teacher) string {
 }
 
 // Params configure a caption-xe stage instance (config sections caption-xe, caption-xe-scan,
-// caption-xe-posscan); DefaultParams gives the defaults: the paper's and self-critical.pytorch's.
+// caption-xe-posscan, caption-xe-gt); DefaultParams gives the defaults: the paper's and self-critical.pytorch's.
 // The captioner's architecture and its training configuration are embedded (updown.Arch,
 // updown.XEConfig). Input references enter the cache key by their content digests, and knobs
 // that never change the output do not enter it (key:"-").
@@ -97,15 +108,21 @@ type Params struct {
 	// Settings are every captioner's inputs, splits, backend and cache.
 	captioning.Settings `yaml:",inline"`
 
-	// Teacher is the matching model distilled: scan (POS-SCAN), scan-plain (SCAN) or none (by
-	// instance: none for caption-xe, scan-plain for caption-xe-scan, scan for
-	// caption-xe-posscan).
+	// Teacher is the matching model distilled: scan (POS-SCAN), scan-plain (SCAN), gt (no
+	// matching model: the ground-truth boxes) or none (by instance: none for caption-xe,
+	// scan-plain for caption-xe-scan, scan for caption-xe-posscan, gt for caption-xe-gt).
 	Teacher models.Teacher `yaml:"teacher"`
 	// KLWeight is λ (nil: 0.1 with a teacher, the paper's Flickr30k value; 0 disables
 	// distillation and makes the teacher none). Stage resolves it into XEConfig.KLWeight.
 	KLWeight *float64 `yaml:"kl_weight"`
-	// Alpha is where α comes from: precomputed or online.
+	// Alpha is where a matching model's α comes from: precomputed or online (empty with
+	// teacher gt or none).
 	Alpha AlphaMode `yaml:"alpha"`
+	// GTAttention is teacher gt's α: argmax (the default, the paper's NLL(GT) rows) or softmax
+	// (captioning.GTTarget); empty with every other teacher, and then not in the key.
+	GTAttention captioning.GTTarget `yaml:"gt_attention" key:"omitempty"`
+	// GroundingRefs is teacher gt's grounding references table ("": DefaultGroundingRefs).
+	GroundingRefs string `yaml:"grounding_refs" key:"-"`
 	// Alignments is the alignments table of alpha: precomputed ("": "@align/alignments" for
 	// teacher scan, "@align-plain/alignments" for scan-plain).
 	Alignments string `yaml:"alignments" key:"-"`
@@ -136,7 +153,10 @@ func (p Params) resolve() (Params, error) {
 		}
 		p.KLWeight = &w
 	} else if *p.KLWeight > 0 && p.Teacher == models.None {
-		return p, config.Invalid("kl_weight", *p.KLWeight, "0 with teacher none (name a teacher: scan or scan-plain)")
+		return p, config.Invalid("kl_weight", *p.KLWeight, "0 with teacher none (name a teacher: scan, scan-plain or gt)")
+	}
+	if p.Teacher != models.GT && p.GTAttention != "" {
+		return p, config.Invalid("gt_attention", p.GTAttention, "unset unless teacher is gt")
 	}
 	w := *p.KLWeight
 	p.KLWeight = &w
@@ -144,9 +164,20 @@ func (p Params) resolve() (Params, error) {
 		p.Teacher = models.None
 	}
 	p.XEConfig.KLWeight = w
+	if p.Teacher != models.GT {
+		p.GTAttention, p.GroundingRefs = "", ""
+	}
 	switch {
 	case p.Teacher == models.None:
 		p.Alpha, p.Alignments, p.Matcher = "", "", ""
+	case p.Teacher == models.GT:
+		p.Alpha, p.Alignments, p.Matcher = "", "", ""
+		if p.GTAttention == "" {
+			p.GTAttention = captioning.GTArgmax
+		}
+		if p.GroundingRefs == "" {
+			p.GroundingRefs = DefaultGroundingRefs
+		}
 	case p.Alpha == AlphaPrecomputed:
 		if p.Alignments == "" {
 			p.Alignments = DefaultAlignments(p.Teacher)
@@ -167,10 +198,12 @@ func IsInstance(name string) bool { return slices.Contains(models.XECaptioners()
 // validate reports the first bad field of resolved parameters: a *config.FieldError by its key.
 func (p Params) validate() error {
 	switch {
-	case !p.Teacher.Valid(true):
-		return config.Invalid("teacher", p.Teacher, "scan, scan-plain or none")
-	case p.Teacher != models.None && p.Alpha != AlphaPrecomputed && p.Alpha != AlphaOnline:
+	case !p.Teacher.Valid(true) && p.Teacher != models.GT:
+		return config.Invalid("teacher", p.Teacher, "scan, scan-plain, gt or none")
+	case p.Teacher.Valid(false) && p.Alpha != AlphaPrecomputed && p.Alpha != AlphaOnline:
 		return config.Invalid("alpha", p.Alpha, "precomputed or online")
+	case p.Teacher == models.GT && p.GTAttention != captioning.GTArgmax && p.GTAttention != captioning.GTSoftmax:
+		return config.Invalid("gt_attention", p.GTAttention, "argmax or softmax")
 	}
 	if err := p.Settings.Validate(); err != nil {
 		return err

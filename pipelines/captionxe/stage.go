@@ -6,6 +6,7 @@ import (
 
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/alignments"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
@@ -23,19 +24,22 @@ const (
 
 // Input names of the stage besides those of every captioner (captioning.InputCaptions...).
 const (
-	InputAlignments = "alignments"
-	InputMatcher    = "matcher"
+	InputAlignments    = "alignments"
+	InputMatcher       = "matcher"
+	InputGroundingRefs = "grounding_refs"
 )
 
 // Metrics is metrics.json.
 type Metrics struct {
-	Stage    string          `json:"stage"`
-	Teacher  models.Teacher  `json:"teacher"`
-	Alpha    AlphaMode       `json:"alpha,omitempty"`
-	KLWeight float64         `json:"kl_weight"`
-	Model    updown.Config   `json:"model"`
-	XE       updown.XEConfig `json:"xe"`
-	Params   int             `json:"params"`
+	Stage   string         `json:"stage"`
+	Teacher models.Teacher `json:"teacher"`
+	Alpha   AlphaMode      `json:"alpha,omitempty"`
+	// GTAttention is teacher gt's α (argmax or softmax).
+	GTAttention captioning.GTTarget `json:"gt_attention,omitempty"`
+	KLWeight    float64             `json:"kl_weight"`
+	Model       updown.Config       `json:"model"`
+	XE          updown.XEConfig     `json:"xe"`
+	Params      int                 `json:"params"`
 	// Data sizes.
 	TrainImages   int `json:"train_images"`
 	TrainCaptions int `json:"train_captions"`
@@ -67,11 +71,17 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		return nil, fmt.Errorf("captionxe: %s: %w", name, err)
 	}
 	desc := fmt.Sprintf("train the Up-Down captioner with cross-entropy (no distillation), best model by val %s", p.Selection)
-	if p.Teacher != models.None {
+	switch p.Teacher {
+	case models.None:
+	case models.GT:
+		desc = fmt.Sprintf("train the Up-Down captioner with XE + %g·KL(α‖β), α from the ground-truth boxes (%s), best model by val %s", p.XEConfig.KLWeight, p.GTAttention, p.Selection)
+	default:
 		desc = fmt.Sprintf("train the Up-Down captioner with XE + %g·KL(α‖β) distilled from %s (%s α), best model by val %s", p.XEConfig.KLWeight, p.Teacher, p.Alpha, p.Selection)
 	}
 	inputs := p.Settings.Inputs()
 	switch {
+	case p.GroundingRefs != "":
+		inputs = append(inputs, engine.Input{Name: InputGroundingRefs, Ref: p.GroundingRefs})
 	case p.Alignments != "":
 		inputs = append(inputs, engine.Input{Name: InputAlignments, Ref: p.Alignments})
 	case p.Matcher != "":
@@ -89,8 +99,12 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
+			meta := map[string]string{"input.alignments": p.Alignments, "input.matcher": p.Matcher}
+			if p.GroundingRefs != "" {
+				meta["input.grounding_refs"] = p.GroundingRefs
+			}
 			return captioning.Run(ctx, r, captioning.Job{Settings: p.Settings, BatchImages: p.BatchImages, Trainer: &trainer{name: name, p: p},
-				Meta: map[string]string{"input.alignments": p.Alignments, "input.matcher": p.Matcher}})
+				Meta: meta})
 		},
 	}, nil
 }
@@ -105,6 +119,16 @@ type trainer struct {
 func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data) (*updown.Model, string, error) {
 	p := t.p
 	switch {
+	case p.GroundingRefs != "":
+		refs, err := captionstable.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs))
+		if err != nil {
+			return nil, "", err
+		}
+		gt, err := captioning.NewGTBoxes(refs, p.GTAttention, d.UNK)
+		if err != nil {
+			return nil, "", err
+		}
+		d.TrainSrc.Alpha = gt
 	case p.Alignments != "":
 		rows, err := alignments.ReadAll(ctx, r.Input(InputAlignments))
 		if err != nil {
@@ -127,7 +151,11 @@ func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data
 		return nil, "", fmt.Errorf("captionxe: %w", err)
 	}
 	what := "no distillation"
-	if p.Teacher != models.None {
+	switch p.Teacher {
+	case models.None:
+	case models.GT:
+		what = fmt.Sprintf("ground-truth attention from the Entities boxes (λ %g, %s)", p.XEConfig.KLWeight, p.GTAttention)
+	default:
 		what = fmt.Sprintf("teacher %s (λ %g, %s α)", p.Teacher, p.XEConfig.KLWeight, p.Alpha)
 	}
 	return model, what, nil
@@ -142,7 +170,7 @@ func (t *trainer) Train(ctx context.Context, m *updown.Model, d *captioning.Data
 // Summary returns metrics.json and the manifest's summary.
 func (t *trainer) Summary(m *updown.Model, d *captioning.Data, res captioning.Result) (any, string, map[string]any) {
 	p, h := t.p, res.Hist
-	met := Metrics{Stage: t.name, Teacher: p.Teacher, Alpha: p.Alpha, KLWeight: p.XEConfig.KLWeight, Model: m.Config(), XE: p.XEConfig,
+	met := Metrics{Stage: t.name, Teacher: p.Teacher, Alpha: p.Alpha, GTAttention: p.GTAttention, KLWeight: p.XEConfig.KLWeight, Model: m.Config(), XE: p.XEConfig,
 		Params: m.NumParams(), TrainImages: len(d.Train.Images), TrainCaptions: d.Train.NumCaptions(), ValImages: len(d.Val.Images),
 		ValCaptions: d.Val.NumCaptions(), Selection: p.Selection, Steps: res.Steps, ValCIDEr: h.ValCIDEr, BestEpoch: h.BestEpoch, BestValCIDEr: h.Best,
 		LastEpochLoss: res.LastEpochLoss}

@@ -281,16 +281,19 @@ func TestValidate(t *testing.T) {
 		p    captionxe.Params
 		want string
 	}{
-		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.KLWeight = &kl }), "kl_weight"},                // 0
-		{models.CaptionXESCAN, with(models.CaptionXESCAN, func(p *captionxe.Params) { p.KLWeight = &neg }), "kl_weight"},       // 1
-		{models.CaptionXEPOSSCAN, with(models.CaptionXEPOSSCAN, func(p *captionxe.Params) { p.Alpha = "sometimes" }), "alpha"}, // 2
-		{models.CaptionXEPOSSCAN, with(models.CaptionXEPOSSCAN, func(p *captionxe.Params) { p.Teacher = "clip" }), "teacher"},  // 3
-		{"caption-xe-other", captionxe.DefaultParams(models.CaptionXE), "stage name"},                                          // 4
-		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.TrainSplits = []string{"val"} }), "train"},     // 5
-		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.BLAS = "mkl" }), "blas"},                       // 6
-		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.Epochs = -1 }), "epochs: -1"},                  // 7
-		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.BatchImages = 0 }), "batch_images: 0"},         // 8: zero is no default
-		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.Selection = "bleu" }), "selection"},            // 9
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.KLWeight = &kl }), "kl_weight"},                                      // 0
+		{models.CaptionXESCAN, with(models.CaptionXESCAN, func(p *captionxe.Params) { p.KLWeight = &neg }), "kl_weight"},                             // 1
+		{models.CaptionXEPOSSCAN, with(models.CaptionXEPOSSCAN, func(p *captionxe.Params) { p.Alpha = "sometimes" }), "alpha"},                       // 2
+		{models.CaptionXEPOSSCAN, with(models.CaptionXEPOSSCAN, func(p *captionxe.Params) { p.Teacher = "clip" }), "teacher"},                        // 3
+		{"caption-xe-other", captionxe.DefaultParams(models.CaptionXE), "stage name"},                                                                // 4
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.TrainSplits = []string{"val"} }), "train"},                           // 5
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.BLAS = "mkl" }), "blas"},                                             // 6
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.Epochs = -1 }), "epochs: -1"},                                        // 7
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.BatchImages = 0 }), "batch_images: 0"},                               // 8: zero is no default
+		{models.CaptionXE, with(models.CaptionXE, func(p *captionxe.Params) { p.Selection = "bleu" }), "selection"},                                  // 9
+		{models.CaptionXEPOSSCAN, with(models.CaptionXEPOSSCAN, func(p *captionxe.Params) { p.GTAttention = captioning.GTSoftmax }), "gt_attention"}, // 10: only with teacher gt
+		{models.CaptionXEGT, with(models.CaptionXEGT, func(p *captionxe.Params) { p.GTAttention = "uniform" }), "gt_attention"},                      // 11
+		{models.CaptionXEGT, with(models.CaptionXEGT, func(p *captionxe.Params) { p.KLWeight = &neg }), "kl_weight"},                                 // 12
 	} {
 		_, err := captionxe.Stage(c.name, c.p)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -312,6 +315,22 @@ func TestValidate(t *testing.T) {
 	st = mustStage(t, models.CaptionXESCAN, captionxe.DefaultParams(models.CaptionXESCAN))
 	if key := st.Params.(map[string]any); key["teacher"] != models.SCAN || !strings.Contains(refs(st), "alignments=@align-plain/alignments") || key["kl_weight"] != updown.DefaultKLWeightFlick {
 		t.Errorf("caption-xe-scan defaults: %v, inputs %s", key, refs(st))
+	}
+	// Teacher gt reads the grounding references, has no α mode, and its form enters the key;
+	// the other instances' keys have no gt_attention at all.
+	st = mustStage(t, models.CaptionXEGT, captionxe.DefaultParams(models.CaptionXEGT))
+	if key := st.Params.(map[string]any); key["teacher"] != models.GT || key["gt_attention"] != captioning.GTArgmax || key["alpha"] != captionxe.AlphaMode("") ||
+		key["kl_weight"] != updown.DefaultKLWeightFlick || refs(st) != "captions=@captions/captions vocab=@captions/vocab.json cider_df=@captions/cider_df.json features=@features grounding_refs=@captions/grounding_refs" {
+		t.Errorf("caption-xe-gt defaults: %v, inputs %s", key, refs(st))
+	}
+	for _, n := range []string{models.CaptionXE, models.CaptionXESCAN, models.CaptionXEPOSSCAN} {
+		if _, ok := mustStage(t, n, captionxe.DefaultParams(n)).Params.(map[string]any)["gt_attention"]; ok {
+			t.Errorf("%s: gt_attention in the key", n)
+		}
+	}
+	st = mustStage(t, models.CaptionXEGT, with(models.CaptionXEGT, func(p *captionxe.Params) { p.KLWeight = &zero }))
+	if key := st.Params.(map[string]any); key["teacher"] != models.None || strings.Contains(refs(st), "grounding_refs") {
+		t.Errorf("caption-xe-gt with kl_weight 0 keeps teacher %v, inputs %s", key["teacher"], refs(st))
 	}
 }
 

@@ -83,29 +83,38 @@ func DefaultCurves() []CurveRef {
 	return out
 }
 
-// Paper tables of the rows (Zhou et al., CVPR 2020): the ablations of Table 2 (on val in the
-// paper), the final comparison of Table 3 (on test); groundcap's own rows are in neither.
+// Paper tables of the rows (Zhou et al., CVPR 2020), as the original's eval_flickr.sh labels its
+// runs: the ablations of Table 2 (on val in the paper), among them the ground-truth supervision
+// rows, the final comparison of Table 3 (on test); PaperNone marks a row in neither (a
+// config's own rows).
 const (
 	PaperAblation = "Table 2 (ablation)"
 	PaperBest     = "Tables 2 and 3 (best model)"
+	PaperGT       = "Table 2 (GT attention supervision)"
 	PaperNone     = "— (groundcap)"
 )
 
 // DefaultRows are the rows of every captioner variant, each with the paper's table it
-// corresponds to: XE, KL(SCAN), KL(POS-SCAN), each + SCST(CIDEr-D) (Table 2); KL(POS-SCAN) +
-// SCST(CIDEr-D + matching score), the paper's best (Tables 2 and 3); SCST(CIDEr-D + matching
-// score) from XE and KL(SCAN), which the paper does not report.
+// corresponds to (as the original's eval_flickr.sh labels its runs): XE, KL(SCAN), KL(POS-SCAN),
+// each + SCST(CIDEr-D) (Table 2); KL(POS-SCAN) + SCST(CIDEr-D + matching score), the paper's
+// best (Tables 2 and 3); SCST(CIDEr-D + matching score) from XE and KL(SCAN) (Table 2's
+// "XE + SCST(CIDEr+POS-SCAN)" and "XE + 0.1KL(SCAN) + SCST(CIDEr+SCAN)"); the optional
+// ground-truth supervision XE + GT attention, alone and + SCST(CIDEr-D) or + SCST(CIDEr-D +
+// POS-SCAN score) (Table 2's "XE + 0.1NLL(GT)" rows).
 func DefaultRows() []Row {
 	rows := []struct{ stage, label, paper string }{
 		{models.CaptionXE, "Up-Down (XE)", PaperAblation},
 		{models.CaptionXESCAN, "XE + KL(SCAN)", PaperAblation},
 		{models.CaptionXEPOSSCAN, "XE + KL(POS-SCAN)", PaperAblation},
+		{models.CaptionXEGT, "XE + GT attention (Entities boxes)", PaperGT},
+		{models.CaptionSCSTCIDErGT, "XE + GT attention + SCST(CIDEr-D)", PaperGT},
+		{models.CaptionSCSTGT, "XE + GT attention + SCST(CIDEr-D + POS-SCAN score)", PaperGT},
 		{models.CaptionSCSTCIDEr, "Up-Down (XE) + SCST(CIDEr-D)", PaperAblation},
 		{models.CaptionSCSTCIDErSCAN, "XE + KL(SCAN) + SCST(CIDEr-D)", PaperAblation},
 		{models.CaptionSCSTCIDErPOSSCAN, "XE + KL(POS-SCAN) + SCST(CIDEr-D)", PaperAblation},
 		{models.CaptionSCSTPOSSCAN, "XE + KL(POS-SCAN) + SCST(CIDEr-D + POS-SCAN score)", PaperBest},
-		{models.CaptionSCST, "Up-Down (XE) + SCST(CIDEr-D + POS-SCAN score)", PaperNone},
-		{models.CaptionSCSTSCAN, "XE + KL(SCAN) + SCST(CIDEr-D + SCAN score)", PaperNone},
+		{models.CaptionSCST, "Up-Down (XE) + SCST(CIDEr-D + POS-SCAN score)", PaperAblation},
+		{models.CaptionSCSTSCAN, "XE + KL(SCAN) + SCST(CIDEr-D + SCAN score)", PaperAblation},
 	}
 	var out []Row
 	for _, r := range rows {
@@ -140,7 +149,8 @@ type Params struct {
 }
 
 // DefaultPairs compares every variant with Up-Down (XE), the KL(POS-SCAN) variants with the
-// KL(SCAN) ones, and the paper's best with KL(POS-SCAN) + SCST(CIDEr-D) (the matching reward).
+// KL(SCAN) ones, the paper's best with KL(POS-SCAN) + SCST(CIDEr-D) (the matching reward), and
+// the ground-truth supervision with KL(POS-SCAN) (how near distillation comes to the boxes).
 func DefaultPairs() []Pair {
 	base := evalresults.NameOf(models.CaptionXE)
 	var out []Pair
@@ -153,7 +163,8 @@ func DefaultPairs() []Pair {
 		Pair{A: evalresults.NameOf(models.CaptionXEPOSSCAN), B: evalresults.NameOf(models.CaptionXESCAN)},
 		Pair{A: evalresults.NameOf(models.CaptionSCSTCIDErPOSSCAN), B: evalresults.NameOf(models.CaptionSCSTCIDErSCAN)},
 		Pair{A: evalresults.NameOf(models.CaptionSCSTPOSSCAN), B: evalresults.NameOf(models.CaptionSCSTSCAN)},
-		Pair{A: evalresults.NameOf(models.CaptionSCSTPOSSCAN), B: evalresults.NameOf(models.CaptionSCSTCIDErPOSSCAN)})
+		Pair{A: evalresults.NameOf(models.CaptionSCSTPOSSCAN), B: evalresults.NameOf(models.CaptionSCSTCIDErPOSSCAN)},
+		Pair{A: evalresults.NameOf(models.CaptionXEGT), B: evalresults.NameOf(models.CaptionXEPOSSCAN)})
 }
 
 // rowStage is the stage of an "@<stage>/…" row ("" for another reference).

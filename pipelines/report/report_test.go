@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,18 +132,23 @@ func TestReportTables(t *testing.T) {
 
 func TestDefaultRows(t *testing.T) {
 	rows := report.DefaultRows()
-	if len(rows) != 9 || rows[2].Label != "XE + KL(POS-SCAN)" || rows[5].Metrics != "@evaluate-scst-cider-posscan/metrics.json" ||
-		rows[6].Metrics != "@evaluate-scst-posscan/metrics.json" || rows[6].Paper != report.PaperBest || rows[8].Paper != report.PaperNone {
+	if len(rows) != 12 || rows[2].Label != "XE + KL(POS-SCAN)" || rows[3].Metrics != "@evaluate-xe-gt/metrics.json" || rows[3].Paper != report.PaperGT ||
+		rows[4].Metrics != "@evaluate-scst-cider-gt/metrics.json" || rows[5].Metrics != "@evaluate-scst-gt/metrics.json" || rows[5].Paper != report.PaperGT ||
+		rows[8].Metrics != "@evaluate-scst-cider-posscan/metrics.json" ||
+		rows[9].Metrics != "@evaluate-scst-posscan/metrics.json" || rows[9].Paper != report.PaperBest || rows[11].Paper != report.PaperAblation {
 		t.Errorf("default rows %+v", rows)
 	}
-	// Restricted to the stages of a config without the CIDEr-D-only SCST: their rows, pairs and
-	// curves go.
-	p := report.DefaultParamsFor(func(s string) bool { return !strings.Contains(s, "cider") })
+	if !slices.Contains(report.DefaultPairs(), report.Pair{A: "evaluate-xe-gt", B: "evaluate-xe-posscan"}) {
+		t.Errorf("default pairs %+v lack ground truth − KL(POS-SCAN)", report.DefaultPairs())
+	}
+	// Restricted to the stages of a config without the CIDEr-D-only SCST and the optional
+	// ground-truth supervision: their rows, pairs and curves go.
+	p := report.DefaultParamsFor(func(s string) bool { return !strings.Contains(s, "cider") && !strings.HasSuffix(s, "-gt") })
 	if len(p.Rows) != 6 || len(p.Curves) != 8 {
 		t.Errorf("restricted: %d rows, %d curves; want 6 and 8", len(p.Rows), len(p.Curves))
 	}
 	for _, pr := range p.Pairs {
-		if strings.Contains(pr.A+pr.B, "cider") {
+		if strings.Contains(pr.A+pr.B, "cider") || strings.Contains(pr.A+pr.B, "-gt") {
 			t.Errorf("restricted: pair %+v", pr)
 		}
 	}

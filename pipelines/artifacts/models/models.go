@@ -1,7 +1,8 @@
 // Package models owns the checkpoints the training stages publish and others read: the matching
 // models' (stages scan and scan-plain) and the captioners'. It names their files, the teachers
-// (a matching model named by the stage that trains it) and the captioner stages; it loads a
-// matching model and says how the model reads a caption (Text, carried in its checkpoint).
+// (a matching model named by the stage that trains it, or the ground-truth boxes) and the
+// captioner stages; it loads a matching model and says how the model reads a caption (Text,
+// carried in its checkpoint).
 package models
 
 import (
@@ -23,7 +24,8 @@ const (
 	CurvesFile = "curves.png"
 )
 
-// Teacher names a matching model by the stage that trains it, or None.
+// Teacher names the source of the attention a captioner is supervised with: a matching model by
+// the stage that trains it, the ground-truth boxes (GT), or None.
 type Teacher string
 
 // Teachers.
@@ -34,22 +36,27 @@ const (
 	POSSCAN Teacher = "scan"
 	// SCAN is plain SCAN, trained by the stage scan-plain.
 	SCAN Teacher = "scan-plain"
+	// GT is no matching model: the attention given by the Flickr30k Entities boxes of the
+	// captions' annotated words (the original's use_gt_box rows). Only the captioners' cross-entropy
+	// stages take it; every stage that runs a matching model rejects it (Valid).
+	GT Teacher = "gt"
 )
 
-// UnmarshalText parses scan, scan-plain or none.
+// UnmarshalText parses scan, scan-plain, gt or none.
 func (t *Teacher) UnmarshalText(b []byte) error {
 	switch v := Teacher(b); v {
-	case None, POSSCAN, SCAN:
+	case None, POSSCAN, SCAN, GT:
 		*t = v
 		return nil
 	}
-	return fmt.Errorf("models: unknown matching model %q (want scan, scan-plain or none)", b)
+	return fmt.Errorf("models: unknown teacher %q (want scan, scan-plain, gt or none)", b)
 }
 
 // MarshalText returns the name.
 func (t Teacher) MarshalText() ([]byte, error) { return []byte(t), nil }
 
-// Valid reports whether t is POSSCAN or SCAN, or None when none is allowed.
+// Valid reports whether t is a matching model (POSSCAN or SCAN), or None when none is allowed;
+// GT is not a matching model.
 func (t Teacher) Valid(none bool) bool {
 	return t == POSSCAN || t == SCAN || none && t == None
 }
@@ -58,12 +65,13 @@ func (t Teacher) Valid(none bool) bool {
 func (t Teacher) Model() string { return "@" + string(t) + "/" + MatchingFile }
 
 // Captioner stages: the cross-entropy instances (without a teacher, distilled from SCAN, from
-// POS-SCAN) and the self-critical ones that start from them (reward CIDEr-D and a matching
-// score, or CIDEr-D alone).
+// POS-SCAN, supervised with the ground-truth boxes) and the self-critical ones that start from
+// them (reward CIDEr-D and a matching score, or CIDEr-D alone).
 const (
 	CaptionXE        = "caption-xe"
 	CaptionXESCAN    = "caption-xe-scan"
 	CaptionXEPOSSCAN = "caption-xe-posscan"
+	CaptionXEGT      = "caption-xe-gt"
 
 	CaptionSCST        = "caption-scst"
 	CaptionSCSTSCAN    = "caption-scst-scan"
@@ -72,14 +80,20 @@ const (
 	CaptionSCSTCIDEr        = "caption-scst-cider"
 	CaptionSCSTCIDErSCAN    = "caption-scst-cider-scan"
 	CaptionSCSTCIDErPOSSCAN = "caption-scst-cider-posscan"
+
+	CaptionSCSTGT      = "caption-scst-gt"
+	CaptionSCSTCIDErGT = "caption-scst-cider-gt"
 )
 
 // XECaptioners lists the cross-entropy captioner stages, in chain order.
-func XECaptioners() []string { return []string{CaptionXE, CaptionXESCAN, CaptionXEPOSSCAN} }
+func XECaptioners() []string {
+	return []string{CaptionXE, CaptionXESCAN, CaptionXEPOSSCAN, CaptionXEGT}
+}
 
 // SCSTCaptioners lists the self-critical captioner stages, in chain order.
 func SCSTCaptioners() []string {
-	return []string{CaptionSCST, CaptionSCSTSCAN, CaptionSCSTPOSSCAN, CaptionSCSTCIDEr, CaptionSCSTCIDErSCAN, CaptionSCSTCIDErPOSSCAN}
+	return []string{CaptionSCST, CaptionSCSTSCAN, CaptionSCSTPOSSCAN, CaptionSCSTCIDEr, CaptionSCSTCIDErSCAN, CaptionSCSTCIDErPOSSCAN,
+		CaptionSCSTGT, CaptionSCSTCIDErGT}
 }
 
 // Captioners lists every captioner stage, in chain order.

@@ -64,10 +64,11 @@ func SelectSplit(rows []captionstable.Row, splits []string, maxImages int) (*Spl
 	return s, nil
 }
 
-// AlphaSource gives the teacher's attention for the nouns of an image's captions.
+// AlphaSource gives the teacher's attention for the supervised words of an image's captions.
 type AlphaSource interface {
-	// Alphas returns, per caption row, the noun positions (tagged nouns of the row's noun mask)
-	// and α for them, len(pos) × rec.NumBoxes row-major.
+	// Alphas returns, per caption row, the supervised positions (a matching model's: the tagged
+	// nouns of the row's noun mask; GTBoxes': the annotated words) and α for them,
+	// len(pos) × rec.NumBoxes row-major.
 	Alphas(rec *feat.Record, rows []*captionstable.Row) (pos [][]int, alpha [][]float32, err error)
 }
 
@@ -235,6 +236,7 @@ func (s *Source) Batch(idx []int) (*updown.Batch, error) {
 type Inputs struct {
 	Rows  []captionstable.Row
 	Words []string // vocabulary words of ids 1..V
+	UNK   int32    // the id of UNK (0: every word has its own id)
 	Store *feat.Store
 	Feats *matching.FeatureCache
 }
@@ -256,7 +258,7 @@ func OpenInputs(ctx context.Context, captionsLoc, vocabLoc, featuresLoc string, 
 	if err != nil {
 		return nil, fmt.Errorf("captioning: %w", err)
 	}
-	return &Inputs{Rows: rows, Words: voc.IxToWord[1:], Store: store, Feats: matching.NewFeatureCache(store, int64(cacheMB)<<20)}, nil
+	return &Inputs{Rows: rows, Words: voc.IxToWord[1:], UNK: voc.UNKID, Store: store, Feats: matching.NewFeatureCache(store, int64(cacheMB)<<20)}, nil
 }
 
 // Close closes the feature store.
