@@ -24,6 +24,8 @@ func (o *synthOptions) AddFlags(fs *flag.FlagSet) {
 	d := synth.DefaultParams()
 	o.Params = d
 	fs.IntVar(&o.Params.Images, "images", d.Images, "number of images")
+	fs.IntVar(&o.Params.ValImages, "val-images", d.ValImages, "images of the val split (0: a tenth)")
+	fs.IntVar(&o.Params.TestImages, "test-images", d.TestImages, "images of the test split (0: a tenth)")
 	fs.Int64Var(&o.Params.Seed, "seed", d.Seed, "seed")
 	fs.IntVar(&o.Params.FeatDim, "feat-dim", d.FeatDim, "region feature dimension D")
 	fs.IntVar(&o.Params.Boxes, "boxes", d.Boxes, "region proposals per image K")
@@ -36,7 +38,7 @@ func newSynthCommand(g *globalOptions) *command {
 	return &command{
 		Name:  "synth",
 		Short: "write the synthetic grounded world (real formats) to a directory",
-		Usage: "groundcap synth --out DIR [--images N] [--seed S] [--feat-dim D] [--boxes K]\n       groundcap synth [--config F] [--force]   (the experiment's cached synth stage)",
+		Usage: "groundcap synth --out DIR [--images N] [--val-images V] [--test-images T] [--seed S] [--feat-dim D] [--boxes K]\n       groundcap synth [--config F] [--force]   (the experiment's cached synth stage)",
 		Long: "Writes dataset.json (Karpathy split format), Sentences/ and Annotations/ (Flickr30k Entities),\n" +
 			"features/part-*.tsv (bottom-up TSV, original layout), images/<id>.png, class_names.txt,\n" +
 			"split_ids.json and truth.json. Same flags, same bytes. Without --out, runs the experiment's\n" +

@@ -90,23 +90,19 @@ func imageIDs(seed int64, n int) []int64 {
 	return ids
 }
 
-// splits assigns train/val/test: a seeded permutation puts n/10 images in val and n/10 in test
-// (at least one each from 3 images on), the rest in train.
-func splits(seed int64, n int) []string {
+// splits assigns train/val/test to n images: a seeded permutation puts nv images in val and nt
+// in test (Options.SplitSizes), the rest in train.
+func splits(seed int64, n, nv, nt int) []string {
 	out := make([]string, n)
 	for i := range out {
 		out[i] = "train"
-	}
-	nv := n / 10
-	if nv == 0 && n >= 3 {
-		nv = 1
 	}
 	perm := newRand(seed, streamSplits, 0).Perm(n)
 	for j, i := range perm {
 		switch {
 		case j < nv:
 			out[i] = "val"
-		case j < 2*nv:
+		case j < nv+nt:
 			out[i] = "test"
 		}
 	}
@@ -180,7 +176,8 @@ func Generate(ctx context.Context, opts Options, sink Sink, progress func(done, 
 	w := newWorld(opts)
 	n := opts.Images
 	ids := imageIDs(opts.Seed, n)
-	sp := splits(opts.Seed, n)
+	nv, nt := opts.SplitSizes()
+	sp := splits(opts.Seed, n, nv, nt)
 	pal := newPalette()
 	pool := &pngPool{}
 	rowPool := &sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}

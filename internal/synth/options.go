@@ -36,6 +36,10 @@ const (
 type Options struct {
 	// Images is the number of images.
 	Images int `yaml:"images"`
+	// ValImages and TestImages are the sizes of the val and test splits (0: a tenth of the
+	// images each, at least one from 3 images on); the rest is train.
+	ValImages  int `yaml:"val_images"`
+	TestImages int `yaml:"test_images"`
 	// Seed fixes every random choice. Must not be negative.
 	Seed int64 `yaml:"seed"`
 	// FeatDim is D, the region feature dimension (at least MinFeatDim).
@@ -59,6 +63,23 @@ func DefaultOptions() Options {
 	return Options{Images: DefaultImages, Seed: DefaultSeed, FeatDim: DefaultFeatDim, Boxes: DefaultBoxes, TSVFiles: DefaultTSVFiles}
 }
 
+// SplitSizes returns the number of val and test images: ValImages and TestImages, a tenth of
+// the images each where 0 (at least one from 3 images on).
+func (o Options) SplitSizes() (val, test int) {
+	d := o.Images / 10
+	if d == 0 && o.Images >= 3 {
+		d = 1
+	}
+	val, test = d, d
+	if o.ValImages > 0 {
+		val = o.ValImages
+	}
+	if o.TestImages > 0 {
+		test = o.TestImages
+	}
+	return val, test
+}
+
 // workers returns the number of generating goroutines.
 func (o Options) workers() int {
 	if o.Workers == 0 {
@@ -73,6 +94,12 @@ func (o Options) Validate() error {
 	switch {
 	case o.Images < 1 || o.Images > maxImages:
 		err = config.Invalid("images", o.Images, fmt.Sprintf("1..%d", maxImages))
+	case o.ValImages < 0:
+		err = config.Invalid("val_images", o.ValImages, "≥ 0; 0: a tenth of the images")
+	case o.TestImages < 0:
+		err = config.Invalid("test_images", o.TestImages, "≥ 0; 0: a tenth of the images")
+	case o.ValImages+o.TestImages >= o.Images:
+		err = config.Invalid("test_images", o.TestImages, fmt.Sprintf("val_images + test_images < images (%d): train needs images", o.Images))
 	case o.Seed < 0:
 		err = config.Invalid("seed", o.Seed, "≥ 0")
 	case o.FeatDim < MinFeatDim:

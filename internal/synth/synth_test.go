@@ -595,6 +595,38 @@ func TestFeatureSignal(t *testing.T) {
 	}
 }
 
+// TestSplitSizes checks the split sizes: a tenth each in val and test by default, the given
+// counts otherwise, every image in one split.
+func TestSplitSizes(t *testing.T) {
+	var first []byte
+	for _, c := range []struct{ n, val, test, wantVal, wantTest int }{
+		{400, 0, 0, 40, 40}, {560, 120, 120, 120, 120}, {50, 3, 0, 3, 5}, {2, 0, 0, 0, 0}, {3, 0, 0, 1, 1},
+	} {
+		got := map[string]int{}
+		nv, nt := Options{Images: c.n, ValImages: c.val, TestImages: c.test}.SplitSizes()
+		for _, s := range splits(1, c.n, nv, nt) {
+			got[s]++
+		}
+		if got["val"] != c.wantVal || got["test"] != c.wantTest || got["train"] != c.n-c.wantVal-c.wantTest {
+			t.Errorf("%d images, val_images %d, test_images %d: %v; want val %d, test %d", c.n, c.val, c.test, got, c.wantVal, c.wantTest)
+		}
+	}
+	// The default is n/10 each: the explicit counts n/10 give the same assignment.
+	for i, o := range []Options{{Images: 400}, {Images: 400, ValImages: 40, TestImages: 40}} {
+		var dir string
+		dir, _ = generate(t, testOptions(func(p *Options) { *p = o; p.FeatDim, p.Boxes, p.TSVFiles, p.Seed, p.NoImages = 16, 10, 1, 7, true }))
+		b, err := os.ReadFile(filepath.Join(dir, "split_ids.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = b
+		} else if !bytes.Equal(first, b) {
+			t.Error("val_images = test_images = images/10 assigns other images than the default")
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	for i, tc := range []struct {
 		opts  Options
@@ -608,6 +640,9 @@ func TestValidate(t *testing.T) {
 		{testOptions(func(o *Options) { o.TSVFiles = -1 }), "tsv_files"},
 		{testOptions(func(o *Options) { o.Workers = -2 }), "workers"},
 		{testOptions(func(o *Options) { o.Images = 0 }), "images"},
+		{testOptions(func(o *Options) { o.ValImages = -1 }), "val_images"},
+		{testOptions(func(o *Options) { o.TestImages = -1 }), "test_images"},
+		{testOptions(func(o *Options) { o.Images, o.ValImages, o.TestImages = 10, 5, 5 }), "test_images"},
 	} {
 		err := tc.opts.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.field) || !strings.HasPrefix(err.Error(), "synth: ") {

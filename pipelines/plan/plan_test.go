@@ -40,6 +40,12 @@ func TestSizesFromSynth(t *testing.T) {
 	if z.Regions != 36 || z.FeatDim != 256 || z.FeatureBytes != 400*36*256*4 {
 		t.Errorf("features %+v", z)
 	}
+	// Given val and test sizes.
+	o := synthOptions(600, 256, 36)
+	o.ValImages, o.TestImages = 80, 200
+	if z := plan.FromSynth(o, 16); z.Images["train"] != 320 || z.Images["val"] != 80 || z.Images["test"] != 200 || z.Captions["test"] != 1000 {
+		t.Errorf("val_images 80, test_images 200: splits %v %v", z.Images, z.Captions)
+	}
 }
 
 func TestSizesFromDataset(t *testing.T) {
@@ -223,7 +229,7 @@ func TestMakeDemo(t *testing.T) {
 	if err := p.Write(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "  captions ") || !strings.Contains(b.String(), "2000 captions of 400 images") {
+	if !strings.Contains(b.String(), "  captions ") || !strings.Contains(b.String(), "3000 captions of 600 images") {
 		t.Errorf("block:\n%s", b.String())
 	}
 	// Once synth is fresh, it is not planned; forcing it plans it again.

@@ -51,9 +51,9 @@ func FromCaptionsStats(st *captions.Stats) *Sizes {
 // FromSynth returns the sizes of the synthetic world the options describe, with captions
 // truncated to maxWords.
 func FromSynth(o gen.Options, maxWords int) *Sizes {
-	val := o.Images / 10
+	val, test := o.SplitSizes()
 	z := &Sizes{
-		Images:    map[string]int{"train": o.Images - 2*val, "val": val, "test": val},
+		Images:    map[string]int{"train": o.Images - val - test, "val": val, "test": test},
 		MeanWords: min(synthMeanWords, float64(maxWords)), MeanNouns: synthMeanNouns, MaxWords: maxWords,
 		Vocab: synthVocab, Regions: o.Boxes, FeatDim: o.FeatDim,
 		FeatureBytes: int64(o.Images) * int64(o.Boxes*o.FeatDim) * 4,
