@@ -179,7 +179,7 @@ func TestStagesWriteOutputs(t *testing.T) {
 		}
 		fromXE := ck.Meta["stage"] == models.CaptionXE && ck.Meta["key"] == ms[models.CaptionXE].Key
 		if bestEpoch == 0 {
-			if !fromXE || !sameTensors(ck.Params, xeBest.Params) || met.Best != met.InitBest {
+			if !fromXE || !checkpoint.EqualTensors(ck.Params, xeBest.Params) || met.Best != met.InitBest {
 				t.Errorf("%s: no SCST epoch beat caption-xe, but best.ckpt is not caption-xe's best model (stage %s) or metrics say best %q",
 					c.name, ck.Meta["stage"], met.Best)
 			}
@@ -212,19 +212,6 @@ func TestStagesWriteOutputs(t *testing.T) {
 	if still2.BestEpoch != 0 {
 		t.Errorf("%s at lr 1e-12: best epoch %d (val %v, carried %g), want 0", models.CaptionSCSTCIDErSCAN, still2.BestEpoch, still2.ValCIDEr, still2.InitBestValCIDEr)
 	}
-}
-
-// sameTensors reports whether two checkpoints' weights are equal.
-func sameTensors(a, b []checkpoint.Tensor) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Name != b[i].Name || !slices.Equal(a[i].Data, b[i].Data) {
-			return false
-		}
-	}
-	return true
 }
 
 func readFile(t *testing.T, path string) []byte {

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/groundcap/groundcap/internal/atomicfile"
 )
@@ -42,6 +43,13 @@ type Tensor struct {
 	Name  string
 	Shape []int
 	Data  []float32
+}
+
+// EqualTensors reports whether a and b hold the same tensors: names, shapes and values, in order.
+func EqualTensors(a, b []Tensor) bool {
+	return slices.EqualFunc(a, b, func(x, y Tensor) bool {
+		return x.Name == y.Name && slices.Equal(x.Shape, y.Shape) && slices.Equal(x.Data, y.Data)
+	})
 }
 
 // Checkpoint is a complete training state.

@@ -71,3 +71,28 @@ func TestMarshalRejectsMismatch(t *testing.T) {
 		t.Fatal("short optimiser state accepted")
 	}
 }
+
+func TestEqualTensors(t *testing.T) {
+	a := []Tensor{{Name: "w", Shape: []int{1, 2}, Data: []float32{1, 2}}, {Name: "b", Shape: []int{1}, Data: []float32{3}}}
+	clone := func(set func(ts []Tensor)) []Tensor {
+		out := make([]Tensor, len(a))
+		for i, x := range a {
+			out[i] = Tensor{Name: x.Name, Shape: append([]int(nil), x.Shape...), Data: append([]float32(nil), x.Data...)}
+		}
+		set(out)
+		return out
+	}
+	if !EqualTensors(a, clone(func([]Tensor) {})) {
+		t.Error("a copy differs")
+	}
+	for i, b := range [][]Tensor{
+		clone(func(ts []Tensor) { ts[0].Name = "v" }),
+		clone(func(ts []Tensor) { ts[0].Shape = []int{2, 1} }),
+		clone(func(ts []Tensor) { ts[1].Data[0] = 3.0001 }),
+		a[:1],
+	} {
+		if EqualTensors(a, b) {
+			t.Errorf("%d: %v equals %v", i, b, a)
+		}
+	}
+}

@@ -10,19 +10,6 @@ import (
 	"github.com/groundcap/groundcap/training/checkpoint"
 )
 
-// sameWeights reports whether two checkpoints hold the same tensors.
-func sameWeights(a, b []checkpoint.Tensor) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Name != b[i].Name || !slices.Equal(a[i].Data, b[i].Data) {
-			return false
-		}
-	}
-	return true
-}
-
 // TestSCSTCarriesXEBest starts SCST from an XE run's last checkpoint with the XE run's best
 // checkpoint and score carried in: an SCST epoch replaces the best model only with a higher
 // score; when none does, best.ckpt stays the XE best model (BestEpoch 0), also across a resume.
@@ -57,7 +44,7 @@ func TestSCSTCarriesXEBest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sameWeights(xeBest.Params, xeLast.Params) {
+	if checkpoint.EqualTensors(xeBest.Params, xeLast.Params) {
 		t.Fatal("the XE run's best and last checkpoints hold the same weights; the test cannot tell them apart")
 	}
 
@@ -113,13 +100,13 @@ func TestSCSTCarriesXEBest(t *testing.T) {
 			}
 			final := m.Tensors()
 			if c.wantEpoch == 0 {
-				if !sameWeights(best.Params, xeBest.Params) || sameWeights(best.Params, final) {
+				if !checkpoint.EqualTensors(best.Params, xeBest.Params) || checkpoint.EqualTensors(best.Params, final) {
 					t.Error("best.ckpt is not the XE best model")
 				}
 				if best.Meta["stage"] != StageXE {
 					t.Errorf("best.ckpt's stage %q, want the XE checkpoint's %q", best.Meta["stage"], StageXE)
 				}
-			} else if !sameWeights(best.Params, final) || best.Meta["stage"] != StageSCST {
+			} else if !checkpoint.EqualTensors(best.Params, final) || best.Meta["stage"] != StageSCST {
 				t.Errorf("best.ckpt is not SCST's epoch %d (stage %q)", c.wantEpoch, best.Meta["stage"])
 			}
 		})

@@ -77,9 +77,6 @@ func NewSelector(sel Selection, split *Split, words []string, sc *caption.Scorer
 	return s, nil
 }
 
-// Selection returns the selector's score.
-func (s *Selector) Selection() Selection { return s.sel }
-
 // Score returns the score of caps, caps[i] the greedy caption of the split's image i; maxLen is
 // the model's training caption length (SelectTrainDF cuts the references at it).
 func (s *Selector) Score(caps []updown.Caption, maxLen int) (float64, error) {
