@@ -158,6 +158,25 @@ func (s Schedule) LRAt(epoch int) float64 {
 	return s.LR * math.Pow(s.LRDecayRate, float64((epoch-s.LRDecayStart)/s.LRDecayEvery))
 }
 
+// RunConfig holds what cross-entropy and self-critical training share besides their Schedule:
+// when to save the training state and the seed. Embedded last, it keeps both configs' JSON
+// fields in their order.
+type RunConfig struct {
+	// CheckpointEvery saves the training state every so many steps in addition to each epoch's
+	// end (0: only at epoch ends).
+	CheckpointEvery int `json:"checkpoint_every" yaml:"checkpoint_every"`
+	// Seed fixes the data order, dropout and sampling.
+	Seed uint64 `json:"seed" yaml:"seed"`
+}
+
+// Validate returns a *config.FieldError naming the first bad value by its key.
+func (r RunConfig) Validate() error {
+	if r.CheckpointEvery < 0 {
+		return config.Invalid("checkpoint_every", r.CheckpointEvery, "≥ 0; 0: at epoch ends only")
+	}
+	return nil
+}
+
 // XEConfig configures cross-entropy training with attention distillation. DefaultXEConfig gives
 // self-critical.pytorch's and the paper's values.
 type XEConfig struct {
@@ -172,11 +191,8 @@ type XEConfig struct {
 	// KLWeight is λ of L = XE + λ·KL(α‖β); 0 disables the term (DefaultKLWeightFlick is the
 	// paper's Flickr30k value). A captioner stage sets it from its teacher.
 	KLWeight float64 `json:"kl_weight" yaml:"-"`
-	// CheckpointEvery saves the training state every so many steps in addition to each epoch's
-	// end (0: only at epoch ends).
-	CheckpointEvery int `json:"checkpoint_every" yaml:"checkpoint_every"`
-	// Seed fixes the data order, dropout and scheduled sampling.
-	Seed uint64 `json:"seed" yaml:"seed"`
+	// CheckpointEvery and Seed (the data order, dropout and scheduled sampling).
+	RunConfig `yaml:",inline"`
 }
 
 // DefaultXEConfig returns the default cross-entropy training: batches of 29 images, 30 epochs,
@@ -204,10 +220,8 @@ func (c XEConfig) Validate() error {
 		return config.Invalid("ss_max", c.SSMax, "in [0, 1]")
 	case !(c.KLWeight >= 0) || math.IsInf(c.KLWeight, 0):
 		return config.Invalid("kl_weight", c.KLWeight, "≥ 0")
-	case c.CheckpointEvery < 0:
-		return config.Invalid("checkpoint_every", c.CheckpointEvery, "≥ 0; 0: at epoch ends only")
 	}
-	return nil
+	return c.RunConfig.Validate()
 }
 
 // SSProbAt returns the scheduled-sampling probability of epoch (0-based):
@@ -233,10 +247,8 @@ type SCSTConfig struct {
 	// off). WMatch is ignored without a MatchFunc.
 	WCider float64 `json:"w_cider" yaml:"w_cider"`
 	WMatch float64 `json:"w_match" yaml:"w_match"`
-	// CheckpointEvery saves every so many steps besides epoch ends (0: at epoch ends only).
-	CheckpointEvery int `json:"checkpoint_every" yaml:"checkpoint_every"`
-	// Seed fixes the data order, dropout and sampling.
-	Seed uint64 `json:"seed" yaml:"seed"`
+	// CheckpointEvery and Seed (the data order, dropout and sampling).
+	RunConfig `yaml:",inline"`
 }
 
 // DefaultSCSTConfig returns the default self-critical training: batches of 29 images, 80
@@ -264,8 +276,6 @@ func (c SCSTConfig) Validate() error {
 		return config.Invalid("w_cider", c.WCider, "≥ 0; 0 switches the term off")
 	case !(c.WMatch >= 0) || math.IsInf(c.WMatch, 0):
 		return config.Invalid("w_match", c.WMatch, "≥ 0; 0 switches the term off")
-	case c.CheckpointEvery < 0:
-		return config.Invalid("checkpoint_every", c.CheckpointEvery, "≥ 0; 0: at epoch ends only")
 	}
-	return nil
+	return c.RunConfig.Validate()
 }
