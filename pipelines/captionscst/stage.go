@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
@@ -71,21 +70,11 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 	if p.MatcherModel != "" {
 		inputs = append(inputs, engine.Input{Name: InputMatcher, Ref: p.MatcherModel})
 	}
-	return &engine.Stage{
-		Name:        name,
-		Description: desc,
-		// 2: samples and the greedy baseline run to max_len (default 20) words, no longer to
-		// the references' truncation length. 3: best model by coco-caption CIDEr-D on val
-		// (selection), the XE model's best score carried in (carry_best).
-		Version:       "3",
-		SchemaVersion: "1",
-		Params:        config.Key(p),
-		Inputs:        inputs,
-		Run: func(ctx context.Context, r *engine.Run) error {
-			return captioning.Run(ctx, r, captioning.Job{Settings: p.Settings, TrainImages: p.TrainImages, BatchImages: p.BatchImages,
-				Trainer: &trainer{name: name, p: p}, Meta: map[string]string{"input.init": p.Init, "input.init_best": p.InitBest, "input.matcher": p.MatcherModel}})
-		},
-	}, nil
+	// Version 2: samples and the greedy baseline run to max_len (default 20) words, no longer
+	// to the references' truncation length. 3: best model by coco-caption CIDEr-D on val
+	// (selection), the XE model's best score carried in (carry_best).
+	return captioning.Stage(name, desc, "3", p, inputs, captioning.Job{Settings: p.Settings, TrainImages: p.TrainImages, BatchImages: p.BatchImages,
+		Trainer: &trainer{name: name, p: p}, Meta: map[string]string{"input.init": p.Init, "input.init_best": p.InitBest, "input.matcher": p.MatcherModel}}), nil
 }
 
 // trainer is self-critical training (captioning.Trainer).

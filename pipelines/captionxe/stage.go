@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/alignments"
 	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
@@ -87,26 +86,16 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 	case p.Matcher != "":
 		inputs = append(inputs, engine.Input{Name: InputMatcher, Ref: p.Matcher})
 	}
-	return &engine.Stage{
-		Name:        name,
-		Description: desc,
-		// 2: the default BLAS is simd (training/sgemm), whose products round differently
-		// from gonum's; the backend does not enter the key, and a captioner without
-		// alignments or matcher has no upstream that changed with it. 3: best model by
-		// coco-caption CIDEr-D on val (selection).
-		Version:       "3",
-		SchemaVersion: "1",
-		Params:        config.Key(p),
-		Inputs:        inputs,
-		Run: func(ctx context.Context, r *engine.Run) error {
-			meta := map[string]string{"input.alignments": p.Alignments, "input.matcher": p.Matcher}
-			if p.GroundingRefs != "" {
-				meta["input.grounding_refs"] = p.GroundingRefs
-			}
-			return captioning.Run(ctx, r, captioning.Job{Settings: p.Settings, BatchImages: p.BatchImages, Trainer: &trainer{name: name, p: p},
-				Meta: meta})
-		},
-	}, nil
+	meta := map[string]string{"input.alignments": p.Alignments, "input.matcher": p.Matcher}
+	if p.GroundingRefs != "" {
+		meta["input.grounding_refs"] = p.GroundingRefs
+	}
+	// Version 2: the default BLAS is simd (training/sgemm), whose products round differently
+	// from gonum's; the backend does not enter the key, and a captioner without alignments or
+	// matcher has no upstream that changed with it. 3: best model by coco-caption CIDEr-D on
+	// val (selection).
+	return captioning.Stage(name, desc, "3", p, inputs, captioning.Job{Settings: p.Settings, BatchImages: p.BatchImages, Trainer: &trainer{name: name, p: p},
+		Meta: meta}), nil
 }
 
 // trainer is cross-entropy training with attention distillation (captioning.Trainer).

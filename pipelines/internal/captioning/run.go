@@ -12,6 +12,7 @@ import (
 
 	"github.com/groundcap/groundcap/eval/caption"
 	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/picture"
 	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
@@ -98,6 +99,13 @@ type Trainer interface {
 	// Summary returns metrics.json and the manifest's summary (its key and value) of a
 	// finished training.
 	Summary(m *updown.Model, d *Data, res Result) (metrics any, infoKey string, info map[string]any)
+}
+
+// Stage returns the engine stage of a captioner: its name, description, version and inputs as
+// the stage gives them, every parameter of p (its typed params) in the key, and job as its run.
+func Stage(name, desc, version string, p any, inputs []engine.Input, job Job) *engine.Stage {
+	return &engine.Stage{Name: name, Description: desc, Version: version, SchemaVersion: "1", Params: config.Key(p), Inputs: inputs,
+		Run: func(ctx context.Context, r *engine.Run) error { return Run(ctx, r, job) }}
 }
 
 // Run runs a captioner stage: it opens the data, prepares the model, trains it in the run's work
