@@ -69,6 +69,10 @@ func TestIssue16ConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"caption-xe-scan:\n  kl_weight: -0.5\n", "kl_weight: -0.5", "caption-xe-scan.kl_weight: -0.5 (want ≥ 0)"},
 		// 12: a λ without a teacher
 		{"caption-xe:\n  kl_weight: 0.5\n", "kl_weight: 0.5", "caption-xe.kl_weight: 0.5 (want 0 with teacher none"},
+		// 13: keys of structs the params share, inline: the retrieval evaluation (scan, scan-eval)
+		{"scan-eval:\n  eval_images: 4\n  captions_per_image: 0\n", "captions_per_image: 0", "scan-eval.captions_per_image: 0 (want ≥ 1)"},
+		// 14: and the training run (caption-xe, caption-scst)
+		{"caption-scst: {checkpoint_every: -1}\n", "caption-scst:", "caption-scst.checkpoint_every: -1 (want ≥ 0; 0: at epoch ends only)"},
 	} {
 		text := head + features2 + c.section
 		cfg, err := config.Parse("x.yaml", []byte(text))

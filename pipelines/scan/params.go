@@ -89,8 +89,9 @@ type Params struct {
 	// MaxSteps stops training after this many steps in total (0: no limit); the last state is
 	// validated like an epoch end.
 	MaxSteps int64 `yaml:"max_steps"`
-	// CaptionsPerImage is the number of captions per val image in retrieval (5, SCAN's).
-	CaptionsPerImage int `yaml:"captions_per_image"`
+	// Retrieval sizes the val retrieval evaluation: captions_per_image (5, SCAN's), eval_images
+	// and eval_captions.
+	matching.Retrieval `yaml:",inline"`
 
 	// BLAS is the matrix backend.
 	BLAS blas.Name `yaml:"blas" key:"-"`
@@ -102,10 +103,6 @@ type Params struct {
 	// CheckpointEvery writes the training state every this many steps besides every epoch end
 	// (0: at epoch ends only).
 	CheckpointEvery int64 `yaml:"checkpoint_every" key:"-"`
-	// EvalImages and EvalCaptions size the image × caption blocks of validation scoring; they
-	// bound memory and do not change results.
-	EvalImages   int `yaml:"eval_images" key:"-"`
-	EvalCaptions int `yaml:"eval_captions" key:"-"`
 	// FeatureCacheMB bounds the memory that holds region features read from the store; features
 	// beyond it are read again when needed.
 	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
@@ -114,9 +111,9 @@ type Params struct {
 // DefaultParams returns the defaults of the named instance (NamePOS or NamePlain).
 func DefaultParams(name string) Params {
 	return Params{Captions: DefaultCaptions, Vocab: DefaultVocab, Features: DefaultFeatures, MatchVocab: DefaultMatchVocab, Text: models.TextOriginal, POS: name != NamePlain,
-		Config: tscan.DefaultConfig(), CaptionsPerImage: matching.DefaultCaptionsPerImg, BLAS: blas.Default, Device: gpu.KindCPU,
-		CheckpointEvery: DefaultCheckpointEvery, EvalImages: matching.DefaultEvalImages, EvalCaptions: matching.DefaultEvalCaptions,
-		FeatureCacheMB: DefaultFeatureCacheMB}
+		Config: tscan.DefaultConfig(), Retrieval: matching.DefaultRetrieval(), BLAS: blas.Default, Device: gpu.KindCPU,
+		CheckpointEvery: DefaultCheckpointEvery,
+		FeatureCacheMB:  DefaultFeatureCacheMB}
 }
 
 // Validate reports the first bad field for the named instance: a *config.FieldError by its key.
@@ -142,16 +139,13 @@ func (p Params) validate(name string) error {
 		return config.Invalid("text", p.Text, models.TextOriginal+" or "+models.TextCaptioner)
 	case p.MaxSteps < 0:
 		return config.Invalid("max_steps", p.MaxSteps, "≥ 0; 0: no limit")
-	case p.CaptionsPerImage < 1:
-		return config.Invalid("captions_per_image", p.CaptionsPerImage, "≥ 1")
 	case p.CheckpointEvery < 0:
 		return config.Invalid("checkpoint_every", p.CheckpointEvery, "≥ 0; 0: at epoch ends only")
-	case p.EvalImages < 1:
-		return config.Invalid("eval_images", p.EvalImages, "≥ 1")
-	case p.EvalCaptions < 1:
-		return config.Invalid("eval_captions", p.EvalCaptions, "≥ 1")
 	case p.FeatureCacheMB < 0:
 		return config.Invalid("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
+	}
+	if err := p.Retrieval.Validate(); err != nil {
+		return err
 	}
 	if err := p.Device.Validate(); err != nil {
 		return err

@@ -61,8 +61,9 @@ type Params struct {
 	Splits []string `yaml:"splits"`
 	// RetrievalSplit is the split of the R@K evaluation (test).
 	RetrievalSplit string `yaml:"retrieval_split"`
-	// CaptionsPerImage in retrieval (5).
-	CaptionsPerImage int `yaml:"captions_per_image"`
+	// Retrieval sizes the R@K evaluation: captions_per_image (5), eval_images and eval_captions
+	// (the scoring blocks; they bound memory only).
+	matching.Retrieval `yaml:",inline"`
 	// Captions, GroundingRefs and Features are the inputs.
 	Captions      string `yaml:"captions" key:"-"`
 	GroundingRefs string `yaml:"grounding_refs" key:"-"`
@@ -78,16 +79,13 @@ type Params struct {
 	// Device runs the models device-resident: cuda, emulate or cpu; see the scan stage's device.
 	// It does not enter the key.
 	Device gpu.Kind `yaml:"device" key:"-"`
-	// EvalImages and EvalCaptions size the scoring blocks; they bound memory only.
-	EvalImages   int `yaml:"eval_images" key:"-"`
-	EvalCaptions int `yaml:"eval_captions" key:"-"`
 }
 
 // DefaultParams returns the defaults: SCAN and POS-SCAN on val and test, R@K on test.
 func DefaultParams() Params {
 	return Params{Models: []models.Teacher{models.SCAN, models.POSSCAN}, Splits: []string{"val", "test"}, RetrievalSplit: "test",
-		CaptionsPerImage: matching.DefaultCaptionsPerImg, Captions: "@captions/captions", GroundingRefs: "@captions/grounding_refs",
-		Features: "@features", Vocab: "@captions/vocab.json", BLAS: blas.Default, Device: gpu.KindCPU, EvalImages: matching.DefaultEvalImages, EvalCaptions: matching.DefaultEvalCaptions}
+		Retrieval: matching.DefaultRetrieval(), Captions: "@captions/captions", GroundingRefs: "@captions/grounding_refs",
+		Features: "@features", Vocab: "@captions/vocab.json", BLAS: blas.Default, Device: gpu.KindCPU}
 }
 
 // Validate returns the first bad field: a *config.FieldError naming its key.
@@ -121,14 +119,11 @@ func (p Params) validate() error {
 	switch {
 	case p.RetrievalSplit == "":
 		return config.Invalid("retrieval_split", p.RetrievalSplit, "a split name")
-	case p.CaptionsPerImage < 1:
-		return config.Invalid("captions_per_image", p.CaptionsPerImage, "≥ 1")
-	case p.EvalImages < 1:
-		return config.Invalid("eval_images", p.EvalImages, "≥ 1")
-	case p.EvalCaptions < 1:
-		return config.Invalid("eval_captions", p.EvalCaptions, "≥ 1")
 	case p.GroundingReference != "" && p.Vocab == "":
 		return config.Invalid("vocab", p.Vocab, "the captioner's vocabulary (needed with grounding_reference)")
+	}
+	if err := p.Retrieval.Validate(); err != nil {
+		return err
 	}
 	if err := p.Device.Validate(); err != nil {
 		return err

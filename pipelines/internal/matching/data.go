@@ -10,19 +10,40 @@ import (
 	"sync"
 
 	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	tscan "github.com/groundcap/groundcap/training/scan"
 )
 
-// Defaults of a retrieval evaluation: the scan stages' validation and scan-eval's.
-const (
-	// DefaultCaptionsPerImg is the number of captions per image (5, SCAN's).
-	DefaultCaptionsPerImg = 5
-	// DefaultEvalImages and DefaultEvalCaptions size the image × caption blocks of scoring.
-	DefaultEvalImages   = 8
-	DefaultEvalCaptions = 128
-)
+// Retrieval sizes a retrieval evaluation (R@K in both directions): the scan stages' validation
+// and scan-eval's, embedded inline in both stages' params.
+type Retrieval struct {
+	// CaptionsPerImage is the number of captions per image (5, SCAN's).
+	CaptionsPerImage int `yaml:"captions_per_image"`
+	// EvalImages and EvalCaptions size the image × caption blocks of scoring; they bound memory
+	// and do not change results.
+	EvalImages   int `yaml:"eval_images" key:"-"`
+	EvalCaptions int `yaml:"eval_captions" key:"-"`
+}
+
+// DefaultRetrieval returns 5 captions per image scored in blocks of 8 images × 128 captions.
+func DefaultRetrieval() Retrieval {
+	return Retrieval{CaptionsPerImage: 5, EvalImages: 8, EvalCaptions: 128}
+}
+
+// Validate returns a *config.FieldError naming the first bad value by its key.
+func (r Retrieval) Validate() error {
+	switch {
+	case r.CaptionsPerImage < 1:
+		return config.Invalid("captions_per_image", r.CaptionsPerImage, "≥ 1")
+	case r.EvalImages < 1:
+		return config.Invalid("eval_images", r.EvalImages, "≥ 1")
+	case r.EvalCaptions < 1:
+		return config.Invalid("eval_captions", r.EvalCaptions, "≥ 1")
+	}
+	return nil
+}
 
 // FeatureCache reads region features from a store and keeps them in memory up to a byte budget
 // (features read beyond it are not kept). It is safe for concurrent use.
