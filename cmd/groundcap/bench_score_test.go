@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/groundcap/groundcap/internal/peers"
+	"github.com/groundcap/groundcap/internal/treetest"
 )
 
 // BenchmarkScoreProcess measures 'groundcap score' as a whole process (start, streaming JSON
@@ -159,16 +160,6 @@ func writeScoreCorpus(b *testing.B, dir string, nImages, nRefs int, seed uint64)
 		}
 		preds = append(preds, ann{ImageID: id, Caption: sent()})
 	}
-	write := func(name string, v any) string {
-		data, err := json.Marshal(v)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, v any) string { return treetest.WriteJSON(b, dir, name, v) }
 	return write("captions_5k.json", refs), write("results_5k.json", preds)
 }

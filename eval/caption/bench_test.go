@@ -1,12 +1,11 @@
 package caption
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/groundcap/groundcap/internal/treetest"
 )
 
 // BenchmarkScore measures the whole of Score (BLEU-1..4, ROUGE-L, CIDEr-D) on pre-tokenised captions:
@@ -84,17 +83,7 @@ func BenchmarkRead(b *testing.B) {
 		karpathy.Images = append(karpathy.Images, img)
 		results = append(results, ann{ImageID: id, Caption: preds[id]})
 	}
-	write := func(name string, v any) string {
-		data, err := json.Marshal(v)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, v any) string { return treetest.WriteJSON(b, dir, name, v) }
 	cocoPath, resultsPath, karpathyPath := write("coco.json", coco), write("results.json", results), write("karpathy.json", karpathy)
 	b.Run("coco+results", func(b *testing.B) {
 		b.ReportAllocs()

@@ -1,9 +1,11 @@
 // Package treetest reads and compares directory trees in tests (byte-identical reruns, resume
-// after a crash, determinism across worker counts).
+// after a crash, determinism across worker counts) and writes the JSON inputs of tests and
+// benchmarks.
 package treetest
 
 import (
 	"bytes"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -48,4 +50,18 @@ func Equal(t testing.TB, a, b map[string][]byte) {
 			t.Errorf("%s differs", k)
 		}
 	}
+}
+
+// WriteJSON writes v as JSON to dir/name and returns the file's path; it fails t on an error.
+func WriteJSON(t testing.TB, dir, name string, v any) string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
