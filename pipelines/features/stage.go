@@ -96,9 +96,8 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 			return err
 		}
 	}
-	enc, dt := p.Encoding, p.DType
 	cfg := Config{
-		Sources: sources, Out: r.Out, Layout: layout, Encoding: enc, DType: dt, Dim: dim,
+		Sources: sources, Out: r.Out, Layout: layout, Encoding: p.Encoding, DType: p.DType, Dim: dim,
 		NumShards: p.NumShards, RowsPerGroup: p.RowsPerGroup, MinBoxes: p.MinBoxes, MaxBoxes: p.MaxBoxes,
 		RangeSize: p.ByteRangeSize, Workers: p.Workers,
 	}
@@ -106,7 +105,7 @@ func run(ctx context.Context, r *engine.Run, p Params) error {
 	for _, s := range sources {
 		bytesIn += s.Size
 	}
-	r.Logf("%d sources (%d bytes of TSV) -> %d shards, encoding %s, dtype %s", len(sources), bytesIn, p.NumShards, enc, dt)
+	r.Logf("%d sources (%d bytes of TSV) -> %d shards, encoding %s, dtype %s", len(sources), bytesIn, p.NumShards, p.Encoding, p.DType)
 	return materialise(ctx, r, cfg, p.MaxRejectFraction, known, knownFrom)
 }
 
