@@ -78,7 +78,7 @@ func GroundingReferences(rows []captionstable.Row, refs []captionstable.Groundin
 			continue
 		}
 		annotated[g.ImageID] = true
-		if g.Class == "" || g.NotVisual || g.NoBox || len(g.Boxes) == 0 {
+		if !g.Scored() {
 			continue
 		}
 		k := capKey{g.ImageID, g.CaptionIdx}
@@ -102,26 +102,10 @@ func GroundingReferences(rows []captionstable.Row, refs []captionstable.Groundin
 		sort.Slice(rs, func(i, j int) bool { return rs[i].CaptionIdx < rs[j].CaptionIdx })
 		im := grounding.ImageRef{ImageID: id}
 		for _, r := range rs {
-			c := grounding.Caption{Tokens: r.Tokens}
-			seen := map[int]bool{}
 			ws := words[capKey{id, r.CaptionIdx}]
 			sort.Slice(ws, func(i, j int) bool { return ws[i].PhraseIdx < ws[j].PhraseIdx })
-			for _, g := range ws {
-				idx := int(g.HeadIndex)
-				if idx >= len(r.Tokens) {
-					truncated++
-					continue
-				}
-				if seen[idx] {
-					continue
-				}
-				seen[idx] = true
-				w := grounding.Word{Class: g.Class, Index: idx}
-				for _, b := range g.Boxes {
-					w.Boxes = append(w.Boxes, grounding.Box{float64(b.X1), float64(b.Y1), float64(b.X2), float64(b.Y2)})
-				}
-				c.Words = append(c.Words, w)
-			}
+			c, n := captionstable.GroundingCaption(&r, ws)
+			truncated += n
 			im.Captions = append(im.Captions, c)
 		}
 		out.Images = append(out.Images, im)

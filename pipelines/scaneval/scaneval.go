@@ -323,7 +323,7 @@ func references(rows []captionstable.Row, refs []captionstable.GroundingRef, spl
 	}
 	words := map[capKey][]captionstable.GroundingRef{}
 	for _, g := range refs {
-		if g.Class == "" || g.NotVisual || g.NoBox || len(g.Boxes) == 0 {
+		if !g.Scored() {
 			continue
 		}
 		k := capKey{g.ImageID, g.CaptionIdx}
@@ -343,26 +343,12 @@ func references(rows []captionstable.Row, refs []captionstable.GroundingRef, spl
 		im := refImage{id: id, ref: grounding.ImageRef{ImageID: id}}
 		for _, r := range rs {
 			im.sents = append(im.sents, sentence{imageID: r.ImageID, caption: int(r.CaptionIdx), ids: r.Labels, nouns: r.NounMask})
-			c := grounding.Caption{Tokens: r.Tokens}
-			seen := map[int]bool{}
-			for _, g := range words[capKey{id, r.CaptionIdx}] {
-				idx := int(g.HeadIndex)
-				if idx >= len(r.Tokens) {
-					info.Truncated++
-					continue
-				}
-				if seen[idx] {
-					continue
-				}
-				seen[idx] = true
-				w := grounding.Word{Class: g.Class, Index: idx}
-				for _, b := range g.Boxes {
-					w.Boxes = append(w.Boxes, grounding.Box{float64(b.X1), float64(b.Y1), float64(b.X2), float64(b.Y2)})
-				}
-				c.Words = append(c.Words, w)
-				classes[g.Class] = true
-				info.Words++
+			c, n := captionstable.GroundingCaption(&r, words[capKey{id, r.CaptionIdx}])
+			info.Truncated += n
+			for _, w := range c.Words {
+				classes[w.Class] = true
 			}
+			info.Words += len(c.Words)
 			im.ref.Captions = append(im.ref.Captions, c)
 		}
 		info.Images++

@@ -7,6 +7,8 @@ package captionstable
 import (
 	"cmp"
 	"strings"
+
+	"github.com/groundcap/groundcap/eval/grounding"
 )
 
 // Output names under the stage's output directory.
@@ -97,6 +99,38 @@ type GroundingRef struct {
 	Boxes     []Box `parquet:"boxes,list" json:"boxes"` // every box of the chain, 0-based pixels
 	Width     int32 `parquet:"width" json:"width"`      // image size from the XML
 	Height    int32 `parquet:"height" json:"height"`
+}
+
+// Scored reports whether the phrase is scored in grounding: a visual phrase with a grounding
+// class and boxes.
+func (g *GroundingRef) Scored() bool {
+	return g.Class != "" && !g.NotVisual && !g.NoBox && len(g.Boxes) > 0
+}
+
+// GroundingCaption returns a captions row as eval/grounding scores it against its scored
+// grounding_refs rows refs (in phrase order): each phrase's head word at its token index, with
+// every box of its chain. A second phrase with the same head index is left out; one whose head
+// word lies past the row's tokens (cut at max_length) is left out and counted in truncated.
+func GroundingCaption(r *Row, refs []GroundingRef) (c grounding.Caption, truncated int) {
+	c.Tokens = r.Tokens
+	seen := map[int]bool{}
+	for _, g := range refs {
+		idx := int(g.HeadIndex)
+		if idx >= len(r.Tokens) {
+			truncated++
+			continue
+		}
+		if seen[idx] {
+			continue
+		}
+		seen[idx] = true
+		w := grounding.Word{Class: g.Class, Index: idx}
+		for _, b := range g.Boxes {
+			w.Boxes = append(w.Boxes, grounding.Box{float64(b.X1), float64(b.Y1), float64(b.X2), float64(b.Y2)})
+		}
+		c.Words = append(c.Words, w)
+	}
+	return c, truncated
 }
 
 // Compare orders rows by image id, caption index, phrase index.
