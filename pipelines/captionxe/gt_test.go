@@ -115,10 +115,29 @@ func TestGTAlphaInTheKL(t *testing.T) {
 		return b
 	}
 	bGT, bScan, bNone := batch(gt), batch(pre), batch(none)
+	// The batch's captions in order, and the head word of every annotated phrase by caption and
+	// token index: a supervised position must hold its phrase's head word.
+	var rows []*captionstable.Row
+	for _, i := range idx {
+		rows = append(rows, split.Rows[i]...)
+	}
+	type at struct {
+		image     int64
+		caption   int32
+		headIndex int32
+	}
+	heads := map[at]string{}
+	for _, r := range refs {
+		heads[at{r.ImageID, r.CaptionIdx, r.HeadIndex}] = r.HeadWord
+	}
 	words := 0
 	for c, pos := range bGT.NounPos {
 		k := bGT.NumBoxes[bGT.ImageOf[c]]
 		for j := range pos {
+			r := rows[c]
+			if h, ok := heads[at{r.ImageID, r.CaptionIdx, int32(pos[j])}]; !ok || r.Tokens[pos[j]] != h {
+				t.Errorf("caption %d (image %d caption %d) position %d: token %q, annotated head word %q (%v)", c, r.ImageID, r.CaptionIdx, pos[j], r.Tokens[pos[j]], h, ok)
+			}
 			row := bGT.Alpha[c][j*k : (j+1)*k]
 			ones := 0
 			for _, v := range row {
