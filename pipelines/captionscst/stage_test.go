@@ -16,7 +16,6 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/captionscst"
 	"github.com/groundcap/groundcap/pipelines/captionxe"
@@ -267,11 +266,7 @@ func TestMatcherNounMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	capDir := testworld.Dir(root, ms["captions"])
-	in, err := captioning.OpenInputs(ctx, filepath.Join(capDir, captionstable.CaptionsTable), filepath.Join(capDir, captionstable.VocabFile), testworld.Dir(root, ms["features"]), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := testworld.CaptionerInputs(t, root, ms, 64)
 	defer in.Close()
 	split, err := captioning.SelectSplit(in.Rows, []string{"train"}, 0)
 	if err != nil {

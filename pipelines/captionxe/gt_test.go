@@ -76,13 +76,9 @@ func TestGTAlphaInTheKL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	capDir := testworld.Dir(root, ms["captions"])
-	in, err := captioning.OpenInputs(ctx, filepath.Join(capDir, captionstable.CaptionsTable), filepath.Join(capDir, captionstable.VocabFile), testworld.Dir(root, ms["features"]), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := testworld.CaptionerInputs(t, root, ms, 64)
 	defer in.Close()
-	refs, err := captionstable.ReadGroundingRefs(ctx, filepath.Join(capDir, captionstable.GroundingTable))
+	refs, err := captionstable.ReadGroundingRefs(ctx, filepath.Join(testworld.Dir(root, ms["captions"]), captionstable.GroundingTable))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,10 +113,16 @@ func ReadFiles(t testing.TB, root string, m *engine.Manifest, names ...string) m
 // stage reads them (close the result).
 func CaptionerData(t testing.TB, root, data string) *captioning.Inputs {
 	t.Helper()
-	ms := Make(t, root, data)
+	return CaptionerInputs(t, root, Make(t, root, data), 4096)
+}
+
+// CaptionerInputs opens the captions and features outputs among made stages' manifests as a
+// captioner stage reads them, with a feature cache of cache records (close the result).
+func CaptionerInputs(t testing.TB, root string, ms map[string]*engine.Manifest, cache int) *captioning.Inputs {
+	t.Helper()
 	capDir := Dir(root, ms["captions"])
 	in, err := captioning.OpenInputs(context.Background(), filepath.Join(capDir, captionstable.CaptionsTable), filepath.Join(capDir, captionstable.VocabFile),
-		Dir(root, ms["features"]), 4096)
+		Dir(root, ms["features"]), cache)
 	if err != nil {
 		t.Fatal(err)
 	}
