@@ -137,13 +137,13 @@ func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data
 }
 
 // Train runs the self-critical trainer.
-func (t *trainer) Train(ctx context.Context, m *updown.Model, d *captioning.Data, dir string, progress func(updown.Progress), meta map[string]string) (*updown.History, error) {
+func (t *trainer) Train(ctx context.Context, m *updown.Model, d *captioning.Data, h updown.Harness) (*updown.History, error) {
 	rw := updown.Rewarder{Scorer: d.Scorer}
 	if t.matcher != nil {
 		rw.Match = t.matcher.Func()
 	}
 	tr := &updown.SCSTTrainer{Model: m, Config: t.p.SCSTConfig, Source: d.TrainSrc, Rewarder: rw, Init: t.start,
-		InitBest: t.initBest, InitBestScore: t.initBestCIDEr, Dir: dir, Progress: progress, Validate: d.Validate, Meta: meta}
+		InitBest: t.initBest, InitBestScore: t.initBestCIDEr, Harness: h}
 	hist, err := tr.Run(ctx)
 	if t.matcher != nil && t.matcher.Err() != nil {
 		return nil, t.matcher.Err()

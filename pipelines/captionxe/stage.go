@@ -151,8 +151,8 @@ func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data
 }
 
 // Train runs the cross-entropy trainer.
-func (t *trainer) Train(ctx context.Context, m *updown.Model, d *captioning.Data, dir string, progress func(updown.Progress), meta map[string]string) (*updown.History, error) {
-	tr := &updown.XETrainer{Model: m, Config: t.p.XEConfig, Source: d.TrainSrc, Dir: dir, Progress: progress, Validate: d.Validate, Meta: meta}
+func (t *trainer) Train(ctx context.Context, m *updown.Model, d *captioning.Data, h updown.Harness) (*updown.History, error) {
+	tr := &updown.XETrainer{Model: m, Config: t.p.XEConfig, Source: d.TrainSrc, Harness: h}
 	return tr.Run(ctx)
 }
 

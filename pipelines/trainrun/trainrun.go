@@ -185,30 +185,35 @@ func (t *Run) Step(s Step) {
 		t.last = now
 		t.Logf("%s", s.line())
 	}
-	if err := t.logStep(s); err != nil {
-		t.cancel(err)
-	}
-	for _, o := range t.observers {
-		if o.Step != nil {
-			if err := o.Step(t, s); err != nil {
-				t.cancel(err)
-			}
+	t.notify(t.logStep(s), func(o Observer) error {
+		if o.Step == nil {
+			return nil
 		}
-	}
+		return o.Step(t, s)
+	})
 }
 
 // Validated reports a validation: a log line, and the validation to the observers; an
 // observer's error stops training.
 func (t *Run) Validated(v Validation) {
 	t.Logf("%s", v.line())
-	if err := t.logValidation(v); err != nil {
-		t.cancel(err)
+	t.notify(t.logValidation(v), func(o Observer) error {
+		if o.Validation == nil {
+			return nil
+		}
+		return o.Validation(t, v)
+	})
+}
+
+// notify passes an event to every observer (call); the error of the event's log write (logErr)
+// or of an observer stops training, the first one being the cause.
+func (t *Run) notify(logErr error, call func(Observer) error) {
+	if logErr != nil {
+		t.cancel(logErr)
 	}
 	for _, o := range t.observers {
-		if o.Validation != nil {
-			if err := o.Validation(t, v); err != nil {
-				t.cancel(err)
-			}
+		if err := call(o); err != nil {
+			t.cancel(err)
 		}
 	}
 }

@@ -26,9 +26,9 @@ func TestSCSTCarriesXEBest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xe := &XETrainer{Model: m, Source: w.source(0, len(w.images)), Dir: xeDir,
-		Config:   xeConfig(func(c *XEConfig) { c.BatchImages, c.Epochs, c.LR, c.Seed = 3, 3, 5e-3, 9 }),
-		Validate: func(_ *Model, e int) (float64, error) { return xeScores[e-1], nil }}
+	xe := &XETrainer{Model: m, Source: w.source(0, len(w.images)),
+		Config:  xeConfig(func(c *XEConfig) { c.BatchImages, c.Epochs, c.LR, c.Seed = 3, 3, 5e-3, 9 }),
+		Harness: Harness{Dir: xeDir, Validate: func(_ *Model, e int) (float64, error) { return xeScores[e-1], nil }}}
 	xh, err := xe.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -55,17 +55,17 @@ func TestSCSTCarriesXEBest(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		tr := &SCSTTrainer{Model: m, Init: init, InitBest: xeBest, InitBestScore: xh.Best, Source: w.source(0, 8), Dir: dir,
+		tr := &SCSTTrainer{Model: m, Init: init, InitBest: xeBest, InitBestScore: xh.Best, Source: w.source(0, 8),
 			Rewarder: Rewarder{Scorer: sc},
 			Config: scstConfig(func(c *SCSTConfig) {
 				c.BatchImages, c.Epochs, c.LR, c.Samples, c.CheckpointEvery, c.Seed = 3, 2, 1e-3, 2, 1, 3
 			}),
-			Validate: func(_ *Model, e int) (float64, error) { return scores[e-1], nil },
-			Progress: func(p Progress) {
-				if p.Step == killAt {
-					cancel()
-				}
-			}}
+			Harness: Harness{Dir: dir, Validate: func(_ *Model, e int) (float64, error) { return scores[e-1], nil },
+				Progress: func(p Progress) {
+					if p.Step == killAt {
+						cancel()
+					}
+				}}}
 		h, err := tr.Run(ctx)
 		return m, h, err
 	}

@@ -22,17 +22,17 @@ func runXE(t *testing.T, w *toyWorld, dir string, killAt int64) (*Model, *Histor
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tr := &XETrainer{Model: m, Source: w.source(0, len(w.images)), Dir: dir,
+	tr := &XETrainer{Model: m, Source: w.source(0, len(w.images)),
 		// Dropout (default 0.5), distillation and scheduled sampling all draw
 		// from the checkpointed RNG.
 		Config: xeConfig(func(c *XEConfig) {
 			c.BatchImages, c.Epochs, c.LR, c.KLWeight, c.SSEvery, c.SSIncrease, c.CheckpointEvery, c.Seed = 3, 3, 5e-3, 0.5, 1, 0.2, 2, 9
 		}),
-		Progress: func(p Progress) {
+		Harness: Harness{Dir: dir, Progress: func(p Progress) {
 			if p.Step == killAt {
 				cancel()
 			}
-		},
+		}},
 	}
 	h, err := tr.Run(ctx)
 	return m, h, err
@@ -99,15 +99,15 @@ func TestSCSTResumeIdentity(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		tr := &SCSTTrainer{Model: m, Init: init, Source: w.source(0, 8), Dir: dir, Rewarder: Rewarder{Scorer: sc},
+		tr := &SCSTTrainer{Model: m, Init: init, Source: w.source(0, 8), Rewarder: Rewarder{Scorer: sc},
 			Config: scstConfig(func(c *SCSTConfig) {
 				c.BatchImages, c.Epochs, c.LR, c.Samples, c.CheckpointEvery, c.Seed = 3, 2, 1e-3, 2, 1, 3
 			}),
-			Progress: func(p Progress) {
+			Harness: Harness{Dir: dir, Progress: func(p Progress) {
 				if p.Step == killAt {
 					cancel()
 				}
-			}}
+			}}}
 		_, err = tr.Run(ctx)
 		return m, err
 	}
@@ -130,7 +130,7 @@ func TestSCSTResumeIdentity(t *testing.T) {
 	}
 	// A directory written with another configuration is refused.
 	m, _, _ := LoadModel(filepath.Join(xeDir, LastCheckpoint))
-	tr := &SCSTTrainer{Model: m, Source: w.source(0, 8), Dir: dir, Rewarder: Rewarder{Scorer: sc}, Config: scstConfig(func(c *SCSTConfig) { c.BatchImages = 4 })}
+	tr := &SCSTTrainer{Model: m, Source: w.source(0, 8), Harness: Harness{Dir: dir}, Rewarder: Rewarder{Scorer: sc}, Config: scstConfig(func(c *SCSTConfig) { c.BatchImages = 4 })}
 	if _, err := tr.Run(context.Background()); err == nil {
 		t.Fatal("resuming with another configuration was accepted")
 	}

@@ -62,9 +62,9 @@ func TestSCSTImprovesReward(t *testing.T) {
 	f0 := fracNear(m)
 	var last Progress
 	tr := &SCSTTrainer{Model: m, Config: scstConfig(func(c *SCSTConfig) { c.BatchImages, c.Epochs, c.LR, c.Seed = 16, 3, 5e-4, 1 }), Source: src,
-		Rewarder: Rewarder{Scorer: sc, Match: near}, Dir: t.TempDir(),
-		Progress: func(p Progress) { last = p },
-		Validate: func(m *Model, _ int) (float64, error) { return GreedyCIDEr(m, src, sc, 16) },
+		Rewarder: Rewarder{Scorer: sc, Match: near},
+		Harness: Harness{Dir: t.TempDir(), Progress: func(p Progress) { last = p },
+			Validate: func(m *Model, _ int) (float64, error) { return GreedyCIDEr(m, src, sc, 16) }},
 	}
 	h, err := tr.Run(context.Background())
 	if err != nil {

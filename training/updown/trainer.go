@@ -272,15 +272,9 @@ func compactJSON(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// XETrainer runs cross-entropy training with attention distillation.
-type XETrainer struct {
-	// Model is trained in place.
-	Model *Model
-	// Config is the training configuration; it must be valid (XEConfig.Validate).
-	Config XEConfig
-	// Source supplies the training images and captions (with NounPos and
-	// Alpha when Config.KLWeight > 0).
-	Source Source
+// Harness is what both trainers share besides their configuration: where they keep their
+// checkpoints and whom they tell about progress and validation.
+type Harness struct {
 	// Dir holds LastCheckpoint (resumed from when present) and BestCheckpoint.
 	Dir string
 	// Progress, when set, is called after every step.
@@ -292,26 +286,48 @@ type XETrainer struct {
 	Meta map[string]string
 }
 
+// newLoop returns the loop of a trainer of stage over m with its schedule and run settings;
+// rc is stored in every checkpoint and must equal a resumed checkpoint's.
+func newLoop(stage string, m *Model, src Source, h Harness, sched Schedule, run RunConfig, rc runConfig) (*loop, error) {
+	opt, err := NewOptimizer(m, sched.GradClip)
+	if err != nil {
+		return nil, err
+	}
+	cj, err := json.Marshal(rc)
+	if err != nil {
+		return nil, fmt.Errorf("updown: encoding config: %w", err)
+	}
+	return &loop{stage: stage, m: m, opt: opt, src: src, dir: h.Dir, cfgJSON: cj, meta: h.Meta,
+		seed: run.Seed, epochs: sched.Epochs, batchImg: sched.BatchImages, every: run.CheckpointEvery,
+		progress: h.Progress, validate: h.Validate}, nil
+}
+
+// XETrainer runs cross-entropy training with attention distillation.
+type XETrainer struct {
+	// Model is trained in place.
+	Model *Model
+	// Config is the training configuration; it must be valid (XEConfig.Validate).
+	Config XEConfig
+	// Source supplies the training images and captions (with NounPos and
+	// Alpha when Config.KLWeight > 0).
+	Source Source
+	Harness
+}
+
 // Run trains until Config.Epochs are done, resuming from Dir/LastCheckpoint
 // if it exists (its configuration must equal this one). It returns the
 // training history; a cancelled ctx stops it before the next step with
 // ctx's error (the last saved checkpoint is the resume point).
 func (t *XETrainer) Run(ctx context.Context) (*History, error) {
 	c := t.Config
-	opt, err := NewOptimizer(t.Model, c.GradClip)
+	l, err := newLoop(StageXE, t.Model, t.Source, t.Harness, c.Schedule, c.RunConfig,
+		runConfig{Stage: StageXE, Model: t.Model.cfg, XE: &c})
 	if err != nil {
 		return nil, err
 	}
-	cj, err := json.Marshal(runConfig{Stage: StageXE, Model: t.Model.cfg, XE: &c})
-	if err != nil {
-		return nil, fmt.Errorf("updown: encoding config: %w", err)
-	}
-	l := &loop{stage: StageXE, m: t.Model, opt: opt, src: t.Source, dir: t.Dir, cfgJSON: cj, meta: t.Meta,
-		seed: c.Seed, epochs: c.Epochs, batchImg: c.BatchImages, every: c.CheckpointEvery,
-		progress: t.Progress, validate: t.Validate}
 	l.step = func(b *Batch, epoch int, r *rand.Rand, p *Progress) (float64, int, error) {
 		p.LR, p.SSProb = c.LRAt(epoch), c.SSProbAt(epoch)
-		st, err := t.Model.XEStep(b, p.LR, c.KLWeight, p.SSProb, r, opt)
+		st, err := t.Model.XEStep(b, p.LR, c.KLWeight, p.SSProb, r, l.opt)
 		p.XE, p.KL, p.GradNorm = st.XE, st.KL, st.GradNorm
 		return st.Loss, st.Captions, err
 	}
@@ -340,32 +356,23 @@ type SCSTTrainer struct {
 	// an epoch replaces it only with a higher score.
 	InitBest      *checkpoint.Checkpoint
 	InitBestScore float64
-	// Dir, Progress, Validate and Meta as in XETrainer.
-	Dir      string
-	Progress func(Progress)
-	Validate ValidateFunc
-	Meta     map[string]string
+	Harness
 }
 
 // Run trains until Config.Epochs are done, resuming as XETrainer.Run does.
 func (t *SCSTTrainer) Run(ctx context.Context) (*History, error) {
 	c := t.Config
-	opt, err := NewOptimizer(t.Model, c.GradClip)
+	l, err := newLoop(StageSCST, t.Model, t.Source, t.Harness, c.Schedule, c.RunConfig,
+		runConfig{Stage: StageSCST, Model: t.Model.cfg, SCST: &c})
 	if err != nil {
 		return nil, err
 	}
-	cj, err := json.Marshal(runConfig{Stage: StageSCST, Model: t.Model.cfg, SCST: &c})
-	if err != nil {
-		return nil, fmt.Errorf("updown: encoding config: %w", err)
-	}
+	l.init, l.initBest, l.initBestScore = t.Init, t.InitBest, t.InitBestScore
 	rw := t.Rewarder
 	rw.WCider, rw.WMatch = c.WCider, c.WMatch
-	l := &loop{stage: StageSCST, m: t.Model, opt: opt, src: t.Source, dir: t.Dir, cfgJSON: cj, meta: t.Meta,
-		seed: c.Seed, epochs: c.Epochs, batchImg: c.BatchImages, every: c.CheckpointEvery,
-		progress: t.Progress, validate: t.Validate, init: t.Init, initBest: t.InitBest, initBestScore: t.InitBestScore}
 	l.step = func(b *Batch, epoch int, r *rand.Rand, p *Progress) (float64, int, error) {
 		p.LR = c.LRAt(epoch)
-		st, err := t.Model.SCSTStep(b, p.LR, c.Samples, c.MaxLen, &rw, r, opt)
+		st, err := t.Model.SCSTStep(b, p.LR, c.Samples, c.MaxLen, &rw, r, l.opt)
 		p.Reward, p.GreedyCIDEr, p.GradNorm = st.SampleReward, st.GreedyCIDEr, st.GradNorm
 		return st.Loss, st.Images, err
 	}

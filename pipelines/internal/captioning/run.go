@@ -93,9 +93,10 @@ type Trainer interface {
 	// Prepare returns the model to train (new, or loaded from the start checkpoint) and a
 	// phrase for the log saying what it trains.
 	Prepare(ctx context.Context, r *engine.Run, d *Data) (*updown.Model, string, error)
-	// Train trains m from the state in dir (resuming when dir holds one), calling progress after
-	// every step and d.Validate after every epoch, with meta stored in every checkpoint.
-	Train(ctx context.Context, m *updown.Model, d *Data, dir string, progress func(updown.Progress), meta map[string]string) (*updown.History, error)
+	// Train trains m on d from the state in h.Dir (resuming when it holds one), calling
+	// h.Progress after every step and h.Validate (d.Validate) after every epoch, with h.Meta
+	// stored in every checkpoint.
+	Train(ctx context.Context, m *updown.Model, d *Data, h updown.Harness) (*updown.History, error)
 	// Summary returns metrics.json and the manifest's summary (its key and value) of a
 	// finished training.
 	Summary(m *updown.Model, d *Data, res Result) (metrics any, infoKey string, info map[string]any)
@@ -169,10 +170,10 @@ func Run(ctx context.Context, r *engine.Run, job Job) error {
 	meta := job.meta()
 	meta["stage"], meta["key"] = r.Stage.Name, r.Key
 	maps.Copy(meta, job.Meta)
-	hist, err := job.Trainer.Train(tctx, model, d, t.Dir, func(pr updown.Progress) {
+	hist, err := job.Trainer.Train(tctx, model, d, updown.Harness{Dir: t.Dir, Progress: func(pr updown.Progress) {
 		lastStep = pr.Step
 		t.Step(step(pr))
-	}, meta)
+	}, Validate: d.Validate, Meta: meta})
 	if err := t.Err(err); err != nil {
 		return err
 	}
