@@ -25,10 +25,7 @@ type Metrics struct {
 	Matcher models.Teacher    `json:"matcher"`
 	Model   updown.Config     `json:"model"`
 	SCST    updown.SCSTConfig `json:"scst"`
-	// Data sizes.
-	TrainImages   int `json:"train_images"`
-	TrainCaptions int `json:"train_captions"`
-	ValImages     int `json:"val_images"`
+	captioning.Sizes
 	// Selection is the val score of StartValCIDEr, InitBestValCIDEr, ValCIDEr and BestValCIDEr.
 	Selection captioning.Selection `json:"selection"`
 	// StartValCIDEr is the val score of the starting (XE) model.
@@ -37,13 +34,9 @@ type Metrics struct {
 	// empty when not carried).
 	InitBest         string  `json:"init_best,omitempty"`
 	InitBestValCIDEr float64 `json:"init_best_val_cider,omitempty"`
-	// Steps, ValCIDEr, BestEpoch, BestValCIDEr and LastEpochLoss as in caption-xe; BestEpoch 0:
-	// no SCST epoch beat the carried score, and best.ckpt is InitBest's model.
-	Steps         int64     `json:"steps"`
-	ValCIDEr      []float64 `json:"val_cider"`
-	BestEpoch     int       `json:"best_epoch"`
-	BestValCIDEr  float64   `json:"best_val_cider"`
-	LastEpochLoss float64   `json:"last_epoch_loss"`
+	// Outcome as in caption-xe; BestEpoch 0: no SCST epoch beat the carried score, and best.ckpt
+	// is InitBest's model.
+	captioning.Outcome
 	// Best says where best.ckpt comes from: "scst epoch N", or InitBest.
 	Best string `json:"best"`
 }
@@ -155,9 +148,8 @@ func (t *trainer) Train(ctx context.Context, m *updown.Model, d *captioning.Data
 func (t *trainer) Summary(m *updown.Model, d *captioning.Data, res captioning.Result) (any, string, map[string]any) {
 	p, h := t.p, res.Hist
 	met := Metrics{Stage: t.name, Init: p.Init, Matcher: p.Matcher, Model: m.Config(), SCST: p.SCSTConfig,
-		TrainImages: len(d.Train.Images), TrainCaptions: d.Train.NumCaptions(), ValImages: len(d.Val.Images), Selection: p.Selection,
-		StartValCIDEr: t.startCIDEr, Steps: res.Steps, ValCIDEr: h.ValCIDEr, BestEpoch: h.BestEpoch, BestValCIDEr: h.Best,
-		LastEpochLoss: res.LastEpochLoss, Best: fmt.Sprintf("scst epoch %d", h.BestEpoch)}
+		Sizes: d.Sizes(), Selection: p.Selection, StartValCIDEr: t.startCIDEr, Outcome: res.Outcome(),
+		Best: fmt.Sprintf("scst epoch %d", h.BestEpoch)}
 	if p.CarryBest {
 		met.InitBest, met.InitBestValCIDEr = p.InitBest, t.initBestCIDEr
 		if h.BestEpoch == 0 {

@@ -39,22 +39,12 @@ type Metrics struct {
 	Model       updown.Config       `json:"model"`
 	XE          updown.XEConfig     `json:"xe"`
 	Params      int                 `json:"params"`
-	// Data sizes.
-	TrainImages   int `json:"train_images"`
-	TrainCaptions int `json:"train_captions"`
-	ValImages     int `json:"val_images"`
-	ValCaptions   int `json:"val_captions"`
+	captioning.Sizes
+	ValCaptions int `json:"val_captions"`
 	// Selection is the val score of ValCIDEr (captioning.Selection: coco-caption's CIDEr-D by
 	// default).
 	Selection captioning.Selection `json:"selection"`
-	// Steps done; ValCIDEr the val score of the greedy captions after each epoch; BestEpoch
-	// (1-based) the epoch of best.ckpt.
-	Steps        int64     `json:"steps"`
-	ValCIDEr     []float64 `json:"val_cider"`
-	BestEpoch    int       `json:"best_epoch"`
-	BestValCIDEr float64   `json:"best_val_cider"`
-	// LastEpochLoss is the mean training loss of the last epoch's steps.
-	LastEpochLoss float64 `json:"last_epoch_loss"`
+	captioning.Outcome
 }
 
 // Stage returns the stage instance called name (one of models.XECaptioners).
@@ -158,11 +148,9 @@ func (t *trainer) Train(ctx context.Context, m *updown.Model, d *captioning.Data
 
 // Summary returns metrics.json and the manifest's summary.
 func (t *trainer) Summary(m *updown.Model, d *captioning.Data, res captioning.Result) (any, string, map[string]any) {
-	p, h := t.p, res.Hist
+	p := t.p
 	met := Metrics{Stage: t.name, Teacher: p.Teacher, Alpha: p.Alpha, GTAttention: p.GTAttention, KLWeight: p.XEConfig.KLWeight, Model: m.Config(), XE: p.XEConfig,
-		Params: m.NumParams(), TrainImages: len(d.Train.Images), TrainCaptions: d.Train.NumCaptions(), ValImages: len(d.Val.Images),
-		ValCaptions: d.Val.NumCaptions(), Selection: p.Selection, Steps: res.Steps, ValCIDEr: h.ValCIDEr, BestEpoch: h.BestEpoch, BestValCIDEr: h.Best,
-		LastEpochLoss: res.LastEpochLoss}
+		Params: m.NumParams(), Sizes: d.Sizes(), ValCaptions: d.Val.NumCaptions(), Selection: p.Selection, Outcome: res.Outcome()}
 	return met, "caption_xe", map[string]any{"teacher": string(p.Teacher), "kl_weight": p.XEConfig.KLWeight, "steps": met.Steps,
 		"best_epoch": met.BestEpoch, "best_val_cider": met.BestValCIDEr}
 }

@@ -87,6 +87,36 @@ type Result struct {
 	LastEpochLoss float64
 }
 
+// Sizes is the data a captioner trained on, as both captioners' metrics.json give it.
+type Sizes struct {
+	TrainImages   int `json:"train_images"`
+	TrainCaptions int `json:"train_captions"`
+	ValImages     int `json:"val_images"`
+}
+
+// Sizes returns the sizes of d's training and validation data.
+func (d *Data) Sizes() Sizes {
+	return Sizes{TrainImages: len(d.Train.Images), TrainCaptions: d.Train.NumCaptions(), ValImages: len(d.Val.Images)}
+}
+
+// Outcome is how a captioner's training went, as both captioners' metrics.json give it.
+type Outcome struct {
+	// Steps done; ValCIDEr the val score (the stage's selection) of the greedy captions after
+	// each epoch; BestEpoch the epoch of best.ckpt (1-based) and BestValCIDEr its score.
+	Steps        int64     `json:"steps"`
+	ValCIDEr     []float64 `json:"val_cider"`
+	BestEpoch    int       `json:"best_epoch"`
+	BestValCIDEr float64   `json:"best_val_cider"`
+	// LastEpochLoss is the mean training loss of the last epoch's steps.
+	LastEpochLoss float64 `json:"last_epoch_loss"`
+}
+
+// Outcome returns the outcome of a finished training.
+func (r Result) Outcome() Outcome {
+	return Outcome{Steps: r.Steps, ValCIDEr: r.Hist.ValCIDEr, BestEpoch: r.Hist.BestEpoch, BestValCIDEr: r.Hist.Best,
+		LastEpochLoss: r.LastEpochLoss}
+}
+
 // Trainer is the part of a captioner stage that differs between cross-entropy and self-critical
 // training.
 type Trainer interface {
