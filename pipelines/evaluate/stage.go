@@ -112,8 +112,9 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 		Description: fmt.Sprintf("decode the %s splits with %s (beam %d), caption and grounding metrics, attention pictures (Beam)", strings.Join(p.Splits, " and "), p.Model, p.BeamSize),
 		Version:     "1",
 		// 2: per_image.json. 3: every split of splits (test and val) evaluated: its files
-		// under <split>/, metrics.json and per_image.json by split.
-		SchemaVersion: "3",
+		// under <split>/, metrics.json and per_image.json by split. 4: trained_by (the stage
+		// that trained the model's weights).
+		SchemaVersion: "4",
 		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run:           func(ctx context.Context, r *engine.Run) error { return run(ctx, r, name, p) },
@@ -149,7 +150,15 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	if err != nil {
 		return err
 	}
+	_, ck, err := captioning.LoadModel(ctx, cfg.Model)
+	if err != nil {
+		return err
+	}
+	trainedBy := ck.Meta[captioning.MetaStage]
 	met := &evalresults.Metrics{Stage: name, Captioner: evalresults.CaptionerOf(name), Model: p.Model, BeamSize: p.BeamSize, Splits: p.Splits, Scores: map[string]*evalresults.SplitMetrics{}}
+	if trainedBy != "" && trainedBy != met.Captioner {
+		r.Logf("%s is %s's model: %s kept the model it started from", p.Model, trainedBy, met.Captioner)
+	}
 	per := &evalresults.PerImages{Splits: map[string]*evalresults.PerImage{}}
 	decodes := map[string][]Decode{}
 	info := map[string]any{}
@@ -158,7 +167,7 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 		if err != nil {
 			return err
 		}
-		sm.Stage, sm.Captioner = name, met.Captioner
+		sm.Stage, sm.Captioner, sm.TrainedBy = name, met.Captioner, trainedBy
 		met.Scores[split], per.Splits[split], decodes[split] = sm, pi, ds
 		si := map[string]any{"images": sm.Images, "bleu4": sm.Caption.Bleu4, "cider": sm.Caption.CIDEr}
 		line := fmt.Sprintf("%s: %d images: B@1 %.1f B@4 %.1f ROUGE-L %.1f CIDEr-D %.1f", split, sm.Images, 100*sm.Caption.Bleu1, 100*sm.Caption.Bleu4, 100*sm.Caption.RougeL, 100*sm.Caption.CIDEr)

@@ -27,6 +27,8 @@ import (
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/evaluate"
 	"github.com/groundcap/groundcap/pipelines/internal/testworld"
+	"github.com/groundcap/groundcap/training/checkpoint"
+	"github.com/groundcap/groundcap/training/updown"
 	"github.com/groundcap/groundcap/transforms/lemma"
 )
 
@@ -78,11 +80,22 @@ func TestMetricsMatchFiles(t *testing.T) {
 	if err := json.Unmarshal(readFile(t, filepath.Join(out, evalresults.PerImageFile)), &perAll); err != nil {
 		t.Fatal(err)
 	}
+	// The model's provenance, read from the checkpoint the captioner published.
+	ck, err := checkpoint.Load(filepath.Join(outDir(root, ms[models.CaptionXE]), updown.BestCheckpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Meta["stage"] != models.CaptionXE {
+		t.Fatalf("caption-xe's best.ckpt names stage %q", ck.Meta["stage"])
+	}
 	// Every split's files and scores, recomputed independently.
 	for _, split := range met.Splits {
 		sm := met.Split(split)
 		if sm.Split != split {
 			t.Errorf("scores of %s say split %s", split, sm.Split)
+		}
+		if sm.TrainedBy != ck.Meta["stage"] {
+			t.Errorf("%s: trained_by %q, the checkpoint's stage %q", split, sm.TrainedBy, ck.Meta["stage"])
 		}
 		refs, err := caption.ReadReferences(filepath.Join(synthDir, "dataset.json"), caption.ReadOptions{Split: split})
 		if err != nil {

@@ -109,8 +109,10 @@ type (
 	}
 	htmlRow struct {
 		Label, Anchor, Stage, Paper string
-		Linked                      bool
-		Cells                       []htmlCell
+		// Kept is Scores.Kept: the stage whose model the row repeats.
+		Kept   string
+		Linked bool
+		Cells  []htmlCell
 	}
 	htmlCell struct {
 		Text, Interval string
@@ -188,7 +190,7 @@ func comparisonRows(t *SplitTables, cols []column, linked bool, intervals *bool)
 	var out []htmlRow
 	for i := range t.Rows {
 		s := &t.Rows[i]
-		row := htmlRow{Label: s.Label, Stage: s.Stage, Paper: s.Paper, Anchor: anchor("v", i), Linked: linked}
+		row := htmlRow{Label: s.Label, Stage: s.Stage, Paper: s.Paper, Kept: s.Kept, Anchor: anchor("v", i), Linked: linked}
 		for k, c := range cols {
 			cell := htmlCell{Text: "–"}
 			if x := c.value(s); x != nil {

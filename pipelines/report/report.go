@@ -309,9 +309,10 @@ func Stage(p Params) (*engine.Stage, error) {
 		Name:        Name,
 		Description: "the paper-style comparison of every captioner variant and the matching models' attention accuracy, as tables and an HTML report",
 		// 4: bootstrap intervals of every score and difference (intervals, pairs). 5: the
-		// evaluate stages' splits (split, the main one, then the others).
-		Version:       "5",
-		SchemaVersion: "4",
+		// evaluate stages' splits (split, the main one, then the others). 6: rows repeating a
+		// kept starting model marked (kept).
+		Version:       "6",
+		SchemaVersion: "5",
 		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
@@ -495,16 +496,20 @@ func readJSON(ctx context.Context, loc string, v any) error {
 type Scores struct {
 	Label string `json:"label"`
 	// Paper is the paper's table the row corresponds to ("" when not given).
-	Paper     string   `json:"paper,omitempty"`
-	Stage     string   `json:"stage"`
-	Captioner string   `json:"captioner"`
-	Images    int      `json:"images"`
-	B1        float64  `json:"bleu_1"`
-	B4        float64  `json:"bleu_4"`
-	RougeL    float64  `json:"rouge_l"`
-	CIDEr     float64  `json:"cider_d"`
-	F1All     *float64 `json:"f1_all,omitempty"`
-	F1Loc     *float64 `json:"f1_loc,omitempty"`
+	Paper     string `json:"paper,omitempty"`
+	Stage     string `json:"stage"`
+	Captioner string `json:"captioner"`
+	// Kept names the stage whose model the captioner published unchanged (its starting model,
+	// which no epoch of its own beat on val: carry_best), so that the row repeats that model's
+	// scores; "" when the captioner trained its own.
+	Kept   string   `json:"kept,omitempty"`
+	Images int      `json:"images"`
+	B1     float64  `json:"bleu_1"`
+	B4     float64  `json:"bleu_4"`
+	RougeL float64  `json:"rouge_l"`
+	CIDEr  float64  `json:"cider_d"`
+	F1All  *float64 `json:"f1_all,omitempty"`
+	F1Loc  *float64 `json:"f1_loc,omitempty"`
 	// KL is the captioner's attention KL(α‖β) to KLTeacher's on the ground-truth captions (not
 	// ×100); absent when the evaluation did not compute it.
 	KL        *float64 `json:"attention_kl,omitempty"`
@@ -518,6 +523,9 @@ type Scores struct {
 func RowOf(label string, m *evalresults.SplitMetrics) Scores {
 	s := Scores{Label: label, Stage: m.Stage, Captioner: m.Captioner, Images: m.Images,
 		B1: 100 * m.Caption.Bleu1, B4: 100 * m.Caption.Bleu4, RougeL: 100 * m.Caption.RougeL, CIDEr: 100 * m.Caption.CIDEr}
+	if m.TrainedBy != "" && m.TrainedBy != m.Captioner {
+		s.Kept = m.TrainedBy
+	}
 	if g := m.Grounding; g != nil {
 		a, l := 100*g.All.F1, 100*g.Loc.F1
 		s.F1All, s.F1Loc = &a, &l
@@ -527,6 +535,24 @@ func RowOf(label string, m *evalresults.SplitMetrics) Scores {
 		s.KL, s.KLTeacher = &kl, string(a.Teacher)
 	}
 	return s
+}
+
+// keptMark follows the label of a row whose captioner kept its starting model (Scores.Kept).
+const keptMark = " ‡"
+
+// keptNote says which rows repeat another stage's model ("" when none does).
+func keptNote(rows []Scores) string {
+	var kept []string
+	for _, s := range rows {
+		if s.Kept != "" {
+			kept = append(kept, fmt.Sprintf("%s is %s's model", s.Captioner, s.Kept))
+		}
+	}
+	if len(kept) == 0 {
+		return ""
+	}
+	return "‡ No epoch of the stage beat the model it started from on val (carry_best), so it published that model and the row repeats its scores: " +
+		strings.Join(kept, "; ") + "."
 }
 
 // Matching is one matching model's grounding quality.
@@ -669,7 +695,11 @@ func (r *SplitTables) markdown(b *strings.Builder) {
 	b.WriteString("\n|---|" + strings.Repeat("---|", n) + "\n")
 	for i := range r.Rows {
 		s := &r.Rows[i]
-		fmt.Fprintf(b, "| %s |", s.Label)
+		mark := ""
+		if s.Kept != "" {
+			mark = keptMark
+		}
+		fmt.Fprintf(b, "| %s%s |", s.Label, mark)
 		if paper {
 			fmt.Fprintf(b, " %s |", s.Paper)
 		}
@@ -686,6 +716,9 @@ func (r *SplitTables) markdown(b *strings.Builder) {
 			b.WriteString(" |")
 		}
 		b.WriteString("\n")
+	}
+	if note := keptNote(r.Rows); note != "" {
+		b.WriteString("\n" + note + "\n")
 	}
 	if len(r.Differences) > 0 {
 		fmt.Fprintf(b, "\nDifferences A − B (×100 but KL) on the same %s images with paired %g %% bootstrap intervals; † marks a difference whose interval contains 0 (not distinguishable from the choice of %s images).\n\n| A − B |", r.Split, 100*bs.Level, r.Split)

@@ -398,3 +398,68 @@ func TestReportIntervals(t *testing.T) {
 		}
 	}
 }
+
+// TestReportMarksKeptModel checks that a row whose evaluated model was trained by another stage
+// (an SCST stage that kept its XE model) is marked in report.md, report.json and report.html,
+// and that rows with their own models are not.
+func TestReportMarksKeptModel(t *testing.T) {
+	score := func(captioner, trainedBy string, cider float64) evalresults.SplitMetrics {
+		return evalresults.SplitMetrics{Captioner: captioner, TrainedBy: trainedBy, Images: 10, Caption: evalresults.CaptionScores{Bleu1: 0.5, CIDEr: cider}}
+	}
+	xe := splits("evaluate-xe", []string{"test"}, score("caption-xe", "caption-xe", 0.9))
+	kept := splits("evaluate-scst", []string{"test"}, score("caption-scst", "caption-xe", 0.9))
+	own := splits("evaluate-scst-cider", []string{"test"}, score("caption-scst-cider", "caption-scst-cider", 1.1))
+	old := splits("evaluate-scst-old", []string{"test"}, score("caption-scst-old", "", 1.0)) // before trained_by
+	p := report.DefaultParams()
+	p.Rows = nil
+	for _, s := range []string{"xe", "scst", "scst-cider", "scst-old"} {
+		p.Rows = append(p.Rows, report.Row{Label: "row " + s, Metrics: "@evaluate-" + s + "/metrics.json", Results: "none", Pictures: "none", PerImage: "none"})
+	}
+	p.Curves, p.ScanEval = []report.CurveRef{{Stage: "none"}}, "none"
+	rep, err := report.Stage(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	e, err := engine.New(root, []*engine.Stage{fake("evaluate-xe", "metrics.json", xe), fake("evaluate-scst", "metrics.json", kept),
+		fake("evaluate-scst-cider", "metrics.json", own), fake("evaluate-scst-old", "metrics.json", old), rep}, engine.Options{ModuleVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.Make(context.Background(), report.Name, engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, report.Name, ms[report.Name].Key)
+	md, err := os.ReadFile(filepath.Join(dir, report.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(md)
+	if strings.Count(text, " ‡ |") != 1 || !strings.Contains(text, "| row scst ‡ |") {
+		t.Errorf("report.md marks other rows than the kept one:\n%s", md)
+	}
+	if !strings.Contains(text, "caption-scst is caption-xe's model.") || strings.Count(text, "'s model") != 1 {
+		t.Errorf("report.md's note does not name exactly the kept model:\n%s", md)
+	}
+	js, err := os.ReadFile(filepath.Join(dir, report.JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got report.Report
+	if err := json.Unmarshal(js, &got); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"", "caption-xe", "", ""} {
+		if got.Rows[i].Kept != want {
+			t.Errorf("report.json row %d kept %q, want %q", i, got.Rows[i].Kept, want)
+		}
+	}
+	page, err := os.ReadFile(filepath.Join(dir, report.HTMLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(page), "no epoch of its own beat it on val"); n != 1 {
+		t.Errorf("report.html marks %d rows as kept, want 1", n)
+	}
+}

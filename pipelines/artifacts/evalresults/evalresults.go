@@ -100,6 +100,10 @@ type SplitMetrics struct {
 	Stage     string `json:"stage"`
 	Captioner string `json:"captioner"`
 	Model     string `json:"model"`
+	// TrainedBy is the stage whose training wrote the model's weights (the checkpoint's
+	// provenance). It differs from Captioner when a self-critical stage kept the model it
+	// started from (carry_best: no SCST epoch beat it on val), whose scores it then repeats.
+	TrainedBy string `json:"trained_by,omitempty"`
 	Split     string `json:"split"`
 	BeamSize  int    `json:"beam_size"`
 	// Images decoded; MeanLength the mean caption length in words; Unended the captions stopped

@@ -79,6 +79,9 @@ type Data struct {
 	Validate updown.ValidateFunc
 }
 
+// MetaStage is the checkpoint Meta key naming the stage that trained the weights.
+const MetaStage = "stage"
+
 // Result is a finished training.
 type Result struct {
 	Hist *updown.History
@@ -198,7 +201,7 @@ func Run(ctx context.Context, r *engine.Run, job Job) error {
 	defer t.Close()
 	t.Resuming(LastFile)
 	meta := job.meta()
-	meta["stage"], meta["key"] = r.Stage.Name, r.Key
+	meta[MetaStage], meta["key"] = r.Stage.Name, r.Key
 	maps.Copy(meta, job.Meta)
 	hist, err := job.Trainer.Train(tctx, model, d, updown.Harness{Dir: t.Dir, Progress: func(pr updown.Progress) {
 		lastStep = pr.Step
