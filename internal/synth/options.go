@@ -35,24 +35,24 @@ const (
 // DefaultOptions gives the defaults.
 type Options struct {
 	// Images is the number of images.
-	Images int `yaml:"images"`
+	Images int `yaml:"images" check:"1..10000000"`
 	// ValImages and TestImages are the sizes of the val and test splits (0: a tenth of the
 	// images each, at least one from 3 images on); the rest is train.
-	ValImages  int `yaml:"val_images"`
-	TestImages int `yaml:"test_images"`
+	ValImages  int `yaml:"val_images" check:"≥ 0; 0: a tenth of the images"`
+	TestImages int `yaml:"test_images" check:"≥ 0; 0: a tenth of the images"`
 	// Seed fixes every random choice. Must not be negative.
-	Seed int64 `yaml:"seed"`
+	Seed int64 `yaml:"seed" check:"≥ 0"`
 	// FeatDim is D, the region feature dimension (at least MinFeatDim).
-	FeatDim int `yaml:"feat_dim"`
+	FeatDim int `yaml:"feat_dim" check:"≥ 16"`
 	// Boxes is K, the number of proposals per image (MinBoxes..MaxBoxes).
-	Boxes int `yaml:"boxes"`
+	Boxes int `yaml:"boxes" check:"10..100"`
 	// TSVFiles is how many features/part-NNNNN.tsv files share the rows; image i goes to file
 	// i*TSVFiles/Images, so files hold contiguous runs of images. Files beyond the number of
 	// images are written empty.
-	TSVFiles int `yaml:"tsv_files"`
+	TSVFiles int `yaml:"tsv_files" check:"1..99999"`
 	// Workers is how many goroutines generate images (0: runtime.NumCPU()). It never changes
 	// the output bytes.
-	Workers int `yaml:"workers" key:"-"`
+	Workers int `yaml:"workers" key:"-" check:"≥ 0; 0: one per CPU"`
 	// NoImages skips rendering images/<id>.png.
 	NoImages bool `yaml:"no_images"`
 }
@@ -88,31 +88,12 @@ func (o Options) workers() int {
 	return o.Workers
 }
 
-// Validate returns the first bad field of o as a *config.FieldError naming its key.
+// Validate returns the first bad field of o as a *config.FieldError naming its key. The check
+// tags state maxImages, MinFeatDim, MinBoxes and MaxBoxes (TestOptionsBounds holds them equal).
 func (o Options) Validate() error {
-	var err error
-	switch {
-	case o.Images < 1 || o.Images > maxImages:
-		err = config.Invalid("images", o.Images, fmt.Sprintf("1..%d", maxImages))
-	case o.ValImages < 0:
-		err = config.Invalid("val_images", o.ValImages, "≥ 0; 0: a tenth of the images")
-	case o.TestImages < 0:
-		err = config.Invalid("test_images", o.TestImages, "≥ 0; 0: a tenth of the images")
-	case o.ValImages+o.TestImages >= o.Images:
+	err := config.Check(o)
+	if err == nil && o.ValImages+o.TestImages >= o.Images {
 		err = config.Invalid("test_images", o.TestImages, fmt.Sprintf("val_images + test_images < images (%d): train needs images", o.Images))
-	case o.Seed < 0:
-		err = config.Invalid("seed", o.Seed, "≥ 0")
-	case o.FeatDim < MinFeatDim:
-		err = config.Invalid("feat_dim", o.FeatDim, fmt.Sprintf("≥ %d", MinFeatDim))
-	case o.Boxes < MinBoxes || o.Boxes > MaxBoxes:
-		err = config.Invalid("boxes", o.Boxes, fmt.Sprintf("%d..%d", MinBoxes, MaxBoxes))
-	case o.TSVFiles < 1 || o.TSVFiles > 99999:
-		err = config.Invalid("tsv_files", o.TSVFiles, "1..99999")
-	case o.Workers < 0:
-		err = config.Invalid("workers", o.Workers, "≥ 0; 0: one per CPU")
 	}
-	if err != nil {
-		return fmt.Errorf("synth: %w", err)
-	}
-	return nil
+	return config.Prefix("synth", err)
 }

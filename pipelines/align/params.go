@@ -52,12 +52,12 @@ type Params struct {
 	// Features is the feature store; it must have as many shards as the captions table.
 	Features string `yaml:"features" key:"-"`
 	// Splits are the caption splits to align (train and restval: the captioner's training data).
-	Splits []string `yaml:"splits"`
+	Splits []string `yaml:"splits" check:"at least one split"`
 	// BatchImages is the number of images aligned per model call, with all their captions. It
 	// enters the key: block shapes can change the last bits of results.
-	BatchImages int `yaml:"batch_images"`
+	BatchImages int `yaml:"batch_images" check:"≥ 1"`
 	// MaxRejectFraction is the largest fraction of captions that may lack features.
-	MaxRejectFraction float64 `yaml:"max_reject_fraction"`
+	MaxRejectFraction float64 `yaml:"max_reject_fraction" check:"0..1"`
 	// BLAS is the matrix backend.
 	BLAS blas.Name `yaml:"blas" key:"-"`
 	// Device aligns device-resident: cuda, emulate or cpu; see the scan stage's device. It does
@@ -84,26 +84,15 @@ func (p Params) resolve() Params {
 	return p
 }
 
-// Validate returns the first bad field: a *config.FieldError naming its key.
-func (p Params) Validate() error {
-	if err := p.validate(); err != nil {
-		return fmt.Errorf("align: %w", err)
-	}
-	return nil
-}
+// Validate returns the first bad field: a *config.FieldError naming its key (bounds: the check
+// tags).
+func (p Params) Validate() error { return config.Prefix("align", p.validate()) }
 
 func (p Params) validate() error {
-	switch {
-	case !p.Teacher.Valid(false):
+	if !p.Teacher.Valid(false) {
 		return config.Invalid("teacher", p.Teacher, "scan or scan-plain")
-	case p.BatchImages < 1:
-		return config.Invalid("batch_images", p.BatchImages, "≥ 1")
-	case !(p.MaxRejectFraction >= 0 && p.MaxRejectFraction <= 1):
-		return config.Invalid("max_reject_fraction", p.MaxRejectFraction, "0..1")
-	case len(p.Splits) == 0:
-		return config.Invalid("splits", "[]", "at least one split")
 	}
-	if err := p.Device.Validate(); err != nil {
+	if err := config.Check(p); err != nil {
 		return err
 	}
 	for i, s := range p.Splits {
@@ -111,5 +100,5 @@ func (p Params) validate() error {
 			return config.Invalid(fmt.Sprintf("splits[%d]", i), s, "a split name")
 		}
 	}
-	return p.BLAS.Validate()
+	return nil
 }

@@ -1,8 +1,6 @@
 package captions
 
 import (
-	"fmt"
-
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/transforms/vocab"
 )
@@ -19,12 +17,7 @@ const (
 
 // UnmarshalText parses a format name (auto, json or jsonl); an empty name stays empty.
 func (f *Format) UnmarshalText(b []byte) error {
-	switch v := Format(b); v {
-	case "", FormatAuto, FormatJSON, FormatJSONL:
-		*f = v
-		return nil
-	}
-	return fmt.Errorf("captions: unknown format %q (want auto, json or jsonl)", b)
+	return config.ParseEnum(f, b, "captions: unknown format", "", FormatAuto, FormatJSON, FormatJSONL)
 }
 
 // Defaults of Params.
@@ -40,7 +33,7 @@ const (
 type Params struct {
 	// Dataset is the Karpathy-format caption file (dataset_coco.json / dataset_flickr30k.json
 	// layout, or JSON Lines of image objects): "@stage/path" or a location. Required.
-	Dataset string `yaml:"dataset" key:"-"`
+	Dataset string `yaml:"dataset" key:"-" check:"the Karpathy caption file"`
 	// Format of Dataset: auto (by extension: .jsonl and .ndjson are JSON Lines), json or jsonl.
 	Format Format `yaml:"format"`
 	// Entities is an optional Flickr30k Entities directory (Sentences/, Annotations/); when set the
@@ -53,18 +46,18 @@ type Params struct {
 	// split_ids_flickr30k_entities.json); an image it names takes that split.
 	SplitIDs string `yaml:"split_ids" key:"-"`
 	// MaxLength truncates captions to this many tokens.
-	MaxLength int `yaml:"max_length"`
+	MaxLength int `yaml:"max_length" check:"≥ 1"`
 	// WordCountThreshold: train words counted at most this often map to UNK.
-	WordCountThreshold int `yaml:"word_count_threshold"`
+	WordCountThreshold int `yaml:"word_count_threshold" check:"≥ 0"`
 	// MatchWordCountThreshold: the matching vocabulary (match_vocab.json) keeps the matching
 	// tokens of the train, restval and val captions counted at least this often (SCAN's
 	// vocab.py).
-	MatchWordCountThreshold int `yaml:"match_word_count_threshold"`
+	MatchWordCountThreshold int `yaml:"match_word_count_threshold" check:"≥ 1"`
 	// NumShards is the number of shards of the captions and grounding_refs tables.
-	NumShards int `yaml:"num_shards"`
+	NumShards int `yaml:"num_shards" check:"1..100000"`
 	// MaxRejectFraction is the largest fraction of caption records (and, separately, of entity
 	// phrase records) that may be rejected before the stage fails.
-	MaxRejectFraction float64 `yaml:"max_reject_fraction"`
+	MaxRejectFraction float64 `yaml:"max_reject_fraction" check:"0..1"`
 	// Seed is accepted for uniformity with other stages; the stage draws no random numbers, so it
 	// does not enter the cache key.
 	Seed int64 `yaml:"seed" key:"-"`
@@ -78,29 +71,19 @@ func DefaultParams() Params {
 		MatchWordCountThreshold: vocab.DefaultMatchingThreshold, NumShards: DefaultNumShards}
 }
 
-// Validate returns the first bad field: a *config.FieldError naming its key.
-func (p Params) Validate() error {
-	var err error
-	switch {
-	case p.Dataset == "":
-		err = config.Invalid("dataset", p.Dataset, "the Karpathy caption file")
-	case p.Format != FormatAuto && p.Format != FormatJSON && p.Format != FormatJSONL:
-		err = config.Invalid("format", p.Format, "auto, json or jsonl")
-	case p.MaxLength < 1:
-		err = config.Invalid("max_length", p.MaxLength, "≥ 1")
-	case p.WordCountThreshold < 0:
-		err = config.Invalid("word_count_threshold", p.WordCountThreshold, "≥ 0")
-	case p.MatchWordCountThreshold < 1:
-		err = config.Invalid("match_word_count_threshold", p.MatchWordCountThreshold, "≥ 1")
-	case p.NumShards < 1 || p.NumShards > 100000:
-		err = config.Invalid("num_shards", p.NumShards, "1..100000")
-	case !(p.MaxRejectFraction >= 0 && p.MaxRejectFraction <= 1):
-		err = config.Invalid("max_reject_fraction", p.MaxRejectFraction, "0..1")
-	case p.ClassNames != "" && p.Entities == "":
-		err = config.Invalid("class_names", p.ClassNames, "unset without entities (classes are matched to entity phrases)")
+// Validate returns the first bad field: a *config.FieldError naming its key (bounds: the check
+// tags).
+func (p Params) Validate() error { return config.Prefix("captions", p.validate()) }
+
+func (p Params) validate() error {
+	if err := config.Check(p); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("captions: %w", err)
+	switch {
+	case p.Format != FormatAuto && p.Format != FormatJSON && p.Format != FormatJSONL:
+		return config.Invalid("format", p.Format, config.OneOf(FormatAuto, FormatJSON, FormatJSONL))
+	case p.ClassNames != "" && p.Entities == "":
+		return config.Invalid("class_names", p.ClassNames, "unset without entities (classes are matched to entity phrases)")
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ type Params struct {
 	updown.SCSTConfig `yaml:",inline"`
 
 	// TrainImages keeps the first so many training images by id (0: all).
-	TrainImages int `yaml:"train_images"`
+	TrainImages int `yaml:"train_images" check:"≥ 0; 0: all"`
 }
 
 // DefaultParams returns the defaults of the named instance.
@@ -128,7 +128,8 @@ func (p Params) resolve() Params {
 // IsInstance reports whether name is one of the package's stage instances.
 func IsInstance(name string) bool { return slices.Contains(models.SCSTCaptioners(), name) }
 
-// validate reports the first bad field of resolved parameters: a *config.FieldError by its key.
+// validate reports the first bad field of resolved parameters: a *config.FieldError by its key
+// (bounds: the check tags, those of Settings and SCSTConfig).
 func (p Params) validate() error {
 	switch {
 	case !p.Matcher.Valid(true):
@@ -137,11 +138,6 @@ func (p Params) validate() error {
 		return config.Invalid("w_cider", p.WCider, "> 0 when w_match is 0 or matcher none (the reward would be 0)")
 	case p.CarryBest && p.InitBest == "":
 		return config.Invalid("init_best", p.InitBest, "the XE model whose val score is carried (needed with carry_best when init is not a stage's "+models.LastFile+")")
-	case p.TrainImages < 0:
-		return config.Invalid("train_images", p.TrainImages, "≥ 0; 0: all")
 	}
-	if err := p.Settings.Validate(); err != nil {
-		return err
-	}
-	return p.SCSTConfig.Validate()
+	return config.Check(p)
 }

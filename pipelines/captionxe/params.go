@@ -45,7 +45,6 @@
 package captionxe
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/groundcap/groundcap/internal/config"
@@ -70,12 +69,7 @@ const (
 
 // UnmarshalText parses precomputed or online; an empty mode stays empty.
 func (a *AlphaMode) UnmarshalText(b []byte) error {
-	switch v := AlphaMode(b); v {
-	case "", AlphaPrecomputed, AlphaOnline:
-		*a = v
-		return nil
-	}
-	return fmt.Errorf("captionxe: unknown alpha %q (want precomputed or online)", b)
+	return config.ParseEnum(a, b, "captionxe: unknown alpha", "", AlphaPrecomputed, AlphaOnline)
 }
 
 // DefaultTeacher returns the teacher of a stage instance.
@@ -195,7 +189,8 @@ func (p Params) resolve() (Params, error) {
 // IsInstance reports whether name is one of the package's stage instances.
 func IsInstance(name string) bool { return slices.Contains(models.XECaptioners(), name) }
 
-// validate reports the first bad field of resolved parameters: a *config.FieldError by its key.
+// validate reports the first bad field of resolved parameters: a *config.FieldError by its key
+// (bounds: the check tags of Settings, Arch and XEConfig).
 func (p Params) validate() error {
 	switch {
 	case !p.Teacher.Valid(true) && p.Teacher != models.GT:
@@ -205,13 +200,7 @@ func (p Params) validate() error {
 	case p.Teacher == models.GT && p.GTAttention != captioning.GTArgmax && p.GTAttention != captioning.GTSoftmax:
 		return config.Invalid("gt_attention", p.GTAttention, "argmax or softmax")
 	}
-	if err := p.Settings.Validate(); err != nil {
-		return err
-	}
-	if err := p.Arch.Validate(); err != nil {
-		return err
-	}
-	return p.XEConfig.Validate()
+	return config.Check(p)
 }
 
 // ModelConfig returns the captioner for a vocabulary of vocabSize words and features of dim

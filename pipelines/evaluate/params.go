@@ -103,18 +103,18 @@ type Params struct {
 	KLTeacher      models.Teacher `yaml:"kl_teacher"`
 	KLTeacherModel string         `yaml:"kl_teacher_model" key:"-"`
 	// FeatureCacheMB bounds the memory holding region features for the KL pass.
-	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
+	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-" check:"≥ 0"`
 
 	// Splits are the splits decoded and scored, the main one (the report's first table, the
 	// pictures) first: test, then val.
-	Splits []string `yaml:"splits"`
+	Splits []string `yaml:"splits" check:"at least one split (the first is the main one)"`
 	// BeamSize is the beam width (1: greedy).
-	BeamSize int `yaml:"beam_size"`
+	BeamSize int `yaml:"beam_size" check:"≥ 1"`
 	// DecodeBatch is the number of images decoded per model call. It enters the key: batch
 	// shapes can change the last bits of results.
-	DecodeBatch int `yaml:"decode_batch"`
+	DecodeBatch int `yaml:"decode_batch" check:"≥ 1"`
 	// Pictures is the number of images drawn with their attended regions (0: none).
-	Pictures int `yaml:"pictures"`
+	Pictures int `yaml:"pictures" check:"≥ 0; 0: none"`
 	// BLAS is the matrix backend.
 	BLAS blas.Name `yaml:"blas" key:"-"`
 }
@@ -148,30 +148,24 @@ func (p Params) GVDReference() bool { return p.GroundingReference != "" }
 // IsInstance reports whether name is an evaluate instance.
 func IsInstance(name string) bool { return slices.Contains(evalresults.Names(), name) }
 
-// validate reports the first bad field: a *config.FieldError by its key.
+// validate reports the first bad field: a *config.FieldError by its key (bounds: the check
+// tags).
 func (p Params) validate() error {
 	switch {
 	case !p.KLTeacher.Valid(true):
 		return config.Invalid("kl_teacher", p.KLTeacher, "scan, scan-plain or none")
-	case p.FeatureCacheMB < 0:
-		return config.Invalid("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
-	case len(p.Splits) == 0:
-		return config.Invalid("splits", "[]", "at least one split (the first is the main one)")
-	case p.BeamSize < 1:
-		return config.Invalid("beam_size", p.BeamSize, "≥ 1")
-	case p.DecodeBatch < 1:
-		return config.Invalid("decode_batch", p.DecodeBatch, "≥ 1")
-	case p.Pictures < 0:
-		return config.Invalid("pictures", p.Pictures, "≥ 0; 0: none")
 	case p.ClassNames != "" && !p.Grounding():
 		return config.Invalid("class_names", p.ClassNames, "unset when grounding_refs is none")
 	case p.GroundingReference == None:
 		return config.Invalid("grounding_reference", p.GroundingReference, "a reference file, or unset (the own references); grounding_refs: none switches grounding off")
+	}
+	if err := config.Check(p); err != nil {
+		return err
 	}
 	for i, s := range p.Splits {
 		if s == "" || slices.Index(p.Splits, s) < i || strings.ContainsAny(s, "/\\") {
 			return config.Invalid(fmt.Sprintf("splits[%d]", i), s, "a split name, each once, without a slash")
 		}
 	}
-	return p.BLAS.Validate()
+	return nil
 }

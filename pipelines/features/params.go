@@ -36,7 +36,7 @@ type Params struct {
 	// Inputs are references to TSV files, directories of TSV files, or npz/npy roots (a
 	// directory holding <name>_att/, <name>_fc/ and <name>_box/), e.g. "@synth/features".
 	// Required.
-	Inputs []string `yaml:"inputs" key:"-"`
+	Inputs []string `yaml:"inputs" key:"-" check:"at least one TSV file, directory or npz root"`
 	// Layout is auto (by field count, npz by directory shape), anderson, lxmert or npz.
 	Layout feat.Layout `yaml:"layout"`
 	// Encoding of the array columns: blob or list.
@@ -45,20 +45,20 @@ type Params struct {
 	DType feat.DType `yaml:"dtype"`
 	// NumShards is the number of output shards; it must equal the captions stage's (checked when
 	// the config is loaded).
-	NumShards int `yaml:"num_shards"`
+	NumShards int `yaml:"num_shards" check:"≥ 1"`
 	// RowsPerGroup is the maximum rows per Parquet row group.
-	RowsPerGroup int `yaml:"rows_per_group"`
+	RowsPerGroup int `yaml:"rows_per_group" check:"≥ 1"`
 	// MaxRejectFraction is the largest fraction of records that may be rejected.
-	MaxRejectFraction float64 `yaml:"max_reject_fraction"`
+	MaxRejectFraction float64 `yaml:"max_reject_fraction" check:"0..1"`
 	// MinBoxes and MaxBoxes bound num_boxes.
-	MinBoxes int `yaml:"min_boxes"`
+	MinBoxes int `yaml:"min_boxes" check:"≥ 1"`
 	MaxBoxes int `yaml:"max_boxes"`
 	// FeatDim is the feature dimension D; 0 reads it from the first records.
-	FeatDim int `yaml:"feat_dim"`
+	FeatDim int `yaml:"feat_dim" check:"≥ 0; 0: read from the data"`
 	// ByteRangeSize is the size of the TSV byte ranges scanned in parallel.
-	ByteRangeSize int64 `yaml:"byte_range_size" key:"-"`
+	ByteRangeSize int64 `yaml:"byte_range_size" key:"-" check:"≥ 4096"`
 	// Workers is the number of decoding goroutines per shard writer (0: GOMAXPROCS).
-	Workers int `yaml:"workers" key:"-"`
+	Workers int `yaml:"workers" key:"-" check:"≥ 0; 0: GOMAXPROCS"`
 	// Captions optionally references the captions stage's table (e.g. "@captions/captions");
 	// image ids it holds that the features lack are listed in the stats.
 	Captions string `yaml:"captions" key:"-"`
@@ -83,17 +83,13 @@ func DefaultParams() Params {
 		RowsPerGroup: DefaultRowsPerGroup, MinBoxes: DefaultMinBoxes, MaxBoxes: DefaultMaxBoxes, ByteRangeSize: DefaultByteRangeSize}
 }
 
-// Validate returns the first bad field: a *config.FieldError naming its key.
-func (p Params) Validate() error {
-	if err := p.validate(); err != nil {
-		return fmt.Errorf("features: %w", err)
-	}
-	return nil
-}
+// Validate returns the first bad field: a *config.FieldError naming its key (bounds: the check
+// tags).
+func (p Params) Validate() error { return config.Prefix("features", p.validate()) }
 
 func (p Params) validate() error {
-	if len(p.Inputs) == 0 {
-		return config.Invalid("inputs", "[]", "at least one TSV file, directory or npz root")
+	if err := config.Check(p); err != nil {
+		return err
 	}
 	for i, in := range p.Inputs {
 		if in == "" {
@@ -109,22 +105,8 @@ func (p Params) validate() error {
 		return config.Invalid("dtype", p.DType, "float32 or float16")
 	case p.DType == feat.DTypeFloat16 && p.Encoding != feat.EncodingBlob:
 		return config.Invalid("dtype", p.DType, "float32 with encoding list (parquet-go has no FLOAT16 list type)")
-	case p.NumShards < 1:
-		return config.Invalid("num_shards", p.NumShards, "≥ 1")
-	case p.RowsPerGroup < 1:
-		return config.Invalid("rows_per_group", p.RowsPerGroup, "≥ 1")
-	case !(p.MaxRejectFraction >= 0 && p.MaxRejectFraction <= 1):
-		return config.Invalid("max_reject_fraction", p.MaxRejectFraction, "0..1")
-	case p.MinBoxes < 1:
-		return config.Invalid("min_boxes", p.MinBoxes, "≥ 1")
 	case p.MaxBoxes < p.MinBoxes:
 		return config.Invalid("max_boxes", p.MaxBoxes, fmt.Sprintf("≥ min_boxes, %d", p.MinBoxes))
-	case p.FeatDim < 0:
-		return config.Invalid("feat_dim", p.FeatDim, "≥ 0; 0: read from the data")
-	case p.ByteRangeSize < 4096:
-		return config.Invalid("byte_range_size", p.ByteRangeSize, "≥ 4096")
-	case p.Workers < 0:
-		return config.Invalid("workers", p.Workers, "≥ 0; 0: GOMAXPROCS")
 	case p.Captions != "" && p.Dataset != "":
 		return config.Invalid("dataset", p.Dataset, "unset when captions is given (give one of them)")
 	}

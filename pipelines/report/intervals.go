@@ -7,7 +7,6 @@ import (
 	"github.com/groundcap/groundcap/eval/bootstrap"
 	"github.com/groundcap/groundcap/eval/caption"
 	"github.com/groundcap/groundcap/eval/grounding"
-	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/evalresults"
 	"github.com/groundcap/groundcap/pipelines/artifacts/scanevalresults"
 )
@@ -17,9 +16,9 @@ import (
 // every comparison a paired interval of its difference (eval/bootstrap).
 type IntervalParams struct {
 	// Resamples is the number of bootstrap replicates (1000).
-	Resamples int `yaml:"resamples" json:"resamples"`
+	Resamples int `yaml:"resamples" json:"resamples" check:"≥ 100"`
 	// Level is the intervals' coverage (0.95).
-	Level float64 `yaml:"level" json:"level"`
+	Level float64 `yaml:"level" json:"level" check:"in (0, 1)"`
 	// Seed fixes the replicates.
 	Seed uint64 `yaml:"seed" json:"seed"`
 }
@@ -31,16 +30,6 @@ func DefaultIntervals() IntervalParams {
 
 func (p IntervalParams) options() bootstrap.Options {
 	return bootstrap.Options{Resamples: p.Resamples, Level: p.Level, Seed: p.Seed}
-}
-
-func (p IntervalParams) validate() error {
-	switch {
-	case p.Resamples < 100:
-		return config.Invalid("intervals.resamples", p.Resamples, "≥ 100")
-	case !(p.Level > 0 && p.Level < 1):
-		return config.Invalid("intervals.level", p.Level, "in (0, 1)")
-	}
-	return nil
 }
 
 // Pair is one comparison of two rows, named by their evaluate stages: A − B.

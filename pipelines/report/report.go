@@ -52,10 +52,10 @@ const (
 // Row is one row of the comparison: a label and an evaluate stage's metrics.json, with its
 // results.json and attention pictures for report.html's gallery.
 type Row struct {
-	Label string `yaml:"label" json:"label"`
+	Label string `yaml:"label" json:"label" check:"a label"`
 	// Paper names the paper's table the row corresponds to ("" : not shown).
 	Paper   string `yaml:"paper" json:"paper"`
-	Metrics string `yaml:"metrics" json:"-" key:"-"`
+	Metrics string `yaml:"metrics" json:"-" key:"-" check:"an evaluate stage's metrics.json"`
 	// Results is the evaluate stage's results.json of the main split and Pictures its pictures
 	// directory (defaults: <split>/results.json and pictures/ beside an "@<stage>/metrics.json"
 	// Metrics, else none; "none": not in the gallery).
@@ -69,7 +69,7 @@ type Row struct {
 
 // CurveRef is one training curve of report.html: a trained stage's curve picture.
 type CurveRef struct {
-	Stage string `yaml:"stage" json:"stage"`
+	Stage string `yaml:"stage" json:"stage" check:"a trained stage's name"`
 	// Picture is the PNG (default "@<stage>/curves.png"; the matching models' is curve.png).
 	Picture string `yaml:"picture" json:"-" key:"-"`
 }
@@ -130,7 +130,7 @@ type Params struct {
 	// report.html's gallery; the rows' other evaluated splits (val) get tables after it.
 	Split string `yaml:"split" json:"split"`
 	// Rows are the table's rows (DefaultRows: the six evaluate instances).
-	Rows []Row `yaml:"rows" json:"rows"`
+	Rows []Row `yaml:"rows" json:"rows" check:"at least one row"`
 	// ScanEval is the scan-eval stage's metrics ("none": no matching-model table).
 	ScanEval string `yaml:"scan_eval" json:"-" key:"-"`
 	// Title heads report.md.
@@ -245,34 +245,21 @@ func (p Params) resolved() Params {
 	return p
 }
 
-// Validate returns the first bad field: a *config.FieldError naming its key.
-func (p Params) Validate() error {
-	if len(p.Rows) == 0 {
-		return fmt.Errorf("report: %w", config.Invalid("rows", "[]", "at least one row"))
-	}
+// Validate returns the first bad field: a *config.FieldError naming its key (bounds: the check
+// tags of Params, its rows, curves and intervals).
+func (p Params) Validate() error { return config.Prefix("report", p.validate()) }
+
+func (p Params) validate() error {
 	if p.Split == "" || strings.ContainsAny(p.Split, "/\\") {
-		return fmt.Errorf("report: %w", config.Invalid("split", p.Split, "the main split's name"))
+		return config.Invalid("split", p.Split, "the main split's name")
 	}
-	for i, r := range p.Rows {
-		switch {
-		case r.Label == "":
-			return fmt.Errorf("report: %w", config.Invalid(fmt.Sprintf("rows[%d].label", i), r.Label, "a label"))
-		case r.Metrics == "":
-			return fmt.Errorf("report: %w", config.Invalid(fmt.Sprintf("rows[%d].metrics", i), r.Metrics, "an evaluate stage's metrics.json"))
-		}
-	}
-	for i, c := range p.Curves {
-		if c.Stage == "" {
-			return fmt.Errorf("report: %w", config.Invalid(fmt.Sprintf("curves[%d].stage", i), c.Stage, "a trained stage's name"))
-		}
+	if err := config.Check(p); err != nil {
+		return err
 	}
 	for i, pr := range p.Pairs {
 		if pr.A == "" || pr.B == "" || pr.A == pr.B {
-			return fmt.Errorf("report: %w", config.Invalid(fmt.Sprintf("pairs[%d]", i), pr, "two different evaluate stages a and b"))
+			return config.Invalid(fmt.Sprintf("pairs[%d]", i), pr, "two different evaluate stages a and b")
 		}
-	}
-	if err := p.Intervals.validate(); err != nil {
-		return fmt.Errorf("report: %w", err)
 	}
 	return nil
 }

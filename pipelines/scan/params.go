@@ -88,7 +88,7 @@ type Params struct {
 	tscan.Config `yaml:",inline"`
 	// MaxSteps stops training after this many steps in total (0: no limit); the last state is
 	// validated like an epoch end.
-	MaxSteps int64 `yaml:"max_steps"`
+	MaxSteps int64 `yaml:"max_steps" check:"≥ 0; 0: no limit"`
 	// Retrieval sizes the val retrieval evaluation: captions_per_image (5, SCAN's), eval_images
 	// and eval_captions.
 	matching.Retrieval `yaml:",inline"`
@@ -102,10 +102,10 @@ type Params struct {
 	Device gpu.Kind `yaml:"device" key:"-"`
 	// CheckpointEvery writes the training state every this many steps besides every epoch end
 	// (0: at epoch ends only).
-	CheckpointEvery int64 `yaml:"checkpoint_every" key:"-"`
+	CheckpointEvery int64 `yaml:"checkpoint_every" key:"-" check:"≥ 0; 0: at epoch ends only"`
 	// FeatureCacheMB bounds the memory that holds region features read from the store; features
 	// beyond it are read again when needed.
-	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
+	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-" check:"≥ 0"`
 }
 
 // DefaultParams returns the defaults of the named instance (NamePOS or NamePlain).
@@ -116,41 +116,23 @@ func DefaultParams(name string) Params {
 		FeatureCacheMB:  DefaultFeatureCacheMB}
 }
 
-// Validate reports the first bad field for the named instance: a *config.FieldError by its key.
+// Validate reports the first bad field for the named instance: a *config.FieldError by its key
+// (bounds: the check tags, the embedded Config's and Retrieval's).
 func (p Params) Validate(name string) error {
 	if name != NamePOS && name != NamePlain {
 		return fmt.Errorf("scan: stage name %q (want %s or %s)", name, NamePOS, NamePlain)
 	}
-	if err := p.validate(name); err != nil {
-		return fmt.Errorf("scan: %s: %w", name, err)
-	}
-	return nil
+	return config.Prefix("scan: "+name, p.validate(name))
 }
 
 func (p Params) validate(name string) error {
-	if name == NamePlain && p.POS {
-		return config.Invalid("pos", true, "false: scan-plain is plain SCAN; POS-SCAN is the scan stage")
-	}
-	if err := p.Config.Validate(); err != nil {
-		return err
-	}
 	switch {
+	case name == NamePlain && p.POS:
+		return config.Invalid("pos", true, "false: scan-plain is plain SCAN; POS-SCAN is the scan stage")
 	case p.Text != models.TextOriginal && p.Text != models.TextCaptioner:
 		return config.Invalid("text", p.Text, models.TextOriginal+" or "+models.TextCaptioner)
-	case p.MaxSteps < 0:
-		return config.Invalid("max_steps", p.MaxSteps, "≥ 0; 0: no limit")
-	case p.CheckpointEvery < 0:
-		return config.Invalid("checkpoint_every", p.CheckpointEvery, "≥ 0; 0: at epoch ends only")
-	case p.FeatureCacheMB < 0:
-		return config.Invalid("feature_cache_mb", p.FeatureCacheMB, "≥ 0")
 	}
-	if err := p.Retrieval.Validate(); err != nil {
-		return err
-	}
-	if err := p.Device.Validate(); err != nil {
-		return err
-	}
-	return p.BLAS.Validate()
+	return config.Check(p)
 }
 
 // ModelConfig returns the model the stage trains for a vocabulary of vocab ids and features of

@@ -56,11 +56,11 @@ import (
 type Params struct {
 	// Models are the matching models to compare, each read from "@<stage>/model.ckpt" (scan-plain
 	// and scan: SCAN and POS-SCAN).
-	Models []models.Teacher `yaml:"models"`
+	Models []models.Teacher `yaml:"models" check:"scan, scan-plain or both"`
 	// Splits whose ground-truth captions are scored for attention accuracy (val, test).
 	Splits []string `yaml:"splits"`
 	// RetrievalSplit is the split of the R@K evaluation (test).
-	RetrievalSplit string `yaml:"retrieval_split"`
+	RetrievalSplit string `yaml:"retrieval_split" check:"a split name"`
 	// Retrieval sizes the R@K evaluation: captions_per_image (5), eval_images and eval_captions
 	// (the scoring blocks; they bound memory only).
 	matching.Retrieval `yaml:",inline"`
@@ -88,17 +88,13 @@ func DefaultParams() Params {
 		Features: "@features", Vocab: "@captions/vocab.json", BLAS: blas.Default, Device: gpu.KindCPU}
 }
 
-// Validate returns the first bad field: a *config.FieldError naming its key.
-func (p Params) Validate() error {
-	if err := p.validate(); err != nil {
-		return fmt.Errorf("scan-eval: %w", err)
-	}
-	return nil
-}
+// Validate returns the first bad field: a *config.FieldError naming its key (bounds: the check
+// tags, Retrieval's).
+func (p Params) Validate() error { return config.Prefix("scan-eval", p.validate()) }
 
 func (p Params) validate() error {
-	if len(p.Models) == 0 {
-		return config.Invalid("models", "[]", "scan, scan-plain or both")
+	if err := config.Check(p); err != nil {
+		return err
 	}
 	seen := map[models.Teacher]bool{}
 	for i, m := range p.Models {
@@ -116,19 +112,10 @@ func (p Params) validate() error {
 			return config.Invalid(fmt.Sprintf("splits[%d]", i), s, "a split name")
 		}
 	}
-	switch {
-	case p.RetrievalSplit == "":
-		return config.Invalid("retrieval_split", p.RetrievalSplit, "a split name")
-	case p.GroundingReference != "" && p.Vocab == "":
+	if p.GroundingReference != "" && p.Vocab == "" {
 		return config.Invalid("vocab", p.Vocab, "the captioner's vocabulary (needed with grounding_reference)")
 	}
-	if err := p.Retrieval.Validate(); err != nil {
-		return err
-	}
-	if err := p.Device.Validate(); err != nil {
-		return err
-	}
-	return p.BLAS.Validate()
+	return nil
 }
 
 // Input names besides one "model-<stage>" per model.

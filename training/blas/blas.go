@@ -40,6 +40,7 @@ package blas
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -89,16 +90,10 @@ const (
 
 // Known reports whether name is one of the backend names a stage accepts
 // (simd, go, openblas, cuda, auto), whether or not this binary has it.
-func Known(name string) bool {
-	switch name {
-	case SIMD, Go, OpenBLAS, CUDA, Auto:
-		return true
-	}
-	return false
-}
+func Known(name string) bool { return slices.Contains(known, Name(name)) }
 
-// KnownNames lists the names Known accepts, for error messages.
-const KnownNames = "simd, go, openblas, cuda or auto"
+// known lists the names Known accepts, in the order error messages give them.
+var known = []Name{SIMD, Go, OpenBLAS, CUDA, Auto}
 
 // autoOrder is the preference order of Auto; unknown registered names follow
 // in alphabetical order, then SIMD, then Go.

@@ -1,10 +1,6 @@
 package blas
 
-import (
-	"fmt"
-
-	"github.com/groundcap/groundcap/internal/config"
-)
+import "github.com/groundcap/groundcap/internal/config"
 
 // Name is the BLAS backend a stage's config asks for (its blas key): a name Known accepts. It
 // parses itself, so a config naming no backend fails where it is read; whether the backend can
@@ -13,11 +9,7 @@ type Name string
 
 // UnmarshalText parses a backend name.
 func (n *Name) UnmarshalText(b []byte) error {
-	if !Known(string(b)) {
-		return fmt.Errorf("blas: unknown backend %q (want %s)", b, KnownNames)
-	}
-	*n = Name(b)
-	return nil
+	return config.ParseEnum(n, b, "blas: unknown backend", known...)
 }
 
 // MarshalText returns the name.
@@ -27,7 +19,7 @@ func (n Name) MarshalText() ([]byte, error) { return []byte(n), nil }
 // *config.FieldError of the blas key.
 func (n Name) Validate() error {
 	if !Known(string(n)) {
-		return config.Invalid("blas", string(n), KnownNames)
+		return config.Invalid("blas", string(n), config.OneOf(known...))
 	}
 	return nil
 }

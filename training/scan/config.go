@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/groundcap/groundcap/internal/config"
 )
@@ -30,34 +29,34 @@ type Config struct {
 	// ImgDim is the region feature width D (2048 for bottom-up features).
 	ImgDim int `json:"img_dim" yaml:"-"`
 	// Embed is the joint embedding width and GRU hidden size.
-	Embed int `json:"embed" yaml:"embed"`
+	Embed int `json:"embed" yaml:"embed" check:"≥ 1"`
 	// WordDim is the word embedding width.
-	WordDim int `json:"word_dim" yaml:"word_dim"`
+	WordDim int `json:"word_dim" yaml:"word_dim" check:"≥ 1"`
 	// PlainSCAN turns the POS mask off (false: POS-SCAN, only noun positions enter
 	// normalisation and score; true: SCAN, all words).
 	PlainSCAN bool `json:"plain_scan" yaml:"-"`
 	// LambdaSoftmax is the attention temperature λ_softmax.
-	LambdaSoftmax float64 `json:"lambda_softmax" yaml:"lambda_softmax"`
+	LambdaSoftmax float64 `json:"lambda_softmax" yaml:"lambda_softmax" check:"> 0"`
 	// Agg is the score aggregation (lse or avg).
 	Agg Agg `json:"agg" yaml:"-"`
 	// LambdaLSE is λ_lse of the LSE aggregation.
-	LambdaLSE float64 `json:"lambda_lse" yaml:"lambda_lse"`
+	LambdaLSE float64 `json:"lambda_lse" yaml:"lambda_lse" check:"> 0"`
 	// Margin of the hinge triplet loss.
-	Margin float64 `json:"margin" yaml:"margin"`
+	Margin float64 `json:"margin" yaml:"margin" check:"≥ 0"`
 	// AllViolations sums over all negatives (false: only the hardest negative, VSE++
 	// max_violation, as POS-SCAN).
 	AllViolations bool `json:"all_violations" yaml:"-"`
 	// LR is Adam's initial learning rate, multiplied by LRGamma every LRUpdate epochs.
-	LR       float64 `json:"lr" yaml:"lr"`
-	LRUpdate int     `json:"lr_update" yaml:"lr_update"`
-	LRGamma  float64 `json:"lr_gamma" yaml:"lr_gamma"`
+	LR       float64 `json:"lr" yaml:"lr" check:"> 0"`
+	LRUpdate int     `json:"lr_update" yaml:"lr_update" check:"≥ 1"`
+	LRGamma  float64 `json:"lr_gamma" yaml:"lr_gamma" check:"> 0"`
 	// Epochs to train.
-	Epochs int `json:"epochs" yaml:"epochs"`
+	Epochs int `json:"epochs" yaml:"epochs" check:"≥ 1"`
 	// BatchSize is the number of captions per training batch; the batch source decides the
 	// actual batches, this is recorded for the trainer and data stage.
-	BatchSize int `json:"batch_size" yaml:"batch_size"`
+	BatchSize int `json:"batch_size" yaml:"batch_size" check:"≥ 2 (the triplet loss needs negatives)"`
 	// GradClip is the global gradient-norm clip.
-	GradClip float64 `json:"grad_clip" yaml:"grad_clip"`
+	GradClip float64 `json:"grad_clip" yaml:"grad_clip" check:"> 0"`
 	// Seed initialises the weights and the model's random source (and the data order of a
 	// matching-model stage).
 	Seed uint64 `json:"seed" yaml:"seed"`
@@ -92,35 +91,9 @@ func DefaultConfig() Config {
 		LenBucket: DefaultLenBucket}
 }
 
-// Validate reports the first bad hyperparameter (what a stage's section sets) as a
-// *config.FieldError naming its config key.
-func (c Config) Validate() error {
-	switch {
-	case c.Embed < 1:
-		return config.Invalid("embed", c.Embed, "≥ 1")
-	case c.WordDim < 1:
-		return config.Invalid("word_dim", c.WordDim, "≥ 1")
-	case !(c.LambdaSoftmax > 0):
-		return config.Invalid("lambda_softmax", c.LambdaSoftmax, "> 0")
-	case !(c.LambdaLSE > 0):
-		return config.Invalid("lambda_lse", c.LambdaLSE, "> 0")
-	case !(c.Margin >= 0):
-		return config.Invalid("margin", c.Margin, "≥ 0")
-	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return config.Invalid("lr", c.LR, "> 0")
-	case c.LRUpdate < 1:
-		return config.Invalid("lr_update", c.LRUpdate, "≥ 1")
-	case !(c.LRGamma > 0):
-		return config.Invalid("lr_gamma", c.LRGamma, "> 0")
-	case c.Epochs < 1:
-		return config.Invalid("epochs", c.Epochs, "≥ 1")
-	case c.BatchSize < 2:
-		return config.Invalid("batch_size", c.BatchSize, "≥ 2 (the triplet loss needs negatives)")
-	case !(c.GradClip > 0):
-		return config.Invalid("grad_clip", c.GradClip, "> 0")
-	}
-	return nil
-}
+// Validate reports the first bad hyperparameter (what a stage's section sets, bounded by its
+// check tag) as a *config.FieldError naming its config key.
+func (c Config) Validate() error { return config.Check(c) }
 
 // check reports the first bad field of a model to build: its sizes from the data and its fixed
 // structure, then its hyperparameters (Validate).

@@ -46,19 +46,19 @@ const EndToken int32 = 0
 // (a captioner stage's section embeds it). DefaultArch gives the paper's values.
 type Arch struct {
 	// InputEncoding is the word-embedding width E.
-	InputEncoding int `json:"input_encoding" yaml:"input_encoding"`
+	InputEncoding int `json:"input_encoding" yaml:"input_encoding" check:"≥ 1"`
 	// RNNSize is the width of both LSTMs and of the embedded regions.
-	RNNSize int `json:"rnn_size" yaml:"rnn_size"`
+	RNNSize int `json:"rnn_size" yaml:"rnn_size" check:"≥ 1"`
 	// AttHid is the hidden width of the additive attention.
-	AttHid int `json:"att_hid" yaml:"att_hid"`
+	AttHid int `json:"att_hid" yaml:"att_hid" check:"≥ 1"`
 	// Dropout is the drop probability of the word embedding, the embedded regions, fc and the
 	// language LSTM output (0: no dropout).
-	Dropout float64 `json:"dropout" yaml:"dropout"`
+	Dropout float64 `json:"dropout" yaml:"dropout" check:"in [0, 1); 0: no dropout"`
 	// MaxLen is the training caption length: references are truncated to it and SCST samples
 	// stop after it.
-	MaxLen int `json:"max_len" yaml:"max_len"`
+	MaxLen int `json:"max_len" yaml:"max_len" check:"≥ 1"`
 	// DecodeMaxLen is the greedy/beam decoding length.
-	DecodeMaxLen int `json:"decode_max_len" yaml:"decode_max_len"`
+	DecodeMaxLen int `json:"decode_max_len" yaml:"decode_max_len" check:"≥ 1"`
 }
 
 // DefaultArch returns the paper's architecture: 512-wide embeddings, LSTMs and attention,
@@ -68,21 +68,9 @@ func DefaultArch() Arch {
 		Dropout: DefaultDropout, MaxLen: DefaultMaxLen, DecodeMaxLen: DefaultDecodeMaxLen}
 }
 
-// Validate returns a *config.FieldError naming the first bad value by its key.
-func (a Arch) Validate() error {
-	for _, f := range []struct {
-		key string
-		v   int
-	}{{"input_encoding", a.InputEncoding}, {"rnn_size", a.RNNSize}, {"att_hid", a.AttHid}, {"max_len", a.MaxLen}, {"decode_max_len", a.DecodeMaxLen}} {
-		if f.v < 1 {
-			return config.Invalid(f.key, f.v, "≥ 1")
-		}
-	}
-	if !(a.Dropout >= 0 && a.Dropout < 1) {
-		return config.Invalid("dropout", a.Dropout, "in [0, 1); 0: no dropout")
-	}
-	return nil
-}
+// Validate returns a *config.FieldError naming the first bad value by its key (bounds: the check
+// tags).
+func (a Arch) Validate() error { return config.Check(a) }
 
 // Config is a captioner model: its vocabulary and feature sizes (from the data), its
 // architecture and the seed of its weights. It is stored with every checkpoint.
@@ -116,34 +104,27 @@ func (c Config) Validate() error {
 // learning rate and its step decay, gradient clipping and checkpoints, by their config keys.
 type Schedule struct {
 	// BatchImages is the number of images per batch; every caption of each image is used.
-	BatchImages int `json:"batch_images" yaml:"batch_images"`
+	BatchImages int `json:"batch_images" yaml:"batch_images" check:"≥ 1"`
 	// Epochs is the number of epochs.
-	Epochs int `json:"epochs" yaml:"epochs"`
+	Epochs int `json:"epochs" yaml:"epochs" check:"≥ 1"`
 	// LR is Adam's base learning rate.
-	LR float64 `json:"lr" yaml:"lr"`
+	LR float64 `json:"lr" yaml:"lr" check:"> 0"`
 	// LRDecayEvery and LRDecayRate: lr ×rate every so many epochs after LRDecayStart
 	// (LRDecayEvery ≤ 0: no decay).
 	LRDecayEvery int     `json:"lr_decay_every" yaml:"lr_decay_every"`
-	LRDecayRate  float64 `json:"lr_decay_rate" yaml:"lr_decay_rate"`
-	LRDecayStart int     `json:"lr_decay_start" yaml:"lr_decay_start"`
+	LRDecayRate  float64 `json:"lr_decay_rate" yaml:"lr_decay_rate" check:"> 0"`
+	LRDecayStart int     `json:"lr_decay_start" yaml:"lr_decay_start" check:"≥ 0"`
 	// GradClip clamps every gradient value to [−GradClip, GradClip] (≤ 0: no clipping).
 	GradClip float64 `json:"grad_clip" yaml:"grad_clip"`
 }
 
-// Validate returns a *config.FieldError naming the first bad value by its key.
+// Validate returns a *config.FieldError naming the first bad value by its key (bounds: the check
+// tags; grad_clip may be any number).
 func (s Schedule) Validate() error {
-	switch {
-	case s.BatchImages < 1:
-		return config.Invalid("batch_images", s.BatchImages, "≥ 1")
-	case s.Epochs < 1:
-		return config.Invalid("epochs", s.Epochs, "≥ 1")
-	case !(s.LR > 0) || math.IsInf(s.LR, 0):
-		return config.Invalid("lr", s.LR, "> 0")
-	case !(s.LRDecayRate > 0) || math.IsInf(s.LRDecayRate, 0):
-		return config.Invalid("lr_decay_rate", s.LRDecayRate, "> 0")
-	case s.LRDecayStart < 0:
-		return config.Invalid("lr_decay_start", s.LRDecayStart, "≥ 0")
-	case math.IsNaN(s.GradClip):
+	if err := config.Check(s); err != nil {
+		return err
+	}
+	if math.IsNaN(s.GradClip) {
 		return config.Invalid("grad_clip", s.GradClip, "a number; ≤ 0: no clipping")
 	}
 	return nil
@@ -164,18 +145,14 @@ func (s Schedule) LRAt(epoch int) float64 {
 type RunConfig struct {
 	// CheckpointEvery saves the training state every so many steps in addition to each epoch's
 	// end (0: only at epoch ends).
-	CheckpointEvery int `json:"checkpoint_every" yaml:"checkpoint_every"`
+	CheckpointEvery int `json:"checkpoint_every" yaml:"checkpoint_every" check:"≥ 0; 0: at epoch ends only"`
 	// Seed fixes the data order, dropout and sampling.
 	Seed uint64 `json:"seed" yaml:"seed"`
 }
 
-// Validate returns a *config.FieldError naming the first bad value by its key.
-func (r RunConfig) Validate() error {
-	if r.CheckpointEvery < 0 {
-		return config.Invalid("checkpoint_every", r.CheckpointEvery, "≥ 0; 0: at epoch ends only")
-	}
-	return nil
-}
+// Validate returns a *config.FieldError naming the first bad value by its key (bounds: the check
+// tags).
+func (r RunConfig) Validate() error { return config.Check(r) }
 
 // XEConfig configures cross-entropy training with attention distillation. DefaultXEConfig gives
 // self-critical.pytorch's and the paper's values.
@@ -184,13 +161,13 @@ type XEConfig struct {
 	Schedule `yaml:",inline"`
 	// Scheduled sampling: after SSStart epochs the probability of feeding a sampled word grows
 	// by SSIncrease every SSEvery epochs up to SSMax (SSEvery ≤ 0: off).
-	SSStart    int     `json:"ss_start" yaml:"ss_start"`
+	SSStart    int     `json:"ss_start" yaml:"ss_start" check:"≥ 0"`
 	SSEvery    int     `json:"ss_every" yaml:"ss_every"`
-	SSIncrease float64 `json:"ss_increase" yaml:"ss_increase"`
-	SSMax      float64 `json:"ss_max" yaml:"ss_max"`
+	SSIncrease float64 `json:"ss_increase" yaml:"ss_increase" check:"≥ 0"`
+	SSMax      float64 `json:"ss_max" yaml:"ss_max" check:"in [0, 1]"`
 	// KLWeight is λ of L = XE + λ·KL(α‖β); 0 disables the term (DefaultKLWeightFlick is the
 	// paper's Flickr30k value). A captioner stage sets it from its teacher.
-	KLWeight float64 `json:"kl_weight" yaml:"-"`
+	KLWeight float64 `json:"kl_weight" yaml:"-" check:"≥ 0"`
 	// CheckpointEvery and Seed (the data order, dropout and scheduled sampling).
 	RunConfig `yaml:",inline"`
 }
@@ -206,23 +183,9 @@ func DefaultXEConfig() XEConfig {
 	}
 }
 
-// Validate returns a *config.FieldError naming the first bad value by its key.
-func (c XEConfig) Validate() error {
-	if err := c.Schedule.Validate(); err != nil {
-		return err
-	}
-	switch {
-	case c.SSStart < 0:
-		return config.Invalid("ss_start", c.SSStart, "≥ 0")
-	case !(c.SSIncrease >= 0) || math.IsInf(c.SSIncrease, 0):
-		return config.Invalid("ss_increase", c.SSIncrease, "≥ 0")
-	case !(c.SSMax >= 0 && c.SSMax <= 1):
-		return config.Invalid("ss_max", c.SSMax, "in [0, 1]")
-	case !(c.KLWeight >= 0) || math.IsInf(c.KLWeight, 0):
-		return config.Invalid("kl_weight", c.KLWeight, "≥ 0")
-	}
-	return c.RunConfig.Validate()
-}
+// Validate returns a *config.FieldError naming the first bad value by its key (bounds: the check
+// tags of its fields and of Schedule and RunConfig).
+func (c XEConfig) Validate() error { return config.Check(c) }
 
 // SSProbAt returns the scheduled-sampling probability of epoch (0-based):
 // min(SSIncrease·⌊(epoch − SSStart)/SSEvery⌋, SSMax) for epoch > SSStart.
@@ -239,14 +202,14 @@ type SCSTConfig struct {
 	// BatchImages (29), Epochs (80, the original's 30 → 110), LR (5e-5, no decay), GradClip (0.1).
 	Schedule `yaml:",inline"`
 	// Samples is the number of multinomial samples per image.
-	Samples int `json:"samples" yaml:"samples"`
+	Samples int `json:"samples" yaml:"samples" check:"≥ 1"`
 	// MaxLen is the longest sample and greedy baseline in words (20, the original's
 	// max_length; the references stay cut at Config.MaxLen).
-	MaxLen int `json:"max_len" yaml:"max_len"`
+	MaxLen int `json:"max_len" yaml:"max_len" check:"≥ 1"`
 	// WCider and WMatch weight CIDEr-D and the matching score in the reward (0 switches a term
 	// off). WMatch is ignored without a MatchFunc.
-	WCider float64 `json:"w_cider" yaml:"w_cider"`
-	WMatch float64 `json:"w_match" yaml:"w_match"`
+	WCider float64 `json:"w_cider" yaml:"w_cider" check:"≥ 0; 0 switches the term off"`
+	WMatch float64 `json:"w_match" yaml:"w_match" check:"≥ 0; 0 switches the term off"`
 	// CheckpointEvery and Seed (the data order, dropout and sampling).
 	RunConfig `yaml:",inline"`
 }
@@ -262,20 +225,6 @@ func DefaultSCSTConfig() SCSTConfig {
 	}
 }
 
-// Validate returns a *config.FieldError naming the first bad value by its key.
-func (c SCSTConfig) Validate() error {
-	if err := c.Schedule.Validate(); err != nil {
-		return err
-	}
-	switch {
-	case c.Samples < 1:
-		return config.Invalid("samples", c.Samples, "≥ 1")
-	case c.MaxLen < 1:
-		return config.Invalid("max_len", c.MaxLen, "≥ 1")
-	case !(c.WCider >= 0) || math.IsInf(c.WCider, 0):
-		return config.Invalid("w_cider", c.WCider, "≥ 0; 0 switches the term off")
-	case !(c.WMatch >= 0) || math.IsInf(c.WMatch, 0):
-		return config.Invalid("w_match", c.WMatch, "≥ 0; 0 switches the term off")
-	}
-	return c.RunConfig.Validate()
-}
+// Validate returns a *config.FieldError naming the first bad value by its key (bounds: the check
+// tags of its fields and of Schedule and RunConfig).
+func (c SCSTConfig) Validate() error { return config.Check(c) }

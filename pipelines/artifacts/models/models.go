@@ -5,9 +5,7 @@
 // carried in its checkpoint).
 package models
 
-import (
-	"fmt"
-)
+import "github.com/groundcap/groundcap/internal/config"
 
 // File names of the checkpoints in a stage's output.
 const (
@@ -44,12 +42,7 @@ const (
 
 // UnmarshalText parses scan, scan-plain, gt or none.
 func (t *Teacher) UnmarshalText(b []byte) error {
-	switch v := Teacher(b); v {
-	case None, POSSCAN, SCAN, GT:
-		*t = v
-		return nil
-	}
-	return fmt.Errorf("models: unknown teacher %q (want scan, scan-plain, gt or none)", b)
+	return config.ParseEnum(t, b, "models: unknown teacher", POSSCAN, SCAN, GT, None)
 }
 
 // MarshalText returns the name.

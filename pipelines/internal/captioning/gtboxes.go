@@ -7,6 +7,7 @@ import (
 
 	"github.com/groundcap/groundcap/eval/grounding"
 	feat "github.com/groundcap/groundcap/features"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 )
 
@@ -27,12 +28,7 @@ const (
 
 // UnmarshalText parses argmax or softmax; an empty form stays empty.
 func (g *GTTarget) UnmarshalText(b []byte) error {
-	switch v := GTTarget(b); v {
-	case "", GTArgmax, GTSoftmax:
-		*g = v
-		return nil
-	}
-	return fmt.Errorf("captioning: unknown ground-truth attention %q (want argmax or softmax)", b)
+	return config.ParseEnum(g, b, "captioning: unknown ground-truth attention", "", GTArgmax, GTSoftmax)
 }
 
 // GTTemperature divides the overlaps before the softmax of GTSoftmax (the original's

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/groundcap/groundcap/eval/caption"
+	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/training/updown"
 )
 
@@ -27,16 +28,20 @@ const (
 
 // UnmarshalText parses coco-cider or train-df-cider.
 func (s *Selection) UnmarshalText(b []byte) error {
-	switch v := Selection(b); v {
-	case SelectCOCO, SelectTrainDF:
-		*s = v
-		return nil
-	}
-	return fmt.Errorf("captioning: unknown selection %q (want %s or %s)", b, SelectCOCO, SelectTrainDF)
+	return config.ParseEnum(s, b, "captioning: unknown selection", SelectCOCO, SelectTrainDF)
 }
 
 // Valid reports whether s is a known selection.
 func (s Selection) Valid() bool { return s == SelectCOCO || s == SelectTrainDF }
+
+// Validate reports a selection Valid does not accept (one set in code rather than parsed) as a
+// *config.FieldError of the selection key.
+func (s Selection) Validate() error {
+	if !s.Valid() {
+		return config.Invalid("selection", s, config.OneOf(SelectCOCO, SelectTrainDF))
+	}
+	return nil
+}
 
 // Selector scores a captioner's greedy captions of one split by a Selection.
 type Selector struct {

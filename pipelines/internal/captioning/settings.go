@@ -21,11 +21,11 @@ type Settings struct {
 	Features string `yaml:"features" key:"-"`
 
 	// TrainSplits are the caption splits trained on (train and restval).
-	TrainSplits []string `yaml:"train_splits"`
+	TrainSplits []string `yaml:"train_splits" check:"at least one split"`
 	// ValSplit is the split validated after every epoch (val); ValImages keeps its first so
 	// many images by id (0: all).
-	ValSplit  string `yaml:"val_split"`
-	ValImages int    `yaml:"val_images"`
+	ValSplit  string `yaml:"val_split" check:"a split name"`
+	ValImages int    `yaml:"val_images" check:"≥ 0; 0: all"`
 	// Selection is the val score that keeps best.ckpt: coco-cider (coco-caption's CIDEr-D on
 	// the whole val references with their own document frequencies, the original's) or
 	// train-df-cider (the SCST reward's CIDEr-D: train document frequencies, references cut
@@ -35,7 +35,7 @@ type Settings struct {
 	// BLAS is the matrix backend.
 	BLAS blas.Name `yaml:"blas" key:"-"`
 	// FeatureCacheMB bounds the memory holding region features.
-	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-"`
+	FeatureCacheMB int `yaml:"feature_cache_mb" key:"-" check:"≥ 0"`
 }
 
 // DefaultSettings are the captions and features stages' outputs, train and restval trained on,
@@ -45,26 +45,18 @@ func DefaultSettings() Settings {
 		TrainSplits: []string{"train", "restval"}, ValSplit: DefaultValSplit, Selection: SelectCOCO, BLAS: blas.Default, FeatureCacheMB: DefaultFeatureCacheMB}
 }
 
-// Validate returns a *config.FieldError naming the first bad value by its key.
+// Validate returns a *config.FieldError naming the first bad value by its key (bounds: the check
+// tags).
 func (s Settings) Validate() error {
-	switch {
-	case s.ValSplit == "":
-		return config.Invalid("val_split", s.ValSplit, "a split name")
-	case s.ValImages < 0:
-		return config.Invalid("val_images", s.ValImages, "≥ 0; 0: all")
-	case !s.Selection.Valid():
-		return config.Invalid("selection", s.Selection, string(SelectCOCO)+" or "+string(SelectTrainDF))
-	case s.FeatureCacheMB < 0:
-		return config.Invalid("feature_cache_mb", s.FeatureCacheMB, "≥ 0")
-	case len(s.TrainSplits) == 0:
-		return config.Invalid("train_splits", "[]", "at least one split")
+	if err := config.Check(s); err != nil {
+		return err
 	}
 	for i, t := range s.TrainSplits {
 		if t == "" || t == s.ValSplit {
 			return config.Invalid(fmt.Sprintf("train_splits[%d]", i), t, "a non-empty split other than val_split")
 		}
 	}
-	return s.BLAS.Validate()
+	return nil
 }
 
 // Inputs returns the inputs as the engine declares them.

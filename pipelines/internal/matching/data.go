@@ -20,11 +20,11 @@ import (
 // and scan-eval's, embedded inline in both stages' params.
 type Retrieval struct {
 	// CaptionsPerImage is the number of captions per image (5, SCAN's).
-	CaptionsPerImage int `yaml:"captions_per_image"`
+	CaptionsPerImage int `yaml:"captions_per_image" check:"≥ 1"`
 	// EvalImages and EvalCaptions size the image × caption blocks of scoring; they bound memory
 	// and do not change results.
-	EvalImages   int `yaml:"eval_images" key:"-"`
-	EvalCaptions int `yaml:"eval_captions" key:"-"`
+	EvalImages   int `yaml:"eval_images" key:"-" check:"≥ 1"`
+	EvalCaptions int `yaml:"eval_captions" key:"-" check:"≥ 1"`
 }
 
 // DefaultRetrieval returns 5 captions per image scored in blocks of 8 images × 128 captions.
@@ -32,18 +32,9 @@ func DefaultRetrieval() Retrieval {
 	return Retrieval{CaptionsPerImage: 5, EvalImages: 8, EvalCaptions: 128}
 }
 
-// Validate returns a *config.FieldError naming the first bad value by its key.
-func (r Retrieval) Validate() error {
-	switch {
-	case r.CaptionsPerImage < 1:
-		return config.Invalid("captions_per_image", r.CaptionsPerImage, "≥ 1")
-	case r.EvalImages < 1:
-		return config.Invalid("eval_images", r.EvalImages, "≥ 1")
-	case r.EvalCaptions < 1:
-		return config.Invalid("eval_captions", r.EvalCaptions, "≥ 1")
-	}
-	return nil
-}
+// Validate returns a *config.FieldError naming the first bad value by its key (bounds: the check
+// tags).
+func (r Retrieval) Validate() error { return config.Check(r) }
 
 // FeatureCache reads region features from a store and keeps them in memory up to a byte budget
 // (features read beyond it are not kept). It is safe for concurrent use.
