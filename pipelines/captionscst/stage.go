@@ -120,11 +120,20 @@ func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data
 		if bm.Config() != model.Config() {
 			return nil, "", fmt.Errorf("captionscst: %s's model (%+v) differs from %s's (%+v)", p.InitBest, bm.Config(), p.Init, model.Config())
 		}
-		if t.initBestCIDEr, err = d.Validate(bm, 0); err != nil {
-			return nil, "", err
-		}
 		t.initBest = bc
+		// When the XE run's best epoch was its last, the best model is the start's weights, and
+		// the same weights decode the same captions: its score is the start's.
+		same := checkpoint.EqualTensors(bc.Params, ck.Params)
+		t.initBestCIDEr = start
+		if !same {
+			if t.initBestCIDEr, err = d.Validate(bm, 0); err != nil {
+				return nil, "", err
+			}
+		}
 		what += fmt.Sprintf("; carried best (%s) %.4f", p.InitBest, t.initBestCIDEr)
+		if same {
+			what += ", the start's weights"
+		}
 	}
 	return model, fmt.Sprintf("%s; reward %g·CIDEr-D + %g·S(%s)", what, p.WCider, p.WMatch, p.Matcher), nil
 }

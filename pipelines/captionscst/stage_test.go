@@ -126,6 +126,16 @@ func TestStagesWriteOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	xeLast, err := checkpoint.Load(filepath.Join(xeDir, captionxe.LastFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A carried best model with the start's weights is scored once: the log says so for each of
+	// the three carrying stages exactly when caption-xe's best epoch was its last.
+	sameStart := checkpoint.EqualTensors(xeBest.Params, xeLast.Params)
+	if n, want := strings.Count(log.String(), ", the start's weights"), map[bool]int{true: 3, false: 0}[sameStart]; n != want {
+		t.Errorf("%d stages say their carried best is the start's weights, want %d (caption-xe's best = last: %v)", n, want, sameStart)
+	}
 	for _, c := range []struct {
 		name    string
 		matcher models.Teacher
