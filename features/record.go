@@ -19,17 +19,6 @@ const (
 	LayoutNPZ      Layout = "npz"
 )
 
-// ParseLayout parses a layout name; "" means LayoutAuto.
-func ParseLayout(s string) (Layout, error) {
-	switch Layout(s) {
-	case "", LayoutAuto:
-		return LayoutAuto, nil
-	case LayoutAnderson, LayoutLXMERT, LayoutNPZ:
-		return Layout(s), nil
-	}
-	return "", fmt.Errorf("features: unknown layout %q (want auto, anderson, lxmert or npz)", s)
-}
-
 // DataError is the type of every error that classifies a bad record (the Err* values below):
 // a record whose error wraps one is rejected, any other error fails the stage. Decoding and
 // checking functions wrap the values with details; test for a kind with errors.Is and for a bad

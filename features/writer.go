@@ -22,17 +22,6 @@ const (
 	EncodingList Encoding = "list"
 )
 
-// ParseEncoding parses an encoding name; "" means EncodingBlob.
-func ParseEncoding(s string) (Encoding, error) {
-	switch Encoding(s) {
-	case "", EncodingBlob:
-		return EncodingBlob, nil
-	case EncodingList:
-		return EncodingList, nil
-	}
-	return "", fmt.Errorf("features: unknown encoding %q (want blob or list)", s)
-}
-
 // DType names the storage type of the features column.
 type DType string
 
@@ -41,17 +30,6 @@ const (
 	DTypeFloat32 DType = "float32"
 	DTypeFloat16 DType = "float16"
 )
-
-// ParseDType parses a dtype name; "" means DTypeFloat32.
-func ParseDType(s string) (DType, error) {
-	switch DType(s) {
-	case "", DTypeFloat32:
-		return DTypeFloat32, nil
-	case DTypeFloat16:
-		return DTypeFloat16, nil
-	}
-	return "", fmt.Errorf("features: unknown dtype %q (want float32 or float16)", s)
-}
 
 // Key-value metadata keys of a feature shard.
 const (

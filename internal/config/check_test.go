@@ -22,12 +22,7 @@ type checkLevel int
 type checkKind string
 
 // Validate accepts a and b; its key is not the field's.
-func (k checkKind) Validate() error {
-	if k != "a" && k != "b" {
-		return Invalid("kind", k, OneOf[checkKind]("a", "b"))
-	}
-	return nil
-}
+func (k checkKind) Validate() error { return CheckEnum[checkKind]("kind", k, "a", "b") }
 
 type checkSub struct {
 	Size int `yaml:"size" check:"≥ 1"`
@@ -266,6 +261,12 @@ func TestParseEnum(t *testing.T) {
 	}
 	if err := ParseEnum(&e, []byte("A"), "x: unknown y", "", "a", "b"); err == nil || err.Error() != `x: unknown y "A" (want a or b)` {
 		t.Errorf("A: %v", err)
+	}
+	if err := CheckEnum[checkEnum]("k", "b", "", "a", "b"); err != nil {
+		t.Errorf("CheckEnum b: %v", err)
+	}
+	if err := CheckEnum[checkEnum]("k", "", "a", "b"); err == nil || err.Error() != `k: "" (want a or b)` {
+		t.Errorf("CheckEnum empty: %v", err)
 	}
 	for _, c := range []struct {
 		in   []checkEnum

@@ -17,6 +17,15 @@ func ParseEnum[T ~string](dst *T, b []byte, what string, allowed ...T) error {
 	return fmt.Errorf("%s %q (want %s)", what, b, OneOf(allowed...))
 }
 
+// CheckEnum returns a *FieldError for key when v is not one of allowed, wanting
+// OneOf(allowed); the Validate of an enumeration set in code rather than parsed.
+func CheckEnum[T ~string](key string, v T, allowed ...T) error {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return Invalid(key, v, OneOf(allowed...))
+}
+
 // OneOf lists the non-empty values as error messages want them: "a", "a or b", "a, b or c".
 func OneOf[T ~string](values ...T) string {
 	var names []string

@@ -20,6 +20,12 @@ func (f *Format) UnmarshalText(b []byte) error {
 	return config.ParseEnum(f, b, "captions: unknown format", "", FormatAuto, FormatJSON, FormatJSONL)
 }
 
+// Validate reports a format that is none of auto, json and jsonl (one set in code rather than
+// parsed, or empty) as a *config.FieldError of the format key.
+func (f Format) Validate() error {
+	return config.CheckEnum("format", f, FormatAuto, FormatJSON, FormatJSONL)
+}
+
 // Defaults of Params.
 const (
 	DefaultMaxLength          = 16
@@ -72,7 +78,7 @@ func DefaultParams() Params {
 }
 
 // Validate returns the first bad field: a *config.FieldError naming its key (bounds: the check
-// tags).
+// tags; format: Format.Validate).
 func (p Params) Validate() error { return config.Prefix("captions", p.validate()) }
 
 func (p Params) validate() error {
@@ -80,8 +86,6 @@ func (p Params) validate() error {
 		return err
 	}
 	switch {
-	case p.Format != FormatAuto && p.Format != FormatJSON && p.Format != FormatJSONL:
-		return config.Invalid("format", p.Format, config.OneOf(FormatAuto, FormatJSON, FormatJSONL))
 	case p.ClassNames != "" && p.Entities == "":
 		return config.Invalid("class_names", p.ClassNames, "unset without entities (classes are matched to entity phrases)")
 	}

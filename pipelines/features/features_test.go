@@ -602,6 +602,8 @@ func TestParamsValidate(t *testing.T) {
 		{params(func(p *Params) { p.Inputs, p.MaxRejectFraction = []string{"x"}, 2 }), "max_reject_fraction"},                     // 4
 		{params(func(p *Params) { p.Inputs, p.NumShards = []string{"x"}, -1 }), "num_shards"},                                     // 5
 		{params(func(p *Params) { p.Inputs, p.Captions, p.Dataset = []string{"x"}, "@captions/captions", "d.json" }), "captions"}, // 6
+		{params(func(p *Params) { p.Inputs, p.Encoding = []string{"x"}, "parquet" }), `encoding: "parquet" (want blob or list)`},  // 7
+		{params(func(p *Params) { p.Inputs, p.DType = []string{"x"}, "" }), `dtype: "" (want float32 or float16)`},                // 8
 	} {
 		_, err := Stage(c.p)
 		if err == nil || !strings.Contains(err.Error(), c.field) {

@@ -84,7 +84,7 @@ func DefaultParams() Params {
 }
 
 // Validate returns the first bad field: a *config.FieldError naming its key (bounds: the check
-// tags).
+// tags; layout, encoding and dtype: their types' Validate).
 func (p Params) Validate() error { return config.Prefix("features", p.validate()) }
 
 func (p Params) validate() error {
@@ -97,12 +97,6 @@ func (p Params) validate() error {
 		}
 	}
 	switch {
-	case p.Layout != feat.LayoutAuto && p.Layout != feat.LayoutAnderson && p.Layout != feat.LayoutLXMERT && p.Layout != feat.LayoutNPZ:
-		return config.Invalid("layout", p.Layout, "auto, anderson, lxmert or npz")
-	case p.Encoding != feat.EncodingBlob && p.Encoding != feat.EncodingList:
-		return config.Invalid("encoding", p.Encoding, "blob or list")
-	case p.DType != feat.DTypeFloat32 && p.DType != feat.DTypeFloat16:
-		return config.Invalid("dtype", p.DType, "float32 or float16")
 	case p.DType == feat.DTypeFloat16 && p.Encoding != feat.EncodingBlob:
 		return config.Invalid("dtype", p.DType, "float32 with encoding list (parquet-go has no FLOAT16 list type)")
 	case p.MaxBoxes < p.MinBoxes:

@@ -17,9 +17,4 @@ func (n Name) MarshalText() ([]byte, error) { return []byte(n), nil }
 
 // Validate reports a name Known does not accept (a Name set in code rather than parsed) as a
 // *config.FieldError of the blas key.
-func (n Name) Validate() error {
-	if !Known(string(n)) {
-		return config.Invalid("blas", string(n), config.OneOf(known...))
-	}
-	return nil
-}
+func (n Name) Validate() error { return config.CheckEnum("blas", n, known...) }

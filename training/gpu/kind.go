@@ -11,11 +11,8 @@ func (k *Kind) UnmarshalText(b []byte) error {
 	return config.ParseEnum(k, b, "gpu: unknown device", KindCPU, KindCUDA, KindEmulate)
 }
 
-// Validate reports a kind ValidKind does not accept (a Kind set in code rather than parsed) as
+// Validate reports a kind ValidKind does not accept (empty: cpu) (a Kind set in code rather than parsed) as
 // a *config.FieldError of the device key.
 func (k Kind) Validate() error {
-	if !ValidKind(string(k)) {
-		return config.Invalid("device", k, config.OneOf(KindCPU, KindCUDA, KindEmulate))
-	}
-	return nil
+	return config.CheckEnum("device", k, "", KindCPU, KindCUDA, KindEmulate)
 }

@@ -37,10 +37,7 @@ func (s Selection) Valid() bool { return s == SelectCOCO || s == SelectTrainDF }
 // Validate reports a selection Valid does not accept (one set in code rather than parsed) as a
 // *config.FieldError of the selection key.
 func (s Selection) Validate() error {
-	if !s.Valid() {
-		return config.Invalid("selection", s, config.OneOf(SelectCOCO, SelectTrainDF))
-	}
-	return nil
+	return config.CheckEnum("selection", s, SelectCOCO, SelectTrainDF)
 }
 
 // Selector scores a captioner's greedy captions of one split by a Selection.
