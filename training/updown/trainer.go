@@ -361,15 +361,14 @@ type SCSTTrainer struct {
 
 // Run trains until Config.Epochs are done, resuming as XETrainer.Run does.
 func (t *SCSTTrainer) Run(ctx context.Context) (*History, error) {
-	c := t.Config
+	c, rw := t.Config, t.Rewarder
+	rw.WCider, rw.WMatch = c.WCider, c.WMatch
 	l, err := newLoop(StageSCST, t.Model, t.Source, t.Harness, c.Schedule, c.RunConfig,
 		runConfig{Stage: StageSCST, Model: t.Model.cfg, SCST: &c})
 	if err != nil {
 		return nil, err
 	}
 	l.init, l.initBest, l.initBestScore = t.Init, t.InitBest, t.InitBestScore
-	rw := t.Rewarder
-	rw.WCider, rw.WMatch = c.WCider, c.WMatch
 	l.step = func(b *Batch, epoch int, r *rand.Rand, p *Progress) (float64, int, error) {
 		p.LR = c.LRAt(epoch)
 		st, err := t.Model.SCSTStep(b, p.LR, c.Samples, c.MaxLen, &rw, r, l.opt)
