@@ -20,9 +20,11 @@ import (
 	"github.com/groundcap/groundcap/pipelines/synth"
 )
 
-// Defs lists every stage in the order of the chain. Add one line per stage (instance).
+// Defs lists every stage in the order of the chain: one line per stage (instance), and the
+// captioner stages (models.XECaptioners, models.SCSTCaptioners) and their evaluate instances
+// from the lists that name them.
 func Defs() []Def {
-	return []Def{
+	defs := []Def{
 		stageDef("synth", "write the synthetic grounded world into the artifact store",
 			defaults(synth.DefaultParams), func(p *synth.Params, s int64) { p.Seed = s }, unnamed(synth.Stage)),
 		stageDef("captions", "tokenise, POS-tag and encode captions; vocabulary, CIDEr-D document frequencies, grounding references (Beam)",
@@ -39,44 +41,17 @@ func Defs() []Def {
 			align.DefaultParams, nil, align.StageNamed),
 		stageDef(scanevalresults.Name, "attention accuracy and R@K of SCAN vs POS-SCAN against the grounding references, with a random-region baseline",
 			defaults(scaneval.DefaultParams), nil, unnamed(scaneval.Stage)),
-		stageDef(models.CaptionXE, "train the Up-Down captioner with cross-entropy (baseline, no distillation)",
-			captionxe.DefaultParams, xeSeed, captionxe.Stage),
-		stageDef(models.CaptionXESCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from SCAN",
-			captionxe.DefaultParams, xeSeed, captionxe.Stage),
-		stageDef(models.CaptionXEPOSSCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from POS-SCAN",
-			captionxe.DefaultParams, xeSeed, captionxe.Stage),
-		stageDef(models.CaptionXEGT, "train the Up-Down captioner with XE + KL(α‖β), α from the Entities boxes (ground-truth supervision, optional)",
-			captionxe.DefaultParams, xeSeed, captionxe.Stage),
-		stageDef(models.CaptionSCST, "self-critical training of caption-xe (reward CIDEr-D + POS-SCAN score)",
-			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(models.CaptionSCSTSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D + SCAN score)",
-			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(models.CaptionSCSTPOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D + POS-SCAN score)",
-			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(models.CaptionSCSTCIDEr, "self-critical training of caption-xe (reward CIDEr-D alone)",
-			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(models.CaptionSCSTCIDErSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D alone)",
-			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(models.CaptionSCSTCIDErPOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D alone)",
-			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(models.CaptionSCSTGT, "self-critical training of caption-xe-gt (reward CIDEr-D + POS-SCAN score; optional)",
-			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		stageDef(models.CaptionSCSTCIDErGT, "self-critical training of caption-xe-gt (reward CIDEr-D alone; optional)",
-			captionscst.DefaultParams, scstSeed, captionscst.Stage),
-		evaluateDef(models.CaptionXE),
-		evaluateDef(models.CaptionXESCAN),
-		evaluateDef(models.CaptionXEPOSSCAN),
-		evaluateDef(models.CaptionXEGT),
-		evaluateDef(models.CaptionSCST),
-		evaluateDef(models.CaptionSCSTSCAN),
-		evaluateDef(models.CaptionSCSTPOSSCAN),
-		evaluateDef(models.CaptionSCSTCIDEr),
-		evaluateDef(models.CaptionSCSTCIDErSCAN),
-		evaluateDef(models.CaptionSCSTCIDErPOSSCAN),
-		evaluateDef(models.CaptionSCSTGT),
-		evaluateDef(models.CaptionSCSTCIDErGT),
-		reportDef(),
 	}
+	for _, c := range models.XECaptioners() {
+		defs = append(defs, stageDef(c, models.Short(c), captionxe.DefaultParams, xeSeed, captionxe.Stage))
+	}
+	for _, c := range models.SCSTCaptioners() {
+		defs = append(defs, stageDef(c, models.Short(c), captionscst.DefaultParams, scstSeed, captionscst.Stage))
+	}
+	for _, c := range models.Captioners() {
+		defs = append(defs, evaluateDef(c))
+	}
+	return append(defs, reportDef())
 }
 
 // stageDef makes the registry entry of a stage whose parameters decode from the config section

@@ -78,16 +78,55 @@ const (
 	CaptionSCSTCIDErGT = "caption-scst-cider-gt"
 )
 
-// XECaptioners lists the cross-entropy captioner stages, in chain order.
-func XECaptioners() []string {
-	return []string{CaptionXE, CaptionXESCAN, CaptionXEPOSSCAN, CaptionXEGT}
+// captioner is a captioner stage and its one line of help.
+type captioner struct{ name, short string }
+
+// xeCaptioners and scstCaptioners are the captioner stages in chain order.
+var (
+	xeCaptioners = []captioner{
+		{CaptionXE, "train the Up-Down captioner with cross-entropy (baseline, no distillation)"},
+		{CaptionXESCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from SCAN"},
+		{CaptionXEPOSSCAN, "train the Up-Down captioner with XE + KL(α‖β) distilled from POS-SCAN"},
+		{CaptionXEGT, "train the Up-Down captioner with XE + KL(α‖β), α from the Entities boxes (ground-truth supervision, optional)"},
+	}
+	scstCaptioners = []captioner{
+		{CaptionSCST, "self-critical training of caption-xe (reward CIDEr-D + POS-SCAN score)"},
+		{CaptionSCSTSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D + SCAN score)"},
+		{CaptionSCSTPOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D + POS-SCAN score)"},
+		{CaptionSCSTCIDEr, "self-critical training of caption-xe (reward CIDEr-D alone)"},
+		{CaptionSCSTCIDErSCAN, "self-critical training of caption-xe-scan (reward CIDEr-D alone)"},
+		{CaptionSCSTCIDErPOSSCAN, "self-critical training of caption-xe-posscan (reward CIDEr-D alone)"},
+		{CaptionSCSTGT, "self-critical training of caption-xe-gt (reward CIDEr-D + POS-SCAN score; optional)"},
+		{CaptionSCSTCIDErGT, "self-critical training of caption-xe-gt (reward CIDEr-D alone; optional)"},
+	}
+)
+
+func names(cs []captioner) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.name
+	}
+	return out
 }
 
+// XECaptioners lists the cross-entropy captioner stages, in chain order.
+func XECaptioners() []string { return names(xeCaptioners) }
+
 // SCSTCaptioners lists the self-critical captioner stages, in chain order.
-func SCSTCaptioners() []string {
-	return []string{CaptionSCST, CaptionSCSTSCAN, CaptionSCSTPOSSCAN, CaptionSCSTCIDEr, CaptionSCSTCIDErSCAN, CaptionSCSTCIDErPOSSCAN,
-		CaptionSCSTGT, CaptionSCSTCIDErGT}
-}
+func SCSTCaptioners() []string { return names(scstCaptioners) }
 
 // Captioners lists every captioner stage, in chain order.
 func Captioners() []string { return append(XECaptioners(), SCSTCaptioners()...) }
+
+// Short returns the one line of help of a captioner stage (what it trains and from what), or ""
+// for a name that is none.
+func Short(stage string) string {
+	for _, cs := range [][]captioner{xeCaptioners, scstCaptioners} {
+		for _, c := range cs {
+			if c.name == stage {
+				return c.short
+			}
+		}
+	}
+	return ""
+}
