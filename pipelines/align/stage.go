@@ -8,7 +8,6 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
-	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
 	"github.com/groundcap/groundcap/internal/config"
@@ -61,20 +60,9 @@ func StageNamed(name string, p Params) (*engine.Stage, error) {
 func run(ctx context.Context, r *engine.Run, p Params) error {
 	cfg := Config{Captions: r.Input(InputCaptions), Features: r.Input(InputFeatures), Model: r.Input(InputModel), Out: r.Out,
 		Splits: p.Splits, BatchImages: p.BatchImages, BLAS: string(p.BLAS), Device: string(p.Device), Teacher: string(p.Teacher)}
-	n, err := captionstable.NumShards(ctx, cfg.Captions)
-	if err != nil {
-		return err
-	}
-	store, err := feat.OpenStore(ctx, cfg.Features)
+	n, err := captionstable.NumShardsWith(ctx, cfg.Captions, cfg.Features)
 	if err != nil {
 		return fmt.Errorf("align: %w", err)
-	}
-	nf := store.NumShards()
-	if err := store.Close(); err != nil {
-		return fmt.Errorf("align: %w", err)
-	}
-	if nf != n {
-		return fmt.Errorf("align: the captions table has %d shards and the feature store %d: give both stages the same num_shards", n, nf)
 	}
 	cfg.NumShards = n
 	r.Logf("aligning the %v captions of %d shards with %s (teacher %s, %d images per call, blas %s, device %s)", p.Splits, n, p.Model, p.Teacher, p.BatchImages, p.BLAS, p.Device)

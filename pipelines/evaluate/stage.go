@@ -124,20 +124,9 @@ func Stage(name string, p Params) (*engine.Stage, error) {
 func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	cfg := Config{Model: r.Input(InputModel), Captions: r.Input(InputCaptions), Vocab: r.Input(InputVocab),
 		Features: r.Input(InputFeatures), Out: r.Out, Splits: p.Splits, BeamSize: p.BeamSize, DecodeBatch: p.DecodeBatch, BLAS: string(p.BLAS)}
-	n, err := captionstable.NumShards(ctx, cfg.Captions)
+	n, err := captionstable.NumShardsWith(ctx, cfg.Captions, cfg.Features)
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
-	}
-	store, err := feat.OpenStore(ctx, cfg.Features)
-	if err != nil {
-		return fmt.Errorf("evaluate: %w", err)
-	}
-	nf := store.NumShards()
-	if err := store.Close(); err != nil {
-		return fmt.Errorf("evaluate: %w", err)
-	}
-	if nf != n {
-		return fmt.Errorf("evaluate: the captions table has %d shards and the feature store %d: give both stages the same num_shards", n, nf)
 	}
 	cfg.NumShards = n
 	r.Logf("decoding the %s splits of %d shards with %s (beam %d, %d images per call, blas %s)", strings.Join(p.Splits, " and "), n, p.Model, p.BeamSize, p.DecodeBatch, p.BLAS)

@@ -134,3 +134,26 @@ func NumShards(ctx context.Context, table string) (int, error) {
 	}
 	return n, nil
 }
+
+// NumShardsWith returns the number of shards of a captions table after checking that the
+// feature store at features (feat.OpenStore) has as many: the stages that read a shard's
+// captions and features side by side (a shard number names the same images in both) need the
+// two stages to have sharded alike.
+func NumShardsWith(ctx context.Context, table, features string) (int, error) {
+	n, err := NumShards(ctx, table)
+	if err != nil {
+		return 0, err
+	}
+	store, err := feat.OpenStore(ctx, features)
+	if err != nil {
+		return 0, fmt.Errorf("captionstable: %w", err)
+	}
+	nf := store.NumShards()
+	if err := store.Close(); err != nil {
+		return 0, fmt.Errorf("captionstable: %w", err)
+	}
+	if nf != n {
+		return 0, fmt.Errorf("captionstable: the captions table %s has %d shards and the feature store %s %d: give both stages the same num_shards", table, n, features, nf)
+	}
+	return n, nil
+}
