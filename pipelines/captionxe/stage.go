@@ -97,34 +97,11 @@ type trainer struct {
 // Prepare builds a fresh captioner and, when distilling, the source of α.
 func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data) (*updown.Model, string, error) {
 	p := t.p
-	switch {
-	case p.GroundingRefs != "":
-		refs, err := captionstable.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs))
-		if err != nil {
-			return nil, "", err
-		}
-		gt, err := captioning.NewGTBoxes(refs, p.GTAttention, d.UNK)
-		if err != nil {
-			return nil, "", err
-		}
-		d.TrainSrc.Alpha = gt
-	case p.Alignments != "":
-		rows, err := alignments.ReadAll(ctx, r.Input(InputAlignments))
-		if err != nil {
-			return nil, "", err
-		}
-		pre, err := captioning.NewPrecomputed(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		d.TrainSrc.Alpha = pre
-	case p.Matcher != "":
-		m, err := models.LoadMatching(ctx, r.Input(InputMatcher))
-		if err != nil {
-			return nil, "", err
-		}
-		d.TrainSrc.Alpha = &captioning.Online{Model: m}
+	alpha, err := t.alpha(ctx, r, d.UNK)
+	if err != nil {
+		return nil, "", err
 	}
+	d.TrainSrc.Alpha = alpha
 	model, err := updown.New(p.ModelConfig(len(d.Words), d.Store.Dim()))
 	if err != nil {
 		return nil, "", fmt.Errorf("captionxe: %w", err)
@@ -138,6 +115,33 @@ func (t *trainer) Prepare(ctx context.Context, r *engine.Run, d *captioning.Data
 		what = fmt.Sprintf("teacher %s (λ %g, %s α)", p.Teacher, p.XEConfig.KLWeight, p.Alpha)
 	}
 	return model, what, nil
+}
+
+// alpha returns the source of the distillation target α the parameters name: the ground-truth
+// boxes, the align stage's precomputed alignments or the matching model run online; nil when
+// the captioner is not distilled.
+func (t *trainer) alpha(ctx context.Context, r *engine.Run, unk int32) (captioning.AlphaSource, error) {
+	switch p := t.p; {
+	case p.GroundingRefs != "":
+		refs, err := captionstable.ReadGroundingRefs(ctx, r.Input(InputGroundingRefs))
+		if err != nil {
+			return nil, err
+		}
+		return captioning.NewGTBoxes(refs, p.GTAttention, unk)
+	case p.Alignments != "":
+		rows, err := alignments.ReadAll(ctx, r.Input(InputAlignments))
+		if err != nil {
+			return nil, err
+		}
+		return captioning.NewPrecomputed(rows)
+	case p.Matcher != "":
+		m, err := models.LoadMatching(ctx, r.Input(InputMatcher))
+		if err != nil {
+			return nil, err
+		}
+		return &captioning.Online{Model: m}, nil
+	}
+	return nil, nil
 }
 
 // Train runs the cross-entropy trainer.
