@@ -10,11 +10,11 @@ import (
 
 	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
-	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/artifacts/alignments"
 	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/declare"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/rejects"
 )
@@ -38,23 +38,19 @@ func Stage(p Params) (*engine.Stage, error) { return StageNamed(Name, p) }
 // StageNamed returns an align stage under another name, so that several teachers' alignments
 // can live side by side (align: POS-SCAN, align-plain: SCAN).
 func StageNamed(name string, p Params) (*engine.Stage, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
 	p = p.resolve()
-	return &engine.Stage{
+	return declare.Stage(p, engine.Stage{
 		Name:          name,
 		Description:   "word-region attention and matching score of every training caption from the matching model (Beam)",
 		Version:       "1",
 		SchemaVersion: "1",
-		Params:        config.Key(p),
 		Inputs: []engine.Input{
 			{Name: InputModel, Ref: p.Model},
 			{Name: InputCaptions, Ref: p.Captions},
 			{Name: InputFeatures, Ref: p.Features},
 		},
 		Run: func(ctx context.Context, r *engine.Run) error { return run(ctx, r, p) },
-	}, nil
+	})
 }
 
 func run(ctx context.Context, r *engine.Run, p Params) error {

@@ -61,9 +61,9 @@ import (
 
 	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
-	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/declare"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
 	"github.com/groundcap/groundcap/transforms/rejects"
 )
@@ -78,16 +78,13 @@ const (
 
 // Stage returns the captions stage.
 func Stage(p Params) (*engine.Stage, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
 	inputs := []engine.Input{{Name: InputDataset, Ref: p.Dataset}}
 	for _, in := range []engine.Input{{Name: InputEntities, Ref: p.Entities}, {Name: InputClassNames, Ref: p.ClassNames}, {Name: InputSplitIDs, Ref: p.SplitIDs}} {
 		if in.Ref != "" {
 			inputs = append(inputs, in)
 		}
 	}
-	return &engine.Stage{
+	return declare.Stage(p, engine.Stage{
 		Name:        "captions",
 		Description: "tokenise, POS-tag, build the vocabulary, encode captions and grounding references (Beam)",
 		// 2: Sentences lines missing for dataset captions are rejects rows, counted in
@@ -95,7 +92,6 @@ func Stage(p Params) (*engine.Stage, error) {
 		// columns and match_vocab.json).
 		Version:       "3",
 		SchemaVersion: "2",
-		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
 			loc := Locations{Dataset: r.Input(InputDataset), Out: r.Out}
@@ -117,7 +113,7 @@ func Stage(p Params) (*engine.Stage, error) {
 				st.Images, st.Captions, st.Records.Rejected, st.VocabSize, st.UNKRate, st.Matching.VocabSize, st.Matching.UNKRate)
 			return record(ctx, r, st)
 		},
-	}, nil
+	})
 }
 
 // Run builds the pipeline, runs it with the runner Beam's flags select (beamx.Run: prism in-process

@@ -15,9 +15,9 @@ import (
 	feat "github.com/groundcap/groundcap/features"
 	"github.com/groundcap/groundcap/internal/beamrun"
 	"github.com/groundcap/groundcap/internal/blobio"
-	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/shard"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/declare"
 	"github.com/groundcap/groundcap/transforms/rejects"
 )
 
@@ -39,15 +39,11 @@ func InputName(i int) string { return fmt.Sprintf("input-%d", i) }
 
 // Stage returns the features stage.
 func Stage(p Params) (*engine.Stage, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	st := &engine.Stage{
+	st := engine.Stage{
 		Name:          "features",
 		Description:   "materialise bottom-up region features into the sharded Parquet feature store",
 		Version:       Version,
 		SchemaVersion: SchemaVersion,
-		Params:        config.Key(p),
 	}
 	for i, ref := range p.Inputs {
 		st.Inputs = append(st.Inputs, engine.Input{Name: InputName(i), Ref: ref})
@@ -59,7 +55,7 @@ func Stage(p Params) (*engine.Stage, error) {
 		st.Inputs = append(st.Inputs, engine.Input{Name: InputDataset, Ref: p.Dataset})
 	}
 	st.Run = func(ctx context.Context, r *engine.Run) error { return run(ctx, r, p) }
-	return st, nil
+	return declare.Stage(p, st)
 }
 
 func run(ctx context.Context, r *engine.Run, p Params) error {

@@ -28,6 +28,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/artifacts/scanevalresults"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/declare"
 )
 
 // Name is the stage name.
@@ -266,9 +267,6 @@ func (p Params) validate() error {
 
 // Stage returns the report stage.
 func Stage(p Params) (*engine.Stage, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
 	p = p.resolved()
 	var inputs []engine.Input
 	for i, r := range p.Rows {
@@ -292,7 +290,7 @@ func Stage(p Params) (*engine.Stage, error) {
 			inputs = append(inputs, engine.Input{Name: InputScanEvalPerImage, Ref: p.ScanEvalPerImage})
 		}
 	}
-	return &engine.Stage{
+	return declare.Stage(p, engine.Stage{
 		Name:        Name,
 		Description: "the paper-style comparison of every captioner variant and the matching models' attention accuracy, as tables and an HTML report",
 		// 4: bootstrap intervals of every score and difference (intervals, pairs). 5: the
@@ -300,7 +298,6 @@ func Stage(p Params) (*engine.Stage, error) {
 		// kept starting model marked (kept).
 		Version:       "6",
 		SchemaVersion: "5",
-		Params:        config.Key(p),
 		Inputs:        inputs,
 		Run: func(ctx context.Context, r *engine.Run) error {
 			rep := &Report{Title: p.Title}
@@ -384,7 +381,7 @@ func Stage(p Params) (*engine.Stage, error) {
 			r.Logf("%s\n%s\nHTML report: %s", r.Output(ReportFile), md, r.Output(HTMLFile))
 			return nil
 		},
-	}, nil
+	})
 }
 
 // reportSplits returns the splits of the report: the main split, which every row must have, then

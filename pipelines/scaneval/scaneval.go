@@ -43,6 +43,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/artifacts/scanevalresults"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/declare"
 	"github.com/groundcap/groundcap/pipelines/internal/matching"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/gpu"
@@ -129,10 +130,7 @@ const (
 
 // Stage returns the scan-eval stage.
 func Stage(p Params) (*engine.Stage, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	st := &engine.Stage{
+	st := engine.Stage{
 		Name:        scanevalresults.Name,
 		Description: "attention accuracy (vs GT boxes) and R@K of SCAN vs POS-SCAN, with a random-region baseline",
 		// 2: each model reads captions through its text input (models.Text); metrics name it.
@@ -140,7 +138,6 @@ func Stage(p Params) (*engine.Stage, error) {
 		// 3: per_image.json (per-image accuracy counts, for intervals) and each model's
 		// ground-truth-caption submissions.
 		SchemaVersion: "3",
-		Params:        config.Key(p),
 		Inputs: []engine.Input{
 			{Name: InputCaptions, Ref: p.Captions},
 			{Name: InputGroundingRefs, Ref: p.GroundingRefs},
@@ -242,7 +239,7 @@ func Stage(p Params) (*engine.Stage, error) {
 		r.SetInfo("scan_eval", info)
 		return nil
 	}
-	return st, nil
+	return declare.Stage(p, st)
 }
 
 // NamedModel is a matching model and the stage that trained it.

@@ -7,10 +7,10 @@ import (
 	"io"
 
 	"github.com/groundcap/groundcap/internal/blobio"
-	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/internal/progress"
 	gen "github.com/groundcap/groundcap/internal/synth"
 	"github.com/groundcap/groundcap/pipelines/engine"
+	"github.com/groundcap/groundcap/pipelines/internal/declare"
 )
 
 // Params configure the synthetic world (config section "synth"): the generator's options.
@@ -23,15 +23,11 @@ func DefaultParams() Params { return Params{Options: gen.DefaultOptions()} }
 
 // Stage returns the synth stage.
 func Stage(p Params) (*engine.Stage, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	return &engine.Stage{
+	return declare.Stage(p, engine.Stage{
 		Name:          "synth",
 		Description:   "write the synthetic grounded world (Karpathy JSON, Flickr30k Entities, bottom-up TSV, images)",
 		Version:       "1",
 		SchemaVersion: "1",
-		Params:        config.Key(p),
 		Run: func(ctx context.Context, r *engine.Run) error {
 			rep := progress.New(r.Log, "[synth] images", "images", int64(p.Images))
 			sum, err := gen.Generate(ctx, p.Options, Sink(r.Out), func(done, total int) { rep.Set(int64(done)) })
@@ -42,7 +38,7 @@ func Stage(p Params) (*engine.Stage, error) {
 			r.Logf("%d images, %d captions, %d objects, %d MB", sum.Images, sum.Captions, sum.Objects, sum.Bytes>>20)
 			return nil
 		},
-	}, nil
+	})
 }
 
 // Sink returns a generator sink that writes files under the location dir, each atomically.
