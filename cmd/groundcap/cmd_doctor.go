@@ -39,10 +39,7 @@ func newDoctorCommand(g *globalOptions) *command {
 			"reported, not an error; exit status 1 means the GPU computed a wrong product.\n" +
 			doctorBenchHelp,
 		AddFlags: opts.AddFlags,
-		Run: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
-			}
+		Run: func(ctx context.Context, _ []string) error {
 			if err := runDoctor(ctx, opts, g); err != nil {
 				return err
 			}

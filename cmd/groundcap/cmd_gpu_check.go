@@ -119,10 +119,7 @@ func newGPUCheckCommand(g *globalOptions) *command {
 			"the gorgonia step, one line each, on the CPU emulation of the kernels (a C compiler, no GPU)\n" +
 			"or on the GPU; --bench then measures that mode at the paper's sizes.",
 		AddFlags: opts.AddFlags,
-		Run: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
-			}
+		Run: func(ctx context.Context, _ []string) error {
 			if opts.Reps <= 0 || opts.CPUReps <= 0 || !(opts.Tol > 0) || opts.ScanBatch < 0 || opts.ScanEmbed < 0 {
 				return usageError{"--reps and --cpu-reps must be positive, --tol > 0, --scan-batch and --scan-embed >= 0"}
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/groundcap/groundcap/pipelines/plan"
@@ -21,10 +20,7 @@ func newPlanCommand(g *globalOptions) *command {
 			"stages from rates measured on the project's 2-core machine. 'groundcap run' prints the same\n" +
 			"block before it starts.",
 		AddFlags: opts.AddFlags,
-		Run: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
-			}
+		Run: func(ctx context.Context, _ []string) error {
 			_, e, err := openExperiment(opts.experimentOptions, g)
 			if err != nil {
 				return err

@@ -19,7 +19,7 @@ func newScoreGroundingCommand(g *globalOptions) *command {
 // fromScoreCLI wraps a scoring subcommand; its usage errors exit with status 2 as every command's do.
 func fromScoreCLI(c *scorecli.Command) *command {
 	return &command{
-		Name: c.Name, Short: c.Short, Usage: c.Usage, Long: c.Long, AddFlags: c.AddFlags,
+		Name: c.Name, Short: c.Short, Usage: c.Usage, Long: c.Long, AddFlags: c.AddFlags, Args: true,
 		Run: func(ctx context.Context, args []string) error {
 			err := c.Run(ctx, args)
 			var ue scorecli.UsageError

@@ -77,10 +77,7 @@ func newStageCommand(d pipelines.Def, g *globalOptions) *command {
 			"override the config's runner section.",
 		AddFlags: opts.AddFlags,
 		Beam:     true,
-		Run: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
-			}
+		Run: func(ctx context.Context, _ []string) error {
 			return runStage(ctx, d.Name, opts, g)
 		},
 	}
@@ -127,10 +124,7 @@ func newRunCommand(g *globalOptions) *command {
 		Usage:    "groundcap run [--config F] [--force S1,S2] [--verify] [beam flags]",
 		AddFlags: opts.AddFlags,
 		Beam:     true,
-		Run: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
-			}
+		Run: func(ctx context.Context, _ []string) error {
 			_, e, err := openExperiment(opts.experimentOptions, g)
 			if err != nil {
 				return err
@@ -180,10 +174,7 @@ func newStatusCommand(g *globalOptions) *command {
 			"new, or the upstream stage that is not up to date), and missing when it was never computed\n" +
 			"or its output is damaged.",
 		AddFlags: opts.AddFlags,
-		Run: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
-			}
+		Run: func(ctx context.Context, _ []string) error {
 			_, e, err := openExperiment(opts.experimentOptions, g)
 			if err != nil {
 				return err

@@ -105,6 +105,24 @@ func TestHelpAndUsage(t *testing.T) {
 	}
 }
 
+// TestUnexpectedArguments checks that a command without positional arguments fails with a usage
+// error naming them before it runs (a stage command would otherwise read the default config),
+// and that the scoring commands still receive theirs.
+func TestUnexpectedArguments(t *testing.T) {
+	for _, c := range commands(&globalOptions{}) {
+		if c.Args {
+			continue
+		}
+		code, out := runCLI(t, c.Name, "extra")
+		if code != 2 || !strings.Contains(out, `unexpected arguments ["extra"]`) || strings.Count(out, "\n") != 2 {
+			t.Errorf("%s extra: %d %q; want a usage error naming the argument", c.Name, code, out)
+		}
+	}
+	if code, out := runCLI(t, "score", "extra"); code != 2 || strings.Contains(out, "unexpected arguments") {
+		t.Errorf("score extra: %d %q; want score's own usage error", code, out)
+	}
+}
+
 func TestSplitBeamFlags(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	fs.String("config", "", "")

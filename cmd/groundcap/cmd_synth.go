@@ -44,10 +44,7 @@ func newSynthCommand(g *globalOptions) *command {
 			"split_ids.json and truth.json. Same flags, same bytes. Without --out, runs the experiment's\n" +
 			"cached 'synth' stage (its parameters come from the config's synth section).",
 		AddFlags: opts.AddFlags,
-		Run: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected arguments %q", args)}
-			}
+		Run: func(ctx context.Context, _ []string) error {
 			if opts.Out == "" {
 				if opts.Params != synth.DefaultParams() {
 					return usageError{"--images, --seed, --feat-dim, --boxes, --tsv-files and --no-images need --out; the stage takes its parameters from the config"}

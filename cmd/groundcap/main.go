@@ -38,6 +38,9 @@ type command struct {
 	Run func(ctx context.Context, args []string) error
 	// Beam marks commands that run Beam pipelines: Beam's own flags pass through to them.
 	Beam bool
+	// Args marks commands that take positional arguments; any other command given one fails
+	// with a usage error before it runs.
+	Args bool
 }
 
 // usageError marks an error in the command line; it exits with status 2.
@@ -109,7 +112,13 @@ func run(ctx context.Context, args []string, g *globalOptions) int {
 			fmt.Fprintf(g.Stderr, "groundcap %s: %v\nRun 'groundcap %s --help' for usage.\n", c.Name, err, c.Name)
 			return 2
 		}
-		if err := c.Run(ctx, fs.Args()); err != nil {
+		var err error
+		if fs.NArg() > 0 && !c.Args {
+			err = usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+		} else {
+			err = c.Run(ctx, fs.Args())
+		}
+		if err != nil {
 			var ue usageError
 			if errors.As(err, &ue) {
 				fmt.Fprintf(g.Stderr, "groundcap %s: %v\nRun 'groundcap %s --help' for usage.\n", c.Name, err, c.Name)
