@@ -34,7 +34,6 @@
 package captionscst
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/groundcap/groundcap/internal/config"
@@ -124,9 +123,6 @@ func (p Params) resolve() Params {
 	}
 	return p
 }
-
-// IsInstance reports whether name is one of the package's stage instances.
-func IsInstance(name string) bool { return slices.Contains(models.SCSTCaptioners(), name) }
 
 // validate reports the first bad field of resolved parameters: a *config.FieldError by its key
 // (bounds: the check tags, those of Settings and SCSTConfig).

@@ -7,6 +7,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
+	"github.com/groundcap/groundcap/pipelines/internal/declare"
 	"github.com/groundcap/groundcap/training/checkpoint"
 	"github.com/groundcap/groundcap/training/updown"
 )
@@ -43,12 +44,9 @@ type Metrics struct {
 
 // Stage returns the stage instance called name.
 func Stage(name string, p Params) (*engine.Stage, error) {
-	if !IsInstance(name) {
-		return nil, fmt.Errorf("captionscst: stage name %q (want one of %v)", name, models.SCSTCaptioners())
-	}
 	p = p.resolve()
-	if err := p.validate(); err != nil {
-		return nil, fmt.Errorf("captionscst: %s: %w", name, err)
+	if err := declare.Instance(name, models.SCSTCaptioners(), p.validate); err != nil {
+		return nil, fmt.Errorf("captionscst: %w", err)
 	}
 	desc := fmt.Sprintf("self-critical training from %s, reward %g·CIDEr-D", p.Init, p.WCider)
 	if p.Matcher != models.None {

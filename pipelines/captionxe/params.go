@@ -45,8 +45,6 @@
 package captionxe
 
 import (
-	"slices"
-
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
@@ -185,9 +183,6 @@ func (p Params) resolve() (Params, error) {
 	}
 	return p, nil
 }
-
-// IsInstance reports whether name is one of the package's stage instances.
-func IsInstance(name string) bool { return slices.Contains(models.XECaptioners(), name) }
 
 // validate reports the first bad field of resolved parameters: a *config.FieldError by its key
 // (bounds: the check tags of Settings, Arch and XEConfig).

@@ -9,6 +9,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
+	"github.com/groundcap/groundcap/pipelines/internal/declare"
 	"github.com/groundcap/groundcap/training/updown"
 )
 
@@ -49,15 +50,12 @@ type Metrics struct {
 
 // Stage returns the stage instance called name (one of models.XECaptioners).
 func Stage(name string, p Params) (*engine.Stage, error) {
-	if !IsInstance(name) {
-		return nil, fmt.Errorf("captionxe: stage name %q (want one of %v)", name, models.XECaptioners())
-	}
 	p, err := p.resolve()
-	if err == nil {
-		err = p.validate()
-	}
 	if err != nil {
 		return nil, fmt.Errorf("captionxe: %s: %w", name, err)
+	}
+	if err := declare.Instance(name, models.XECaptioners(), p.validate); err != nil {
+		return nil, fmt.Errorf("captionxe: %w", err)
 	}
 	desc := fmt.Sprintf("train the Up-Down captioner with cross-entropy (no distillation), best model by val %s", p.Selection)
 	switch p.Teacher {

@@ -145,9 +145,6 @@ func (p Params) Grounding() bool { return p.GroundingRefs != None || p.Grounding
 // GVDReference reports whether grounding is scored against GroundingReference.
 func (p Params) GVDReference() bool { return p.GroundingReference != "" }
 
-// IsInstance reports whether name is an evaluate instance.
-func IsInstance(name string) bool { return slices.Contains(evalresults.Names(), name) }
-
 // validate reports the first bad field: a *config.FieldError by its key (bounds: the check
 // tags).
 func (p Params) validate() error {

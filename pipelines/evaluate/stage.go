@@ -23,6 +23,7 @@ import (
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
+	"github.com/groundcap/groundcap/pipelines/internal/declare"
 	"github.com/groundcap/groundcap/pipelines/internal/matching"
 	"github.com/groundcap/groundcap/transforms/lemma"
 	"github.com/groundcap/groundcap/transforms/parquetshard"
@@ -80,12 +81,9 @@ func alignCounts(ids []int64, refs *grounding.References, counts [][]grounding.C
 
 // Stage returns the stage instance called name.
 func Stage(name string, p Params) (*engine.Stage, error) {
-	if !IsInstance(name) {
-		return nil, fmt.Errorf("evaluate: stage name %q (want one of %v)", name, evalresults.Names())
-	}
 	p = p.resolve()
-	if err := p.validate(); err != nil {
-		return nil, fmt.Errorf("evaluate: %s: %w", name, err)
+	if err := declare.Instance(name, evalresults.Names(), p.validate); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	inputs := []engine.Input{
 		{Name: InputModel, Ref: p.Model},

@@ -1,10 +1,14 @@
 // Package declare makes the engine.Stage of a stage package from its typed parameters: the
 // step the constructors of synth, captions, features, align, scan-eval and report end with. The
 // stages whose checks name their instance (scan, evaluate, the captioners) validate their
-// parameters themselves and key them with config.Key too.
+// parameters themselves (evaluate and the captioners with Instance) and key them with
+// config.Key too.
 package declare
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/groundcap/groundcap/internal/config"
 	"github.com/groundcap/groundcap/pipelines/engine"
 )
@@ -22,4 +26,17 @@ func Stage(p Params, s engine.Stage) (*engine.Stage, error) {
 	}
 	s.Params = config.Key(p)
 	return &s, nil
+}
+
+// Instance checks the parameters of an instance of a stage that has several: name must be one
+// of instances, and validate (the check of the resolved parameters) must pass; its error is
+// prefixed with name.
+func Instance(name string, instances []string, validate func() error) error {
+	if !slices.Contains(instances, name) {
+		return fmt.Errorf("stage name %q (want one of %v)", name, instances)
+	}
+	if err := validate(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package declare
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/groundcap/groundcap/internal/config"
@@ -40,5 +42,36 @@ func TestStage(t *testing.T) {
 	var fe *config.FieldError
 	if s != nil || !errors.As(err, &fe) || fe.Key != "epochs" {
 		t.Errorf("epochs 0: stage %v, error %v; want none and a FieldError for epochs", s, err)
+	}
+}
+
+// TestInstance checks an instance's name against the instances, then its parameters, the error
+// naming the instance.
+func TestInstance(t *testing.T) {
+	bad := errors.New("epochs: 0 (want ≥ 1)")
+	instances := []string{"caption-xe", "caption-xe-scan"}
+	for _, c := range []struct {
+		name     string
+		validate error
+		want     string
+		wraps    bool // the error wraps the parameters' error
+	}{
+		{"caption-xe-scan", nil, "", false},
+		{"caption-xe-other", nil, `stage name "caption-xe-other" (want one of [caption-xe caption-xe-scan])`, false},
+		{"caption-xe-other", bad, `stage name "caption-xe-other"`, false},
+		{"caption-xe", bad, "caption-xe: epochs: 0 (want ≥ 1)", true},
+	} {
+		called := false
+		err := Instance(c.name, instances, func() error { called = true; return c.validate })
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.HasPrefix(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		case errors.Is(err, bad) != c.wraps:
+			t.Errorf("%s: %v does not wrap the parameters' error", c.name, err)
+		case called != slices.Contains(instances, c.name):
+			t.Errorf("%s: validate called %v", c.name, called)
+		}
 	}
 }
