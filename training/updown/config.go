@@ -159,12 +159,8 @@ func (r RunConfig) Validate() error { return config.Check(r) }
 type XEConfig struct {
 	// BatchImages (29), Epochs (30), LR (5e-4), its decay ×0.8 every 3 epochs, GradClip (0.1).
 	Schedule `yaml:",inline"`
-	// Scheduled sampling: after SSStart epochs the probability of feeding a sampled word grows
-	// by SSIncrease every SSEvery epochs up to SSMax (SSEvery ≤ 0: off).
-	SSStart    int     `json:"ss_start" yaml:"ss_start" check:"≥ 0"`
-	SSEvery    int     `json:"ss_every" yaml:"ss_every"`
-	SSIncrease float64 `json:"ss_increase" yaml:"ss_increase" check:"≥ 0"`
-	SSMax      float64 `json:"ss_max" yaml:"ss_max" check:"in [0, 1]"`
+	// SSStart, SSEvery, SSIncrease, SSMax (+0.05 every 5 epochs up to 0.25).
+	ScheduledSampling `yaml:",inline"`
 	// KLWeight is λ of L = XE + λ·KL(α‖β); 0 disables the term (DefaultKLWeightFlick is the
 	// paper's Flickr30k value). A captioner stage sets it from its teacher.
 	KLWeight float64 `json:"kl_weight" yaml:"-" check:"≥ 0"`
@@ -179,7 +175,7 @@ func DefaultXEConfig() XEConfig {
 	return XEConfig{
 		Schedule: Schedule{BatchImages: DefaultBatchImages, Epochs: DefaultXEEpochs, LR: DefaultXELR,
 			LRDecayEvery: DefaultLRDecayEvery, LRDecayRate: DefaultLRDecayRate, GradClip: DefaultGradClip},
-		SSEvery: DefaultSSEvery, SSIncrease: DefaultSSIncrease, SSMax: DefaultSSMax,
+		ScheduledSampling: ScheduledSampling{SSEvery: DefaultSSEvery, SSIncrease: DefaultSSIncrease, SSMax: DefaultSSMax},
 	}
 }
 
@@ -187,9 +183,19 @@ func DefaultXEConfig() XEConfig {
 // tags of its fields and of Schedule and RunConfig).
 func (c XEConfig) Validate() error { return config.Check(c) }
 
+// ScheduledSampling is the cross-entropy trainer's scheduled sampling: after SSStart epochs the
+// probability of feeding a sampled word instead of the reference grows by SSIncrease every
+// SSEvery epochs up to SSMax (SSEvery ≤ 0: off).
+type ScheduledSampling struct {
+	SSStart    int     `json:"ss_start" yaml:"ss_start" check:"≥ 0"`
+	SSEvery    int     `json:"ss_every" yaml:"ss_every"`
+	SSIncrease float64 `json:"ss_increase" yaml:"ss_increase" check:"≥ 0"`
+	SSMax      float64 `json:"ss_max" yaml:"ss_max" check:"in [0, 1]"`
+}
+
 // SSProbAt returns the scheduled-sampling probability of epoch (0-based):
 // min(SSIncrease·⌊(epoch − SSStart)/SSEvery⌋, SSMax) for epoch > SSStart.
-func (c XEConfig) SSProbAt(epoch int) float64 {
+func (c ScheduledSampling) SSProbAt(epoch int) float64 {
 	if c.SSEvery <= 0 || epoch <= c.SSStart {
 		return 0
 	}
