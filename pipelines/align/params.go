@@ -27,6 +27,7 @@ import (
 	"fmt"
 
 	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/training/blas"
 	"github.com/groundcap/groundcap/training/gpu"
@@ -34,8 +35,6 @@ import (
 
 // Defaults of Params.
 const (
-	DefaultCaptions    = "@captions/captions"
-	DefaultFeatures    = "@features"
 	DefaultBatchImages = 16
 )
 
@@ -47,10 +46,8 @@ type Params struct {
 	Teacher models.Teacher `yaml:"teacher"`
 	// Model is the checkpoint ("": the teacher's, "@<teacher>/model.ckpt").
 	Model string `yaml:"model" key:"-"`
-	// Captions is the captions table.
-	Captions string `yaml:"captions" key:"-"`
-	// Features is the feature store; it must have as many shards as the captions table.
-	Features string `yaml:"features" key:"-"`
+	// Captions and Features: the captions table and the feature store.
+	captionstable.Data `yaml:",inline"`
 	// Splits are the caption splits to align (train and restval: the captioner's training data).
 	Splits []string `yaml:"splits" check:"at least one split"`
 	// BatchImages is the number of images aligned per model call, with all their captions. It
@@ -72,7 +69,7 @@ func DefaultParams(name string) Params {
 	if name == NamePlain {
 		t = models.SCAN
 	}
-	return Params{Teacher: t, Captions: DefaultCaptions, Features: DefaultFeatures, Splits: []string{"train", "restval"},
+	return Params{Teacher: t, Data: captionstable.DefaultData(), Splits: []string{"train", "restval"},
 		BatchImages: DefaultBatchImages, BLAS: blas.Default, Device: gpu.KindCPU}
 }
 

@@ -49,6 +49,7 @@ import (
 	"strings"
 
 	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/evalresults"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/internal/captioning"
@@ -74,11 +75,9 @@ func (p Params) Main() string { return p.Splits[0] }
 type Params struct {
 	// Model is the captioner checkpoint ("@<captioner>/best.ckpt").
 	Model string `yaml:"model" key:"-"`
-	// Captions, Vocab and Features are the inputs; the features must have as many shards as the
-	// captions table.
-	Captions string `yaml:"captions" key:"-"`
-	Vocab    string `yaml:"vocab" key:"-"`
-	Features string `yaml:"features" key:"-"`
+	// Captions, Features and Vocab are the inputs.
+	captionstable.Data `yaml:",inline"`
+	Vocab              string `yaml:"vocab" key:"-"`
 	// GroundingRefs is the grounding references table ("@captions/grounding_refs"; "none": no
 	// grounding evaluation), from which the stage derives its own references (see the package
 	// doc) unless GroundingReference is given.
@@ -123,8 +122,8 @@ type Params struct {
 // splits with the captioner's best model, grounding against the captions stage's references, KL to
 // POS-SCAN's attention, 8 pictures.
 func DefaultParams(name string) Params {
-	return Params{Model: "@" + evalresults.CaptionerOf(name) + "/" + models.BestFile, Captions: captioning.DefaultCaptions,
-		Vocab: captioning.DefaultVocab, Features: captioning.DefaultFeatures, GroundingRefs: "@captions/grounding_refs",
+	return Params{Model: "@" + evalresults.CaptionerOf(name) + "/" + models.BestFile, Data: captionstable.DefaultData(),
+		Vocab: captioning.DefaultVocab, GroundingRefs: "@captions/grounding_refs",
 		KLTeacher: models.POSSCAN, FeatureCacheMB: captioning.DefaultFeatureCacheMB, Splits: DefaultSplits(), BeamSize: 1,
 		DecodeBatch: DefaultDecodeBatch, Pictures: DefaultPictures, BLAS: blas.Default}
 }

@@ -32,6 +32,7 @@ import (
 	"fmt"
 
 	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/artifacts/models"
 	"github.com/groundcap/groundcap/pipelines/internal/matching"
 	"github.com/groundcap/groundcap/training/blas"
@@ -48,11 +49,9 @@ const (
 
 // Default input references.
 const (
-	DefaultCaptions = "@captions/captions"
-	DefaultVocab    = "@captions/vocab.json"
+	DefaultVocab = "@captions/vocab.json"
 	// DefaultMatchVocab is the matching vocabulary (read with text: original).
 	DefaultMatchVocab = "@captions/match_vocab.json"
-	DefaultFeatures   = "@features"
 )
 
 // Defaults of Params besides the model's (tscan.DefaultConfig).
@@ -66,12 +65,10 @@ const (
 // training configuration, embedded. Input references enter the cache key by their content
 // digests, and knobs that never change the output do not enter it (key:"-").
 type Params struct {
-	// Captions is the captions table.
-	Captions string `yaml:"captions" key:"-"`
+	// Captions and Features: the captions table and the feature store.
+	captionstable.Data `yaml:",inline"`
 	// Vocab is the vocabulary.
 	Vocab string `yaml:"vocab" key:"-"`
-	// Features is the feature store directory.
-	Features string `yaml:"features" key:"-"`
 	// MatchVocab is the matching vocabulary (read with text: original).
 	MatchVocab string `yaml:"match_vocab" key:"-"`
 	// Text is the model's text input: original (the original code's: the matching vocabulary,
@@ -110,7 +107,7 @@ type Params struct {
 
 // DefaultParams returns the defaults of the named instance (NamePOS or NamePlain).
 func DefaultParams(name string) Params {
-	return Params{Captions: DefaultCaptions, Vocab: DefaultVocab, Features: DefaultFeatures, MatchVocab: DefaultMatchVocab, Text: models.TextOriginal, POS: name != NamePlain,
+	return Params{Data: captionstable.DefaultData(), Vocab: DefaultVocab, MatchVocab: DefaultMatchVocab, Text: models.TextOriginal, POS: name != NamePlain,
 		Config: tscan.DefaultConfig(), Retrieval: matching.DefaultRetrieval(), BLAS: blas.Default, Device: gpu.KindCPU,
 		CheckpointEvery: DefaultCheckpointEvery,
 		FeatureCacheMB:  DefaultFeatureCacheMB}

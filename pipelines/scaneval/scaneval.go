@@ -65,10 +65,9 @@ type Params struct {
 	// Retrieval sizes the R@K evaluation: captions_per_image (5), eval_images and eval_captions
 	// (the scoring blocks; they bound memory only).
 	matching.Retrieval `yaml:",inline"`
-	// Captions, GroundingRefs and Features are the inputs.
-	Captions      string `yaml:"captions" key:"-"`
-	GroundingRefs string `yaml:"grounding_refs" key:"-"`
-	Features      string `yaml:"features" key:"-"`
+	// Captions, Features and GroundingRefs are the inputs.
+	captionstable.Data `yaml:",inline"`
+	GroundingRefs      string `yaml:"grounding_refs" key:"-"`
 	// GroundingReference is GVD's reference file (flickr30k_cleaned_class.json, or groundcap's
 	// grounding-reference JSON); when given, attention accuracy is scored against it (in place
 	// of the references derived from GroundingRefs) and Vocab, the captioner's vocabulary,
@@ -85,8 +84,8 @@ type Params struct {
 // DefaultParams returns the defaults: SCAN and POS-SCAN on val and test, R@K on test.
 func DefaultParams() Params {
 	return Params{Models: []models.Teacher{models.SCAN, models.POSSCAN}, Splits: []string{"val", "test"}, RetrievalSplit: "test",
-		Retrieval: matching.DefaultRetrieval(), Captions: "@captions/captions", GroundingRefs: "@captions/grounding_refs",
-		Features: "@features", Vocab: "@captions/vocab.json", BLAS: blas.Default, Device: gpu.KindCPU}
+		Retrieval: matching.DefaultRetrieval(), Data: captionstable.DefaultData(), GroundingRefs: "@captions/grounding_refs",
+		Vocab: "@captions/vocab.json", BLAS: blas.Default, Device: gpu.KindCPU}
 }
 
 // Validate returns the first bad field: a *config.FieldError naming its key (bounds: the check

@@ -135,6 +135,26 @@ func NumShards(ctx context.Context, table string) (int, error) {
 	return n, nil
 }
 
+// References of the captions and features stages' outputs.
+const (
+	CaptionsRef = "@captions/captions"
+	FeaturesRef = "@features"
+)
+
+// Data are the captions table and the feature store that a stage reads side by side, shard by
+// shard (NumShardsWith checks that they are sharded alike). Stage parameters embed it inline
+// (keys captions and features); as input references they enter a stage's key by their
+// content, not their text.
+type Data struct {
+	// Captions is the captions table.
+	Captions string `yaml:"captions" key:"-"`
+	// Features is the feature store; it must have as many shards as the captions table.
+	Features string `yaml:"features" key:"-"`
+}
+
+// DefaultData references the captions and features stages' outputs.
+func DefaultData() Data { return Data{Captions: CaptionsRef, Features: FeaturesRef} }
+
 // NumShardsWith returns the number of shards of a captions table after checking that the
 // feature store at features (feat.OpenStore) has as many: the stages that read a shard's
 // captions and features side by side (a shard number names the same images in both) need the

@@ -41,10 +41,8 @@ const (
 
 // Default input references and settings of the captioner stages.
 const (
-	DefaultCaptions = "@captions/captions"
-	DefaultVocab    = "@captions/vocab.json"
-	DefaultDocFreq  = "@captions/cider_df.json"
-	DefaultFeatures = "@features"
+	DefaultVocab   = "@captions/vocab.json"
+	DefaultDocFreq = "@captions/cider_df.json"
 	// DefaultValSplit is the split validated after every epoch.
 	DefaultValSplit = "val"
 	// DefaultFeatureCacheMB bounds the memory of cached region features.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/groundcap/groundcap/internal/config"
+	"github.com/groundcap/groundcap/pipelines/artifacts/captionstable"
 	"github.com/groundcap/groundcap/pipelines/engine"
 	"github.com/groundcap/groundcap/training/blas"
 )
@@ -13,12 +14,11 @@ import (
 // references enter the cache key by their content digests, and knobs that never change the
 // output do not enter it (key:"-").
 type Settings struct {
-	// Captions is the captions table, Vocab its vocabulary, DocFreq the CIDEr-D document
-	// frequencies of the train references, Features the feature store.
-	Captions string `yaml:"captions" key:"-"`
-	Vocab    string `yaml:"vocab" key:"-"`
-	DocFreq  string `yaml:"cider_df" key:"-"`
-	Features string `yaml:"features" key:"-"`
+	// Captions and Features are the captions table and the feature store, Vocab the table's
+	// vocabulary, DocFreq the CIDEr-D document frequencies of the train references.
+	captionstable.Data `yaml:",inline"`
+	Vocab              string `yaml:"vocab" key:"-"`
+	DocFreq            string `yaml:"cider_df" key:"-"`
 
 	// TrainSplits are the caption splits trained on (train and restval).
 	TrainSplits []string `yaml:"train_splits" check:"at least one split"`
@@ -41,7 +41,7 @@ type Settings struct {
 // DefaultSettings are the captions and features stages' outputs, train and restval trained on,
 // all of val validated, selection by coco-caption's CIDEr-D.
 func DefaultSettings() Settings {
-	return Settings{Captions: DefaultCaptions, Vocab: DefaultVocab, DocFreq: DefaultDocFreq, Features: DefaultFeatures,
+	return Settings{Data: captionstable.DefaultData(), Vocab: DefaultVocab, DocFreq: DefaultDocFreq,
 		TrainSplits: []string{"train", "restval"}, ValSplit: DefaultValSplit, Selection: SelectCOCO, BLAS: blas.Default, FeatureCacheMB: DefaultFeatureCacheMB}
 }
 
