@@ -42,6 +42,26 @@ func fake(name, file string, v any, more ...map[string][]byte) *engine.Stage {
 	}}
 }
 
+// makeReport runs the report stage of p over its fake input stages in a fresh engine and returns
+// the report's output directory.
+func makeReport(t *testing.T, p report.Params, inputs ...*engine.Stage) string {
+	t.Helper()
+	rep, err := report.Stage(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	e, err := engine.New(root, append(inputs, rep), engine.Options{ModuleVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.Make(context.Background(), report.Name, engine.MakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, report.Name, ms[report.Name].Key)
+}
+
 // splits returns an evaluate stage's metrics.json of the given splits (the first the main one).
 func splits(stage string, names []string, ms ...evalresults.SplitMetrics) evalresults.Metrics {
 	out := evalresults.Metrics{Stage: stage, Splits: names, Scores: map[string]*evalresults.SplitMetrics{}}
@@ -77,21 +97,9 @@ func TestReportTables(t *testing.T) {
 	}
 	p.Curves = []report.CurveRef{{Stage: "none"}}
 	p.ScanEvalPerImage = "none"
-	rep, err := report.Stage(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	e, err := engine.New(root, []*engine.Stage{fake("evaluate-xe", "metrics.json", xe), fake("evaluate-scst", "metrics.json", scst),
-		fake(scanevalresults.Name, scanevalresults.MetricsFile, se), rep}, engine.Options{ModuleVersion: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := e.Make(context.Background(), report.Name, engine.MakeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := os.ReadFile(filepath.Join(root, report.Name, ms[report.Name].Key, report.ReportFile))
+	dir := makeReport(t, p, fake("evaluate-xe", "metrics.json", xe), fake("evaluate-scst", "metrics.json", scst),
+		fake(scanevalresults.Name, scanevalresults.MetricsFile, se))
+	md, err := os.ReadFile(filepath.Join(dir, report.ReportFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,20 +312,7 @@ func TestReportIntervals(t *testing.T) {
 	}
 	stages = append(stages, fake(scanevalresults.Name, scanevalresults.MetricsFile, se, map[string][]byte{scanevalresults.PerImageFile: pj}))
 	p.Curves = []report.CurveRef{{Stage: "none"}}
-	rs, err := report.Stage(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	e, err := engine.New(root, append(stages, rs), engine.Options{ModuleVersion: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := e.Make(context.Background(), report.Name, engine.MakeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, report.Name, ms[report.Name].Key)
+	dir := makeReport(t, p, stages...)
 	var rep report.Report
 	if b, err := os.ReadFile(filepath.Join(dir, report.JSONFile)); err != nil {
 		t.Fatal(err)
@@ -416,21 +411,8 @@ func TestReportMarksKeptModel(t *testing.T) {
 		p.Rows = append(p.Rows, report.Row{Label: "row " + s, Metrics: "@evaluate-" + s + "/metrics.json", Results: "none", Pictures: "none", PerImage: "none"})
 	}
 	p.Curves, p.ScanEval = []report.CurveRef{{Stage: "none"}}, "none"
-	rep, err := report.Stage(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	e, err := engine.New(root, []*engine.Stage{fake("evaluate-xe", "metrics.json", xe), fake("evaluate-scst", "metrics.json", kept),
-		fake("evaluate-scst-cider", "metrics.json", own), fake("evaluate-scst-old", "metrics.json", old), rep}, engine.Options{ModuleVersion: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := e.Make(context.Background(), report.Name, engine.MakeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, report.Name, ms[report.Name].Key)
+	dir := makeReport(t, p, fake("evaluate-xe", "metrics.json", xe), fake("evaluate-scst", "metrics.json", kept),
+		fake("evaluate-scst-cider", "metrics.json", own), fake("evaluate-scst-old", "metrics.json", old))
 	md, err := os.ReadFile(filepath.Join(dir, report.ReportFile))
 	if err != nil {
 		t.Fatal(err)
