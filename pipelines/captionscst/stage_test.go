@@ -252,16 +252,8 @@ func TestResumeIdentical(t *testing.T) {
 		t.Errorf("the second run did not resume:\n%s", log.String())
 	}
 	resumed := testworld.ReadFiles(t, root, ms[models.CaptionSCST], outputs...)
-	ms, err = e.Make(ctx, models.CaptionSCST, engine.MakeOptions{Force: []string{models.CaptionSCST}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh := testworld.ReadFiles(t, root, ms[models.CaptionSCST], outputs...)
-	for _, f := range outputs {
-		if !bytes.Equal(resumed[f], fresh[f]) {
-			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
-		}
-	}
+	fresh := testworld.Remake(t, ctx, e, root, models.CaptionSCST, outputs...)
+	testworld.SameFiles(t, resumed, fresh, "the resumed and the uninterrupted run")
 }
 
 // TestMatcherNounMask checks that the noun mask the matcher derives for sampled words equals the

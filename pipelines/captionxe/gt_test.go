@@ -54,16 +54,7 @@ func TestGTStage(t *testing.T) {
 	if supervised == 0 {
 		t.Errorf("no step has a positive KL term: %v", board["train/kl"])
 	}
-	ms, err = e.Make(ctx, models.CaptionXEGT, engine.MakeOptions{Force: []string{models.CaptionXEGT}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	again := readOutputs(t, root, ms[models.CaptionXEGT])
-	for _, f := range outputs {
-		if !bytes.Equal(out[f], again[f]) {
-			t.Errorf("%s differs between two runs of the same seed", f)
-		}
-	}
+	testworld.SameFiles(t, out, testworld.Remake(t, ctx, e, root, models.CaptionXEGT, outputs...), "two runs of the same seed")
 }
 
 // TestGTAlphaInTheKL checks on the synthetic world that the KL term of caption-xe-gt uses the

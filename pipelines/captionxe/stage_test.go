@@ -190,16 +190,8 @@ func TestResumeIdentical(t *testing.T) {
 		t.Errorf("the second run did not resume:\n%s", log.String())
 	}
 	resumed := readOutputs(t, root, ms[models.CaptionXEPOSSCAN])
-	ms, err = e.Make(ctx, models.CaptionXEPOSSCAN, engine.MakeOptions{Force: []string{models.CaptionXEPOSSCAN}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh := readOutputs(t, root, ms[models.CaptionXEPOSSCAN])
-	for _, f := range outputs {
-		if !bytes.Equal(resumed[f], fresh[f]) {
-			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
-		}
-	}
+	fresh := testworld.Remake(t, ctx, e, root, models.CaptionXEPOSSCAN, outputs...)
+	testworld.SameFiles(t, resumed, fresh, "the resumed and the uninterrupted run")
 }
 
 // TestOnlineAlphaMatchesAlignments checks that α computed online from the POS-SCAN model equals

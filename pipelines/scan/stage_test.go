@@ -92,11 +92,11 @@ func TestTrainResume(t *testing.T) {
 	if strings.Contains(log.String(), "resuming") {
 		t.Errorf("the forced run resumed:\n%s", log.String())
 	}
-	for f, b := range got {
-		if !bytes.Equal(b, readOut(t, ms["scan"], root, f)) {
-			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
-		}
+	fresh := map[string][]byte{}
+	for f := range got {
+		fresh[f] = readOut(t, ms["scan"], root, f)
 	}
+	testworld.SameFiles(t, got, fresh, "the resumed and the uninterrupted run")
 
 	var met scan.Metrics
 	if err := json.Unmarshal(got[scan.MetricsFile], &met); err != nil {

@@ -5,13 +5,16 @@
 package testworld
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/groundcap/groundcap/eval/grounding"
@@ -107,6 +110,27 @@ func ReadFiles(t testing.TB, root string, m *engine.Manifest, names ...string) m
 		got[f] = b
 	}
 	return got
+}
+
+// Remake runs stage of e again (forced) and reads the named files of its output under root.
+func Remake(t testing.TB, ctx context.Context, e *engine.Engine, root, stage string, names ...string) map[string][]byte {
+	t.Helper()
+	ms, err := e.Make(ctx, stage, engine.MakeOptions{Force: []string{stage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ReadFiles(t, root, ms[stage], names...)
+}
+
+// SameFiles fails t for every file of want whose bytes got does not hold; what names the two
+// runs ("the resumed and the uninterrupted run").
+func SameFiles(t testing.TB, want, got map[string][]byte, what string) {
+	t.Helper()
+	for _, f := range slices.Sorted(maps.Keys(want)) {
+		if !bytes.Equal(want[f], got[f]) {
+			t.Errorf("%s differs between %s", f, what)
+		}
+	}
 }
 
 // CaptionerData makes a Data world's stages under root and opens their outputs as a captioner
