@@ -137,11 +137,10 @@ func run(ctx context.Context, r *engine.Run, name string, p Params) error {
 	if err != nil {
 		return err
 	}
-	_, ck, err := captioning.LoadModel(ctx, cfg.Model)
+	trainedBy, err := captioning.TrainedBy(ctx, cfg.Model)
 	if err != nil {
 		return err
 	}
-	trainedBy := ck.Meta[captioning.MetaStage]
 	met := &evalresults.Metrics{Stage: name, Captioner: evalresults.CaptionerOf(name), Model: p.Model, BeamSize: p.BeamSize, Splits: p.Splits, Scores: map[string]*evalresults.SplitMetrics{}}
 	if trainedBy != "" && trainedBy != met.Captioner {
 		r.Logf("%s is %s's model: %s kept the model it started from", p.Model, trainedBy, met.Captioner)

@@ -264,16 +264,34 @@ func OpenInputs(ctx context.Context, captionsLoc, vocabLoc, featuresLoc string, 
 // Close closes the feature store.
 func (in *Inputs) Close() error { return in.Store.Close() }
 
-// LoadModel reads an updown trainer checkpoint from a location and rebuilds the model; it also
-// returns the checkpoint (weights and optimiser state for SCST's start).
-func LoadModel(ctx context.Context, loc string) (*updown.Model, *checkpoint.Checkpoint, error) {
+// TrainedBy returns the stage that trained the captioner checkpoint at loc (its Meta's
+// MetaStage; "" when it names none), without building the model.
+func TrainedBy(ctx context.Context, loc string) (string, error) {
+	c, err := readCheckpoint(ctx, loc)
+	if err != nil {
+		return "", err
+	}
+	return c.Meta[MetaStage], nil
+}
+
+func readCheckpoint(ctx context.Context, loc string) (*checkpoint.Checkpoint, error) {
 	data, err := blobio.ReadAll(ctx, loc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("captioning: %w", err)
+		return nil, fmt.Errorf("captioning: %w", err)
 	}
 	c, err := checkpoint.Unmarshal(loc, data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("captioning: %w", err)
+		return nil, fmt.Errorf("captioning: %w", err)
+	}
+	return c, nil
+}
+
+// LoadModel reads an updown trainer checkpoint from a location and rebuilds the model; it also
+// returns the checkpoint (weights and optimiser state for SCST's start).
+func LoadModel(ctx context.Context, loc string) (*updown.Model, *checkpoint.Checkpoint, error) {
+	c, err := readCheckpoint(ctx, loc)
+	if err != nil {
+		return nil, nil, err
 	}
 	// The trainer stores {"stage", "model", "xe"|"scst"}; the architecture is "model".
 	var rc struct {
